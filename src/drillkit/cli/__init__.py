@@ -1,0 +1,1 @@
+"""The ``drill`` command line: the only layer that prints and picks exit codes."""

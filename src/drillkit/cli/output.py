@@ -1,0 +1,22 @@
+"""How the CLI talks to people: progress lines, tables, colours only on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import click
+
+
+def progress_printer(prefix: str = "") -> Callable[[str], None]:
+    """A progress callback that prints one line per step with the elapsed time."""
+    started = time.monotonic()
+    colour = sys.stderr.isatty()
+
+    def report(message: str) -> None:
+        elapsed = f"[{time.monotonic() - started:6.1f}s]"
+        stamp = click.style(elapsed, dim=True) if colour else elapsed
+        click.echo(f"{stamp} {prefix}{message}", err=True)
+
+    return report

@@ -1,0 +1,186 @@
+"""The Kubernetes API, through the official client: the only module that imports it.
+
+Everything above this module speaks in drillkit's terms (a node's zone, a
+deployment's ready replicas); ``ApiException`` and urllib3 errors are translated
+here into ``ClusterError`` by ``_translate``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import DynamicApiError
+
+from drillkit.errors import ClusterError
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+FIELD_MANAGER = "drillkit"
+
+Manifest = Mapping[str, Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeState:
+    """What drills need to know about one node."""
+
+    name: str
+    zone: str | None
+    ready: bool
+    unschedulable: bool
+    taints: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeSpec:
+    """A node to register (the lab's simulated machines)."""
+
+    name: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    capacity: Mapping[str, str]
+
+
+@contextmanager
+def _translate(action: str) -> Iterator[None]:
+    """Turn the client's exceptions into one ``ClusterError`` line naming the action."""
+    try:
+        yield
+    except (ApiException, DynamicApiError) as error:
+        status = getattr(error, "status", None)
+        reason = getattr(error, "reason", None)
+        raise ClusterError(
+            f"{action}: the API server answered {status} {reason}".rstrip(),
+            status=status,
+            reason=reason,
+        ) from error
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise ClusterError(f"{action}: cannot reach the API server ({error})") from error
+
+
+class Cluster:
+    """A connection to one cluster as one identity (a kubeconfig context)."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.api_client = api_client
+        self.core = client.CoreV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self._dynamic: DynamicClient | None = None
+
+    @classmethod
+    def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Cluster:
+        """Connect through a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``)."""
+        try:
+            api_client = config.new_client_from_config(
+                config_file=str(kubeconfig) if kubeconfig else None, context=context
+            )
+        except (config.ConfigException, OSError) as error:
+            where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
+            raise ClusterError(f"cannot load {where} (context {context!r}): {error}") from error
+        return cls(api_client)
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def dynamic(self) -> DynamicClient:
+        if self._dynamic is None:
+            with _translate("discovering the API"):
+                self._dynamic = DynamicClient(self.api_client)
+        return self._dynamic
+
+    def server_version(self) -> str:
+        with _translate("reading the server version"):
+            info = client.VersionApi(self.api_client).get_code()
+        return str(info.git_version)
+
+    def apply(self, manifests: Iterable[Manifest]) -> None:
+        """Server-side apply each manifest, in order (namespaces before what they hold)."""
+        for manifest in manifests:
+            kind = manifest["kind"]
+            metadata = manifest.get("metadata", {})
+            name = metadata.get("name")
+            with _translate(f"applying {kind} {name}"):
+                resource = self.dynamic.resources.get(api_version=manifest["apiVersion"], kind=kind)
+                namespace = metadata.get("namespace") if resource.namespaced else None
+                self.dynamic.server_side_apply(
+                    resource,
+                    body=dict(manifest),
+                    name=name,
+                    namespace=namespace,
+                    field_manager=FIELD_MANAGER,
+                    force_conflicts=True,
+                )
+
+    def register_node(self, spec: NodeSpec) -> None:
+        """Create a node object unless it exists, with its capacity in its status."""
+        body = client.V1Node(
+            metadata=client.V1ObjectMeta(
+                name=spec.name, labels=dict(spec.labels), annotations=dict(spec.annotations)
+            )
+        )
+        with _translate(f"registering node {spec.name}"):
+            try:
+                self.core.create_node(body)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+            # Capacity lives in the status subresource, which a create may not keep.
+            status = {"capacity": dict(spec.capacity), "allocatable": dict(spec.capacity)}
+            self.core.patch_node_status(spec.name, {"status": status})
+
+    def nodes(self) -> list[NodeState]:
+        with _translate("listing nodes"):
+            items = self.core.list_node().items
+        return [_node_state(node) for node in items]
+
+    def deployment_ready_replicas(self, namespace: str, name: str) -> tuple[int, int]:
+        """``(ready, desired)`` replicas of a Deployment."""
+        with _translate(f"reading deployment {namespace}/{name}"):
+            deployment = self.apps.read_namespaced_deployment(name, namespace)
+        return (deployment.status.ready_replicas or 0, deployment.spec.replicas or 0)
+
+    def wait_for(self, description: str, condition: Callable[[], T | None], *, timeout: float) -> T:
+        """Poll ``condition`` until it returns a value, tolerating API errors meanwhile."""
+        deadline = time.monotonic() + timeout
+        last_error: ClusterError | None = None
+        while time.monotonic() < deadline:
+            try:
+                value = condition()
+            except ClusterError as error:
+                last_error = error
+            else:
+                if value is not None and value is not False:
+                    return value
+            time.sleep(0.25)
+        detail = f" (last error: {last_error})" if last_error else ""
+        raise ClusterError(f"timed out after {timeout:.0f} s waiting for {description}{detail}")
+
+
+def _node_state(node: client.V1Node) -> NodeState:
+    conditions = node.status.conditions or [] if node.status else []
+    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+    taints = tuple(f"{t.key}:{t.effect}" for t in (node.spec.taints or []))
+    return NodeState(
+        name=node.metadata.name,
+        zone=(node.metadata.labels or {}).get(ZONE_LABEL),
+        ready=ready,
+        unschedulable=bool(node.spec.unschedulable),
+        taints=taints,
+    )

@@ -1,0 +1,215 @@
+"""Build the lab's binaries from the Go module proxy, once per set of versions.
+
+The consumer modules under ``lab/`` (``go.mod`` and ``go.sum`` only) pin one
+Kubernetes release, one etcd release and kwok. ``go build`` turns them into
+binaries cached outside the repository, under
+``~/.cache/drillkit/lab/<versions>-<digest>/bin``; the digest covers the module
+files, so editing a pin builds a fresh set. A file lock keeps two builds (two
+test sessions, two ``drill lab up``) from racing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from drillkit.errors import BuildFailed
+from drillkit.lab.resources import lab_modules_dir
+
+KUBERNETES_VERSION = "1.36.3"
+ETCD_VERSION = "3.6.16"
+KWOK_VERSION = "0.8.0"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoBinary:
+    """One binary: the consumer module it is built in and the main package it comes from."""
+
+    name: str
+    module: str
+    package: str
+    ldflags: str = "-s -w"
+    tags: str = ""
+
+
+def _kubernetes_ldflags() -> str:
+    # Without these, every component reports v0.0.0-master and kubectl warns about skew.
+    minor = KUBERNETES_VERSION.split(".")[1]
+    version = f"v{KUBERNETES_VERSION}"
+    flags = ["-s", "-w"]
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {package}.gitVersion={version}",
+            f"-X {package}.gitMajor=1",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+        ]
+    return " ".join(flags)
+
+
+BINARIES = (
+    GoBinary(name="etcd", module="etcd", package="go.etcd.io/etcd/server/v3"),
+    GoBinary(name="etcdctl", module="etcd", package="go.etcd.io/etcd/etcdctl/v3"),
+    GoBinary(name="etcdutl", module="etcd", package="go.etcd.io/etcd/etcdutl/v3"),
+    GoBinary(name="kwok", module="kwok", package="sigs.k8s.io/kwok/cmd/kwok"),
+    *(
+        GoBinary(
+            name=name,
+            module="kubernetes",
+            package=f"k8s.io/kubernetes/cmd/{name}",
+            ldflags=_kubernetes_ldflags(),
+            tags="notest,grpcnotrace",
+        )
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+    ),
+)
+
+# kwok ships its behaviour (node and pod lifecycles) as Stage objects in its module;
+# the lab uses the fast stages: nodes and pods become ready at once, deletions are immediate.
+KWOK_STAGE_FILES = (
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "kustomize/stage/pod/fast/pod-ready.yaml",
+    "kustomize/stage/pod/fast/pod-complete.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+)
+STAGES_FILE = "kwok-stages.yaml"
+
+
+def cache_root() -> Path:
+    """Where drillkit keeps built binaries; ``DRILLKIT_CACHE`` overrides ``~/.cache/drillkit``."""
+    configured = os.environ.get("DRILLKIT_CACHE")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "drillkit"
+
+
+def binaries_dir() -> Path:
+    """The directory holding this version set's binaries (it may not exist yet)."""
+    digest = hashlib.sha256()
+    modules = lab_modules_dir()
+    for module in ("kubernetes", "etcd", "kwok"):
+        for name in ("go.mod", "go.sum"):
+            digest.update((modules / module / name).read_bytes())
+    versions = f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_kwok-{KWOK_VERSION}"
+    return cache_root() / "lab" / f"{versions}-{digest.hexdigest()[:10]}" / "bin"
+
+
+def is_built() -> bool:
+    """Whether every binary and the kwok stages are in the cache."""
+    directory = binaries_dir()
+    return (directory / ".complete").exists() and all(
+        (directory / binary.name).exists() for binary in BINARIES
+    )
+
+
+def ensure_binaries(progress: Progress) -> Path:
+    """Build whatever is missing and return the binaries directory; idempotent."""
+    directory = binaries_dir()
+    if is_built():
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    with _build_lock(directory.parent / "build.lock"):
+        # Another process may have finished the build while this one waited.
+        if is_built():
+            return directory
+        go = _find_go()
+        for binary in BINARIES:
+            if (directory / binary.name).exists():
+                continue
+            progress(f"building {binary.name} from {binary.package} (module lab/{binary.module})")
+            _go_build(go, binary, directory)
+        _write_kwok_stages(go, directory)
+        (directory / ".complete").write_text("ok\n")
+    return directory
+
+
+@contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _find_go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise BuildFailed(
+            "the lab is built with Go 1.26 or newer, and no 'go' command is on PATH; "
+            "install Go (scripts/install-go fetches it from the Go module proxy)"
+        )
+    return go
+
+
+def _go_environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    # Never let go fetch a toolchain behind our back, and build static binaries
+    # as upstream does. VCS stamping is off because a fresh clone may be owned
+    # by another user, which makes git refuse to describe it.
+    environment.update(GOTOOLCHAIN="local", CGO_ENABLED="0")
+    environment["GOFLAGS"] = (environment.get("GOFLAGS", "") + " -buildvcs=false").strip()
+    return environment
+
+
+def _go_build(go: str, binary: GoBinary, directory: Path) -> None:
+    output = directory / f".{binary.name}.partial"
+    command = [go, "build", "-trimpath", "-ldflags", binary.ldflags, "-o", str(output)]
+    if binary.tags:
+        command += ["-tags", binary.tags]
+    command.append(binary.package)
+    result = subprocess.run(
+        command,
+        cwd=lab_modules_dir() / binary.module,
+        env=_go_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    log = directory.parent / f"build-{binary.name}.log"
+    log.write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise BuildFailed(
+            f"building {binary.name} failed in module lab/{binary.module} "
+            f"(package {binary.package}): {_first_error(result.stderr)} (full output: {log})"
+        )
+    # Rename last, so a killed build never leaves a truncated binary behind.
+    output.rename(directory / binary.name)
+
+
+def _first_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if not line.startswith(("#", "go: downloading")):
+            return line
+    return lines[0] if lines else "no output"
+
+
+def _write_kwok_stages(go: str, directory: Path) -> None:
+    result = subprocess.run(
+        [go, "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"],
+        cwd=lab_modules_dir() / "kwok",
+        env=_go_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    source = Path(result.stdout.strip())
+    if result.returncode != 0 or not source.is_dir():
+        raise BuildFailed(
+            f"could not locate the sigs.k8s.io/kwok module for its stage files: "
+            f"{_first_error(result.stderr)}"
+        )
+    documents = [(source / name).read_text().strip() for name in KWOK_STAGE_FILES]
+    (directory / STAGES_FILE).write_text("\n---\n".join(documents) + "\n")

@@ -1,0 +1,544 @@
+"""One lab: a real control plane and kwok-simulated nodes on loopback, in one directory.
+
+``Lab`` owns everything under ``<labs root>/<name>/``::
+
+    lab.json            shape and ports, fixed when the lab is first created
+    pki/                CA, serving and client certificates, service-account keys
+    kubeconfig.yaml     contexts <name>-admin and <name>-runner (current)
+    kubeconfigs/        one kubeconfig per component identity
+    etcd/               etcd's data directory
+    logs/, pids/        one log and one pid file per component
+
+Components start in dependency order (etcd, kube-apiserver, controllers,
+scheduler, one kwok per zone) and each is waited on before the next. Every
+component binds to 127.0.0.1 only. Drills use ``Lab.component(name)`` to stop,
+kill or restart a single component, e.g. one zone's kwok for an abrupt outage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import string
+import time
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drillkit.drivers.kubernetes import REGION_LABEL, ZONE_LABEL, Cluster, NodeSpec, NodeState
+from drillkit.errors import InvalidInput, LabError
+from drillkit.lab import build
+from drillkit.lab.pki import ensure_pki
+from drillkit.lab.processes import Component, HealthCheck
+from drillkit.lab.resources import deploy_dir, seed_manifests_dir
+
+Progress = Callable[[str], None]
+
+SERVICE_CIDR = "10.96.0.0/16"
+# Heartbeats: kwok renews each node's Lease every quarter of its duration (5 s);
+# the node-lifecycle controller checks every 2 s and declares a node Unknown
+# after 20 s without a renewal, instead of Kubernetes' default 40 s.
+NODE_LEASE_SECONDS = 20
+NODE_MONITOR_PERIOD = "2s"
+NODE_MONITOR_GRACE_PERIOD = "20s"
+NODE_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+SEED_WAIT_SECONDS = 180.0
+
+
+def labs_root() -> Path:
+    """Where labs live; ``DRILLKIT_HOME`` overrides ``~/.local/state/drillkit``."""
+    configured = os.environ.get("DRILLKIT_HOME")
+    if configured:
+        return Path(configured) / "labs"
+    state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+    return state / "drillkit" / "labs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabShape:
+    """How a lab was asked to look; fixed when the lab is created."""
+
+    name: str
+    region: str
+    zones: int = 3
+    nodes_per_zone: int = 2
+
+    def zone_names(self) -> list[str]:
+        return [f"zone-{letter}" for letter in string.ascii_lowercase[: self.zones]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabConfig:
+    """What ``lab.json`` holds: the shape plus the ports chosen at creation."""
+
+    shape: LabShape
+    ports: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    ready: bool
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabStatus:
+    name: str
+    directory: Path
+    kubeconfig: Path
+    api_server: str
+    components: tuple[ComponentStatus, ...]
+    nodes: tuple[NodeState, ...]
+
+    @property
+    def running(self) -> bool:
+        return all(c.pid is not None for c in self.components)
+
+    @property
+    def stopped(self) -> bool:
+        return all(c.pid is None for c in self.components)
+
+    def nodes_per_zone(self) -> dict[str, tuple[int, int]]:
+        """zone -> (ready nodes, nodes)."""
+        counts: dict[str, tuple[int, int]] = {}
+        for node in self.nodes:
+            ready, total = counts.get(node.zone or "-", (0, 0))
+            counts[node.zone or "-"] = (ready + node.ready, total + 1)
+        return dict(sorted(counts.items()))
+
+
+class Lab:
+    """A named lab on this machine. Create with ``Lab.create``, reopen with ``Lab.open``."""
+
+    def __init__(self, directory: Path, config: LabConfig) -> None:
+        self.directory = directory
+        self.config = config
+        self.shape = config.shape
+
+    # -- lifecycle of the lab directory -------------------------------------------------
+
+    @classmethod
+    def open(cls, name: str) -> Lab:
+        """Open an existing lab; raise InvalidInput when there is none by that name."""
+        directory = labs_root() / name
+        try:
+            raw = json.loads((directory / "lab.json").read_text())
+        except FileNotFoundError:
+            raise InvalidInput(
+                f"there is no lab named {name!r}; start one with: drill lab up --name {name}"
+            ) from None
+        config = LabConfig(shape=LabShape(**raw["shape"]), ports=dict(raw["ports"]))
+        return cls(directory, config)
+
+    @classmethod
+    def create(cls, shape: LabShape) -> Lab:
+        """Open the lab of this name, creating its directory and ports on first use."""
+        _ensure_valid_name(shape.name)
+        if shape.zones < 1 or shape.zones > 26 or shape.nodes_per_zone < 1:
+            raise InvalidInput("a lab needs 1 to 26 zones and at least one node per zone")
+        if (labs_root() / shape.name / "lab.json").exists():
+            lab = cls.open(shape.name)
+            if lab.shape != shape:
+                raise InvalidInput(
+                    f"lab {shape.name!r} exists with {lab.shape.zones} zones x "
+                    f"{lab.shape.nodes_per_zone} nodes in region {lab.shape.region}; "
+                    f"remove it first with: drill lab down --name {shape.name} --purge"
+                )
+            return lab
+        directory = labs_root() / shape.name
+        directory.mkdir(parents=True, exist_ok=True)
+        names = ["etcd-client", "etcd-peer", "kube-apiserver", "kube-controller-manager"]
+        names += ["kube-scheduler", *(f"kwok-{zone}" for zone in shape.zone_names())]
+        config = LabConfig(
+            shape=shape, ports=dict(zip(names, _free_ports(len(names)), strict=True))
+        )
+        (directory / "lab.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+        return cls(directory, config)
+
+    @staticmethod
+    def names() -> list[str]:
+        """Names of every lab that has a directory on this machine."""
+        root = labs_root()
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if (p / "lab.json").exists())
+
+    # -- paths and endpoints ------------------------------------------------------------
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig.yaml"
+
+    @property
+    def api_server_url(self) -> str:
+        return f"https://127.0.0.1:{self.config.ports['kube-apiserver']}"
+
+    @property
+    def admin_context(self) -> str:
+        return f"{self.shape.name}-admin"
+
+    @property
+    def runner_context(self) -> str:
+        return f"{self.shape.name}-runner"
+
+    def connect(self, *, admin: bool = True) -> Cluster:
+        """A client for this lab as the admin or as the ``drillkit-runner`` identity."""
+        context = self.admin_context if admin else self.runner_context
+        return Cluster.connect(self.kubeconfig, context)
+
+    # -- components ---------------------------------------------------------------------
+
+    def components(self) -> list[Component]:
+        """Every component in start order."""
+        binaries = build.binaries_dir()
+        pki = self.directory / "pki"
+        ports = self.config.ports
+        lab = self.directory
+
+        def component(
+            name: str, argv: list[str], health: HealthCheck, *port_names: str
+        ) -> Component:
+            return Component(
+                name=name,
+                argv=argv,
+                lab_dir=lab,
+                health=health,
+                ports=tuple(ports[p] for p in port_names),
+            )
+
+        etcd_client = f"http://127.0.0.1:{ports['etcd-client']}"
+        etcd_peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+        items = [
+            component(
+                "etcd",
+                [
+                    str(binaries / "etcd"),
+                    "--name=etcd-0",
+                    f"--data-dir={lab / 'etcd'}",
+                    f"--listen-client-urls={etcd_client}",
+                    f"--advertise-client-urls={etcd_client}",
+                    f"--listen-peer-urls={etcd_peer}",
+                    f"--initial-advertise-peer-urls={etcd_peer}",
+                    f"--initial-cluster=etcd-0={etcd_peer}",
+                    "--auto-compaction-retention=1",
+                    # The lab's data is disposable; fsync would only slow every write.
+                    "--unsafe-no-fsync=true",
+                ],
+                HealthCheck(url=f"{etcd_client}/health"),
+                "etcd-client",
+                "etcd-peer",
+            ),
+            component(
+                "kube-apiserver",
+                [
+                    str(binaries / "kube-apiserver"),
+                    f"--etcd-servers={etcd_client}",
+                    "--bind-address=127.0.0.1",
+                    # Without a default route the API server cannot pick an address itself.
+                    "--advertise-address=127.0.0.1",
+                    f"--secure-port={ports['kube-apiserver']}",
+                    f"--tls-cert-file={pki / 'apiserver.crt'}",
+                    f"--tls-private-key-file={pki / 'apiserver.key'}",
+                    f"--client-ca-file={pki / 'ca.crt'}",
+                    f"--service-account-key-file={pki / 'service-account.pub'}",
+                    f"--service-account-signing-key-file={pki / 'service-account.key'}",
+                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                    "--authorization-mode=Node,RBAC",
+                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    "--allow-privileged=true",
+                    f"--cert-dir={pki}",
+                ],
+                HealthCheck(
+                    url=f"{self.api_server_url}/readyz",
+                    ca_file=pki / "ca.crt",
+                    client_cert=(pki / "admin.crt", pki / "admin.key"),
+                ),
+                "kube-apiserver",
+            ),
+            component(
+                "kube-controller-manager",
+                [
+                    str(binaries / "kube-controller-manager"),
+                    f"--kubeconfig={lab / 'kubeconfigs' / 'controller-manager.yaml'}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={ports['kube-controller-manager']}",
+                    "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+                    f"--root-ca-file={pki / 'ca.crt'}",
+                    f"--service-account-private-key-file={pki / 'service-account.key'}",
+                    "--use-service-account-credentials=true",
+                    # One instance per lab: leader election would only make it exit
+                    # when etcd is down during a restore drill.
+                    "--leader-elect=false",
+                    f"--node-monitor-period={NODE_MONITOR_PERIOD}",
+                    f"--node-monitor-grace-period={NODE_MONITOR_GRACE_PERIOD}",
+                ],
+                HealthCheck(url=f"https://127.0.0.1:{ports['kube-controller-manager']}/healthz"),
+                "kube-controller-manager",
+            ),
+            component(
+                "kube-scheduler",
+                [
+                    str(binaries / "kube-scheduler"),
+                    f"--kubeconfig={lab / 'kubeconfigs' / 'scheduler.yaml'}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={ports['kube-scheduler']}",
+                    "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+                    "--leader-elect=false",
+                ],
+                HealthCheck(url=f"https://127.0.0.1:{ports['kube-scheduler']}/healthz"),
+                "kube-scheduler",
+            ),
+        ]
+        for index, zone in enumerate(self.shape.zone_names()):
+            port = ports[f"kwok-{zone}"]
+            items.append(
+                component(
+                    f"kwok-{zone}",
+                    [
+                        str(binaries / "kwok"),
+                        f"--kubeconfig={lab / 'kubeconfigs' / 'kwok.yaml'}",
+                        f"--config={binaries / build.STAGES_FILE}",
+                        "--manage-all-nodes=false",
+                        f"--manage-nodes-with-label-selector={ZONE_LABEL}={zone}",
+                        # Nodes advertise loopback: the API server must never dial elsewhere.
+                        "--node-ip=127.0.0.1",
+                        "--node-name=localhost",
+                        f"--node-port={port}",
+                        f"--server-address=127.0.0.1:{port}",
+                        f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
+                        # Pod IPs are data only; distinct ranges per zone keep them unique.
+                        f"--cidr=10.244.{index * 16}.0/20",
+                    ],
+                    HealthCheck(url=f"http://127.0.0.1:{port}/healthz"),
+                    f"kwok-{zone}",
+                )
+            )
+        return items
+
+    def component(self, name: str) -> Component:
+        """One component by name: etcd, kube-apiserver, kube-controller-manager,
+        kube-scheduler or kwok-<zone>."""
+        for item in self.components():
+            if item.name == name:
+                return item
+        known = ", ".join(c.name for c in self.components())
+        raise InvalidInput(f"lab {self.shape.name!r} has no component {name!r}; it has {known}")
+
+    def zone_component(self, zone: str) -> Component:
+        """The kwok that keeps one zone's nodes alive; stopping it is a zone outage."""
+        return self.component(f"kwok-{zone}")
+
+    # -- up, down, status ---------------------------------------------------------------
+
+    def up(self, progress: Progress) -> bool:
+        """Start the lab and wait until every node is Ready and the seed is available.
+
+        Returns False when it was already running (nothing was done).
+        """
+        components = self.components()
+        if all(c.is_running() for c in components) and all(c.is_ready() for c in components):
+            return False
+        if any(c.is_running() for c in components):
+            progress("some components are not running; restarting the lab cleanly")
+            self.down(progress)
+        build.ensure_binaries(progress)
+        ensure_pki(self.directory / "pki", lab_name=self.shape.name)
+        self._write_kubeconfigs()
+        for item in components:
+            ensure_ports_free(item)
+        by_name = {c.name: c for c in components}
+
+        self._start(by_name["etcd"], progress)
+        self._start(by_name["kube-apiserver"], progress)
+        with self.connect() as cluster:
+            progress("applying RBAC from deploy/")
+            cluster.apply(load_manifests(deploy_dir()))
+            for item in components[2:]:
+                self._start(item, progress)
+            progress(
+                f"registering {self.shape.zones * self.shape.nodes_per_zone} nodes "
+                f"in zones {', '.join(self.shape.zone_names())}"
+            )
+            for spec in self.node_specs():
+                cluster.register_node(spec)
+            expected = len(self.node_specs())
+            cluster.wait_for(
+                f"{expected} nodes to be Ready",
+                lambda: sum(n.ready for n in cluster.nodes()) >= expected or None,
+                timeout=120,
+            )
+            progress("applying the seed workload (namespace shop)")
+            cluster.apply(load_manifests(seed_manifests_dir()))
+            cluster.wait_for(
+                "deployment shop/web to be available",
+                lambda: _all_ready(cluster.deployment_ready_replicas("shop", "web")),
+                timeout=SEED_WAIT_SECONDS,
+            )
+        return True
+
+    def down(self, progress: Progress) -> None:
+        """Stop every component (newest first) and wait until their ports are free."""
+        for item in reversed(self.components()):
+            if item.is_running():
+                progress(f"stopping {item.name}")
+            item.stop()
+        for item in self.components():
+            ensure_ports_free(item, wait=30.0)
+
+    def purge(self) -> None:
+        """Delete the lab's directory; the lab must be stopped."""
+        shutil.rmtree(self.directory)
+
+    def status(self) -> LabStatus:
+        components = self.components()
+        statuses = tuple(
+            ComponentStatus(name=c.name, pid=c.pid(), ready=c.is_ready(), ports=tuple(c.ports))
+            for c in components
+        )
+        nodes: tuple[NodeState, ...] = ()
+        if any(s.name == "kube-apiserver" and s.ready for s in statuses):
+            with self.connect() as cluster:
+                nodes = tuple(cluster.nodes())
+        return LabStatus(
+            name=self.shape.name,
+            directory=self.directory,
+            kubeconfig=self.kubeconfig,
+            api_server=self.api_server_url,
+            components=statuses,
+            nodes=nodes,
+        )
+
+    def node_specs(self) -> list[NodeSpec]:
+        specs = []
+        for zone in self.shape.zone_names():
+            for number in range(1, self.shape.nodes_per_zone + 1):
+                name = f"node-{zone.removeprefix('zone-')}-{number}"
+                specs.append(
+                    NodeSpec(
+                        name=name,
+                        labels={
+                            "kubernetes.io/hostname": name,
+                            "kubernetes.io/os": "linux",
+                            "kubernetes.io/arch": "amd64",
+                            "node.kubernetes.io/instance-type": "kwok-4cpu-16gi",
+                            ZONE_LABEL: zone,
+                            REGION_LABEL: self.shape.region,
+                            "type": "kwok",
+                        },
+                        annotations={"kwok.x-k8s.io/node": "fake"},
+                        capacity=NODE_CAPACITY,
+                    )
+                )
+        return specs
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _start(self, item: Component, progress: Progress) -> None:
+        progress(f"starting {item.name}")
+        item.start()
+        item.wait_ready()
+
+    def _write_kubeconfigs(self) -> None:
+        pki = self.directory / "pki"
+        name = self.shape.name
+        users = {f"{name}-admin": "admin", f"{name}-runner": "runner"}
+        self.kubeconfig.write_text(
+            _kubeconfig_text(self.api_server_url, pki, users, current=f"{name}-runner")
+        )
+        self.kubeconfig.chmod(0o600)
+        directory = self.directory / "kubeconfigs"
+        directory.mkdir(exist_ok=True)
+        for stem in ("controller-manager", "scheduler", "kwok"):
+            path = directory / f"{stem}.yaml"
+            path.write_text(_kubeconfig_text(self.api_server_url, pki, {stem: stem}, current=stem))
+            path.chmod(0o600)
+
+
+def load_manifests(directory: Path) -> list[dict[str, Any]]:
+    """Every YAML document in a directory's ``*.yaml`` files, in file-name order."""
+    manifests: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.yaml")):
+        manifests += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return manifests
+
+
+def ensure_ports_free(item: Component, *, wait: float = 0.0) -> None:
+    """Raise LabError naming the port when something else listens on a component's port."""
+    deadline = time.monotonic() + wait
+    for port in item.ports:
+        while _is_listening(port):
+            if time.monotonic() >= deadline:
+                raise LabError(
+                    f"port 127.0.0.1:{port} needed by {item.name} is in use by another process"
+                )
+            time.sleep(0.2)
+
+
+def _is_listening(port: int) -> bool:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_ports(count: int) -> list[int]:
+    # Hold every socket open until all are chosen, so no port is handed out twice.
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _ensure_valid_name(name: str) -> None:
+    allowed = set(string.ascii_lowercase + string.digits + "-")
+    if not name or not set(name) <= allowed or name.startswith("-"):
+        raise InvalidInput(
+            f"invalid lab name {name!r}: use lowercase letters, digits and dashes (e.g. region-a)"
+        )
+
+
+def _all_ready(counts: tuple[int, int]) -> bool | None:
+    ready, desired = counts
+    return (desired > 0 and ready >= desired) or None
+
+
+def _kubeconfig_text(server: str, pki: Path, users: dict[str, str], *, current: str) -> str:
+    """A kubeconfig with one cluster and a context per ``{context name: certificate stem}``."""
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "lab",
+                "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")},
+            }
+        ],
+        "users": [
+            {
+                "name": context,
+                "user": {
+                    "client-certificate": str(pki / f"{stem}.crt"),
+                    "client-key": str(pki / f"{stem}.key"),
+                },
+            }
+            for context, stem in users.items()
+        ],
+        "contexts": [
+            {"name": context, "context": {"cluster": "lab", "user": context}} for context in users
+        ],
+        "current-context": current,
+    }
+    return yaml.safe_dump(document, sort_keys=False)
