@@ -361,14 +361,16 @@ class Lab:
         with self.connect() as cluster:
             progress("applying RBAC from deploy/")
             cluster.apply(load_manifests(deploy_dir()))
-            for item in components[2:]:
-                self._start(item, progress)
+            # Nodes exist with their capacity before kwok starts, so kwok keeps
+            # that capacity instead of filling in its own defaults.
             progress(
                 f"registering {self.shape.zones * self.shape.nodes_per_zone} nodes "
                 f"in zones {', '.join(self.shape.zone_names())}"
             )
             for spec in self.node_specs():
                 cluster.register_node(spec)
+            for item in components[2:]:
+                self._start(item, progress)
             expected = len(self.node_specs())
             cluster.wait_for(
                 f"{expected} nodes to be Ready",

@@ -23,6 +23,10 @@ from pathlib import Path
 
 from drillkit.errors import LabError
 
+# Processes this Python process started, kept so they can be reaped when they
+# exit (no zombies) and are not reported as leaked while still running.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True, kw_only=True)
 class HealthCheck:
@@ -81,6 +85,7 @@ class Component:
                 cwd=self.lab_dir,
                 start_new_session=True,
             )
+        _children[process.pid] = process
         self.pid_file.write_text(f"{process.pid}\n")
         return process.pid
 
@@ -133,12 +138,12 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def _is_alive(pid: int) -> bool:
-    try:
-        # Reap it if it is our own child, or it would linger as a zombie.
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _children[pid]
+        return False
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, IndexError):
@@ -149,6 +154,10 @@ def _is_alive(pid: int) -> bool:
 def _is_ours(pid: int, lab_dir: Path) -> bool:
     if not _is_alive(pid):
         return False
+    if pid in _children:
+        # Started by this process, so it cannot be a reused pid; its command line
+        # may read empty for a moment while the kernel finishes the exec.
+        return True
     try:
         command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
     except FileNotFoundError:

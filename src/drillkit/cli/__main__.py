@@ -1,0 +1,5 @@
+"""``python -m drillkit.cli``: the same as the ``drill`` command."""
+
+from drillkit.cli.main import main
+
+main()

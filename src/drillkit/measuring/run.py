@@ -1,0 +1,135 @@
+"""The single entry point of the pure core: a run's timeline in, its :class:`Outcome` out.
+
+The runner calls :func:`measure_run` once a run has ended (however it ended), and the
+report writers render what it returns. It picks the events each measurement needs out
+of the timeline and hands them to ``recovery``, ``capacity``, ``rpo`` and ``verdict``;
+all the rules live there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from drillkit.measuring.capacity import measure_capacity
+from drillkit.measuring.recovery import measure_recovery
+from drillkit.measuring.rpo import measure_rpo
+from drillkit.measuring.verdict import decide_verdict
+from drillkit.model.measurement import CapacityMeasurement, Outcome, RpoMeasurement, RunStatus
+from drillkit.model.objectives import Objectives
+from drillkit.model.timeline import (
+    CapacityObserved,
+    ConditionObserved,
+    FaultInjected,
+    GuardTripped,
+    MarkersRead,
+    MarkerWritten,
+    RollbackStarted,
+    RunFinished,
+    RunInterrupted,
+    TimelineEvent,
+)
+
+
+def measure_run(
+    timeline: Sequence[TimelineEvent],
+    *,
+    objectives: Objectives,
+    resolution: float,
+    marker_interval: float | None,
+    run_status: RunStatus,
+) -> Outcome:
+    """Measure RTO, time to full capacity and RPO from ``timeline`` and decide the verdict.
+
+    ``resolution`` is the observer's (event receipt for watches, the interval for polls);
+    ``marker_interval`` is the marker writer's, None when the drill writes no markers.
+    ``t_inject`` is the earliest ``FaultInjected``; the deadline is ``t_inject`` plus
+    ``objectives.timeout``. Raise ValueError when the timeline contradicts itself (a
+    surviving marker never written, markers without a marker interval).
+    """
+    injections: list[float] = []
+    observations: list[tuple[float, bool]] = []
+    samples: list[tuple[float, str, int, int]] = []
+    written: list[tuple[int, float]] = []
+    reads: list[MarkersRead] = []
+    guards: list[str] = []
+    signals: list[str] = []
+    # Moments by which the observer had certainly stopped looking; a bound measured past
+    # them would claim observation that never happened.
+    stops: list[float] = []
+
+    for event in timeline:
+        moment = event.at.monotonic
+        match event:
+            case FaultInjected():
+                injections.append(moment)
+            case ConditionObserved(holds=holds):
+                observations.append((moment, holds))
+            case CapacityObserved(workload=workload, ready=ready, desired=desired):
+                samples.append((moment, workload, ready, desired))
+            case MarkerWritten(sequence=sequence):
+                written.append((sequence, moment))
+            case MarkersRead():
+                reads.append(event)
+            case GuardTripped(name=name, detail=detail):
+                guards.append(f"{name}: {detail}" if detail else name)
+                stops.append(moment)
+            case RunInterrupted(signal=signal):
+                signals.append(signal)
+                stops.append(moment)
+            case RollbackStarted() | RunFinished():
+                stops.append(moment)
+            case _:
+                pass
+
+    t_inject = min(injections, default=None)
+    deadline = t_inject + objectives.timeout.total_seconds() if t_inject is not None else None
+    observed_until = (
+        min((stop for stop in stops if stop >= t_inject), default=None)
+        if t_inject is not None
+        else None
+    )
+
+    recovery = measure_recovery(
+        observations,
+        t_inject=t_inject,
+        stable_for=objectives.stable_for.total_seconds(),
+        deadline=deadline,
+        resolution=resolution,
+        observed_until=observed_until,
+    )
+    capacity: CapacityMeasurement | None = None
+    if samples:
+        capacity = measure_capacity(
+            samples,
+            t_inject=t_inject,
+            deadline=deadline,
+            resolution=resolution,
+            observed_until=observed_until,
+        )
+    rpo: RpoMeasurement | None = None
+    if written or reads:
+        if marker_interval is None:
+            raise ValueError("the timeline holds data markers but no marker interval was given")
+        # The latest read after the fault is the one after recovery; earlier ones (e.g. a
+        # pre-flight check that the reader works) say nothing about loss.
+        after_fault = [read for read in reads if t_inject is None or read.at.monotonic >= t_inject]
+        last_read = max(after_fault, key=lambda read: read.at.monotonic, default=None)
+        rpo = measure_rpo(
+            written,
+            newest_surviving=last_read.newest_sequence if last_read else None,
+            t_inject=t_inject,
+            interval=marker_interval,
+            backup_age_seconds=last_read.backup_age_seconds if last_read else None,
+            read_back=last_read is not None,
+        )
+
+    return decide_verdict(
+        run_status=run_status,
+        recovery=recovery,
+        rpo=rpo,
+        objectives=objectives,
+        guard_tripped=bool(guards),
+        capacity=capacity,
+        guards=guards,
+        interrupt_signal=signals[0] if signals else None,
+    )
