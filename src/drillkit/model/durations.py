@@ -20,7 +20,16 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(
             f"invalid duration {text!r}: use a number with a unit, such as 90s, 5m, 1h30m or 250ms"
         )
-    return timedelta(seconds=sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts))
+    return _seconds(sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts), text)
+
+
+def _seconds(seconds: float, written: object) -> timedelta:
+    # timedelta raises OverflowError past ~2.7 million years, which pydantic would
+    # not turn into a located validation error; a ValueError it does.
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"invalid duration {written!r}: too long") from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -47,7 +56,7 @@ def _coerce(value: object) -> object:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("invalid duration: must not be negative")
-        return timedelta(seconds=value)
+        return _seconds(value, value)
     return value
 
 
@@ -55,6 +64,13 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_coerce),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
+                {"type": "number", "minimum": 0, "description": "seconds"},
+            ]
+        }
+    ),
 ]
 """A pydantic field type for durations written as ``90s``, ``5m`` or ``1h30m``."""

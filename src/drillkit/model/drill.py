@@ -1,0 +1,409 @@
+"""The drill file: what a team writes in ``drills/NAME.yaml`` to turn an experiment into a DR drill.
+
+A drill names a Chaos Toolkit experiment and adds what Chaos Toolkit does not know about: the
+target (kube context, namespaces, workloads), the objectives it is judged against, the DR strategy
+class, the safety settings, the RPO markers, the evidence metadata and an optional schedule.
+
+These models are pure values. They are frozen, reject unknown fields (``extra="forbid"``) so a typo
+becomes an error that names the field, and carry a description on every field because the JSON
+Schema that editors show is generated from them (``drillkit.model.loading.drill_json_schema``).
+Reading a file and turning pydantic's errors into ``path:line:column`` messages is
+``drillkit.model.loading``'s job.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    Tag,
+)
+
+from drillkit.model.durations import Duration
+from drillkit.model.objectives import Objectives
+
+BUILTIN_PROTECTED_NAMESPACES: frozenset[str] = frozenset(
+    {"kube-system", "kube-public", "kube-node-lease", "drillkit"}
+)
+"""Namespaces no drill may target unless it sets ``safety.allow_protected_namespaces``."""
+
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+"""Drill names and namespaces: a DNS label (lowercase letters, digits, dashes inside)."""
+
+OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+"""Names of Kubernetes objects such as Deployments and ConfigMaps: a DNS subdomain."""
+
+_CRON_FIELD_CHARACTERS = re.compile(r"^[0-9A-Za-z*,/?#-]+$")
+_CRON_FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
+
+
+class _DrillFileModel(BaseModel):
+    """Shared configuration: user-written sections are frozen and reject unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _ensure_positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_ensure_positive)]
+"""A ``Duration`` that must be longer than zero, such as a polling interval."""
+
+
+DrillName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+NamespaceName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+ObjectName = Annotated[str, Field(pattern=OBJECT_NAME_PATTERN, max_length=253)]
+NonEmptyText = Annotated[str, Field(min_length=1)]
+
+
+# --- Chaos Toolkit probe activities -------------------------------------------------------------
+
+
+class PythonProvider(_DrillFileModel):
+    """Calls a Python function; Chaos Toolkit imports ``module`` and calls ``func(**arguments)``."""
+
+    type: Literal["python"] = Field(description="Provider kind: a Python function.")
+    module: NonEmptyText = Field(description="Dotted module path, such as chaosk8s.pod.probes.")
+    func: NonEmptyText = Field(description="Name of the function in the module.")
+    arguments: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Keyword arguments passed to the function."
+    )
+
+
+def _classify_process_arguments(value: object) -> str | None:
+    # A callable discriminator picks the one branch that fits, so a wrong item in a list is
+    # reported once at its own position instead of once per union member.
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "list"
+    return None
+
+
+ProcessArguments = Annotated[
+    Annotated[str, Tag("text")] | Annotated[tuple[str, ...], Tag("list")],
+    Discriminator(
+        _classify_process_arguments,
+        custom_error_type="string_or_list",
+        custom_error_message="expected a string or a list of strings",
+    ),
+]
+
+
+class ProcessProvider(_DrillFileModel):
+    """Runs a program; the activity succeeds or fails with its exit status and output."""
+
+    type: Literal["process"] = Field(description="Provider kind: a local program.")
+    path: NonEmptyText = Field(description="Program to run, a path or a name found on PATH.")
+    arguments: ProcessArguments = Field(
+        default=(), description="Arguments: one string split by a shell, or a list of strings."
+    )
+    timeout: float | None = Field(
+        default=None, gt=0, description="Seconds after which the program is stopped."
+    )
+
+
+class HttpProvider(_DrillFileModel):
+    """Sends an HTTP request; the activity returns the status, headers and body."""
+
+    type: Literal["http"] = Field(description="Provider kind: an HTTP request.")
+    url: NonEmptyText = Field(description="URL to request.")
+    method: NonEmptyText = Field(default="GET", description="HTTP method.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
+    arguments: JsonValue | None = Field(
+        default=None, description="Request body (JSON) or query parameters for GET."
+    )
+    timeout: float | None = Field(
+        default=None, gt=0, description="Seconds to wait for the response."
+    )
+    expected_status: int | None = Field(
+        default=None, ge=100, le=599, description="Status the response must have to succeed."
+    )
+
+
+Provider = Annotated[PythonProvider | ProcessProvider | HttpProvider, Field(discriminator="type")]
+"""How a Chaos Toolkit activity is carried out, chosen by its ``type``."""
+
+
+class ProbeActivity(_DrillFileModel):
+    """A Chaos Toolkit probe, written exactly as in an experiment file."""
+
+    type: Literal["probe"] = Field(description="Activity kind; drills only use probes.")
+    name: NonEmptyText = Field(description="Name shown in the journal and the report.")
+    provider: Provider = Field(description="How the probe is carried out.")
+    tolerance: JsonValue | None = Field(
+        default=None,
+        description="Value the probe must return to succeed (Chaos Toolkit tolerance).",
+    )
+
+    def to_chaostoolkit(self) -> dict[str, object]:
+        """Return the plain activity dict chaoslib runs, without unset optional keys."""
+        # exclude_none drops only unset optional fields: None values inside JSON arguments stay.
+        activity: dict[str, object] = self.model_dump(mode="json", exclude_none=True)
+        return activity
+
+
+# --- Drill sections ---------------------------------------------------------------------------
+
+
+class WorkloadKind(StrEnum):
+    """Workload kinds whose ready replicas define "back at full capacity"."""
+
+    DEPLOYMENT = "Deployment"
+    STATEFUL_SET = "StatefulSet"
+
+
+class WorkloadReference(_DrillFileModel):
+    """One workload whose ready replicas are watched for the time to full capacity."""
+
+    kind: WorkloadKind = Field(description="Workload kind.")
+    namespace: NamespaceName = Field(description="Namespace of the workload.")
+    name: ObjectName = Field(description="Name of the workload.")
+
+
+class Target(_DrillFileModel):
+    """Where the drill acts: a kube context, namespaces and the workloads to measure."""
+
+    context: str | None = Field(
+        default=None, description="Kube context to use; null means the current context."
+    )
+    namespaces: tuple[NamespaceName, ...] = Field(
+        min_length=1, description="Namespaces the faults may touch; at least one."
+    )
+    workloads: tuple[WorkloadReference, ...] = Field(
+        default=(),
+        description="Workloads whose ready replicas give the time to full capacity.",
+    )
+
+
+class Strategy(StrEnum):
+    """DR strategy classes, from slowest and cheapest to fastest and dearest."""
+
+    BACKUP_RESTORE = "backup-restore"
+    PILOT_LIGHT = "pilot-light"
+    WARM_STANDBY = "warm-standby"
+    ACTIVE_ACTIVE = "active-active"
+
+
+class Recovery(_DrillFileModel):
+    """Extra probes that, with the experiment's steady-state hypothesis, define "recovered"."""
+
+    probes: tuple[ProbeActivity, ...] = Field(
+        default=(),
+        description="Probes added to the experiment's steady-state hypothesis.",
+    )
+    poll_interval: PositiveDuration = Field(
+        default=timedelta(seconds=1),
+        description="How often to evaluate probes that cannot be watched.",
+    )
+
+
+class RollbackPolicy(StrEnum):
+    """When the experiment's rollbacks run. drillkit defaults to always, unlike Chaos Toolkit."""
+
+    ALWAYS = "always"
+    ON_FAILURE = "on-failure"
+    NEVER = "never"
+
+
+class BlastRadius(_DrillFileModel):
+    """Limits checked before the first fault; a drill that would exceed them does not start."""
+
+    max_zones: int = Field(default=1, ge=1, description="Most zones the drill may disrupt.")
+    max_node_fraction: float = Field(
+        default=0.5, gt=0, le=1, description="Largest fraction of nodes the drill may disrupt."
+    )
+    max_pod_fraction: float = Field(
+        default=0.5, gt=0, le=1, description="Largest fraction of pods the drill may disrupt."
+    )
+
+
+class Safety(_DrillFileModel):
+    """Guardrails that keep a drill from leaving a cluster broken."""
+
+    rollback: RollbackPolicy = Field(
+        default=RollbackPolicy.ALWAYS, description="When to run the experiment's rollbacks."
+    )
+    protected_namespaces: tuple[NamespaceName, ...] = Field(
+        default=(),
+        description="Namespaces never to touch, added to kube-system, kube-public, "
+        "kube-node-lease and drillkit.",
+    )
+    allow_protected_namespaces: bool = Field(
+        default=False, description="Allow targeting protected namespaces."
+    )
+    blast_radius: BlastRadius = Field(
+        default_factory=BlastRadius, description="Limits on how much the drill may disrupt."
+    )
+    abort_conditions: tuple[ProbeActivity, ...] = Field(
+        default=(),
+        description="Guard probes evaluated throughout; a failure aborts and rolls back.",
+    )
+    production: bool = Field(
+        default=False, description="The target is production: running needs confirmation."
+    )
+
+
+class ConfigMapMarkerStore(_DrillFileModel):
+    """RPO markers kept in a ConfigMap, written and read through the Kubernetes API."""
+
+    type: Literal["configmap"] = Field(description="Marker store kind.")
+    namespace: NamespaceName = Field(description="Namespace of the ConfigMap.")
+    name: ObjectName = Field(description="Name of the ConfigMap.")
+
+
+# A discriminated union of one member today, so that a second store type is an added member
+# and drill files already carry the `type` that selects it.
+MarkerStore = Annotated[ConfigMapMarkerStore, Field(discriminator="type")]
+
+
+class Markers(_DrillFileModel):
+    """The RPO marker writer and reader: where markers go and how often."""
+
+    interval: PositiveDuration = Field(
+        default=timedelta(seconds=1), description="Time between two markers; the RPO resolution."
+    )
+    store: MarkerStore = Field(description="Where markers are written and read back.")
+
+
+class Evidence(_DrillFileModel):
+    """Who answers for the drill and which audit controls its reports serve as evidence for."""
+
+    owner: NonEmptyText = Field(description="Team or person responsible for the drill.")
+    approver: str | None = Field(default=None, description="Who approved running the drill.")
+    controls: tuple[NonEmptyText, ...] = Field(
+        default=(), description='Controls the drill tests, such as "SOC2-A1.3".'
+    )
+
+
+def _ensure_cron_expression(expression: str) -> str:
+    # Only the shape is checked here; the scheduler's cron trigger checks the values.
+    fields = expression.split()
+    if len(fields) != len(_CRON_FIELD_NAMES):
+        raise ValueError(
+            f"invalid cron expression {expression!r}: expected 5 fields "
+            f"(minute hour day-of-month month day-of-week), found {len(fields)}"
+        )
+    for field_name, field in zip(_CRON_FIELD_NAMES, fields, strict=True):
+        if not _CRON_FIELD_CHARACTERS.match(field):
+            raise ValueError(
+                f"invalid cron expression {expression!r}: the {field_name} field {field!r} "
+                "may only hold digits, names, and * , - / ? #"
+            )
+    return expression
+
+
+def _ensure_time_zone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        # ZoneInfoNotFoundError is a KeyError; malformed keys raise ValueError.
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as UTC or Europe/Berlin"
+        ) from None
+    return name
+
+
+class Schedule(_DrillFileModel):
+    """When the scheduler runs the drill."""
+
+    cron: Annotated[str, AfterValidator(_ensure_cron_expression)] = Field(
+        description='Five-field cron expression, such as "0 10 * * TUE".'
+    )
+    timezone: Annotated[str, AfterValidator(_ensure_time_zone)] = Field(
+        default="UTC", description="IANA time zone the cron expression is read in."
+    )
+
+
+class Drill(_DrillFileModel):
+    """A drill file: an experiment made into a measured disaster-recovery exercise.
+
+    ``experiment`` stays the string written in the file. A drill read by ``load_drill`` remembers
+    the file it came from (``source``) so ``experiment_path()`` resolves relative to it; a drill
+    built in code has no source and resolves relative to the working directory.
+    """
+
+    model_config = ConfigDict(title="drillkit drill")
+
+    name: DrillName = Field(
+        description="Drill name: lowercase letters, digits and dashes, such as zone-failure."
+    )
+    description: str = Field(default="", description="What the drill exercises, for people.")
+    experiment: NonEmptyText = Field(
+        description="Chaos Toolkit experiment file, relative to this drill file."
+    )
+    target: Target = Field(description="Where the drill acts and what it measures.")
+    objectives: Objectives = Field(
+        default_factory=Objectives, description="RTO and RPO targets and measuring windows."
+    )
+    strategy: Strategy = Field(
+        default=Strategy.ACTIVE_ACTIVE, description="DR strategy class being exercised."
+    )
+    recovery: Recovery = Field(
+        default_factory=Recovery, description="Extra probes that define recovery."
+    )
+    safety: Safety = Field(default_factory=Safety, description="Guardrails.")
+    markers: Markers | None = Field(
+        default=None, description="RPO marker writer and reader; without it RPO is not measured."
+    )
+    evidence: Evidence | None = Field(
+        default=None, description="Ownership and audit controls recorded in reports."
+    )
+    schedule: Schedule | None = Field(default=None, description="Recurring runs.")
+
+    # Private, so it is neither read from the file nor part of the JSON Schema.
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The drill file this drill was read from, if any."""
+        return self._source
+
+    def with_source(self, source: Path | None) -> Drill:
+        """Return a copy that remembers the file it was read from."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
+
+    def experiment_path(self) -> Path:
+        """Where the experiment file is: relative to the drill file, as written in it."""
+        base = self._source.parent if self._source is not None else Path()
+        return base / self.experiment
+
+    def protected_namespaces(self) -> frozenset[str]:
+        """The built-in protected namespaces plus those this drill adds."""
+        return BUILTIN_PROTECTED_NAMESPACES | frozenset(self.safety.protected_namespaces)
+
+
+def slugify_drill_name(text: str) -> str:
+    """Turn a file stem such as ``Zone_Failure v2`` into a drill name: ``zone-failure-v2``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:63].rstrip("-") or "experiment"
+
+
+def default_drill_for_experiment(experiment_path: Path) -> Drill:
+    """Build the drill used when a user runs a plain Chaos Toolkit experiment directly.
+
+    It has default objectives and safety, targets the ``default`` namespace, and is named after
+    the experiment file.
+    """
+    return Drill(
+        name=slugify_drill_name(experiment_path.stem),
+        experiment=str(experiment_path),
+        target=Target(namespaces=("default",)),
+    )

@@ -1,0 +1,757 @@
+"""Reading drill files: YAML in, a validated ``Drill`` out, or one line that says what is wrong.
+
+This is the one place in ``model`` that reads a user's files: it reads the drill file and checks
+that the experiment it names exists. Every problem, whatever the input bytes, becomes
+``drillkit.errors.InvalidInput`` with a message such as::
+
+    drills/x.yaml:7:8: objectives.rto: invalid duration '5 minutes': use a number with a unit, ...
+
+Positions come from the YAML node tree (``yaml.compose``), never from searching the text: while
+converting nodes into plain values we record, for every path such as ``("target", "namespaces",
+0)``, where its key and its value start. A pydantic error's ``loc`` is then walked through the same
+data to find the node it is about. A wrong value is reported at the value, an unknown field at its
+key and a missing field at the mapping that lacks it.
+
+The YAML is read as JSON-shaped data, because drill files carry Chaos Toolkit activities, which are
+JSON: mapping keys are text, timestamps stay the text written, and tags other than the core ones,
+duplicate keys, recursive aliases and non-finite numbers are errors.
+"""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+import math
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, JsonValue, ValidationError
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import ErrorDetails
+from yaml.error import Mark
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from drillkit.errors import InvalidInput
+from drillkit.model.drill import NAME_PATTERN, OBJECT_NAME_PATTERN, Drill
+from drillkit.model.durations import format_duration
+
+DRILL_SCHEMA_ID = "urn:drillkit:schema:drill:1"
+"""``$id`` of the drill file's JSON Schema; a URN, because no URL serves it."""
+
+_JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# A drill file is a few kilobytes; the limits keep hostile input from exhausting memory, the
+# recursion limit (PyYAML composes recursively) or time (aliases can expand exponentially).
+_MAX_FILE_BYTES = 1024 * 1024
+_MAX_DEPTH = 50
+_MAX_EXPANDED_VALUES = 100_000
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = frozenset(f"{_YAML_TAG}{name}" for name in ("str", "int", "float", "bool", "null"))
+_SCALAR_KINDS = {
+    f"{_YAML_TAG}int": "whole number",
+    f"{_YAML_TAG}float": "number",
+    f"{_YAML_TAG}bool": "boolean",
+}
+_TIMESTAMP_TAG = f"{_YAML_TAG}timestamp"
+_MERGE_TAG = f"{_YAML_TAG}merge"
+
+_PATTERN_HINTS = {
+    NAME_PATTERN: "use lowercase letters, digits and dashes, starting and ending with a letter "
+    "or digit, such as zone-failure",
+    OBJECT_NAME_PATTERN: "use lowercase letters, digits, dashes and dots, such as drill-markers",
+}
+
+_FieldPath = tuple[str | int, ...]
+"""Where a value sits in the document: mapping keys and list indexes, from the top."""
+
+
+class _Position(typing.Protocol):
+    """A YAML mark: PyYAML has a pure-Python and a C version of it."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Problem:
+    """One thing wrong with a drill file, at a 1-based position."""
+
+    line: int
+    column: int
+    field: str
+    message: str
+
+    @classmethod
+    def at(cls, mark: _Position | None, path: _FieldPath, message: str) -> _Problem:
+        """A problem at a YAML mark (0-based); without one, at the start of the file."""
+        return cls(
+            line=mark.line + 1 if mark is not None else 1,
+            column=mark.column + 1 if mark is not None else 1,
+            field=_format_field_path(path),
+            message=message,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Marks:
+    """Where a value's key (absent for list items and the document) and the value start."""
+
+    key: Mark | None
+    value: Mark
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Document:
+    """A drill file's content as plain values, with the position of every value."""
+
+    data: JsonValue
+    marks: dict[_FieldPath, _Marks]
+
+    def resolve(self, loc: Sequence[str | int]) -> _FieldPath:
+        """Follow a pydantic error location through the data as far as the data goes.
+
+        Steps that are not in the data are skipped: pydantic inserts union member tags (such as
+        ``python`` in ``provider.python.module``), and a missing field is not there by definition.
+        """
+        path: _FieldPath = ()
+        current = self.data
+        for step in loc:
+            if isinstance(current, dict) and isinstance(step, str):
+                if step not in current:
+                    continue
+                current = current[step]
+            elif isinstance(current, list) and isinstance(step, int):
+                if not 0 <= step < len(current):
+                    continue
+                current = current[step]
+            else:
+                continue
+            path = (*path, step)
+        return path
+
+    def value_mark(self, path: _FieldPath) -> Mark:
+        return self.marks[path].value
+
+    def key_mark(self, path: _FieldPath) -> Mark:
+        marks = self.marks[path]
+        return marks.key if marks.key is not None else marks.value
+
+
+def load_drill(path: Path) -> Drill:
+    """Read, validate and return the drill in ``path``.
+
+    The returned drill remembers ``path`` as its ``source``, so ``Drill.experiment_path()``
+    resolves the experiment relative to the drill file, which this function checks exists.
+
+    Raises ``InvalidInput`` with a one-line ``path:line:column: field: problem`` message for any
+    problem; if there are several, the first in the file is named and the rest counted.
+    """
+    text = _read_text(path)
+    root = _compose(path, text)
+    if root is None:
+        raise _invalid(
+            path,
+            [
+                _Problem.at(
+                    None,
+                    (),
+                    "the file is empty: a drill needs at least name, experiment and target",
+                )
+            ],
+        )
+    document = _convert_document(path, root)
+    if not isinstance(document.data, dict):
+        found = "nothing" if document.data is None else _describe_kind(document.data)
+        raise _invalid(
+            path,
+            [
+                _Problem.at(
+                    root.start_mark,
+                    (),
+                    "expected a mapping of drill fields (name, experiment, target, ...), "
+                    f"found {found}",
+                )
+            ],
+        )
+    try:
+        drill = Drill.model_validate(document.data).with_source(path)
+    except ValidationError as error:
+        raise _invalid(path, _describe_validation_error(error, document)) from error
+    _ensure_experiment_exists(path, drill, document)
+    return drill
+
+
+def drill_json_schema() -> dict[str, object]:
+    """Return the JSON Schema (draft 2020-12) of a drill file, for editors and documentation."""
+    schema: dict[str, object] = {"$schema": _JSON_SCHEMA_DIALECT, "$id": DRILL_SCHEMA_ID}
+    schema.update(Drill.model_json_schema(schema_generator=_DrillSchemaGenerator))
+    return schema
+
+
+class _DrillSchemaGenerator(GenerateJsonSchema):
+    """Writes duration defaults as a drill file would (``10s``), not as ISO 8601 (``PT10S``)."""
+
+    def encode_default(self, dft: object) -> object:
+        # Pydantic encodes a default by its Python type, so Duration's serializer is not used.
+        if isinstance(dft, timedelta):
+            return format_duration(dft)
+        return super().encode_default(dft)
+
+
+# --- Reading bytes and YAML -----------------------------------------------------------------------
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with path.open("rb") as stream:
+            content = stream.read(_MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as error:
+        # ValueError: a path with a NUL character, which no file system accepts.
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise _invalid(path, [_Problem.at(None, (), f"cannot read the file: {reason}")]) from error
+    if len(content) > _MAX_FILE_BYTES:
+        raise _invalid(
+            path,
+            [
+                _Problem.at(
+                    None, (), "the file is larger than 1 MiB; a drill file is a few kilobytes"
+                )
+            ],
+        )
+    content = content.removeprefix(codecs.BOM_UTF8)
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, column = _position_in_bytes(content, error.start)
+        byte = content[error.start]
+        raise _invalid(
+            path,
+            [
+                _Problem(
+                    line=line,
+                    column=column,
+                    field="-",
+                    message=f"not UTF-8 text: byte 0x{byte:02x} cannot be decoded; "
+                    "is this a binary file?",
+                )
+            ],
+        ) from error
+
+
+def _position_in_bytes(content: bytes, offset: int) -> tuple[int, int]:
+    before = content[:offset]
+    line_start = before.rfind(b"\n") + 1
+    # Everything before the first undecodable byte is valid UTF-8; count characters, not bytes.
+    column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    return before.count(b"\n") + 1, column
+
+
+def _position_in_text(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _compose(path: Path, text: str) -> Node | None:
+    try:
+        _ensure_shallow_nesting(path, text)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        raise _invalid(path, [_describe_syntax_error(error)]) from error
+    except yaml.reader.ReaderError as error:
+        line, column = _position_in_text(text, error.position)
+        raise _invalid(
+            path,
+            [
+                _Problem(
+                    line=line,
+                    column=column,
+                    field="-",
+                    message=f"the character #x{error.character:04x} is not allowed in YAML; "
+                    "is this a binary file?",
+                )
+            ],
+        ) from error
+    except yaml.YAMLError as error:
+        # Every YAML error PyYAML raises is one of the two above; this keeps the promise that
+        # only InvalidInput leaves load_drill should a future version add another.
+        raise _invalid(path, [_Problem.at(None, (), f"YAML error: {error}")]) from error
+
+
+def _ensure_shallow_nesting(path: Path, text: str) -> None:
+    # PyYAML's parser is iterative but its composer recurses once per level, so deep nesting is
+    # refused here, from the event stream, before it can exhaust the recursion limit.
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise _invalid(path, [_Problem.at(event.start_mark, (), _too_deep_message())])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _too_deep_message() -> str:
+    return f"nested more than {_MAX_DEPTH} levels deep; a drill file needs far fewer"
+
+
+def _describe_syntax_error(error: yaml.MarkedYAMLError) -> _Problem:
+    mark = error.problem_mark or error.context_mark
+    problem = error.problem or "invalid YAML"
+    if error.context and problem.startswith("but "):
+        # PyYAML splits some sentences: context "expected a single document in the stream",
+        # problem "but found another document".
+        problem = f"{error.context}, {problem}"
+    elif error.context:
+        problem = f"{problem} ({error.context})"
+    if "'\\t'" in problem:
+        problem += "; YAML indents with spaces, not tabs"
+    elif "<block end>" in problem or "mapping values are not allowed" in problem:
+        problem += "; check the indentation of this line and the one above"
+    return _Problem.at(mark, (), f"YAML syntax error: {problem}")
+
+
+# --- YAML nodes to plain values -------------------------------------------------------------------
+
+
+class _TooManyValues(Exception):
+    """Raised inside the converter to stop walking a document whose aliases expand too far."""
+
+
+class _DocumentConverter:
+    """Turns a YAML node tree into plain JSON-shaped values, recording each value's position."""
+
+    def __init__(self) -> None:
+        self.marks: dict[_FieldPath, _Marks] = {}
+        self.problems: list[_Problem] = []
+        # The safe constructor turns scalar text into ints, floats and booleans exactly as
+        # yaml.safe_load would; the empty stream is never read.
+        self._constructor = yaml.SafeLoader("")
+        self._open_collections: set[int] = set()
+        self._converted = 0
+
+    def convert(self, node: Node, path: _FieldPath, key_mark: Mark | None, depth: int) -> JsonValue:
+        self.marks[path] = _Marks(key=key_mark, value=node.start_mark)
+        self._converted += 1
+        if self._converted > _MAX_EXPANDED_VALUES:
+            self.problems.append(
+                _Problem.at(
+                    node.start_mark,
+                    path,
+                    f"the document expands to more than {_MAX_EXPANDED_VALUES} values; "
+                    "are aliases (*name) nested in each other?",
+                )
+            )
+            raise _TooManyValues
+        if depth > _MAX_DEPTH:
+            # Aliases can nest deeper than the text does.
+            self.problems.append(_Problem.at(node.start_mark, path, _too_deep_message()))
+            return None
+        if isinstance(node, ScalarNode):
+            return self._convert_scalar(node, path)
+        if id(node) in self._open_collections:
+            self.problems.append(
+                _Problem.at(node.start_mark, path, "an alias refers to a value that contains it")
+            )
+            return None
+        self._open_collections.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return self._convert_sequence(node, path, depth)
+            if isinstance(node, MappingNode):
+                return self._convert_mapping(node, path, depth)
+        finally:
+            self._open_collections.discard(id(node))
+        self.problems.append(_Problem.at(node.start_mark, path, "unsupported YAML node"))
+        return None
+
+    def _convert_scalar(self, node: ScalarNode, path: _FieldPath) -> JsonValue:
+        if node.tag == _TIMESTAMP_TAG:
+            # Keep dates as written: no drill field is a date, and Chaos Toolkit arguments are JSON.
+            return str(node.value)
+        if node.tag not in _SCALAR_TAGS:
+            self.problems.append(_Problem.at(node.start_mark, path, _unsupported_tag(node.tag)))
+            return None
+        try:
+            value: object = self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError):
+            # Explicit tags such as `!!int abc`, and integers too long for Python to convert.
+            kind = _SCALAR_KINDS.get(node.tag, node.tag)
+            self.problems.append(
+                _Problem.at(node.start_mark, path, f"{_quote(node.value)} is not a valid {kind}")
+            )
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problems.append(
+                _Problem.at(node.start_mark, path, f"{_quote(node.value)} is not a finite number")
+            )
+            return None
+        if value is None or isinstance(value, str | bool | int | float):
+            return value
+        self.problems.append(_Problem.at(node.start_mark, path, _unsupported_tag(node.tag)))
+        return None
+
+    def _convert_sequence(self, node: SequenceNode, path: _FieldPath, depth: int) -> JsonValue:
+        if node.tag != f"{_YAML_TAG}seq":
+            self.problems.append(_Problem.at(node.start_mark, path, _unsupported_tag(node.tag)))
+            return None
+        return [
+            self.convert(item, (*path, index), None, depth + 1)
+            for index, item in enumerate(node.value)
+        ]
+
+    def _convert_mapping(self, node: MappingNode, path: _FieldPath, depth: int) -> JsonValue:
+        if node.tag != f"{_YAML_TAG}map":
+            self.problems.append(_Problem.at(node.start_mark, path, _unsupported_tag(node.tag)))
+            return None
+        own_marks = self.marks[path]
+        mapping: dict[str, JsonValue] = {}
+        merged_sources = [value for key, value in node.value if key.tag == _MERGE_TAG]
+        # Merge keys (`<<: *defaults`) first, so the mapping's own keys override them; of several
+        # merged mappings the first wins, as YAML specifies.
+        for source in reversed(_merge_sources(merged_sources)):
+            merged = self.convert(source, path, None, depth)
+            if isinstance(merged, dict):
+                mapping.update(merged)
+            else:
+                self.problems.append(
+                    _Problem.at(source.start_mark, path, "'<<' can only merge mappings")
+                )
+        # Converting a merged mapping recorded its position under this path; restore ours.
+        self.marks[path] = own_marks
+        first_seen: dict[str, Mark] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.problems.append(
+                    _Problem.at(
+                        key_node.start_mark, path, "a key must be text, not a list or mapping"
+                    )
+                )
+                continue
+            key = str(key_node.value)
+            if key in first_seen:
+                self.problems.append(
+                    _Problem.at(
+                        key_node.start_mark,
+                        (*path, key),
+                        f"duplicate key {_quote(key)} "
+                        f"(first given on line {first_seen[key].line + 1})",
+                    )
+                )
+                continue
+            first_seen[key] = key_node.start_mark
+            mapping[key] = self.convert(value_node, (*path, key), key_node.start_mark, depth + 1)
+        return mapping
+
+
+def _merge_sources(values: list[Node]) -> list[Node]:
+    sources: list[Node] = []
+    for value in values:
+        if isinstance(value, SequenceNode):
+            sources.extend(value.value)
+        else:
+            sources.append(value)
+    return sources
+
+
+def _unsupported_tag(tag: str) -> str:
+    # Show standard tags as people write them: `!!binary`, not `tag:yaml.org,2002:binary`.
+    written = f"!!{tag.removeprefix(_YAML_TAG)}" if tag.startswith(_YAML_TAG) else tag
+    return (
+        f"unsupported YAML tag {_quote(written)}: a drill file holds text, numbers, true/false, "
+        "null, lists and mappings"
+    )
+
+
+def _convert_document(path: Path, root: Node) -> _Document:
+    converter = _DocumentConverter()
+    try:
+        data = converter.convert(root, (), None, 0)
+    except _TooManyValues:
+        data = None
+    if converter.problems:
+        raise _invalid(path, converter.problems)
+    return _Document(data=data, marks=converter.marks)
+
+
+# --- pydantic errors to sentences -----------------------------------------------------------------
+
+
+def _describe_validation_error(error: ValidationError, document: _Document) -> list[_Problem]:
+    details = error.errors(include_url=False)
+    # Pydantic counts a list's length after dropping invalid items, so `[yes]` for a list of
+    # names is reported both as "item 0 is not text" and "too short"; the first says it all.
+    invalid_items = {tuple(detail["loc"][:-1]) for detail in details}
+    # A misspelt field (`function` for `func`) is both unknown and missing; report the typo once.
+    missing = {tuple(detail["loc"]) for detail in details if detail["type"] == "missing"}
+    misspelt = {
+        (*detail["loc"][:-1], suggestion)
+        for detail in details
+        if detail["type"] == "extra_forbidden"
+        and (suggestion := _suggest_field(detail["loc"])) is not None
+    }
+    problems: list[_Problem] = []
+    for detail in details:
+        if detail["type"] == "too_short" and tuple(detail["loc"]) in invalid_items:
+            continue
+        if detail["type"] == "missing" and tuple(detail["loc"]) in missing & misspelt:
+            continue
+        problem = _describe_error_detail(detail, document)
+        if problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+def _describe_error_detail(detail: ErrorDetails, document: _Document) -> _Problem:
+    loc = detail["loc"]
+    path = document.resolve(loc)
+    kind = detail["type"]
+    context = detail.get("ctx", {})
+    if kind == "missing":
+        missing = loc[-1]
+        return _Problem.at(
+            document.value_mark(path),
+            (*path, missing),
+            f"missing required field {_quote(str(missing))}",
+        )
+    if kind == "extra_forbidden":
+        message = f"unknown field {_quote(str(loc[-1]))}"
+        suggestion = _suggest_field(loc)
+        if suggestion is not None:
+            message += f" (did you mean {_quote(suggestion)}?)"
+        return _Problem.at(document.key_mark(path), path, message)
+    if kind == "union_tag_invalid":
+        expected = ", ".join(_split_expected(str(context.get("expected_tags", ""))))
+        message = f"unknown type {_quote(str(context.get('tag', '')))}: expected one of: {expected}"
+        type_path = (*path, "type")
+        if type_path in document.marks:
+            return _Problem.at(document.value_mark(type_path), type_path, message)
+        return _Problem.at(document.value_mark(path), path, message)
+    if kind == "union_tag_not_found":
+        tags = ", ".join(_type_tags_at(loc))
+        return _Problem.at(
+            document.value_mark(path),
+            (*path, "type"),
+            f"missing required field 'type' (one of: {tags})",
+        )
+    return _Problem.at(document.value_mark(path), path, _translate(detail))
+
+
+def _translate(detail: ErrorDetails) -> str:
+    """Say in plain words what pydantic's error type means for a drill file's author."""
+    kind = detail["type"]
+    context = detail.get("ctx", {})
+    found = _describe_found(detail["input"])
+    expected_kinds = {
+        "string_type": "a string",
+        "int_type": "a whole number",
+        "int_parsing": "a whole number",
+        "int_from_float": "a whole number",
+        "float_type": "a number",
+        "float_parsing": "a number",
+        "bool_type": "true or false",
+        "bool_parsing": "true or false",
+        "list_type": "a list",
+        "tuple_type": "a list",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+        "model_attributes_type": "a mapping",
+        "time_delta_type": "a duration such as 90s, 5m or 1h30m",
+        "time_delta_parsing": "a duration such as 90s, 5m or 1h30m",
+    }
+    if kind in expected_kinds:
+        message = f"expected {expected_kinds[kind]}, found {found}"
+        if kind == "string_type" and isinstance(detail["input"], bool | int | float):
+            message += " (quote it to make it text)"
+        return message
+    if kind in ("literal_error", "enum"):
+        choices = _split_expected(str(context.get("expected", "")))
+        if len(choices) == 1:
+            return f"must be {_quote(choices[0])}, found {found}"
+        return f"expected one of: {', '.join(choices)}; found {found}"
+    if kind in ("too_short", "too_long"):
+        bound = context.get("min_length" if kind == "too_short" else "max_length")
+        items = "item" if bound == 1 else "items"
+        return f"must have at {'least' if kind == 'too_short' else 'most'} {bound} {items}"
+    if kind == "string_too_short":
+        bound = context.get("min_length")
+        return "must not be empty" if bound == 1 else f"must be at least {bound} characters long"
+    if kind == "string_too_long":
+        return f"must be at most {context.get('max_length')} characters long"
+    if kind == "string_pattern_mismatch":
+        pattern = str(context.get("pattern", ""))
+        hint = _PATTERN_HINTS.get(pattern, f"it must match the pattern {pattern}")
+        return f"{_quote(str(detail['input']))} is not a valid name: {hint}"
+    bounds = {
+        "greater_than": ("gt", "must be greater than"),
+        "greater_than_equal": ("ge", "must be at least"),
+        "less_than": ("lt", "must be less than"),
+        "less_than_equal": ("le", "must be at most"),
+    }
+    if kind in bounds:
+        key, phrase = bounds[kind]
+        return f"{phrase} {_format_number(context.get(key))}, found {found}"
+    if kind in ("value_error", "assertion_error"):
+        return str(context.get("error", detail["msg"]))
+    if kind == "finite_number":
+        return f"must be a finite number, found {found}"
+    if kind == "string_or_list":
+        return f"{detail['msg']}, found {found}"
+    # Anything else: pydantic's own sentence, which names no URL once include_url is off.
+    text = detail["msg"]
+    return text[:1].lower() + text[1:]
+
+
+def _describe_found(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {_format_number(value)}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"the text {_quote(shown)}"
+    return _describe_kind(value)
+
+
+def _format_number(value: object) -> str:
+    # Pydantic reports bounds of float fields as floats; people write `1`, not `1.0`.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _describe_kind(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return _describe_found(value)
+
+
+def _split_expected(expected: str) -> list[str]:
+    """Turn pydantic's ``'a', 'b' or 'c'`` into ``["a", "b", "c"]``."""
+    return re.findall(r"'([^']*)'", expected)
+
+
+def _suggest_field(loc: Sequence[str | int]) -> str | None:
+    """The known field closest to the unknown one at the end of ``loc``, if any is close."""
+    fields = sorted({name for model in _models_at(loc[:-1]) for name in model.model_fields})
+    matches = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+    return matches[0] if matches else None
+
+
+def _type_tags_at(loc: Sequence[str | int]) -> list[str]:
+    return [tag for model in _models_at(loc) for tag in _type_tags(model)]
+
+
+def _models_at(loc: Sequence[str | int]) -> list[type[BaseModel]]:
+    """The models a value at ``loc`` may be, following field types from ``Drill`` down."""
+    models: list[type[BaseModel]] = [Drill]
+    for step in loc:
+        if isinstance(step, int):
+            # A list index: the element types are already among the candidates.
+            continue
+        fields = [model.model_fields[step] for model in models if step in model.model_fields]
+        if fields:
+            models = [found for field in fields for found in _models_in(field.annotation)]
+            continue
+        # Not a field: a discriminated union's tag, which picks one member, or a dict key.
+        tagged = [model for model in models if step in _type_tags(model)]
+        models = tagged if tagged else []
+    return models
+
+
+def _models_in(annotation: object) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        yield from _models_in(typing.get_args(annotation)[0])
+        return
+    if origin in (typing.Union, types.UnionType, tuple, list, dict):
+        for argument in typing.get_args(annotation):
+            yield from _models_in(argument)
+
+
+def _type_tags(model: type[BaseModel]) -> list[str]:
+    field = model.model_fields.get("type")
+    if field is None or typing.get_origin(field.annotation) is not typing.Literal:
+        return []
+    return [str(tag) for tag in typing.get_args(field.annotation)]
+
+
+# --- Checks beyond the schema ---------------------------------------------------------------------
+
+
+def _ensure_experiment_exists(path: Path, drill: Drill, document: _Document) -> None:
+    experiment = drill.experiment_path()
+    try:
+        found = experiment.is_file()
+        reason = "not found"
+    except (OSError, ValueError) as error:
+        found = False
+        reason = f"cannot be read ({error})"
+    if not found:
+        raise _invalid(
+            path,
+            [
+                _Problem.at(
+                    document.value_mark(("experiment",)),
+                    ("experiment",),
+                    f"experiment file {_quote(drill.experiment)} {reason} "
+                    f"(looked for {os.path.normpath(experiment)})",
+                )
+            ],
+        )
+
+
+# --- Messages -------------------------------------------------------------------------------------
+
+
+def _invalid(path: Path, problems: Sequence[_Problem]) -> InvalidInput:
+    """Build the one-line error for the first problem in the file, counting the rest."""
+    first = min(problems, key=lambda problem: (problem.line, problem.column))
+    message = f"{path}:{first.line}:{first.column}: {first.field}: {first.message}"
+    others = len(problems) - 1
+    if others:
+        message += f" (and {others} more problem{'s' if others > 1 else ''})"
+    return InvalidInput(_one_line(message))
+
+
+def _format_field_path(path: _FieldPath) -> str:
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        else:
+            text += f".{step}" if text else step
+    text = _one_line(text)
+    # Only aliases nested in aliases make paths this long; the start says where they are.
+    return (text if len(text) <= 100 else text[:97] + "...") or "-"
+
+
+def _quote(text: str) -> str:
+    # Long values (a 5000-digit number, a pasted blob) are shortened to keep the message readable.
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _one_line(text: str) -> str:
+    # Keys and values come from the file; a line break in one must not split the message.
+    return "".join(
+        character if character.isprintable() else repr(character)[1:-1] for character in text
+    )

@@ -1,0 +1,76 @@
+"""Everything one run produced: the record that report writers and the ledger read.
+
+The runner fills a ``RunRecord`` as the run goes and freezes it at the end; the
+writers in ``drillkit.reporting`` turn it into files. Secrets never enter it:
+the experiment's ``secrets`` block is dropped before the journal is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from drillkit.model.measurement import Outcome, RunStatus
+from drillkit.model.objectives import Objectives
+from drillkit.model.timeline import TimelineEvent
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Scope:
+    """What the drill ran against, as an auditor asks for it."""
+
+    context: str | None
+    cluster_server: str | None
+    kubernetes_version: str | None
+    namespaces: tuple[str, ...]
+    workloads: tuple[str, ...]
+    nodes_per_zone: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Accountability:
+    """Who ran the drill, who approved it, and which controls it gives evidence for."""
+
+    operator: str
+    owner: str | None
+    approver: str | None
+    controls: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SourceFile:
+    """A drill or experiment file as it was when the run started."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunRecord:
+    """One execution of a drill, complete enough to judge it without the cluster."""
+
+    run_id: str
+    drill: str
+    description: str
+    strategy: str
+    status: RunStatus
+    outcome: Outcome
+    objectives: Objectives
+    resolution_seconds: float
+    """Resolution of the recovery-condition observer (0 for watches, else the poll interval)."""
+    started_utc: datetime
+    ended_utc: datetime
+    duration_seconds: float
+    """Monotonic duration of the whole run."""
+    scope: Scope
+    accountability: Accountability
+    drill_file: SourceFile | None
+    experiment_file: SourceFile
+    tool_version: str
+    timeline: tuple[TimelineEvent, ...]
+    journal: Mapping[str, Any]
+    """The Chaos Toolkit journal, with secrets removed."""
+    error: str | None = None
+    """Why the run could not proceed, when its status is ``error``."""
