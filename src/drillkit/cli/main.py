@@ -15,7 +15,10 @@ import traceback
 import click
 
 from drillkit import __version__
+from drillkit.cli.drills import list_drills, schema, show, validate
 from drillkit.cli.lab import lab
+from drillkit.cli.report import report
+from drillkit.cli.run import run
 from drillkit.errors import DrillError
 
 
@@ -41,7 +44,8 @@ def cli(context: click.Context, debug: bool) -> None:
     context.obj["debug"] = debug
 
 
-cli.add_command(lab)
+for command in (run, validate, list_drills, show, report, schema, lab):
+    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,10 +7,13 @@ here into ``ClusterError`` by ``_translate``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +28,7 @@ from drillkit.errors import ClusterError
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 FIELD_MANAGER = "drillkit"
+CONNECTION_POOL_SIZE = 32
 
 Manifest = Mapping[str, Any]
 T = TypeVar("T")
@@ -39,6 +43,34 @@ class NodeState:
     ready: bool
     unschedulable: bool
     taints: tuple[str, ...]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodState:
+    """What faults need to know about one pod."""
+
+    namespace: str
+    name: str
+    uid: str
+    node: str | None
+    created: datetime
+    owner_kind: str | None
+    ready: bool
+    terminating: bool
+    mirror: bool
+    uses_empty_dir: bool
+
+
+class EvictionAnswer(StrEnum):
+    """How the API server answered one eviction."""
+
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    """429: the PodDisruptionBudget allows no disruption now; retry later."""
+    GONE = "gone"
+    """404: the pod no longer exists."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,14 +112,31 @@ class Cluster:
     @classmethod
     def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Cluster:
         """Connect through a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``)."""
+        configuration = client.Configuration()
         try:
-            api_client = config.new_client_from_config(
-                config_file=str(kubeconfig) if kubeconfig else None, context=context
+            config.load_kube_config(
+                config_file=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
             )
         except (config.ConfigException, OSError) as error:
             where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
             raise ClusterError(f"cannot load {where} (context {context!r}): {error}") from error
-        return cls(api_client)
+        # Faults evict and delete concurrently; one pooled connection per worker.
+        configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
+        return cls(client.ApiClient(configuration))
+
+    @classmethod
+    def from_environment(cls) -> Cluster:
+        """Connect as Chaos Toolkit activities do: ``KUBECONFIG`` and ``KUBERNETES_CONTEXT``.
+
+        ``drill run`` sets both from its ``--kubeconfig`` and ``--context`` options.
+        """
+        kubeconfig = os.environ.get("KUBECONFIG")
+        return cls.connect(
+            Path(kubeconfig) if kubeconfig else None, os.environ.get("KUBERNETES_CONTEXT")
+        )
 
     def close(self) -> None:
         self.api_client.close()
@@ -145,16 +194,88 @@ class Cluster:
             status = {"capacity": dict(spec.capacity), "allocatable": dict(spec.capacity)}
             self.core.patch_node_status(spec.name, {"status": status})
 
-    def nodes(self) -> list[NodeState]:
+    def nodes(self, label_selector: str = "") -> list[NodeState]:
         with _translate("listing nodes"):
-            items = self.core.list_node().items
+            items = self.core.list_node(label_selector=label_selector).items
         return [_node_state(node) for node in items]
+
+    def pods(
+        self, namespace: str, *, label_selector: str = "", field_selector: str = ""
+    ) -> list[PodState]:
+        """Pods of one namespace (``"*"`` or ``""`` for every namespace), paginated."""
+        items: list[client.V1Pod] = []
+        token = None
+        with _translate(f"listing pods in {namespace or 'all namespaces'}"):
+            while True:
+                arguments: dict[str, Any] = {
+                    "label_selector": label_selector,
+                    "field_selector": field_selector,
+                    "limit": 500,
+                }
+                if token:
+                    arguments["_continue"] = token
+                if namespace in ("", "*"):
+                    page = self.core.list_pod_for_all_namespaces(**arguments)
+                else:
+                    page = self.core.list_namespaced_pod(namespace, **arguments)
+                items += page.items
+                token = page.metadata._continue
+                if not token:
+                    break
+        return [_pod_state(pod) for pod in items]
+
+    def delete_pod(self, namespace: str, name: str, *, grace_period: int | None = None) -> bool:
+        """Delete a pod; False when it was already gone."""
+        with _translate(f"deleting pod {namespace}/{name}"):
+            try:
+                self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=grace_period)
+            except ApiException as error:
+                if error.status == 404:
+                    return False
+                raise
+        return True
+
+    def evict_pod(self, namespace: str, name: str) -> EvictionAnswer:
+        """Ask the Eviction API to evict a pod, honouring PodDisruptionBudgets."""
+        body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=namespace))
+        with _translate(f"evicting pod {namespace}/{name}"):
+            try:
+                self.core.create_namespaced_pod_eviction(name, namespace, body)
+            except ApiException as error:
+                if error.status == 429:
+                    return EvictionAnswer.REFUSED
+                if error.status == 404:
+                    return EvictionAnswer.GONE
+                raise
+        return EvictionAnswer.ACCEPTED
+
+    def set_unschedulable(
+        self, node: str, unschedulable: bool, *, annotations: Mapping[str, str | None] = {}
+    ) -> None:
+        """Cordon or uncordon a node, setting or removing annotations in the same patch."""
+        patch: dict[str, Any] = {"spec": {"unschedulable": unschedulable or None}}
+        if annotations:
+            patch["metadata"] = {"annotations": dict(annotations)}
+        with _translate(f"{'cordoning' if unschedulable else 'uncordoning'} node {node}"):
+            self.core.patch_node(node, patch)
+
+    def node_annotations(self, node: str) -> dict[str, str]:
+        with _translate(f"reading node {node}"):
+            return dict(self.core.read_node(node).metadata.annotations or {})
 
     def deployment_ready_replicas(self, namespace: str, name: str) -> tuple[int, int]:
         """``(ready, desired)`` replicas of a Deployment."""
-        with _translate(f"reading deployment {namespace}/{name}"):
-            deployment = self.apps.read_namespaced_deployment(name, namespace)
-        return (deployment.status.ready_replicas or 0, deployment.spec.replicas or 0)
+        return self.workload_ready_replicas("Deployment", namespace, name)
+
+    def workload_ready_replicas(self, kind: str, namespace: str, name: str) -> tuple[int, int]:
+        """``(ready, desired)`` replicas of a Deployment or StatefulSet."""
+        read = {
+            "Deployment": self.apps.read_namespaced_deployment,
+            "StatefulSet": self.apps.read_namespaced_stateful_set,
+        }[kind]
+        with _translate(f"reading {kind.lower()} {namespace}/{name}"):
+            workload = read(name, namespace)
+        return (workload.status.ready_replicas or 0, workload.spec.replicas or 0)
 
     def wait_for(self, description: str, condition: Callable[[], T | None], *, timeout: float) -> T:
         """Poll ``condition`` until it returns a value, tolerating API errors meanwhile."""
@@ -173,6 +294,24 @@ class Cluster:
         raise ClusterError(f"timed out after {timeout:.0f} s waiting for {description}{detail}")
 
 
+def _pod_state(pod: client.V1Pod) -> PodState:
+    owners = pod.metadata.owner_references or []
+    controller = next((o for o in owners if o.controller), None)
+    conditions = pod.status.conditions or [] if pod.status else []
+    return PodState(
+        namespace=pod.metadata.namespace,
+        name=pod.metadata.name,
+        uid=pod.metadata.uid,
+        node=pod.spec.node_name,
+        created=pod.metadata.creation_timestamp,
+        owner_kind=controller.kind if controller else None,
+        ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
+        terminating=pod.metadata.deletion_timestamp is not None,
+        mirror="kubernetes.io/config.mirror" in (pod.metadata.annotations or {}),
+        uses_empty_dir=any(v.empty_dir is not None for v in pod.spec.volumes or []),
+    )
+
+
 def _node_state(node: client.V1Node) -> NodeState:
     conditions = node.status.conditions or [] if node.status else []
     ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
@@ -183,4 +322,6 @@ def _node_state(node: client.V1Node) -> NodeState:
         ready=ready,
         unschedulable=bool(node.spec.unschedulable),
         taints=taints,
+        labels=dict(node.metadata.labels or {}),
+        annotations=dict(node.metadata.annotations or {}),
     )

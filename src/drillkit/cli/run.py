@@ -1,0 +1,287 @@
+"""``drill run``: run one drill now and report what was measured."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from drillkit.cli.options import drills_dir_option, reports_dir_option
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+    from drillkit.model.drill import Drill
+    from drillkit.model.run import RunRecord
+    from drillkit.model.timeline import TimelineEvent
+
+EXIT_CODES = {"met": 0, "missed": 1, "inconclusive": 1, "aborted": 1, "error": 3}
+
+
+@click.command()
+@click.argument("drill_name", metavar="NAME|PATH")
+@drills_dir_option
+@reports_dir_option
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
+)
+@click.option(
+    "--context",
+    default=None,
+    help="Kubeconfig context (default: the drill's, else the current context).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would run and change nothing.")
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: print one JSON object (run_id, verdict, report_dir, measurements).",
+)
+def run(
+    drill_name: str,
+    drills_dir: Path,
+    reports_dir: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    dry_run: bool,
+    output: str,
+) -> None:
+    """Run a drill now and measure its actual RTO and RPO against its objectives.
+
+    NAME is a drill in the drills directory (drills/NAME.yaml); PATH is a drill
+    file or a plain Chaos Toolkit experiment, which then runs with default
+    objectives. Rollbacks run on success, failure and interruption (Ctrl-C or
+    SIGTERM); the report is written in every case.
+
+    \b
+    Examples:
+      drill run zone-failure
+      drill run drills/pod-kill.yaml --context staging --output json
+      drill run experiments/my-chaos-experiment.yaml
+
+    Exit codes: 0 objectives met; 1 missed, inconclusive or aborted; 2 invalid
+    drill or options; 3 the drill could not run.
+    """
+    from drillkit.reporting.writer import write_run_report
+    from drillkit.running.runner import RunOptions, run_drill
+
+    drill = resolve_drill(drill_name, drills_dir)
+    if dry_run:
+        _print_plan(drill)
+        return
+    # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
+    progress = LiveProgress(drill.name)
+    record = run_drill(
+        drill, RunOptions(kubeconfig=kubeconfig, context=context), on_event=progress.on_event
+    )
+    progress.close()
+    report_dir = write_run_report(record, reports_dir)
+    if output == "json":
+        click.echo(json.dumps(_summary_json(record, report_dir)))
+    else:
+        _print_summary(record, report_dir)
+    sys.exit(EXIT_CODES[record.outcome.verdict.value])
+
+
+def resolve_drill(name_or_path: str, drills_dir: Path) -> Drill:
+    """A drill by name (drills/NAME.yaml), a drill file, or a plain experiment file."""
+    from drillkit.errors import InvalidInput
+    from drillkit.model.drill import default_drill_for_experiment
+    from drillkit.model.loading import load_drill
+
+    path = Path(name_or_path)
+    if not path.is_file():
+        candidates = [drills_dir / f"{name_or_path}.yaml", drills_dir / f"{name_or_path}.yml"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise InvalidInput(
+                f"no drill named {name_or_path!r}: neither a file nor {candidates[0]}; "
+                f"list drills with: drill list"
+            )
+        return load_drill(found)
+    if is_experiment_file(path):
+        return default_drill_for_experiment(path)
+    return load_drill(path)
+
+
+def is_experiment_file(path: Path) -> bool:
+    """A Chaos Toolkit experiment (JSON, or YAML with a method) rather than a drill file."""
+    import yaml
+
+    if path.suffix == ".json":
+        return True
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return False
+    return isinstance(document, dict) and "method" in document and "experiment" not in document
+
+
+class LiveProgress:
+    """Phase, elapsed time and the recovery condition, live on a terminal, as lines otherwise."""
+
+    def __init__(self, drill: str) -> None:
+        self.drill = drill
+        self.started = time.monotonic()
+        self.phase = "starting"
+        self.condition = "not observed yet"
+        self.live: Live | None = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=Console(stderr=True), refresh_per_second=4)
+            self.live.start()
+
+    def on_event(self, event: TimelineEvent) -> None:
+        line = self._describe(event)
+        if line is None:
+            if self.live is not None:
+                self.live.update(self._render())
+            return
+        if self.live is not None:
+            self.live.console.print(f"[dim]{self._elapsed()}[/dim] {line}")
+            self.live.update(self._render())
+        else:
+            click.echo(f"{self._elapsed()} {line}", err=True)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def _elapsed(self) -> str:
+        return f"[{time.monotonic() - self.started:7.1f}s]"
+
+    def _render(self) -> str:
+        return (
+            f"{self.drill}: {self.phase} | elapsed {time.monotonic() - self.started:.0f} s | "
+            f"recovery condition: {self.condition}"
+        )
+
+    def _describe(self, event: TimelineEvent) -> str | None:
+        from drillkit.model import timeline as t
+
+        match event:
+            case t.RunStarted():
+                self.phase = "checking steady state"
+                return f"run {event.run_id} of drill {event.drill} started"
+            case t.SteadyStateVerified():
+                return "steady state " + ("holds" if event.holds else "does NOT hold")
+            case t.ActivityStarted():
+                if event.activity_type == "action":
+                    self.phase = f"running {event.name}"
+                    return f"action {event.name} started"
+                return None
+            case t.ActivityCompleted():
+                if event.activity_type == "action" or event.status != "succeeded":
+                    suffix = f": {event.error}" if event.error else ""
+                    return f"{event.activity_type} {event.name} {event.status}{suffix}"
+                return None
+            case t.FaultInjected():
+                self.phase = "waiting for recovery"
+                return f"fault injected by {event.activity} ({event.detail})"
+            case t.ConditionObserved():
+                state = "holds" if event.holds else f"LOST ({event.detail})"
+                changed = state != self.condition
+                self.condition = state
+                return f"recovery condition {state}" if changed else None
+            case t.GuardTripped():
+                return f"abort condition {event.name} tripped: {event.detail}; rolling back"
+            case t.RunInterrupted():
+                return f"interrupted by {event.signal}; rolling back"
+            case t.RollbackStarted():
+                self.phase = "rolling back"
+                return "rollbacks started"
+            case t.RollbackCompleted():
+                return f"rollbacks {event.status}"
+            case t.RunFinished():
+                self.phase = "finished"
+                return f"run finished: {event.status}"
+        return None
+
+
+def _summary_json(record: RunRecord, report_dir: Path) -> dict[str, object]:
+    from drillkit.reporting.document import render_report_json
+
+    document = render_report_json(record)
+    return {
+        "run_id": record.run_id,
+        "drill": record.drill,
+        "verdict": record.outcome.verdict.value,
+        "status": record.status.value,
+        "report_dir": str(report_dir),
+        "measurements": document["measurements"],
+        "findings": [f.text for f in record.outcome.findings],
+    }
+
+
+def _print_summary(record: RunRecord, report_dir: Path) -> None:
+    from drillkit.model.measurement import Measurement, format_seconds
+
+    outcome = record.outcome
+    colours = {"met": "green", "missed": "red", "error": "red"}
+    verdict = outcome.verdict.value.upper()
+    click.echo()
+    click.secho(
+        f"{record.drill}: {verdict}", bold=True, fg=colours.get(outcome.verdict.value, "yellow")
+    )
+
+    def describe(measurement: Measurement | None, target: float | None) -> str:
+        if measurement is None or measurement.seconds is None:
+            text = "not measured"
+        else:
+            prefix = ">= " if measurement.bound.value == "lower" else ""
+            text = (
+                f"{prefix}{format_seconds(measurement.seconds)} s "
+                f"(resolution {format_seconds(measurement.resolution_seconds)} s)"
+            )
+        if target is not None:
+            text += f", objective {format_seconds(target)} s"
+        return text
+
+    objectives = record.objectives
+    rto_target = objectives.rto.total_seconds() if objectives.rto is not None else None
+    rpo_target = objectives.rpo.total_seconds() if objectives.rpo is not None else None
+    click.echo(
+        f"  RTO   {describe(outcome.recovery.rto if outcome.recovery else None, rto_target)}"
+    )
+    if outcome.capacity is not None:
+        click.echo(
+            f"  full capacity after {describe(outcome.capacity.time_to_full_capacity, None)}"
+        )
+    if outcome.rpo is not None or rpo_target is not None:
+        click.echo(f"  RPO   {describe(outcome.rpo.rpo if outcome.rpo else None, rpo_target)}")
+    for finding in outcome.findings:
+        click.echo(f"  - {finding.text}")
+    if record.error:
+        click.echo(f"  error: {record.error}")
+    click.echo(f"  report: {report_dir / 'report.html'}")
+
+
+def _print_plan(drill: Drill) -> None:
+    from drillkit.running.chaostoolkit import load_experiment
+
+    experiment = load_experiment(drill.experiment_path())
+    click.echo(f"drill {drill.name} (dry run: nothing will be changed)")
+    click.echo(f"  experiment   {drill.experiment_path()}: {experiment.get('title', '')}")
+    click.echo(
+        f"  target       context {drill.target.context or '(current)'}, namespaces "
+        f"{', '.join(drill.target.namespaces)}"
+    )
+    objectives = drill.objectives.model_dump(mode="json")
+    click.echo("  objectives   " + ", ".join(f"{k} {v}" for k, v in objectives.items() if v))
+    hypothesis = experiment.get("steady-state-hypothesis") or {}
+    for probe in hypothesis.get("probes", []):
+        click.echo(f"  steady state probe   {probe.get('name')}")
+    for activity in experiment.get("method", []):
+        click.echo(f"  method {activity.get('type'):<7} {activity.get('name')}")
+    for activity in experiment.get("rollbacks", []):
+        click.echo(f"  rollback       {activity.get('name')}  (policy: {drill.safety.rollback})")

@@ -1,0 +1,1 @@
+"""Probes as Chaos Toolkit activities: steady-state, recovery and guard checks."""

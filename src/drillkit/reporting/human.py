@@ -1,0 +1,284 @@
+"""``report.md`` and ``report.html``: the run report for people, from the same document as JSON.
+
+Both lead with the answer (the verdict, objective against actual, the findings), then
+say what was tested and by whom (the facts an auditor asks for), then show the chart
+and the full timeline. They are rendered from :class:`~drillkit.reporting.document.
+ReportDocument` plus the timeline, so the numbers are the ones in ``report.json``.
+
+The HTML page is self-contained evidence: inline CSS, the chart as inline SVG, no
+script and no external address, so it opens the same offline in ten years. Every value
+from the run (drill descriptions, probe details, error text) is escaped: HTML by
+jinja2's autoescape, Markdown by :func:`_escape_markdown`. A Content-Security-Policy
+forbids scripts, so even a mistake in escaping could not run code in a reader's browser.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Final
+
+import jinja2
+from markupsafe import Markup
+
+from drillkit.model.measurement import Bound, format_seconds
+from drillkit.model.run import RunRecord
+from drillkit.model.timeline import (
+    ActivityCompleted,
+    ActivityStarted,
+    CapacityObserved,
+    ConditionObserved,
+    FaultInjected,
+    GuardTripped,
+    MarkersRead,
+    MarkerWritten,
+    RollbackCompleted,
+    RollbackStarted,
+    RunFinished,
+    RunInterrupted,
+    RunStarted,
+    SteadyStateVerified,
+    TimelineEvent,
+    format_utc,
+)
+from drillkit.reporting.chart import render_condition_chart
+from drillkit.reporting.document import (
+    MeasurementDocument,
+    ObjectiveDocument,
+    ReportDocument,
+    find_time_origin,
+    render_report_document,
+)
+
+_NOT_APPLICABLE: Final = "—"
+
+# Characters that start Markdown syntax inside a table cell or a line of text; "<" and
+# ">" become entities so a renderer that passes raw HTML through shows them as text.
+_MARKDOWN_ESCAPES: Final = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "|": "\\|",
+        "#": "\\#",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        "\r": " ",
+        "\n": " ",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ObjectiveRow:
+    """One row of the objective-versus-actual table, already in words."""
+
+    name: str
+    target: str
+    measured: str
+    resolution: str
+    bound: str
+    met: str
+    met_class: str
+    """CSS class of the met cell: ``yes``, ``no``, ``unknown`` or ``none`` (no objective)."""
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TimelineRow:
+    """One event of the timeline table."""
+
+    utc: str
+    offset: str
+    """Seconds since the fault was injected (or the run started), signed."""
+    event: str
+    detail: str
+
+
+def render_markdown(record: RunRecord) -> str:
+    """``report.md`` of a run: summary first, then scope, timeline (the chart is in HTML)."""
+    return _render("report.md.j2", record, chart=None)
+
+
+def render_html(record: RunRecord) -> str:
+    """``report.html`` of a run: a self-contained page with inline CSS and an inline SVG chart."""
+    # The chart is trusted as markup: matplotlib draws its only text from the record
+    # (drill name, run id) as glyph paths and escapes it in comments, and the chart
+    # escapes its aria-label. Everything else passes through autoescape.
+    return _render("report.html.j2", record, chart=Markup(render_condition_chart(record)))
+
+
+def _render(template_name: str, record: RunRecord, *, chart: Markup | None) -> str:
+    document = render_report_document(record)
+    environment = _html_environment() if template_name.endswith(".html.j2") else _md_environment()
+    template = environment.get_template(template_name)
+    origin = find_time_origin(record)
+    return template.render(
+        report=document,
+        objective_rows=_render_objective_rows(document),
+        timeline_rows=[_render_timeline_row(event, origin.monotonic) for event in _ordered(record)],
+        offset_label="since fault" if origin.is_fault else "since start",
+        chart=chart,
+        seconds=_render_seconds,
+    )
+
+
+@functools.cache
+def _html_environment() -> jinja2.Environment:
+    return _make_environment(autoescape=True)
+
+
+@functools.cache
+def _md_environment() -> jinja2.Environment:
+    environment = _make_environment(autoescape=False)
+    environment.filters["md"] = _escape_markdown
+    return environment
+
+
+def _make_environment(*, autoescape: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("drillkit.reporting", "templates"),
+        autoescape=autoescape,
+        # A typo in a template must fail the tests, not print an empty cell in evidence.
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _escape_markdown(value: object) -> str:
+    return "" if value is None else str(value).translate(_MARKDOWN_ESCAPES)
+
+
+def _render_objective_rows(document: ReportDocument) -> list[ObjectiveRow]:
+    measurements = document.measurements
+    return [
+        _render_objective_row("RTO (service)", measurements.rto, document.objectives.rto),
+        _render_objective_row("RPO (data loss)", measurements.rpo, document.objectives.rpo),
+        _render_objective_row("Time to full capacity", measurements.time_to_full_capacity, None),
+    ]
+
+
+def _render_objective_row(
+    name: str, measurement: MeasurementDocument, objective: ObjectiveDocument | None
+) -> ObjectiveRow:
+    seconds = measurement.seconds
+    if seconds is None:
+        measured = "not measured"
+    elif measurement.bound is Bound.LOWER:
+        measured = f"≥ {_render_seconds(seconds)}"
+    else:
+        measured = _render_seconds(seconds)
+
+    if measurement.resolution_seconds is None or seconds is None:
+        resolution = _NOT_APPLICABLE
+    elif measurement.resolution_seconds == 0:
+        resolution = "event receipt (watch)"
+    else:
+        # Not "±": observations see a change late, never early, so the true value lies
+        # up to one resolution below the measured one.
+        resolution = _render_seconds(measurement.resolution_seconds)
+
+    if objective is None:
+        met, met_class = "no objective", "none"
+    elif measurement.met is True:
+        met, met_class = "yes", "yes"
+    elif measurement.met is False:
+        met, met_class = "no", "no"
+    else:
+        met, met_class = "cannot tell", "unknown"
+
+    return ObjectiveRow(
+        name=name,
+        target=_render_objective(objective),
+        measured=measured,
+        resolution=resolution,
+        bound=_render_bound(measurement.bound),
+        met=met,
+        met_class=met_class,
+        note=measurement.note,
+    )
+
+
+def _render_objective(objective: ObjectiveDocument | None) -> str:
+    if objective is None:
+        return _NOT_APPLICABLE
+    # "60 s (1m)": seconds compare with the measured column, and the drill's own spelling
+    # helps find the line in the drill file; "30 s (30s)" would help nobody.
+    seconds = format_seconds(objective.seconds)
+    spelled = f" ({objective.text})" if objective.text != f"{seconds}s" else ""
+    return f"{seconds} s{spelled}"
+
+
+def _render_bound(bound: Bound | None) -> str:
+    if bound is Bound.EXACT:
+        return "exact"
+    if bound is Bound.LOWER:
+        return "lower bound"
+    return _NOT_APPLICABLE
+
+
+def _render_seconds(seconds: float | None) -> str:
+    return _NOT_APPLICABLE if seconds is None else f"{format_seconds(seconds)} s"
+
+
+def _ordered(record: RunRecord) -> list[TimelineEvent]:
+    # sorted() is stable: events recorded at the same instant keep the order they happened.
+    return sorted(record.timeline, key=lambda event: event.at.monotonic)
+
+
+def _render_timeline_row(event: TimelineEvent, origin: float) -> TimelineRow:
+    offset = event.at.monotonic - origin
+    sign = "-" if offset < 0 else "+"
+    name, detail = _describe_event(event)
+    return TimelineRow(
+        utc=format_utc(event.at.utc),
+        offset=f"{sign}{format_seconds(abs(round(offset, 3)))}",
+        event=name,
+        detail=detail,
+    )
+
+
+def _describe_event(event: TimelineEvent) -> tuple[str, str]:
+    """An event in words: what happened, and the particulars."""
+    match event:
+        case RunStarted(run_id=run_id, drill=drill):
+            return "run started", f"run {run_id} of drill {drill}"
+        case SteadyStateVerified(holds=holds):
+            return "steady state verified", "holds" if holds else "deviated"
+        case FaultInjected(activity=activity, detail=detail):
+            return "fault injected", _join(activity, detail)
+        case ConditionObserved(holds=holds, source=source, detail=detail):
+            state = "holds" if holds else "lost"
+            return "condition observed", _join(f"{state} ({source})", detail)
+        case CapacityObserved(workload=workload, ready=ready, desired=desired):
+            return "replicas observed", f"{workload}: {ready} of {desired} ready"
+        case MarkerWritten(sequence=sequence):
+            return "marker written", f"sequence {sequence}"
+        case MarkersRead(newest_sequence=newest, backup_age_seconds=backup_age):
+            found = f"newest surviving sequence {newest}" if newest is not None else "none survived"
+            age = f"backup {format_seconds(backup_age)} s old" if backup_age is not None else ""
+            return "markers read", _join(found, age)
+        case ActivityStarted(name=name, activity_type=activity_type):
+            return f"{activity_type} started", name
+        case ActivityCompleted(name=name, activity_type=activity_type, status=status, error=error):
+            return f"{activity_type} completed", _join(f"{name}: {status}", error or "")
+        case RollbackStarted():
+            return "rollback started", ""
+        case RollbackCompleted(status=status):
+            return "rollback completed", status
+        case GuardTripped(name=name, detail=detail):
+            return "guard tripped", _join(name, detail)
+        case RunInterrupted(signal=signal):
+            return "run interrupted", signal
+        case RunFinished(status=status):
+            return "run finished", status.value
+
+
+def _join(first: str, second: str) -> str:
+    return f"{first}: {second}" if first and second else first or second

@@ -1,0 +1,44 @@
+"""Ready replicas of the drill's target workloads, for "time to full capacity"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from drillkit.drivers.kubernetes import Cluster
+from drillkit.errors import ClusterError
+from drillkit.model.drill import WorkloadReference
+from drillkit.running.observer import CapacitySample
+
+
+class WorkloadCapacity:
+    """Samples ``(ready, desired)`` of each targeted Deployment or StatefulSet."""
+
+    def __init__(
+        self, workloads: Sequence[WorkloadReference], kubeconfig: Path | None, context: str | None
+    ) -> None:
+        self.workloads = list(workloads)
+        self.cluster = Cluster.connect(kubeconfig, context)
+
+    def sample(self) -> list[CapacitySample]:
+        samples = []
+        for workload in self.workloads:
+            try:
+                ready, desired = self.cluster.workload_ready_replicas(
+                    str(workload.kind), workload.namespace, workload.name
+                )
+            except ClusterError:
+                # A sample that cannot be taken is simply missing; the API may be
+                # briefly unavailable during the very faults being drilled.
+                continue
+            samples.append(
+                CapacitySample(
+                    workload=f"{workload.kind}/{workload.namespace}/{workload.name}",
+                    ready=ready,
+                    desired=desired,
+                )
+            )
+        return samples
+
+    def close(self) -> None:
+        self.cluster.close()

@@ -1,0 +1,297 @@
+"""chaostoolkit-lib, behind one module: loading experiments, running them, evaluating probes.
+
+drillkit does not re-implement the engine: ``run_experiment`` hands the experiment
+to chaoslib's ``Runner`` and follows it through a ``RunEventHandler``
+(``DrillEventHandler``) that stamps timeline events, starts the observer when the
+method starts and, when the method completes, holds the run until recovery is
+confirmed or times out, so the after-hypothesis and the rollbacks come after the
+measured recovery.
+
+Signals: chaoslib turns SIGTERM into an exception that a running Python activity
+swallows as a plain failure. While the experiment runs, drillkit's own handler
+takes SIGINT, SIGTERM and SIGUSR1 (abort from a guard) instead and raises
+``SystemExit(20)``, chaoslib's "stop now, but play the rollbacks", which no
+activity or event handler catches. A second signal during rollbacks is ignored:
+rollbacks always finish (SIGKILL still works; undo records cover that).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from chaoslib.activity import run_activity
+from chaoslib.exceptions import ChaosException, InterruptExecution
+from chaoslib.experiment import ensure_experiment_is_valid
+from chaoslib.hypothesis import within_tolerance
+from chaoslib.loader import load_experiment as chaoslib_load_experiment
+from chaoslib.run import RunEventHandler, Runner
+from chaoslib.types import Strategy
+
+from drillkit.errors import InvalidInput
+from drillkit.model.drill import RollbackPolicy
+from drillkit.model.timeline import (
+    ActivityCompleted,
+    ActivityStarted,
+    FaultInjected,
+    Instant,
+    RollbackCompleted,
+    RollbackStarted,
+    RunInterrupted,
+    SteadyStateVerified,
+    parse_utc,
+)
+from drillkit.running.observer import Evaluation, Observer
+from drillkit.running.recorder import TimelineRecorder
+
+Experiment = dict[str, Any]
+Journal = dict[str, Any]
+
+# chaoslib's code for "terminate now, keeping the rollbacks" (its SIGUSR1).
+_STOP_WITH_ROLLBACKS = 20
+# Faults written for drillkit report the instant the target acknowledged them in
+# their output under this key, as {"monotonic": float, "utc": str}.
+INJECTED_AT_KEY = "drillkit_injected_at"
+
+_ROLLBACK_STRATEGIES = {
+    RollbackPolicy.ALWAYS: "always",
+    RollbackPolicy.ON_FAILURE: "deviated",
+    RollbackPolicy.NEVER: "never",
+}
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Parse and validate a Chaos Toolkit experiment file; InvalidInput names the file."""
+    if not path.is_file():
+        raise InvalidInput(f"{path}: experiment file not found")
+    try:
+        experiment: Experiment = chaoslib_load_experiment(str(path))
+        ensure_experiment_is_valid(experiment)
+    except ChaosException as error:
+        raise InvalidInput(f"{path}: invalid experiment: {_one_line(error)}") from error
+    except (ValueError, TypeError, OSError) as error:
+        raise InvalidInput(f"{path}: cannot read experiment: {_one_line(error)}") from error
+    return experiment
+
+
+def hypothesis_probes(experiment: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The probes of the experiment's steady-state hypothesis (the recovery condition)."""
+    hypothesis = experiment.get("steady-state-hypothesis") or {}
+    return [copy.deepcopy(p) for p in hypothesis.get("probes", []) if p.get("type") == "probe"]
+
+
+class ProbeCondition:
+    """A condition made of Chaos Toolkit probes: it holds when every probe is within tolerance."""
+
+    def __init__(
+        self,
+        name: str,
+        probes: Sequence[Mapping[str, Any]],
+        configuration: Mapping[str, Any],
+        secrets: Mapping[str, Any],
+    ) -> None:
+        self.name = name
+        self.probes = [dict(p) for p in probes]
+        self.configuration = dict(configuration)
+        self.secrets = dict(secrets)
+
+    def evaluate(self) -> Evaluation:
+        for probe in self.probes:
+            try:
+                value = run_activity(probe, self.configuration, self.secrets)
+            except Exception as error:  # a probe that cannot answer does not hold
+                return Evaluation(holds=False, detail=f"{probe['name']}: {_one_line(error)}")
+            tolerance = probe.get("tolerance")
+            if tolerance is None:
+                continue
+            if not within_tolerance(tolerance, value, self.configuration, self.secrets):
+                return Evaluation(
+                    holds=False, detail=f"{probe['name']}: {_short(value)} outside tolerance"
+                )
+        return Evaluation(holds=True)
+
+
+ObserverFactory = Callable[[Mapping[str, Any], Mapping[str, Any]], Observer]
+
+
+class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
+    """Follows chaoslib's run: timeline events, the observer, signals, the recovery wait."""
+
+    def __init__(self, recorder: TimelineRecorder, make_observer: ObserverFactory) -> None:
+        self.recorder = recorder
+        self.make_observer = make_observer
+        self.observer: Observer | None = None
+        self.interrupted_by: str | None = None
+        self.steady_state_before: bool | None = None
+        self._phase = "starting"
+        self._activity_starts: dict[int, Instant] = {}
+        self._previous_handlers: dict[int, Any] = {}
+
+    # -- chaoslib callbacks -------------------------------------------------------------
+
+    def running(
+        self,
+        experiment: Experiment,
+        journal: Journal,
+        configuration: Mapping[str, Any],
+        secrets: Mapping[str, Any],
+        schedule: Any,
+        settings: Any,
+    ) -> None:
+        self.observer = self.make_observer(configuration or {}, secrets or {})
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+            self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def hypothesis_before_completed(
+        self, experiment: Experiment, state: Mapping[str, Any], journal: Journal
+    ) -> None:
+        holds = bool(state and state.get("steady_state_met"))
+        self.steady_state_before = holds
+        self.recorder.record(SteadyStateVerified(at=self.recorder.now(), holds=holds))
+
+    def start_method(self, experiment: Experiment) -> None:
+        self._phase = "method"
+        if self.observer is not None:
+            self.observer.start()
+
+    def start_activity(self, activity: Mapping[str, Any]) -> None:
+        at = self.recorder.now()
+        self._activity_starts[id(activity)] = at
+        self.recorder.record(
+            ActivityStarted(at=at, name=activity.get("name", "?"), activity_type=activity["type"])
+        )
+
+    def activity_completed(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
+        status = str(run.get("status", "unknown"))
+        error = run.get("exception")
+        self.recorder.record(
+            ActivityCompleted(
+                at=self.recorder.now(),
+                name=activity.get("name", "?"),
+                activity_type=activity["type"],
+                status=status,
+                error="".join(error).strip().splitlines()[-1] if error else None,
+            )
+        )
+        if self._phase == "method" and activity["type"] == "action" and status == "succeeded":
+            self._record_injection(activity, run)
+
+    def method_completed(self, experiment: Experiment, state: Any = None) -> None:
+        self._phase = "recovering"
+        if self.observer is not None and self.interrupted_by is None:
+            self.observer.wait_until_settled()
+            self.observer.stop()
+
+    def start_rollbacks(self, experiment: Experiment) -> None:
+        self._phase = "rollback"
+        self._stop_observer()
+        self.recorder.record(RollbackStarted(at=self.recorder.now()))
+
+    def rollbacks_completed(self, experiment: Experiment, journal: Journal) -> None:
+        statuses = {r.get("status") for r in journal.get("rollbacks", [])}
+        status = "failed" if "failed" in statuses else "succeeded"
+        self.recorder.record(RollbackCompleted(at=self.recorder.now(), status=status))
+
+    def finish(self, journal: Journal) -> None:
+        self._phase = "finished"
+        self._stop_observer()
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _stop_observer(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+
+    def _record_injection(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
+        output = run.get("output")
+        acknowledged = output.get(INJECTED_AT_KEY) if isinstance(output, Mapping) else None
+        if isinstance(acknowledged, Mapping) and "monotonic" in acknowledged:
+            at = Instant(
+                monotonic=float(acknowledged["monotonic"]), utc=parse_utc(acknowledged["utc"])
+            )
+            detail = "acknowledged by the target"
+        else:
+            # A generic action cannot say when its effect began; its start is the
+            # conservative choice (the RTO is never under-reported).
+            at = self._activity_starts.get(id(activity), self.recorder.now())
+            detail = "start of a generic action (its acknowledgement time is unknown)"
+        name = activity.get("name", "?")
+        self.recorder.record(FaultInjected(at=at, activity=name, detail=detail))
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._phase in ("rollback", "finished"):
+            logging.getLogger("drillkit").warning(
+                "signal %s ignored: rollbacks are running and will finish", signum
+            )
+            return
+        if self.interrupted_by is not None:
+            return
+        name = signal.Signals(signum).name
+        self.interrupted_by = "guard" if signum == signal.SIGUSR1 else name
+        if signum != signal.SIGUSR1:
+            self.recorder.record(RunInterrupted(at=self.recorder.now(), signal=name))
+        raise SystemExit(_STOP_WITH_ROLLBACKS)
+
+
+def abort_main_thread() -> None:
+    """Ask the main thread to stop the run with rollbacks (a guard tripped)."""
+    main = threading.main_thread().ident
+    if main is not None:
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+
+def run_experiment(
+    experiment: Experiment, *, rollback: RollbackPolicy, handler: DrillEventHandler
+) -> Journal:
+    """Run the experiment through chaoslib and return its journal."""
+    settings = {"runtime": {"rollbacks": {"strategy": _ROLLBACK_STRATEGIES[rollback]}}}
+    logging.getLogger("chaostoolkit").setLevel(logging.ERROR)
+    runner = Runner(Strategy.DEFAULT)
+    runner.register_event_handler(handler)
+    try:
+        journal: Journal = runner.run(copy.deepcopy(experiment), settings=settings)
+    except (KeyboardInterrupt, InterruptExecution, SystemExit):
+        # Interrupted before chaoslib's run loop took over (while loading its
+        # configuration): nothing was injected, so there is nothing to roll back.
+        handler.interrupted_by = handler.interrupted_by or "SIGINT"
+        journal = {"status": "interrupted", "deviated": False}
+    return journal
+
+
+def strip_secrets(journal: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the journal without the experiment's secrets block."""
+    cleaned = copy.deepcopy(dict(journal))
+    experiment = cleaned.get("experiment")
+    if isinstance(experiment, dict):
+        experiment.pop("secrets", None)
+    return cleaned
+
+
+def _one_line(error: object) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+__all__ = [
+    "INJECTED_AT_KEY",
+    "DrillEventHandler",
+    "ProbeCondition",
+    "abort_main_thread",
+    "hypothesis_probes",
+    "load_experiment",
+    "run_experiment",
+    "strip_secrets",
+]

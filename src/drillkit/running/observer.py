@@ -1,0 +1,184 @@
+"""Continuous evaluation of the recovery condition, capacity and abort conditions.
+
+The observer runs in its own thread from the start of the method until the
+condition has been restored for ``stable_for`` or the deadline passes. Each
+evaluation becomes a ``ConditionObserved`` event; the decision "recovered yet?"
+is made by the same pure function that measures RTO afterwards
+(``measure_recovery``), so the runner never stops waiting earlier or later than
+the measurement would justify.
+
+Sources are polled at the drill's ``poll_interval``; the measurement's resolution
+is that interval.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from drillkit.measuring.recovery import measure_recovery
+from drillkit.model.timeline import (
+    CapacityObserved,
+    ConditionObserved,
+    FaultInjected,
+    GuardTripped,
+)
+from drillkit.running.recorder import TimelineRecorder
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evaluation:
+    holds: bool
+    detail: str = ""
+
+
+class Condition(Protocol):
+    """Something that can say, right now, whether it holds."""
+
+    name: str
+
+    def evaluate(self) -> Evaluation: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapacitySample:
+    workload: str
+    ready: int
+    desired: int
+
+
+class CapacitySampler(Protocol):
+    def sample(self) -> Sequence[CapacitySample]: ...
+
+
+class Observer:
+    """Evaluates the recovery condition, capacity and guards on a fixed interval."""
+
+    def __init__(
+        self,
+        *,
+        recorder: TimelineRecorder,
+        condition: Condition | None,
+        interval: float,
+        stable_for: float,
+        timeout: float,
+        capacity: CapacitySampler | None = None,
+        guards: Sequence[Condition] = (),
+        on_guard_tripped: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.recorder = recorder
+        self.condition = condition
+        self.interval = interval
+        self.stable_for = stable_for
+        self.timeout = timeout
+        self.capacity = capacity
+        self.guards = guards
+        self.on_guard_tripped = on_guard_tripped
+        self._stop = threading.Event()
+        self._settled = threading.Event()
+        self._observations: list[tuple[float, bool]] = []
+        self._thread: threading.Thread | None = None
+        self._guard_tripped = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="drillkit-observer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop observing, after one last evaluation so the record ends with a fact."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        self._observe()
+
+    def wait_until_settled(self, *, tick: float = 0.2) -> None:
+        """Block until recovery is confirmed or the deadline passed.
+
+        Waits in short ticks so that signals reach the main thread promptly.
+        """
+        while not self._settled.wait(tick):
+            if self._thread is None:
+                return
+
+    @property
+    def settled(self) -> bool:
+        return self._settled.is_set()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._observe()
+            self._check_guards()
+            self._sample_capacity()
+            self._update_settled()
+            self._stop.wait(self.interval)
+
+    def _observe(self) -> None:
+        if self.condition is None:
+            return
+        evaluation = self.condition.evaluate()
+        event = self.recorder.record(
+            ConditionObserved(
+                at=self.recorder.now(),
+                holds=evaluation.holds,
+                source=self.condition.name,
+                detail=evaluation.detail,
+            )
+        )
+        self._observations.append((event.at.monotonic, event.holds))
+
+    def _check_guards(self) -> None:
+        if self._guard_tripped:
+            return
+        for guard in self.guards:
+            evaluation = guard.evaluate()
+            if not evaluation.holds:
+                self._guard_tripped = True
+                self.recorder.record(
+                    GuardTripped(at=self.recorder.now(), name=guard.name, detail=evaluation.detail)
+                )
+                self.on_guard_tripped(guard.name)
+                return
+
+    def _sample_capacity(self) -> None:
+        if self.capacity is None:
+            return
+        at = self.recorder.now()
+        for sample in self.capacity.sample():
+            self.recorder.record(
+                CapacityObserved(
+                    at=at, workload=sample.workload, ready=sample.ready, desired=sample.desired
+                )
+            )
+
+    def _update_settled(self) -> None:
+        injections = [e for e in self.recorder.events() if isinstance(e, FaultInjected)]
+        if not injections:
+            return
+        t_inject = injections[0].at.monotonic
+        now = self.recorder.clock.monotonic()
+        deadline = t_inject + self.timeout
+        if now >= deadline:
+            self._settled.set()
+            return
+        if self.condition is None:
+            # Nothing to wait for: the run proceeds straight to its after-checks.
+            self._settled.set()
+            return
+        recovery = measure_recovery(
+            self._observations,
+            t_inject=t_inject,
+            stable_for=self.stable_for,
+            deadline=deadline,
+            resolution=self.interval,
+            observed_until=now,
+        )
+        if recovery.t_restored is not None or (
+            not recovery.disruption_observed and recovery.rto.seconds is not None
+        ):
+            self._settled.set()

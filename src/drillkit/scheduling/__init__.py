@@ -1,0 +1,1 @@
+"""Recurring game days: APScheduler wiring, calendars, gates and CronJob export."""
