@@ -17,6 +17,7 @@ import click
 from drillkit import __version__
 from drillkit.cli.drills import list_drills, schema, show, validate
 from drillkit.cli.lab import lab
+from drillkit.cli.recover import recover
 from drillkit.cli.report import report
 from drillkit.cli.run import run
 from drillkit.errors import DrillError
@@ -44,7 +45,7 @@ def cli(context: click.Context, debug: bool) -> None:
     context.obj["debug"] = debug
 
 
-for command in (run, validate, list_drills, show, report, schema, lab):
+for command in (run, validate, list_drills, show, report, recover, schema, lab):
     cli.add_command(command)
 
 

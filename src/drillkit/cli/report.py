@@ -38,7 +38,7 @@ def list_reports(drill: str | None, reports_dir: Path) -> None:
     for summary in summaries:
         started = summary.started_utc.strftime("%Y-%m-%d %H:%M:%S") if summary.started_utc else "-"
         click.echo(
-            f"{summary.run_id:<24} {summary.drill:<20} {started:<20} {summary.verdict:<13} "
+            f"{summary.run_id:<24} {summary.drill:<20} {started:<20} {summary.verdict_text:<13} "
             f"{seconds(summary.rto_seconds, summary.rto_bound):>9} "
             f"{seconds(summary.rpo_seconds, summary.rpo_bound):>9}"
         )

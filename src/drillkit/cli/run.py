@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from drillkit.model.drill import Drill
     from drillkit.model.run import RunRecord
     from drillkit.model.timeline import TimelineEvent
+    from drillkit.running.runner import RunOptions
 
 EXIT_CODES = {"met": 0, "missed": 1, "inconclusive": 1, "aborted": 1, "error": 3}
 
@@ -74,13 +75,17 @@ def run(
     from drillkit.running.runner import RunOptions, run_drill
 
     drill = resolve_drill(drill_name, drills_dir)
+    options = RunOptions(kubeconfig=kubeconfig, context=context)
     if dry_run:
-        _print_plan(drill)
+        _print_plan(drill, options)
         return
     # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
-    progress = LiveProgress(drill.name)
+    progress = LiveProgress(drill.name, reports_dir)
     record = run_drill(
-        drill, RunOptions(kubeconfig=kubeconfig, context=context), on_event=progress.on_event
+        drill,
+        options,
+        on_event=progress.on_event,
+        on_message=progress.message,
     )
     progress.close()
     report_dir = write_run_report(record, reports_dir)
@@ -128,8 +133,9 @@ def is_experiment_file(path: Path) -> bool:
 class LiveProgress:
     """Phase, elapsed time and the recovery condition, live on a terminal, as lines otherwise."""
 
-    def __init__(self, drill: str) -> None:
+    def __init__(self, drill: str, reports_dir: Path) -> None:
         self.drill = drill
+        self.reports_dir = reports_dir
         self.started = time.monotonic()
         self.phase = "starting"
         self.condition = "not observed yet"
@@ -143,15 +149,16 @@ class LiveProgress:
 
     def on_event(self, event: TimelineEvent) -> None:
         line = self._describe(event)
-        if line is None:
-            if self.live is not None:
-                self.live.update(self._render())
-            return
+        if line is not None:
+            self.message(line)
         if self.live is not None:
-            self.live.console.print(f"[dim]{self._elapsed()}[/dim] {line}")
             self.live.update(self._render())
+
+    def message(self, text: str) -> None:
+        if self.live is not None:
+            self.live.console.print(f"[dim]{self._elapsed()}[/dim] {text}")
         else:
-            click.echo(f"{self._elapsed()} {line}", err=True)
+            click.echo(f"{self._elapsed()} {text}", err=True)
 
     def close(self) -> None:
         if self.live is not None:
@@ -171,6 +178,15 @@ class LiveProgress:
 
         match event:
             case t.RunStarted():
+                from drillkit.reporting.writer import write_run_started
+
+                # Before anything changes, so that even a killed run is listed.
+                write_run_started(
+                    self.reports_dir,
+                    drill=event.drill,
+                    run_id=event.run_id,
+                    started_utc=event.at.utc,
+                )
                 self.phase = "checking steady state"
                 return f"run {event.run_id} of drill {event.drill} started"
             case t.SteadyStateVerified():
@@ -266,22 +282,28 @@ def _print_summary(record: RunRecord, report_dir: Path) -> None:
     click.echo(f"  report: {report_dir / 'report.html'}")
 
 
-def _print_plan(drill: Drill) -> None:
-    from drillkit.running.chaostoolkit import load_experiment
+def _print_plan(drill: Drill, options: RunOptions) -> None:
+    from drillkit.running.planning import plan_run
 
-    experiment = load_experiment(drill.experiment_path())
+    plan = plan_run(drill, options)
     click.echo(f"drill {drill.name} (dry run: nothing will be changed)")
-    click.echo(f"  experiment   {drill.experiment_path()}: {experiment.get('title', '')}")
+    click.echo(f"  experiment    {drill.experiment_path()}: {plan.title}")
     click.echo(
-        f"  target       context {drill.target.context or '(current)'}, namespaces "
-        f"{', '.join(drill.target.namespaces)}"
+        f"  cluster       {plan.cluster or '-'}, namespaces {', '.join(drill.target.namespaces)}"
     )
     objectives = drill.objectives.model_dump(mode="json")
-    click.echo("  objectives   " + ", ".join(f"{k} {v}" for k, v in objectives.items() if v))
-    hypothesis = experiment.get("steady-state-hypothesis") or {}
-    for probe in hypothesis.get("probes", []):
-        click.echo(f"  steady state probe   {probe.get('name')}")
-    for activity in experiment.get("method", []):
-        click.echo(f"  method {activity.get('type'):<7} {activity.get('name')}")
-    for activity in experiment.get("rollbacks", []):
-        click.echo(f"  rollback       {activity.get('name')}  (policy: {drill.safety.rollback})")
+    click.echo("  objectives    " + ", ".join(f"{k} {v}" for k, v in objectives.items() if v))
+    for probe in plan.steady_state_probes:
+        click.echo(f"  steady state  {probe}")
+    for step in plan.method:
+        click.echo(f"  method {step}")
+    for target in plan.targets:
+        click.echo(f"  target        {target}")
+    for step in plan.rollbacks:
+        click.echo(f"  rollback      {step}  (policy: {drill.safety.rollback})")
+    for note in plan.notes:
+        click.echo(f"  note          {note}")
+    for violation in plan.violations:
+        click.secho(f"  REFUSED       {violation}", fg="red", err=True)
+    if plan.violations:
+        raise SystemExit(2)

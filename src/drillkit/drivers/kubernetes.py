@@ -8,6 +8,7 @@ here into ``ClusterError`` by ``_translate``.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
@@ -71,6 +72,18 @@ class EvictionAnswer(StrEnum):
     """429: the PodDisruptionBudget allows no disruption now; retry later."""
     GONE = "gone"
     """404: the pod no longer exists."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadState:
+    """Ready and desired replicas of a Deployment or StatefulSet; absent when deleted."""
+
+    kind: str
+    namespace: str
+    name: str
+    ready: int
+    desired: int
+    exists: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -325,3 +338,103 @@ def _node_state(node: client.V1Node) -> NodeState:
         labels=dict(node.metadata.labels or {}),
         annotations=dict(node.metadata.annotations or {}),
     )
+
+
+class WorkloadWatch:
+    """Follows one Deployment or StatefulSet by watch, so a change is seen as it happens.
+
+    A list gives the current state and a resourceVersion; a watch from there reports
+    every change. The watch is re-established every ``relist_seconds`` and after
+    410 Gone (an expired resourceVersion, e.g. after an etcd restore) by listing
+    again. When the API server cannot be reached, ``on_lost`` is told, so a caller
+    never mistakes a stale state for a current one.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        kind: str,
+        namespace: str,
+        name: str,
+        on_state: Callable[[WorkloadState], None],
+        on_lost: Callable[[str], None],
+        relist_seconds: int = 60,
+    ) -> None:
+        self.cluster = cluster
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.on_state = on_state
+        self.on_lost = on_lost
+        self.relist_seconds = relist_seconds
+        self._stop = threading.Event()
+        self._watch: watch.Watch | None = None
+        self._thread: threading.Thread | None = None
+        self._list = {
+            "Deployment": cluster.apps.list_namespaced_deployment,
+            "StatefulSet": cluster.apps.list_namespaced_stateful_set,
+        }[kind]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._follow, name=f"watch-{self.namespace}-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            # Shuts the socket down, which wakes the thread blocked reading the stream.
+            self._watch.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _follow(self) -> None:
+        selector = f"metadata.name={self.name}"
+        while not self._stop.is_set():
+            try:
+                listing = self._list(self.namespace, field_selector=selector)
+                self.on_state(self._state(listing.items[0] if listing.items else None))
+                self._watch = watch.Watch()
+                for event in self._watch.stream(
+                    self._list,
+                    self.namespace,
+                    field_selector=selector,
+                    resource_version=listing.metadata.resource_version,
+                    timeout_seconds=self.relist_seconds,
+                ):
+                    if self._stop.is_set():
+                        return
+                    deleted = event["type"] == "DELETED"
+                    self.on_state(self._state(None if deleted else event["object"]))
+            except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+                if self._stop.is_set():
+                    return
+                status = getattr(error, "status", None)
+                if status != 410:
+                    self.on_lost(f"lost contact with the API server: {_one_line(error)}")
+                    self._stop.wait(1.0)
+
+    def _state(self, workload: Any) -> WorkloadState:
+        if workload is None:
+            return WorkloadState(
+                kind=self.kind,
+                namespace=self.namespace,
+                name=self.name,
+                ready=0,
+                desired=0,
+                exists=False,
+            )
+        return WorkloadState(
+            kind=self.kind,
+            namespace=self.namespace,
+            name=self.name,
+            ready=workload.status.ready_replicas or 0,
+            desired=workload.spec.replicas or 0,
+        )
+
+
+def _one_line(error: object) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

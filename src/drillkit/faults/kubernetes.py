@@ -7,15 +7,16 @@ DaemonSet and mirror pods, then wait until the evicted pods are gone. Unlike
 Chaos Toolkit's ``drain_nodes`` it never fails on the first refusal and is
 undone by ``uncordon_zone``.
 
-Every cordon carries the annotation ``drillkit.io/cordoned-by`` naming the run,
-so a crashed run's cordons can be found and reverted (``drill recover``).
+Undo before harm: before the first cordon, an undo record naming the nodes is
+persisted locally and in the cluster (``drillkit.safety.undo``), and every cordon
+carries the annotation ``drillkit.io/cordoned-by`` naming the run, so a crashed
+run's cordons are found and reverted by ``drill recover`` or the next run. Nodes
+an operator had already cordoned are left alone and never uncordoned by drillkit.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -26,14 +27,9 @@ from datetime import UTC, datetime
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster, EvictionAnswer, PodState
 from drillkit.errors import ClusterError, InvalidInput
 from drillkit.model.timeline import format_utc
+from drillkit.safety.undo import CORDONED_BY, UNCORDON_NODES, current_run_id, record_undo
 
-CORDONED_BY = "drillkit.io/cordoned-by"
 INJECTED_AT = "drillkit_injected_at"
-
-
-def run_marker() -> str:
-    """Who is acting: the drill run's id, or the process when run by ``chaos run``."""
-    return os.environ.get("DRILLKIT_RUN_ID") or f"pid-{os.getpid()}@{socket.gethostname()}"
 
 
 class _FirstAcknowledgement:
@@ -133,22 +129,42 @@ def choose_pods(
 def cordon_nodes(label_selector: str) -> dict[str, object]:
     """Mark the matching nodes unschedulable, noting the run that did it."""
     with Cluster.from_environment() as cluster:
-        nodes = _nodes_or_fail(cluster, label_selector)
-        for node in nodes:
-            cluster.set_unschedulable(node, True, annotations={CORDONED_BY: run_marker()})
-    return {"cordoned": nodes}
+        cordoned, already = _cordon(cluster, label_selector)
+    return {"cordoned": cordoned, "already_cordoned": already}
+
+
+def _cordon(cluster: Cluster, label_selector: str) -> tuple[list[str], list[str]]:
+    """Cordon the schedulable matching nodes after recording how to undo it."""
+    nodes = cluster.nodes(label_selector)
+    if not nodes:
+        raise ClusterError(f"no nodes match {label_selector!r}")
+    # A node someone else cordoned stays theirs: not recorded, not uncordoned later.
+    mine = [n.name for n in nodes if not n.unschedulable]
+    already = [n.name for n in nodes if n.unschedulable]
+    if mine:
+        record_undo(UNCORDON_NODES, tuple(mine), cluster=cluster)
+    for node in mine:
+        cluster.set_unschedulable(node, True, annotations={CORDONED_BY: current_run_id()})
+    return mine, already
 
 
 def uncordon_nodes(label_selector: str) -> dict[str, object]:
-    """Make the matching nodes schedulable again and verify that they are."""
+    """Make the matching nodes this run cordoned schedulable again, and verify it."""
     with Cluster.from_environment() as cluster:
-        nodes = _nodes_or_fail(cluster, label_selector)
-        for node in nodes:
+        marker = current_run_id()
+        mine = [
+            n.name
+            for n in cluster.nodes(label_selector)
+            if n.unschedulable and n.annotations.get(CORDONED_BY) == marker
+        ]
+        for node in mine:
             cluster.set_unschedulable(node, False, annotations={CORDONED_BY: None})
-        still = [n.name for n in cluster.nodes(label_selector) if n.unschedulable]
+        still = [
+            n.name for n in cluster.nodes(label_selector) if n.name in mine and n.unschedulable
+        ]
     if still:
         raise ClusterError(f"nodes still cordoned after uncordon: {', '.join(still)}")
-    return {"uncordoned": nodes}
+    return {"uncordoned": mine}
 
 
 def uncordon_zone(zone: str) -> dict[str, object]:
@@ -173,9 +189,8 @@ def drain_zone(
     """Cordon every node of ``zone`` and evict its pods, PDB-aware, until they are gone."""
     deadline = time.monotonic() + timeout
     with Cluster.from_environment() as cluster:
-        nodes = _nodes_or_fail(cluster, f"{ZONE_LABEL}={zone}")
-        for node in nodes:
-            cluster.set_unschedulable(node, True, annotations={CORDONED_BY: run_marker()})
+        cordoned, already = _cordon(cluster, f"{ZONE_LABEL}={zone}")
+        nodes = cordoned + already
         pods = [
             p for node in nodes for p in cluster.pods("*", field_selector=f"spec.nodeName={node}")
         ]
@@ -232,6 +247,7 @@ def drain_zone(
         INJECTED_AT: acknowledged.as_output(),
         "zone": zone,
         "nodes": nodes,
+        "already_cordoned": already,
         "evicted": len(progress.evicted),
         "refused_evictions_retried": progress.refusals,
         "skipped": skipped,
@@ -263,10 +279,3 @@ def plan_eviction(
             )
         to_evict.append(pod)
     return to_evict, skipped
-
-
-def _nodes_or_fail(cluster: Cluster, label_selector: str) -> list[str]:
-    nodes = [n.name for n in cluster.nodes(label_selector)]
-    if not nodes:
-        raise ClusterError(f"no nodes match {label_selector!r}")
-    return nodes

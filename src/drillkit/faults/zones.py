@@ -14,8 +14,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from drillkit.drivers.kubernetes import Cluster
 from drillkit.lab.cluster import Lab
 from drillkit.model.timeline import format_utc
+from drillkit.safety.undo import START_LAB_ZONE, record_undo
 
 INJECTED_AT = "drillkit_injected_at"
 
@@ -23,6 +25,9 @@ INJECTED_AT = "drillkit_injected_at"
 def stop_zone(zone: str, lab: str = "local") -> dict[str, object]:
     """Cut every heartbeat of ``zone`` in the named lab (kill its kwok abruptly)."""
     component = Lab.open(lab).zone_component(zone)
+    # Undo before harm: if this process dies now, recovery restarts the zone.
+    with Cluster.from_environment() as cluster:
+        record_undo(START_LAB_ZONE, (lab, zone), cluster=cluster)
     component.kill()
     # The kill is acknowledged once the process is gone: from here on no node of
     # the zone renews its Lease.

@@ -385,11 +385,18 @@ class ReportSummary:
     rpo_bound: Bound | None
     problem: str | None = None
     """Why ``report.json`` could not be read; None for a readable report."""
+    running: bool = False
+    """A run that started and has not written its report yet, and whose process lives."""
 
     @property
     def verdict_text(self) -> str:
-        """The verdict for display: its value, or ``unreadable``."""
-        return self.verdict.value if self.verdict is not None else "unreadable"
+        """The verdict for display: its value, ``running``, ``interrupted`` (a run killed
+        before it could write its report) or ``unreadable``."""
+        if self.verdict is not None:
+            return self.verdict.value
+        if self.running:
+            return "running"
+        return "interrupted" if self.status is RunStatus.INTERRUPTED else "unreadable"
 
 
 def read_report_document(path: Path) -> ReportDocument:

@@ -18,14 +18,17 @@ ended (a run never silently disappears). It writes, each file atomically:
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TypedDict
 
 from drillkit.errors import InvalidInput
+from drillkit.model.measurement import RunStatus
 from drillkit.model.run import RunRecord
-from drillkit.model.timeline import event_to_json
+from drillkit.model.timeline import event_to_json, format_utc, parse_utc
 from drillkit.reporting.document import (
     REPORT_FILE_NAME,
     ReportSummary,
@@ -86,15 +89,77 @@ def write_run_report(record: RunRecord, reports_dir: Path) -> Path:
     return run_dir
 
 
+STARTED_FILE_NAME: Final = "started.json"
+
+
+def write_run_started(reports_dir: Path, *, drill: str, run_id: str, started_utc: datetime) -> Path:
+    """Note that a run started, before it changes anything.
+
+    If the run is killed (SIGKILL, power loss) it never writes its report; this note
+    keeps it from silently disappearing: ``list_reports`` shows it as interrupted.
+    """
+    run_dir = (
+        reports_dir / _ensure_path_part(drill, "drill name") / _ensure_path_part(run_id, "run id")
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    note = {
+        "run_id": run_id,
+        "drill": drill,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_utc": format_utc(started_utc),
+    }
+    write_atomically(run_dir / STARTED_FILE_NAME, json.dumps(note, indent=2).encode() + b"\n")
+    return run_dir
+
+
+def _summarise_unfinished(run_dir: Path) -> ReportSummary:
+    """A run with a start note and no report: still running, or killed."""
+    try:
+        note = json.loads((run_dir / STARTED_FILE_NAME).read_text())
+        started: datetime | None = parse_utc(str(note["started_utc"]))
+        alive = note.get("host") == socket.gethostname() and _process_alive(int(note["pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        started, alive = None, False
+    return ReportSummary(
+        run_id=run_dir.name,
+        drill=run_dir.parent.name,
+        report_dir=run_dir,
+        verdict=None,
+        status=None if alive else RunStatus.INTERRUPTED,
+        started_utc=started,
+        rto_seconds=None,
+        rto_bound=None,
+        rpo_seconds=None,
+        rpo_bound=None,
+        problem=None if alive else "the run ended without writing its report (killed)",
+        running=alive,
+    )
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def list_reports(reports_dir: Path, drill: str | None = None) -> list[ReportSummary]:
     """Every run report under ``reports_dir`` (of one ``drill`` if given), newest first.
 
-    Directories without ``report.json`` are not reports and are skipped. A
-    ``report.json`` that cannot be read is listed with ``verdict`` None (shown as
-    ``unreadable``) and ``problem`` saying why; it sorts by the file's modification time.
+    A run that noted its start but has no ``report.json`` is listed as running or,
+    when its process is gone, interrupted. Other directories without ``report.json``
+    are skipped. A ``report.json`` that cannot be read is listed with ``verdict`` None
+    (shown as ``unreadable``) and ``problem`` saying why; it sorts by the file's
+    modification time.
     """
     summaries: list[tuple[datetime, ReportSummary]] = []
     for run_dir in _find_run_dirs(reports_dir, drill):
+        if not (run_dir / REPORT_FILE_NAME).is_file():
+            unfinished = _summarise_unfinished(run_dir)
+            summaries.append((_sort_time(unfinished), unfinished))
+            continue
         try:
             summary = read_report_summary(run_dir)
         except InvalidInput as error:
@@ -159,7 +224,7 @@ def _find_run_dirs(reports_dir: Path, drill: str | None) -> list[Path]:
         for drill_dir in drill_dirs
         if drill_dir.is_dir()
         for run_dir in sorted(drill_dir.iterdir())
-        if (run_dir / REPORT_FILE_NAME).is_file()
+        if (run_dir / REPORT_FILE_NAME).is_file() or (run_dir / STARTED_FILE_NAME).is_file()
     ]
 
 

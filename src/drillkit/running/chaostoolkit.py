@@ -184,9 +184,11 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
 
     def method_completed(self, experiment: Experiment, state: Any = None) -> None:
         self._phase = "recovering"
-        if self.observer is not None and self.interrupted_by is None:
+        injected = any(isinstance(e, FaultInjected) for e in self.recorder.events())
+        # Without an injection there is nothing to recover from: do not wait.
+        if self.observer is not None and self.interrupted_by is None and injected:
             self.observer.wait_until_settled()
-            self.observer.stop()
+        self._stop_observer()
 
     def start_rollbacks(self, experiment: Experiment) -> None:
         self._phase = "rollback"
@@ -212,7 +214,12 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
 
     def _record_injection(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
         output = run.get("output")
+        reports_injection = isinstance(output, Mapping) and INJECTED_AT_KEY in output
         acknowledged = output.get(INJECTED_AT_KEY) if isinstance(output, Mapping) else None
+        if reports_injection and acknowledged is None:
+            # A drillkit fault that disrupted nothing (e.g. a drain of an empty zone):
+            # there is no t_inject, and the run will say the fault never took effect.
+            return
         if isinstance(acknowledged, Mapping) and "monotonic" in acknowledged:
             at = Instant(
                 monotonic=float(acknowledged["monotonic"]), utc=parse_utc(acknowledged["utc"])

@@ -7,8 +7,10 @@ is made by the same pure function that measures RTO afterwards
 (``measure_recovery``), so the runner never stops waiting earlier or later than
 the measurement would justify.
 
-Sources are polled at the drill's ``poll_interval``; the measurement's resolution
-is that interval.
+Polled sources are evaluated every ``poll_interval`` (the measurement's resolution
+is then that interval). Watched sources also call ``notify`` on every change, so a
+change is recorded when the API event arrives; the interval then only paces the
+observations that confirm the condition kept holding.
 """
 
 from __future__ import annotations
@@ -81,10 +83,22 @@ class Observer:
         self._observations: list[tuple[float, bool]] = []
         self._thread: threading.Thread | None = None
         self._guard_tripped = False
+        self._lock = threading.Lock()
+        self._started = False
+        self._last_capacity: dict[str, tuple[int, int]] = {}
 
     def start(self) -> None:
+        self._started = True
         self._thread = threading.Thread(target=self._loop, name="drillkit-observer", daemon=True)
         self._thread.start()
+
+    def notify(self) -> None:
+        """A watched source changed: observe now rather than at the next tick."""
+        if not self._started or self._stop.is_set():
+            return
+        with self._lock:
+            self._observe()
+            self._sample_capacity()
 
     def stop(self) -> None:
         """Stop observing, after one last evaluation so the record ends with a fact."""
@@ -93,7 +107,9 @@ class Observer:
         self._stop.set()
         self._thread.join()
         self._thread = None
-        self._observe()
+        with self._lock:
+            self._observe()
+            self._sample_capacity()
 
     def wait_until_settled(self, *, tick: float = 0.2) -> None:
         """Block until recovery is confirmed or the deadline passed.
@@ -112,9 +128,10 @@ class Observer:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._observe()
+            with self._lock:
+                self._observe()
+                self._sample_capacity()
             self._check_guards()
-            self._sample_capacity()
             self._update_settled()
             self._stop.wait(self.interval)
 
@@ -150,6 +167,11 @@ class Observer:
             return
         at = self.recorder.now()
         for sample in self.capacity.sample():
+            # Only changes are recorded: the capacity measurement needs the moments
+            # replicas went down and came back, not a sample per tick.
+            if self._last_capacity.get(sample.workload) == (sample.ready, sample.desired):
+                continue
+            self._last_capacity[sample.workload] = (sample.ready, sample.desired)
             self.recorder.record(
                 CapacityObserved(
                     at=at, workload=sample.workload, ready=sample.ready, desired=sample.desired
@@ -170,8 +192,10 @@ class Observer:
             # Nothing to wait for: the run proceeds straight to its after-checks.
             self._settled.set()
             return
+        with self._lock:
+            observations = list(self._observations)
         recovery = measure_recovery(
-            self._observations,
+            observations,
             t_inject=t_inject,
             stable_for=self.stable_for,
             deadline=deadline,

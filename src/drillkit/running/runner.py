@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from drillkit import __version__
+from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
 from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill
@@ -28,8 +29,12 @@ from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
 from drillkit.model.timeline import RunFinished, RunStarted, TimelineEvent
 from drillkit.running import chaostoolkit
 from drillkit.running.capacity import WorkloadCapacity
-from drillkit.running.observer import Observer
-from drillkit.running.recorder import Clock, TimelineRecorder
+from drillkit.running.observer import CapacitySampler, Condition, Observer
+from drillkit.running.recorder import Clock, SystemClock, TimelineRecorder
+from drillkit.running.watching import WatchedCapacity, WorkloadWatches, watched_condition
+from drillkit.safety.guardrails import ensure_guardrails
+from drillkit.safety.lock import ClusterLock
+from drillkit.safety.recover import RecoveryOutcome, recover, revert_run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,35 +48,87 @@ def run_drill(
     options: RunOptions,
     *,
     on_event: Callable[[TimelineEvent], None] | None = None,
+    on_message: Callable[[str], None] = lambda _: None,
     clock: Clock | None = None,
 ) -> RunRecord:
-    """Run the drill once and return everything it produced (not yet written to disk)."""
+    """Run the drill once and return everything it produced (not yet written to disk).
+
+    A drill that acts on Kubernetes first passes the guardrails, takes the cluster
+    lock and reverts what crashed runs left behind; at its end, whatever happened,
+    everything it recorded an undo for is reverted and verified, then the lock is
+    released. Raises ``GuardrailViolation`` (nothing touched), ``LockHeld`` or
+    ``ClusterError`` when it cannot start.
+    """
     experiment_path = drill.experiment_path()
     experiment = chaostoolkit.load_experiment(experiment_path)
+    context = options.context or drill.target.context
+    if not uses_kubernetes(drill, experiment):
+        return _run(drill, experiment, options, on_event=on_event, clock=clock)
+    with Cluster.connect(options.kubeconfig, context) as cluster:
+        _ensure_guardrails(cluster, drill, experiment)
+        run_id = new_run_id(clock)
+        lock = ClusterLock(
+            cluster, holder=run_id, on_lost=lambda _: chaostoolkit.abort_main_thread()
+        )
+        lock.acquire()
+        try:
+            for action in recover(cluster, progress=on_message):
+                on_message(f"recovered from an earlier run: {action.describe()}")
+            return _run(drill, experiment, options, on_event=on_event, clock=clock, run_id=run_id)
+        finally:
+            # After the rollbacks: whatever they missed (or never ran) is reverted
+            # from the undo records, and verified.
+            for action in revert_run(cluster, run_id, progress=on_message):
+                if action.outcome is not RecoveryOutcome.ALREADY_REVERTED:
+                    on_message(f"safety net: {action.describe()}")
+            lock.release()
+
+
+def _run(
+    drill: Drill,
+    experiment: dict[str, Any],
+    options: RunOptions,
+    *,
+    on_event: Callable[[TimelineEvent], None] | None,
+    clock: Clock | None,
+    run_id: str | None = None,
+) -> RunRecord:
+    experiment_path = drill.experiment_path()
     recorder = TimelineRecorder(clock)
     if on_event is not None:
         recorder.subscribe(on_event)
-    run_id = new_run_id(recorder)
+    run_id = run_id or new_run_id(clock)
     started = recorder.record(RunStarted(at=recorder.now(), run_id=run_id, drill=drill.name))
     objectives = drill.objectives
-    interval = drill.recovery.poll_interval.total_seconds() if drill.recovery else 1.0
+    interval = drill.recovery.poll_interval.total_seconds()
+    probes = chaostoolkit.hypothesis_probes(experiment)
+    probes += [p.to_chaostoolkit() for p in drill.recovery.probes]
+    context = options.context or drill.target.context
+    watches = _watches_if_useful(probes, drill, options.kubeconfig, context)
+    watched = watched_condition(probes, watches) if watches else None
+    # Watched conditions are recorded on event receipt; polled ones at the interval.
+    resolution = 0.0 if watched is not None else interval
 
     def make_observer(configuration: Mapping[str, Any], secrets_: Mapping[str, Any]) -> Observer:
-        probes = chaostoolkit.hypothesis_probes(experiment)
-        if drill.recovery:
-            probes += [p.to_chaostoolkit() for p in drill.recovery.probes]
-        condition = (
-            chaostoolkit.ProbeCondition("recovery condition", probes, configuration, secrets_)
-            if probes
-            else None
-        )
+        condition: Condition | None = watched
+        if condition is None and probes:
+            condition = chaostoolkit.ProbeCondition(
+                "recovery condition", probes, configuration, secrets_
+            )
         guards = [
             chaostoolkit.ProbeCondition(
                 f"abort condition {g.name}", [g.to_chaostoolkit()], configuration, secrets_
             )
             for g in drill.safety.abort_conditions
         ]
-        return Observer(
+        capacity: CapacitySampler | None = None
+        if drill.target.workloads:
+            capacity = (
+                WatchedCapacity(watches, drill.target.workloads)
+                if watches
+                else WorkloadCapacity(drill.target.workloads, options.kubeconfig, context)
+            )
+        observer = Observer(
             recorder=recorder,
             condition=condition,
             interval=interval,
@@ -81,12 +138,11 @@ def run_drill(
             guards=guards,
             on_guard_tripped=lambda _: chaostoolkit.abort_main_thread(),
         )
+        if watches is not None:
+            watches.subscribe(observer.notify)
+            watches.start()
+        return observer
 
-    capacity = None
-    if drill.target.workloads:
-        capacity = WorkloadCapacity(
-            drill.target.workloads, options.kubeconfig, options.context or drill.target.context
-        )
     handler = chaostoolkit.DrillEventHandler(recorder, make_observer)
     error: str | None = None
     journal: dict[str, Any]
@@ -99,15 +155,15 @@ def run_drill(
             error = str(failure)
             journal = {"status": "aborted", "deviated": False}
         scope = describe_scope(drill, options)
-    if capacity is not None:
-        capacity.close()
+    if watches is not None:
+        watches.stop()
     status, error = _decide_status(journal, handler, error)
     finished = recorder.record(RunFinished(at=recorder.now(), status=status))
     timeline = recorder.events()
     outcome = measure_run(
         timeline,
         objectives=objectives,
-        resolution=interval,
+        resolution=resolution,
         marker_interval=drill.markers.interval.total_seconds() if drill.markers else None,
         run_status=status,
     )
@@ -120,7 +176,7 @@ def run_drill(
         status=status,
         outcome=outcome,
         objectives=objectives,
-        resolution_seconds=interval,
+        resolution_seconds=resolution,
         started_utc=started.at.utc,
         ended_utc=finished.at.utc,
         duration_seconds=finished.at.monotonic - started.at.monotonic,
@@ -140,9 +196,59 @@ def run_drill(
     )
 
 
-def new_run_id(recorder: TimelineRecorder) -> str:
+def _watches_if_useful(
+    probes: list[dict[str, Any]], drill: Drill, kubeconfig: Path | None, context: str | None
+) -> WorkloadWatches | None:
+    """Watches when the drill has Kubernetes workloads to follow and a cluster to ask."""
+    if not drill.target.workloads and not any(
+        str(p.get("provider", {}).get("module", "")).startswith("drillkit.probes.kubernetes")
+        for p in probes
+    ):
+        return None
+    try:
+        return WorkloadWatches(kubeconfig, context)
+    except ClusterError:
+        return None
+
+
+def new_run_id(clock: Clock | None = None) -> str:
     """Sortable by start time, unique without coordination: ``20261126-093015-3fa2c1``."""
-    return f"{recorder.clock.utc():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    now = (clock or SystemClock()).utc()
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+_KUBERNETES_MODULES = ("drillkit.faults", "drillkit.probes.kubernetes", "chaosk8s")
+
+
+def uses_kubernetes(drill: Drill, experiment: Mapping[str, Any]) -> bool:
+    """Whether the run acts on or observes a cluster (and so needs lock and guardrails)."""
+    if drill.target.workloads:
+        return True
+    sections = [experiment.get("method", []), experiment.get("rollbacks", [])]
+    sections.append((experiment.get("steady-state-hypothesis") or {}).get("probes", []))
+    return any(
+        str(activity.get("provider", {}).get("module", "")).startswith(_KUBERNETES_MODULES)
+        for section in sections
+        for activity in section
+    )
+
+
+def _ensure_guardrails(cluster: Cluster, drill: Drill, experiment: Mapping[str, Any]) -> None:
+    nodes = cluster.nodes()
+    per_zone: dict[str, int] = {}
+    for node in nodes:
+        per_zone[node.zone or "-"] = per_zone.get(node.zone or "-", 0) + 1
+
+    def pods_matching(namespace: str, selector: str) -> int:
+        return sum(not p.terminating for p in cluster.pods(namespace, label_selector=selector))
+
+    ensure_guardrails(
+        drill,
+        experiment,
+        nodes_per_zone=per_zone,
+        pods_matching=pods_matching,
+        nodes_matching=lambda selector: len(cluster.nodes(selector)),
+    )
 
 
 def operator_identity() -> str:
@@ -155,8 +261,6 @@ def describe_scope(drill: Drill, options: RunOptions) -> Scope:
     server = version = None
     per_zone: dict[str, int] = {}
     try:
-        from drillkit.drivers.kubernetes import Cluster
-
         context = options.context or drill.target.context
         with Cluster.connect(options.kubeconfig, context) as cluster:
             server = cluster.api_client.configuration.host

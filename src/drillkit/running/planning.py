@@ -1,0 +1,96 @@
+"""What a run would do, resolved against the cluster without changing it (``--dry-run``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+from drillkit.model.drill import Drill
+from drillkit.running import chaostoolkit
+from drillkit.running.runner import RunOptions, uses_kubernetes
+from drillkit.safety.guardrails import check_guardrails
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPlan:
+    title: str
+    steady_state_probes: tuple[str, ...]
+    method: tuple[str, ...]
+    rollbacks: tuple[str, ...]
+    targets: tuple[str, ...] = ()
+    violations: tuple[str, ...] = ()
+    cluster: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def plan_run(drill: Drill, options: RunOptions) -> RunPlan:
+    """Resolve the drill's targets and check its guardrails; reads only."""
+    experiment = chaostoolkit.load_experiment(drill.experiment_path())
+    hypothesis = experiment.get("steady-state-hypothesis") or {}
+    plan = RunPlan(
+        title=str(experiment.get("title", "")),
+        steady_state_probes=tuple(p.get("name", "?") for p in hypothesis.get("probes", [])),
+        method=tuple(f"{a.get('type')} {a.get('name')}" for a in experiment.get("method", [])),
+        rollbacks=tuple(str(a.get("name")) for a in experiment.get("rollbacks", [])),
+    )
+    if not uses_kubernetes(drill, experiment):
+        return replace(plan, notes=("the experiment does not act on Kubernetes",))
+    with Cluster.connect(options.kubeconfig, options.context or drill.target.context) as cluster:
+        nodes = cluster.nodes()
+        per_zone: dict[str, int] = {}
+        for node in nodes:
+            per_zone[node.zone or "-"] = per_zone.get(node.zone or "-", 0) + 1
+
+        def pods_matching(namespace: str, selector: str) -> int:
+            return sum(not p.terminating for p in cluster.pods(namespace, label_selector=selector))
+
+        violations = check_guardrails(
+            drill,
+            experiment,
+            nodes_per_zone=per_zone,
+            pods_matching=pods_matching,
+            nodes_matching=lambda selector: len(cluster.nodes(selector)),
+        )
+        targets = [
+            line
+            for activity in experiment.get("method", [])
+            for line in _describe_targets(cluster, activity)
+        ]
+        return replace(
+            plan,
+            targets=tuple(targets),
+            violations=tuple(v.message for v in violations),
+            cluster=cluster.api_client.configuration.host,
+        )
+
+
+def _describe_targets(cluster: Cluster, activity: dict[str, Any]) -> list[str]:
+    provider = activity.get("provider", {})
+    module, func = provider.get("module", ""), provider.get("func", "")
+    arguments = provider.get("arguments", {})
+    name = activity.get("name", "?")
+    if func in ("drain_zone", "stop_zone") and module.startswith("drillkit.faults"):
+        zone = str(arguments.get("zone"))
+        zone_nodes = [n.name for n in cluster.nodes(f"{ZONE_LABEL}={zone}")]
+        pods = [
+            p
+            for node in zone_nodes
+            for p in cluster.pods("*", field_selector=f"spec.nodeName={node}")
+            if not p.terminating
+        ]
+        verb = "drains" if func == "drain_zone" else "cuts the heartbeats of"
+        return [
+            f"{name} {verb} zone {zone}: nodes {', '.join(zone_nodes) or '(none)'}; "
+            f"{len(pods)} pods on them"
+        ]
+    if func == "kill_pods" and module.startswith("drillkit.faults"):
+        namespace = str(arguments.get("namespace"))
+        selector = str(arguments.get("label_selector"))
+        pods = [p for p in cluster.pods(namespace, label_selector=selector) if not p.terminating]
+        amount = arguments.get("count") or f"{arguments.get('percentage')}%"
+        return [
+            f"{name} kills {amount} of {len(pods)} pods matching {selector} in {namespace} "
+            f"({arguments.get('mode', 'random')})"
+        ]
+    return []

@@ -1,0 +1,635 @@
+"""Undo before harm: what a fault must revert, written down before the fault acts.
+
+Before each disruptive operation a fault calls ``record_undo(action, target,
+cluster=...)``. The record is kept in two places so that either survives what
+the other may not:
+
+- a local state file ``$DRILLKIT_HOME/undo/<run id>.json`` (default home
+  ``~/.local/state/drillkit``), written atomically (temp file, fsync, rename),
+  which survives the cluster's API server being unreachable;
+- a ConfigMap ``drillkit/drillkit-undo-<run id>`` in the cluster, which survives
+  the machine that ran the drill (a CI runner, a CronJob pod).
+
+Both hold the run's list of records. Writing either is enough to proceed; only
+when neither can be written does ``record_undo`` raise, and the fault must then
+not act. ``resolve_undo`` removes a record once its revert was verified, and
+``pending_undo`` lists what is left for a cluster (``drillkit.safety.recover``
+decides which of those belong to dead runs and reverts them).
+
+Each action is an ``UndoAction`` in ``UNDO_ACTIONS``: a name, the shape of its
+target and the function that reverts it. Reverts are idempotent: reverting
+something already reverted changes nothing and reports nothing done. Adding an
+action is adding one ``UndoAction`` (``register_undo_action``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from drillkit.drivers.cluster_state import (
+    ConfigMapRecord,
+    Conflict,
+    NotFound,
+    create_config_map,
+    delete_config_map,
+    list_config_maps,
+    read_config_map,
+    replace_config_map,
+)
+from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.model.timeline import format_utc, parse_utc
+
+Progress = Callable[[str], None]
+
+UNCORDON_NODES = "uncordon-nodes"
+START_LAB_ZONE = "start-lab-zone"
+
+UNDO_NAMESPACE = "drillkit"
+CONFIG_MAP_PREFIX = "drillkit-undo-"
+RECORDS_KEY = "records.json"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+COMPONENT = "undo-records"
+RUN_ID_LABEL = "drillkit.io/run-id"
+RUN_ID_ANNOTATION = "drillkit.io/run-id"
+UNDO_SELECTOR = f"{MANAGED_BY_LABEL}=drillkit,{COMPONENT_LABEL}={COMPONENT}"
+
+ZONE_READY_TIMEOUT = 120.0
+"""Seconds a restarted zone's nodes get to report Ready before the revert is called failed."""
+
+_FORMAT_VERSION = 1
+# Read-modify-write of a record list races only with the same run's other threads
+# or a concurrent recovery; a few attempts settle it.
+_WRITE_ATTEMPTS = 5
+# One process may record from several threads (faults acting in parallel).
+_local_lock = threading.Lock()
+
+logger = logging.getLogger(__name__)
+
+
+class UndoNotRecorded(DrillError):
+    """Neither the local state file nor the cluster could hold an undo record."""
+
+
+class UndoUnreadable(DrillError):
+    """A stored undo record cannot be read; the message names where it is."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UndoRecord:
+    """One thing a run must revert.
+
+    ``target`` depends on ``action``: node names for ``uncordon-nodes``; the lab's
+    name and the zone for ``start-lab-zone``. ``cluster`` is the API server URL the
+    record was made against; local records are only applied to that cluster.
+    """
+
+    run_id: str
+    action: str
+    target: tuple[str, ...]
+    created_utc: datetime
+    pid: int
+    host: str
+    cluster: str
+
+    @property
+    def key(self) -> tuple[str, str, tuple[str, ...]]:
+        """What makes two records the same (a local copy and its ConfigMap copy)."""
+        return (self.run_id, self.action, self.target)
+
+    def describe(self) -> str:
+        """What reverting it does, for people: ``uncordon nodes node-a-1, node-a-2``."""
+        return describe_undo(self.action, self.target)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "action": self.action,
+            "target": list(self.target),
+            "created_utc": format_utc(self.created_utc),
+            "pid": self.pid,
+            "host": self.host,
+            "cluster": self.cluster,
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> UndoRecord:
+        """Read a record written by ``to_json``; ``ValueError`` naming what is wrong."""
+        if not isinstance(value, Mapping):
+            raise ValueError("an undo record must be a JSON object")
+        try:
+            target = value["target"]
+            pid = value["pid"]
+            if not isinstance(target, list) or not all(isinstance(t, str) for t in target):
+                raise ValueError("target must be a list of strings")
+            if not isinstance(pid, int):
+                raise ValueError("pid must be an integer")
+            return cls(
+                run_id=_text(value, "run_id"),
+                action=_text(value, "action"),
+                target=tuple(target),
+                created_utc=parse_utc(_text(value, "created_utc")),
+                pid=pid,
+                host=_text(value, "host"),
+                cluster=_text(value, "cluster"),
+            )
+        except KeyError as missing:
+            raise ValueError(f"an undo record lacks {missing}") from None
+
+
+def _text(value: Mapping[str, object], key: str) -> str:
+    item = value[key]
+    if not isinstance(item, str) or not item:
+        raise ValueError(f"{key} must be a non-empty string")
+    return item
+
+
+CORDONED_BY = "drillkit.io/cordoned-by"
+"""Node annotation naming the run that cordoned a node, so its cordon can be reverted."""
+
+
+def current_run_id() -> str:
+    """The run a fault acts for: the drill run's id, or the process under ``chaos run``."""
+    return os.environ.get("DRILLKIT_RUN_ID") or f"pid-{os.getpid()}@{socket.gethostname()}"
+
+
+# -- actions and their reverts ------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reverted:
+    """What one revert did: ``changes`` made (none: it was already reverted) and
+    ``notes`` on what it deliberately left alone, one line each."""
+
+    changes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+Revert = Callable[[UndoRecord, Cluster, Progress], Reverted]
+"""Reverts one record and verifies the revert; raises ``DrillError`` when either fails."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UndoAction:
+    """A kind of undo record: its target's shape and how it is reverted."""
+
+    name: str
+    target_arity: int | None
+    """How many strings the target holds; None for "one or more"."""
+    describe: Callable[[tuple[str, ...]], str]
+    revert: Revert
+
+    def ensure_valid_target(self, target: tuple[str, ...]) -> None:
+        if not target or not all(target):
+            raise InvalidInput(f"undo action {self.name} needs a non-empty target")
+        if self.target_arity is not None and len(target) != self.target_arity:
+            raise InvalidInput(
+                f"undo action {self.name} takes {self.target_arity} target values, "
+                f"not {len(target)}: {list(target)}"
+            )
+
+
+UNDO_ACTIONS: dict[str, UndoAction] = {}
+"""Every action an undo record may name, by name."""
+
+
+def register_undo_action(action: UndoAction) -> UndoAction:
+    """Make an action recordable and revertible."""
+    UNDO_ACTIONS[action.name] = action
+    return action
+
+
+def undo_action(name: str) -> UndoAction:
+    try:
+        return UNDO_ACTIONS[name]
+    except KeyError:
+        known = ", ".join(sorted(UNDO_ACTIONS))
+        raise InvalidInput(f"unknown undo action {name!r}; known: {known}") from None
+
+
+def describe_undo(action: str, target: tuple[str, ...]) -> str:
+    """What reverting does, for people; also for actions this version does not know."""
+    known = UNDO_ACTIONS.get(action)
+    if known is None:
+        return f"{action} {', '.join(target)}".rstrip()
+    return known.describe(target)
+
+
+def uncordon_nodes_marked_by(
+    cluster: Cluster, run_id: str, *, expected: Iterable[str] = (), progress: Progress
+) -> Reverted:
+    """Uncordon every node the run cordoned, then verify they are schedulable.
+
+    A node counts as cordoned by the run when it carries ``drillkit.io/cordoned-by:
+    <run id>``; faults cordon and annotate in one patch, so nothing else is ours.
+    ``expected`` nodes (from the record) that are cordoned without that mark were
+    cordoned by someone else, before or after the run, and are left alone.
+    """
+    marker = CORDONED_BY
+    nodes = cluster.nodes()
+    marked = sorted(n.name for n in nodes if n.annotations.get(marker) == run_id)
+    done: list[str] = []
+    notes: list[str] = []
+    for name in marked:
+        progress(f"uncordoning node {name} (cordoned by run {run_id})")
+        try:
+            cluster.set_unschedulable(name, False, annotations={marker: None})
+        except ClusterError as error:
+            if error.status != 404:
+                raise
+            continue  # the node was deleted meanwhile; nothing left to revert
+        done.append(f"uncordoned node {name}")
+    by_name = {n.name: n for n in nodes}
+    for name in sorted(set(expected) - set(marked)):
+        node = by_name.get(name)
+        if node is not None and node.unschedulable:
+            who = node.annotations.get(marker)
+            notes.append(
+                f"left node {name} cordoned: {f'run {who}' if who else 'someone else'} "
+                f"cordoned it, not run {run_id}"
+            )
+    if marked:
+        after = {n.name: n for n in cluster.nodes()}
+        still = [
+            name
+            for name in marked
+            if name in after
+            and (after[name].unschedulable or after[name].annotations.get(marker) == run_id)
+        ]
+        if still:
+            raise ClusterError(f"nodes still cordoned after uncordoning: {', '.join(still)}")
+    return Reverted(changes=tuple(done), notes=tuple(notes))
+
+
+def _revert_uncordon_nodes(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
+    return uncordon_nodes_marked_by(
+        cluster, record.run_id, expected=record.target, progress=progress
+    )
+
+
+def _revert_start_lab_zone(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
+    # Imported here: only lab drills record this action, and the lab package pulls in
+    # the PKI and process machinery that nothing else in a recovery needs.
+    from drillkit.lab.cluster import Lab
+
+    lab_name, zone = record.target
+    component = Lab.open(lab_name).zone_component(zone)
+    done: list[str] = []
+    if not component.is_running():
+        progress(f"starting {component.name} of lab {lab_name}")
+        component.start()
+        done.append(f"started {component.name} of lab {lab_name}")
+    component.wait_ready()
+
+    def zone_ready() -> bool | None:
+        nodes = cluster.nodes(f"{ZONE_LABEL}={zone}")
+        return (bool(nodes) and all(n.ready for n in nodes)) or None
+
+    cluster.wait_for(f"the nodes of {zone} to be Ready", zone_ready, timeout=ZONE_READY_TIMEOUT)
+    return Reverted(changes=tuple(done))
+
+
+register_undo_action(
+    UndoAction(
+        name=UNCORDON_NODES,
+        target_arity=None,
+        describe=lambda target: f"uncordon nodes {', '.join(target)}",
+        revert=_revert_uncordon_nodes,
+    )
+)
+register_undo_action(
+    UndoAction(
+        name=START_LAB_ZONE,
+        target_arity=2,
+        describe=lambda target: f"start zone {target[1]} of lab {target[0]}",
+        revert=_revert_start_lab_zone,
+    )
+)
+
+
+# -- recording and resolving --------------------------------------------------------------
+
+
+def default_undo_dir() -> Path:
+    """``$DRILLKIT_HOME/undo``; without ``DRILLKIT_HOME``, ``~/.local/state/drillkit/undo``."""
+    configured = os.environ.get("DRILLKIT_HOME")
+    if configured:
+        return Path(configured) / "undo"
+    state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+    return state / "drillkit" / "undo"
+
+
+def record_undo(
+    action: str,
+    target: Sequence[str],
+    *,
+    cluster: Cluster,
+    undo_dir: Path | None = None,
+) -> UndoRecord:
+    """Persist what reverts the operation a fault is about to do; call it BEFORE acting.
+
+    The run id comes from ``DRILLKIT_RUN_ID`` (set by ``drill run``), else the
+    process (``pid-<pid>@<host>``), exactly as the faults' own markers name it.
+    Raises ``UndoNotRecorded`` only when neither the local file nor the cluster took
+    the record; a fault must not act then.
+    """
+    definition = undo_action(action)
+    now = datetime.now(UTC)
+    record = UndoRecord(
+        run_id=current_run_id(),
+        action=action,
+        target=tuple(target),
+        # Stored with milliseconds; the record handed back equals the one read back.
+        created_utc=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        cluster=_cluster_server(cluster),
+    )
+    definition.ensure_valid_target(record.target)
+    directory = undo_dir or default_undo_dir()
+    local_error = cluster_error = None
+    try:
+        _update_local(directory, record.run_id, add=record)
+    except (OSError, UndoUnreadable) as error:
+        local_error = error
+        logger.warning("undo record kept in the cluster only: %s", error)
+    try:
+        _update_config_map(cluster, record.run_id, add=record)
+    except (ClusterError, UndoUnreadable) as error:
+        cluster_error = error
+        logger.warning("undo record kept in %s only: %s", directory, error)
+    if local_error is not None and cluster_error is not None:
+        raise UndoNotRecorded(
+            f"cannot record how to {record.describe()}, so it is not done: "
+            f"local state file failed ({local_error}); cluster failed ({cluster_error})"
+        )
+    return record
+
+
+def resolve_undo(record: UndoRecord, *, cluster: Cluster, undo_dir: Path | None = None) -> None:
+    """Forget a record whose revert was verified, in both places; harmless when gone.
+
+    Both places are tried; the first failure is raised afterwards, so a record left
+    behind is reverted again (harmlessly) by the next recovery.
+    """
+    failures: list[DrillError] = []
+    try:
+        _update_local(undo_dir or default_undo_dir(), record.run_id, remove=record)
+    except OSError as error:
+        failures.append(DrillError(f"cannot update the local undo records: {error}"))
+    except UndoUnreadable as error:
+        failures.append(error)
+    try:
+        _update_config_map(cluster, record.run_id, remove=record)
+    except (ClusterError, UndoUnreadable) as error:
+        failures.append(error)
+    if failures:
+        raise failures[0]
+
+
+def pending_undo(
+    cluster: Cluster, *, undo_dir: Path | None = None, run_id: str | None = None
+) -> list[UndoRecord]:
+    """Records not yet resolved for this cluster: local files and ConfigMaps, de-duplicated.
+
+    Local records made against another API server are not this cluster's and are
+    skipped. ``run_id`` limits the answer to one run. Oldest first.
+    """
+    server = _cluster_server(cluster)
+    found: dict[tuple[str, str, tuple[str, ...]], UndoRecord] = {}
+    for record in _read_local_all(undo_dir or default_undo_dir()):
+        if record.cluster == server:
+            found.setdefault(record.key, record)
+    for item in list_config_maps(cluster, UNDO_NAMESPACE, label_selector=UNDO_SELECTOR):
+        for record in _records_of_config_map(item):
+            found.setdefault(record.key, record)
+    records = [r for r in found.values() if run_id is None or r.run_id == run_id]
+    return sorted(records, key=lambda r: (r.created_utc, r.run_id, r.action, r.target))
+
+
+# -- the local state file -----------------------------------------------------------------
+
+
+def undo_file(undo_dir: Path, run_id: str) -> Path:
+    """The local state file of one run."""
+    return undo_dir / f"{_file_safe(run_id)}.json"
+
+
+def _update_local(
+    undo_dir: Path,
+    run_id: str,
+    *,
+    add: UndoRecord | None = None,
+    remove: UndoRecord | None = None,
+) -> None:
+    path = undo_file(undo_dir, run_id)
+    with _local_lock:
+        if remove is not None and not path.exists():
+            return
+        records = _read_local(path) if path.exists() else []
+        updated = _changed(records, add=add, remove=remove)
+        if updated == records and path.exists():
+            return
+        if not updated:
+            path.unlink(missing_ok=True)
+            _sync_directory(undo_dir)
+            return
+        undo_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_atomically(path, _records_text(updated))
+
+
+def _read_local_all(undo_dir: Path) -> list[UndoRecord]:
+    if not undo_dir.is_dir():
+        return []
+    records: list[UndoRecord] = []
+    # Temporary files of an interrupted write start with a dot and are not records.
+    for path in sorted(undo_dir.glob("[!.]*.json")):
+        records += _read_local(path)
+    return records
+
+
+def _read_local(path: Path) -> list[UndoRecord]:
+    try:
+        return _parse_records(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as error:
+        raise UndoUnreadable(
+            f"undo records in {path} cannot be read ({error}); the changes they describe "
+            "may still need reverting by hand; move the file away once they are"
+        ) from error
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # The same discipline as report files: readers see the old list or the new one,
+    # whole, even after a power loss in the middle.
+    descriptor, temporary_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    temporary = Path(temporary_name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    # A rename or unlink is durable only once its directory is synced.
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# -- the ConfigMap ------------------------------------------------------------------------
+
+
+def config_map_name(run_id: str) -> str:
+    """``drillkit-undo-<run id>``, made a valid object name when the run id is not one."""
+    return CONFIG_MAP_PREFIX + _dns_safe(run_id, limit=253 - len(CONFIG_MAP_PREFIX))
+
+
+def _update_config_map(
+    cluster: Cluster,
+    run_id: str,
+    *,
+    add: UndoRecord | None = None,
+    remove: UndoRecord | None = None,
+) -> None:
+    name = config_map_name(run_id)
+    for _ in range(_WRITE_ATTEMPTS):
+        current = read_config_map(cluster, UNDO_NAMESPACE, name)
+        records = _records_of_config_map(current) if current is not None else []
+        updated = _changed(records, add=add, remove=remove)
+        try:
+            if current is None:
+                if updated:
+                    create_config_map(
+                        cluster,
+                        UNDO_NAMESPACE,
+                        name,
+                        data={RECORDS_KEY: _records_text(updated)},
+                        labels=_labels(run_id),
+                        annotations={RUN_ID_ANNOTATION: run_id},
+                    )
+            elif not updated:
+                delete_config_map(
+                    cluster, UNDO_NAMESPACE, name, resource_version=current.resource_version
+                )
+            elif updated != records:
+                replace_config_map(
+                    cluster,
+                    UNDO_NAMESPACE,
+                    name,
+                    data={RECORDS_KEY: _records_text(updated)},
+                    labels=_labels(run_id),
+                    annotations={RUN_ID_ANNOTATION: run_id},
+                    resource_version=current.resource_version,
+                )
+            return
+        except (Conflict, NotFound):
+            continue  # written or deleted by someone else since we read it; read again
+    raise ClusterError(
+        f"configmap {UNDO_NAMESPACE}/{name} kept changing during {_WRITE_ATTEMPTS} attempts"
+    )
+
+
+def _records_of_config_map(item: ConfigMapRecord) -> list[UndoRecord]:
+    try:
+        return _parse_records(item.data.get(RECORDS_KEY, "[]"))
+    except ValueError as error:
+        raise UndoUnreadable(
+            f"undo records in configmap {item.namespace}/{item.name} cannot be read ({error})"
+        ) from error
+
+
+def _labels(run_id: str) -> dict[str, str]:
+    return {
+        MANAGED_BY_LABEL: "drillkit",
+        COMPONENT_LABEL: COMPONENT,
+        RUN_ID_LABEL: _label_safe(run_id),
+    }
+
+
+# -- shared helpers -----------------------------------------------------------------------
+
+
+def _changed(
+    records: list[UndoRecord], *, add: UndoRecord | None, remove: UndoRecord | None
+) -> list[UndoRecord]:
+    updated = [r for r in records if remove is None or r.key != remove.key]
+    if add is not None and all(r.key != add.key for r in updated):
+        updated.append(add)
+    return updated
+
+
+def _records_text(records: list[UndoRecord]) -> str:
+    document = {"version": _FORMAT_VERSION, "records": [r.to_json() for r in records]}
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _parse_records(text: str) -> list[UndoRecord]:
+    document = json.loads(text)
+    if isinstance(document, list):
+        items: object = document
+    elif isinstance(document, dict) and document.get("version") == _FORMAT_VERSION:
+        items = document.get("records")
+    else:
+        raise ValueError(f"not a version {_FORMAT_VERSION} undo record list")
+    if not isinstance(items, list):
+        raise ValueError("records must be a list")
+    return [UndoRecord.from_json(item) for item in items]
+
+
+def _cluster_server(cluster: Cluster) -> str:
+    return str(cluster.api_client.configuration.host)
+
+
+def _file_safe(run_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._@-]", "_", run_id).lstrip(".")
+    return safe if safe == run_id else f"{safe}-{_digest(run_id)}"
+
+
+def _dns_safe(run_id: str, *, limit: int) -> str:
+    safe = re.sub(r"[^a-z0-9.-]+", "-", run_id.lower()).strip(".-")
+    if safe == run_id and len(safe) <= limit:
+        return safe
+    # Lossy: a digest of the real id keeps two different run ids apart.
+    suffix = _digest(run_id)
+    return f"{safe[: limit - len(suffix) - 1].rstrip('.-')}-{suffix}".lstrip("-")
+
+
+def _label_safe(run_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id).strip("_.-")
+    if safe == run_id and len(safe) <= 63:
+        return safe
+    suffix = _digest(run_id)
+    return f"{safe[: 63 - len(suffix) - 1].rstrip('_.-')}-{suffix}".lstrip("-")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
