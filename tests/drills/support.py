@@ -1,0 +1,89 @@
+"""Helpers for running the shipped drills against labs, as a user would: ``drill run``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drillkit.lab.cluster import Lab
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SHIPPED_DRILLS = REPOSITORY / "drills"
+SHIPPED_EXPERIMENTS = REPOSITORY / "experiments"
+
+
+@dataclass
+class DrillResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return dict(json.loads(self.stdout))
+
+    @property
+    def report_dir(self) -> Path:
+        return Path(self.summary["report_dir"])
+
+    def report(self) -> dict[str, Any]:
+        return dict(json.loads((self.report_dir / "report.json").read_text()))
+
+    def journal(self) -> dict[str, Any]:
+        return dict(json.loads((self.report_dir / "journal.json").read_text()))
+
+
+def drill_environment(lab: Lab, **extra: str) -> dict[str, str]:
+    """The environment of a user of this lab: its kubeconfig, whose current context is
+    the least-privilege drillkit-runner identity."""
+    env = dict(os.environ, KUBECONFIG=str(lab.kubeconfig), DRILLKIT_LAB=lab.shape.name)
+    env.pop("KUBERNETES_CONTEXT", None)
+    env.pop("DRILLKIT_RUN_ID", None)
+    env.update(extra)
+    return env
+
+
+def drill_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "drillkit.cli", *arguments]
+
+
+def run_drill(
+    lab: Lab, drill: str | Path, reports_dir: Path, *arguments: str, timeout: float = 900
+) -> DrillResult:
+    completed = subprocess.run(
+        drill_command(
+            "run", str(drill), "--reports-dir", str(reports_dir), "--output", "json", *arguments
+        ),
+        env=drill_environment(lab),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return DrillResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def write_variant(
+    directory: Path, name: str, *, drill: dict[str, Any], experiment: dict[str, Any]
+) -> Path:
+    """Write a drill and its experiment side by side; return the drill's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    drill = dict(drill, name=name, experiment=f"{name}-experiment.yaml")
+    (directory / f"{name}-experiment.yaml").write_text(yaml.safe_dump(experiment))
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(drill))
+    return path
+
+
+def shipped(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A shipped drill and its experiment, as dictionaries to vary."""
+    drill = yaml.safe_load((SHIPPED_DRILLS / f"{name}.yaml").read_text())
+    experiment = yaml.safe_load((SHIPPED_DRILLS / drill["experiment"]).read_text())
+    return drill, experiment

@@ -1,0 +1,232 @@
+"""Safety of drill runs on the lab: crashes, the cluster lock, guardrails, dry runs.
+
+Each test SIGKILLs or blocks ``drill run`` at a chosen point and checks that the
+cluster is restored by ``drill recover`` or by the next run, and that the killed
+run still shows in ``drill report list``.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from drillkit.lab.cluster import Lab
+from tests.drills.support import (
+    SHIPPED_DRILLS,
+    drill_command,
+    drill_environment,
+    run_drill,
+    shipped,
+    write_variant,
+)
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.lab
+
+
+class BackgroundDrill:
+    """``drill run`` in the background, its progress (stderr) in a file to wait on."""
+
+    def __init__(self, lab: Lab, drill: Path, reports_dir: Path, log: Path) -> None:
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            drill_command("run", str(drill), "--reports-dir", str(reports_dir), "--output", "json"),
+            env=drill_environment(lab),
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            text=True,
+        )
+
+    def wait_for(self, text: str) -> None:
+        wait_until(f"{text!r} in the drill's progress", lambda: text in self.log.read_text())
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.finish()
+
+    def finish(self, timeout: float = 600) -> str:
+        stdout, _ = self.process.communicate(timeout=timeout)
+        self._log_file.close()
+        return stdout
+
+
+def drill_cli(lab: Lab, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        drill_command(*arguments),
+        env=drill_environment(lab),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def cordoned(lab: Lab) -> list[str]:
+    with lab.connect() as cluster:
+        return [n.name for n in cluster.nodes() if n.unschedulable]
+
+
+def resource_versions(lab: Lab) -> dict[str, str]:
+    with lab.connect() as cluster:
+        nodes = cluster.core.list_node().items
+        pods = cluster.core.list_pod_for_all_namespaces().items
+    versions = {f"node/{n.metadata.name}": n.metadata.resource_version for n in nodes}
+    versions |= {
+        f"pod/{p.metadata.namespace}/{p.metadata.name}": p.metadata.resource_version for p in pods
+    }
+    return versions
+
+
+def test_killed_mid_drain_is_reverted_by_recover_and_listed_as_interrupted(
+    scratch_lab: Lab, tmp_path: Path
+) -> None:
+    # Without a scheduler no replacement becomes ready, so the drain keeps retrying
+    # refused evictions: it is reliably mid-fault when it is killed.
+    scratch_lab.component("kube-scheduler").stop()
+    reports = tmp_path / "reports"
+    run = BackgroundDrill(
+        scratch_lab, SHIPPED_DRILLS / "zone-failure.yaml", reports, tmp_path / "log"
+    )
+    run.wait_for("action drain-zone-a started")
+    wait_until("zone-a cordoned", lambda: cordoned(scratch_lab))
+    run.kill()
+    assert sorted(cordoned(scratch_lab)) == ["node-a-1", "node-a-2"], "killed mid-fault"
+
+    recovered = drill_cli(scratch_lab, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert "uncordon" in recovered.stdout
+    assert cordoned(scratch_lab) == []
+
+    listing = drill_cli(scratch_lab, "report", "list", "--reports-dir", str(reports))
+    assert "zone-failure" in listing.stdout
+    assert "interrupted" in listing.stdout
+    scratch_lab.component("kube-scheduler").start()
+
+
+def test_killed_during_a_zone_outage_is_healed_by_the_next_run(
+    scratch_lab: Lab, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    kwok_a = scratch_lab.zone_component("zone-a")
+    run = BackgroundDrill(
+        scratch_lab, SHIPPED_DRILLS / "zone-outage.yaml", reports, tmp_path / "log"
+    )
+    run.wait_for("fault injected by zone-a-goes-dark")
+    run.kill()
+    assert not kwok_a.is_running(), "killed while zone-a is dark"
+
+    # The dead run's lock expires on its own; until then a new run is refused.
+    def next_run_starts() -> subprocess.CompletedProcess[str] | None:
+        result = drill_cli(
+            scratch_lab,
+            "run",
+            "pod-kill",
+            "--drills-dir",
+            str(SHIPPED_DRILLS),
+            "--reports-dir",
+            str(reports),
+            "--output",
+            "json",
+        )
+        if result.returncode == 3 and "holds the cluster lock" in result.stderr:
+            return None
+        return result
+
+    result = wait_until("the dead run's lock to expire", next_run_starts)
+    assert "recovered from an earlier run" in result.stderr
+    assert kwok_a.is_running()
+    with scratch_lab.connect() as cluster:
+        wait_until("zone-a Ready again", lambda: all(n.ready for n in cluster.nodes()))
+
+
+def test_killed_during_rollback_is_reverted_by_recover(scratch_lab: Lab, tmp_path: Path) -> None:
+    drill, experiment = shipped("zone-failure")
+    drill["experiment"] = "x"
+    # A slow first rollback step, so the run can be killed while rolling back.
+    experiment["rollbacks"].insert(
+        0,
+        {
+            "type": "action",
+            "name": "slow-rollback-step",
+            "provider": {"type": "process", "path": "sleep", "arguments": "120"},
+        },
+    )
+    path = write_variant(tmp_path / "drills", "slow-rollback", drill=drill, experiment=experiment)
+    run = BackgroundDrill(scratch_lab, path, tmp_path / "reports", tmp_path / "log")
+    run.wait_for("rollbacks started")
+    run.kill()
+    assert sorted(cordoned(scratch_lab)) == ["node-a-1", "node-a-2"]
+
+    recovered = drill_cli(scratch_lab, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert cordoned(scratch_lab) == []
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_lock(
+    scratch_lab: Lab, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    first = BackgroundDrill(
+        scratch_lab, SHIPPED_DRILLS / "zone-outage.yaml", reports, tmp_path / "log"
+    )
+    first.wait_for("action zone-a-goes-dark started")
+    second = run_drill(scratch_lab, SHIPPED_DRILLS / "pod-kill.yaml", reports)
+    assert second.returncode == 3
+    run_id = first.log.read_text().split("run ", 1)[1].split()[0]
+    assert "holds the cluster lock" in second.stderr
+    assert run_id in second.stderr, "the refusal names the holder"
+    stdout = first.finish()
+    assert first.process.returncode == 0, first.log.read_text()
+    assert yaml.safe_load(stdout)["verdict"] == "met"
+
+
+def test_guardrails_refuse_protected_namespaces_and_extra_zones_before_any_change(
+    lab: Lab, tmp_path: Path
+) -> None:
+    before = resource_versions(lab)
+
+    drill, experiment = shipped("pod-kill")
+    drill["target"]["namespaces"] = ["kube-system"]
+    drill["target"]["workloads"] = []
+    experiment["method"][0]["provider"]["arguments"]["namespace"] = "kube-system"
+    protected = write_variant(tmp_path, "protected", drill=drill, experiment=experiment)
+    refused = run_drill(lab, protected, tmp_path / "reports")
+    assert refused.returncode == 2, refused.stderr
+    assert "kube-system" in refused.stderr
+
+    drill, experiment = shipped("zone-failure")
+    second_zone = yaml.safe_load(yaml.safe_dump(experiment["method"][0]))
+    second_zone["name"] = "drain-zone-b"
+    second_zone["provider"]["arguments"]["zone"] = "zone-b"
+    experiment["method"].append(second_zone)
+    two_zones = write_variant(tmp_path, "two-zones", drill=drill, experiment=experiment)
+    refused = run_drill(lab, two_zones, tmp_path / "reports")
+    assert refused.returncode == 2, refused.stderr
+    assert "zone" in refused.stderr
+
+    assert resource_versions(lab) == before, "a refused drill changed the cluster"
+
+
+def test_dry_run_lists_the_plan_and_changes_nothing(lab: Lab, tmp_path: Path) -> None:
+    before = resource_versions(lab)
+    for name in ("pod-kill", "zone-failure", "zone-outage"):
+        result = drill_cli(
+            lab,
+            "run",
+            name,
+            "--drills-dir",
+            str(SHIPPED_DRILLS),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--dry-run",
+        )
+        assert result.returncode == 0, result.stderr
+        assert "dry run" in result.stdout
+        assert "method action" in result.stdout
+    assert resource_versions(lab) == before
+    assert not (tmp_path / "reports").exists()

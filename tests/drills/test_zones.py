@@ -1,0 +1,146 @@
+"""``drill run zone-failure`` and ``zone-outage`` against labs of their own."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import urllib3
+from kubernetes import client, watch
+
+from drillkit.lab.cluster import Lab
+from tests.drills.support import SHIPPED_DRILLS, run_drill
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.lab
+
+
+class ReadyPodLog:
+    """An independent record of how many web pods were ready, from a pod watch."""
+
+    def __init__(self, lab: Lab, namespace: str, selector: str) -> None:
+        self.cluster = lab.connect()
+        self.namespace = namespace
+        self.selector = selector
+        self.ready: set[str] = set()
+        self.lowest: int | None = None
+        self.events = 0
+        self._watch = watch.Watch()
+        self._stopping = False
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self) -> ReadyPodLog:
+        self._thread.start()
+        assert self._started.wait(60)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping = True
+        self._watch.stop()
+        self._thread.join(10)
+        self.cluster.close()
+
+    def _follow(self) -> None:
+        core = self.cluster.core
+        listing = core.list_namespaced_pod(self.namespace, label_selector=self.selector)
+        for pod in listing.items:
+            self._update(pod, deleted=False)
+        self.lowest = len(self.ready)
+        self._started.set()
+        try:
+            for event in self._watch.stream(
+                core.list_namespaced_pod,
+                self.namespace,
+                label_selector=self.selector,
+                resource_version=listing.metadata.resource_version,
+            ):
+                self._update(event["object"], deleted=event["type"] == "DELETED")
+                self.events += 1
+                self.lowest = min(self.lowest, len(self.ready))
+        except urllib3.exceptions.ProtocolError:
+            # Stopping shuts the socket down under the stream; anything else is a failure.
+            if not self._stopping:
+                raise
+
+    def _update(self, pod: client.V1Pod, *, deleted: bool) -> None:
+        ready = (
+            not deleted
+            and pod.metadata.deletion_timestamp is None
+            and any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+        )
+        if ready:
+            self.ready.add(pod.metadata.name)
+        else:
+            self.ready.discard(pod.metadata.name)
+
+
+def zone_of_nodes(lab: Lab) -> dict[str, str]:
+    with lab.connect() as cluster:
+        return {n.name: n.zone or "" for n in cluster.nodes()}
+
+
+def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
+    scratch_lab: Lab, tmp_path: Path
+) -> None:
+    # A tighter budget than the seed's, so that the two web pods of zone-a cannot
+    # both leave at once: one eviction must be refused and retried.
+    with scratch_lab.connect() as cluster:
+        policy = client.PolicyV1Api(cluster.api_client)
+        policy.patch_namespaced_pod_disruption_budget("web", "shop", {"spec": {"minAvailable": 5}})
+        wait_until(
+            "the budget to allow exactly one disruption",
+            lambda: (
+                policy.read_namespaced_pod_disruption_budget(
+                    "web", "shop"
+                ).status.disruptions_allowed
+                == 1
+            ),
+        )
+    with ReadyPodLog(scratch_lab, "shop", "app=web") as log:
+        result = run_drill(scratch_lab, SHIPPED_DRILLS / "zone-failure.yaml", tmp_path / "reports")
+        wait_until("6 ready web pods in the independent log", lambda: len(log.ready) == 6)
+    assert result.returncode == 0, result.stderr
+    assert log.events > 0
+    assert log.lowest is not None and log.lowest >= 5, "web fell below its PodDisruptionBudget"
+
+    output = result.journal()["run"][0]["output"]
+    assert output["evicted"] == 2
+    assert output["refused_evictions_retried"] >= 1
+    summary = result.summary
+    assert summary["verdict"] == "met"
+    assert summary["measurements"]["rto"]["seconds"] is not None
+    assert summary["measurements"]["time_to_full_capacity"]["seconds"] is not None
+    zones = zone_of_nodes(scratch_lab)
+    with scratch_lab.connect() as cluster:
+        assert not [n.name for n in cluster.nodes() if n.unschedulable], "a node stayed cordoned"
+        placed = {zones[p.node] for p in cluster.pods("shop") if p.ready and p.node}
+    assert "zone-a" not in placed
+
+
+def test_zone_outage_is_detected_by_node_lifecycle_and_heartbeats_return_in_rollback(
+    scratch_lab: Lab, tmp_path: Path
+) -> None:
+    result = run_drill(scratch_lab, SHIPPED_DRILLS / "zone-outage.yaml", tmp_path / "reports")
+
+    assert result.returncode == 0, result.stderr
+    summary = result.summary
+    assert summary["verdict"] == "met"
+    rto = summary["measurements"]["rto"]
+    # Pods leave an unreachable node only after their 10 s toleration, which starts
+    # when the node-lifecycle controller notices the missing heartbeats: recovery
+    # cannot be faster than that, whatever the machine's speed.
+    assert rto["seconds"] >= 10
+    zones = zone_of_nodes(scratch_lab)
+    with scratch_lab.connect() as cluster:
+
+        def zone_a_healthy() -> bool:
+            nodes = [n for n in cluster.nodes() if n.zone == "zone-a"]
+            return all(n.ready and not any("unreachable" in t for t in n.taints) for n in nodes)
+
+        wait_until("zone-a nodes Ready again, without unreachable taints", zone_a_healthy)
+        placed = {zones[p.node] for p in cluster.pods("shop") if p.ready and p.node}
+    assert "zone-a" not in placed, "web's pods were rescheduled out of the dark zone"
+    timeline = (result.report_dir / "timeline.jsonl").read_text()
+    assert '"kind": "rollback_completed"' in timeline
