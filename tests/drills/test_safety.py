@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from drillkit.lab.cluster import Lab
+from tests.conftest import start_lab
 from tests.drills.support import (
     SHIPPED_DRILLS,
     drill_command,
@@ -82,30 +84,105 @@ def resource_versions(lab: Lab) -> dict[str, str]:
     return versions
 
 
-def test_killed_mid_drain_is_reverted_by_recover_and_listed_as_interrupted(
-    scratch_lab: Lab, tmp_path: Path
+@pytest.fixture(scope="module")
+def crash_lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
+    """One lab for the crash tests; each test leaves it whole again, or fails."""
+    own = start_lab("crashes")
+    yield own
+    own.down(lambda _: None)
+    own.purge()
+
+
+def ensure_whole(lab: Lab) -> None:
+    """Every component running, every node schedulable and Ready, web back to 6."""
+    for component in lab.components():
+        if not component.is_running():
+            component.start()
+            component.wait_ready()
+    with lab.connect() as cluster:
+        wait_until("all nodes Ready", lambda: all(n.ready for n in cluster.nodes()))
+        wait_until(
+            "web 6/6 ready", lambda: cluster.deployment_ready_replicas("shop", "web") == (6, 6)
+        )
+
+
+# Where each drill is killed: the progress line to wait for, per drill.
+KILL_POINTS = {
+    "before-injection": {
+        "pod-kill": "started",
+        "zone-failure": "started",
+        "zone-outage": "started",
+    },
+    "mid-fault": {
+        "pod-kill": "fault injected by kill-two-web-pods",
+        "zone-failure": "action drain-zone-a started",
+        "zone-outage": "fault injected by zone-a-goes-dark",
+    },
+    "during-rollback": {
+        "pod-kill": "rollbacks started",
+        "zone-failure": "rollbacks started",
+        "zone-outage": "rollbacks started",
+    },
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+@pytest.mark.parametrize("name", ["pod-kill", "zone-failure", "zone-outage"])
+def test_a_killed_run_is_reverted_by_recover_and_listed_as_interrupted(
+    crash_lab: Lab, tmp_path: Path, name: str, point: str
 ) -> None:
-    # Without a scheduler no replacement becomes ready, so the drain keeps retrying
-    # refused evictions: it is reliably mid-fault when it is killed.
-    scratch_lab.component("kube-scheduler").stop()
+    drill, experiment = shipped(name)
+    if point == "before-injection":
+        # A slow steady-state check holds the run before its method for two minutes.
+        experiment["steady-state-hypothesis"]["probes"].insert(
+            0,
+            {
+                "type": "probe",
+                "name": "slow-steady-state-probe",
+                "tolerance": 0,
+                "provider": {"type": "process", "path": "sleep", "arguments": "120"},
+            },
+        )
+    if point == "during-rollback":
+        # A slow first rollback step, so the run can be killed while rolling back,
+        # before the step that undoes the fault.
+        experiment.setdefault("rollbacks", []).insert(
+            0,
+            {
+                "type": "action",
+                "name": "slow-rollback-step",
+                "provider": {"type": "process", "path": "sleep", "arguments": "120"},
+            },
+        )
+    path = write_variant(tmp_path / "drills", f"{name}-{point}", drill=drill, experiment=experiment)
+    scheduler = crash_lab.component("kube-scheduler")
+    if name == "zone-failure" and point == "mid-fault":
+        # Without a scheduler no replacement becomes ready, so the drain keeps
+        # retrying refused evictions: it is reliably mid-fault when it is killed.
+        scheduler.stop()
     reports = tmp_path / "reports"
-    run = BackgroundDrill(
-        scratch_lab, SHIPPED_DRILLS / "zone-failure.yaml", reports, tmp_path / "log"
-    )
-    run.wait_for("action drain-zone-a started")
-    wait_until("zone-a cordoned", lambda: cordoned(scratch_lab))
-    run.kill()
-    assert sorted(cordoned(scratch_lab)) == ["node-a-1", "node-a-2"], "killed mid-fault"
+    try:
+        run = BackgroundDrill(crash_lab, path, reports, tmp_path / "log")
+        run.wait_for(KILL_POINTS[point][name])
+        if name == "zone-failure" and point == "mid-fault":
+            wait_until("zone-a cordoned", lambda: cordoned(crash_lab))
+        run.kill()
+        if point != "before-injection" and name == "zone-failure":
+            assert cordoned(crash_lab), "killed while zone-a was cordoned"
+        if point != "before-injection" and name == "zone-outage":
+            assert not crash_lab.zone_component("zone-a").is_running(), "killed while dark"
 
-    recovered = drill_cli(scratch_lab, "recover")
-    assert recovered.returncode == 0, recovered.stderr
-    assert "uncordon" in recovered.stdout
-    assert cordoned(scratch_lab) == []
-
-    listing = drill_cli(scratch_lab, "report", "list", "--reports-dir", str(reports))
-    assert "zone-failure" in listing.stdout
+        recovered = drill_cli(crash_lab, "recover")
+        assert recovered.returncode == 0, recovered.stderr
+        assert cordoned(crash_lab) == []
+        assert crash_lab.zone_component("zone-a").is_running()
+    finally:
+        if not scheduler.is_running():
+            scheduler.start()
+    ensure_whole(crash_lab)
+    listing = drill_cli(crash_lab, "report", "list", "--reports-dir", str(reports))
+    assert f"{name}-{point}" in listing.stdout
     assert "interrupted" in listing.stdout
-    scratch_lab.component("kube-scheduler").start()
 
 
 def test_killed_during_a_zone_outage_is_healed_by_the_next_run(
@@ -142,29 +219,6 @@ def test_killed_during_a_zone_outage_is_healed_by_the_next_run(
     assert kwok_a.is_running()
     with scratch_lab.connect() as cluster:
         wait_until("zone-a Ready again", lambda: all(n.ready for n in cluster.nodes()))
-
-
-def test_killed_during_rollback_is_reverted_by_recover(scratch_lab: Lab, tmp_path: Path) -> None:
-    drill, experiment = shipped("zone-failure")
-    drill["experiment"] = "x"
-    # A slow first rollback step, so the run can be killed while rolling back.
-    experiment["rollbacks"].insert(
-        0,
-        {
-            "type": "action",
-            "name": "slow-rollback-step",
-            "provider": {"type": "process", "path": "sleep", "arguments": "120"},
-        },
-    )
-    path = write_variant(tmp_path / "drills", "slow-rollback", drill=drill, experiment=experiment)
-    run = BackgroundDrill(scratch_lab, path, tmp_path / "reports", tmp_path / "log")
-    run.wait_for("rollbacks started")
-    run.kill()
-    assert sorted(cordoned(scratch_lab)) == ["node-a-1", "node-a-2"]
-
-    recovered = drill_cli(scratch_lab, "recover")
-    assert recovered.returncode == 0, recovered.stderr
-    assert cordoned(scratch_lab) == []
 
 
 def test_a_second_run_is_refused_while_the_first_holds_the_lock(

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from drillkit.errors import InvalidInput
+from drillkit.files import sha256_file, write_atomically
 from drillkit.model.measurement import Outcome, RunStatus, Verdict
 from drillkit.model.timeline import event_from_json
 from drillkit.reporting import writer
 from drillkit.reporting.document import render_report_json
-from drillkit.reporting.files import sha256_file, write_atomically
 from drillkit.reporting.writer import find_report, list_reports, write_run_report
 from tests.reporting.conftest import UTC_ORIGIN, make_record
 

@@ -121,6 +121,8 @@ class Cluster:
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self._dynamic: DynamicClient | None = None
+        self.context_name: str | None = None
+        """The kubeconfig context in use, for reports (None when not from a kubeconfig)."""
 
     @classmethod
     def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Cluster:
@@ -138,7 +140,9 @@ class Cluster:
             raise ClusterError(f"cannot load {where} (context {context!r}): {error}") from error
         # Faults evict and delete concurrently; one pooled connection per worker.
         configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
-        return cls(client.ApiClient(configuration))
+        cluster = cls(client.ApiClient(configuration))
+        cluster.context_name = context or _current_context(kubeconfig)
+        return cluster
 
     @classmethod
     def from_environment(cls) -> Cluster:
@@ -305,6 +309,16 @@ class Cluster:
             time.sleep(0.25)
         detail = f" (last error: {last_error})" if last_error else ""
         raise ClusterError(f"timed out after {timeout:.0f} s waiting for {description}{detail}")
+
+
+def _current_context(kubeconfig: Path | None) -> str | None:
+    try:
+        _, active = config.list_kube_config_contexts(
+            config_file=str(kubeconfig) if kubeconfig else None
+        )
+    except (config.ConfigException, OSError):
+        return None
+    return str(active["name"]) if active else None
 
 
 def _pod_state(pod: client.V1Pod) -> PodState:

@@ -5,6 +5,7 @@ Each returns a value that a Chaos Toolkit ``tolerance`` judges (usually ``true``
 
 from __future__ import annotations
 
+from drillkit.drivers import workload_reads
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 
 
@@ -22,3 +23,49 @@ def nodes_ready_in_zone(zone: str, at_least: int | None = None) -> bool:
         nodes = cluster.nodes(f"{ZONE_LABEL}={zone}")
     ready = sum(n.ready for n in nodes)
     return ready >= (len(nodes) if at_least is None else at_least) and bool(nodes)
+
+
+def statefulset_available(name: str, namespace: str, at_least: int | None = None) -> bool:
+    """True when the StatefulSet has ``at_least`` ready replicas (default: all it wants)."""
+    with Cluster.from_environment() as cluster:
+        ready, desired = workload_reads.statefulset_ready_replicas(cluster, namespace, name)
+    wanted = desired if at_least is None else at_least
+    return ready >= wanted and wanted > 0
+
+
+def pods_ready(label_selector: str, namespace: str, at_least: int | None = None) -> bool:
+    """True when ``at_least`` matching pods are ready and not terminating.
+
+    By default: at least one matching pod exists and every one that is not
+    terminating is ready. Terminating pods are on their way out (a replacement
+    counts instead), so they neither satisfy nor spoil the condition.
+    """
+    with Cluster.from_environment() as cluster:
+        pods = cluster.pods(namespace, label_selector=label_selector)
+    staying = [pod for pod in pods if not pod.terminating]
+    ready = sum(pod.ready for pod in staying)
+    if at_least is None:
+        return bool(staying) and ready == len(staying)
+    return ready >= at_least
+
+
+def pdb_disruptions_allowed(name: str, namespace: str, at_least: int = 1) -> bool:
+    """True when the PodDisruptionBudget allows ``at_least`` more voluntary disruptions.
+
+    A budget whose latest spec the disruption controller has not processed yet
+    allows none: the Eviction API refuses every eviction until it has.
+    """
+    with Cluster.from_environment() as cluster:
+        budget = workload_reads.disruption_budget(cluster, namespace, name)
+    return budget.up_to_date and budget.disruptions_allowed >= at_least
+
+
+def service_ready_endpoints(name: str, namespace: str, at_least: int = 1) -> bool:
+    """True when the Service has ``at_least`` ready endpoints (its EndpointSlices')."""
+    return ready_endpoint_count(name, namespace) >= at_least
+
+
+def ready_endpoint_count(name: str, namespace: str) -> int:
+    """The number of ready endpoints of the Service: a measurement, for a tolerance range."""
+    with Cluster.from_environment() as cluster:
+        return workload_reads.ready_endpoint_count(cluster, namespace, name)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Final, TypedDict
 
 from drillkit.errors import InvalidInput
+from drillkit.files import sha256_file, sync_directory, write_atomically
 from drillkit.model.measurement import RunStatus
 from drillkit.model.run import RunRecord
 from drillkit.model.timeline import event_to_json, format_utc, parse_utc
@@ -35,7 +36,6 @@ from drillkit.reporting.document import (
     read_report_summary,
     render_report_json,
 )
-from drillkit.reporting.files import sha256_file, sync_directory, write_atomically
 from drillkit.reporting.human import render_html, render_markdown
 
 MANIFEST_FILE_NAME: Final = "manifest.json"

@@ -258,11 +258,12 @@ def operator_identity() -> str:
 
 def describe_scope(drill: Drill, options: RunOptions) -> Scope:
     """The cluster facts an auditor asks for; unknown when the cluster cannot be reached."""
+    context = options.context or drill.target.context
     server = version = None
     per_zone: dict[str, int] = {}
     try:
-        context = options.context or drill.target.context
         with Cluster.connect(options.kubeconfig, context) as cluster:
+            context = cluster.context_name
             server = cluster.api_client.configuration.host
             version = cluster.server_version()
             for node in cluster.nodes():
@@ -270,7 +271,7 @@ def describe_scope(drill: Drill, options: RunOptions) -> Scope:
     except ClusterError:
         pass
     return Scope(
-        context=options.context or drill.target.context,
+        context=context,
         cluster_server=server,
         kubernetes_version=version,
         namespaces=tuple(drill.target.namespaces),

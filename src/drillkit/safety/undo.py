@@ -24,14 +24,12 @@ action is adding one ``UndoAction`` (``register_undo_action``).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
 import socket
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +48,7 @@ from drillkit.drivers.cluster_state import (
 )
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.files import sync_directory, write_atomically
 from drillkit.model.timeline import format_utc, parse_utc
 
 Progress = Callable[[str], None]
@@ -445,10 +444,10 @@ def _update_local(
             return
         if not updated:
             path.unlink(missing_ok=True)
-            _sync_directory(undo_dir)
+            sync_directory(undo_dir)
             return
         undo_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_atomically(path, _records_text(updated))
+        write_atomically(path, _records_text(updated).encode(), mode=0o600)
 
 
 def _read_local_all(undo_dir: Path) -> list[UndoRecord]:
@@ -471,38 +470,6 @@ def _read_local(path: Path) -> list[UndoRecord]:
             f"undo records in {path} cannot be read ({error}); the changes they describe "
             "may still need reverting by hand; move the file away once they are"
         ) from error
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    # The same discipline as report files: readers see the old list or the new one,
-    # whole, even after a power loss in the middle.
-    descriptor, temporary_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    temporary = Path(temporary_name)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    # A rename or unlink is durable only once its directory is synced.
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 # -- the ConfigMap ------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""Durable file writes for reports: a report is evidence, so it is either whole or absent.
+"""Durable file writes: reports and undo records are either whole or absent.
 
 A crash or power loss in the middle of writing must never leave a half-written
-``report.json`` that looks like a real one. :func:`write_atomically` writes to a
-temporary file beside the target, forces it to disk, renames it over the target and
-forces the rename itself to disk (DESIGN section 5: temp file, fsync, rename).
+``report.json`` that looks like a real one, nor a truncated undo record.
+:func:`write_atomically` writes to a temporary file beside the target, forces it
+to disk, renames it over the target and forces the rename itself to disk (DESIGN
+section 5: temp file, fsync, rename).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 _REPORT_FILE_MODE = 0o644
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int = _REPORT_FILE_MODE) -> None:
     """Replace ``path`` with ``data`` so that readers see the old file or the new one, whole.
 
     The parent directory must exist. The temporary file lives in the same directory,
@@ -33,7 +34,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         with os.fdopen(descriptor, "wb") as stream:
             stream.write(data)
             stream.flush()
-            os.fchmod(stream.fileno(), _REPORT_FILE_MODE)
+            os.fchmod(stream.fileno(), mode)
             # Without this the rename can reach the disk before the data does, and a
             # power loss leaves an empty file under the final name.
             os.fsync(stream.fileno())
