@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 import yaml
 
 from drillkit.lab.cluster import Lab
+from tests.helpers import wait_until
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHIPPED_DRILLS = REPOSITORY / "drills"
@@ -87,3 +89,30 @@ def shipped(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     drill = yaml.safe_load((SHIPPED_DRILLS / f"{name}.yaml").read_text())
     experiment = yaml.safe_load((SHIPPED_DRILLS / drill["experiment"]).read_text())
     return drill, experiment
+
+
+class BackgroundDrill:
+    """``drill run`` in the background, its progress (stderr) in a file to wait on."""
+
+    def __init__(self, lab: Lab, drill: Path, reports_dir: Path, log: Path) -> None:
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            drill_command("run", str(drill), "--reports-dir", str(reports_dir), "--output", "json"),
+            env=drill_environment(lab),
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            text=True,
+        )
+
+    def wait_for(self, text: str) -> None:
+        wait_until(f"{text!r} in the drill's progress", lambda: text in self.log.read_text())
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.finish()
+
+    def finish(self, timeout: float = 600) -> str:
+        stdout, _ = self.process.communicate(timeout=timeout)
+        self._log_file.close()
+        return stdout

@@ -7,7 +7,6 @@ run still shows in ``drill report list``.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from drillkit.lab.cluster import Lab
 from tests.conftest import start_lab
 from tests.drills.support import (
     SHIPPED_DRILLS,
+    BackgroundDrill,
     drill_command,
     drill_environment,
     run_drill,
@@ -28,33 +28,6 @@ from tests.drills.support import (
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.lab
-
-
-class BackgroundDrill:
-    """``drill run`` in the background, its progress (stderr) in a file to wait on."""
-
-    def __init__(self, lab: Lab, drill: Path, reports_dir: Path, log: Path) -> None:
-        self.log = log
-        self._log_file = log.open("w")
-        self.process = subprocess.Popen(
-            drill_command("run", str(drill), "--reports-dir", str(reports_dir), "--output", "json"),
-            env=drill_environment(lab),
-            stdout=subprocess.PIPE,
-            stderr=self._log_file,
-            text=True,
-        )
-
-    def wait_for(self, text: str) -> None:
-        wait_until(f"{text!r} in the drill's progress", lambda: text in self.log.read_text())
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.finish()
-
-    def finish(self, timeout: float = 600) -> str:
-        stdout, _ = self.process.communicate(timeout=timeout)
-        self._log_file.close()
-        return stdout
 
 
 def drill_cli(lab: Lab, *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import urllib3
 from kubernetes import client, watch
 
 from drillkit.lab.cluster import Lab
-from tests.drills.support import SHIPPED_DRILLS, run_drill
+from tests.drills.support import SHIPPED_DRILLS, BackgroundDrill, DrillResult, run_drill
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.lab
@@ -98,9 +98,38 @@ def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
                 == 1
             ),
         )
+    # While the scheduler is stopped, no replacement becomes ready, so the budget
+    # stays spent after the first eviction and the second is refused until the
+    # scheduler is back: the drain must keep retrying rather than fail.
+    scheduler = scratch_lab.component("kube-scheduler")
+    zone_a = {name for name, zone in zone_of_nodes(scratch_lab).items() if zone == "zone-a"}
+    with scratch_lab.connect() as cluster:
+        in_zone_a = {p.name for p in cluster.pods("shop") if p.node in zone_a}
+    assert len(in_zone_a) == 2
     with ReadyPodLog(scratch_lab, "shop", "app=web") as log:
-        result = run_drill(scratch_lab, SHIPPED_DRILLS / "zone-failure.yaml", tmp_path / "reports")
+        scheduler.stop()
+        try:
+            run = BackgroundDrill(
+                scratch_lab,
+                SHIPPED_DRILLS / "zone-failure.yaml",
+                tmp_path / "reports",
+                tmp_path / "log",
+            )
+            with scratch_lab.connect() as cluster:
+
+                def one_evicted_one_refused() -> bool:
+                    left = {p.name for p in cluster.pods("shop") if not p.terminating}
+                    return len(in_zone_a & left) == 1
+
+                wait_until(
+                    "one zone-a pod evicted while the other is held", one_evicted_one_refused
+                )
+        finally:
+            scheduler.start()
+            scheduler.wait_ready()
+        stdout = run.finish()
         wait_until("6 ready web pods in the independent log", lambda: len(log.ready) == 6)
+    result = DrillResult(run.process.returncode, stdout, run.log.read_text())
     assert result.returncode == 0, result.stderr
     assert log.events > 0
     assert log.lowest is not None and log.lowest >= 5, "web fell below its PodDisruptionBudget"

@@ -78,7 +78,7 @@ def run_drill(
         finally:
             # After the rollbacks: whatever they missed (or never ran) is reverted
             # from the undo records, and verified.
-            for action in revert_run(cluster, run_id, progress=on_message):
+            for action in revert_run(cluster, run_id, progress=lambda _: None):
                 if action.outcome is not RecoveryOutcome.ALREADY_REVERTED:
                     on_message(f"safety net: {action.describe()}")
             lock.release()
