@@ -270,9 +270,7 @@ def _print_summary(record: RunRecord, report_dir: Path) -> None:
         f"  RTO   {describe(outcome.recovery.rto if outcome.recovery else None, rto_target)}"
     )
     if outcome.capacity is not None:
-        click.echo(
-            f"  full capacity after {describe(outcome.capacity.time_to_full_capacity, None)}"
-        )
+        click.echo(f"  full capacity {describe(outcome.capacity.time_to_full_capacity, None)}")
     if outcome.rpo is not None or rpo_target is not None:
         click.echo(f"  RPO   {describe(outcome.rpo.rpo if outcome.rpo else None, rpo_target)}")
     for finding in outcome.findings:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
 from drillkit import __version__
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
