@@ -62,6 +62,8 @@ def test_pod_kill_kills_exactly_the_requested_pods_and_meets_its_objective(
     assert rto["seconds"] > 0, "two pods were down for a moment"
     report = result.report()
     assert report["recovery"]["disruption_observed"] is True
+    # The lab kubeconfig's current context is the least-privilege identity.
+    assert report["scope"]["context"] == f"{lab.shape.name}-runner"
     with lab.connect() as cluster:
         remaining = {p.name for p in cluster.pods(namespace) if not p.terminating}
     assert not remaining & {name.split("/")[1] for name in killed}

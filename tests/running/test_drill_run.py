@@ -165,3 +165,53 @@ def test_an_unknown_drill_name_is_a_usage_error(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "no drill named 'no-such-drill'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_tripped_abort_condition_stops_the_run_through_its_rollbacks(tmp_path: Path) -> None:
+    drill = yaml.safe_load((DRILLS / "slow-fault.yaml").read_text())
+    drill["experiment"] = str(DRILLS / "slow-fault-experiment.yaml")
+    stop_file = tmp_path / "stop"
+    drill["safety"] = {
+        "abort_conditions": [
+            {
+                "type": "probe",
+                "name": "no-stop-file",
+                "tolerance": 0,
+                "provider": {
+                    "type": "process",
+                    "path": "sh",
+                    "arguments": ["-c", f"test ! -f {stop_file}"],
+                },
+            }
+        ]
+    }
+    path = tmp_path / "guarded.yaml"
+    path.write_text(yaml.safe_dump(drill))
+    env = environment(tmp_path)
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            drill_command(
+                "run", str(path), "--reports-dir", str(tmp_path / "reports"), "--output", "json"
+            ),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        try:
+            wait_until(
+                "the slow fault to start",
+                lambda: "action slow-fault started" in stderr_path.read_text(),
+            )
+            stop_file.touch()
+            stdout, _ = process.communicate(timeout=120)
+        finally:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1, stderr_path.read_text()
+    summary = json.loads(stdout)
+    assert summary["status"] == "aborted"
+    assert summary["verdict"] == "aborted"
+    assert Path(env["ROLLBACK_MARK"]).exists(), "the rollback ran"
+    assert "abort condition" in stderr_path.read_text()

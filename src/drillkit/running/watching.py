@@ -23,7 +23,10 @@ WorkloadKey = tuple[str, str, str]
 """(kind, namespace, name)"""
 
 # Probes whose meaning is known, so they can be answered from a watch instead of polled.
-_WATCHABLE_PROBES = {("drillkit.probes.kubernetes", "deployment_available"): "Deployment"}
+_WATCHABLE_PROBES = {
+    ("drillkit.probes.kubernetes", "deployment_available"): "Deployment",
+    ("drillkit.probes.kubernetes", "statefulset_available"): "StatefulSet",
+}
 
 
 class WorkloadWatches:
