@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+from drillkit.faults.outage import open_provider
 from drillkit.model.drill import Drill
 from drillkit.running import chaostoolkit
 from drillkit.running.runner import RunOptions, uses_kubernetes
@@ -83,6 +84,20 @@ def _describe_targets(cluster: Cluster, activity: dict[str, Any]) -> list[str]:
         return [
             f"{name} {verb} zone {zone}: nodes {', '.join(zone_nodes) or '(none)'}; "
             f"{len(pods)} pods on them"
+        ]
+    if func == "zone_outage" and module == "drillkit.faults.outage":
+        zone, provider_name = str(arguments.get("zone")), str(arguments.get("provider", "aws"))
+        with open_provider(
+            provider_name,
+            cluster_name=arguments.get("cluster_name"),
+            region=arguments.get("region"),
+            endpoint_url=arguments.get("endpoint_url"),
+            lab=str(arguments.get("lab", "local")),
+        ) as provider:
+            stopped = provider.find_targets(zone)
+        return [
+            f"{name} stops zone {zone} through {provider_name}: "
+            f"{', '.join(stopped) or '(nothing running there)'}"
         ]
     if func == "kill_pods" and module.startswith("drillkit.faults"):
         namespace = str(arguments.get("namespace"))
