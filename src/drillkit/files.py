@@ -66,3 +66,12 @@ def sha256_file(path: Path) -> str:
     """The SHA-256 digest of a file's bytes, as lowercase hex."""
     with path.open("rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def state_home() -> Path:
+    """Where drillkit keeps its state (labs, undo records): ``DRILLKIT_HOME`` when set,
+    else ``$XDG_STATE_HOME/drillkit`` (``~/.local/state/drillkit``)."""
+    configured = os.environ.get("DRILLKIT_HOME")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "drillkit"

@@ -18,7 +18,6 @@ kill or restart a single component, e.g. one zone's kwok for an abrupt outage.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import string
@@ -33,6 +32,7 @@ import yaml
 
 from drillkit.drivers.kubernetes import REGION_LABEL, ZONE_LABEL, Cluster, NodeSpec, NodeState
 from drillkit.errors import InvalidInput, LabError
+from drillkit.files import state_home
 from drillkit.lab import build
 from drillkit.lab.pki import ensure_pki
 from drillkit.lab.processes import Component, HealthCheck
@@ -52,12 +52,8 @@ SEED_WAIT_SECONDS = 180.0
 
 
 def labs_root() -> Path:
-    """Where labs live; ``DRILLKIT_HOME`` overrides ``~/.local/state/drillkit``."""
-    configured = os.environ.get("DRILLKIT_HOME")
-    if configured:
-        return Path(configured) / "labs"
-    state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-    return state / "drillkit" / "labs"
+    """Where labs live: ``<state home>/labs`` (see ``drillkit.files.state_home``)."""
+    return state_home() / "labs"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,7 +48,7 @@ from drillkit.drivers.cluster_state import (
 )
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 from drillkit.errors import ClusterError, DrillError, InvalidInput
-from drillkit.files import sync_directory, write_atomically
+from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.timeline import format_utc, parse_utc
 
 Progress = Callable[[str], None]
@@ -323,12 +323,8 @@ register_undo_action(
 
 
 def default_undo_dir() -> Path:
-    """``$DRILLKIT_HOME/undo``; without ``DRILLKIT_HOME``, ``~/.local/state/drillkit/undo``."""
-    configured = os.environ.get("DRILLKIT_HOME")
-    if configured:
-        return Path(configured) / "undo"
-    state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-    return state / "drillkit" / "undo"
+    """``<state home>/undo`` (see ``drillkit.files.state_home``)."""
+    return state_home() / "undo"
 
 
 def record_undo(
