@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from drillkit.lab.cluster import Lab
 from tests.drills.support import run_drill, shipped, write_variant
@@ -79,3 +80,53 @@ def test_pod_kill_with_an_objective_no_recovery_can_meet_is_missed(
     assert result.returncode == 1, result.stderr
     assert result.summary["verdict"] == "missed"
     assert any("RTO" in finding for finding in result.summary["findings"])
+
+
+def test_rpo_markers_written_through_the_fault_all_survive(
+    lab: Lab, namespace: str, tmp_path: Path
+) -> None:
+    deploy_web(lab, namespace)
+    with lab.connect() as cluster:
+        # The marker role, bound in this namespace as deploy/rbac.yaml tells users to.
+        cluster.apply(
+            [
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "RoleBinding",
+                    "metadata": {"name": "drillkit-markers", "namespace": namespace},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": "drillkit-markers",
+                    },
+                    "subjects": [
+                        {
+                            "apiGroup": "rbac.authorization.k8s.io",
+                            "kind": "User",
+                            "name": "drillkit-runner",
+                        }
+                    ],
+                }
+            ]
+        )
+    path = pod_kill_in(namespace, tmp_path)
+    drill = yaml.safe_load(path.read_text())
+    drill["objectives"]["rpo"] = "0s"
+    drill["markers"] = {
+        "interval": "500ms",
+        "store": {"type": "configmap", "namespace": namespace, "name": "drill-markers"},
+    }
+    path.write_text(yaml.safe_dump(drill))
+
+    result = run_drill(lab, path, tmp_path / "reports")
+
+    assert result.returncode == 0, result.stderr
+    rpo = result.summary["measurements"]["rpo"]
+    assert rpo["seconds"] == 0
+    assert rpo["bound"] == "exact"
+    assert rpo["resolution_seconds"] == 0.5
+    assert rpo["markers_lost"] == 0
+    assert rpo["markers_written_before_inject"] >= 1
+    with lab.connect() as cluster:
+        marker = cluster.core.read_namespaced_config_map("drill-markers", namespace)
+    assert int(marker.data["sequence"]) == rpo["newest_surviving_sequence"]

@@ -123,9 +123,15 @@ ObserverFactory = Callable[[Mapping[str, Any], Mapping[str, Any]], Observer]
 class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     """Follows chaoslib's run: timeline events, the observer, signals, the recovery wait."""
 
-    def __init__(self, recorder: TimelineRecorder, make_observer: ObserverFactory) -> None:
+    def __init__(
+        self,
+        recorder: TimelineRecorder,
+        make_observer: ObserverFactory,
+        after_recovery: Callable[[], None] = lambda: None,
+    ) -> None:
         self.recorder = recorder
         self.make_observer = make_observer
+        self.after_recovery = after_recovery
         self.observer: Observer | None = None
         self.interrupted_by: str | None = None
         self.steady_state_before: bool | None = None
@@ -189,6 +195,7 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         if self.observer is not None and self.interrupted_by is None and injected:
             self.observer.wait_until_settled()
         self._stop_observer()
+        self.after_recovery()
 
     def start_rollbacks(self, experiment: Experiment) -> None:
         self._phase = "rollback"

@@ -30,6 +30,7 @@ from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
 from drillkit.model.timeline import RunFinished, RunStarted, TimelineEvent
 from drillkit.running import chaostoolkit
 from drillkit.running.capacity import WorkloadCapacity
+from drillkit.running.markers import MarkerWriter
 from drillkit.running.observer import CapacitySampler, Condition, Observer
 from drillkit.running.recorder import Clock, SystemClock, TimelineRecorder
 from drillkit.running.watching import WatchedCapacity, WorkloadWatches, watched_condition
@@ -142,9 +143,25 @@ def _run(
         if watches is not None:
             watches.subscribe(observer.notify)
             watches.start()
+        if marker_writer is not None:
+            marker_writer.start()
         return observer
 
-    handler = chaostoolkit.DrillEventHandler(recorder, make_observer)
+    marker_writer = None
+    if drill.markers is not None:
+        marker_cluster = Cluster.connect(options.kubeconfig, context)
+        marker_writer = MarkerWriter(
+            marker_cluster, drill.markers, run_id=run_id, recorder=recorder
+        )
+
+    def after_recovery() -> None:
+        # Markers keep being written through the fault; once the service is back
+        # (or the wait timed out), what survived is read back.
+        if marker_writer is not None:
+            marker_writer.stop()
+            marker_writer.read_back()
+
+    handler = chaostoolkit.DrillEventHandler(recorder, make_observer, after_recovery)
     error: str | None = None
     journal: dict[str, Any]
     with _activity_environment(options, run_id):
@@ -158,6 +175,9 @@ def _run(
         scope = describe_scope(drill, options)
     if watches is not None:
         watches.stop()
+    if marker_writer is not None:
+        marker_writer.stop()
+        marker_writer.cluster.close()
     status, error = _decide_status(journal, handler, error)
     finished = recorder.record(RunFinished(at=recorder.now(), status=status))
     timeline = recorder.events()

@@ -1,0 +1,111 @@
+"""RPO markers: a writer that stamps data into the protected store, and a reader.
+
+Every ``interval`` the writer replaces a ConfigMap's data with the next sequence
+number (through the API server, the path the application's data takes) and
+records ``MarkerWritten`` with the monotonic instant the write was acknowledged.
+After recovery the reader looks for the newest sequence of this run that survived;
+``measure_rpo`` turns both into the RPO. A write that fails (the API server is
+down during the disaster) is simply not recorded: it did not happen.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from drillkit.drivers.cluster_state import (
+    Conflict,
+    NotFound,
+    create_config_map,
+    read_config_map,
+    replace_config_map,
+)
+from drillkit.drivers.kubernetes import Cluster
+from drillkit.errors import ClusterError
+from drillkit.model.drill import Markers
+from drillkit.model.timeline import MarkersRead, MarkerWritten
+from drillkit.running.recorder import TimelineRecorder
+
+_LABELS = {"app.kubernetes.io/managed-by": "drillkit", "app.kubernetes.io/component": "rpo-marker"}
+
+
+class MarkerWriter:
+    """Writes marker ``(run, sequence)`` into a ConfigMap every interval, in a thread."""
+
+    def __init__(
+        self, cluster: Cluster, markers: Markers, *, run_id: str, recorder: TimelineRecorder
+    ) -> None:
+        self.cluster = cluster
+        self.namespace = markers.store.namespace
+        self.name = markers.store.name
+        self.interval = markers.interval.total_seconds()
+        self.run_id = run_id
+        self.recorder = recorder
+        self.written = 0
+        self._sequence = 0
+        self._version: str | None = None
+        self._stop = threading.Event()
+        self._first = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="drillkit-markers", daemon=True)
+
+    def start(self, *, first_write_timeout: float = 30.0) -> None:
+        """Start writing and wait (bounded) for the first acknowledged marker, so the
+        record starts before the fault."""
+        self._thread.start()
+        self._first.wait(first_write_timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def read_back(self) -> None:
+        """Record the newest marker of this run that the store holds now."""
+        newest: int | None = None
+        try:
+            current = read_config_map(self.cluster, self.namespace, self.name)
+        except ClusterError:
+            current = None
+        if current is not None and current.data.get("run_id") == self.run_id:
+            newest = int(current.data.get("sequence", "0")) or None
+        self.recorder.record(MarkersRead(at=self.recorder.now(), newest_sequence=newest))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._write_next()
+            self._stop.wait(self.interval)
+
+    def _write_next(self) -> None:
+        sequence = self._sequence + 1
+        data = {"run_id": self.run_id, "sequence": str(sequence)}
+        try:
+            if self._version is None:
+                try:
+                    record = create_config_map(
+                        self.cluster, self.namespace, self.name, data=data, labels=_LABELS
+                    )
+                except Conflict:
+                    existing = read_config_map(self.cluster, self.namespace, self.name)
+                    if existing is None:
+                        return
+                    self._version = existing.resource_version
+                    return self._write_next()
+            else:
+                record = replace_config_map(
+                    self.cluster,
+                    self.namespace,
+                    self.name,
+                    data=data,
+                    labels=_LABELS,
+                    resource_version=self._version,
+                )
+        except (Conflict, NotFound):
+            # Someone else wrote or deleted it (a restore, say): start again from a create.
+            self._version = None
+            return
+        except ClusterError:
+            return
+        acknowledged = self.recorder.now()
+        self._version = record.resource_version
+        self._sequence = sequence
+        self.written += 1
+        self.recorder.record(MarkerWritten(at=acknowledged, sequence=sequence))
+        self._first.set()
