@@ -69,7 +69,8 @@ class EvictionAnswer(StrEnum):
 
     ACCEPTED = "accepted"
     REFUSED = "refused"
-    """429: the PodDisruptionBudget allows no disruption now; retry later."""
+    """429 (the PodDisruptionBudget allows no disruption now) or 409 (its update
+    conflicted with concurrent evictions): not evicted; retry later."""
     GONE = "gone"
     """404: the pod no longer exists."""
 
@@ -259,7 +260,9 @@ class Cluster:
             try:
                 self.core.create_namespaced_pod_eviction(name, namespace, body)
             except ApiException as error:
-                if error.status == 429:
+                # 409: the API server gave up updating the PodDisruptionBudget under
+                # concurrent evictions; the pod was not evicted, so it is safe to retry.
+                if error.status in (429, 409):
                     return EvictionAnswer.REFUSED
                 if error.status == 404:
                     return EvictionAnswer.GONE

@@ -224,9 +224,15 @@ def drain_zone(
                 time.sleep(min(remaining, delay * random.uniform(0.5, 1.0)))
                 delay = min(delay * 2, 2.0)
 
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(to_evict) or 1))) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(to_evict) or 1)))
+        try:
             for future in [pool.submit(evict, pod) for pod in to_evict]:
                 future.result()
+        except BaseException:
+            # A failed fault stops disrupting: queued evictions are dropped.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         evicted_uids = {p.uid for p in to_evict}
         while True:
             present = [
