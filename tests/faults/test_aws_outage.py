@@ -44,6 +44,7 @@ from drillkit.faults.outage import (
 )
 from drillkit.model.timeline import parse_utc
 from drillkit.safety.undo import UndoNotRecorded, UndoRecord, undo_action, undo_file
+from tests.helpers import wait_until
 
 REGION = "eu-west-1"
 ZONE_A = f"{REGION}a"
@@ -60,16 +61,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    def listening() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"moto server exited with {process.returncode} at startup")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"moto server did not listen on port {port} in time")
+            return False
+
+    wait_until(f"the moto server to listen on port {port}", listening, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ) as process,
     ):
         try:
-            wait_for_port(port, process, time.monotonic() + STARTUP_DEADLINE)
+            wait_for_port(port, process, STARTUP_DEADLINE)
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
