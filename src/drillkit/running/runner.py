@@ -75,7 +75,10 @@ def run_drill(
         lock.acquire()
         try:
             for action in recover(cluster, progress=on_message):
-                on_message(f"recovered from an earlier run: {action.describe()}")
+                if action.outcome is RecoveryOutcome.SKIPPED:
+                    on_message(f"left alone, its run is alive: {action.describe()}")
+                else:
+                    on_message(f"recovered from an earlier run: {action.describe()}")
             return _run(drill, experiment, options, on_event=on_event, clock=clock, run_id=run_id)
         finally:
             # After the rollbacks: whatever they missed (or never ran) is reverted
