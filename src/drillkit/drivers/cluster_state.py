@@ -137,11 +137,7 @@ def delete_lease(
 
     False when it was already gone; ``Conflict`` when it changed since that version.
     """
-    options = client.V1DeleteOptions(
-        preconditions=client.V1Preconditions(resource_version=resource_version)
-        if resource_version
-        else None
-    )
+    options = _delete_options(resource_version)
     try:
         with _translate_state(f"deleting lease {namespace}/{name}"):
             _coordination(cluster).delete_namespaced_lease(
@@ -269,11 +265,7 @@ def delete_config_map(
 
     False when it was already gone; ``Conflict`` when it changed since that version.
     """
-    options = client.V1DeleteOptions(
-        preconditions=client.V1Preconditions(resource_version=resource_version)
-        if resource_version
-        else None
-    )
+    options = _delete_options(resource_version)
     try:
         with _translate_state(f"deleting configmap {namespace}/{name}"):
             cluster.core.delete_namespaced_config_map(
@@ -334,4 +326,13 @@ def _config_map_record(item: client.V1ConfigMap) -> ConfigMapRecord:
         annotations=dict(item.metadata.annotations or {}),
         data=dict(item.data or {}),
         resource_version=item.metadata.resource_version,
+    )
+
+
+def _delete_options(resource_version: str | None) -> client.V1DeleteOptions:
+    """Delete only the version read, when one is given (optimistic concurrency)."""
+    return client.V1DeleteOptions(
+        preconditions=client.V1Preconditions(resource_version=resource_version)
+        if resource_version
+        else None
     )
