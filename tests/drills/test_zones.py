@@ -84,23 +84,28 @@ def zone_of_nodes(lab: Lab) -> dict[str, str]:
 def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
     scratch_lab: Lab, tmp_path: Path
 ) -> None:
-    # A tighter budget than the seed's, so that the two web pods of zone-a cannot
-    # both leave at once: one eviction must be refused and retried.
+    # While the budget allows no disruption, every eviction is refused; the drill's
+    # progress says so. Then the budget allows exactly one: with the scheduler stopped
+    # no replacement becomes ready, so the second zone-a pod stays held until the
+    # scheduler is back. The drain must keep retrying rather than fail.
     with scratch_lab.connect() as cluster:
         policy = client.PolicyV1Api(cluster.api_client)
-        policy.patch_namespaced_pod_disruption_budget("web", "shop", {"spec": {"minAvailable": 5}})
-        wait_until(
-            "the budget to allow exactly one disruption",
-            lambda: (
-                policy.read_namespaced_pod_disruption_budget(
-                    "web", "shop"
-                ).status.disruptions_allowed
-                == 1
-            ),
-        )
-    # While the scheduler is stopped, no replacement becomes ready, so the budget
-    # stays spent after the first eviction and the second is refused until the
-    # scheduler is back: the drain must keep retrying rather than fail.
+
+        def allow_disruptions(count: int) -> None:
+            policy.patch_namespaced_pod_disruption_budget(
+                "web", "shop", {"spec": {"minAvailable": 6 - count}}
+            )
+            wait_until(
+                f"the budget to allow exactly {count} disruption(s)",
+                lambda: (
+                    policy.read_namespaced_pod_disruption_budget(
+                        "web", "shop"
+                    ).status.disruptions_allowed
+                    == count
+                ),
+            )
+
+        allow_disruptions(0)
     scheduler = scratch_lab.component("kube-scheduler")
     zone_a = {name for name, zone in zone_of_nodes(scratch_lab).items() if zone == "zone-a"}
     with scratch_lab.connect() as cluster:
@@ -115,15 +120,15 @@ def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
                 tmp_path / "reports",
                 tmp_path / "log",
             )
+            run.wait_for("refused by its PodDisruptionBudget; retrying")
+            allow_disruptions(1)
             with scratch_lab.connect() as cluster:
 
-                def one_evicted_one_refused() -> bool:
+                def one_evicted_one_held() -> bool:
                     left = {p.name for p in cluster.pods("shop") if not p.terminating}
                     return len(in_zone_a & left) == 1
 
-                wait_until(
-                    "one zone-a pod evicted while the other is held", one_evicted_one_refused
-                )
+                wait_until("one zone-a pod evicted while the other is held", one_evicted_one_held)
         finally:
             scheduler.start()
             scheduler.wait_ready()

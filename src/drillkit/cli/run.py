@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,12 +84,13 @@ def run(
         return
     # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
     progress = LiveProgress(drill.name, reports_dir)
-    record = run_drill(
-        drill,
-        options,
-        on_event=progress.on_event,
-        on_message=progress.message,
-    )
+    with progress.showing_logs():
+        record = run_drill(
+            drill,
+            options,
+            on_event=progress.on_event,
+            on_message=progress.message,
+        )
     progress.close()
     report_dir = write_run_report(record, reports_dir)
     if output == "json":
@@ -130,6 +134,15 @@ def is_experiment_file(path: Path) -> bool:
     return isinstance(document, dict) and "method" in document and "experiment" not in document
 
 
+class _ProgressHandler(logging.Handler):
+    def __init__(self, show: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.show = show
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.show(record.getMessage())
+
+
 class LiveProgress:
     """Phase, elapsed time and the recovery condition, live on a terminal, as lines otherwise."""
 
@@ -159,6 +172,20 @@ class LiveProgress:
             self.live.console.print(f"[dim]{self._elapsed()}[/dim] {text}")
         else:
             click.echo(f"{self._elapsed()} {text}", err=True)
+
+    @contextmanager
+    def showing_logs(self) -> Iterator[None]:
+        """Show what faults and probes log (retries, waits) as progress lines."""
+        handler = _ProgressHandler(self.message)
+        logger = logging.getLogger("drillkit")
+        logger.addHandler(handler)
+        previous = logger.level
+        logger.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(previous)
 
     def close(self) -> None:
         if self.live is not None:

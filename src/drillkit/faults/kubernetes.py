@@ -16,6 +16,7 @@ an operator had already cordoned are left alone and never uncordoned by drillkit
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -30,6 +31,8 @@ from drillkit.model.timeline import format_utc
 from drillkit.safety.undo import CORDONED_BY, UNCORDON_NODES, current_run_id, record_undo
 
 INJECTED_AT = "drillkit_injected_at"
+
+logger = logging.getLogger(__name__)
 
 
 class _FirstAcknowledgement:
@@ -213,6 +216,12 @@ def drain_zone(
                     return
                 with progress.lock:
                     progress.refusals += 1
+                if delay == 0.25:
+                    logger.info(
+                        "eviction of %s/%s refused by its PodDisruptionBudget; retrying",
+                        pod.namespace,
+                        pod.name,
+                    )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise ClusterError(
