@@ -55,15 +55,29 @@ def build() -> None:
 @click.option(
     "--region", default=None, help="Value of topology.kubernetes.io/region (default: the name)."
 )
-def up(name: str, zones: int, nodes_per_zone: int, region: str | None) -> None:
+@click.option(
+    "--etcd-members",
+    default=1,
+    show_default=True,
+    type=click.Choice(["1", "3", "5"]),
+    help="Members of the lab's etcd cluster; 3 allows quorum-loss drills.",
+)
+def up(name: str, zones: int, nodes_per_zone: int, region: str | None, etcd_members: str) -> None:
     """Start a lab and wait until its nodes are Ready and shop/web is available.
 
     Running it on a lab that is up changes nothing. A lab whose processes died is
-    restarted cleanly, keeping its data.
+    restarted cleanly, keeping its data. The shape (zones, nodes, etcd members) is
+    fixed when a lab is first created.
     """
     from drillkit.lab.cluster import Lab, LabShape
 
-    shape = LabShape(name=name, region=region or name, zones=zones, nodes_per_zone=nodes_per_zone)
+    shape = LabShape(
+        name=name,
+        region=region or name,
+        zones=zones,
+        nodes_per_zone=nodes_per_zone,
+        etcd_members=int(etcd_members),
+    )
     instance = Lab.create(shape)
     started = instance.up(progress_printer(f"{name}: "))
     if not started:
@@ -112,6 +126,40 @@ def kubeconfig(name: str) -> None:
 
     instance = Lab.open(name)
     click.echo(str(instance.kubeconfig))
+
+
+@lab.command()
+@click.argument("component_name", metavar="COMPONENT")
+@click.argument("operation", type=click.Choice(["start", "stop", "kill", "wait"]))
+@click.option("--name", default=DEFAULT_LAB, show_default=True)
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for readiness.")
+def component(component_name: str, operation: str, name: str, timeout: float) -> None:
+    """Start, stop, kill -9 or wait for one process of a lab.
+
+    COMPONENT is etcd (etcd-1, etcd-2 with three members), kube-apiserver,
+    kube-controller-manager, kube-scheduler or kwok-<zone>. `start` launches it
+    and returns (etcd members of a cluster must all be started before any is
+    healthy); `wait` returns once it answers its health check; `stop` is SIGTERM
+    (SIGKILL after 15 s); `kill` is SIGKILL, as a crash would be. These are the
+    steps the lab's etcd restore procedure declares.
+
+    \b
+    Examples:
+      drill lab component kube-apiserver stop
+      drill lab component etcd start --name region-a && drill lab component etcd wait
+    """
+    from drillkit.lab.cluster import Lab
+
+    item = Lab.open(name).component(component_name)
+    if operation == "start":
+        item.start()
+    elif operation == "wait":
+        item.wait_ready(timeout=timeout)
+    elif operation == "stop":
+        item.stop()
+    else:
+        item.kill()
+    click.echo(f"{component_name} of lab {name}: {operation} done")
 
 
 def _print_status(instance: Lab) -> None:

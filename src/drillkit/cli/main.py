@@ -16,10 +16,13 @@ import click
 
 from drillkit import __version__
 from drillkit.cli.drills import list_drills, schema, show, validate
+from drillkit.cli.evidence import evidence
+from drillkit.cli.gameday import gameday
 from drillkit.cli.lab import lab
 from drillkit.cli.recover import recover
 from drillkit.cli.report import report
 from drillkit.cli.run import run
+from drillkit.cli.schedule import schedule, scheduler
 from drillkit.errors import DrillError
 
 
@@ -45,8 +48,11 @@ def cli(context: click.Context, debug: bool) -> None:
     context.obj["debug"] = debug
 
 
-for command in (run, validate, list_drills, show, report, recover, schema, lab):
+for command in (run, validate, list_drills, show, report, recover, schema, lab, evidence):
     cli.add_command(command)
+cli.add_command(schedule)
+cli.add_command(scheduler)
+cli.add_command(gameday)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,3 +67,161 @@ def show_report(run: str, reports_dir: Path, fmt: str) -> None:
     else:
         click.echo((directory / "report.md").read_text().rstrip())
         click.echo(f"\n(HTML: {directory / 'report.html'})")
+
+
+@report.command(name="trend")
+@click.argument("drill", required=False)
+@reports_dir_option
+@click.option(
+    "--since",
+    default=None,
+    metavar="DATE",
+    help="Only runs started on or after this day (2025-01-01) or UTC time.",
+)
+@click.option(
+    "-o",
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the HTML page with the charts [default: <reports-dir>/trend.html].",
+)
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the page as a PDF here.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object per drill (runs, pass_rate, mttr_seconds, points).",
+)
+def trend(
+    drill: str | None,
+    reports_dir: Path,
+    since: str | None,
+    html_path: Path | None,
+    pdf_path: Path | None,
+    output: str,
+) -> None:
+    """RTO and RPO over time, pass rate and MTTR per drill, with charts in HTML.
+
+    \b
+    Pass rate: runs that met their objectives over all runs (missed, aborted,
+    errored and killed runs count as not passed). MTTR: the mean RTO of runs that
+    were disrupted and recovered; runs that saw no disruption, or did not recover
+    before the timeout, are counted beside it, not averaged in.
+
+    \b
+    Examples:
+      drill report trend                     every drill
+      drill report trend zone-failure --since 2025-01-01 --pdf trend.pdf
+    """
+    import json
+    from datetime import UTC, datetime
+
+    from drillkit.cli.evidence import parse_moment
+    from drillkit.files import write_atomically
+    from drillkit.model.measurement import format_seconds
+    from drillkit.reporting.trend import load_trend_points, measure_trends, render_trend_html
+
+    start = None
+    if since is not None:
+        moment = parse_moment(since)
+        start = (
+            moment
+            if isinstance(moment, datetime)
+            else datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+        )
+    trends = measure_trends(load_trend_points(reports_dir, drill, since=start))
+    page = render_trend_html(trends, generated=datetime.now(UTC))
+    target = html_path or reports_dir / "trend.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, page.encode("utf-8"))
+    if pdf_path is not None:
+        from drillkit.reporting.pdf import render_pdf
+
+        write_atomically(pdf_path, render_pdf(page, title="drillkit trends"))
+
+    if output == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "drill": t.drill,
+                        "runs": t.runs,
+                        "met": t.met,
+                        "pass_rate": t.pass_rate,
+                        "mttr_seconds": t.mttr_seconds,
+                        "recovered_runs": t.recovered_runs,
+                        "unrecovered_runs": t.unrecovered_runs,
+                        "worst_rto_seconds": t.worst_rto_seconds,
+                        "points": [
+                            {
+                                "run_id": p.run_id,
+                                "started_utc": p.started_utc.isoformat(),
+                                "verdict": p.verdict,
+                                "rto_seconds": p.rto_seconds,
+                                "rpo_seconds": p.rpo_seconds,
+                            }
+                            for p in t.points
+                        ],
+                    }
+                    for t in trends
+                ]
+            )
+        )
+        return
+
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else format_seconds(value) + "s"
+
+    if not trends:
+        click.echo(f"no runs in {reports_dir}")
+    else:
+        click.echo(
+            f"{'DRILL':<24} {'RUNS':>5} {'PASS':>6} {'MTTR':>9} {'WORST RTO':>10} {'RTO OBJ':>8}"
+        )
+    for t in trends:
+        rate = "-" if t.pass_rate is None else f"{100 * t.pass_rate:.0f}%"
+        click.echo(
+            f"{t.drill:<24} {t.runs:>5} {rate:>6} {seconds(t.mttr_seconds):>9} "
+            f"{seconds(t.worst_rto_seconds):>10} {seconds(t.rto_objective):>8}"
+        )
+    click.echo(f"charts: {target}")
+    if pdf_path is not None:
+        click.echo(f"pdf: {pdf_path}")
+
+
+@report.command(name="pdf")
+@click.argument("run", default="latest")
+@reports_dir_option
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The PDF to write [default: <drill>-<run-id>.pdf here].",
+)
+def pdf(run: str, reports_dir: Path, output_path: Path | None) -> None:
+    """Render one run's report.html as a PDF. RUN is a run id, a prefix of one, or 'latest'.
+
+    The PDF is written outside the report directory, whose files the ledger vouches for.
+    """
+    from drillkit.files import write_atomically
+    from drillkit.reporting.pdf import render_pdf
+    from drillkit.reporting.writer import find_report
+
+    directory = find_report(reports_dir, run)
+    page = (directory / "report.html").read_text(encoding="utf-8")
+    target = output_path or Path(f"{directory.parent.name}-{directory.name}.pdf")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(
+        target, render_pdf(page, title=f"{directory.parent.name} run {directory.name}")
+    )
+    click.echo(str(target))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from drillkit.cli.evidence import enter_run, load_signing_key_option, signing_key_option
 from drillkit.cli.options import drills_dir_option, reports_dir_option
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ EXIT_CODES = {"met": 0, "missed": 1, "inconclusive": 1, "aborted": 1, "error": 3
     help="Kubeconfig context (default: the drill's, else the current context).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would run and change nothing.")
+@signing_key_option
 @click.option(
     "--output",
     type=click.Choice(["text", "json"]),
@@ -56,6 +58,7 @@ def run(
     kubeconfig: Path | None,
     context: str | None,
     dry_run: bool,
+    signing_key: Path | None,
     output: str,
 ) -> None:
     """Run a drill now and measure its actual RTO and RPO against its objectives.
@@ -79,6 +82,8 @@ def run(
 
     drill = resolve_drill(drill_name, drills_dir)
     options = RunOptions(kubeconfig=kubeconfig, context=context)
+    # Read before the run: a broken key must stop it before anything is touched.
+    ledger_key = load_signing_key_option(signing_key)
     if dry_run:
         _print_plan(drill, options)
         return
@@ -93,6 +98,7 @@ def run(
         )
     progress.close()
     report_dir = write_run_report(record, reports_dir)
+    enter_run(reports_dir, report_dir, ledger_key)
     if output == "json":
         click.echo(json.dumps(_summary_json(record, report_dir)))
     else:

@@ -212,6 +212,22 @@ class Cluster:
             status = {"capacity": dict(spec.capacity), "allocatable": dict(spec.capacity)}
             self.core.patch_node_status(spec.name, {"status": status})
 
+    def api_server_ready(self, *, timeout: float = 5.0) -> bool:
+        """Whether ``/readyz`` answers 200: the API server runs and reaches etcd."""
+        try:
+            response = self.api_client.call_api(
+                "/readyz",
+                "GET",
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except (ApiException, urllib3.exceptions.HTTPError, OSError):
+            return False
+        status = response.status
+        response.release_conn()
+        return bool(status == 200)
+
     def nodes(self, label_selector: str = "") -> list[NodeState]:
         with _translate("listing nodes"):
             items = self.core.list_node(label_selector=label_selector).items

@@ -6,7 +6,7 @@
     pki/                CA, serving and client certificates, service-account keys
     kubeconfig.yaml     contexts <name>-admin and <name>-runner (current)
     kubeconfigs/        one kubeconfig per component identity
-    etcd/               etcd's data directory
+    etcd/               etcd's data directory (member etcd-0; etcd-1/, etcd-2/ with three)
     logs/, pids/        one log and one pid file per component
 
 Components start in dependency order (etcd, kube-apiserver, controllers,
@@ -36,7 +36,7 @@ from drillkit.files import state_home
 from drillkit.lab import build
 from drillkit.lab.pki import ensure_pki
 from drillkit.lab.processes import Component, HealthCheck
-from drillkit.lab.resources import deploy_dir, seed_manifests_dir
+from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
 
 Progress = Callable[[str], None]
 
@@ -64,9 +64,31 @@ class LabShape:
     region: str
     zones: int = 3
     nodes_per_zone: int = 2
+    etcd_members: int = 1
 
     def zone_names(self) -> list[str]:
         return [f"zone-{letter}" for letter in string.ascii_lowercase[: self.zones]]
+
+
+ETCD_MEMBER_COUNTS = (1, 3, 5)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EtcdMember:
+    """One member of the lab's etcd cluster: what a restore procedure needs to know."""
+
+    name: str
+    """The member name (``--name``): etcd-0, etcd-1, ..."""
+    component: str
+    """The lab component that runs it: ``etcd`` for etcd-0, else the member name."""
+    data_dir: Path
+    client_url: str
+    peer_url: str
+
+    @staticmethod
+    def port_names(index: int) -> tuple[str, str]:
+        prefix = "etcd" if index == 0 else f"etcd-{index}"
+        return f"{prefix}-client", f"{prefix}-peer"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,18 +162,25 @@ class Lab:
         _ensure_valid_name(shape.name)
         if shape.zones < 1 or shape.zones > 26 or shape.nodes_per_zone < 1:
             raise InvalidInput("a lab needs 1 to 26 zones and at least one node per zone")
+        if shape.etcd_members not in ETCD_MEMBER_COUNTS:
+            raise InvalidInput(
+                f"a lab runs {', '.join(map(str, ETCD_MEMBER_COUNTS))} etcd members, "
+                f"not {shape.etcd_members}"
+            )
         if (labs_root() / shape.name / "lab.json").exists():
             lab = cls.open(shape.name)
             if lab.shape != shape:
                 raise InvalidInput(
                     f"lab {shape.name!r} exists with {lab.shape.zones} zones x "
                     f"{lab.shape.nodes_per_zone} nodes in region {lab.shape.region}; "
+                    f"with {lab.shape.etcd_members} etcd member(s); "
                     f"remove it first with: drill lab down --name {shape.name} --purge"
                 )
             return lab
         directory = labs_root() / shape.name
         directory.mkdir(parents=True, exist_ok=True)
-        names = ["etcd-client", "etcd-peer", "kube-apiserver", "kube-controller-manager"]
+        names = [p for i in range(shape.etcd_members) for p in EtcdMember.port_names(i)]
+        names += ["kube-apiserver", "kube-controller-manager"]
         names += ["kube-scheduler", *(f"kwok-{zone}" for zone in shape.zone_names())]
         config = LabConfig(
             shape=shape, ports=dict(zip(names, _free_ports(len(names)), strict=True))
@@ -185,6 +214,27 @@ class Lab:
     def runner_context(self) -> str:
         return f"{self.shape.name}-runner"
 
+    def etcd_members(self) -> list[EtcdMember]:
+        """The etcd members, etcd-0 first."""
+        members = []
+        for index in range(self.shape.etcd_members):
+            client, peer = (self.config.ports[p] for p in EtcdMember.port_names(index))
+            component = "etcd" if index == 0 else f"etcd-{index}"
+            members.append(
+                EtcdMember(
+                    name=f"etcd-{index}",
+                    component=component,
+                    data_dir=self.directory / component,
+                    client_url=f"http://127.0.0.1:{client}",
+                    peer_url=f"http://127.0.0.1:{peer}",
+                )
+            )
+        return members
+
+    def etcd_initial_cluster(self) -> str:
+        """``--initial-cluster``: every member's name and peer URL."""
+        return ",".join(f"{m.name}={m.peer_url}" for m in self.etcd_members())
+
     def connect(self, *, admin: bool = True) -> Cluster:
         """A client for this lab as the admin or as the ``drillkit-runner`` identity."""
         context = self.admin_context if admin else self.runner_context
@@ -210,33 +260,35 @@ class Lab:
                 ports=tuple(ports[p] for p in port_names),
             )
 
-        etcd_client = f"http://127.0.0.1:{ports['etcd-client']}"
-        etcd_peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+        members = self.etcd_members()
+        initial_cluster = self.etcd_initial_cluster()
         items = [
             component(
-                "etcd",
+                member.component,
                 [
                     str(binaries / "etcd"),
-                    "--name=etcd-0",
-                    f"--data-dir={lab / 'etcd'}",
-                    f"--listen-client-urls={etcd_client}",
-                    f"--advertise-client-urls={etcd_client}",
-                    f"--listen-peer-urls={etcd_peer}",
-                    f"--initial-advertise-peer-urls={etcd_peer}",
-                    f"--initial-cluster=etcd-0={etcd_peer}",
+                    f"--name={member.name}",
+                    f"--data-dir={member.data_dir}",
+                    f"--listen-client-urls={member.client_url}",
+                    f"--advertise-client-urls={member.client_url}",
+                    f"--listen-peer-urls={member.peer_url}",
+                    f"--initial-advertise-peer-urls={member.peer_url}",
+                    f"--initial-cluster={initial_cluster}",
                     "--auto-compaction-retention=1",
                     # The lab's data is disposable; fsync would only slow every write.
                     "--unsafe-no-fsync=true",
                 ],
-                HealthCheck(url=f"{etcd_client}/health"),
-                "etcd-client",
-                "etcd-peer",
-            ),
+                HealthCheck(url=f"{member.client_url}/health"),
+                *EtcdMember.port_names(index),
+            )
+            for index, member in enumerate(members)
+        ]
+        items += [
             component(
                 "kube-apiserver",
                 [
                     str(binaries / "kube-apiserver"),
-                    f"--etcd-servers={etcd_client}",
+                    f"--etcd-servers={','.join(m.client_url for m in members)}",
                     "--bind-address=127.0.0.1",
                     # Without a default route the API server cannot pick an address itself.
                     "--advertise-address=127.0.0.1",
@@ -302,6 +354,7 @@ class Lab:
                         str(binaries / "kwok"),
                         f"--kubeconfig={lab / 'kubeconfigs' / 'kwok.yaml'}",
                         f"--config={binaries / build.STAGES_FILE}",
+                        *(f"--config={path}" for path in sorted(kwok_stages_dir().glob("*.yaml"))),
                         "--manage-all-nodes=false",
                         f"--manage-nodes-with-label-selector={ZONE_LABEL}={zone}",
                         # Nodes advertise loopback: the API server must never dial elsewhere.
@@ -351,8 +404,13 @@ class Lab:
         for item in components:
             ensure_ports_free(item)
         by_name = {c.name: c for c in components}
-
-        self._start(by_name["etcd"], progress)
+        members = [by_name[m.component] for m in self.etcd_members()]
+        # Members start together: each waits for a quorum before it reports healthy.
+        for item in members:
+            progress(f"starting {item.name}")
+            item.start()
+        for item in members:
+            item.wait_ready()
         self._start(by_name["kube-apiserver"], progress)
         with self.connect() as cluster:
             progress("applying RBAC from deploy/")
@@ -365,7 +423,7 @@ class Lab:
             )
             for spec in self.node_specs():
                 cluster.register_node(spec)
-            for item in components[2:]:
+            for item in components[len(members) + 1 :]:
                 self._start(item, progress)
             expected = len(self.node_specs())
             cluster.wait_for(

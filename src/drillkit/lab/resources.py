@@ -28,6 +28,11 @@ def seed_manifests_dir() -> Path:
     return _shipped("lab") / "seed"
 
 
+def kwok_stages_dir() -> Path:
+    """The lab's own kwok stages, loaded after kwok's fast stages."""
+    return _shipped("lab") / "stages"
+
+
 def deploy_dir() -> Path:
     """The RBAC and other manifests users apply to their own clusters."""
     return _shipped("deploy")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -29,6 +29,7 @@ from pydantic import (
     JsonValue,
     PrivateAttr,
     Tag,
+    model_validator,
 )
 
 from drillkit.model.durations import Duration
@@ -319,15 +320,151 @@ def _ensure_time_zone(name: str) -> str:
     return name
 
 
-class Schedule(_DrillFileModel):
-    """When the scheduler runs the drill."""
+CronExpression = Annotated[str, AfterValidator(_ensure_cron_expression)]
+"""A five-field cron expression; only its shape is checked here, the scheduler checks values."""
 
-    cron: Annotated[str, AfterValidator(_ensure_cron_expression)] = Field(
-        description='Five-field cron expression, such as "0 10 * * TUE".'
+TimeZoneName = Annotated[str, AfterValidator(_ensure_time_zone)]
+"""An IANA time zone name such as ``Europe/Berlin``."""
+
+
+def _ensure_non_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _ensure_http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")) or len(url) <= len("https://"):
+        raise ValueError(
+            f"invalid URL {url!r}: use http:// or https://, such as http://prometheus:9090"
+        )
+    return url
+
+
+class DatedBlackout(_DrillFileModel):
+    """A one-off window, such as a change freeze: no scheduled drill starts inside it."""
+
+    name: NonEmptyText = Field(description="What the window is, shown as the reason of a skip.")
+    start: datetime = Field(
+        description="When the window opens, such as 2026-12-18T18:00; read in `timezone` "
+        "unless it carries an offset."
     )
-    timezone: Annotated[str, AfterValidator(_ensure_time_zone)] = Field(
+    end: datetime = Field(description="When the window closes (not included).")
+    timezone: TimeZoneName = Field(
+        default="UTC", description="IANA time zone of start and end when they have no offset."
+    )
+
+    @model_validator(mode="after")
+    def _ensure_end_after_start(self) -> DatedBlackout:
+        if self.aware_end() <= self.aware_start():
+            raise ValueError(f"blackout {self.name!r} ends before it starts")
+        return self
+
+    def aware_start(self) -> datetime:
+        """``start`` as an aware datetime."""
+        return _in_zone(self.start, self.timezone)
+
+    def aware_end(self) -> datetime:
+        """``end`` as an aware datetime."""
+        return _in_zone(self.end, self.timezone)
+
+
+class RecurringBlackout(_DrillFileModel):
+    """A window that opens at every fire of a cron expression and stays open for `duration`."""
+
+    name: NonEmptyText = Field(description="What the window is, shown as the reason of a skip.")
+    cron: CronExpression = Field(
+        description='When the window opens, a five-field cron expression such as "0 0 * * SAT".'
+    )
+    duration: PositiveDuration = Field(
+        description="How long each window lasts, such as 48h (elapsed time, also across a "
+        "daylight-saving change)."
+    )
+    timezone: TimeZoneName = Field(
         default="UTC", description="IANA time zone the cron expression is read in."
     )
+
+
+def _classify_blackout(value: object) -> str | None:
+    # A callable discriminator picks one branch by the keys present, so an error names the
+    # fields of the kind of window that was meant instead of listing both kinds' errors.
+    if isinstance(value, DatedBlackout | RecurringBlackout):
+        return "recurring" if isinstance(value, RecurringBlackout) else "dated"
+    if not isinstance(value, dict):
+        return None
+    if "cron" in value or "duration" in value:
+        return "recurring"
+    if "start" in value or "end" in value:
+        return "dated"
+    return None
+
+
+Blackout = Annotated[
+    Annotated[DatedBlackout, Tag("dated")] | Annotated[RecurringBlackout, Tag("recurring")],
+    Discriminator(
+        _classify_blackout,
+        custom_error_type="blackout_kind",
+        custom_error_message="expected a dated window (name, start, end) or a recurring one "
+        "(name, cron, duration)",
+    ),
+]
+"""A blackout window: dated (start, end) or recurring (cron, duration)."""
+
+
+class ErrorBudgetGate(_DrillFileModel):
+    """Skip a scheduled run when an SLO's remaining error budget, read from Prometheus, is low."""
+
+    prometheus: Annotated[str, AfterValidator(_ensure_http_url)] = Field(
+        description="Base URL of the Prometheus to ask, such as http://prometheus:9090."
+    )
+    query: NonEmptyText = Field(
+        description="PromQL instant query returning one number: the fraction of the error "
+        "budget that remains (1 = untouched, 0 = spent)."
+    )
+    min_remaining: float = Field(
+        allow_inf_nan=False,
+        description="Skip when the query returns less than this, such as 0.25.",
+    )
+    when_unknown: Literal["skip", "run"] = Field(
+        default="skip",
+        description="What to do when the budget cannot be read (no data, Prometheus down).",
+    )
+
+
+class Schedule(_DrillFileModel):
+    """When the scheduler runs the drill, and when it must not."""
+
+    cron: CronExpression = Field(description='Five-field cron expression, such as "0 10 * * TUE".')
+    timezone: TimeZoneName = Field(
+        default="UTC", description="IANA time zone the cron expression is read in."
+    )
+    jitter: Annotated[Duration, AfterValidator(_ensure_non_negative)] = Field(
+        default=timedelta(0),
+        description="Spread fires over this long after the cron time, the same for every "
+        "scheduler, such as 10m.",
+    )
+    misfire_grace: PositiveDuration = Field(
+        default=timedelta(minutes=30),
+        description="A fire missed (scheduler down) by at most this long still runs, once; "
+        "a later one is recorded as missed.",
+    )
+    coalesce: bool = Field(
+        default=True,
+        description="Several missed fires within the grace run once; false runs each.",
+    )
+    blackouts: tuple[Blackout, ...] = Field(
+        default=(), description="Windows in which no scheduled run starts."
+    )
+    error_budget: ErrorBudgetGate | None = Field(
+        default=None, description="Skip scheduled runs while the SLO's error budget is low."
+    )
+
+
+def _in_zone(moment: datetime, timezone: str) -> datetime:
+    """``moment`` as an aware datetime: naive ones are wall-clock times in ``timezone``."""
+    if moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
 
 
 class Drill(_DrillFileModel):

@@ -114,6 +114,20 @@ class MarkersRead(_Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ProcedureStepRun(_Event):
+    """One step of a declared procedure (an etcd restore's runbook) ran; ``at`` is its start."""
+
+    kind: ClassVar[str] = "procedure_step"
+    phase: str
+    name: str
+    command: str
+    executor: str
+    member: str | None
+    seconds: float
+    exit_code: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ActivityStarted(_Event):
     """A Chaos Toolkit activity began.
 
@@ -185,6 +199,7 @@ TimelineEvent = (
     | CapacityObserved
     | MarkerWritten
     | MarkersRead
+    | ProcedureStepRun
     | ActivityStarted
     | ActivityCompleted
     | RollbackStarted

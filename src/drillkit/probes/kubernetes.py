@@ -9,6 +9,12 @@ from drillkit.drivers import workload_reads
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 
 
+def api_server_ready() -> bool:
+    """True when the API server answers ``/readyz``, which fails while etcd is down."""
+    with Cluster.from_environment() as cluster:
+        return cluster.api_server_ready()
+
+
 def deployment_available(name: str, namespace: str, at_least: int | None = None) -> bool:
     """True when the Deployment has ``at_least`` ready replicas (default: all it wants)."""
     with Cluster.from_environment() as cluster:

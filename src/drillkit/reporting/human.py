@@ -32,6 +32,7 @@ from drillkit.model.timeline import (
     GuardTripped,
     MarkersRead,
     MarkerWritten,
+    ProcedureStepRun,
     RollbackCompleted,
     RollbackStarted,
     RunFinished,
@@ -264,6 +265,11 @@ def _describe_event(event: TimelineEvent) -> tuple[str, str]:
             found = f"newest surviving sequence {newest}" if newest is not None else "none survived"
             age = f"backup {format_seconds(backup_age)} s old" if backup_age is not None else ""
             return "markers read", _join(found, age)
+        case ProcedureStepRun(
+            phase=phase, name=name, command=command, member=member, seconds=seconds
+        ):
+            where = f" [{member}]" if member else ""
+            return f"{phase} step", f"{name}{where}: {format_seconds(seconds)} s, `{command}`"
         case ActivityStarted(name=name, activity_type=activity_type):
             return f"{activity_type} started", name
         case ActivityCompleted(name=name, activity_type=activity_type, status=status, error=error):

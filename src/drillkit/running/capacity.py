@@ -21,6 +21,10 @@ class WorkloadCapacity:
         self.cluster = Cluster.connect(kubeconfig, context)
 
     def sample(self) -> list[CapacitySample]:
+        if not self.cluster.api_server_ready():
+            # Not ready (etcd down, shutting down): what it still serves comes from
+            # its cache and may be stale, and reads may hang. Unknown, not "full".
+            return []
         samples = []
         for workload in self.workloads:
             try:

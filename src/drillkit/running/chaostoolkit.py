@@ -35,12 +35,14 @@ from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Strategy
 
 from drillkit.errors import InvalidInput
+from drillkit.faults.etcd import RESTORE_POINT_KEY, STEPS_KEY
 from drillkit.model.drill import RollbackPolicy
 from drillkit.model.timeline import (
     ActivityCompleted,
     ActivityStarted,
     FaultInjected,
     Instant,
+    ProcedureStepRun,
     RollbackCompleted,
     RollbackStarted,
     RunInterrupted,
@@ -135,6 +137,8 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         self.observer: Observer | None = None
         self.interrupted_by: str | None = None
         self.steady_state_before: bool | None = None
+        self.restore_point_age: float | None = None
+        """Age of the snapshot or backup restored, at the disaster (for the RPO report)."""
         self._phase = "starting"
         self._activity_starts: dict[int, Instant] = {}
         self._previous_handlers: dict[int, Any] = {}
@@ -185,6 +189,12 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
                 error="".join(error).strip().splitlines()[-1] if error else None,
             )
         )
+        output = run.get("output")
+        if isinstance(output, Mapping):
+            self._record_steps(output.get(STEPS_KEY) or [])
+            restore_point = output.get(RESTORE_POINT_KEY)
+            if isinstance(restore_point, Mapping):
+                self.restore_point_age = float(restore_point["age_seconds"])
         if self._phase == "method" and activity["type"] == "action" and status == "succeeded":
             self._record_injection(activity, run)
 
@@ -218,6 +228,24 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     def _stop_observer(self) -> None:
         if self.observer is not None:
             self.observer.stop()
+
+    def _record_steps(self, steps: Sequence[Mapping[str, Any]]) -> None:
+        for step in steps:
+            started = step["started"]
+            self.recorder.record(
+                ProcedureStepRun(
+                    at=Instant(
+                        monotonic=float(started["monotonic"]), utc=parse_utc(started["utc"])
+                    ),
+                    phase=str(step["phase"]),
+                    name=str(step["name"]),
+                    command=str(step["command"]),
+                    executor=str(step["executor"]),
+                    member=step.get("member"),
+                    seconds=float(step["seconds"]),
+                    exit_code=int(step["exit_code"]),
+                )
+            )
 
     def _record_injection(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
         output = run.get("output")

@@ -53,12 +53,17 @@ class MarkerWriter:
         self._thread.start()
         self._first.wait(first_write_timeout)
 
+    def halt(self) -> None:
+        """Write no further marker; returns at once (a write in flight may finish)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
 
-    def read_back(self) -> None:
-        """Record the newest marker of this run that the store holds now."""
+    def read_back(self, *, backup_age_seconds: float | None = None) -> None:
+        """Record the newest marker of this run that the store holds now, and the age
+        of the backup or snapshot the data was restored from, when there was one."""
         newest: int | None = None
         try:
             current = read_config_map(self.cluster, self.namespace, self.name)
@@ -66,7 +71,13 @@ class MarkerWriter:
             current = None
         if current is not None and current.data.get("run_id") == self.run_id:
             newest = int(current.data.get("sequence", "0")) or None
-        self.recorder.record(MarkersRead(at=self.recorder.now(), newest_sequence=newest))
+        self.recorder.record(
+            MarkersRead(
+                at=self.recorder.now(),
+                newest_sequence=newest,
+                backup_age_seconds=backup_age_seconds,
+            )
+        )
 
     def _loop(self) -> None:
         while not self._stop.is_set():

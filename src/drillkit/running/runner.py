@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import drillkit.faults.etcd  # registers the undo action of etcd restores
 import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
 from drillkit import __version__
 from drillkit.drivers.kubernetes import Cluster
@@ -27,12 +28,13 @@ from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill
 from drillkit.model.measurement import RunStatus
 from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
-from drillkit.model.timeline import RunFinished, RunStarted, TimelineEvent
+from drillkit.model.timeline import FaultInjected, RunFinished, RunStarted, TimelineEvent
 from drillkit.running import chaostoolkit
 from drillkit.running.capacity import WorkloadCapacity
 from drillkit.running.markers import MarkerWriter
 from drillkit.running.observer import CapacitySampler, Condition, Observer
 from drillkit.running.recorder import Clock, SystemClock, TimelineRecorder
+from drillkit.running.redaction import Secrets, collect_secrets, redact_record
 from drillkit.running.watching import WatchedCapacity, WorkloadWatches, watched_condition
 from drillkit.safety.guardrails import ensure_guardrails
 from drillkit.safety.lock import ClusterLock
@@ -106,11 +108,18 @@ def _run(
     started = recorder.record(RunStarted(at=recorder.now(), run_id=run_id, drill=drill.name))
     objectives = drill.objectives
     interval = drill.recovery.poll_interval.total_seconds()
-    probes = chaostoolkit.hypothesis_probes(experiment)
-    probes += [p.to_chaostoolkit() for p in drill.recovery.probes]
+    # The drill's own recovery probes first: a polled condition stops at the first
+    # probe that fails, and "is the API server ready?" fails fast where a read waits.
+    probes = [p.to_chaostoolkit() for p in drill.recovery.probes]
+    probes += chaostoolkit.hypothesis_probes(experiment)
     context = options.context or drill.target.context
     watches = _watches_if_useful(probes, drill, options.kubeconfig, context)
     watched = watched_condition(probes, watches) if watches else None
+    if watched is None and watches is not None:
+        # A polled condition gets polled capacity too: a watch keeps showing the API
+        # server's cache while etcd is down, and the two must not disagree.
+        watches.stop()
+        watches = None
     # Watched conditions are recorded on event receipt; polled ones at the interval.
     resolution = 0.0 if watched is not None else interval
 
@@ -157,12 +166,19 @@ def _run(
             marker_cluster, drill.markers, run_id=run_id, recorder=recorder
         )
 
+    def stop_markers_at_the_fault(event: TimelineEvent) -> None:
+        # Only markers written before t_inject measure loss; later writes would
+        # overwrite what a restore brought back before the reader sees it.
+        if isinstance(event, FaultInjected) and marker_writer is not None:
+            marker_writer.halt()
+
+    recorder.subscribe(stop_markers_at_the_fault)
+
     def after_recovery() -> None:
-        # Markers keep being written through the fault; once the service is back
-        # (or the wait timed out), what survived is read back.
+        # Once the service is back (or the wait timed out), what survived is read back.
         if marker_writer is not None:
             marker_writer.stop()
-            marker_writer.read_back()
+            marker_writer.read_back(backup_age_seconds=handler.restore_point_age)
 
     handler = chaostoolkit.DrillEventHandler(recorder, make_observer, after_recovery)
     error: str | None = None
@@ -192,7 +208,7 @@ def _run(
         run_status=status,
     )
     evidence = drill.evidence
-    return RunRecord(
+    record = RunRecord(
         run_id=run_id,
         drill=drill.name,
         description=drill.description,
@@ -218,6 +234,9 @@ def _run(
         journal=chaostoolkit.strip_secrets(journal),
         error=error,
     )
+    # Activities print, return and fail with whatever they saw, secrets included;
+    # nothing of the record leaves this function before they are replaced.
+    return redact_record(record, _collect_secrets(drill, experiment, options))
 
 
 def _watches_if_useful(
@@ -347,6 +366,15 @@ def _activity_environment(options: RunOptions, run_id: str) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = previous
+
+
+def _collect_secrets(drill: Drill, experiment: Mapping[str, Any], options: RunOptions) -> Secrets:
+    return collect_secrets(
+        experiment=experiment,
+        drill_document=drill.model_dump(mode="json"),
+        environ=os.environ,
+        kubeconfig=options.kubeconfig,
+    )
 
 
 def _source_file(path: Path) -> SourceFile:

@@ -120,6 +120,20 @@ def describe_holder(holder: str, annotations: Mapping[str, str], timing: LeaseTi
 # -- the lock -------------------------------------------------------------------------------
 
 
+_planned_outage = threading.Event()
+
+
+def planned_control_plane_outage(active: bool) -> None:
+    """Say that this run itself has taken the API server down (an etcd restore) or
+    brought it back. Meanwhile failed renewals do not lose the lock: nobody else can
+    take a Lease from an API server that is down either, and once it is back the
+    next renewal finds out whether the Lease is still ours."""
+    if active:
+        _planned_outage.set()
+    else:
+        _planned_outage.clear()
+
+
 class ClusterLock:
     """The cluster-wide run Lease, held by one run and renewed in the background.
 
@@ -311,6 +325,9 @@ class ClusterLock:
                 self.renew()
                 last_renewal = time.monotonic()
             except ClusterError as error:
+                if _planned_outage.is_set():
+                    last_renewal = time.monotonic()
+                    continue
                 # A blip is survivable: two of three renewals may fail before expiry.
                 age = time.monotonic() - last_renewal
                 logger.warning("renewing the cluster lock failed (%s)", error)

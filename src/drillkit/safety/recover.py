@@ -40,6 +40,7 @@ from drillkit.safety.undo import (
     Reverted,
     UndoRecord,
     describe_undo,
+    local_control_plane_undo,
     pending_undo,
     resolve_undo,
     uncordon_nodes_marked_by,
@@ -159,6 +160,15 @@ def recover(
     Records of live runs are reported as skipped. A failed revert is reported as
     failed and its record kept; the others still run.
     """
+    # First what brings the API server back (a crashed etcd restore), judged and
+    # reverted from the local records alone: every other step below needs the API.
+    actions = _revert_control_plane(
+        cluster,
+        local_control_plane_undo(cluster, undo_dir=undo_dir),
+        alive=is_alive or _process_liveness(),
+        progress=progress,
+        undo_dir=undo_dir,
+    )
     alive = is_alive or default_liveness(
         cluster, lock_namespace=lock_namespace, lock_name=lock_name
     )
@@ -167,7 +177,6 @@ def recover(
     for record in records:
         by_run.setdefault(record.run_id, []).append(record)
     marked_runs = _runs_with_cordons(cluster)
-    actions: list[RecoveryAction] = []
     for run_id, run_records in by_run.items():
         # Records of one run may come from several processes (a retried fault); the
         # run is alive while any of them is.
@@ -212,7 +221,14 @@ def revert_run(
     ``drill run`` calls this on normal end, on error and on SIGINT/SIGTERM, after the
     experiment's rollbacks: what they already reverted is found reverted and resolved.
     """
-    return _revert_run_records(
+    actions = _revert_control_plane(
+        cluster,
+        local_control_plane_undo(cluster, undo_dir=undo_dir, run_id=run_id),
+        alive=lambda _: False,
+        progress=progress,
+        undo_dir=undo_dir,
+    )
+    return actions + _revert_run_records(
         cluster,
         run_id,
         pending_undo(cluster, undo_dir=undo_dir, run_id=run_id),
@@ -220,6 +236,44 @@ def revert_run(
         progress=progress,
         undo_dir=undo_dir,
     )
+
+
+def _process_liveness() -> IsAlive:
+    """Liveness without the API server (no lock to read): this host's processes only."""
+    host = socket.gethostname()
+
+    def is_alive(run: RunIdentity) -> bool:
+        return judge_alive(run, lock_holder=None, this_host=host, process_alive=process_is_alive)
+
+    return is_alive
+
+
+def _revert_control_plane(
+    cluster: Cluster,
+    records: Sequence[UndoRecord],
+    *,
+    alive: IsAlive,
+    progress: Progress,
+    undo_dir: Path | None,
+) -> list[RecoveryAction]:
+    actions: list[RecoveryAction] = []
+    for run_id in dict.fromkeys(r.run_id for r in records):
+        run_records = [r for r in records if r.run_id == run_id]
+        if any(alive(RunIdentity.of_record(r)) for r in run_records):
+            actions += [
+                _action(r, RecoveryOutcome.SKIPPED, (f"run {run_id} is still alive",))
+                for r in run_records
+            ]
+        else:
+            actions += _revert_run_records(
+                cluster,
+                run_id,
+                run_records,
+                sweep_cordons=False,
+                progress=progress,
+                undo_dir=undo_dir,
+            )
+    return actions
 
 
 def _revert_run_records(

@@ -190,6 +190,9 @@ class UndoAction:
     """How many strings the target holds; None for "one or more"."""
     describe: Callable[[tuple[str, ...]], str]
     revert: Revert
+    control_plane: bool = False
+    """Reverting it brings the API server back (an etcd restore): recovery runs it
+    from the local record first, before anything that needs the API server."""
 
     def ensure_valid_target(self, target: tuple[str, ...]) -> None:
         if not target or not all(target):
@@ -416,6 +419,22 @@ def pending_undo(
 
 
 # -- the local state file -----------------------------------------------------------------
+
+
+def local_control_plane_undo(
+    cluster: Cluster, *, undo_dir: Path | None = None, run_id: str | None = None
+) -> list[UndoRecord]:
+    """This cluster's local records whose revert brings the API server back; oldest
+    first. Read without the API server, which may well be down."""
+    server = _cluster_server(cluster)
+    records = [
+        r
+        for r in _read_local_all(undo_dir or default_undo_dir())
+        if r.cluster == server
+        and (run_id is None or r.run_id == run_id)
+        and (r.action in UNDO_ACTIONS and UNDO_ACTIONS[r.action].control_plane)
+    ]
+    return sorted(records, key=lambda r: (r.created_utc, r.run_id))
 
 
 def undo_file(undo_dir: Path, run_id: str) -> Path:

@@ -1,0 +1,423 @@
+"""``drill evidence``: the ledger of runs, its verification, signing keys and audit bundles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from drillkit.cli.options import reports_dir_option
+
+if TYPE_CHECKING:
+    from drillkit.evidence.signing import SigningKey, VerifyKey
+    from drillkit.evidence.verify import Verification
+
+signing_key_option = click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="DRILL_SIGNING_KEY",
+    help="Ed25519 private key (PEM) that signs ledger entries and bundles "
+    "[env: DRILL_SIGNING_KEY]. Create one with: drill evidence keygen.",
+)
+
+
+def parse_moment(text: str) -> datetime | date:
+    """A day (2025-03-31) or an RFC 3339 time with its zone (2025-03-31T12:00:00Z), in UTC."""
+    from drillkit.errors import InvalidInput
+
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{text!r} is not a date (2025-03-31) or a UTC time (2025-03-31T12:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{text!r} has no time zone; end it with Z for UTC")
+    return moment.astimezone(UTC)
+
+
+def _moment_option(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> datetime | date | None:
+    from drillkit.errors import InvalidInput
+
+    try:
+        return None if value is None else parse_moment(value)
+    except InvalidInput as error:
+        raise click.BadParameter(str(error), context, parameter) from error
+
+
+@click.group()
+def evidence() -> None:
+    """Prove to an auditor that every drill run is recorded, unaltered and complete.
+
+    \b
+    Every `drill run` adds one entry to reports/ledger.jsonl: the run, its verdict and
+    measurements, the SHA-256 of each report file, and the SHA-256 of the entry before
+    it (a hash chain). `verify` recomputes all of it and names any report file, run or
+    ledger line that was altered, removed, reordered or left out; `export` bundles a
+    period's runs for an audit, mapped to controls (SOC 2 A1.2/A1.3, ISO/IEC
+    27001:2022 A.5.29, A.5.30, A.8.13, A.8.14, or your own).
+
+    \b
+    Signing (optional): create a key once and point DRILL_SIGNING_KEY at it; entries,
+    the ledger head and bundles are then signed with Ed25519, and the auditor checks
+    them with the public key:
+      drill evidence keygen
+      export DRILL_SIGNING_KEY=~/.local/state/drillkit/evidence/signing-key.pem
+
+    \b
+    Typical use:
+      drill evidence verify
+      drill evidence export --from 2025-01-01 --to 2025-03-31 -o q1-evidence.zip
+      drill evidence verify --public-key signing-key.pem.pub --head 42:3f1c...
+    """
+
+
+@evidence.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def keygen(path: Path | None) -> None:
+    """Create an Ed25519 signing key pair: PATH (private, mode 0600) and PATH.pub.
+
+    PATH defaults to signing-key.pem in drillkit's state directory. Keep the private
+    key with whoever runs drills (set DRILL_SIGNING_KEY to its path); give the .pub
+    file to auditors. An existing key is never overwritten.
+    """
+    from drillkit.evidence.signing import generate_key_pair
+    from drillkit.files import state_home
+
+    private_path = path or state_home() / "evidence" / "signing-key.pem"
+    key, public_path = generate_key_pair(private_path)
+    click.echo(f"private key  {private_path}  (keep it secret; mode 0600)")
+    click.echo(f"public key   {public_path}  (give it to auditors)")
+    click.echo(f"fingerprint  {key.fingerprint}")
+    click.echo(f"sign from now on with:  export DRILL_SIGNING_KEY={private_path}")
+
+
+@evidence.command()
+@reports_dir_option
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=_moment_option,
+    default=None,
+    help="Re-read the report files of runs started since this date only (the chain is "
+    "always checked whole).",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="DRILL_VERIFY_KEY",
+    help="Check every signature with this Ed25519 public key (PEM) [env: DRILL_VERIFY_KEY]; "
+    "default: the public half of --signing-key, if set.",
+)
+@signing_key_option
+@click.option(
+    "--head",
+    "heads",
+    multiple=True,
+    metavar="SEQ:DIGEST",
+    help="A ledger head kept from earlier (printed by verify, recorded in every bundle's "
+    "manifest): the ledger must still hold that entry, unchanged. Repeatable.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object with intact, counts, head, problems and notices.",
+)
+def verify(
+    reports_dir: Path,
+    since: datetime | date | None,
+    public_key: Path | None,
+    signing_key: Path | None,
+    heads: tuple[str, ...],
+    output: str,
+) -> None:
+    """Recompute the ledger's hash chain and every report's digests, and name what changed.
+
+    \b
+    Finds, and says which run, file or ledger line:
+      - a report file altered or removed, a run directory removed;
+      - a ledger line altered, removed, duplicated or moved;
+      - the end of the ledger cut off (checked against reports/ledger.head, the
+        witness copy in drillkit's state directory, and any --head you kept);
+      - a report directory that is not in the ledger (left out);
+      - with a public key: an entry not signed, or not signed by that key.
+
+    Exit codes: 0 intact; 1 something was altered, removed, reordered or left out;
+    2 invalid option or key.
+    """
+    from drillkit.evidence.verify import parse_anchor, verify_ledger
+
+    anchors = [parse_anchor(text) for text in heads]
+    result = verify_ledger(
+        reports_dir,
+        since=_start_of(since) if since is not None else None,
+        verify_key=_load_verify_key(public_key, signing_key),
+        anchors=anchors,
+    )
+    if output == "json":
+        click.echo(json.dumps(_verification_json(result)))
+    else:
+        _print_verification(result)
+    sys.exit(0 if result.intact else 1)
+
+
+@evidence.command(name="export")
+@reports_dir_option
+@click.option(
+    "--from",
+    "start",
+    metavar="DATE",
+    callback=_moment_option,
+    required=True,
+    help="First day of the period (2025-01-01), or a UTC time (2025-01-01T00:00:00Z).",
+)
+@click.option(
+    "--to",
+    "end",
+    metavar="DATE",
+    callback=_moment_option,
+    required=True,
+    help="Last day of the period, included; or a UTC time, excluded.",
+)
+@click.option(
+    "--control",
+    "controls",
+    multiple=True,
+    metavar="ID",
+    help="Only runs that are evidence for this control (e.g. SOC2-A1.3). Repeatable.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The bundle to write (a .zip).",
+)
+@click.option(
+    "--controls",
+    "controls_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DRILL_CONTROLS",
+    help="A YAML control catalogue adding to or overriding the shipped one "
+    "[env: DRILL_CONTROLS]. See: drill evidence controls.",
+)
+@click.option("--pdf", is_flag=True, help="Add index.pdf, the index rendered for print.")
+@signing_key_option
+def export(
+    reports_dir: Path,
+    start: datetime | date,
+    end: datetime | date,
+    controls: tuple[str, ...],
+    output_path: Path,
+    controls_files: tuple[Path, ...],
+    pdf: bool,
+    signing_key: Path | None,
+) -> None:
+    """Bundle every run of a period into one zip for an auditor.
+
+    \b
+    The bundle holds:
+      index.html, index.csv  one row per run: date, drill, scope, DR strategy, RTO and
+                             RPO target and actual, verdict, findings, operator,
+                             approver, controls; and the scheduled runs that were skipped
+      runs/<drill>/<run-id>/ each run's report files, byte for byte
+      ledger.jsonl           the ledger lines of the period (and the one before)
+      manifest.json          SHA-256 of every file, the period and the ledger head
+      manifest.sig           its Ed25519 signature, with --signing-key
+
+    The ledger is verified first; nothing is exported if it does not verify (exit 1).
+    Runs are selected by start time; --to includes the whole day.
+
+    \b
+    Example:
+      drill evidence export --from 2025-01-01 --to 2025-03-31 --control SOC2-A1.3 -o q1.zip
+    """
+    from drillkit.evidence.controls import load_catalogue
+    from drillkit.evidence.export import export_bundle
+
+    period_start = _start_of(start)
+    period_end = _end_of(end)
+    key = _load_signing_key(signing_key)
+    result = export_bundle(
+        reports_dir,
+        output_path,
+        start=period_start,
+        end=period_end,
+        catalogue=load_catalogue(controls_files),
+        controls=controls,
+        signing_key=key,
+        verify_key=key.verify_key if key is not None else None,
+        include_pdf=pdf,
+    )
+    head = f"{result.head.seq}:{result.head.digest}" if result.head is not None else "none"
+    click.echo(
+        f"{result.path}: {result.runs} runs, {result.skips} skips, {result.files} files, "
+        f"{result.bytes / 1e6:.1f} MB"
+    )
+    click.echo(f"ledger head  {head}  (keep it; check later with: drill evidence verify --head)")
+    if result.signed_by:
+        click.echo(f"signed by    {result.signed_by}")
+
+
+@evidence.command()
+@reports_dir_option
+@signing_key_option
+@click.option("--dry-run", is_flag=True, help="List the reports that would be entered.")
+def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
+    """Enter complete reports that the ledger lacks, oldest first, marked "adopted".
+
+    For reports written before the ledger existed, or whose entry could not be
+    written. Adopted entries say so in the ledger and in every export: they vouch for
+    the report files from now on, not from the time of the run.
+    """
+    from drillkit.evidence.ledger import adopt_runs, find_unrecorded_runs
+
+    if dry_run:
+        for run_dir in find_unrecorded_runs(reports_dir):
+            click.echo(f"would adopt {run_dir}")
+        return
+    entries = adopt_runs(reports_dir, signing_key=_load_signing_key(signing_key))
+    for entry in entries:
+        click.echo(f"adopted {entry.report.dir} as entry {entry.seq}")
+    if not entries:
+        click.echo("every report is in the ledger")
+
+
+@evidence.command(name="controls")
+@click.option(
+    "--controls",
+    "controls_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DRILL_CONTROLS",
+    help="Extra catalogue files [env: DRILL_CONTROLS].",
+)
+def list_controls(controls_files: tuple[Path, ...]) -> None:
+    """List the control catalogue that exports map runs to.
+
+    \b
+    Drill files name controls in evidence.controls, by id or alias. Add your own
+    framework with a YAML file of the same shape, given with --controls or DRILL_CONTROLS:
+      controls:
+        - id: DORA-11.6
+          framework: EU DORA
+          reference: Art. 11(6)
+          title: Testing of ICT business continuity plans
+          evidence: The run tested the recovery plan against its RTO and RPO.
+          aliases: [DORA 11.6]
+    """
+    from drillkit.evidence.controls import load_catalogue
+
+    for control in load_catalogue(controls_files).controls:
+        aliases = f"  (also: {', '.join(control.aliases)})" if control.aliases else ""
+        click.echo(f"{control.id:<18} {control.framework} {control.reference}: {control.title}")
+        if aliases:
+            click.echo(f"{'':<18}{aliases}")
+
+
+def load_signing_key_option(path: Path | None) -> SigningKey | None:
+    """The signing key named by ``--signing-key``/``DRILL_SIGNING_KEY``, read before a run
+    so a broken key stops it before anything is touched."""
+    return _load_signing_key(path)
+
+
+def enter_run(reports_dir: Path, report_dir: Path, signing_key: SigningKey | None) -> None:
+    """Add a just-written report to the ledger; on failure, say where the report is."""
+    from drillkit.errors import DrillError
+    from drillkit.evidence.ledger import append_run
+
+    try:
+        append_run(reports_dir, report_dir, signing_key=signing_key)
+    except DrillError as error:
+        raise DrillError(
+            f"the report was written to {report_dir} but not entered in the ledger: {error}; "
+            "enter it with: drill evidence adopt"
+        ) from error
+
+
+def _load_signing_key(path: Path | None) -> SigningKey | None:
+    if path is None:
+        return None
+    from drillkit.evidence.signing import load_signing_key
+
+    return load_signing_key(path.expanduser())
+
+
+def _load_verify_key(public_key: Path | None, signing_key: Path | None) -> VerifyKey | None:
+    from drillkit.evidence.signing import load_verify_key
+
+    if public_key is not None:
+        return load_verify_key(public_key.expanduser())
+    key = _load_signing_key(signing_key)
+    return key.verify_key if key is not None else None
+
+
+def _start_of(moment: datetime | date) -> datetime:
+    if isinstance(moment, datetime):
+        return moment
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+def _end_of(moment: datetime | date) -> datetime:
+    # A day given as the end of a period includes the whole day.
+    if isinstance(moment, datetime):
+        return moment
+    return _start_of(moment) + timedelta(days=1)
+
+
+def _print_verification(result: Verification) -> None:
+    head = result.head
+    anchor = f"{head.seq}:{head.digest}" if head is not None else "none"
+    click.echo(
+        f"ledger {result.ledger}: {result.entries} entries ({result.runs} runs, "
+        f"{result.skips} skips); head {anchor}"
+    )
+    click.echo(f"report files re-read for {result.runs_checked} runs")
+    for notice in result.notices:
+        click.echo(f"note: {notice}")
+    if result.intact:
+        click.secho("INTACT: nothing was altered, removed, reordered or left out", fg="green")
+        return
+    count = len(result.problems)
+    click.secho(f"TAMPERED: {count} problem{'s' if count != 1 else ''}", fg="red", bold=True)
+    for problem in result.problems:
+        click.echo(f"  {problem.message}")
+
+
+def _verification_json(result: Verification) -> dict[str, object]:
+    head = result.head
+    return {
+        "intact": result.intact,
+        "ledger": str(result.ledger),
+        "entries": result.entries,
+        "runs": result.runs,
+        "skips": result.skips,
+        "runs_checked": result.runs_checked,
+        "head": f"{head.seq}:{head.digest}" if head is not None else None,
+        "problems": [
+            {
+                "kind": problem.kind.value,
+                "message": problem.message,
+                "line": problem.line,
+                "run": problem.run,
+                "file": problem.file,
+            }
+            for problem in result.problems
+        ],
+        "notices": list(result.notices),
+    }

@@ -1,0 +1,188 @@
+"""``drill gameday``: run an ordered set of drills, with pauses and checkpoints, as one report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from drillkit.cli.options import drills_dir_option, reports_dir_option
+from drillkit.cli.schedule import (
+    EXIT_CODES,
+    context_option,
+    gamedays_dir_option,
+    kubeconfig_option,
+    output_option,
+    waiter,
+)
+
+
+@click.group()
+def gameday() -> None:
+    """Game days: drills run in order, with pauses and manual checkpoints, reported together.
+
+    A game day is gamedays/NAME.yaml:
+
+    \b
+      name: quarterly-resilience
+      steps:
+        - checkpoint: The on-call engineer is watching the dashboards
+        - drill: pod-kill
+        - pause: 30s
+        - drill: zone-failure
+
+    It stops at the first drill that misses its objectives (unless the step says
+    continue_on_failure: true) or at a declined checkpoint. Schedule one with
+    `drill schedule add NAME --gameday`.
+    """
+
+
+@gameday.command("run")
+@click.argument("name", metavar="NAME|PATH")
+@click.option(
+    "--yes",
+    "-y",
+    "unattended",
+    is_flag=True,
+    help="Unattended: confirm every checkpoint without asking (recorded as such).",
+)
+@drills_dir_option
+@gamedays_dir_option
+@reports_dir_option
+@kubeconfig_option
+@context_option
+@output_option
+def run_gameday_command(
+    name: str,
+    unattended: bool,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    reports_dir: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    output: str,
+) -> None:
+    """Run the game day NAME (gamedays/NAME.yaml) or the file PATH now.
+
+    Each drill runs as `drill run` would (lock, guardrails, rollback, report); the game
+    day report in reports/gamedays/NAME/ID/ aggregates them. At a checkpoint you are
+    asked to confirm; answering no stops the game day.
+
+    \b
+    Examples:
+      drill gameday run quarterly-resilience
+      drill gameday run quarterly-resilience --yes --output json
+
+    Exit codes: 0 every drill met its objectives; 1 one missed, or the game day stopped
+    early; 2 invalid game day; 3 a drill could not run.
+    """
+    import signal
+    import threading
+
+    from drillkit.cli.output import progress_printer
+    from drillkit.running.runner import RunOptions, operator_identity
+    from drillkit.scheduling.gamedays import (
+        find_gameday_file,
+        load_gameday,
+        run_gameday,
+        write_gameday_report,
+    )
+    from drillkit.scheduling.launching import DrillLauncher, load_named_drill
+
+    definition = load_gameday(find_gameday_file(gamedays_dir, name))
+    # Every drill is read before the first one runs: a typo in the last step must not
+    # surface after the first drills already disrupted the cluster.
+    for drill in definition.drills():
+        load_named_drill(drills_dir, drill)
+    progress = progress_printer(f"{definition.name}: ")
+    launcher = DrillLauncher(
+        drills_dir=drills_dir,
+        reports_dir=reports_dir,
+        options=RunOptions(kubeconfig=kubeconfig, context=context),
+        on_message=progress,
+    )
+
+    def confirm(text: str) -> bool:
+        try:
+            return click.confirm(f"checkpoint: {text}. Continue?", default=False, err=True)
+        except click.Abort:
+            return False  # no answer (end of input) is no confirmation
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        record = run_gameday(
+            definition,
+            run_drill=launcher.run,
+            confirm=None if unattended else confirm,
+            wait=waiter(threading.Event()),
+            operator=operator_identity(),
+            on_message=progress,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    report_dir = write_gameday_report(record, reports_dir)
+    if output == "json":
+        from drillkit.scheduling.gamedays import render_gameday_json
+
+        click.echo(json.dumps({**render_gameday_json(record), "report_dir": str(report_dir)}))
+    else:
+        colours = {"met": "green", "missed": "red", "error": "red"}
+        click.echo()
+        click.secho(
+            f"game day {record.name}: {record.verdict.value.upper()}",
+            bold=True,
+            fg=colours.get(record.verdict.value, "yellow"),
+        )
+        for step in record.steps:
+            detail = f" (run {step.run_id})" if step.run_id else ""
+            if step.detail and not step.run_id:
+                detail = f": {step.detail}"
+            click.echo(f"  {step.index + 1}. {step.kind} {step.title}: {step.status.value}{detail}")
+        if record.stopped:
+            click.echo(f"  stopped early: {record.stopped}")
+        click.echo(f"  report: {report_dir / 'gameday.md'}")
+    sys.exit(EXIT_CODES.get(record.verdict.value, 1))
+
+
+@gameday.command("list")
+@gamedays_dir_option
+def list_gamedays_command(gamedays_dir: Path) -> None:
+    """List the game days in the game-days directory, with their steps."""
+    from drillkit.errors import InvalidInput
+    from drillkit.model.durations import format_duration
+    from drillkit.scheduling.gamedays import (
+        CheckpointStep,
+        DrillStep,
+        PauseStep,
+        list_gamedays,
+        load_gameday,
+    )
+
+    paths = list_gamedays(gamedays_dir)
+    if not paths:
+        click.echo(f"no game days in {gamedays_dir}")
+        return
+    invalid = 0
+    for path in paths:
+        try:
+            definition = load_gameday(path)
+        except InvalidInput as error:
+            invalid += 1
+            click.secho(f"{path.stem}: INVALID: {error}", fg="red", err=True)
+            continue
+        steps = []
+        for step in definition.steps:
+            if isinstance(step, DrillStep):
+                steps.append(step.drill)
+            elif isinstance(step, PauseStep):
+                steps.append(f"pause {format_duration(step.pause)}")
+            elif isinstance(step, CheckpointStep):
+                steps.append("checkpoint")
+        click.echo(f"{definition.name:<28} {' -> '.join(steps)}")
+    if invalid:
+        sys.exit(2)

@@ -1,0 +1,903 @@
+"""``drill schedule`` (manage recurring drills and game days) and ``drill scheduler run``."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from drillkit.cli.options import drills_dir_option, reports_dir_option
+
+if TYPE_CHECKING:
+    from drillkit.scheduling.database import Database
+    from drillkit.scheduling.history import FireRecord
+    from drillkit.scheduling.notifications import Notifier
+    from drillkit.scheduling.schedules import TargetKind
+
+EXIT_CODES = {"met": 0, "missed": 1, "inconclusive": 1, "aborted": 1, "incomplete": 1, "error": 3}
+
+
+class DurationType(click.ParamType[timedelta, Any]):
+    """``90s``, ``10m``, ``1h30m``: durations as drill files write them."""
+
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        from drillkit.model.durations import parse_duration
+
+        try:
+            return parse_duration(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+DURATION = DurationType()
+
+database_option = click.option(
+    "--database",
+    metavar="URL",
+    envvar="DRILL_SCHEDULER_DATABASE",
+    default=None,
+    help="Scheduler database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "
+    "(default: a SQLite file in the drillkit state directory; env DRILL_SCHEDULER_DATABASE).",
+)
+gamedays_dir_option = click.option(
+    "--gamedays-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("gamedays"),
+    show_default=True,
+    envvar="DRILL_GAMEDAYS_DIR",
+    help="Where game days are found by name.",
+)
+policy_option = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("schedule-policy.yaml"),
+    show_default=True,
+    envvar="DRILL_SCHEDULE_POLICY",
+    help="Blackout windows and error-budget gates for every schedule (used when it exists).",
+)
+kubeconfig_option = click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
+)
+context_option = click.option(
+    "--context", default=None, help="Kubeconfig context (default: the drill's, else current)."
+)
+webhook_option = click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    envvar="DRILL_WEBHOOKS",
+    help="POST a JSON message on start, verdict, skip and error (repeatable; env "
+    "DRILL_WEBHOOKS, space-separated).",
+)
+slack_option = click.option(
+    "--slack-webhook",
+    "slack_webhooks",
+    multiple=True,
+    metavar="URL",
+    envvar="DRILL_SLACK_WEBHOOKS",
+    help="Slack incoming webhook for the same messages (repeatable; env DRILL_SLACK_WEBHOOKS).",
+)
+output_option = click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: machine-readable output on stdout.",
+)
+
+
+def _open(database_url: str | None) -> Database:
+    from drillkit.scheduling.database import Database
+
+    return Database(database_url)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@click.group()
+def schedule() -> None:
+    """Recurring drills and game days: add, list, pause, resume, remove, history.
+
+    A schedule runs a drill (drills/NAME.yaml) or a game day (gamedays/NAME.yaml) on a
+    cron calendar in a time zone. `drill scheduler run` fires them; every fire is
+    recorded, as run or as skipped with the reason (blackout window, error budget,
+    missed, lock held).
+
+    \b
+    Examples:
+      drill schedule add pod-kill --cron "0 10 * * TUE" --tz Europe/Berlin --jitter 10m
+      drill schedule add quarterly --gameday --cron "0 9 1 */3 *"
+      drill schedule list
+      drill schedule history pod-kill
+      drill scheduler run
+    """
+
+
+@schedule.command("add")
+@click.argument("target", metavar="NAME")
+@click.option(
+    "--cron",
+    help='Five-field cron expression, such as "0 10 * * TUE" (minute hour day-of-month '
+    "month day-of-week); default: the drill's schedule.cron.",
+)
+@click.option("--tz", "timezone", help="IANA time zone of the cron expression (default UTC).")
+@click.option("--jitter", type=DURATION, help="Spread fires over this long after the cron time.")
+@click.option(
+    "--misfire-grace",
+    type=DURATION,
+    help="Run a fire missed by at most this long (scheduler down); later ones are recorded "
+    "as missed (default 30m).",
+)
+@click.option(
+    "--coalesce/--no-coalesce",
+    default=None,
+    help="Run several missed fires once (default) or each.",
+)
+@click.option("--gameday", is_flag=True, help="NAME is a game day in the game-days directory.")
+@click.option("--as", "schedule_name", metavar="SCHEDULE", help="Schedule name (default: NAME).")
+@click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
+@drills_dir_option
+@gamedays_dir_option
+@database_option
+def add(
+    target: str,
+    cron: str | None,
+    timezone: str | None,
+    jitter: timedelta | None,
+    misfire_grace: timedelta | None,
+    coalesce: bool | None,
+    gameday: bool,
+    schedule_name: str | None,
+    replace: bool,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    database: str | None,
+) -> None:
+    """Schedule the drill NAME (or, with --gameday, the game day NAME).
+
+    Settings not given here come from the file's `schedule:` section; its blackout
+    windows and error-budget gate are read again at every fire.
+
+    \b
+    Examples:
+      drill schedule add pod-kill --cron "0 10 * * TUE" --tz Europe/Berlin
+      drill schedule add zone-failure --cron "30 9 * * 1-5" --jitter 20m --misfire-grace 1h
+      drill schedule add quarterly-resilience --gameday
+    """
+    from pydantic import ValidationError
+
+    from drillkit.errors import InvalidInput
+    from drillkit.model.drill import Schedule as ScheduleBlock
+    from drillkit.scheduling.gamedays import find_gameday_file, load_gameday
+    from drillkit.scheduling.launching import load_named_drill
+    from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule
+
+    kind = TargetKind.GAMEDAY if gameday else TargetKind.DRILL
+    if kind is TargetKind.DRILL:
+        source = load_named_drill(drills_dir, target).schedule
+    else:
+        source = load_gameday(find_gameday_file(gamedays_dir, target)).schedule
+    given: dict[str, Any] = source.model_dump() if source is not None else {}
+    given.pop("blackouts", None)
+    given.pop("error_budget", None)
+    overrides = {
+        "cron": cron,
+        "timezone": timezone,
+        "jitter": jitter,
+        "misfire_grace": misfire_grace,
+        "coalesce": coalesce,
+    }
+    given.update({key: value for key, value in overrides.items() if value is not None})
+    if "cron" not in given:
+        raise InvalidInput(
+            f"{kind.value} {target!r} has no schedule.cron in its file: give --cron, "
+            'such as --cron "0 10 * * TUE"'
+        )
+    try:
+        block = ScheduleBlock.model_validate(given)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        option = {"timezone": "--tz", "misfire_grace": "--misfire-grace"}.get(
+            str(first["loc"][0]), f"--{first['loc'][0]}"
+        )
+        message = str(first.get("ctx", {}).get("error", first["msg"]))
+        raise InvalidInput(f"{option}: {message}") from None
+    settings = ScheduleSettings(
+        name=schedule_name or target,
+        kind=kind,
+        target=target,
+        cron=block.cron,
+        timezone=block.timezone,
+        jitter=block.jitter,
+        misfire_grace=block.misfire_grace,
+        coalesce=block.coalesce,
+    )
+    now = _now()
+    with _open(database) as db:
+        stored = add_schedule(db, settings, now=now, replace=replace)
+    fires = ", ".join(_show_time(t, stored.timezone) for t in stored.next_fire_times(now, 3))
+    click.echo(
+        f"schedule {stored.name}: {stored.kind} {stored.target}, {stored.describe_when()}, "
+        f"misfire grace {_duration(stored.misfire_grace)}"
+        f"{'' if stored.coalesce else ', no coalescing'}"
+    )
+    click.echo(f"  next fires: {fires}")
+
+
+@schedule.command("list")
+@click.option(
+    "--next",
+    "count",
+    type=click.IntRange(1, 50),
+    default=1,
+    show_default=True,
+    help="How many upcoming fire times to show.",
+)
+@database_option
+@output_option
+def list_command(count: int, database: str | None, output: str) -> None:
+    """List schedules with their next fire times and their last fire."""
+    from drillkit.scheduling.history import list_fires
+    from drillkit.scheduling.schedules import list_schedules
+
+    now = _now()
+    with _open(database) as db:
+        schedules = list_schedules(db)
+        last = {
+            s.name: next(iter(list_fires(db, schedule=s.name, limit=1)), None) for s in schedules
+        }
+    if output == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "kind": s.kind.value,
+                        "target": s.target,
+                        "cron": s.cron,
+                        "timezone": s.timezone,
+                        "jitter_seconds": s.jitter.total_seconds(),
+                        "misfire_grace_seconds": s.misfire_grace.total_seconds(),
+                        "coalesce": s.coalesce,
+                        "paused": s.paused,
+                        "next_fires": [t.isoformat() for t in s.next_fire_times(now, count)],
+                        "last_fire": _record_json(record) if (record := last[s.name]) else None,
+                    }
+                    for s in schedules
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not schedules:
+        click.echo('no schedules; add one with: drill schedule add NAME --cron "0 10 * * TUE"')
+        return
+    rows = []
+    for s in schedules:
+        fires = s.next_fire_times(now, count)
+        shown = [_show_time(fire, s.timezone) for fire in fires]
+        record = last[s.name]
+        rows.append(
+            (
+                s.name,
+                f"{s.kind} {s.target}",
+                s.describe_when(),
+                "paused" if s.paused else (shown[0] if shown else "-"),
+                _short(record.describe(), 70) if record else "-",
+                shown[1:],
+            )
+        )
+    headers = ("SCHEDULE", "RUNS", "WHEN", "NEXT FIRE")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "  LAST")
+    for row in rows:
+        click.echo(
+            "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + f"  {row[4]}"
+        )
+        for extra in row[5]:
+            click.echo(" " * (sum(widths[:3]) + 6) + extra)
+
+
+@schedule.command("remove")
+@click.argument("name")
+@database_option
+def remove(name: str, database: str | None) -> None:
+    """Remove a schedule; its history stays."""
+    from drillkit.scheduling.schedules import remove_schedule
+
+    with _open(database) as db:
+        removed = remove_schedule(db, name)
+    click.echo(f"removed schedule {removed.name} ({removed.kind} {removed.target})")
+
+
+@schedule.command("pause")
+@click.argument("name")
+@database_option
+def pause(name: str, database: str | None) -> None:
+    """Stop firing a schedule until it is resumed; fires while paused are not made up."""
+    from drillkit.scheduling.schedules import set_paused
+
+    with _open(database) as db:
+        set_paused(db, name, paused=True, now=_now())
+    click.echo(f"paused schedule {name}")
+
+
+@schedule.command("resume")
+@click.argument("name")
+@database_option
+def resume(name: str, database: str | None) -> None:
+    """Fire a paused schedule again, from its next fire time on."""
+    from drillkit.scheduling.schedules import set_paused
+
+    now = _now()
+    with _open(database) as db:
+        resumed = set_paused(db, name, paused=False, now=now)
+    fires = resumed.next_fire_times(now, 1)
+    upcoming = _show_time(fires[0], resumed.timezone) if fires else "-"
+    click.echo(f"resumed schedule {name}; next fire {upcoming}")
+
+
+@schedule.command("history")
+@click.argument("name", required=False)
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@database_option
+@output_option
+def history(name: str | None, limit: int, database: str | None, output: str) -> None:
+    """Every fire, newest first: ran (verdict, run id) or skipped, and why.
+
+    This is the evidence that a schedule ran as planned, or of why it did not:
+    blackout window, error budget, missed (scheduler down beyond the misfire grace),
+    coalesced, lock held (another scheduler or drill), already running, stopped.
+    """
+    from drillkit.scheduling.history import list_fires
+
+    with _open(database) as db:
+        records = list_fires(db, schedule=name, limit=limit)
+    if output == "json":
+        click.echo(json.dumps([_record_json(r) for r in records], indent=2))
+        return
+    if not records:
+        click.echo("no fires recorded yet")
+        return
+    click.echo(f"{'FIRE TIME (UTC)':<20} {'SCHEDULE':<22} {'SCHEDULER':<18} OUTCOME")
+    for record in records:
+        click.echo(
+            f"{record.fire_time:%Y-%m-%d %H:%M:%S} {record.schedule:<22} "
+            f"{_short(record.scheduler, 18):<18} {record.describe()}"
+        )
+
+
+@schedule.command("fire")
+@click.argument("name")
+@click.option(
+    "--target",
+    metavar="KIND:NAME",
+    help="What to fire when NAME is not a stored schedule: drill:NAME or gameday:NAME "
+    "(default: the drill NAME).",
+)
+@click.option(
+    "--fire-time",
+    metavar="TIME",
+    help="The scheduled time this fire stands for, RFC 3339 (default: now). Schedulers "
+    "sharing a database run each fire time of a schedule once.",
+)
+@click.option(
+    "--scheduler-id",
+    default="manual",
+    show_default=True,
+    help="Who fires, as recorded in the history.",
+)
+@drills_dir_option
+@gamedays_dir_option
+@reports_dir_option
+@policy_option
+@kubeconfig_option
+@context_option
+@webhook_option
+@slack_option
+@database_option
+@output_option
+def fire_command(
+    name: str,
+    target: str | None,
+    fire_time: str | None,
+    scheduler_id: str,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    reports_dir: Path,
+    policy_file: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    webhooks: tuple[str, ...],
+    slack_webhooks: tuple[str, ...],
+    database: str | None,
+    output: str,
+) -> None:
+    """Fire a schedule now, as the scheduler would: claim, check policies, run, record.
+
+    Blackout windows and error-budget gates are checked; a skip is recorded with its
+    reason and exits 0. A run exits like `drill run`: 0 met, 1 missed, inconclusive or
+    aborted, 3 error. The scheduler daemon runs this command for each fire, and so do
+    the CronJobs of `drill schedule export`.
+
+    \b
+    Examples:
+      drill schedule fire pod-kill
+      drill schedule fire weekly --target gameday:quarterly-resilience --output json
+    """
+    import signal
+
+    # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
+    # running drill rolls back and reports; before the drill, the skip is recorded.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        record = _fire(
+            name,
+            target=target,
+            fire_time=fire_time,
+            scheduler_id=scheduler_id,
+            drills_dir=drills_dir,
+            gamedays_dir=gamedays_dir,
+            reports_dir=reports_dir,
+            policy_file=policy_file,
+            kubeconfig=kubeconfig,
+            context=context,
+            notifier=_notifier(webhooks, slack_webhooks),
+            database=database,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    _print_fire(record, output)
+    if record.outcome.value == "ran":
+        sys.exit(EXIT_CODES.get(record.verdict or "error", 3))
+    if record.outcome.value == "error":
+        sys.exit(3)
+
+
+def _fire(
+    name: str,
+    *,
+    target: str | None,
+    fire_time: str | None,
+    scheduler_id: str,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    reports_dir: Path,
+    policy_file: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    notifier: Notifier,
+    database: str | None,
+) -> FireRecord:
+    from drillkit.errors import InvalidInput
+    from drillkit.running.recorder import SystemClock
+    from drillkit.running.runner import RunOptions, operator_identity
+    from drillkit.scheduling.firing import FireSetup, fire, launch_target, target_policies
+    from drillkit.scheduling.history import Fire
+    from drillkit.scheduling.schedules import TargetKind, get_schedule
+
+    when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
+    progress = _progress()
+    with _open(database) as db:
+        stored = get_schedule(db, name)
+        if target is not None:
+            kind, target_name = _parse_target(target)
+        elif stored is not None:
+            kind, target_name = stored.kind, stored.target
+        else:
+            kind, target_name = TargetKind.DRILL, name
+        if stored is not None and (stored.kind, stored.target) != (kind, target_name):
+            raise InvalidInput(
+                f"schedule {name!r} runs {stored.kind} {stored.target}, not {kind} {target_name}"
+            )
+        setup = FireSetup(
+            drills_dir=drills_dir.absolute(),
+            gamedays_dir=gamedays_dir.absolute(),
+            reports_dir=reports_dir.absolute(),
+            policy_file=policy_file.absolute(),
+            options=RunOptions(kubeconfig=kubeconfig, context=context),
+            operator=operator_identity(),
+        )
+        stop_waiting = threading.Event()
+        record = fire(
+            Fire(
+                schedule=name,
+                kind=kind,
+                target=target_name,
+                fire_time=when,
+                scheduler=scheduler_id,
+            ),
+            database=db,
+            policies=lambda: target_policies(kind, target_name, setup),
+            launch=lambda: launch_target(
+                kind, target_name, setup, on_message=progress, wait=waiter(stop_waiting)
+            ),
+            clock=SystemClock(),
+            notifier=notifier,
+        )
+    return record
+
+
+@schedule.command("export")
+@click.argument("names", nargs=-1, metavar="[SCHEDULE]...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["cronjob"]),
+    default="cronjob",
+    show_default=True,
+    help="cronjob: Kubernetes CronJobs with their ServiceAccount and RBAC.",
+)
+@click.option(
+    "--image",
+    default=None,
+    help="Container image with drillkit installed (default: drillkit:<version>).",
+)
+@click.option(
+    "--reports-claim",
+    metavar="PVC",
+    help="PersistentVolumeClaim for reports (default: an emptyDir; the summary is logged).",
+)
+@click.option(
+    "-o",
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the manifests here (default: stdout).",
+)
+@drills_dir_option
+@gamedays_dir_option
+@policy_option
+@database_option
+def export(
+    names: tuple[str, ...],
+    fmt: str,
+    image: str | None,
+    reports_claim: str | None,
+    output_file: Path | None,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    policy_file: Path,
+    database: str | None,
+) -> None:
+    """Export schedules (all, or those named) as Kubernetes CronJob manifests.
+
+    Each CronJob runs `drill schedule fire` in the cluster with the same cron
+    expression and time zone, concurrencyPolicy Forbid, the misfire grace as
+    startingDeadlineSeconds, and the drill's files in a ConfigMap. The output also
+    holds the namespace, ServiceAccount and RBAC (deploy/rbac.yaml) and an in-cluster
+    kubeconfig using the ServiceAccount's token.
+
+    \b
+    Examples:
+      drill schedule export --format cronjob -o drill-cronjobs.yaml
+      kubectl apply -f drill-cronjobs.yaml
+    """
+    from drillkit.scheduling.cronjobs import (
+        DEFAULT_IMAGE,
+        dump_manifests,
+        gather_files,
+        render_cronjobs,
+    )
+    from drillkit.scheduling.gamedays import find_gameday_file, load_gameday
+    from drillkit.scheduling.launching import load_named_drill
+    from drillkit.scheduling.schedules import TargetKind, list_schedules, require_schedule
+
+    with _open(database) as db:
+        schedules = [require_schedule(db, n) for n in names] if names else list_schedules(db)
+    specs = []
+    for item in schedules:
+        drill_names = (
+            [item.target]
+            if item.kind is TargetKind.DRILL
+            else load_gameday(find_gameday_file(gamedays_dir, item.target)).drills()
+        )
+        experiments = {}
+        for drill_name in drill_names:
+            drill = load_named_drill(drills_dir, drill_name)
+            experiments[drill_name] = drill.experiment_path()
+        specs.append(
+            gather_files(
+                item,
+                drills_dir=drills_dir,
+                gamedays_dir=gamedays_dir,
+                policy_file=policy_file,
+                drill_experiment=experiments,
+            )
+        )
+    text = dump_manifests(
+        render_cronjobs(specs, image=image or DEFAULT_IMAGE, reports_claim=reports_claim)
+    )
+    if output_file is None:
+        click.echo(text, nl=False)
+    else:
+        output_file.write_text(text)
+        click.echo(f"wrote {len(specs)} CronJob(s) with their RBAC to {output_file}", err=True)
+
+
+# -- the daemon ----------------------------------------------------------------------------------
+
+
+@click.group()
+def scheduler() -> None:
+    """The scheduler daemon that fires schedules (see `drill schedule`)."""
+
+
+@scheduler.command("run")
+@click.option(
+    "--id",
+    "scheduler_id",
+    default=None,
+    help="This scheduler's id (default: the host name). Keep it across restarts: its jobs "
+    "and their next fire times are stored under it.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=9477,
+    show_default=True,
+    help="Loopback port for /healthz and /metrics (0: any free port).",
+)
+@click.option(
+    "--refresh",
+    type=DURATION,
+    default="5s",
+    show_default=True,
+    help="How often schedule changes made elsewhere are picked up.",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Fires of different schedules running at once (the cluster Lease still "
+    "runs one drill per cluster at a time).",
+)
+@click.option(
+    "--on-stop",
+    type=click.Choice(["rollback", "finish"]),
+    default="rollback",
+    show_default=True,
+    help="On SIGTERM or Ctrl-C: interrupt running drills so they roll back, or let them "
+    "finish. A second signal interrupts them in either case.",
+)
+@click.option(
+    "--stop-timeout",
+    type=DURATION,
+    default="10m",
+    show_default=True,
+    help="How long stopping waits for running drills before killing them.",
+)
+@drills_dir_option
+@gamedays_dir_option
+@reports_dir_option
+@policy_option
+@kubeconfig_option
+@context_option
+@webhook_option
+@slack_option
+@database_option
+def run_scheduler(
+    scheduler_id: str | None,
+    port: int,
+    refresh: timedelta,
+    max_parallel: int,
+    on_stop: str,
+    stop_timeout: timedelta,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    reports_dir: Path,
+    policy_file: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    webhooks: tuple[str, ...],
+    slack_webhooks: tuple[str, ...],
+    database: str | None,
+) -> None:
+    """Run the scheduler in the foreground until SIGTERM or Ctrl-C.
+
+    Fires each schedule on time, one process per fire, and records every fire in the
+    history. Missed fires (scheduler down) run once within their misfire grace and are
+    recorded as missed beyond it. Logs go to stderr; /healthz and /metrics are served on
+    127.0.0.1.
+
+    Several schedulers may share a PostgreSQL database (give each its own --id): each
+    fire runs once, the others record "skipped: lock held".
+
+    \b
+    Examples:
+      drill scheduler run
+      drill scheduler run --database postgresql://drill:secret@db/drill --id "$(hostname)"
+    """
+    import logging
+    import os
+    import signal
+    import time
+
+    from drillkit.running.runner import RunOptions
+    from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, StatusServer
+    from drillkit.scheduling.database import ensure_scheduler_id
+    from drillkit.scheduling.launching import recover_leftovers
+
+    identity = ensure_scheduler_id(scheduler_id or socket.gethostname())
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger("drillkit")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    log = logging.getLogger("drillkit.scheduling")
+
+    db = _open(database)
+    arguments = [
+        "--drills-dir", str(drills_dir.absolute()),
+        "--gamedays-dir", str(gamedays_dir.absolute()),
+        "--reports-dir", str(reports_dir.absolute()),
+        "--policy", str(policy_file.absolute()),
+    ]  # fmt: skip
+    if kubeconfig is not None:
+        arguments += ["--kubeconfig", str(kubeconfig.absolute())]
+    if context is not None:
+        arguments += ["--context", context]
+    for url in webhooks:
+        arguments += ["--webhook", url]
+    for url in slack_webhooks:
+        arguments += ["--slack-webhook", url]
+    # The database URL may hold a password: the fires get it from the environment,
+    # not from their command line, which every local user can read.
+    environment = dict(os.environ, DRILL_SCHEDULER_DATABASE=db.url)
+    processes = FireProcesses(arguments=arguments, environment=environment)
+    daemon = DrillScheduler(
+        db,
+        scheduler_id=identity,
+        processes=processes,
+        notifier=_notifier(webhooks, slack_webhooks),
+        refresh_interval=refresh.total_seconds(),
+        max_parallel=max_parallel,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            log.warning("second %s: interrupting running drills", signal.Signals(signum).name)
+            processes.interrupt_all()
+            return
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = StatusServer(daemon, port=port)
+    # As `drill run` does: what a crashed run (or a killed scheduler) left is reverted first.
+    recover_leftovers(RunOptions(kubeconfig=kubeconfig, context=context), on_message=log.info)
+    daemon.start()
+    server.start()
+    log.info(
+        "scheduler %s: database %s; /healthz and /metrics on %s", identity, db.shown_url, server.url
+    )
+    while not stop.wait(3600):
+        pass
+    daemon.stop(
+        on_stop="finish" if on_stop == "finish" else "rollback",
+        timeout=stop_timeout.total_seconds(),
+    )
+    server.stop()
+    db.close()
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def waiter(event: threading.Event) -> Callable[[float], None]:
+    """Waits that Ctrl-C or SIGTERM can interrupt (a game day's pauses)."""
+
+    def wait(seconds: float) -> None:
+        event.wait(seconds)
+
+    return wait
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _progress() -> Any:
+    from drillkit.cli.output import progress_printer
+
+    return progress_printer()
+
+
+def _notifier(webhooks: tuple[str, ...], slack_webhooks: tuple[str, ...]) -> Notifier:
+    from drillkit.scheduling.notifications import Notifier
+
+    return Notifier(webhooks=webhooks, slack_webhooks=slack_webhooks)
+
+
+def _parse_target(text: str) -> tuple[TargetKind, str]:
+    from drillkit.errors import InvalidInput
+    from drillkit.scheduling.schedules import TargetKind
+
+    kind, _, name = text.partition(":")
+    if kind not in ("drill", "gameday") or not name:
+        raise InvalidInput(f"--target {text!r}: use drill:NAME or gameday:NAME")
+    return TargetKind(kind), name
+
+
+def _parse_time(text: str) -> datetime:
+    from drillkit.errors import InvalidInput
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"--fire-time {text!r}: use RFC 3339, such as 2026-12-01T09:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"--fire-time {text!r}: give a time zone offset or Z")
+    return moment.astimezone(UTC)
+
+
+def _show_time(moment: datetime, timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def _duration(value: timedelta) -> str:
+    from drillkit.model.durations import format_duration
+
+    return format_duration(value)
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _record_json(record: FireRecord) -> dict[str, Any]:
+    return {
+        "schedule": record.schedule,
+        "kind": record.kind.value,
+        "target": record.target,
+        "fire_time": record.fire_time.isoformat(),
+        "scheduler": record.scheduler,
+        "outcome": record.outcome.value,
+        "skip_kind": record.skip_kind.value if record.skip_kind else None,
+        "reason": record.reason,
+        "run_id": record.run_id,
+        "verdict": record.verdict,
+        "report_dir": record.report_dir,
+        "recorded_at": record.recorded_at.isoformat(),
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "summary": record.describe(),
+    }
+
+
+def _print_fire(record: FireRecord, output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(_record_json(record)))
+        return
+    line = f"{record.schedule}: {record.describe()}"
+    if record.report_dir:
+        line += f"\n  report: {record.report_dir}"
+    click.echo(line)

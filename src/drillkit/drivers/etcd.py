@@ -1,0 +1,221 @@
+"""etcd snapshots: save from a live member, prove them restorable, keep a catalogue.
+
+Everything runs through an executor (``drillkit.drivers.executors``), so the same
+code serves the lab and a control-plane host over SSH; the snapshot files stay on
+the host that took them.
+
+A snapshot is only as good as a restore from it. ``etcdutl snapshot status``
+reads the file without checking it, so :func:`verify_snapshot` does a trial
+restore into a scratch directory: ``etcdutl snapshot restore`` checks the SHA-256
+that ``etcdctl snapshot save`` appends, and fails on a single flipped byte.
+
+The catalogue is a JSON sidecar next to each ``<name>.db`` (``<name>.json``: time,
+size, digest, revision, source endpoint), written after the snapshot has passed
+its trial restore, so a listed snapshot is a verified one. :func:`check_digest`
+compares the file with its sidecar again right before it is used.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from drillkit.drivers.executors import CommandFailed, Executor, checked
+from drillkit.errors import DrillError
+from drillkit.model.procedure import EtcdTargetSpec
+from drillkit.model.timeline import format_utc, parse_utc
+
+
+class SnapshotRejected(DrillError):
+    """A snapshot failed its integrity check; nothing destructive may use it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """One catalogued snapshot."""
+
+    path: str
+    taken_utc: datetime
+    size: int
+    sha256: str
+    revision: int
+    total_keys: int
+    endpoint: str
+
+    def age_seconds(self, now: datetime) -> float:
+        return (now - self.taken_utc).total_seconds()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "taken_utc": format_utc(self.taken_utc),
+            "size": self.size,
+            "sha256": self.sha256,
+            "revision": self.revision,
+            "total_keys": self.total_keys,
+            "endpoint": self.endpoint,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Snapshot:
+        return cls(
+            path=str(value["path"]),
+            taken_utc=parse_utc(str(value["taken_utc"])),
+            size=int(value["size"]),
+            sha256=str(value["sha256"]),
+            revision=int(value["revision"]),
+            total_keys=int(value["total_keys"]),
+            endpoint=str(value["endpoint"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnapshotStatus:
+    revision: int
+    total_keys: int
+
+
+def etcdctl(target: EtcdTargetSpec, endpoint: str, *arguments: str) -> str:
+    """An etcdctl command line against one endpoint, with the target's TLS options."""
+    words = [target.etcdctl, f"--endpoints={endpoint}"]
+    if target.tls is not None:
+        words += [
+            f"--cacert={target.tls.cacert}",
+            f"--cert={target.tls.cert}",
+            f"--key={target.tls.key}",
+        ]
+    return shlex.join([*words, *arguments])
+
+
+def save_snapshot(
+    executor: Executor, target: EtcdTargetSpec, directory: str, *, now: datetime | None = None
+) -> Snapshot:
+    """Save a snapshot from the first healthy member, verify it, and catalogue it."""
+    taken = now or datetime.now(UTC)
+    stamp = taken.strftime("%Y%m%dT%H%M%S.%fZ")
+    path = f"{directory.rstrip('/')}/etcd-{stamp}.db"
+    partial = f"{path}.part"
+    failures = []
+    for endpoint in target.endpoints:
+        command = f"mkdir -p {shlex.quote(directory)} && " + etcdctl(
+            target, endpoint, "snapshot", "save", partial
+        )
+        result = executor.run(command, timeout=600)
+        if result.ok:
+            break
+        failures.append(f"{endpoint}: {result.failure()}")
+    else:
+        raise DrillError(f"no etcd member could save a snapshot: {'; '.join(failures)}")
+    checked(executor, f"mv {shlex.quote(partial)} {shlex.quote(path)}")
+    status = verify_snapshot(executor, target, path)
+    size, digest = _size_and_digest(executor, path)
+    snapshot = Snapshot(
+        path=path,
+        taken_utc=taken,
+        size=size,
+        sha256=digest,
+        revision=status.revision,
+        total_keys=status.total_keys,
+        endpoint=endpoint,
+    )
+    sidecar = json.dumps(snapshot.to_json(), sort_keys=True) + "\n"
+    result = executor.run(
+        f"cat > {shlex.quote(_sidecar(path))}", timeout=60, stdin=sidecar.encode()
+    )
+    if not result.ok:
+        raise DrillError(f"cannot write the catalogue entry of {path}: {result.failure()}")
+    return snapshot
+
+
+def verify_snapshot(executor: Executor, target: EtcdTargetSpec, path: str) -> SnapshotStatus:
+    """Trial-restore ``path`` into a scratch directory; ``SnapshotRejected`` if it fails."""
+    quoted = shlex.quote(path)
+    utl = shlex.quote(target.etcdutl)
+    command = (
+        "scratch=$(mktemp -d) && trap 'rm -rf \"$scratch\"' EXIT && "
+        f'{utl} snapshot restore {quoted} --data-dir "$scratch/restore" >/dev/null 2>"$scratch/err"'
+        ' || { cat "$scratch/err"; exit 1; }; '
+        f"{utl} snapshot status {quoted} -w json"
+    )
+    result = executor.run(command, timeout=600)
+    if not result.ok:
+        raise SnapshotRejected(
+            f"snapshot {path} failed its trial restore: {_etcd_error(result.output)}"
+        )
+    try:
+        status = json.loads(result.output.strip().splitlines()[-1])
+        return SnapshotStatus(revision=int(status["revision"]), total_keys=int(status["totalKey"]))
+    except (ValueError, KeyError, IndexError) as error:
+        raise SnapshotRejected(f"snapshot {path}: unreadable status ({error})") from None
+
+
+def check_digest(executor: Executor, snapshot: Snapshot) -> None:
+    """The file must still be the one catalogued; ``SnapshotRejected`` names the difference."""
+    try:
+        size, digest = _size_and_digest(executor, snapshot.path)
+    except CommandFailed as error:
+        raise SnapshotRejected(f"snapshot {snapshot.path} cannot be read: {error}") from None
+    if digest != snapshot.sha256 or size != snapshot.size:
+        raise SnapshotRejected(
+            f"snapshot {snapshot.path} changed since it was catalogued: sha256 {digest[:12]}... "
+            f"({size} bytes), expected {snapshot.sha256[:12]}... ({snapshot.size} bytes)"
+        )
+
+
+def read_catalogue(executor: Executor, directory: str) -> list[Snapshot]:
+    """Every catalogued snapshot in ``directory``, oldest first; empty when there is none."""
+    quoted = shlex.quote(directory.rstrip("/"))
+    output = checked(
+        executor,
+        f'for f in {quoted}/*.db.json; do [ -e "$f" ] && cat "$f"; done; true',
+    )
+    snapshots = []
+    for line in output.splitlines():
+        if line.strip():
+            try:
+                snapshots.append(Snapshot.from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as error:
+                raise DrillError(
+                    f"unreadable catalogue entry in {directory}: {error}: {line[:120]}"
+                ) from None
+    return sorted(snapshots, key=lambda s: s.taken_utc)
+
+
+def find_snapshot(executor: Executor, directory: str, reference: str) -> Snapshot:
+    """``latest`` or a path: the catalogued snapshot it names."""
+    catalogue = read_catalogue(executor, directory)
+    if not catalogue:
+        raise DrillError(f"no catalogued etcd snapshot in {directory}")
+    if reference == "latest":
+        return catalogue[-1]
+    for snapshot in catalogue:
+        if snapshot.path == reference:
+            return snapshot
+    raise DrillError(f"snapshot {reference} is not in the catalogue of {directory}")
+
+
+def _sidecar(path: str) -> str:
+    return f"{path}.json"
+
+
+def _size_and_digest(executor: Executor, path: str) -> tuple[int, str]:
+    quoted = shlex.quote(path)
+    output = checked(executor, f"stat -c %s {quoted} && sha256sum {quoted}")
+    size_line, digest_line = output.strip().splitlines()[-2:]
+    return int(size_line), digest_line.split()[0]
+
+
+def _etcd_error(output: str) -> str:
+    """The most telling line of etcdutl's output (its JSON logs carry an "error" field)."""
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and "error" in entry:
+            return f"{entry.get('msg', 'error')}: {entry['error']}"
+    return lines[-1] if lines else "no output"

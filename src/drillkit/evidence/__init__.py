@@ -1,0 +1,62 @@
+"""Audit evidence: the hash-chained ledger of runs and skips, signatures, verification, export.
+
+Reports (``drillkit.reporting``) say what one run measured; this package proves to an
+auditor that the set of reports is complete and unaltered (DESIGN section 5):
+
+- :mod:`~drillkit.evidence.ledger`: ``reports/ledger.jsonl``, one entry per run
+  (:func:`append_run`, called by ``drill run`` once the report is written) and per
+  skipped scheduled run (:func:`append_skip`, for the scheduler), each linked to the
+  previous by its SHA-256 and holding the digests of the report's files;
+- :mod:`~drillkit.evidence.signing`: optional Ed25519 signatures of entries, the head
+  and export bundles;
+- :mod:`~drillkit.evidence.verify`: recomputes chain and digests and names exactly what
+  was altered, removed, reordered, truncated or left out;
+- :mod:`~drillkit.evidence.export`: the zip for an audit period, indexed by run and
+  mapped to controls (:mod:`~drillkit.evidence.controls`).
+
+It sits above ``running`` and ``reporting`` and below ``scheduling`` and the CLI.
+"""
+
+from drillkit.evidence.controls import Catalogue, Control, load_catalogue
+from drillkit.evidence.export import ExportResult, TamperingFound, export_bundle
+from drillkit.evidence.ledger import (
+    RunEntry,
+    SkipEntry,
+    adopt_runs,
+    append_run,
+    append_skip,
+    read_ledger,
+)
+from drillkit.evidence.signing import (
+    SigningKey,
+    VerifyKey,
+    generate_key_pair,
+    load_signing_key,
+    load_verify_key,
+)
+from drillkit.evidence.verify import Anchor, Problem, ProblemKind, Verification, verify_ledger
+
+__all__ = [
+    "Anchor",
+    "Catalogue",
+    "Control",
+    "ExportResult",
+    "Problem",
+    "ProblemKind",
+    "RunEntry",
+    "SigningKey",
+    "SkipEntry",
+    "TamperingFound",
+    "Verification",
+    "VerifyKey",
+    "adopt_runs",
+    "append_run",
+    "append_skip",
+    "export_bundle",
+    "generate_key_pair",
+    "load_catalogue",
+    "load_signing_key",
+    "load_verify_key",
+    "read_ledger",
+    "verify_ledger",
+]

@@ -1,0 +1,104 @@
+"""The control catalogue: which audit controls a drill run can be evidence for.
+
+Drill files name controls in ``evidence.controls`` (``SOC2-A1.3``); an export maps each
+run to the controls it names and describes them from this catalogue, so an auditor
+reading the bundle sees "A1.3 Recovery plan testing" and what the run showed for it.
+
+The catalogue is data, not code: ``controls.yaml`` beside this module ships SOC 2 A1.2
+and A1.3 and ISO/IEC 27001:2022 A.5.29, A.5.30, A.8.13 and A.8.14. Teams add their own
+frameworks (NIST, DORA, internal policies) with a file of the same shape, given with
+``--controls FILE`` or ``DRILL_CONTROLS``: a new id is added, an existing id replaced.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from drillkit.errors import InvalidInput
+
+_BUILTIN: Final = "controls.yaml"
+
+
+class Control(BaseModel):
+    """One control of a framework, and what a drill run contributes to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, description="How drill files name it, e.g. SOC2-A1.3.")
+    framework: str = Field(min_length=1)
+    reference: str = Field(min_length=1, description="The control's number in its framework.")
+    title: str = Field(min_length=1)
+    evidence: str = Field(default="", description="What a drill run shows for this control.")
+    aliases: tuple[str, ...] = Field(default=(), description="Other accepted spellings.")
+
+
+class _CatalogueFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    controls: tuple[Control, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Controls by id, with every alias resolving to its control."""
+
+    controls: tuple[Control, ...]
+
+    def find(self, name: str) -> Control | None:
+        """The control a drill's ``controls`` entry means, by id or alias, ignoring case."""
+        return self._index().get(_normalise(name))
+
+    def canonical_id(self, name: str) -> str:
+        """The catalogue id for ``name``; an unknown name stays as written."""
+        control = self.find(name)
+        return control.id if control is not None else name.strip()
+
+    def _index(self) -> Mapping[str, Control]:
+        index: dict[str, Control] = {}
+        for control in self.controls:
+            for name in (control.id, *control.aliases):
+                index[_normalise(name)] = control
+        return index
+
+
+def load_catalogue(extra: Iterable[Path] = ()) -> Catalogue:
+    """The shipped catalogue, extended and overridden by each file in ``extra`` in turn."""
+    builtin = importlib.resources.files("drillkit.evidence").joinpath(_BUILTIN)
+    controls: dict[str, Control] = {
+        control.id: control
+        for control in _parse(builtin.read_text(encoding="utf-8"), f"drillkit/{_BUILTIN}")
+    }
+    for path in extra:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InvalidInput(f"{path}: cannot read the control catalogue: {error}") from error
+        for control in _parse(text, str(path)):
+            controls[control.id] = control
+    return Catalogue(tuple(controls.values()))
+
+
+def _parse(text: str, source: str) -> tuple[Control, ...]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise InvalidInput(f"{source}{where}: not valid YAML") from error
+    try:
+        return _CatalogueFile.model_validate(data).controls
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "document"
+        raise InvalidInput(f"{source}: {where}: {first['msg']}") from error
+
+
+def _normalise(name: str) -> str:
+    return " ".join(name.replace("-", " ").split()).casefold()

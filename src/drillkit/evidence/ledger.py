@@ -1,0 +1,624 @@
+"""The ledger: ``reports/ledger.jsonl``, an append-only, hash-chained record of every run and skip.
+
+An auditor asks for every DR test of a period and proof that none was altered or left
+out. Report directories alone cannot give that: a file can be edited, a directory
+deleted, and nothing would show it. The ledger adds one line per event (a run whose
+report was written, a scheduled run that was skipped), each holding:
+
+- ``seq``: its position, 1, 2, 3...; a removed or reordered line leaves a gap or a
+  descent in the sequence;
+- ``prev``: the SHA-256 of the previous line's bytes (64 zeros for the first line), so
+  changing any line breaks the link from the next one;
+- for a run, the digest of the report's ``manifest.json`` and of every file it lists,
+  so changing a report file no longer matches its entry;
+- optionally ``sig``: an Ed25519 signature over the entry without ``sig``
+  (:mod:`drillkit.evidence.signing`), so the chain cannot be recomputed by someone
+  who edits it.
+
+A chain cannot show that its *tail* was cut off: a truncated ledger is a valid, shorter
+chain. That takes a record kept outside the ledger. After each append the newest
+``seq`` and digest are written to ``ledger.head`` beside the ledger (signed when a key
+is configured) and to a *witness* copy in drillkit's state directory
+(``~/.local/state/drillkit/evidence/witness/``), outside the reports tree, so
+truncating the ledger and restoring an old ``ledger.head`` still disagrees with the
+witness. Auditors can keep a head of their own: every export bundle records the head
+at export time, and ``drill evidence verify --head SEQ:DIGEST`` checks the ledger still
+holds that entry unchanged.
+
+Appends are crash-safe and serialised: an exclusive ``flock`` on ``ledger.lock`` keeps
+two ``drill run`` processes from interleaving lines or forking the chain; each line is
+written with one ``write`` and forced to disk before the head moves. A line torn by a
+crash is cut off on the next append when the head shows it was never completed;
+otherwise it is closed with a newline and left for ``verify`` to report, because
+destroying bytes of evidence is worse than keeping a broken line.
+
+Lines are canonical JSON (sorted keys, no spaces, ASCII), so the same entry always has
+the same bytes and a signature can be checked by re-encoding what was read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from drillkit.errors import DrillError, InvalidInput
+from drillkit.evidence.signing import ALGORITHM, SigningKey
+from drillkit.files import sha256_file, state_home, sync_directory, write_atomically
+from drillkit.model.timeline import format_utc
+from drillkit.reporting.document import REPORT_FILE_NAME, MeasurementDocument, read_report_document
+from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
+from drillkit.running.redaction import collect_environment_secrets, redact_text
+
+LEDGER_FILE_NAME: Final = "ledger.jsonl"
+HEAD_FILE_NAME: Final = "ledger.head"
+LOCK_FILE_NAME: Final = "ledger.lock"
+GENESIS: Final = "0" * 64
+"""The ``prev`` of the first entry: there is no line before it."""
+ENTRY_VERSION: Final = 1
+_DIGEST_PATTERN: Final = r"^[0-9a-f]{64}$"
+_TAIL_CHUNK: Final = 64 * 1024
+
+
+class _Entry(BaseModel):
+    # Strict: a field this version does not write means the line is not what it wrote.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Signature(_Entry):
+    """An Ed25519 signature and the fingerprint of the key that made it."""
+
+    key: str
+    ed25519: str
+
+
+class MeasuredValue(_Entry):
+    """One measurement as the report states it, enough to judge it without the report."""
+
+    seconds: float | None
+    bound: str | None
+    resolution_seconds: float | None
+    objective_seconds: float | None
+    met: bool | None
+
+
+class Measurements(_Entry):
+    rto: MeasuredValue
+    rpo: MeasuredValue
+    time_to_full_capacity: MeasuredValue
+
+
+class ReportDigests(_Entry):
+    """Where a run's report lives (relative to the reports directory) and its digests."""
+
+    dir: str
+    manifest_sha256: str = Field(pattern=_DIGEST_PATTERN)
+    files: dict[str, Annotated[str, Field(pattern=_DIGEST_PATTERN)]]
+
+
+class RunEntry(_Entry):
+    """A run whose report was written."""
+
+    v: Literal[1]
+    seq: int = Field(ge=1)
+    kind: Literal["run"]
+    prev: str = Field(pattern=_DIGEST_PATTERN)
+    recorded_utc: str
+    run_id: str
+    drill: str
+    started_utc: str
+    ended_utc: str
+    status: str
+    verdict: str
+    strategy: str
+    measurements: Measurements
+    report: ReportDigests
+    adopted: bool = False
+    """True when the run was entered after the fact by ``drill evidence adopt``."""
+    sig: Signature | None = None
+
+
+class SkipEntry(_Entry):
+    """A scheduled run that did not happen, and why."""
+
+    v: Literal[1]
+    seq: int = Field(ge=1)
+    kind: Literal["skip"]
+    prev: str = Field(pattern=_DIGEST_PATTERN)
+    recorded_utc: str
+    drill: str
+    scheduled_for: str
+    reason: str
+    schedule: str | None = None
+    sig: Signature | None = None
+
+
+Entry = Annotated[RunEntry | SkipEntry, Field(discriminator="kind")]
+_ENTRY_ADAPTER: Final[TypeAdapter[RunEntry | SkipEntry]] = TypeAdapter(Entry)
+
+
+class LedgerHead(_Entry):
+    """``ledger.head``: the newest entry's position and digest, written after each append."""
+
+    v: Literal[1]
+    seq: int = Field(ge=0)
+    digest: str = Field(pattern=_DIGEST_PATTERN)
+    updated_utc: str
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LedgerLine:
+    """One line of the ledger file as read: its bytes, digest and parsed entry."""
+
+    number: int
+    """1-based line number in the file."""
+    raw: bytes
+    """The line's bytes without its newline."""
+    digest: str
+    entry: RunEntry | SkipEntry | None
+    """None when the line is not a valid entry; ``problem`` says why."""
+    problem: str | None
+    complete: bool
+    """False for a last line without its newline (cut off, or torn by a crash)."""
+
+    @property
+    def label(self) -> str:
+        """How messages name the line: ``line 4 (run zone-failure/20250301-...)``."""
+        entry = self.entry
+        if isinstance(entry, RunEntry):
+            return f"line {self.number} (run {entry.drill}/{entry.run_id})"
+        if isinstance(entry, SkipEntry):
+            return f"line {self.number} (skip of {entry.drill} at {entry.scheduled_for})"
+        return f"line {self.number}"
+
+
+def ledger_path(reports_dir: Path) -> Path:
+    return reports_dir / LEDGER_FILE_NAME
+
+
+def head_path(reports_dir: Path) -> Path:
+    return reports_dir / HEAD_FILE_NAME
+
+
+def witness_path(reports_dir: Path) -> Path:
+    """The witness copy of the head, outside the reports tree, named after the ledger's path."""
+    location = str(ledger_path(reports_dir).resolve())
+    name = hashlib.sha256(location.encode("utf-8")).hexdigest()[:24]
+    return state_home() / "evidence" / "witness" / f"{name}.head"
+
+
+def encode_canonical(data: Mapping[str, Any]) -> bytes:
+    """The one byte form of a JSON object that digests and signatures are computed over."""
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def digest_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def signed_payload(data: Mapping[str, Any]) -> bytes:
+    """What a signature covers: the object without its ``sig``, canonically encoded."""
+    return encode_canonical({key: value for key, value in data.items() if key != "sig"})
+
+
+def append_run(
+    reports_dir: Path,
+    run_dir: Path,
+    *,
+    signing_key: SigningKey | None = None,
+    now: datetime | None = None,
+    adopted: bool = False,
+) -> RunEntry:
+    """Add the run whose report is in ``run_dir`` to the ledger and return its entry.
+
+    The report must be complete (``manifest.json`` written) and match its manifest;
+    the entry is made from what was written, not from memory, so it vouches for the
+    files an auditor will read. Raises InvalidInput when the report is incomplete or
+    not inside ``reports_dir``, DrillError when a file no longer matches the manifest.
+    """
+    relative = _relative_run_dir(reports_dir, run_dir)
+    document = read_report_document(run_dir / REPORT_FILE_NAME)
+    digests = _digest_report(run_dir, relative)
+    measurements = document.measurements
+
+    def build(seq: int, prev: str) -> RunEntry:
+        return RunEntry(
+            v=ENTRY_VERSION,
+            seq=seq,
+            kind="run",
+            prev=prev,
+            recorded_utc=format_utc(now or datetime.now(UTC)),
+            run_id=document.run_id,
+            drill=document.drill,
+            started_utc=document.started_utc,
+            ended_utc=document.ended_utc,
+            status=document.status.value,
+            verdict=document.verdict.value,
+            strategy=document.strategy,
+            measurements=Measurements(
+                rto=_summarise(measurements.rto),
+                rpo=_summarise(measurements.rpo),
+                time_to_full_capacity=_summarise(measurements.time_to_full_capacity),
+            ),
+            report=digests,
+            adopted=adopted,
+        )
+
+    entry = _append(reports_dir, build, signing_key=signing_key, now=now)
+    assert isinstance(entry, RunEntry)
+    return entry
+
+
+def append_skip(
+    reports_dir: Path,
+    *,
+    drill: str,
+    reason: str,
+    scheduled_for: datetime,
+    schedule: str | None = None,
+    signing_key: SigningKey | None = None,
+    now: datetime | None = None,
+) -> SkipEntry:
+    """Record that a scheduled run of ``drill`` due at ``scheduled_for`` did not happen.
+
+    ``reason`` is one line for the auditor ("blackout window change-freeze", "error
+    budget of checkout below 20 %", "missed: scheduler down"); ``schedule`` names the
+    schedule that fired. Secrets that slip into the reason (a URL with a password, a
+    bearer token) are redacted before it is written.
+    """
+    if not drill.strip():
+        raise InvalidInput("a skip must name the drill that was skipped")
+    if scheduled_for.tzinfo is None:
+        raise InvalidInput("scheduled_for must be a timezone-aware time")
+    one_line = " ".join(redact_text(reason, collect_environment_secrets(os.environ)).split())
+
+    def build(seq: int, prev: str) -> SkipEntry:
+        return SkipEntry(
+            v=ENTRY_VERSION,
+            seq=seq,
+            kind="skip",
+            prev=prev,
+            recorded_utc=format_utc(now or datetime.now(UTC)),
+            drill=drill,
+            scheduled_for=format_utc(scheduled_for),
+            reason=one_line or "no reason given",
+            schedule=schedule,
+        )
+
+    entry = _append(reports_dir, build, signing_key=signing_key, now=now)
+    assert isinstance(entry, SkipEntry)
+    return entry
+
+
+def find_unrecorded_runs(reports_dir: Path) -> list[Path]:
+    """Complete report directories (with ``manifest.json``) that no ledger entry names."""
+    recorded = {
+        line.entry.report.dir
+        for line in read_ledger(reports_dir)
+        if isinstance(line.entry, RunEntry)
+    }
+    return [
+        run_dir
+        for run_dir in find_run_dirs(reports_dir)
+        if (run_dir / MANIFEST_FILE_NAME).is_file()
+        and _relative_run_dir(reports_dir, run_dir) not in recorded
+    ]
+
+
+def adopt_runs(
+    reports_dir: Path, *, signing_key: SigningKey | None = None, now: datetime | None = None
+) -> list[RunEntry]:
+    """Enter every complete report that the ledger lacks, oldest first, marked ``adopted``.
+
+    For reports written before the ledger existed, or whose append failed. Adopted
+    entries say so in the ledger and in every export: they vouch for the files from
+    the moment of adoption, not from the moment of the run.
+    """
+    unrecorded = find_unrecorded_runs(reports_dir)
+    ordered = sorted(unrecorded, key=lambda run_dir: _started_key(run_dir))
+    return [
+        append_run(reports_dir, run_dir, signing_key=signing_key, now=now, adopted=True)
+        for run_dir in ordered
+    ]
+
+
+def find_run_dirs(reports_dir: Path) -> list[Path]:
+    """Every ``<drill>/<run-id>/`` directory under ``reports_dir`` that holds a run.
+
+    A run directory is one with a report, a manifest or a start note; hidden
+    directories and stray files are not runs.
+    """
+    if not reports_dir.is_dir():
+        return []
+    markers = (REPORT_FILE_NAME, MANIFEST_FILE_NAME, STARTED_FILE_NAME)
+    return [
+        run_dir
+        for drill_dir in sorted(reports_dir.iterdir())
+        if drill_dir.is_dir() and not drill_dir.name.startswith(".")
+        for run_dir in sorted(drill_dir.iterdir())
+        if run_dir.is_dir() and any((run_dir / marker).is_file() for marker in markers)
+    ]
+
+
+def read_ledger(reports_dir: Path) -> list[LedgerLine]:
+    """Every line of the ledger, parsed; an absent ledger has none."""
+    try:
+        content = ledger_path(reports_dir).read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise DrillError(
+            f"{ledger_path(reports_dir)}: cannot read the ledger: {error.strerror or error}"
+        ) from error
+    return parse_ledger(content)
+
+
+def parse_ledger(content: bytes) -> list[LedgerLine]:
+    """Split ledger bytes into lines and parse each; a broken line is kept with its problem."""
+    if not content:
+        return []
+    pieces = content.split(b"\n")
+    complete_count = len(pieces) - 1
+    if pieces[-1] == b"":
+        pieces.pop()
+    return [
+        _parse_line(number, raw, complete=number <= complete_count)
+        for number, raw in enumerate(pieces, start=1)
+    ]
+
+
+def read_head(path: Path) -> LedgerHead | None:
+    """A head file (``ledger.head`` or its witness); None when it does not exist.
+
+    Raises DrillError when it exists but cannot be read as a head: a damaged head is
+    itself a finding, which ``verify`` reports rather than ignores.
+    """
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise DrillError(f"{path}: cannot read: {error.strerror or error}") from error
+    try:
+        return LedgerHead.model_validate_json(content)
+    except ValidationError as error:
+        raise DrillError(f"{path}: not a ledger head: {_first_error(error)}") from error
+
+
+def _append(
+    reports_dir: Path,
+    build: Callable[[int, str], RunEntry | SkipEntry],
+    *,
+    signing_key: SigningKey | None,
+    now: datetime | None,
+) -> RunEntry | SkipEntry:
+    with _locked(reports_dir):
+        path = ledger_path(reports_dir)
+        existed = path.exists()
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            seq, prev = _find_chain_end(descriptor, reports_dir)
+            entry = build(seq, prev)
+            line = seal(entry.model_dump(mode="json", exclude={"sig"}), signing_key)
+            _write_all(descriptor, line + b"\n")
+            # The head must never name a line the disk may not have.
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        if not existed:
+            sync_directory(reports_dir)
+        _write_head(reports_dir, seq, digest_bytes(line), signing_key=signing_key, now=now)
+    return _ENTRY_ADAPTER.validate_json(line)
+
+
+def seal(data: Mapping[str, Any], signing_key: SigningKey | None) -> bytes:
+    """Canonical bytes of ``data``, with a ``sig`` over them when a key is given."""
+    payload = encode_canonical(data)
+    if signing_key is None:
+        return payload
+    signature = {"key": signing_key.fingerprint, ALGORITHM: signing_key.sign(payload)}
+    return encode_canonical({**data, "sig": signature})
+
+
+@contextlib.contextmanager
+def _locked(reports_dir: Path) -> Iterator[None]:
+    # A lock file of its own, never replaced: locking the ledger itself would not
+    # survive a writer that replaces the file, and the head is replaced on every append.
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(reports_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        # Closing the descriptor releases the lock, also when the process dies.
+        os.close(descriptor)
+
+
+def _find_chain_end(descriptor: int, reports_dir: Path) -> tuple[int, str]:
+    """The next ``seq`` and the ``prev`` it links to, repairing a tail torn by a crash."""
+    size = os.fstat(descriptor).st_size
+    if size == 0:
+        return 1, GENESIS
+    tail = _read_tail(descriptor, size)
+    if not tail.endswith(b"\n"):
+        tail = _close_torn_line(descriptor, tail, size, reports_dir)
+        if not tail:
+            return 1, GENESIS
+    last_raw = tail[:-1].rsplit(b"\n", 1)[-1]
+    last = _parse_line(0, last_raw, complete=True)
+    if last.entry is not None:
+        return last.entry.seq + 1, last.digest
+    # The last line is damaged; the chain goes on from its bytes, and verify reports it.
+    with open(descriptor, "rb", closefd=False) as stream:
+        stream.seek(0)
+        count = sum(1 for _ in stream)
+    return count + 1, last.digest
+
+
+def _close_torn_line(descriptor: int, tail: bytes, size: int, reports_dir: Path) -> bytes:
+    """Deal with a last line that has no newline; return the tail ending in a newline.
+
+    When the head names the line before it, the torn line was a write that never
+    completed (the head moves only after a line is on disk): cut it off. Otherwise it
+    is not ours to destroy: end it with a newline so it stays a line verify reports.
+    """
+    cut = tail.rfind(b"\n")
+    complete_tail = tail[: cut + 1]
+    previous_raw = complete_tail[:-1].rsplit(b"\n", 1)[-1] if complete_tail else None
+    try:
+        head = read_head(head_path(reports_dir))
+    except DrillError:
+        head = None
+    if previous_raw is None:
+        # Not one complete line yet: the first append was torn, before any head existed.
+        vouched = head is None
+    else:
+        previous = _parse_line(0, previous_raw, complete=True)
+        vouched = (
+            head is not None
+            and previous.entry is not None
+            and head.seq == previous.entry.seq
+            and head.digest == previous.digest
+        )
+    if vouched:
+        os.ftruncate(descriptor, size - (len(tail) - len(complete_tail)))
+        os.fsync(descriptor)
+        return complete_tail
+    _write_all(descriptor, b"\n")
+    os.fsync(descriptor)
+    return tail + b"\n"
+
+
+def _read_tail(descriptor: int, size: int) -> bytes:
+    # Enough of the end of the file to hold its last two lines (one may be torn).
+    length = min(size, _TAIL_CHUNK)
+    while True:
+        tail = os.pread(descriptor, length, size - length)
+        if length == size or tail[:-1].count(b"\n") >= 2:
+            return tail
+        length = min(size, length * 4)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(descriptor, view)
+        view = view[written:]
+
+
+def _write_head(
+    reports_dir: Path,
+    seq: int,
+    digest: str,
+    *,
+    signing_key: SigningKey | None,
+    now: datetime | None,
+) -> None:
+    head = LedgerHead(
+        v=ENTRY_VERSION, seq=seq, digest=digest, updated_utc=format_utc(now or datetime.now(UTC))
+    )
+    content = seal(head.model_dump(mode="json", exclude={"sig"}), signing_key) + b"\n"
+    write_atomically(head_path(reports_dir), content)
+    # The witness is a second opinion, not a precondition: a state directory that
+    # cannot be written must not lose the run's entry, which is already on disk.
+    with contextlib.suppress(OSError):
+        witness = witness_path(reports_dir)
+        witness.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(witness, content)
+
+
+def _parse_line(number: int, raw: bytes, *, complete: bool) -> LedgerLine:
+    digest = digest_bytes(raw)
+    entry: RunEntry | SkipEntry | None = None
+    problem: str | None = None
+    try:
+        entry = _ENTRY_ADAPTER.validate_json(raw)
+    except ValidationError as error:
+        problem = _first_error(error)
+    return LedgerLine(
+        number=number,
+        raw=raw,
+        digest=digest,
+        entry=entry,
+        problem=problem,
+        complete=complete,
+    )
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"]
+    return f"{where}: {message}" if where else message
+
+
+def _relative_run_dir(reports_dir: Path, run_dir: Path) -> str:
+    try:
+        relative = run_dir.resolve().relative_to(reports_dir.resolve())
+    except ValueError:
+        raise InvalidInput(f"{run_dir} is not a run directory inside {reports_dir}") from None
+    if len(relative.parts) != 2:
+        raise InvalidInput(f"{run_dir} is not a <drill>/<run-id> directory of {reports_dir}")
+    return relative.as_posix()
+
+
+def _digest_report(run_dir: Path, relative: str) -> ReportDigests:
+    manifest_path = run_dir / MANIFEST_FILE_NAME
+    try:
+        manifest_bytes = manifest_path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"{run_dir}: the report is incomplete (no {MANIFEST_FILE_NAME})"
+        ) from None
+    try:
+        listed = json.loads(manifest_bytes)["files"]
+        if not isinstance(listed, dict):
+            raise TypeError("files is not an object")
+    except (ValueError, KeyError, TypeError) as error:
+        raise InvalidInput(f"{manifest_path}: not a report manifest ({error})") from error
+    files: dict[str, str] = {}
+    for name, expected in sorted(listed.items()):
+        actual = sha256_file(run_dir / name)
+        if actual != expected:
+            raise DrillError(
+                f"{run_dir / name} no longer matches {MANIFEST_FILE_NAME}: "
+                "the report changed after it was written; it is not entered in the ledger"
+            )
+        files[name] = actual
+    # Files beside the report that its manifest does not list (the start note) are
+    # part of the run directory an auditor receives, so the entry vouches for them too.
+    for path in sorted(run_dir.iterdir()):
+        unlisted = path.name not in files and path.name != MANIFEST_FILE_NAME
+        if unlisted and path.is_file() and not path.name.startswith("."):
+            files[path.name] = sha256_file(path)
+    return ReportDigests(dir=relative, manifest_sha256=digest_bytes(manifest_bytes), files=files)
+
+
+def _summarise(measurement: MeasurementDocument) -> MeasuredValue:
+    return MeasuredValue(
+        seconds=measurement.seconds,
+        bound=measurement.bound.value if measurement.bound is not None else None,
+        resolution_seconds=measurement.resolution_seconds,
+        objective_seconds=measurement.objective_seconds,
+        met=measurement.met,
+    )
+
+
+def _started_key(run_dir: Path) -> tuple[str, str]:
+    try:
+        started = read_report_document(run_dir / REPORT_FILE_NAME).started_utc
+    except InvalidInput:
+        started = ""
+    return started, run_dir.name

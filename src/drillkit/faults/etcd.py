@@ -1,0 +1,510 @@
+"""etcd disasters and the restore that answers them, as Chaos Toolkit activities.
+
+An etcd-restore drill's method is three actions:
+
+1. ``take_snapshot``: save, trial-restore and catalogue a snapshot (nothing disrupted);
+2. ``etcd_disaster``: prove the restore point first (digest and trial restore), so
+   a bad snapshot ends the drill before anything is touched; then crash the
+   members (the procedure's ``kill`` steps) and lose their data: ``data-loss``
+   moves every member's data directory away, ``corruption`` garbles the bbolt
+   file in place, ``quorum-loss`` loses a majority of a cluster of three or more;
+3. ``restore_etcd``: run the declared procedure (``drillkit.model.procedure``):
+   stop, restore, start, each step timed and returned for the report.
+
+The target is the experiment's configuration: ``etcd`` (an ``EtcdTargetSpec``
+mapping, for real control planes, usually with an SSH executor) or, for the lab,
+``lab`` (its name). The procedure is the configuration's ``etcd_procedure``.
+
+Undo before harm: the data is never deleted. Before the first kill, a restore
+state file (``<state home>/etcd-restores/<run>.json``) names the members, the
+directories their data was moved to and the procedure, and an undo record
+points at it. If the run dies, ``drill recover`` puts the cluster back: on the
+restored data when the restore phase had completed, else on the data kept from
+before the disaster; then it runs the procedure's ``start`` steps. The kept
+copies are removed once a restore has completed.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import ValidationError
+
+from drillkit.drivers.etcd import (
+    Snapshot,
+    check_digest,
+    find_snapshot,
+    save_snapshot,
+    verify_snapshot,
+)
+from drillkit.drivers.executors import Executor, executor_for
+from drillkit.drivers.kubernetes import Cluster
+from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.faults.kubernetes import INJECTED_AT
+from drillkit.files import state_home, write_atomically
+from drillkit.model.procedure import (
+    RUN_FIELDS,
+    EtcdMemberSpec,
+    EtcdTargetSpec,
+    LocalExecutorSpec,
+    ProcedureStep,
+    RestoreProcedure,
+    placeholders,
+)
+from drillkit.model.timeline import format_utc
+from drillkit.safety.lock import planned_control_plane_outage
+from drillkit.safety.undo import (
+    Progress,
+    Reverted,
+    UndoAction,
+    UndoRecord,
+    current_run_id,
+    record_undo,
+    register_undo_action,
+)
+
+RESTORE_ETCD = "restore-etcd"
+STEPS_KEY = "drillkit_steps"
+RESTORE_POINT_KEY = "drillkit_restore_point"
+API_READY_TIMEOUT = 180.0
+
+Mode = Literal["data-loss", "corruption", "quorum-loss"]
+MODES: tuple[str, ...] = ("data-loss", "corruption", "quorum-loss")
+
+
+class StepFailed(DrillError):
+    """A procedure step failed; ``steps`` holds every step run so far, the failed one last."""
+
+    def __init__(self, message: str, steps: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.steps = steps
+
+
+# -- the target -------------------------------------------------------------------------
+
+
+def resolve_target(configuration: Mapping[str, Any] | None) -> EtcdTargetSpec:
+    """The etcd target from the experiment's configuration: ``etcd``, else ``lab``."""
+    configuration = configuration or {}
+    if configuration.get("etcd") is not None:
+        return _validated(EtcdTargetSpec, configuration["etcd"], "configuration.etcd")
+    lab_name = configuration.get("lab")
+    if not lab_name:
+        raise InvalidInput(
+            "the experiment's configuration needs `etcd` (the control plane's etcd "
+            "members and executor) or `lab` (the name of a drill lab)"
+        )
+    return lab_target(str(lab_name))
+
+
+def lab_target(name: str) -> EtcdTargetSpec:
+    """A lab's etcd as a target: local executor, the lab's binaries first on PATH."""
+    from drillkit.lab import build
+    from drillkit.lab.cluster import Lab
+
+    lab = Lab.open(name)
+    return EtcdTargetSpec(
+        members=tuple(
+            EtcdMemberSpec(
+                name=m.name,
+                data_dir=str(m.data_dir),
+                peer_url=m.peer_url,
+                client_url=m.client_url,
+                component=m.component,
+            )
+            for m in lab.etcd_members()
+        ),
+        # `drill` itself (for `drill lab component`) and etcdctl/etcdutl.
+        executor=LocalExecutorSpec(
+            path=(str(build.binaries_dir()), str(Path(sys.executable).parent))
+        ),
+        etcdctl="etcdctl",
+        etcdutl="etcdutl",
+        variables={"lab": name, "snapshots": str(lab.directory / "snapshots")},
+    )
+
+
+def snapshot_directory(target: EtcdTargetSpec, directory: str | None) -> str:
+    """The snapshot directory given, else the target's ``snapshots`` variable."""
+    chosen = directory or target.variables.get("snapshots")
+    if not chosen:
+        raise InvalidInput("say where snapshots are kept: the activity's `directory` argument")
+    return chosen
+
+
+def resolve_procedure(configuration: Mapping[str, Any] | None) -> RestoreProcedure:
+    value = (configuration or {}).get("etcd_procedure")
+    if value is None:
+        raise InvalidInput("the experiment's configuration needs `etcd_procedure`")
+    return _validated(RestoreProcedure, value, "configuration.etcd_procedure")
+
+
+_Model = TypeVar("_Model", EtcdTargetSpec, RestoreProcedure)
+
+
+def _validated(model: type[_Model], value: object, where: str) -> _Model:
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        first = error.errors()[0]
+        path = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"{where}.{path}: {first['msg']}") from None
+
+
+# -- the activities ---------------------------------------------------------------------
+
+
+def take_snapshot(
+    directory: str | None = None, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Save a snapshot from a live member, prove it by a trial restore, catalogue it.
+
+    ``directory`` is on the executor's host; the lab's default is its ``snapshots/``.
+    """
+    target = resolve_target(configuration)
+    snapshot = save_snapshot(
+        executor_for(target.executor), target, snapshot_directory(target, directory)
+    )
+    return {INJECTED_AT: None, "snapshot": snapshot.to_json()}
+
+
+def etcd_disaster(
+    mode: str,
+    directory: str | None = None,
+    snapshot: str = "latest",
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Prove the restore point, then crash etcd members and lose their data."""
+    if mode not in MODES:
+        raise InvalidInput(f"etcd_disaster: mode must be one of {', '.join(MODES)}, not {mode!r}")
+    target = resolve_target(configuration)
+    procedure = resolve_procedure(configuration)
+    executor = executor_for(target.executor)
+    chosen = find_snapshot(executor, snapshot_directory(target, directory), snapshot)
+    # Before anything destructive: the file is the one catalogued and restores.
+    check_digest(executor, chosen)
+    verify_snapshot(executor, target, chosen.path)
+    affected = _affected_members(target, mode)
+    run_id = current_run_id()
+    state = RestoreState(
+        run_id=run_id,
+        mode=mode,
+        target=target,
+        procedure=procedure,
+        snapshot=chosen,
+        affected=tuple(m.name for m in affected),
+        kept={m.name: _kept_path(m, run_id) for m in affected},
+        phase="prepared",
+    )
+    state_file = state.save()
+    with Cluster.from_environment() as cluster:
+        record_undo(RESTORE_ETCD, (str(state_file),), cluster=cluster)
+    planned_control_plane_outage(True)
+    steps = run_phase(executor, state, "kill", procedure.kill, state.affected_members())
+    acknowledged = steps[0]["finished"]
+    for member in affected:
+        _lose_data(executor, member, state.kept[member.name], mode)
+    state.phase = "disaster"
+    state.save()
+    injected_at = datetime.now(UTC)
+    return {
+        INJECTED_AT: acknowledged,
+        STEPS_KEY: steps,
+        RESTORE_POINT_KEY: {
+            **chosen.to_json(),
+            "age_seconds": round(chosen.age_seconds(injected_at), 3),
+        },
+        "mode": mode,
+        "members": [m.name for m in affected],
+    }
+
+
+def restore_etcd(configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run the declared procedure (stop, restore, start) from this run's disaster."""
+    state = RestoreState.load(restore_state_file(current_run_id()))
+    executor = executor_for(state.target.executor)
+    check_digest(executor, state.snapshot)
+    members = list(state.target.members)
+    steps: list[dict[str, object]] = []
+    try:
+        steps += run_phase(executor, state, "stop", state.procedure.stop, members)
+        # Every member is restored from the snapshot; the data of those the disaster
+        # spared is copied aside first, so an interrupted restore can be undone.
+        for member in members:
+            if member.name not in state.kept:
+                kept = _kept_path(member, state.run_id)
+                _keep_copy(executor, member, kept)
+                state.kept[member.name] = kept
+        state.save()
+        steps += run_phase(executor, state, "restore", state.procedure.restore, members)
+        state.phase = "restored"
+        state.save()
+        steps += run_phase(executor, state, "start", state.procedure.start, members)
+    except StepFailed as failure:
+        failure.steps = steps + failure.steps
+        raise
+    with Cluster.from_environment() as cluster:
+        _finish(executor, state, cluster)
+    return {INJECTED_AT: None, STEPS_KEY: steps, "snapshot": state.snapshot.path}
+
+
+# -- the restore state ------------------------------------------------------------------
+
+
+def restore_state_file(run_id: str) -> Path:
+    return state_home() / "etcd-restores" / f"{_file_safe(run_id)}.json"
+
+
+@dataclass(kw_only=True)
+class RestoreState:
+    """What a crashed restore needs to be finished or undone; saved at every phase."""
+
+    run_id: str
+    mode: str
+    target: EtcdTargetSpec
+    procedure: RestoreProcedure
+    snapshot: Snapshot
+    affected: tuple[str, ...]
+    kept: dict[str, str]
+    """Member name -> where its data from before the disaster was moved."""
+    phase: str
+    """prepared, disaster, restored (new data in place) or finished."""
+
+    def affected_members(self) -> list[EtcdMemberSpec]:
+        """The members the disaster hit."""
+        return [m for m in self.target.members if m.name in self.affected]
+
+    def save(self) -> Path:
+        path = restore_state_file(self.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            "run_id": self.run_id,
+            "mode": self.mode,
+            "target": self.target.model_dump(mode="json"),
+            "procedure": self.procedure.model_dump(mode="json"),
+            "snapshot": self.snapshot.to_json(),
+            "affected": list(self.affected),
+            "kept": self.kept,
+            "phase": self.phase,
+        }
+        write_atomically(path, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> RestoreState:
+        try:
+            document = json.loads(path.read_text())
+            return cls(
+                run_id=document["run_id"],
+                mode=document["mode"],
+                target=EtcdTargetSpec.model_validate(document["target"]),
+                procedure=RestoreProcedure.model_validate(document["procedure"]),
+                snapshot=Snapshot.from_json(document["snapshot"]),
+                affected=tuple(document["affected"]),
+                kept=dict(document["kept"]),
+                phase=document["phase"],
+            )
+        except FileNotFoundError:
+            raise DrillError(f"no etcd restore state at {path}: no disaster ran first") from None
+        except (ValueError, KeyError, TypeError, ValidationError) as error:
+            raise DrillError(f"unreadable etcd restore state {path}: {error}") from None
+
+
+# -- running the procedure --------------------------------------------------------------
+
+
+def run_phase(
+    executor: Executor,
+    state: RestoreState,
+    phase: str,
+    steps: Sequence[ProcedureStep],
+    members: Sequence[EtcdMemberSpec],
+) -> list[dict[str, object]]:
+    """Run one phase's steps in order, ``each_member`` steps once per member of
+    ``members``; ``StepFailed`` at the first that fails."""
+    done: list[dict[str, object]] = []
+    common = {
+        **state.target.variables,
+        "snapshot": state.snapshot.path,
+        "run_id": state.run_id,
+        "initial_cluster": state.target.initial_cluster,
+    }
+    for step in steps:
+        for fields in _step_fields(step, members, common):
+            command = _render(step, fields)
+            started = {"monotonic": time.monotonic(), "utc": format_utc(datetime.now(UTC))}
+            result = executor.run(command, timeout=step.timeout.total_seconds())
+            finished = {"monotonic": time.monotonic(), "utc": format_utc(datetime.now(UTC))}
+            done.append(
+                {
+                    "phase": phase,
+                    "name": step.name,
+                    "member": fields.get("member"),
+                    "command": command,
+                    "executor": executor.description,
+                    "started": started,
+                    "finished": finished,
+                    "seconds": round(result.seconds, 3),
+                    "exit_code": result.exit_code,
+                    "output": result.output[-400:],
+                }
+            )
+            if not result.ok:
+                raise StepFailed(
+                    f"{phase} step {step.name!r} failed on {executor.description}: "
+                    f"{result.failure()}",
+                    done,
+                )
+    return done
+
+
+def _step_fields(
+    step: ProcedureStep, members: Sequence[EtcdMemberSpec], common: dict[str, str]
+) -> list[dict[str, str]]:
+    if not step.each_member:
+        return [common]
+    return [
+        {
+            **common,
+            "member": m.name,
+            "data_dir": m.data_dir,
+            "peer_url": m.peer_url,
+            "client_url": m.client_url,
+            "component": m.component or m.name,
+        }
+        for m in members
+    ]
+
+
+def _render(step: ProcedureStep, fields: Mapping[str, str]) -> str:
+    unknown = [name for name in placeholders(step.run) if name not in fields]
+    if unknown:
+        known = ", ".join(sorted(set(fields) | RUN_FIELDS))
+        raise InvalidInput(
+            f"step {step.name!r} uses {{{unknown[0]}}}, which is not defined; defined: {known}"
+        )
+    return step.run.format_map(fields)
+
+
+def _affected_members(target: EtcdTargetSpec, mode: str) -> list[EtcdMemberSpec]:
+    members = list(target.members)
+    if mode != "quorum-loss":
+        return members
+    if len(members) < 3:
+        raise InvalidInput(
+            f"quorum-loss needs an etcd cluster of at least three members, not {len(members)} "
+            "(start the lab with: drill lab up --etcd-members 3)"
+        )
+    return members[: len(members) // 2 + 1]
+
+
+def _kept_path(member: EtcdMemberSpec, run_id: str) -> str:
+    return f"{member.data_dir}.drillkit-kept-{_file_safe(run_id)}"
+
+
+def _keep_copy(executor: Executor, member: EtcdMemberSpec, kept: str) -> None:
+    data, away = shlex.quote(member.data_dir), shlex.quote(kept)
+    result = executor.run(f"rm -rf {away} && cp -a {data} {away}", timeout=600)
+    if not result.ok:
+        raise DrillError(f"cannot keep a copy of etcd member {member.name}: {result.failure()}")
+
+
+def _lose_data(executor: Executor, member: EtcdMemberSpec, kept: str, mode: str) -> None:
+    if mode == "corruption":
+        # The copy is kept for safety; the member's own bbolt file is garbled in place.
+        _keep_copy(executor, member, kept)
+        db = shlex.quote(f"{member.data_dir}/member/snap/db")
+        command = (
+            f"size=$(stat -c %s {db}) && dd if=/dev/urandom of={db} bs=4096 "
+            "seek=$((size / 8192)) count=4 conv=notrunc status=none"
+        )
+    else:
+        command = f"mv {shlex.quote(member.data_dir)} {shlex.quote(kept)}"
+    result = executor.run(command, timeout=300)
+    if not result.ok:
+        raise DrillError(f"cannot lose the data of etcd member {member.name}: {result.failure()}")
+
+
+def _finish(executor: Executor, state: RestoreState, cluster: Cluster) -> None:
+    """After a completed restore: wait for the API server, drop the kept copies."""
+    cluster.wait_for(
+        "the API server to answer again",
+        lambda: _answers(cluster) or None,
+        timeout=API_READY_TIMEOUT,
+    )
+    planned_control_plane_outage(False)
+    kept = " ".join(shlex.quote(path) for path in state.kept.values())
+    executor.run(f"rm -rf {kept}", timeout=300)
+    state.phase = "finished"
+    state.save()
+
+
+def _answers(cluster: Cluster) -> bool:
+    try:
+        cluster.nodes()
+    except ClusterError:
+        return False
+    return True
+
+
+def _file_safe(run_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+
+
+# -- undo ---------------------------------------------------------------------------------
+
+
+def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
+    path = Path(record.target[0])
+    if not path.exists():
+        return Reverted(notes=(f"no restore state at {path}; nothing to do",))
+    state = RestoreState.load(path)
+    if state.phase == "finished":
+        path.unlink()
+        return Reverted()
+    executor = executor_for(state.target.executor)
+    changes: list[str] = []
+    if state.phase == "restored":
+        changes.append("the restore had completed: etcd starts on the restored data")
+    else:
+        # Crash the members again (some may have been started), then put the data
+        # from before the disaster back where it was.
+        members = list(state.target.members)
+        run_phase(executor, state, "kill", state.procedure.kill, members)
+        for member in members:
+            if member.name not in state.kept:
+                continue
+            data, kept = shlex.quote(member.data_dir), shlex.quote(state.kept[member.name])
+            result = executor.run(
+                f"if [ -e {kept} ]; then rm -rf {data} && mv {kept} {data}; fi", timeout=300
+            )
+            if not result.ok:
+                raise DrillError(
+                    f"cannot put back the data of etcd member {member.name}: {result.failure()}"
+                )
+        changes.append("the restore had not completed: etcd starts on its data from before")
+    progress("starting the control plane with the procedure's start steps")
+    run_phase(executor, state, "start", state.procedure.start, list(state.target.members))
+    changes.append("control plane started")
+    _finish(executor, state, cluster)
+    path.unlink()
+    return Reverted(changes=tuple(changes))
+
+
+register_undo_action(
+    UndoAction(
+        name=RESTORE_ETCD,
+        target_arity=1,
+        describe=lambda target: f"bring etcd and the API server back ({target[0]})",
+        revert=_revert_restore,
+        control_plane=True,
+    )
+)

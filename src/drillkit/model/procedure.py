@@ -1,0 +1,156 @@
+"""A control plane's etcd and the restore procedure a drill runs against it, as declared.
+
+An etcd restore is an operator's runbook: stop the API servers, restore the snapshot
+into fresh data directories, swap them in, start etcd, start the API servers,
+restart the controllers. drillkit does not hard-code that runbook; the experiment
+declares it as shell commands in four phases, and drillkit runs them through an
+executor (this machine, or a control-plane host over SSH), timing every step:
+
+- ``kill``: how to crash the members abruptly (the disaster uses it);
+- ``stop``: what must be down before data is replaced (the API servers, etcd);
+- ``restore``: restore and swap the data directories;
+- ``start``: bring everything back, waiting until it answers.
+
+Commands are templates. ``{snapshot}``, ``{run_id}`` and ``{initial_cluster}``
+are always available, plus the target's ``variables``; a step with
+``each_member: true`` runs once per member with ``{member}``, ``{data_dir}``,
+``{peer_url}``, ``{client_url}`` and ``{component}`` filled in. Literal braces
+are written twice (``{{`` and ``}}``).
+
+These models are pure values, validated when a drill's activity starts and before
+it touches anything.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, model_validator
+
+from drillkit.model.durations import Duration
+
+MEMBER_FIELDS = frozenset({"member", "data_dir", "peer_url", "client_url", "component"})
+RUN_FIELDS = frozenset({"snapshot", "run_id", "initial_cluster"})
+
+
+class _Declared(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalExecutorSpec(_Declared):
+    """Run commands on this machine with bash."""
+
+    type: Literal["local"] = "local"
+    path: tuple[str, ...] = Field(
+        default=(), description="Directories put in front of PATH (where etcdutl lives, say)."
+    )
+
+
+class SshExecutorSpec(_Declared):
+    """Run commands on a control-plane host with the OpenSSH client, non-interactively."""
+
+    type: Literal["ssh"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = Field(min_length=1)
+    identity_file: str | None = Field(default=None, description="Private key for the login.")
+    known_hosts_file: str | None = Field(
+        default=None,
+        description="The host's key must be listed here; unknown host keys are refused.",
+    )
+    path: tuple[str, ...] = Field(default=(), description="Directories put in front of PATH.")
+
+
+ExecutorSpec = Annotated[LocalExecutorSpec | SshExecutorSpec, Discriminator("type")]
+
+
+class EtcdTlsSpec(_Declared):
+    """Client TLS for etcdctl, as paths on the host the executor runs on."""
+
+    cacert: str
+    cert: str
+    key: str
+
+
+class EtcdMemberSpec(_Declared):
+    """One etcd member as the restore needs it."""
+
+    name: str = Field(min_length=1, description="The member name (etcd --name).")
+    data_dir: str = Field(min_length=1, description="Its data directory on the host.")
+    peer_url: str = Field(min_length=1)
+    client_url: str = Field(min_length=1)
+    component: str | None = Field(
+        default=None, description="How the procedure's commands name its process (default: name)."
+    )
+
+
+class EtcdTargetSpec(_Declared):
+    """The etcd cluster behind a control plane, and how to reach its host."""
+
+    members: tuple[EtcdMemberSpec, ...] = Field(min_length=1)
+    executor: ExecutorSpec = Field(default_factory=LocalExecutorSpec)
+    tls: EtcdTlsSpec | None = None
+    etcdctl: str = "etcdctl"
+    etcdutl: str = "etcdutl"
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="Extra {placeholders} for the procedure's commands."
+    )
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(m.client_url for m in self.members)
+
+    @property
+    def initial_cluster(self) -> str:
+        return ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+
+
+class ProcedureStep(_Declared):
+    """One command of the runbook."""
+
+    name: str = Field(min_length=1, description="What the step does, for the report.")
+    run: str = Field(min_length=1, description="A bash command template.")
+    each_member: bool = Field(
+        default=False, description="Run once per affected member, with its fields filled in."
+    )
+    timeout: Duration = Field(default=timedelta(minutes=5))
+
+
+class RestoreProcedure(_Declared):
+    """The runbook in its four phases (see the module docstring)."""
+
+    kill: tuple[ProcedureStep, ...] = Field(min_length=1)
+    stop: tuple[ProcedureStep, ...] = ()
+    restore: tuple[ProcedureStep, ...] = Field(min_length=1)
+    start: tuple[ProcedureStep, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _member_fields_need_each_member(self) -> RestoreProcedure:
+        # Other placeholders are checked against the target's variables when it is known.
+        for phase in ("kill", "stop", "restore", "start"):
+            for index, step in enumerate(getattr(self, phase)):
+                for name in placeholders(step.run):
+                    if name in MEMBER_FIELDS and not step.each_member:
+                        raise ValueError(
+                            f"{phase}[{index}] ({step.name}): {{{name}}} needs each_member: true"
+                        )
+        return self
+
+    def steps(self) -> list[tuple[str, ProcedureStep]]:
+        """Every step with its phase, in the order a full restore runs them."""
+        return [
+            (phase, step) for phase in ("stop", "restore", "start") for step in getattr(self, phase)
+        ]
+
+
+def placeholders(template: str) -> list[str]:
+    """The ``{names}`` a command template uses; ``ValueError`` for a malformed template."""
+    names = []
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field is not None:
+            if not field.isidentifier():
+                raise ValueError(f"invalid placeholder {{{field}}} in {template!r}")
+            names.append(field)
+    return names

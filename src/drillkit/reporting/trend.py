@@ -1,0 +1,330 @@
+"""Trends across runs: RTO and RPO over time, pass rate and MTTR per drill.
+
+One report answers "did this drill meet its objectives today?"; a trend answers "is
+recovery getting slower?" and "how often do we meet what we promised?". This module
+reads the ``report.json`` of every run, groups runs by drill and computes, per drill:
+
+- **pass rate**: runs whose verdict is ``met`` over all runs, including runs that missed,
+  were aborted, errored or were killed before writing a report (a run that did not pass
+  is not left out of the denominator);
+- **MTTR** (mean time to recovery): the mean RTO over runs in which the service was
+  disrupted and recovered, measured exactly. Runs that were never disrupted (RTO 0)
+  would flatter it and runs that never recovered (RTO only a lower bound) cannot be
+  averaged, so both are left out and counted beside it;
+- the series of RTO and RPO values with their objectives, drawn as an inline SVG chart
+  (matplotlib, imported inside the function as in :mod:`drillkit.reporting.chart`).
+
+:func:`measure_trend` is pure; :func:`load_trend_points` reads the reports.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import io
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import jinja2
+from markupsafe import Markup
+
+from drillkit.errors import InvalidInput
+from drillkit.model.measurement import RunStatus, format_seconds
+from drillkit.model.timeline import format_utc, parse_utc
+from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
+from drillkit.reporting.writer import list_reports
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+_HASH_SALT: Final = "drillkit-trend"
+_VERDICT_COLOURS: Final = {
+    "met": "#1a7f37",
+    "missed": "#cf222e",
+    "inconclusive": "#9a6700",
+    "aborted": "#bc4c00",
+    "error": "#6e1111",
+    "interrupted": "#6e7781",
+}
+_RTO_COLOUR: Final = "#1f4e9c"
+_RPO_COLOUR: Final = "#8250df"
+_NOT_APPLICABLE: Final = "—"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TrendPoint:
+    """One run of a drill, as a trend needs it."""
+
+    run_id: str
+    started_utc: datetime
+    verdict: str
+    """The verdict, or ``interrupted`` for a run killed before it wrote its report."""
+    rto_seconds: float | None = None
+    rto_bound: str | None = None
+    rto_objective: float | None = None
+    rpo_seconds: float | None = None
+    rpo_bound: str | None = None
+    rpo_objective: float | None = None
+    disruption_observed: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DrillTrend:
+    """A drill's runs, oldest first, and what they add up to."""
+
+    drill: str
+    points: tuple[TrendPoint, ...]
+    runs: int
+    met: int
+    pass_rate: float | None
+    """``met / runs`` between 0 and 1; None without runs."""
+    mttr_seconds: float | None
+    """Mean RTO over ``recovered_runs``; None when no run recovered from a disruption."""
+    recovered_runs: int
+    undisrupted_runs: int
+    unrecovered_runs: int
+    """Runs whose RTO is only a lower bound: not recovered before the timeout."""
+    worst_rto_seconds: float | None
+    rto_objective: float | None
+    """The objective of the newest run that declares one."""
+    rpo_objective: float | None
+
+
+def measure_trend(drill: str, points: Iterable[TrendPoint]) -> DrillTrend:
+    """Pass rate, MTTR and the series of one drill's runs (pure)."""
+    ordered = tuple(sorted(points, key=lambda point: (point.started_utc, point.run_id)))
+    met = sum(1 for point in ordered if point.verdict == "met")
+    recovered = [
+        point.rto_seconds
+        for point in ordered
+        if point.rto_seconds is not None
+        and point.rto_bound == "exact"
+        and point.disruption_observed is True
+    ]
+    measured_rto = [point.rto_seconds for point in ordered if point.rto_seconds is not None]
+    return DrillTrend(
+        drill=drill,
+        points=ordered,
+        runs=len(ordered),
+        met=met,
+        pass_rate=met / len(ordered) if ordered else None,
+        mttr_seconds=statistics.fmean(recovered) if recovered else None,
+        recovered_runs=len(recovered),
+        undisrupted_runs=sum(1 for point in ordered if point.disruption_observed is False),
+        unrecovered_runs=sum(1 for point in ordered if point.rto_bound == "lower"),
+        worst_rto_seconds=max(measured_rto) if measured_rto else None,
+        rto_objective=_latest(point.rto_objective for point in ordered),
+        rpo_objective=_latest(point.rpo_objective for point in ordered),
+    )
+
+
+def load_trend_points(
+    reports_dir: Path, drill: str | None = None, *, since: datetime | None = None
+) -> dict[str, list[TrendPoint]]:
+    """Every run under ``reports_dir`` (of ``drill``, started since ``since``), by drill.
+
+    Killed runs (a start note, no report) count as ``interrupted``; a report that cannot
+    be read is skipped, as ``drill report list`` shows it.
+    """
+    by_drill: dict[str, list[TrendPoint]] = {}
+    for summary in list_reports(reports_dir, drill):
+        if summary.running or summary.started_utc is None:
+            continue
+        if since is not None and summary.started_utc < since:
+            continue
+        if summary.status is RunStatus.INTERRUPTED and summary.verdict is None:
+            point = TrendPoint(
+                run_id=summary.run_id, started_utc=summary.started_utc, verdict="interrupted"
+            )
+        elif summary.problem is None:
+            point = _read_point(summary.report_dir)
+        else:
+            continue
+        by_drill.setdefault(summary.drill, []).append(point)
+    if drill is not None and not by_drill:
+        raise InvalidInput(f"no runs of drill {drill!r} in {reports_dir}")
+    return by_drill
+
+
+def measure_trends(points: dict[str, list[TrendPoint]]) -> list[DrillTrend]:
+    """One trend per drill, by drill name."""
+    return [measure_trend(drill, points[drill]) for drill in sorted(points)]
+
+
+def render_trend_html(trends: Sequence[DrillTrend], *, generated: datetime) -> str:
+    """A self-contained page: a summary table, then per drill a chart and its runs."""
+    template = _environment().get_template("trend.html.j2")
+    return template.render(
+        trends=trends,
+        charts={trend.drill: Markup(render_trend_chart(trend)) for trend in trends},
+        generated=format_utc(generated),
+        seconds=_seconds,
+        percent=_percent,
+        measured=_measured,
+    )
+
+
+def render_trend_chart(trend: DrillTrend) -> str:
+    """RTO (and RPO, when any run measured it) of one drill over time, as ``<svg>``."""
+    import matplotlib
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
+    has_rpo = any(point.rpo_seconds is not None for point in trend.points)
+    with matplotlib.rc_context(
+        {
+            "svg.hashsalt": _HASH_SALT,
+            "svg.fonttype": "path",
+            "font.family": "DejaVu Sans",
+            "font.size": 9.0,
+            "text.parse_math": False,
+            "text.usetex": False,
+        }
+    ):
+        figure = Figure(figsize=(9.0, 5.4 if has_rpo else 3.2), layout="constrained")
+        panels: list[Axes] = (
+            list(figure.subplots(2, 1, sharex=True)) if has_rpo else [figure.subplots(1, 1)]
+        )
+        figure.suptitle(f"{trend.drill}: measured RTO{' and RPO' if has_rpo else ''} per run")
+        series = [("RTO", _RTO_COLOUR, "rto")]
+        if has_rpo:
+            series.append(("RPO", _RPO_COLOUR, "rpo"))
+        for axes, (name, colour, key) in zip(panels, series, strict=True):
+            _draw_series(axes, trend.points, name, colour, key)
+        # matplotlib's date locator and formatter are untyped; they only label the x axis.
+        locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+        panels[-1].xaxis.set_major_locator(locator)
+        formatter = ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+        panels[-1].xaxis.set_major_formatter(formatter)
+        buffer = io.StringIO()
+        figure.savefig(
+            buffer,
+            format="svg",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    label = html.escape(f"Chart: RTO and RPO of {trend.drill} per run over time", quote=True)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1).strip() + "\n"
+
+
+def _draw_series(
+    axes: Axes, points: Sequence[TrendPoint], name: str, colour: str, key: str
+) -> None:
+    values = [
+        (
+            _date_number(point.started_utc),
+            getattr(point, f"{key}_seconds"),
+            getattr(point, f"{key}_bound"),
+        )
+        for point in points
+        if getattr(point, f"{key}_seconds") is not None
+    ]
+    if values:
+        axes.plot(
+            [moment for moment, _, _ in values],
+            [seconds for _, seconds, _ in values],
+            color=colour,
+            linewidth=1.4,
+            marker="o",
+            markersize=3.5,
+            label=f"{name} measured",
+            gid=f"{key}-series",
+        )
+        bounds = [(moment, seconds) for moment, seconds, bound in values if bound == "lower"]
+        if bounds:
+            axes.scatter(
+                [moment for moment, _ in bounds],
+                [seconds for _, seconds in bounds],
+                marker="^",
+                s=60,
+                color=_VERDICT_COLOURS["missed"],
+                zorder=3,
+                label="not recovered (at least)",
+            )
+    else:
+        axes.text(0.5, 0.5, f"no {name} measured", transform=axes.transAxes, ha="center")
+    objectives = [
+        (_date_number(point.started_utc), getattr(point, f"{key}_objective"))
+        for point in points
+        if getattr(point, f"{key}_objective") is not None
+    ]
+    if objectives:
+        # Carried to the newest run, so a single objective still draws as a line.
+        newest = _date_number(points[-1].started_utc)
+        if newest > objectives[-1][0]:
+            objectives.append((newest, objectives[-1][1]))
+        axes.step(
+            [moment for moment, _ in objectives],
+            [seconds for _, seconds in objectives],
+            where="post",
+            color="#57606a",
+            linestyle="--",
+            linewidth=1.0,
+            label=f"{name} objective",
+        )
+    axes.set_ylabel(f"{name} (seconds)")
+    axes.set_ylim(bottom=0)
+    axes.grid(color="#dddddd", linewidth=0.6)
+    handles, _ = axes.get_legend_handles_labels()
+    if handles:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+def _date_number(moment: datetime) -> float:
+    # matplotlib's date axis counts days since its epoch (1970-01-01 UTC by default).
+    return (moment - _EPOCH).total_seconds() / 86400
+
+
+def _read_point(report_dir: Path) -> TrendPoint:
+    document = read_report_document(report_dir / REPORT_FILE_NAME)
+    rto = document.measurements.rto
+    rpo = document.measurements.rpo
+    return TrendPoint(
+        run_id=document.run_id,
+        started_utc=parse_utc(document.started_utc),
+        verdict=document.verdict.value,
+        rto_seconds=rto.seconds,
+        rto_bound=rto.bound.value if rto.bound is not None else None,
+        rto_objective=rto.objective_seconds,
+        rpo_seconds=rpo.seconds,
+        rpo_bound=rpo.bound.value if rpo.bound is not None else None,
+        rpo_objective=rpo.objective_seconds,
+        disruption_observed=document.recovery.disruption_observed,
+    )
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("drillkit.reporting", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _latest(values: Iterable[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return known[-1] if known else None
+
+
+def _seconds(value: float | None) -> str:
+    return _NOT_APPLICABLE if value is None else f"{format_seconds(value)} s"
+
+
+def _percent(value: float | None) -> str:
+    return _NOT_APPLICABLE if value is None else f"{100 * value:.0f} %"
+
+
+def _measured(seconds: float | None, bound: str | None) -> str:
+    if seconds is None:
+        return "not measured"
+    return ("≥ " if bound == "lower" else "") + f"{format_seconds(seconds)} s"

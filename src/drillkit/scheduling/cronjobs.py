@@ -1,0 +1,313 @@
+"""Schedules as Kubernetes CronJobs, so the cluster itself is the scheduler.
+
+``render_cronjobs`` turns schedules into manifests (pure, given the files' contents):
+
+- the RBAC drills need (``deploy/rbac.yaml``: the ``drillkit`` namespace, the
+  ``drillkit-runner`` ServiceAccount, its ClusterRole, Role and bindings);
+- a ConfigMap holding an in-cluster kubeconfig: the API server through
+  ``kubernetes.default.svc`` and the pod's ServiceAccount token and CA;
+- per schedule, a ConfigMap with the drill (or game day and its drills), their
+  experiments and the scheduling policy file, laid out as in the repository, and a
+  CronJob running ``drill schedule fire`` with the same cron expression and time zone,
+  ``concurrencyPolicy: Forbid`` (the cluster Lease still guards against other runners),
+  ``startingDeadlineSeconds`` as the misfire grace and ``suspend`` for a paused schedule.
+
+The fire inside the pod checks the same blackouts and error-budget gates. Jitter is not
+applied: a CronJob starts on the minute. Reports go to an ``emptyDir`` (the run's JSON
+summary is in the Job's log) unless a PersistentVolumeClaim is named.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drillkit import __version__
+from drillkit.errors import InvalidInput
+from drillkit.lab.resources import deploy_dir
+from drillkit.scheduling.schedules import Schedule, TargetKind
+
+NAMESPACE = "drillkit"
+SERVICE_ACCOUNT = "drillkit-runner"
+KUBECONFIG_CONFIGMAP = "drillkit-in-cluster-kubeconfig"
+FILES_ROOT = "/etc/drillkit/files"
+KUBECONFIG_PATH = "/etc/drillkit/kubeconfig/kubeconfig.yaml"
+IN_CLUSTER_CONTEXT = "in-cluster"
+DEFAULT_IMAGE = f"drillkit:{__version__}"
+_LABELS = {"app.kubernetes.io/part-of": "drillkit", "app.kubernetes.io/managed-by": "drillkit"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShippedFile:
+    """A file the CronJob's pod needs, at its path relative to the files root."""
+
+    path: str
+    content: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CronJobSpec:
+    """One schedule to export, with the files its fire reads."""
+
+    schedule: Schedule
+    files: Sequence[ShippedFile]
+    policy_file: str | None = None
+    """Path of the scheduling policy file among ``files``, if there is one."""
+
+
+def render_cronjobs(
+    specs: Sequence[CronJobSpec],
+    *,
+    image: str = DEFAULT_IMAGE,
+    reports_claim: str | None = None,
+    rbac: Sequence[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Every manifest, in the order to apply them (namespace and RBAC first)."""
+    manifests: list[dict[str, Any]] = [dict(m) for m in (rbac if rbac is not None else load_rbac())]
+    manifests.append(_kubeconfig_configmap())
+    for spec in specs:
+        manifests.append(_files_configmap(spec))
+        manifests.append(_cronjob(spec, image=image, reports_claim=reports_claim))
+    return manifests
+
+
+def load_rbac() -> list[dict[str, Any]]:
+    """The manifests of ``deploy/rbac.yaml``."""
+    text = (deploy_dir() / "rbac.yaml").read_text()
+    return [document for document in yaml.safe_load_all(text) if document]
+
+
+def cronjob_name(schedule: str) -> str:
+    return f"drill-{schedule}"[:52]
+
+
+def gather_files(
+    schedule: Schedule,
+    *,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    policy_file: Path | None,
+    drill_experiment: Mapping[str, Path],
+) -> CronJobSpec:
+    """The files a schedule's fire reads, laid out relative to the files root.
+
+    ``drill_experiment`` maps each drill the schedule runs to its experiment file. Drills
+    go to ``drills/``, game days to ``gamedays/``, the policy file to its own name, and
+    experiments where the drill file's relative path points (``../experiments/x.yaml``
+    from ``drills/`` lands in ``experiments/``).
+    """
+    files: list[ShippedFile] = []
+    if schedule.kind is TargetKind.GAMEDAY:
+        path = _find(gamedays_dir, schedule.target, "game day")
+        files.append(ShippedFile(path=f"gamedays/{path.name}", content=path.read_text()))
+    for drill, experiment in drill_experiment.items():
+        drill_path = _find(drills_dir, drill, "drill")
+        files.append(ShippedFile(path=f"drills/{drill_path.name}", content=drill_path.read_text()))
+        relative = os.path.relpath(experiment.resolve(), drill_path.parent.resolve())
+        placed = os.path.normpath(os.path.join("drills", relative))
+        if placed.startswith(".."):
+            raise InvalidInput(
+                f"{drill_path}: experiment {experiment} lies outside the directory above "
+                f"{drills_dir}; keep experiments beside the drills to export them"
+            )
+        files.append(ShippedFile(path=placed, content=experiment.read_text()))
+    shipped_policy = None
+    if policy_file is not None and policy_file.is_file():
+        shipped_policy = f"policy/{policy_file.name}"
+        files.append(ShippedFile(path=shipped_policy, content=policy_file.read_text()))
+    unique = {file.path: file for file in files}
+    return CronJobSpec(schedule=schedule, files=list(unique.values()), policy_file=shipped_policy)
+
+
+def _find(directory: Path, name: str, what: str) -> Path:
+    for candidate in (directory / f"{name}.yaml", directory / f"{name}.yml"):
+        if candidate.is_file():
+            return candidate
+    raise InvalidInput(f"no {what} named {name!r} in {directory}")
+
+
+def _metadata(name: str, **labels: str) -> dict[str, Any]:
+    return {"name": name, "namespace": NAMESPACE, "labels": {**_LABELS, **labels}}
+
+
+def _kubeconfig_configmap() -> dict[str, Any]:
+    token_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": IN_CLUSTER_CONTEXT,
+                "cluster": {
+                    "server": "https://kubernetes.default.svc",
+                    "certificate-authority": f"{token_dir}/ca.crt",
+                },
+            }
+        ],
+        "users": [{"name": SERVICE_ACCOUNT, "user": {"tokenFile": f"{token_dir}/token"}}],
+        "contexts": [
+            {
+                "name": IN_CLUSTER_CONTEXT,
+                "context": {"cluster": IN_CLUSTER_CONTEXT, "user": SERVICE_ACCOUNT},
+            }
+        ],
+        "current-context": IN_CLUSTER_CONTEXT,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(KUBECONFIG_CONFIGMAP),
+        "data": {"kubeconfig.yaml": yaml.safe_dump(kubeconfig, sort_keys=False)},
+    }
+
+
+def _file_key(path: str) -> str:
+    # ConfigMap keys allow letters, digits, '-', '_' and '.'; the volume's items put each
+    # key back at its path.
+    return re.sub(r"[^-._a-zA-Z0-9]", "_", path.replace("/", "__"))
+
+
+def _files_configmap(spec: CronJobSpec) -> dict[str, Any]:
+    name = cronjob_name(spec.schedule.name)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(f"{name}-files", **{"drillkit.io/schedule": spec.schedule.name}),
+        "data": {_file_key(file.path): file.content for file in spec.files},
+    }
+
+
+def _cronjob(spec: CronJobSpec, *, image: str, reports_claim: str | None) -> dict[str, Any]:
+    schedule = spec.schedule
+    name = cronjob_name(schedule.name)
+    labels = {"drillkit.io/schedule": schedule.name}
+    command = [
+        "drill",
+        "schedule",
+        "fire",
+        schedule.name,
+        "--target",
+        f"{schedule.kind.value}:{schedule.target}",
+        "--scheduler-id",
+        f"cronjob/{name}",
+        "--drills-dir",
+        f"{FILES_ROOT}/drills",
+        "--gamedays-dir",
+        f"{FILES_ROOT}/gamedays",
+        "--reports-dir",
+        "/var/lib/drillkit/reports",
+        "--context",
+        IN_CLUSTER_CONTEXT,
+        "--output",
+        "json",
+    ]
+    if spec.policy_file is not None:
+        command += ["--policy", f"{FILES_ROOT}/{spec.policy_file}"]
+    reports_volume: dict[str, Any] = (
+        {"name": "reports", "persistentVolumeClaim": {"claimName": reports_claim}}
+        if reports_claim
+        else {"name": "reports", "emptyDir": {}}
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": _metadata(name, **labels),
+        "spec": {
+            "schedule": schedule.cron,
+            "timeZone": schedule.timezone,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": int(schedule.misfire_grace.total_seconds()),
+            "suspend": schedule.paused,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": {**_LABELS, **labels}},
+                "spec": {
+                    # A drill is not retried: a second run is a second drill.
+                    "backoffLimit": 0,
+                    "template": {
+                        "metadata": {"labels": {**_LABELS, **labels}},
+                        "spec": {
+                            "serviceAccountName": SERVICE_ACCOUNT,
+                            "restartPolicy": "Never",
+                            "securityContext": {
+                                "runAsNonRoot": True,
+                                "runAsUser": 65532,
+                                "fsGroup": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                            "containers": [
+                                {
+                                    "name": "drill",
+                                    "image": image,
+                                    "command": command,
+                                    "env": [
+                                        {"name": "KUBECONFIG", "value": KUBECONFIG_PATH},
+                                        {"name": "DRILLKIT_HOME", "value": "/var/lib/drillkit"},
+                                        {"name": "DRILL_OPERATOR", "value": f"cronjob/{name}"},
+                                        {"name": "HOME", "value": "/var/lib/drillkit"},
+                                    ],
+                                    "securityContext": {
+                                        "allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                        "capabilities": {"drop": ["ALL"]},
+                                    },
+                                    "volumeMounts": [
+                                        {
+                                            "name": "files",
+                                            "mountPath": FILES_ROOT,
+                                            "readOnly": True,
+                                        },
+                                        {
+                                            "name": "kubeconfig",
+                                            "mountPath": str(Path(KUBECONFIG_PATH).parent),
+                                            "readOnly": True,
+                                        },
+                                        {"name": "state", "mountPath": "/var/lib/drillkit"},
+                                        {
+                                            "name": "reports",
+                                            "mountPath": "/var/lib/drillkit/reports",
+                                        },
+                                    ],
+                                }
+                            ],
+                            "volumes": [
+                                {
+                                    "name": "files",
+                                    "configMap": {
+                                        "name": f"{name}-files",
+                                        "items": [
+                                            {"key": _file_key(file.path), "path": file.path}
+                                            for file in spec.files
+                                        ],
+                                    },
+                                },
+                                {
+                                    "name": "kubeconfig",
+                                    "configMap": {"name": KUBECONFIG_CONFIGMAP},
+                                },
+                                {"name": "state", "emptyDir": {}},
+                                reports_volume,
+                            ],
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def dump_manifests(manifests: Sequence[Mapping[str, Any]]) -> str:
+    """Manifests as one multi-document YAML stream, for ``kubectl apply -f``."""
+    header = (
+        "# Generated by `drill schedule export --format cronjob`: each schedule runs as a\n"
+        "# CronJob in the cluster (concurrencyPolicy: Forbid) with the RBAC drills need.\n"
+    )
+    documents = [yaml.safe_dump(dict(m), sort_keys=False) for m in manifests]
+    return header + "---\n" + "---\n".join(documents)

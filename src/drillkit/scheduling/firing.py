@@ -1,0 +1,313 @@
+"""One fire of a schedule: take it, check the policies, run the drill or game day, record it.
+
+``fire`` is the same for the scheduler daemon (which starts ``drill schedule fire`` in a
+process of its own for each fire), for a person firing a schedule by hand and for a
+Kubernetes CronJob. In order:
+
+1. claim the fire time in the database: a fire another scheduler took is recorded as
+   "skipped: lock held" and not run again;
+2. blackout windows (the drill's or game day's own, and the scheduling policy file's),
+   read at the moment of the fire, so a late fire that now falls in a freeze is skipped;
+3. error-budget gates, each a PromQL query against Prometheus;
+4. run; a run refused because another drill holds the cluster Lease is recorded as
+   "skipped: lock held" too.
+
+Every outcome is recorded in the history and announced to the notifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from drillkit.drivers.prometheus import PrometheusError, query_instant
+from drillkit.errors import DrillError
+from drillkit.model.drill import Blackout, ErrorBudgetGate, Schedule
+from drillkit.running.recorder import Clock
+from drillkit.running.runner import RunOptions
+from drillkit.scheduling.database import Database
+from drillkit.scheduling.files import load_model
+from drillkit.scheduling.gamedays import (
+    find_gameday_file,
+    load_gameday,
+    run_gameday,
+    write_gameday_report,
+)
+from drillkit.scheduling.history import (
+    Fire,
+    FireOutcome,
+    FireRecord,
+    claim_fire,
+    record_error,
+    record_finished,
+    record_skip,
+    record_started,
+)
+from drillkit.scheduling.launching import DrillLauncher, load_named_drill
+from drillkit.scheduling.notifications import EventName, FireEvent, Notifier
+from drillkit.scheduling.policies import (
+    Skip,
+    SkipKind,
+    find_blackout,
+    judge_error_budget,
+)
+from drillkit.scheduling.schedules import TargetKind
+
+
+class SchedulingPolicy(BaseModel):
+    """The scheduling policy file: blackouts and gates that apply to every schedule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    blackouts: tuple[Blackout, ...] = Field(
+        default=(), description="Windows in which no scheduled drill starts, such as freezes."
+    )
+    error_budget: ErrorBudgetGate | None = Field(
+        default=None, description="A gate that every scheduled run must pass."
+    )
+
+
+def load_policy_file(path: Path) -> SchedulingPolicy:
+    """Read a scheduling policy file; InvalidInput names file, line and field."""
+    return load_model(path, SchedulingPolicy, what="a scheduling policy (blackouts, error_budget)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirePolicies:
+    """Everything that may stop a fire, gathered from the target's file and the policy file."""
+
+    blackouts: tuple[Blackout, ...] = ()
+    error_budgets: tuple[ErrorBudgetGate, ...] = ()
+
+    @classmethod
+    def combine(cls, *sources: SchedulingPolicy | None) -> FirePolicies:
+        blackouts: list[Blackout] = []
+        budgets: list[ErrorBudgetGate] = []
+        for source in sources:
+            if source is None:
+                continue
+            blackouts.extend(source.blackouts)
+            if source.error_budget is not None:
+                budgets.append(source.error_budget)
+        return cls(blackouts=tuple(blackouts), error_budgets=tuple(budgets))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LaunchOutcome:
+    """What running a fire's drill or game day gave."""
+
+    verdict: str | None = None
+    run_id: str | None = None
+    """The drill's run id, or the game day's id."""
+    report_dir: str | None = None
+    error: str | None = None
+    lock_held: str | None = None
+    """Nothing ran: another drill held the cluster lock."""
+
+
+BudgetReader = Callable[[ErrorBudgetGate], tuple[float | None, str | None]]
+
+
+def read_error_budget(gate: ErrorBudgetGate) -> tuple[float | None, str | None]:
+    """The gate's query value, or why Prometheus could not answer it."""
+    try:
+        return query_instant(gate.prometheus, gate.query), None
+    except PrometheusError as error:
+        return None, str(error)
+
+
+def fire(
+    fire: Fire,
+    *,
+    database: Database,
+    policies: FirePolicies | Callable[[], FirePolicies],
+    launch: Callable[[], LaunchOutcome],
+    clock: Clock,
+    notifier: Notifier | None = None,
+    read_budget: BudgetReader = read_error_budget,
+) -> FireRecord:
+    """Run one fire through claim, blackouts, budgets and launch; return its history row.
+
+    ``policies`` may be a function reading them from files: a file that turns out invalid
+    is then recorded as an error of this fire instead of stopping the scheduler.
+    """
+    announce = _Announcer(fire, notifier, clock)
+    started: FireRecord | None = None
+    try:
+        holder = claim_fire(database, fire, now=clock.utc())
+        if holder is not None:
+            skip = Skip(
+                kind=SkipKind.LOCK_HELD,
+                reason=f"scheduler {holder!r} took the fire of {fire.fire_time.isoformat()}",
+            )
+            return announce.skipped(record_skip(database, fire, skip, now=clock.utc()))
+        current = policies() if callable(policies) else policies
+        skip_or_none = check_policies(current, clock=clock, read_budget=read_budget)
+        if skip_or_none is not None:
+            return announce.skipped(record_skip(database, fire, skip_or_none, now=clock.utc()))
+        started = record_started(database, fire, now=clock.utc())
+        announce.send("started", started)
+        outcome = launch()
+    except KeyboardInterrupt:
+        # Stopped (SIGINT/SIGTERM) before a drill started: say so, then stop.
+        skip = Skip(kind=SkipKind.STOPPED, reason="the scheduler stopped before the drill started")
+        announce.skipped(record_skip(database, fire, skip, now=clock.utc(), started=started))
+        raise
+    except DrillError as error:
+        reason = str(error)
+        if started is None:
+            return announce.send("error", record_error(database, fire, reason, now=clock.utc()))
+        record = record_finished(
+            database, started, now=clock.utc(), outcome=FireOutcome.ERROR, reason=reason
+        )
+        return announce.send("error", record)
+    if outcome.lock_held is not None:
+        skip = Skip(kind=SkipKind.LOCK_HELD, reason=outcome.lock_held)
+        return announce.skipped(record_skip(database, fire, skip, now=clock.utc(), started=started))
+    if outcome.run_id is None:
+        record = record_finished(
+            database,
+            started,
+            now=clock.utc(),
+            outcome=FireOutcome.ERROR,
+            reason=outcome.error or "the drill did not run",
+        )
+        return announce.send("error", record)
+    record = record_finished(
+        database,
+        started,
+        now=clock.utc(),
+        outcome=FireOutcome.RAN,
+        verdict=outcome.verdict,
+        run_id=outcome.run_id,
+        report_dir=outcome.report_dir,
+        reason=outcome.error,
+    )
+    return announce.send("finished", record)
+
+
+def check_policies(
+    policies: FirePolicies, *, clock: Clock, read_budget: BudgetReader = read_error_budget
+) -> Skip | None:
+    """The first reason, at this moment, not to run; None when the fire may run."""
+    blackout = find_blackout(policies.blackouts, clock.utc())
+    if blackout is not None:
+        return blackout.skip()
+    for gate in policies.error_budgets:
+        remaining, unreadable = read_budget(gate)
+        skip = judge_error_budget(remaining, gate, unreadable=unreadable)
+        if skip is not None:
+            return skip
+    return None
+
+
+class _Announcer:
+    """Turns history rows into notifier events."""
+
+    def __init__(self, fire: Fire, notifier: Notifier | None, clock: Clock) -> None:
+        self.fire = fire
+        self.notifier = notifier
+        self.clock = clock
+
+    def skipped(self, record: FireRecord) -> FireRecord:
+        return self.send("skipped", record)
+
+    def send(self, event: EventName, record: FireRecord) -> FireRecord:
+        if self.notifier is not None and self.notifier.configured:
+            self.notifier.notify(
+                FireEvent(
+                    event=event,
+                    schedule=record.schedule,
+                    kind=record.kind.value,
+                    target=record.target,
+                    fire_time=record.fire_time,
+                    scheduler=record.scheduler,
+                    at=self.clock.utc(),
+                    run_id=record.run_id,
+                    verdict=record.verdict,
+                    report_dir=record.report_dir,
+                    skip_kind=record.skip_kind.value if record.skip_kind else None,
+                    reason=record.reason,
+                )
+            )
+        return record
+
+
+# -- what a fire runs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FireSetup:
+    """Where a fire finds its files and sends its reports, and which cluster it acts on."""
+
+    drills_dir: Path
+    gamedays_dir: Path
+    reports_dir: Path
+    policy_file: Path | None
+    options: RunOptions
+    operator: str
+
+
+def target_policies(kind: TargetKind, target: str, setup: FireSetup) -> FirePolicies:
+    """The target file's own ``schedule`` policies plus the scheduling policy file's."""
+    own: Schedule | None
+    if kind is TargetKind.DRILL:
+        own = load_named_drill(setup.drills_dir, target).schedule
+    else:
+        own = load_gameday(find_gameday_file(setup.gamedays_dir, target)).schedule
+    shared = (
+        load_policy_file(setup.policy_file)
+        if setup.policy_file is not None and setup.policy_file.is_file()
+        else None
+    )
+    return FirePolicies.combine(
+        SchedulingPolicy(blackouts=own.blackouts, error_budget=own.error_budget) if own else None,
+        shared,
+    )
+
+
+def launch_target(
+    kind: TargetKind,
+    target: str,
+    setup: FireSetup,
+    *,
+    on_message: Callable[[str], None] = lambda _: None,
+    wait: Callable[[float], None],
+) -> LaunchOutcome:
+    """Run the drill or, unattended, the game day; write its report."""
+    launcher = DrillLauncher(
+        drills_dir=setup.drills_dir,
+        reports_dir=setup.reports_dir,
+        options=setup.options,
+        on_message=on_message,
+    )
+    if kind is TargetKind.DRILL:
+        result = launcher.run(target)
+        return LaunchOutcome(
+            verdict=result.verdict,
+            run_id=result.run_id,
+            report_dir=str(result.report_dir) if result.report_dir else None,
+            error=result.error,
+            lock_held=result.lock_held,
+        )
+    gameday = load_gameday(find_gameday_file(setup.gamedays_dir, target))
+    record = run_gameday(
+        gameday,
+        run_drill=launcher.run,
+        confirm=None,
+        wait=wait,
+        operator=setup.operator,
+        on_message=on_message,
+    )
+    if record.lock_held is not None:
+        return LaunchOutcome(lock_held=record.lock_held)
+    report_dir = write_gameday_report(record, setup.reports_dir)
+    return LaunchOutcome(
+        verdict=record.verdict.value,
+        run_id=record.gameday_id,
+        report_dir=str(report_dir),
+        error=record.stopped,
+    )

@@ -1,0 +1,484 @@
+"""Game days: drills run together in order, with pauses and manual checkpoints, reported together.
+
+A game day is a YAML file in ``gamedays/``::
+
+    name: quarterly-resilience
+    steps:
+      - checkpoint: The on-call engineer is watching the dashboards
+      - drill: pod-kill
+      - pause: 30s
+      - drill: zone-failure
+
+``run_gameday`` walks the steps: a drill step runs through a ``DrillLauncher``-like callable,
+a pause waits (interruptibly), a checkpoint asks a person (or, unattended, is confirmed and
+recorded as such). By default the game day stops at the first drill that does not meet its
+objectives; ``continue_on_failure: true`` on a step goes on. The result, a
+``GameDayRecord``, aggregates its drills: ``met`` when every drill met its objectives,
+``missed`` when one did not, ``incomplete`` when it stopped early (a declined checkpoint,
+an interruption), ``error`` when a drill could not run. ``write_gameday_report`` writes
+``reports/gamedays/<name>/<id>/`` (``gameday.json``, ``gameday.md``, ``manifest.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+from drillkit import __version__
+from drillkit.files import sha256_file, write_atomically
+from drillkit.model.drill import DrillName, Evidence, NonEmptyText, PositiveDuration, Schedule
+from drillkit.model.durations import format_duration
+from drillkit.model.timeline import format_utc
+from drillkit.running.recorder import Clock, SystemClock
+from drillkit.scheduling.files import load_model
+from drillkit.scheduling.launching import DrillRunResult
+
+GAMEDAY_REPORTS = "gamedays"
+"""Game-day reports live in ``<reports>/gamedays/<name>/<id>/``."""
+
+# -- the file ----------------------------------------------------------------------------------
+
+
+class _GameDayModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DrillStep(_GameDayModel):
+    """Run a drill from the drills directory."""
+
+    drill: DrillName = Field(description="Name of the drill (drills/NAME.yaml).")
+    continue_on_failure: bool = Field(
+        default=False,
+        description="Go on with the next step when this drill misses or cannot run.",
+    )
+
+
+class PauseStep(_GameDayModel):
+    """Wait, for example to let dashboards settle or people look."""
+
+    pause: PositiveDuration = Field(description="How long to wait, such as 30s or 5m.")
+    reason: str = Field(default="", description="Why, shown while waiting.")
+
+
+class CheckpointStep(_GameDayModel):
+    """Ask a person to confirm before going on; unattended runs confirm it and say so."""
+
+    checkpoint: NonEmptyText = Field(description="What the person confirms.")
+
+
+def _classify_step(value: object) -> str | None:
+    if isinstance(value, DrillStep | PauseStep | CheckpointStep):
+        return {DrillStep: "drill", PauseStep: "pause", CheckpointStep: "checkpoint"}[type(value)]
+    if isinstance(value, dict):
+        for key in ("drill", "pause", "checkpoint"):
+            if key in value:
+                return key
+    return None
+
+
+Step = Annotated[
+    Annotated[DrillStep, Tag("drill")]
+    | Annotated[PauseStep, Tag("pause")]
+    | Annotated[CheckpointStep, Tag("checkpoint")],
+    Discriminator(
+        _classify_step,
+        custom_error_type="step_kind",
+        custom_error_message="expected a step with one of: drill, pause, checkpoint",
+    ),
+]
+
+
+class GameDay(_GameDayModel):
+    """A game-day file."""
+
+    name: DrillName = Field(description="Game-day name, such as quarterly-resilience.")
+    description: str = Field(default="", description="What the game day exercises.")
+    steps: tuple[Step, ...] = Field(min_length=1, description="Steps, in order.")
+    schedule: Schedule | None = Field(
+        default=None, description="When it recurs, blackout windows, error-budget gate."
+    )
+    evidence: Evidence | None = Field(default=None, description="Ownership and controls.")
+
+    @field_validator("steps")
+    @classmethod
+    def _ensure_a_drill(cls, steps: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not any(isinstance(step, DrillStep) for step in steps):
+            raise ValueError("a game day needs at least one drill step")
+        return steps
+
+    def drills(self) -> list[str]:
+        return [step.drill for step in self.steps if isinstance(step, DrillStep)]
+
+
+def find_gameday_file(gamedays_dir: Path, name: str) -> Path:
+    from drillkit.errors import InvalidInput
+
+    candidates = [gamedays_dir / f"{name}.yaml", gamedays_dir / f"{name}.yml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    path = Path(name)
+    if path.is_file():
+        return path
+    raise InvalidInput(f"no game day named {name!r}: {candidates[0]} does not exist")
+
+
+def load_gameday(path: Path) -> GameDay:
+    """Read and validate a game-day file; InvalidInput names file, line and field."""
+    return load_model(path, GameDay, what="a game day (name, steps)")
+
+
+def list_gamedays(gamedays_dir: Path) -> list[Path]:
+    if not gamedays_dir.is_dir():
+        return []
+    return sorted(p for p in gamedays_dir.iterdir() if p.suffix in (".yaml", ".yml"))
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+class StepStatus(StrEnum):
+    MET = "met"
+    MISSED = "missed"
+    INCONCLUSIVE = "inconclusive"
+    ABORTED = "aborted"
+    ERROR = "error"
+    LOCK_HELD = "lock-held"
+    WAITED = "waited"
+    CONFIRMED = "confirmed"
+    CONFIRMED_UNATTENDED = "confirmed-unattended"
+    DECLINED = "declined"
+    INTERRUPTED = "interrupted"
+    NOT_RUN = "not-run"
+
+
+class GameDayVerdict(StrEnum):
+    MET = "met"
+    MISSED = "missed"
+    INCOMPLETE = "incomplete"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResult:
+    index: int
+    kind: str
+    title: str
+    status: StepStatus
+    started_utc: datetime | None = None
+    ended_utc: datetime | None = None
+    duration_seconds: float | None = None
+    run_id: str | None = None
+    report_dir: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GameDayRecord:
+    gameday_id: str
+    name: str
+    description: str
+    started_utc: datetime
+    ended_utc: datetime
+    duration_seconds: float
+    unattended: bool
+    steps: tuple[StepResult, ...]
+    verdict: GameDayVerdict
+    stopped: str | None
+    """Why the game day stopped before its last step, if it did."""
+    operator: str
+    owner: str | None = None
+    approver: str | None = None
+    controls: tuple[str, ...] = ()
+    lock_held: str | None = None
+    """The cluster lock was held when the first drill was to start: nothing ran."""
+    report_dir: Path | None = field(default=None, compare=False)
+
+    def drill_results(self) -> list[StepResult]:
+        return [step for step in self.steps if step.kind == "drill"]
+
+
+_DRILL_STATUSES = {
+    "met": StepStatus.MET,
+    "missed": StepStatus.MISSED,
+    "inconclusive": StepStatus.INCONCLUSIVE,
+    "aborted": StepStatus.ABORTED,
+    "error": StepStatus.ERROR,
+}
+
+
+def run_gameday(
+    gameday: GameDay,
+    *,
+    run_drill: Callable[[str], DrillRunResult],
+    confirm: Callable[[str], bool] | None,
+    wait: Callable[[float], None],
+    operator: str,
+    clock: Clock | None = None,
+    on_message: Callable[[str], None] = lambda _: None,
+) -> GameDayRecord:
+    """Run the game day's steps in order and return what happened to each.
+
+    ``confirm`` asks a person at a checkpoint; None runs unattended (every checkpoint is
+    confirmed and recorded as ``confirmed-unattended``). ``wait`` waits the given seconds;
+    a KeyboardInterrupt from it, from ``confirm`` or from a drill stops the game day, and
+    the remaining steps are recorded as not run.
+    """
+    clock = clock or SystemClock()
+    started = clock.utc()
+    started_monotonic = clock.monotonic()
+    gameday_id = f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    results: list[StepResult] = []
+    stopped: str | None = None
+    lock_held: str | None = None
+    anything_ran = False
+
+    for index, step in enumerate(gameday.steps):
+        if stopped is not None:
+            results.append(_not_run(index, step))
+            continue
+        step_started, step_monotonic = clock.utc(), clock.monotonic()
+
+        def finished(
+            *,
+            index: int = index,
+            step_started: datetime = step_started,
+            step_monotonic: float = step_monotonic,
+            **values: Any,
+        ) -> StepResult:
+            return StepResult(
+                index=index,
+                started_utc=step_started,
+                ended_utc=clock.utc(),
+                duration_seconds=clock.monotonic() - step_monotonic,
+                **values,
+            )
+
+        try:
+            if isinstance(step, DrillStep):
+                on_message(f"step {index + 1}: drill {step.drill}")
+                outcome = run_drill(step.drill)
+                result = finished(kind="drill", title=step.drill, **_drill_step(outcome))
+                anything_ran = anything_ran or outcome.ran
+                if outcome.lock_held and not anything_ran:
+                    lock_held = outcome.lock_held
+                if outcome.interrupted:
+                    stopped = f"drill {step.drill} was interrupted"
+                elif result.status is not StepStatus.MET and not step.continue_on_failure:
+                    stopped = f"drill {step.drill} ended {result.status.value}"
+            elif isinstance(step, PauseStep):
+                reason = f" ({step.reason})" if step.reason else ""
+                on_message(f"step {index + 1}: pause {format_duration(step.pause)}{reason}")
+                wait(step.pause.total_seconds())
+                result = finished(
+                    kind="pause",
+                    title=format_duration(step.pause),
+                    status=StepStatus.WAITED,
+                    detail=step.reason or None,
+                )
+            else:
+                on_message(f"step {index + 1}: checkpoint: {step.checkpoint}")
+                if confirm is None:
+                    status = StepStatus.CONFIRMED_UNATTENDED
+                else:
+                    status = (
+                        StepStatus.CONFIRMED if confirm(step.checkpoint) else StepStatus.DECLINED
+                    )
+                result = finished(kind="checkpoint", title=step.checkpoint, status=status)
+                if status is StepStatus.DECLINED:
+                    stopped = f"checkpoint {index + 1} was declined"
+        except KeyboardInterrupt:
+            result = finished(kind=_kind(step), title=_title(step), status=StepStatus.INTERRUPTED)
+            stopped = "interrupted"
+        results.append(result)
+
+    ended = clock.utc()
+    evidence = gameday.evidence
+    return GameDayRecord(
+        gameday_id=gameday_id,
+        name=gameday.name,
+        description=gameday.description,
+        started_utc=started,
+        ended_utc=ended,
+        duration_seconds=clock.monotonic() - started_monotonic,
+        unattended=confirm is None,
+        steps=tuple(results),
+        verdict=judge_gameday(results),
+        stopped=stopped,
+        operator=operator,
+        owner=evidence.owner if evidence else None,
+        approver=evidence.approver if evidence else None,
+        controls=tuple(evidence.controls) if evidence else (),
+        lock_held=lock_held,
+    )
+
+
+def judge_gameday(steps: list[StepResult]) -> GameDayVerdict:
+    """error > missed > incomplete > met, over the steps' statuses."""
+    statuses = {step.status for step in steps}
+    if statuses & {StepStatus.ERROR, StepStatus.LOCK_HELD}:
+        return GameDayVerdict.ERROR
+    if statuses & {StepStatus.MISSED, StepStatus.INCONCLUSIVE, StepStatus.ABORTED}:
+        return GameDayVerdict.MISSED
+    if statuses & {StepStatus.NOT_RUN, StepStatus.DECLINED, StepStatus.INTERRUPTED}:
+        return GameDayVerdict.INCOMPLETE
+    return GameDayVerdict.MET
+
+
+def _drill_step(outcome: DrillRunResult) -> dict[str, Any]:
+    if outcome.lock_held is not None:
+        return {"status": StepStatus.LOCK_HELD, "detail": outcome.lock_held}
+    status = _DRILL_STATUSES.get(outcome.verdict or "error", StepStatus.ERROR)
+    return {
+        "status": status,
+        "run_id": outcome.run_id,
+        "report_dir": str(outcome.report_dir) if outcome.report_dir else None,
+        "detail": outcome.error,
+    }
+
+
+def _kind(step: object) -> str:
+    kind = _classify_step(step)
+    assert kind is not None
+    return kind
+
+
+def _title(step: object) -> str:
+    if isinstance(step, DrillStep):
+        return step.drill
+    if isinstance(step, PauseStep):
+        return format_duration(step.pause)
+    assert isinstance(step, CheckpointStep)
+    return step.checkpoint
+
+
+def _not_run(index: int, step: object) -> StepResult:
+    return StepResult(index=index, kind=_kind(step), title=_title(step), status=StepStatus.NOT_RUN)
+
+
+# -- the report --------------------------------------------------------------------------------
+
+GAMEDAY_SCHEMA_VERSION = 1
+
+
+def render_gameday_json(record: GameDayRecord) -> dict[str, Any]:
+    def moment(value: datetime | None) -> str | None:
+        return format_utc(value) if value is not None else None
+
+    drills = record.drill_results()
+    return {
+        "schema_version": GAMEDAY_SCHEMA_VERSION,
+        "gameday_id": record.gameday_id,
+        "gameday": record.name,
+        "description": record.description,
+        "verdict": record.verdict.value,
+        "started_utc": format_utc(record.started_utc),
+        "ended_utc": format_utc(record.ended_utc),
+        "duration_seconds": round(record.duration_seconds, 3),
+        "unattended": record.unattended,
+        "stopped": record.stopped,
+        "accountability": {
+            "operator": record.operator,
+            "owner": record.owner,
+            "approver": record.approver,
+            "controls": list(record.controls),
+        },
+        "drills": {
+            "total": len(drills),
+            "ran": sum(1 for step in drills if step.run_id),
+            "by_status": _count_statuses(drills),
+        },
+        "steps": [
+            {
+                "index": step.index + 1,
+                "kind": step.kind,
+                "title": step.title,
+                "status": step.status.value,
+                "started_utc": moment(step.started_utc),
+                "ended_utc": moment(step.ended_utc),
+                "duration_seconds": (
+                    round(step.duration_seconds, 3) if step.duration_seconds is not None else None
+                ),
+                "run_id": step.run_id,
+                "report_dir": step.report_dir,
+                "detail": step.detail,
+            }
+            for step in record.steps
+        ],
+        "tool_version": __version__,
+    }
+
+
+def _count_statuses(steps: list[StepResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.status.value] = counts.get(step.status.value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def render_gameday_markdown(record: GameDayRecord) -> str:
+    lines = [
+        f"# Game day {record.name}: {record.verdict.value.upper()}",
+        "",
+    ]
+    if record.description:
+        lines += [record.description, ""]
+    drills = record.drill_results()
+    met = sum(1 for step in drills if step.status is StepStatus.MET)
+    lines += [
+        f"- Game day id: `{record.gameday_id}`",
+        f"- Started: {format_utc(record.started_utc)}; ended: {format_utc(record.ended_utc)} "
+        f"({record.duration_seconds:.1f} s)",
+        f"- Drills: {met} of {len(drills)} met their objectives",
+        f"- Operator: {record.operator}"
+        + (" (unattended: checkpoints confirmed automatically)" if record.unattended else ""),
+    ]
+    if record.owner or record.approver:
+        lines.append(f"- Owner: {record.owner or '-'}; approver: {record.approver or '-'}")
+    if record.controls:
+        lines.append(f"- Controls: {', '.join(record.controls)}")
+    if record.stopped:
+        lines.append(f"- Stopped early: {record.stopped}")
+    lines += ["", "| # | step | status | duration | run / detail |", "|---|---|---|---|---|"]
+    for step in record.steps:
+        duration = f"{step.duration_seconds:.1f} s" if step.duration_seconds is not None else "-"
+        detail = step.run_id or step.detail or ""
+        if step.report_dir:
+            detail += f" ([report]({step.report_dir}/report.md))"
+        title, detail = _cell(step.title), _cell(detail)
+        lines.append(
+            f"| {step.index + 1} | {step.kind}: {title} | {step.status.value} | {duration} "
+            f"| {detail} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    # A pipe would end the table cell; a line break would end the row.
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def write_gameday_report(record: GameDayRecord, reports_dir: Path) -> Path:
+    """Write ``<reports>/gamedays/<name>/<id>/`` and return it; ``manifest.json`` last."""
+    directory = reports_dir / GAMEDAY_REPORTS / record.name / record.gameday_id
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "gameday.json": json.dumps(render_gameday_json(record), indent=2).encode() + b"\n",
+        "gameday.md": render_gameday_markdown(record).encode(),
+    }
+    for name, content in files.items():
+        write_atomically(directory / name, content)
+    manifest = {
+        "algorithm": "sha256",
+        "files": {name: sha256_file(directory / name) for name in sorted(files)},
+    }
+    write_atomically(directory / "manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
+    return directory

@@ -1,0 +1,141 @@
+"""Running one drill for a fire or a game-day step, and reducing the run to what they need.
+
+``DrillLauncher.run`` finds ``drills/NAME.yaml``, runs it with ``run_drill`` (which takes
+the cluster lock, checks the guardrails and rolls back), writes its report and returns a
+``DrillRunResult``. A run refused because another drill holds the cluster lock is not an
+error here but ``lock_held``: a scheduler records it as a skip.
+
+``run_drill`` handles SIGINT and SIGTERM itself, so it must run on the main thread of its
+process: the scheduler daemon starts a process per fire (``drill schedule fire``) for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from drillkit.drivers.kubernetes import Cluster
+from drillkit.errors import DrillError, InvalidInput
+from drillkit.model.drill import Drill
+from drillkit.model.loading import load_drill
+from drillkit.model.measurement import RunStatus
+from drillkit.model.timeline import ActivityStarted, RunFinished, RunStarted, TimelineEvent
+from drillkit.reporting.writer import write_run_report, write_run_started
+from drillkit.running.runner import RunOptions, run_drill
+from drillkit.safety.lock import LockHeld
+from drillkit.safety.recover import RecoveryOutcome, recover
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrillRunResult:
+    """What a fire or a game day needs to know about one drill run."""
+
+    drill: str
+    verdict: str | None = None
+    """``met``, ``missed``, ``inconclusive``, ``aborted`` or ``error``; None when it did not run."""
+    run_id: str | None = None
+    report_dir: Path | None = None
+    interrupted: bool = False
+    """A signal stopped the run (its rollbacks ran)."""
+    error: str | None = None
+    """Why the drill could not run at all."""
+    lock_held: str | None = None
+    """Another drill held the cluster lock: nothing was touched."""
+
+    @property
+    def ran(self) -> bool:
+        return self.run_id is not None
+
+
+def find_drill_file(drills_dir: Path, name: str) -> Path:
+    """``drills/NAME.yaml`` (or ``.yml``); InvalidInput naming where it looked."""
+    candidates = [drills_dir / f"{name}.yaml", drills_dir / f"{name}.yml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise InvalidInput(f"no drill named {name!r}: {candidates[0]} does not exist")
+
+
+def load_named_drill(drills_dir: Path, name: str) -> Drill:
+    return load_drill(find_drill_file(drills_dir, name))
+
+
+class DrillLauncher:
+    """Runs drills by name from one drills directory, writing reports to one directory."""
+
+    def __init__(
+        self,
+        *,
+        drills_dir: Path,
+        reports_dir: Path,
+        options: RunOptions,
+        on_message: Callable[[str], None] = lambda _: None,
+        on_event: Callable[[TimelineEvent], None] | None = None,
+    ) -> None:
+        self.drills_dir = drills_dir
+        self.reports_dir = reports_dir
+        self.options = options
+        self.on_message = on_message
+        self.on_event = on_event
+
+    def run(self, name: str) -> DrillRunResult:
+        """Run the drill ``name`` once; never raises for a drill that could not run."""
+        try:
+            drill = load_named_drill(self.drills_dir, name)
+        except InvalidInput as error:
+            return DrillRunResult(drill=name, verdict="error", error=str(error))
+
+        def on_event(event: TimelineEvent) -> None:
+            if isinstance(event, RunStarted):
+                # Before anything changes, so that even a killed run is listed.
+                write_run_started(
+                    self.reports_dir,
+                    drill=event.drill,
+                    run_id=event.run_id,
+                    started_utc=event.at.utc,
+                )
+                self.on_message(f"run {event.run_id} of drill {event.drill} started")
+            elif isinstance(event, ActivityStarted) and event.activity_type == "action":
+                self.on_message(f"action {event.name} started")
+            elif isinstance(event, RunFinished):
+                self.on_message(f"run finished: {event.status}")
+            if self.on_event is not None:
+                self.on_event(event)
+
+        try:
+            record = run_drill(drill, self.options, on_event=on_event, on_message=self.on_message)
+        except LockHeld as error:
+            return DrillRunResult(drill=name, lock_held=str(error))
+        except DrillError as error:
+            return DrillRunResult(drill=name, verdict="error", error=str(error))
+        report_dir = write_run_report(record, self.reports_dir)
+        return DrillRunResult(
+            drill=name,
+            verdict=record.outcome.verdict.value,
+            run_id=record.run_id,
+            report_dir=report_dir,
+            interrupted=record.status is RunStatus.INTERRUPTED,
+            error=record.error,
+        )
+
+
+def recover_leftovers(options: RunOptions, *, on_message: Callable[[str], None]) -> None:
+    """Revert what crashed runs left in the cluster, as a scheduler does when it starts.
+
+    Best effort: a cluster that cannot be reached now is reported, and each fire's run
+    recovers again before it changes anything.
+    """
+    try:
+        with Cluster.connect(options.kubeconfig, options.context) as cluster:
+            actions = recover(cluster, progress=lambda _: None)
+    except DrillError as error:
+        on_message(f"could not look for faults left by crashed runs: {error}")
+        return
+    for action in actions:
+        if action.outcome is RecoveryOutcome.SKIPPED:
+            on_message(f"left alone, its run is alive: {action.describe()}")
+        else:
+            on_message(f"recovered from a crashed run: {action.describe()}")
+    if not actions:
+        on_message("no faults left by crashed runs")

@@ -1,0 +1,220 @@
+"""Schedules as people manage them: add, list, pause, resume, remove.
+
+A schedule names what it runs (a drill or a game day), when (a cron expression in a time
+zone, with an optional jitter) and how missed fires are treated (misfire grace,
+coalescing). It lives in the ``drill_schedules`` table; every running scheduler mirrors the
+table into its own APScheduler job store (``drillkit.scheduling.daemon``), so a schedule
+added or paused from the command line reaches schedulers that are already running.
+Blackout windows and the error-budget gate are not copied here: they are read from the
+drill or game-day file at each fire, so editing a change freeze takes effect at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from drillkit.errors import InvalidInput
+from drillkit.model.drill import NAME_PATTERN
+from drillkit.model.durations import format_duration
+from drillkit.scheduling.cron import (
+    CronCalendar,
+    DrillTrigger,
+    parse_cron,
+    shortest_interval,
+    upcoming_fire_times,
+)
+from drillkit.scheduling.database import Database, schedules_table
+
+
+class TargetKind(StrEnum):
+    """What a schedule runs."""
+
+    DRILL = "drill"
+    GAMEDAY = "gameday"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleSettings:
+    """What a person asks for when adding a schedule."""
+
+    name: str
+    kind: TargetKind
+    target: str
+    cron: str
+    timezone: str = "UTC"
+    jitter: timedelta = timedelta(0)
+    misfire_grace: timedelta = timedelta(minutes=30)
+    coalesce: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schedule:
+    """A stored schedule."""
+
+    name: str
+    kind: TargetKind
+    target: str
+    cron: str
+    timezone: str
+    jitter: timedelta
+    misfire_grace: timedelta
+    coalesce: bool
+    paused: bool
+    revision: int
+    """Incremented by every change, so running schedulers notice it."""
+    created_at: datetime
+    updated_at: datetime
+
+    def calendar(self) -> CronCalendar:
+        return parse_cron(self.cron, self.timezone)
+
+    def trigger(self) -> DrillTrigger:
+        """The APScheduler trigger of this schedule."""
+        return DrillTrigger(self.cron, self.timezone, jitter=self.jitter, seed=self.name)
+
+    def next_fire_times(self, now: datetime, count: int = 1) -> list[datetime]:
+        """The next ``count`` fire times after ``now``; none while paused."""
+        if self.paused:
+            return []
+        return upcoming_fire_times(
+            self.calendar(), jitter=self.jitter, seed=self.name, now=now, count=count
+        )
+
+    def describe_when(self) -> str:
+        """``0 10 * * TUE Europe/Berlin, jitter 10m``."""
+        text = f"{self.cron} {self.timezone}"
+        if self.jitter:
+            text += f", jitter {format_duration(self.jitter)}"
+        return text
+
+
+def validate_settings(settings: ScheduleSettings, *, now: datetime) -> None:
+    """Raise ``InvalidInput`` for a schedule that could not fire as asked."""
+    if not re.match(NAME_PATTERN, settings.name) or len(settings.name) > 63:
+        raise InvalidInput(
+            f"invalid schedule name {settings.name!r}: use lowercase letters, digits and dashes"
+        )
+    calendar = parse_cron(settings.cron, settings.timezone)
+    if calendar.next_at_or_after(now) is None:
+        raise InvalidInput(f"cron expression {settings.cron!r} never fires")
+    if settings.jitter:
+        interval = shortest_interval(calendar, now=now)
+        if settings.jitter >= interval:
+            raise InvalidInput(
+                f"jitter {format_duration(settings.jitter)} is not shorter than the "
+                f"{format_duration(interval)} between fires of {settings.cron!r}"
+            )
+    if settings.misfire_grace <= timedelta(0):
+        raise InvalidInput("the misfire grace must be longer than 0s")
+
+
+def add_schedule(
+    database: Database, settings: ScheduleSettings, *, now: datetime, replace: bool = False
+) -> Schedule:
+    """Store a new schedule (or replace one of the same name); InvalidInput when it exists."""
+    validate_settings(settings, now=now)
+    existing = get_schedule(database, settings.name)
+    if existing is not None and not replace:
+        raise InvalidInput(
+            f"a schedule named {settings.name!r} exists ({existing.kind} {existing.target}, "
+            f"{existing.describe_when()}); remove it first or add with --replace"
+        )
+    row: dict[str, Any] = {
+        "kind": settings.kind.value,
+        "target": settings.target,
+        "cron": settings.cron,
+        "timezone": settings.timezone,
+        "jitter_seconds": int(settings.jitter.total_seconds()),
+        "misfire_grace_seconds": int(settings.misfire_grace.total_seconds()),
+        "coalesce": settings.coalesce,
+        "updated_at": now.timestamp(),
+    }
+    with database.begin(f"storing schedule {settings.name}") as connection:
+        if existing is None:
+            connection.execute(
+                schedules_table.insert().values(
+                    name=settings.name,
+                    paused=False,
+                    revision=1,
+                    created_at=now.timestamp(),
+                    **row,
+                )
+            )
+        else:
+            connection.execute(
+                schedules_table.update()
+                .where(schedules_table.c.name == settings.name)
+                .values(revision=existing.revision + 1, **row)
+            )
+    stored = get_schedule(database, settings.name)
+    assert stored is not None
+    return stored
+
+
+def get_schedule(database: Database, name: str) -> Schedule | None:
+    with database.begin(f"reading schedule {name}") as connection:
+        row = connection.execute(
+            sa.select(schedules_table).where(schedules_table.c.name == name)
+        ).first()
+    return _schedule(row._mapping) if row is not None else None
+
+
+def require_schedule(database: Database, name: str) -> Schedule:
+    """The schedule ``name``; InvalidInput naming the existing ones when there is none."""
+    schedule = get_schedule(database, name)
+    if schedule is None:
+        names = [s.name for s in list_schedules(database)]
+        known = f"; schedules: {', '.join(names)}" if names else "; there are no schedules yet"
+        raise InvalidInput(f"no schedule named {name!r}{known}")
+    return schedule
+
+
+def list_schedules(database: Database) -> list[Schedule]:
+    with database.begin("listing schedules") as connection:
+        rows = connection.execute(sa.select(schedules_table).order_by(schedules_table.c.name)).all()
+    return [_schedule(row._mapping) for row in rows]
+
+
+def remove_schedule(database: Database, name: str) -> Schedule:
+    schedule = require_schedule(database, name)
+    with database.begin(f"removing schedule {name}") as connection:
+        connection.execute(schedules_table.delete().where(schedules_table.c.name == name))
+    return schedule
+
+
+def set_paused(database: Database, name: str, *, paused: bool, now: datetime) -> Schedule:
+    """Pause or resume; a resumed schedule fires next at its first time after ``now``."""
+    schedule = require_schedule(database, name)
+    if schedule.paused != paused:
+        with database.begin(f"{'pausing' if paused else 'resuming'} schedule {name}") as c:
+            c.execute(
+                schedules_table.update()
+                .where(schedules_table.c.name == name)
+                .values(paused=paused, revision=schedule.revision + 1, updated_at=now.timestamp())
+            )
+    updated = get_schedule(database, name)
+    assert updated is not None
+    return updated
+
+
+def _schedule(row: Any) -> Schedule:
+    return Schedule(
+        name=row["name"],
+        kind=TargetKind(row["kind"]),
+        target=row["target"],
+        cron=row["cron"],
+        timezone=row["timezone"],
+        jitter=timedelta(seconds=row["jitter_seconds"]),
+        misfire_grace=timedelta(seconds=row["misfire_grace_seconds"]),
+        coalesce=bool(row["coalesce"]),
+        paused=bool(row["paused"]),
+        revision=int(row["revision"]),
+        created_at=datetime.fromtimestamp(row["created_at"], UTC),
+        updated_at=datetime.fromtimestamp(row["updated_at"], UTC),
+    )

@@ -1,0 +1,151 @@
+"""Trends: pass rate and MTTR per drill (pure, table-driven), and the page with its charts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from drillkit.cli.main import cli
+from drillkit.reporting.trend import (
+    TrendPoint,
+    load_trend_points,
+    measure_trend,
+    measure_trends,
+    render_trend_html,
+)
+from tests.evidence.conftest import record_runs
+
+DAY = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def point(day: int, verdict: str, rto: float | None = None, **fields: object) -> TrendPoint:
+    return TrendPoint(
+        run_id=f"run-{day}",
+        started_utc=DAY + timedelta(days=day),
+        verdict=verdict,
+        rto_seconds=rto,
+        rto_bound=fields.pop("bound", "exact" if rto is not None else None),  # type: ignore[arg-type]
+        disruption_observed=fields.pop("disrupted", None if rto is None else rto > 0),  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("points", "pass_rate", "mttr", "recovered", "undisrupted", "unrecovered"),
+    [
+        ([], None, None, 0, 0, 0),
+        ([point(0, "met", 20), point(1, "met", 40)], 1.0, 30.0, 2, 0, 0),
+        # A run with no disruption (RTO 0) would flatter the mean; it is counted apart.
+        ([point(0, "met", 20), point(1, "met", 0.0)], 1.0, 20.0, 1, 1, 0),
+        # Not recovered by the timeout: only a lower bound, never averaged.
+        ([point(0, "met", 20), point(1, "missed", 600, bound="lower")], 0.5, 20.0, 1, 0, 1),
+        # Killed and errored runs are runs that did not pass.
+        ([point(0, "met", 10), point(1, "interrupted"), point(2, "error")], 1 / 3, 10.0, 1, 0, 0),
+        ([point(0, "missed", 90)], 0.0, 90.0, 1, 0, 0),
+    ],
+)
+def test_pass_rate_and_mttr(
+    points: list[TrendPoint],
+    pass_rate: float | None,
+    mttr: float | None,
+    recovered: int,
+    undisrupted: int,
+    unrecovered: int,
+) -> None:
+    trend = measure_trend("d", points)
+
+    assert trend.pass_rate == (pytest.approx(pass_rate) if pass_rate is not None else None)
+    assert trend.mttr_seconds == mttr
+    assert (trend.recovered_runs, trend.undisrupted_runs, trend.unrecovered_runs) == (
+        recovered,
+        undisrupted,
+        unrecovered,
+    )
+    assert trend.runs == len(points)
+
+
+def test_points_are_ordered_oldest_first_and_the_newest_objective_wins() -> None:
+    trend = measure_trend(
+        "d",
+        [point(2, "met", 10, rto_objective=60.0), point(0, "met", 20, rto_objective=30.0)],
+    )
+
+    assert [p.run_id for p in trend.points] == ["run-0", "run-2"]
+    assert trend.rto_objective == 60.0
+    assert trend.worst_rto_seconds == 20
+
+
+def test_points_are_read_from_the_reports_by_drill(tmp_path: Path) -> None:
+    record_runs(tmp_path, 6)
+
+    points = load_trend_points(tmp_path)
+    trends = measure_trends(points)
+
+    assert [t.drill for t in trends] == ["pod-kill", "zone-failure"]
+    zone = trends[1]
+    assert [p.verdict for p in zone.points] == ["met", "met", "met"]
+    assert zone.points[1].rpo_seconds == 4.0
+    assert zone.rto_objective == 30.0
+
+
+def test_since_keeps_later_runs_and_an_unknown_drill_is_an_error(tmp_path: Path) -> None:
+    from drillkit.errors import InvalidInput
+
+    record_runs(tmp_path, 6)
+
+    later = load_trend_points(tmp_path, "pod-kill", since=DAY + timedelta(days=2))
+
+    assert sorted(p.run_id for p in later["pod-kill"]) == [
+        "20250304-090000-000003",
+        "20250306-090000-000005",
+    ]
+    with pytest.raises(InvalidInput, match="no runs of drill 'nope'"):
+        load_trend_points(tmp_path, "nope")
+
+
+def test_the_page_has_a_chart_per_drill_and_no_external_address(tmp_path: Path) -> None:
+    record_runs(tmp_path, 6)
+    trends = measure_trends(load_trend_points(tmp_path))
+
+    page = render_trend_html(trends, generated=DAY)
+
+    assert page.count("<svg") == 2
+    assert 'id="rto-series' in page
+    assert 'id="rpo-series' in page
+    assert "<script" not in page
+    assert "http://" not in page.replace("http://www.w3.org/", "")
+
+
+def test_drill_report_trend_prints_a_table_and_writes_the_page(tmp_path: Path) -> None:
+    record_runs(tmp_path, 8)
+    page = tmp_path / "out" / "trend.html"
+
+    result = CliRunner().invoke(
+        cli, ["report", "trend", "--reports-dir", str(tmp_path), "-o", str(page)]
+    )
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["DRILL", "RUNS", "PASS", "MTTR", "WORST", "RTO", "RTO", "OBJ"]
+    # pod-kill's runs missed or were aborted; zone-failure's all met.
+    assert lines[1].split()[:3] == ["pod-kill", "4", "0%"]
+    assert lines[2].split()[:3] == ["zone-failure", "4", "100%"]
+    assert page.read_text().count("<svg") == 2
+
+
+def test_drill_report_trend_json_gives_one_object_per_drill(tmp_path: Path) -> None:
+    record_runs(tmp_path, 4)
+
+    result = CliRunner().invoke(
+        cli,
+        ["report", "trend", "zone-failure", "--reports-dir", str(tmp_path), "--output", "json"],
+    )
+
+    assert result.exit_code == 0, result.output
+    (trend,) = json.loads(result.output)
+    assert (trend["drill"], trend["runs"], trend["pass_rate"]) == ("zone-failure", 2, 1.0)
+    assert [p["rto_seconds"] for p in trend["points"]] == [20.0, 20.0]

@@ -1,0 +1,199 @@
+"""``drill schedule`` as a person uses it: add, list, pause, resume, fire, history, export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from drillkit.cli.main import cli
+from tests.scheduling.conftest import TEST_DRILLS
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> None:
+    monkeypatch.setenv("DRILL_SCHEDULER_DATABASE", sqlite_url)
+    monkeypatch.setenv("DRILL_DRILLS_DIR", str(TEST_DRILLS))
+    monkeypatch.setenv("DRILL_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("DRILL_GAMEDAYS_DIR", str(tmp_path / "gamedays"))
+    monkeypatch.setenv("DRILL_SCHEDULE_POLICY", str(tmp_path / "schedule-policy.yaml"))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+
+
+def drill(*arguments: str) -> Result:
+    return CliRunner().invoke(cli, list(arguments))
+
+
+def test_a_schedule_is_added_and_listed_with_its_next_fires() -> None:
+    added = drill("schedule", "add", "noop", "--cron", "0 10 * * TUE", "--tz", "Europe/Berlin")
+
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith(
+        "schedule noop: drill noop, 0 10 * * TUE Europe/Berlin, misfire grace 30m\n"
+    )
+    assert "next fires: Tue " in added.output and " 10:00 CE" in added.output
+    listed = drill("schedule", "list", "--next", "3", "--output", "json")
+    (entry,) = json.loads(listed.output)
+    assert entry["name"] == "noop" and entry["paused"] is False
+    assert len(entry["next_fires"]) == 3
+    assert all(fire.endswith(("+01:00", "+02:00")) for fire in entry["next_fires"])
+
+
+def test_the_drill_files_schedule_section_gives_the_defaults(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    shutil.copytree(TEST_DRILLS, drills)
+    path = drills / "noop.yaml"
+    path.write_text(
+        path.read_text()
+        + "schedule:\n  cron: '30 9 * * 1-5'\n  timezone: Europe/Berlin\n"
+        + "  jitter: 10m\n  misfire_grace: 1h\n  coalesce: false\n"
+    )
+
+    added = drill("schedule", "add", "noop", "--drills-dir", str(drills))
+
+    assert added.exit_code == 0, added.output
+    assert added.output.splitlines()[0] == (
+        "schedule noop: drill noop, 30 9 * * 1-5 Europe/Berlin, jitter 10m, misfire grace 1h, "
+        "no coalescing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--cron", "0 25 * * TUE"],
+            "drill: error: invalid cron expression '0 25 * * TUE': Error validating expression "
+            "'25': the last value (25) is higher than the maximum value (23)",
+        ),
+        (
+            ["--cron", "0 10 * *"],
+            "drill: error: --cron: invalid cron expression '0 10 * *': expected 5 fields",
+        ),
+        (
+            ["--cron", "0 10 * * TUE", "--tz", "Berlin"],
+            "drill: error: --tz: unknown time zone 'Berlin'",
+        ),
+        ([], "drill: error: drill 'noop' has no schedule.cron in its file: give --cron"),
+        (
+            ["--cron", "*/5 * * * *", "--jitter", "10m"],
+            "drill: error: jitter 10m is not shorter than the 5m between fires of '*/5 * * * *'",
+        ),
+    ],
+)
+def test_bad_schedules_are_refused_in_one_line(
+    arguments: list[str], message: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from drillkit.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["schedule", "add", "noop", *arguments])
+
+    assert exited.value.code == 2
+    assert capfd.readouterr().err.startswith(message)
+
+
+def test_pause_and_resume_show_in_the_list() -> None:
+    drill("schedule", "add", "noop", "--cron", "0 10 * * *")
+
+    assert drill("schedule", "pause", "noop").output == "paused schedule noop\n"
+    listed = drill("schedule", "list")
+    assert "paused" in listed.output.splitlines()[1]
+    resumed = drill("schedule", "resume", "noop")
+    assert resumed.output.startswith("resumed schedule noop; next fire ")
+    assert drill("schedule", "remove", "noop").output == "removed schedule noop (drill noop)\n"
+    assert drill("schedule", "list").output.startswith("no schedules")
+
+
+def test_firing_by_hand_runs_the_drill_and_records_it() -> None:
+    drill("schedule", "add", "noop", "--cron", "0 10 * * *")
+
+    fired = drill("schedule", "fire", "noop", "--output", "json")
+
+    assert fired.exit_code == 0, fired.output
+    summary = json.loads(fired.stdout.strip().splitlines()[-1])
+    assert summary["outcome"] == "ran" and summary["verdict"] == "met"
+    assert summary["scheduler"] == "manual"
+    history = json.loads(drill("schedule", "history", "noop", "--output", "json").output)
+    assert [entry["summary"] for entry in history] == [summary["summary"]]
+
+
+def test_a_fire_inside_a_blackout_is_skipped_exits_0_and_is_in_the_history(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "schedule-policy.yaml").write_text(
+        "blackouts:\n  - {name: always, start: 2000-01-01T00:00, end: 2100-01-01T00:00}\n"
+    )
+
+    fired = drill("schedule", "fire", "noop")
+
+    assert fired.exit_code == 0, fired.output
+    assert fired.output == (
+        "noop: skipped: blackout: inside blackout window 'always' "
+        "(2000-01-01T00:00:00+00:00 to 2100-01-01T00:00:00+00:00)\n"
+    )
+    history = drill("schedule", "history").output.splitlines()
+    assert history[0].split() == ["FIRE", "TIME", "(UTC)", "SCHEDULE", "SCHEDULER", "OUTCOME"]
+    assert "manual" in history[1] and "skipped: blackout: inside blackout window" in history[1]
+    assert not (tmp_path / "reports").exists()
+
+
+def test_an_invalid_policy_file_names_its_line_and_field(tmp_path: Path) -> None:
+    (tmp_path / "schedule-policy.yaml").write_text(
+        "blackouts:\n  - name: freeze\n    start: 2026-12-20T00:00\n    end: soon\n"
+    )
+
+    fired = drill("schedule", "fire", "noop", "--output", "json")
+
+    assert fired.exit_code == 3
+    summary = json.loads(fired.output)
+    assert summary["outcome"] == "error"
+    assert summary["reason"].startswith(f"{tmp_path}/schedule-policy.yaml:4:10: blackouts[0].end:")
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def exported(*arguments: str) -> list[dict[str, Any]]:
+    result = drill("schedule", "export", "--format", "cronjob", *arguments)
+    assert result.exit_code == 0, result.output
+    return [d for d in yaml.safe_load_all(result.output) if d]
+
+
+def test_export_writes_a_cronjob_per_schedule_with_its_files_and_rbac() -> None:
+    drills = str(REPOSITORY / "drills")
+    drill("schedule", "add", "pod-kill", "--drills-dir", drills, "--cron", "0 10 * * TUE",
+          "--tz", "Europe/Berlin", "--misfire-grace", "1h")  # fmt: skip
+    drill("schedule", "pause", "pod-kill")
+
+    manifests = exported("--drills-dir", drills, "--image", "registry.example/drillkit:1")
+
+    kinds = [(m["kind"], m["metadata"]["name"]) for m in manifests]
+    assert ("ServiceAccount", "drillkit-runner") in kinds
+    assert ("ClusterRole", "drillkit-runner") in kinds
+    assert ("RoleBinding", "drillkit-runner-state") in kinds
+    (cronjob,) = [m for m in manifests if m["kind"] == "CronJob"]
+    spec = cronjob["spec"]
+    assert spec["schedule"] == "0 10 * * TUE"
+    assert spec["timeZone"] == "Europe/Berlin"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["startingDeadlineSeconds"] == 3600
+    assert spec["suspend"] is True
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "drillkit-runner"
+    (container,) = pod["containers"]
+    assert container["image"] == "registry.example/drillkit:1"
+    assert container["command"][:5] == ["drill", "schedule", "fire", "pod-kill", "--target"]
+    (files,) = [m for m in manifests if m["metadata"]["name"] == "drill-pod-kill-files"]
+    items = next(v for v in pod["volumes"] if v["name"] == "files")["configMap"]["items"]
+    assert {item["path"] for item in items} == {"drills/pod-kill.yaml", "experiments/pod-kill.yaml"}
+    assert (
+        files["data"]["drills__pod-kill.yaml"] == (REPOSITORY / "drills/pod-kill.yaml").read_text()
+    )

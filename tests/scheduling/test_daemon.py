@@ -1,0 +1,329 @@
+"""The scheduler daemon: a persistent job store, misfires after downtime, pause, stop.
+
+Time is an injected clock shared by APScheduler's loop and drillkit's decisions; the
+tests move it and wake the scheduler instead of sleeping. Fires are real: each starts
+``drill schedule fire`` in a process of its own, which runs a drill without a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, StatusServer
+from drillkit.scheduling.database import Database
+from drillkit.scheduling.history import FireOutcome, FireRecord, list_fires
+from drillkit.scheduling.policies import SkipKind
+from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule, set_paused
+from tests.helpers import wait_until
+from tests.scheduling.conftest import TEST_DRILLS, FakeClock
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SLOW_DRILLS = REPOSITORY / "tests" / "running" / "drills"
+MONDAY_9 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class LogLines(logging.Handler):
+    """Every message the scheduler logs, to wait on."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def saw(self, text: str) -> bool:
+        return any(text in line for line in list(self.lines))
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    handler = LogLines()
+    logger = logging.getLogger("drillkit.scheduling")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+class Schedulers:
+    """Starts schedulers on one database, as restarts of one scheduler or as several."""
+
+    def __init__(self, url: str, clock: FakeClock, tmp_path: Path, drills_dir: Path) -> None:
+        self.url = url
+        self.clock = clock
+        self.tmp_path = tmp_path
+        self.drills_dir = drills_dir
+        self.database = Database(url)
+        self.running: list[DrillScheduler] = []
+
+    def start(self, scheduler_id: str = "a") -> DrillScheduler:
+        environment = dict(
+            os.environ,
+            DRILL_SCHEDULER_DATABASE=self.url,
+            KUBECONFIG=str(self.tmp_path / "no-kubeconfig"),
+            SERVICE_FILE=str(self.tmp_path / "service"),
+            ROLLBACK_MARK=str(self.tmp_path / "rolled-back"),
+        )
+        (self.tmp_path / "service").touch()
+        arguments = [
+            "--drills-dir", str(self.drills_dir),
+            "--gamedays-dir", str(self.tmp_path / "gamedays"),
+            "--reports-dir", str(self.tmp_path / "reports"),
+            "--policy", str(self.tmp_path / "no-policy.yaml"),
+        ]  # fmt: skip
+        processes = FireProcesses(arguments=arguments, environment=environment)
+        scheduler = DrillScheduler(
+            Database(self.url),
+            scheduler_id=scheduler_id,
+            processes=processes,
+            clock=self.clock,
+            # The tests sync and wake the scheduler themselves.
+            refresh_interval=3600,
+        )
+        scheduler.start()
+        self.running.append(scheduler)
+        return scheduler
+
+    def stop(self, scheduler: DrillScheduler, **options: object) -> None:
+        scheduler.stop(**options)  # type: ignore[arg-type]
+        scheduler.database.close()
+        self.running.remove(scheduler)
+
+    def add(self, target: str = "noop", **changes: object) -> None:
+        values: dict[str, object] = {
+            "name": target,
+            "kind": TargetKind.DRILL,
+            "target": target,
+            "cron": "0 10 * * *",
+            "timezone": "UTC",
+            "misfire_grace": timedelta(minutes=30),
+        }
+        values.update(changes)
+        add_schedule(self.database, ScheduleSettings(**values), now=self.clock.utc())  # type: ignore[arg-type]
+
+    def fires(self, fire_time: datetime) -> list[FireRecord]:
+        return [r for r in list_fires(self.database, limit=1000) if r.fire_time == fire_time]
+
+    def wait_for_fire(self, fire_time: datetime, count: int = 1) -> list[FireRecord]:
+        def done() -> list[FireRecord] | None:
+            found = [r for r in self.fires(fire_time) if r.outcome is not FireOutcome.RUNNING]
+            return found if len(found) >= count else None
+
+        result: list[FireRecord] = wait_until(f"{count} fire(s) for {fire_time}", done)
+        return result
+
+    def close(self) -> None:
+        for scheduler in list(self.running):
+            self.stop(scheduler)
+        self.database.close()
+
+
+@pytest.fixture
+def schedulers(sqlite_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[Schedulers]:
+    clock.set(MONDAY_9)
+    started = Schedulers(sqlite_url, clock, tmp_path, TEST_DRILLS)
+    yield started
+    started.close()
+
+
+def test_a_restarted_scheduler_keeps_its_jobs_and_runs_a_fire_missed_within_the_grace_once(
+    schedulers: Schedulers, clock: FakeClock
+) -> None:
+    schedulers.add()
+    first = schedulers.start()
+    assert first.next_fire_times() == {"noop": datetime(2026, 1, 5, 10, 0, tzinfo=UTC)}
+    schedulers.stop(first)
+
+    # Down from 09:00 to 10:20: the 10:00 fire is 20 minutes late, within the 30m grace.
+    clock.set(datetime(2026, 1, 5, 10, 20, tzinfo=UTC))
+    restarted = schedulers.start()
+
+    (record,) = schedulers.wait_for_fire(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+    assert record.outcome is FireOutcome.RAN
+    assert record.verdict == "met"
+    assert record.scheduler == "a"
+    assert restarted.next_fire_times() == {"noop": datetime(2026, 1, 6, 10, 0, tzinfo=UTC)}
+    schedulers.stop(restarted)
+    # It ran once: no second row for the same fire.
+    assert len(schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))) == 1
+
+
+def test_a_fire_missed_beyond_the_grace_is_recorded_as_missed_and_not_run(
+    schedulers: Schedulers, clock: FakeClock
+) -> None:
+    schedulers.add()
+    schedulers.stop(schedulers.start())
+
+    # Down until 11:05: the 10:00 fire is 65 minutes late.
+    clock.set(datetime(2026, 1, 5, 11, 5, tzinfo=UTC))
+    restarted = schedulers.start()
+
+    (record,) = schedulers.wait_for_fire(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+    assert record.outcome is FireOutcome.SKIPPED
+    assert record.skip_kind is SkipKind.MISSED
+    assert record.reason == (
+        "the fire of 2026-01-05T10:00:00+00:00 came 1h5m late, beyond the misfire grace of "
+        "30m (the scheduler was not running)"
+    )
+    assert restarted.next_fire_times() == {"noop": datetime(2026, 1, 6, 10, 0, tzinfo=UTC)}
+    assert not (schedulers.tmp_path / "reports").exists()
+
+
+def test_fires_missed_during_a_long_downtime_are_coalesced_into_one_run(
+    schedulers: Schedulers, clock: FakeClock
+) -> None:
+    clock.set(datetime(2026, 1, 5, 8, 55, tzinfo=UTC))
+    schedulers.add(cron="*/10 * * * *", misfire_grace=timedelta(hours=1))
+    schedulers.stop(schedulers.start())
+
+    clock.set(datetime(2026, 1, 5, 9, 25, tzinfo=UTC))
+    schedulers.start()
+
+    ran = schedulers.wait_for_fire(datetime(2026, 1, 5, 9, 20, tzinfo=UTC))
+    assert [r.outcome for r in ran] == [FireOutcome.RAN]
+    for minute in (0, 10):
+        (coalesced,) = schedulers.fires(datetime(2026, 1, 5, 9, minute, tzinfo=UTC))
+        assert coalesced.describe() == (
+            "skipped: coalesced: coalesced into the fire of 2026-01-05T09:20:00+00:00, "
+            "which ran instead"
+        )
+
+
+def test_a_running_scheduler_fires_when_the_time_comes(
+    schedulers: Schedulers, clock: FakeClock
+) -> None:
+    schedulers.add()
+    scheduler = schedulers.start()
+    assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []
+
+    clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
+    scheduler.wakeup()
+
+    (record,) = schedulers.wait_for_fire(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+    assert record.outcome is FireOutcome.RAN
+
+
+def test_pausing_from_the_command_line_reaches_a_running_scheduler(
+    schedulers: Schedulers, clock: FakeClock
+) -> None:
+    schedulers.add()
+    scheduler = schedulers.start()
+
+    set_paused(schedulers.database, "noop", paused=True, now=clock.utc())
+    scheduler.sync()
+    assert scheduler.next_fire_times() == {"noop": None}
+    clock.set(datetime(2026, 1, 7, 12, 0, tzinfo=UTC))
+    set_paused(schedulers.database, "noop", paused=False, now=clock.utc())
+    scheduler.sync()
+
+    # Fires while paused are not made up: the next is the first after resuming.
+    assert scheduler.next_fire_times() == {"noop": datetime(2026, 1, 8, 10, 0, tzinfo=UTC)}
+
+
+def test_health_and_metrics_are_served_on_loopback(
+    schedulers: Schedulers, clock: FakeClock
+) -> None:
+    schedulers.add()
+    scheduler = schedulers.start()
+    server = StatusServer(scheduler, port=0)
+    server.start()
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
+            health = json.loads(response.read())
+        assert health["status"] == "ok"
+        assert health["schedules"] == [
+            {"name": "noop", "next_fire": "2026-01-05T10:00:00.000Z", "paused": False}
+        ]
+        clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
+        scheduler.wakeup()
+        schedulers.wait_for_fire(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+
+        def metrics_with_the_run() -> str | None:
+            with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+                text: str = response.read().decode()
+            return text if 'outcome="ran"' in text else None
+
+        text = wait_until("the fire in the metrics", metrics_with_the_run)
+        assert 'drill_scheduler_fires_total{outcome="ran",schedule="noop"} 1.0' in text
+        assert 'drill_scheduler_verdicts_total{schedule="noop",verdict="met"} 1.0' in text
+        assert "drill_scheduler_next_fire_timestamp_seconds" in text
+    finally:
+        server.stop()
+
+
+def slow_drill(directory: Path, seconds: int) -> Path:
+    """The slow-fault drill of the runner's tests, its fault lasting ``seconds``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    drill = yaml.safe_load((SLOW_DRILLS / "slow-fault.yaml").read_text())
+    experiment = yaml.safe_load((SLOW_DRILLS / "slow-fault-experiment.yaml").read_text())
+    experiment["method"][0]["provider"]["arguments"] = [str(seconds)]
+    (directory / "slow-fault-experiment.yaml").write_text(yaml.safe_dump(experiment))
+    (directory / "slow-fault.yaml").write_text(yaml.safe_dump(drill))
+    return directory
+
+
+def test_an_overlapping_fire_is_skipped_and_stopping_rolls_the_running_drill_back(
+    sqlite_url: str, clock: FakeClock, tmp_path: Path, log_lines: LogLines
+) -> None:
+    clock.set(MONDAY_9)
+    schedulers = Schedulers(sqlite_url, clock, tmp_path, slow_drill(tmp_path / "drills", 600))
+    try:
+        schedulers.add("slow-fault")
+        scheduler = schedulers.start()
+        clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
+        scheduler.wakeup()
+        wait_until("the slow fault to start", lambda: log_lines.saw("action slow-fault started"))
+        # The next day's fire comes while this one still runs: a schedule never overlaps
+        # itself, and the fire is recorded as skipped.
+        clock.set(datetime(2026, 1, 6, 10, 0, 1, tzinfo=UTC))
+        scheduler.wakeup()
+        (overlap,) = schedulers.wait_for_fire(datetime(2026, 1, 6, 10, 0, tzinfo=UTC))
+        assert overlap.describe() == (
+            "skipped: already running: the previous fire of slow-fault was still running"
+        )
+
+        schedulers.stop(scheduler, on_stop="rollback", timeout=300)
+
+        (record,) = schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+        assert record.outcome is FireOutcome.RAN
+        assert record.verdict == "aborted"
+        assert (tmp_path / "rolled-back").exists()
+        report = json.loads((Path(str(record.report_dir)) / "report.json").read_text())
+        assert report["status"] == "interrupted"
+    finally:
+        schedulers.close()
+
+
+def test_stopping_with_finish_lets_a_running_drill_complete(
+    sqlite_url: str, clock: FakeClock, tmp_path: Path, log_lines: LogLines
+) -> None:
+    clock.set(MONDAY_9)
+    schedulers = Schedulers(sqlite_url, clock, tmp_path, slow_drill(tmp_path / "drills", 2))
+    try:
+        schedulers.add("slow-fault")
+        scheduler = schedulers.start()
+        clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
+        scheduler.wakeup()
+        wait_until("the slow fault to start", lambda: log_lines.saw("action slow-fault started"))
+
+        schedulers.stop(scheduler, on_stop="finish", timeout=300)
+
+        (record,) = schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+        assert record.outcome is FireOutcome.RAN
+        report = json.loads((Path(str(record.report_dir)) / "report.json").read_text())
+        assert report["status"] == "completed"
+    finally:
+        schedulers.close()

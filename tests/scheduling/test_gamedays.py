@@ -1,0 +1,312 @@
+"""Game days: the file, the order of steps, checkpoints, stopping, and the aggregated report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from drillkit.cli.main import cli
+from drillkit.errors import InvalidInput
+from drillkit.scheduling.gamedays import (
+    GameDayVerdict,
+    StepStatus,
+    load_gameday,
+    run_gameday,
+)
+from drillkit.scheduling.launching import DrillRunResult
+from tests.scheduling.conftest import TEST_DRILLS, FakeClock
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def no_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_game_day_runs_the_shipped_drills() -> None:
+    gameday = load_gameday(REPOSITORY / "gamedays" / "quarterly-resilience.yaml")
+
+    assert gameday.drills() == ["pod-kill", "zone-failure"]
+    assert all((REPOSITORY / "drills" / f"{drill}.yaml").is_file() for drill in gameday.drills())
+    assert gameday.schedule is not None and len(gameday.schedule.blackouts) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "name: g\nsteps:\n  - drill: noop\n  - wait: 5m\n",
+            "g.yaml:4:5: steps[1]: expected a step with one of: drill, pause, checkpoint",
+            id="unknown-step",
+        ),
+        pytest.param(
+            "name: g\nsteps:\n  - drill: noop\n  - pause: five minutes\n",
+            "g.yaml:4:12: steps[1].pause: invalid duration 'five minutes'",
+            id="bad-pause",
+        ),
+        pytest.param(
+            "name: g\nsteps:\n  - pause: 5m\n",
+            "g.yaml:3:3: steps: a game day needs at least one drill step",
+            id="no-drill",
+        ),
+        pytest.param(
+            "name: g\nsteps:\n  - drill: noop\n    continue: true\n",
+            "g.yaml:4:5: steps[0].continue: unknown field",
+            id="unknown-field",
+        ),
+        pytest.param(
+            "steps:\n  - drill: noop\n",
+            "g.yaml:1:1: name: missing required field",
+            id="missing-name",
+        ),
+        pytest.param(
+            "name: g\nname: h\nsteps: []\n",
+            "g.yaml:2:1: name: key written twice",
+            id="duplicate-key",
+        ),
+        pytest.param(
+            "name: g\nsteps: [drill: noop\n",
+            "g.yaml:3:1: invalid YAML",
+            id="yaml-syntax",
+        ),
+    ],
+)
+def test_an_invalid_game_day_is_one_line_naming_file_line_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = write(tmp_path, "g", text)
+
+    with pytest.raises(InvalidInput) as raised:
+        load_gameday(path)
+
+    assert str(raised.value).startswith(f"{tmp_path}/{message}"), str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+GAMEDAY = """\
+name: practice
+description: Two drills with a pause and checkpoints.
+steps:
+  - checkpoint: Everyone is ready
+  - drill: noop
+  - pause: 100ms
+    reason: look at the dashboards
+  - drill: noop
+  - checkpoint: Everything is back to normal
+evidence: {owner: platform-team, approver: head-of-sre, controls: [SOC2-A1.3]}
+"""
+
+
+def run_cli(tmp_path: Path, *arguments: str, answers: str | None = None) -> object:
+    return CliRunner().invoke(
+        cli,
+        [
+            "gameday",
+            "run",
+            "practice",
+            "--gamedays-dir",
+            str(tmp_path / "gamedays"),
+            "--drills-dir",
+            str(TEST_DRILLS),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            *arguments,
+        ],
+        input=answers,
+        catch_exceptions=False,
+    )
+
+
+def test_an_unattended_game_day_runs_every_step_and_reports_them_together(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "gamedays", "practice", GAMEDAY)
+
+    result = run_cli(tmp_path, "--yes", "--output", "json")
+
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[attr-defined]
+    assert summary["verdict"] == "met"
+    assert summary["unattended"] is True
+    assert [(s["kind"], s["status"]) for s in summary["steps"]] == [
+        ("checkpoint", "confirmed-unattended"),
+        ("drill", "met"),
+        ("pause", "waited"),
+        ("drill", "met"),
+        ("checkpoint", "confirmed-unattended"),
+    ]
+    assert summary["drills"] == {"total": 2, "ran": 2, "by_status": {"met": 2}}
+    assert summary["accountability"]["approver"] == "head-of-sre"
+    report_dir = Path(summary["report_dir"])
+    assert report_dir.parent == tmp_path / "reports" / "gamedays" / "practice"
+    assert {p.name for p in report_dir.iterdir()} == {"gameday.json", "gameday.md", "manifest.json"}
+    markdown = (report_dir / "gameday.md").read_text()
+    assert markdown.startswith("# Game day practice: MET")
+    assert "Drills: 2 of 2 met their objectives" in markdown
+    # Each drill has its own report, linked from the game day's.
+    for step in summary["steps"]:
+        if step["kind"] == "drill":
+            assert (Path(step["report_dir"]) / "report.json").is_file()
+            assert step["run_id"] in markdown
+
+
+def test_a_declined_checkpoint_stops_the_game_day_and_the_rest_is_not_run(tmp_path: Path) -> None:
+    write(tmp_path / "gamedays", "practice", GAMEDAY)
+
+    result = run_cli(tmp_path, answers="n\n")
+
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert "game day practice: INCOMPLETE" in output
+    assert "1. checkpoint Everyone is ready: declined" in output
+    assert "2. drill noop: not-run" in output
+    assert "stopped early: checkpoint 1 was declined" in output
+    assert not (tmp_path / "reports" / "noop").exists()
+
+
+def test_a_game_day_naming_a_missing_drill_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path / "gamedays",
+        "practice",
+        "name: practice\nsteps:\n  - drill: noop\n  - drill: no-such-drill\n",
+    )
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "gameday",
+            "run",
+            "practice",
+            "--yes",
+            "--gamedays-dir",
+            str(tmp_path / "gamedays"),
+            "--drills-dir",
+            str(TEST_DRILLS),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+        ],
+    )
+
+    assert result.exit_code != 0
+    assert "no drill named 'no-such-drill'" in str(result.exception)
+    assert not (tmp_path / "reports").exists()
+
+
+# -- the order of steps, with the drills' results given -------------------------------------------
+
+
+def results(*verdicts: str) -> object:
+    queue = list(verdicts)
+    ran: list[str] = []
+
+    def run(drill: str) -> DrillRunResult:
+        ran.append(drill)
+        verdict = queue.pop(0)
+        if verdict == "lock-held":
+            return DrillRunResult(drill=drill, lock_held="another drill holds the cluster lock")
+        return DrillRunResult(drill=drill, verdict=verdict, run_id=f"run-{len(ran)}")
+
+    run.ran = ran  # type: ignore[attr-defined]
+    return run
+
+
+def gameday_of(tmp_path: Path, steps: str) -> object:
+    return load_gameday(write(tmp_path, "g", f"name: g\nsteps:\n{steps}"))
+
+
+@pytest.mark.parametrize(
+    ("steps", "verdicts", "statuses", "verdict"),
+    [
+        pytest.param(
+            "  - drill: a\n  - drill: b\n", ["met", "met"], ["met", "met"], "met", id="all-met"
+        ),
+        pytest.param(
+            "  - drill: a\n  - drill: b\n",
+            ["missed"],
+            ["missed", "not-run"],
+            "missed",
+            id="stops-at-a-miss",
+        ),
+        pytest.param(
+            "  - drill: a\n    continue_on_failure: true\n  - drill: b\n",
+            ["missed", "met"],
+            ["missed", "met"],
+            "missed",
+            id="goes-on-when-told",
+        ),
+        pytest.param(
+            "  - drill: a\n  - drill: b\n",
+            ["error"],
+            ["error", "not-run"],
+            "error",
+            id="an-error-stops-and-is-an-error",
+        ),
+        pytest.param(
+            "  - drill: a\n  - drill: b\n",
+            ["lock-held"],
+            ["lock-held", "not-run"],
+            "error",
+            id="lock-held",
+        ),
+    ],
+)
+def test_a_game_day_stops_at_the_first_failing_drill_unless_a_step_says_otherwise(
+    tmp_path: Path, steps: str, verdicts: list[str], statuses: list[str], verdict: str
+) -> None:
+    clock = FakeClock(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+
+    record = run_gameday(
+        gameday_of(tmp_path, steps),  # type: ignore[arg-type]
+        run_drill=results(*verdicts),  # type: ignore[arg-type]
+        confirm=None,
+        wait=lambda _: None,
+        operator="tester",
+        clock=clock,
+    )
+
+    assert [step.status.value for step in record.steps] == statuses
+    assert record.verdict is GameDayVerdict(verdict)
+
+
+def test_a_game_day_whose_first_drill_finds_the_lock_held_ran_nothing(tmp_path: Path) -> None:
+    record = run_gameday(
+        gameday_of(tmp_path, "  - drill: a\n"),  # type: ignore[arg-type]
+        run_drill=results("lock-held"),  # type: ignore[arg-type]
+        confirm=None,
+        wait=lambda _: None,
+        operator="tester",
+    )
+
+    assert record.lock_held == "another drill holds the cluster lock"
+    assert record.steps[0].status is StepStatus.LOCK_HELD
+
+
+def test_an_interruption_during_a_pause_stops_the_game_day(tmp_path: Path) -> None:
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    record = run_gameday(
+        gameday_of(tmp_path, "  - drill: a\n  - pause: 1h\n  - drill: b\n"),  # type: ignore[arg-type]
+        run_drill=results("met", "met"),  # type: ignore[arg-type]
+        confirm=None,
+        wait=interrupted,
+        operator="tester",
+    )
+
+    assert [step.status.value for step in record.steps] == ["met", "interrupted", "not-run"]
+    assert record.verdict is GameDayVerdict.INCOMPLETE
+    assert record.stopped == "interrupted"
