@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from drillkit.cli.main import cli
+from drillkit.evidence.ledger import SkipEntry, find_run_dirs, read_ledger
 from tests.scheduling.conftest import TEST_DRILLS
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -142,7 +143,10 @@ def test_a_fire_inside_a_blackout_is_skipped_exits_0_and_is_in_the_history(
     history = drill("schedule", "history").output.splitlines()
     assert history[0].split() == ["FIRE", "TIME", "(UTC)", "SCHEDULE", "SCHEDULER", "OUTCOME"]
     assert "manual" in history[1] and "skipped: blackout: inside blackout window" in history[1]
-    assert not (tmp_path / "reports").exists()
+    # No drill ran, so no run report; the evidence ledger records the skip.
+    assert find_run_dirs(tmp_path / "reports") == []
+    (line,) = read_ledger(tmp_path / "reports")
+    assert isinstance(line.entry, SkipEntry) and line.entry.reason.startswith("blackout:")
 
 
 def test_an_invalid_policy_file_names_its_line_and_field(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from drillkit.evidence.ledger import SkipEntry, read_ledger
+from drillkit.evidence.verify import verify_ledger
 from drillkit.running.runner import RunOptions
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.firing import (
@@ -120,6 +122,30 @@ def test_a_fire_inside_a_blackout_window_is_skipped_and_recorded_with_its_reason
         "(2026-01-05T09:30:00+01:00 to 2026-01-05T12:00:00+01:00)"
     )
     assert list_fires(database) == [record]
+
+
+def test_a_skip_is_also_an_entry_of_the_evidence_ledger(
+    database: Database, tmp_path: Path, clock: FakeClock
+) -> None:
+    setup = setup_in(tmp_path, FREEZE)
+    clock.set(FIRE_TIME)
+    reports = tmp_path / "reports"
+
+    fire(
+        noop_fire(),
+        database=database,
+        policies=lambda: target_policies(TargetKind.DRILL, "noop", setup),
+        launch=must_not_run,
+        clock=clock,
+        ledger=reports,
+    )
+
+    (line,) = read_ledger(reports)
+    assert isinstance(line.entry, SkipEntry)
+    assert line.entry.drill == "noop"
+    assert line.entry.reason.startswith("blackout: inside blackout window 'year-end freeze'")
+    verification = verify_ledger(reports)
+    assert verification.intact and verification.skips == 1
 
 
 def test_a_fire_after_the_blackout_window_runs_the_drill(

@@ -384,10 +384,10 @@ def _print_verification(result: Verification) -> None:
     head = result.head
     anchor = f"{head.seq}:{head.digest}" if head is not None else "none"
     click.echo(
-        f"ledger {result.ledger}: {result.entries} entries ({result.runs} runs, "
-        f"{result.skips} skips); head {anchor}"
+        f"ledger {result.ledger}: {_count(result.entries, 'entry', 'entries')} "
+        f"({_count(result.runs, 'run')}, {_count(result.skips, 'skip')}); head {anchor}"
     )
-    click.echo(f"report files re-read for {result.runs_checked} runs")
+    click.echo(f"report files re-read for {_count(result.runs_checked, 'run')}")
     for notice in result.notices:
         click.echo(f"note: {notice}")
     if result.intact:
@@ -397,6 +397,10 @@ def _print_verification(result: Verification) -> None:
     click.secho(f"TAMPERED: {count} problem{'s' if count != 1 else ''}", fg="red", bold=True)
     for problem in result.problems:
         click.echo(f"  {problem.message}")
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _verification_json(result: Verification) -> dict[str, object]:

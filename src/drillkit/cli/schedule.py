@@ -534,6 +534,7 @@ def _fire(
             ),
             clock=SystemClock(),
             notifier=notifier,
+            ledger=setup.reports_dir,
         )
     return record
 
@@ -775,6 +776,7 @@ def run_scheduler(
         notifier=_notifier(webhooks, slack_webhooks),
         refresh_interval=refresh.total_seconds(),
         max_parallel=max_parallel,
+        ledger=reports_dir.absolute(),
     )
     stop = threading.Event()
 

@@ -94,7 +94,9 @@ def save_snapshot(
     executor: Executor, target: EtcdTargetSpec, directory: str, *, now: datetime | None = None
 ) -> Snapshot:
     """Save a snapshot from the first healthy member, verify it, and catalogue it."""
+    # Kept to the millisecond, as the catalogue stores it.
     taken = now or datetime.now(UTC)
+    taken = taken.replace(microsecond=taken.microsecond // 1000 * 1000)
     stamp = taken.strftime("%Y%m%dT%H%M%S.%fZ")
     path = f"{directory.rstrip('/')}/etcd-{stamp}.db"
     partial = f"{path}.part"

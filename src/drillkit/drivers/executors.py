@@ -4,21 +4,29 @@ Both executors run one bash command at a time and hand back its exit code and
 output; neither interprets it. The SSH executor uses the OpenSSH client that
 operators already trust, non-interactively (``BatchMode``), and refuses hosts
 whose key is not in the declared known-hosts file: a restore must never talk to
-an impostor. A command that outlives its timeout is killed with its process group.
+an impostor. A command that outlives its timeout is killed with its process group;
+over SSH the host enforces the deadline too (coreutils ``timeout``), because sshd
+does not signal a command whose client went away.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from drillkit.errors import DrillError
 from drillkit.model.procedure import ExecutorSpec, LocalExecutorSpec, SshExecutorSpec
+
+# How much later than the local timeout the host kills a command itself: the local
+# side decides that a command timed out, the host only makes sure it is gone.
+REMOTE_DEADLINE_GRACE = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,12 +72,15 @@ def checked(executor: Executor, command: str, *, timeout: float = 120.0) -> str:
 class LocalExecutor:
     """bash on this machine."""
 
-    def __init__(self, path: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, path: tuple[str, ...] = (), environment: Mapping[str, str] | None = None
+    ) -> None:
         self.path = path
+        self.environment = dict(environment or {})
         self.description = "local"
 
     def run(self, command: str, *, timeout: float, stdin: bytes | None = None) -> CommandResult:
-        environment = dict(os.environ)
+        environment = dict(os.environ, **self.environment)
         if self.path:
             environment["PATH"] = os.pathsep.join([*self.path, environment.get("PATH", "")])
         return _run(["bash", "-c", command], command, environment, timeout, stdin)
@@ -82,7 +93,9 @@ class SshExecutor:
         self.spec = spec
         self.description = f"ssh {spec.user}@{spec.host}:{spec.port}"
 
-    def argv(self, command: str) -> list[str]:
+    def argv(self, command: str, *, timeout: float | None = None) -> list[str]:
+        """The ssh command line; with ``timeout``, the host kills the command a little
+        after it (TERM, then KILL 5 s later, to its whole process group)."""
         spec = self.spec
         options = [
             "-p",
@@ -100,17 +113,28 @@ class SshExecutor:
             options += ["-o", f"UserKnownHostsFile={spec.known_hosts_file}"]
         if spec.identity_file:
             options += ["-o", "IdentitiesOnly=yes", "-i", spec.identity_file]
+        # The session starts with the host's login environment: set what the spec asks
+        # for, then put its directories in front of the host's own PATH.
+        exports = [
+            f"export {name}={shlex.quote(value)}" for name, value in spec.environment.items()
+        ]
         if spec.path:
-            command = f"export PATH={shlex.quote(':'.join(spec.path))}:$PATH; {command}"
-        return ["ssh", *options, f"{spec.user}@{spec.host}", f"bash -c {shlex.quote(command)}"]
+            exports.append(f"export PATH={shlex.quote(':'.join(spec.path))}:$PATH")
+        remote = f"bash -c {shlex.quote('; '.join([*exports, command]))}"
+        if timeout is not None:
+            # Killing the local ssh client leaves a command without a terminal running
+            # on the host, so the host gets its own, slightly later, deadline.
+            deadline = math.ceil(timeout + REMOTE_DEADLINE_GRACE)
+            remote = f"timeout --kill-after=5 {deadline} {remote}"
+        return ["ssh", *options, f"{spec.user}@{spec.host}", remote]
 
     def run(self, command: str, *, timeout: float, stdin: bytes | None = None) -> CommandResult:
-        return _run(self.argv(command), command, dict(os.environ), timeout, stdin)
+        return _run(self.argv(command, timeout=timeout), command, dict(os.environ), timeout, stdin)
 
 
 def executor_for(spec: ExecutorSpec) -> Executor:
     if isinstance(spec, LocalExecutorSpec):
-        return LocalExecutor(spec.path)
+        return LocalExecutor(spec.path, spec.environment)
     return SshExecutor(spec)
 
 

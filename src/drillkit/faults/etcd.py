@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -50,11 +49,11 @@ from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError, InvalidInput
 from drillkit.faults.kubernetes import INJECTED_AT
 from drillkit.files import state_home, write_atomically
+from drillkit.lab.etcd import resolve_procedure, resolve_target, snapshot_directory
 from drillkit.model.procedure import (
     RUN_FIELDS,
     EtcdMemberSpec,
     EtcdTargetSpec,
-    LocalExecutorSpec,
     ProcedureStep,
     RestoreProcedure,
     placeholders,
@@ -86,77 +85,6 @@ class StepFailed(DrillError):
     def __init__(self, message: str, steps: list[dict[str, object]]) -> None:
         super().__init__(message)
         self.steps = steps
-
-
-# -- the target -------------------------------------------------------------------------
-
-
-def resolve_target(configuration: Mapping[str, Any] | None) -> EtcdTargetSpec:
-    """The etcd target from the experiment's configuration: ``etcd``, else ``lab``."""
-    configuration = configuration or {}
-    if configuration.get("etcd") is not None:
-        return _validated(EtcdTargetSpec, configuration["etcd"], "configuration.etcd")
-    lab_name = configuration.get("lab")
-    if not lab_name:
-        raise InvalidInput(
-            "the experiment's configuration needs `etcd` (the control plane's etcd "
-            "members and executor) or `lab` (the name of a drill lab)"
-        )
-    return lab_target(str(lab_name))
-
-
-def lab_target(name: str) -> EtcdTargetSpec:
-    """A lab's etcd as a target: local executor, the lab's binaries first on PATH."""
-    from drillkit.lab import build
-    from drillkit.lab.cluster import Lab
-
-    lab = Lab.open(name)
-    return EtcdTargetSpec(
-        members=tuple(
-            EtcdMemberSpec(
-                name=m.name,
-                data_dir=str(m.data_dir),
-                peer_url=m.peer_url,
-                client_url=m.client_url,
-                component=m.component,
-            )
-            for m in lab.etcd_members()
-        ),
-        # `drill` itself (for `drill lab component`) and etcdctl/etcdutl.
-        executor=LocalExecutorSpec(
-            path=(str(build.binaries_dir()), str(Path(sys.executable).parent))
-        ),
-        etcdctl="etcdctl",
-        etcdutl="etcdutl",
-        variables={"lab": name, "snapshots": str(lab.directory / "snapshots")},
-    )
-
-
-def snapshot_directory(target: EtcdTargetSpec, directory: str | None) -> str:
-    """The snapshot directory given, else the target's ``snapshots`` variable."""
-    chosen = directory or target.variables.get("snapshots")
-    if not chosen:
-        raise InvalidInput("say where snapshots are kept: the activity's `directory` argument")
-    return chosen
-
-
-def resolve_procedure(configuration: Mapping[str, Any] | None) -> RestoreProcedure:
-    value = (configuration or {}).get("etcd_procedure")
-    if value is None:
-        raise InvalidInput("the experiment's configuration needs `etcd_procedure`")
-    return _validated(RestoreProcedure, value, "configuration.etcd_procedure")
-
-
-_Model = TypeVar("_Model", EtcdTargetSpec, RestoreProcedure)
-
-
-def _validated(model: type[_Model], value: object, where: str) -> _Model:
-    try:
-        return model.model_validate(value)
-    except ValidationError as error:
-        first = error.errors()[0]
-        path = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{where}.{path}: {first['msg']}") from None
 
 
 # -- the activities ---------------------------------------------------------------------

@@ -23,16 +23,30 @@ it touches anything.
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, model_validator
 
 from drillkit.model.durations import Duration
 
 MEMBER_FIELDS = frozenset({"member", "data_dir", "peer_url", "client_url", "component"})
 RUN_FIELDS = frozenset({"snapshot", "run_id", "initial_cluster"})
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _exportable(environment: dict[str, str]) -> dict[str, str]:
+    # The SSH executor writes `export NAME=value` into the remote command line: a name
+    # that is not a shell identifier would be a syntax error there, or worse, code.
+    for name in environment:
+        if not _VARIABLE_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not an environment variable name")
+    return environment
+
+
+Environment = Annotated[dict[str, str], AfterValidator(_exportable)]
 
 
 class _Declared(BaseModel):
@@ -45,6 +59,9 @@ class LocalExecutorSpec(_Declared):
     type: Literal["local"] = "local"
     path: tuple[str, ...] = Field(
         default=(), description="Directories put in front of PATH (where etcdutl lives, say)."
+    )
+    environment: Environment = Field(
+        default_factory=dict, description="Variables set for every command (KUBECONFIG, say)."
     )
 
 
@@ -61,6 +78,11 @@ class SshExecutorSpec(_Declared):
         description="The host's key must be listed here; unknown host keys are refused.",
     )
     path: tuple[str, ...] = Field(default=(), description="Directories put in front of PATH.")
+    environment: Environment = Field(
+        default_factory=dict,
+        description="Variables exported before every command: an SSH session starts with "
+        "the host's login environment, not this machine's.",
+    )
 
 
 ExecutorSpec = Annotated[LocalExecutorSpec | SshExecutorSpec, Discriminator("type")]

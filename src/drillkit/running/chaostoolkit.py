@@ -137,6 +137,8 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         self.observer: Observer | None = None
         self.interrupted_by: str | None = None
         self.steady_state_before: bool | None = None
+        self.failed_fault: str | None = None
+        """Why a drillkit fault of the method failed; the run then ends in error."""
         self.restore_point_age: float | None = None
         """Age of the snapshot or backup restored, at the disaster (for the RPO report)."""
         self._phase = "starting"
@@ -180,13 +182,14 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     def activity_completed(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
         status = str(run.get("status", "unknown"))
         error = run.get("exception")
+        error_line = "".join(error).strip().splitlines()[-1] if error else None
         self.recorder.record(
             ActivityCompleted(
                 at=self.recorder.now(),
                 name=activity.get("name", "?"),
                 activity_type=activity["type"],
                 status=status,
-                error="".join(error).strip().splitlines()[-1] if error else None,
+                error=error_line,
             )
         )
         output = run.get("output")
@@ -195,8 +198,15 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
             restore_point = output.get(RESTORE_POINT_KEY)
             if isinstance(restore_point, Mapping):
                 self.restore_point_age = float(restore_point["age_seconds"])
-        if self._phase == "method" and activity["type"] == "action" and status == "succeeded":
-            self._record_injection(activity, run)
+        if self._phase == "method" and activity["type"] == "action":
+            if status == "succeeded":
+                self._record_injection(activity, run)
+            elif _is_drillkit_fault(activity):
+                # A drillkit fault fails before harm (a rejected snapshot, a refused
+                # eviction budget) or half-way: either way the method cannot go on as
+                # designed. Stop it here; the rollbacks and the undo records run.
+                self.failed_fault = f"action {activity.get('name', '?')} failed: {error_line}"
+                raise SystemExit(_STOP_WITH_ROLLBACKS)
 
     def method_completed(self, experiment: Experiment, state: Any = None) -> None:
         self._phase = "recovering"
@@ -281,6 +291,11 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         if signum != signal.SIGUSR1:
             self.recorder.record(RunInterrupted(at=self.recorder.now(), signal=name))
         raise SystemExit(_STOP_WITH_ROLLBACKS)
+
+
+def _is_drillkit_fault(activity: Mapping[str, Any]) -> bool:
+    module = str(activity.get("provider", {}).get("module", ""))
+    return module.startswith("drillkit.faults.")
 
 
 def abort_main_thread() -> None:

@@ -326,6 +326,8 @@ def describe_scope(drill: Drill, options: RunOptions) -> Scope:
 def _decide_status(
     journal: Mapping[str, Any], handler: chaostoolkit.DrillEventHandler, error: str | None
 ) -> tuple[RunStatus, str | None]:
+    if handler.failed_fault is not None:
+        return RunStatus.ERROR, handler.failed_fault
     if handler.interrupted_by == "guard":
         return RunStatus.ABORTED, error
     if handler.interrupted_by is not None:

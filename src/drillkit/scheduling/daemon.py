@@ -40,6 +40,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -289,8 +290,11 @@ class DrillScheduler:
         notifier: Notifier | None = None,
         refresh_interval: float = 5.0,
         max_parallel: int = 4,
+        ledger: Path | None = None,
     ) -> None:
         self.database = database
+        self.ledger = ledger
+        """The reports directory whose evidence ledger records skips too."""
         self.scheduler_id = scheduler_id
         self.processes = processes
         self.clock = clock or SystemClock()
@@ -489,7 +493,7 @@ class DrillScheduler:
             scheduler=self.scheduler_id,
         )
         now = self.clock.utc()
-        record_skip(self.database, fire, skip, now=now)
+        record_skip(self.database, fire, skip, now=now, ledger=self.ledger)
         self.metrics.fires.labels(schedule=schedule.name, outcome="skipped").inc()
         self.metrics.skips.labels(schedule=schedule.name, reason=skip.kind.value).inc()
         logger.warning(

@@ -120,8 +120,19 @@ class Database:
         self.url = normalise_url(url or default_database_url())
         self.engine = _create_engine(self.url)
         self.shown_url = self.engine.url.render_as_string(hide_password=True)
-        with self.translate("creating the scheduler tables"):
-            metadata.create_all(self.engine, checkfirst=True)
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        # Schedulers starting together on an empty PostgreSQL database race to create the
+        # same tables; the loser's CREATE fails although the table now exists: look again.
+        for attempt in range(3):
+            try:
+                with self.translate("creating the scheduler tables"):
+                    metadata.create_all(self.engine, checkfirst=True)
+                return
+            except (sa.exc.IntegrityError, SchedulerDatabaseError):
+                if attempt == 2:
+                    raise
 
     @contextmanager
     def begin(self, action: str) -> Iterator[Connection]:

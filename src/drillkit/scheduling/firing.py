@@ -128,6 +128,7 @@ def fire(
     clock: Clock,
     notifier: Notifier | None = None,
     read_budget: BudgetReader = read_error_budget,
+    ledger: Path | None = None,
 ) -> FireRecord:
     """Run one fire through claim, blackouts, budgets and launch; return its history row.
 
@@ -143,18 +144,24 @@ def fire(
                 kind=SkipKind.LOCK_HELD,
                 reason=f"scheduler {holder!r} took the fire of {fire.fire_time.isoformat()}",
             )
-            return announce.skipped(record_skip(database, fire, skip, now=clock.utc()))
+            return announce.skipped(
+                record_skip(database, fire, skip, now=clock.utc(), ledger=ledger)
+            )
         current = policies() if callable(policies) else policies
         skip_or_none = check_policies(current, clock=clock, read_budget=read_budget)
         if skip_or_none is not None:
-            return announce.skipped(record_skip(database, fire, skip_or_none, now=clock.utc()))
+            return announce.skipped(
+                record_skip(database, fire, skip_or_none, now=clock.utc(), ledger=ledger)
+            )
         started = record_started(database, fire, now=clock.utc())
         announce.send("started", started)
         outcome = launch()
     except KeyboardInterrupt:
         # Stopped (SIGINT/SIGTERM) before a drill started: say so, then stop.
         skip = Skip(kind=SkipKind.STOPPED, reason="the scheduler stopped before the drill started")
-        announce.skipped(record_skip(database, fire, skip, now=clock.utc(), started=started))
+        announce.skipped(
+            record_skip(database, fire, skip, now=clock.utc(), started=started, ledger=ledger)
+        )
         raise
     except DrillError as error:
         reason = str(error)
@@ -166,7 +173,9 @@ def fire(
         return announce.send("error", record)
     if outcome.lock_held is not None:
         skip = Skip(kind=SkipKind.LOCK_HELD, reason=outcome.lock_held)
-        return announce.skipped(record_skip(database, fire, skip, now=clock.utc(), started=started))
+        return announce.skipped(
+            record_skip(database, fire, skip, now=clock.utc(), started=started, ledger=ledger)
+        )
     if outcome.run_id is None:
         record = record_finished(
             database,

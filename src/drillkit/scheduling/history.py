@@ -18,10 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from drillkit.evidence import append_skip
 from drillkit.scheduling.database import Database, claims_table, fires_table
 from drillkit.scheduling.policies import Skip, SkipKind
 from drillkit.scheduling.schedules import TargetKind
@@ -108,12 +110,24 @@ def record_skip(
     *,
     now: datetime,
     started: FireRecord | None = None,
+    ledger: Path | None = None,
 ) -> FireRecord:
     """Record that ``fire`` did not run its drill, and why. Every skip goes through here.
 
     ``started`` is the fire's ``running`` row when the skip was found only once the run
     began (the cluster lock was held); it is completed instead of adding a row.
+    ``ledger`` is the reports directory whose evidence ledger also gets the skip, so
+    that an auditor sees why a drill did not run beside the runs that did.
     """
+    if ledger is not None:
+        append_skip(
+            ledger,
+            drill=fire.target,
+            reason=f"{skip.kind.value}: {skip.reason}",
+            scheduled_for=fire.fire_time,
+            schedule=fire.schedule,
+            now=now,
+        )
     if started is not None:
         values = {
             "outcome": FireOutcome.SKIPPED.value,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
+from drillkit.evidence import append_run
 from drillkit.model.drill import Drill
 from drillkit.model.loading import load_drill
 from drillkit.model.measurement import RunStatus
@@ -110,6 +111,7 @@ class DrillLauncher:
         except DrillError as error:
             return DrillRunResult(drill=name, verdict="error", error=str(error))
         report_dir = write_run_report(record, self.reports_dir)
+        append_run(self.reports_dir, report_dir)
         return DrillRunResult(
             drill=name,
             verdict=record.outcome.verdict.value,
