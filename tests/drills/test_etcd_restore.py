@@ -101,7 +101,8 @@ def test_the_restore_loses_exactly_the_writes_made_after_the_snapshot(
     assert all(s["exit_code"] == 0 and s["executor"] == "local" for s in steps)
     assert any("--bump-revision" in s["command"] for s in steps)
     report_text = (result.report_dir / "report.md").read_text()
-    assert snapshot["sha256"] in json.dumps(result.journal())
+    assert f"restore point {snapshot['path']} (sha256 {snapshot['sha256']}" in fault["detail"]
+    assert snapshot["sha256"] in report_text
     assert "restore step" in report_text and "backup age at the fault" in report_text
     # The data from before the disaster is not left behind once the restore completed.
     assert not list(scratch_lab.directory.glob("etcd.drillkit-kept-*"))
@@ -144,14 +145,21 @@ def test_a_flipped_byte_ends_in_error_untouched_then_corruption_is_restored(
     wait_until("shop/web to be available", lambda: web_available(scratch_lab))
 
 
-def test_drill_recover_brings_the_old_data_back_after_a_kill_mid_restore(
-    scratch_lab: Lab, tmp_path: Path
+@pytest.mark.parametrize(
+    ("held_phase", "old_data"),
+    [
+        pytest.param("restore", True, id="killed-before-the-data-was-swapped"),
+        pytest.param("start", False, id="killed-after-the-data-was-swapped"),
+    ],
+)
+def test_drill_recover_after_a_kill_mid_restore_never_leaves_the_cluster_without_data(
+    scratch_lab: Lab, tmp_path: Path, held_phase: str, old_data: bool
 ) -> None:
-    gate = tmp_path / "restore-started"
+    gate = tmp_path / "phase-started"
     drill, experiment = shipped("etcd-restore")
-    restore = experiment["configuration"]["etcd_procedure"]["restore"]
-    # A step that holds the restore half-way, so that the kill lands inside it.
-    restore.insert(0, {"name": "hold", "run": f"touch {gate} && exec sleep 600"})
+    phase = experiment["configuration"]["etcd_procedure"][held_phase]
+    # A step that holds the procedure at the start of a phase, so the kill lands there.
+    phase.insert(0, {"name": "hold", "run": f"touch {gate} && exec sleep 600"})
     held = write_variant(tmp_path, "held", drill=drill, experiment=experiment)
     run = BackgroundDrill(scratch_lab, held, tmp_path / "reports", tmp_path / "log")
     run.wait_for("action snapshot-etcd succeeded")
@@ -160,7 +168,7 @@ def test_drill_recover_brings_the_old_data_back_after_a_kill_mid_restore(
         cluster.core.create_namespaced_config_map(
             "shop", {"metadata": {"name": "written-after-the-snapshot"}}
         )
-    wait_until("the restore to be held half-way", gate.exists)
+    wait_until(f"the procedure to be held at its {held_phase} phase", gate.exists)
     run.kill()
     _kill_processes_mentioning(str(gate))
     assert not api_answers(scratch_lab)
@@ -180,7 +188,9 @@ def test_drill_recover_brings_the_old_data_back_after_a_kill_mid_restore(
     assert api_answers(scratch_lab)
     with scratch_lab.connect() as cluster:
         names = {c.metadata.name for c in cluster.core.list_namespaced_config_map("shop").items}
-    assert "written-after-the-snapshot" in names
+    # Before the swap: the data from before the disaster, which has the late write.
+    # After it: the snapshot's data, which does not.
+    assert ("written-after-the-snapshot" in names) is old_data
     assert not list(scratch_lab.directory.glob("etcd.drillkit-kept-*"))
     wait_until("shop/web to be available", lambda: web_available(scratch_lab))
     # Nothing is left to recover.

@@ -27,6 +27,7 @@ copies are removed once a restore has completed.
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import time
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,8 @@ from drillkit.safety.undo import (
     record_undo,
     register_undo_action,
 )
+
+logger = logging.getLogger(__name__)
 
 RESTORE_ETCD = "restore-etcd"
 STEPS_KEY = "drillkit_steps"
@@ -284,6 +287,15 @@ def run_phase(
                     "exit_code": result.exit_code,
                     "output": result.output[-400:],
                 }
+            )
+            where = f" [{fields['member']}]" if "member" in fields else ""
+            logger.info(
+                "%s step %r%s: %s in %.1f s",
+                phase,
+                step.name,
+                where,
+                "done" if result.ok else "FAILED",
+                result.seconds,
             )
             if not result.ok:
                 raise StepFailed(

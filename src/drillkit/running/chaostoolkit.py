@@ -275,6 +275,12 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
             # conservative choice (the RTO is never under-reported).
             at = self._activity_starts.get(id(activity), self.recorder.now())
             detail = "start of a generic action (its acknowledgement time is unknown)"
+        restore_point = output.get(RESTORE_POINT_KEY) if isinstance(output, Mapping) else None
+        if isinstance(restore_point, Mapping):
+            detail += (
+                f"; restore point {restore_point['path']} (sha256 {restore_point['sha256']}, "
+                f"taken {restore_point['taken_utc']}, {restore_point['size']} bytes)"
+            )
         name = activity.get("name", "?")
         self.recorder.record(FaultInjected(at=at, activity=name, detail=detail))
 
