@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import socket
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
+from drillkit.drivers.prometheus import PrometheusError, query_instant
 from drillkit.lab.cluster import load_manifests
 from drillkit.lab.resources import seed_manifests_dir
 
@@ -48,3 +56,63 @@ def seed_web_manifests(namespace: str, *, replicas: int = 6) -> list[dict[str, A
             moved["spec"]["replicas"] = replicas
         manifests.append(moved)
     return manifests
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextmanager
+def running_prometheus(directory: Path, *, target: str, ready_query: str) -> Iterator[str]:
+    """A real Prometheus (Debian's package) scraping ``target`` every second, on loopback.
+
+    Yields its base URL once ``ready_query`` returns data, i.e. once it has scraped.
+    """
+    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    if not Path(binary).exists():
+        pytest.fail("no prometheus binary: install it with `apt-get install -y prometheus`")
+    config = directory / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: drill-test\n    static_configs:\n"
+        f"      - targets: ['{target}']\n"
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = directory / "prometheus.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def scraped() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"prometheus exited with {process.returncode}:\n{log_path.read_text()}"
+                )
+            try:
+                return query_instant(url, ready_query) is not None
+            except PrometheusError:
+                return False  # not listening yet
+
+        wait_until("Prometheus to have scraped its target", scraped, timeout=120.0)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from drillkit.model.procedure import SshExecutorSpec
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_until
 
 SSHD = Path("/usr/sbin/sshd")
 HOST = "127.0.0.1"
@@ -77,13 +76,6 @@ def generate_key(path: Path) -> Path:
         capture_output=True,
     )
     return path
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

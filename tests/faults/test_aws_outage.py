@@ -44,7 +44,7 @@ from drillkit.faults.outage import (
 )
 from drillkit.model.timeline import parse_utc
 from drillkit.safety.undo import UndoNotRecorded, UndoRecord, undo_action, undo_file
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_until
 
 REGION = "eu-west-1"
 ZONE_A = f"{REGION}a"
@@ -53,12 +53,6 @@ CLUSTER = "shop"
 CLUSTER_TAG = f"kubernetes.io/cluster/{CLUSTER}"
 AMI = "ami-12c6146b"  # one of the images moto serves by default
 STARTUP_DEADLINE = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:

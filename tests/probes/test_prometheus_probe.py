@@ -9,20 +9,16 @@ queryable. A missing ``prometheus`` binary fails the tests: they are never skipp
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from drillkit.drivers.prometheus import PrometheusError
 from drillkit.errors import InvalidInput
 from drillkit.probes.prometheus import prometheus_query, prometheus_threshold
-from tests.helpers import wait_until
+from tests.helpers import free_port, running_prometheus
 
 EXPOSITION = """\
 # HELP drill_test_budget_remaining Fraction of the error budget left.
@@ -79,69 +75,14 @@ def exporter() -> Iterator[str]:
         thread.join()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def prometheus(exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus scraping the exporter every second; yields its base URL."""
-    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-    if not Path(binary).exists():
-        pytest.fail("no prometheus binary: install it with `apt-get install -y prometheus`")
     directory = tmp_path_factory.mktemp("prometheus")
-    config = directory / "prometheus.yml"
-    config.write_text(
-        "global:\n"
-        "  scrape_interval: 1s\n"
-        "  evaluation_interval: 1s\n"
-        "scrape_configs:\n"
-        "  - job_name: drill-test\n"
-        "    static_configs:\n"
-        f"      - targets: ['{exporter}']\n"
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = directory / "prometheus.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-
-        def first_scrape_queryable() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"prometheus exited with {process.returncode}:\n{log_path.read_text()}"
-                )
-            try:
-                return prometheus_query(url, "drill_test_budget_remaining") is not None
-            except PrometheusError:
-                return False  # not listening yet
-
-        wait_until(
-            "Prometheus to have scraped the exporter",
-            first_scrape_queryable,
-            timeout=STARTUP_DEADLINE,
-        )
+    with running_prometheus(
+        directory, target=exporter, ready_query="drill_test_budget_remaining"
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # -- prometheus_query -------------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -26,8 +25,7 @@ from typing import Any
 
 import pytest
 
-from drillkit.drivers.prometheus import PrometheusError, query_instant
-from tests.helpers import wait_until
+from tests.helpers import free_port, running_prometheus
 
 HERE = Path(__file__).parent
 TEST_DRILLS = HERE / "drills"
@@ -39,13 +37,6 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     # urllib honours proxy variables; a CI proxy must not stand between a test and loopback.
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 # -- the clock -----------------------------------------------------------------------------------
@@ -230,50 +221,12 @@ def prometheus(
     budget_exporter: tuple[BudgetExporter, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A real Prometheus scraping the budget exporter every second; yields its URL."""
-    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-    if not Path(binary).exists():
-        pytest.fail("no prometheus binary: install it with `apt-get install -y prometheus`")
     _, target = budget_exporter
     directory = tmp_path_factory.mktemp("prometheus")
-    config = directory / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: slo\n    static_configs:\n"
-        f"      - targets: ['{target}']\n"
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = directory / "prometheus.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-
-        def scraped() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"prometheus exited:\n{log_path.read_text()}")
-            try:
-                return query_instant(url, "slo_error_budget_remaining") is not None
-            except PrometheusError:
-                return False
-
-        wait_until("Prometheus to scrape the exporter", scraped, timeout=STARTUP_DEADLINE)
+    with running_prometheus(
+        directory, target=target, ready_query="slo_error_budget_remaining"
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # -- a receiver for notifications ------------------------------------------------------------------

@@ -15,6 +15,7 @@ import traceback
 import click
 
 from drillkit import __version__
+from drillkit.cli.backup import backup
 from drillkit.cli.drills import list_drills, schema, show, validate
 from drillkit.cli.evidence import evidence
 from drillkit.cli.gameday import gameday
@@ -53,6 +54,7 @@ for command in (run, validate, list_drills, show, report, recover, schema, lab, 
 cli.add_command(schedule)
 cli.add_command(scheduler)
 cli.add_command(gameday)
+cli.add_command(backup)
 
 
 def main(argv: list[str] | None = None) -> None:

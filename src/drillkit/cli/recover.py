@@ -28,6 +28,7 @@ def recover(kubeconfig: Path | None, context: str | None) -> None:
 
     Exit code 0 when nothing is left to revert, 3 when a revert failed.
     """
+    import drillkit.faults.backup  # registers the undo actions of cross-region restores
     import drillkit.faults.etcd  # registers the undo action of etcd restores
     import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
     from drillkit.drivers.kubernetes import Cluster

@@ -273,6 +273,23 @@ class ConfigMapMarkerStore(_DrillFileModel):
 MarkerStore = Annotated[ConfigMapMarkerStore, Field(discriminator="type")]
 
 
+class MarkerSource(_DrillFileModel):
+    """Where the reader finds the markers after recovery, when not where they were written:
+    the cluster a backup was restored into, and the namespace it was mapped to."""
+
+    kubeconfig: NonEmptyText | None = Field(
+        default=None,
+        description="Kubeconfig file of that cluster; ~ and $VARIABLES are expanded. "
+        "Null means the drill's own kubeconfig.",
+    )
+    context: NonEmptyText | None = Field(
+        default=None, description="Kube context in that kubeconfig; null means its current one."
+    )
+    namespace: NamespaceName | None = Field(
+        default=None, description="Namespace of the marker ConfigMap there; null: the same."
+    )
+
+
 class Markers(_DrillFileModel):
     """The RPO marker writer and reader: where markers go and how often."""
 
@@ -280,6 +297,11 @@ class Markers(_DrillFileModel):
         default=timedelta(seconds=1), description="Time between two markers; the RPO resolution."
     )
     store: MarkerStore = Field(description="Where markers are written and read back.")
+    read_from: MarkerSource | None = Field(
+        default=None,
+        description="Read the markers back from another cluster (a cross-region restore); "
+        "null reads them where they were written.",
+    )
 
 
 class Evidence(_DrillFileModel):

@@ -4,13 +4,19 @@ Every ``interval`` the writer replaces a ConfigMap's data with the next sequence
 number (through the API server, the path the application's data takes) and
 records ``MarkerWritten`` with the monotonic instant the write was acknowledged.
 After recovery the reader looks for the newest sequence of this run that survived;
-``measure_rpo`` turns both into the RPO. A write that fails (the API server is
-down during the disaster) is simply not recorded: it did not happen.
+``measure_rpo`` turns both into the RPO. The reader looks where the markers were
+written, unless the drill says they come back elsewhere (``markers.read_from``: the
+cluster and namespace a cross-region restore writes into). A write that fails (the API server is
+down during the disaster) is simply not recorded: it did not happen. A write that
+finds the marker changed or gone under it (a restore brought back older data) stops
+the writer, so that what survived is still there when the reader looks.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
 from drillkit.drivers.cluster_state import (
     Conflict,
@@ -20,7 +26,7 @@ from drillkit.drivers.cluster_state import (
     replace_config_map,
 )
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.errors import ClusterError
+from drillkit.errors import ClusterError, InvalidInput
 from drillkit.model.drill import Markers
 from drillkit.model.timeline import MarkersRead, MarkerWritten
 from drillkit.running.recorder import TimelineRecorder
@@ -32,9 +38,20 @@ class MarkerWriter:
     """Writes marker ``(run, sequence)`` into a ConfigMap every interval, in a thread."""
 
     def __init__(
-        self, cluster: Cluster, markers: Markers, *, run_id: str, recorder: TimelineRecorder
+        self,
+        cluster: Cluster,
+        markers: Markers,
+        *,
+        run_id: str,
+        recorder: TimelineRecorder,
+        reader: Cluster | None = None,
     ) -> None:
         self.cluster = cluster
+        self.reader = reader
+        """Where ``read_back`` reads (``markers.read_from``); None: ``cluster``."""
+        self.read_namespace = (
+            markers.read_from.namespace if markers.read_from else None
+        ) or markers.store.namespace
         self.namespace = markers.store.namespace
         self.name = markers.store.name
         self.interval = markers.interval.total_seconds()
@@ -53,10 +70,6 @@ class MarkerWriter:
         self._thread.start()
         self._first.wait(first_write_timeout)
 
-    def halt(self) -> None:
-        """Write no further marker; returns at once (a write in flight may finish)."""
-        self._stop.set()
-
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
@@ -66,7 +79,7 @@ class MarkerWriter:
         of the backup or snapshot the data was restored from, when there was one."""
         newest: int | None = None
         try:
-            current = read_config_map(self.cluster, self.namespace, self.name)
+            current = read_config_map(self.reader or self.cluster, self.read_namespace, self.name)
         except ClusterError:
             current = None
         if current is not None and current.data.get("run_id") == self.run_id:
@@ -78,6 +91,12 @@ class MarkerWriter:
                 backup_age_seconds=backup_age_seconds,
             )
         )
+
+    def close(self) -> None:
+        """Close the connections; after ``stop``."""
+        self.cluster.close()
+        if self.reader is not None:
+            self.reader.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -109,8 +128,9 @@ class MarkerWriter:
                     resource_version=self._version,
                 )
         except (Conflict, NotFound):
-            # Someone else wrote or deleted it (a restore, say): start again from a create.
-            self._version = None
+            # The marker changed or vanished under us: a restore brought back older
+            # data. Writing on would overwrite what survived before the reader sees it.
+            self._stop.set()
             return
         except ClusterError:
             return
@@ -120,3 +140,24 @@ class MarkerWriter:
         self.written += 1
         self.recorder.record(MarkerWritten(at=acknowledged, sequence=sequence))
         self._first.set()
+
+
+def connect_marker_reader(
+    markers: Markers, kubeconfig: Path | None, context: str | None
+) -> Cluster | None:
+    """The cluster ``markers.read_from`` names, or None when markers are read where they
+    are written. A kubeconfig of its own comes with its own current context."""
+    source = markers.read_from
+    if source is None:
+        return None
+    path = kubeconfig
+    if source.kubeconfig is not None:
+        expanded = os.path.expandvars(os.path.expanduser(source.kubeconfig))
+        if "$" in expanded:
+            raise InvalidInput(
+                f"markers.read_from.kubeconfig: {source.kubeconfig!r} names an unset "
+                "environment variable"
+            )
+        path = Path(expanded)
+        context = None
+    return Cluster.connect(path, source.context or context)

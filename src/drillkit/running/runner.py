@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import drillkit.faults.backup  # registers the undo actions of cross-region restores
 import drillkit.faults.etcd  # registers the undo action of etcd restores
 import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
 from drillkit import __version__
@@ -28,10 +29,10 @@ from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill
 from drillkit.model.measurement import RunStatus
 from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
-from drillkit.model.timeline import FaultInjected, RunFinished, RunStarted, TimelineEvent
+from drillkit.model.timeline import RunFinished, RunStarted, TimelineEvent
 from drillkit.running import chaostoolkit
 from drillkit.running.capacity import WorkloadCapacity
-from drillkit.running.markers import MarkerWriter
+from drillkit.running.markers import MarkerWriter, connect_marker_reader
 from drillkit.running.observer import CapacitySampler, Condition, Observer
 from drillkit.running.recorder import Clock, SystemClock, TimelineRecorder
 from drillkit.running.redaction import Secrets, collect_secrets, redact_record
@@ -163,19 +164,16 @@ def _run(
     if drill.markers is not None:
         marker_cluster = Cluster.connect(options.kubeconfig, context)
         marker_writer = MarkerWriter(
-            marker_cluster, drill.markers, run_id=run_id, recorder=recorder
+            marker_cluster,
+            drill.markers,
+            run_id=run_id,
+            recorder=recorder,
+            reader=connect_marker_reader(drill.markers, options.kubeconfig, context),
         )
 
-    def stop_markers_at_the_fault(event: TimelineEvent) -> None:
-        # Only markers written before t_inject measure loss; later writes would
-        # overwrite what a restore brought back before the reader sees it.
-        if isinstance(event, FaultInjected) and marker_writer is not None:
-            marker_writer.halt()
-
-    recorder.subscribe(stop_markers_at_the_fault)
-
     def after_recovery() -> None:
-        # Once the service is back (or the wait timed out), what survived is read back.
+        # Markers keep being written through the fault (until a restore rolls them
+        # back); once the service is back (or the wait timed out), what survived is read.
         if marker_writer is not None:
             marker_writer.stop()
             marker_writer.read_back(backup_age_seconds=handler.restore_point_age)
@@ -196,7 +194,7 @@ def _run(
         watches.stop()
     if marker_writer is not None:
         marker_writer.stop()
-        marker_writer.cluster.close()
+        marker_writer.close()
     status, error = _decide_status(journal, handler, error)
     finished = recorder.record(RunFinished(at=recorder.now(), status=status))
     timeline = recorder.events()

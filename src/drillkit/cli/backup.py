@@ -1,0 +1,205 @@
+"""``drill backup``: back up namespaces, list and verify backups, restore one elsewhere.
+
+The same built-in provider the cross-region-restore drill uses
+(``drillkit.drivers.backups``), as commands a schedule, a CronJob or a person can
+run: ``create`` is what a backup schedule fires, ``verify`` the weekly check that
+an archive is whole, ``restore`` a restore into another cluster or a scratch
+namespace, journalled so that ``drill recover`` cleans up a restore that was killed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from drillkit.cli.output import progress_printer
+
+_store_option = click.option(
+    "--store",
+    required=True,
+    envvar="DRILLKIT_BACKUP_STORE",
+    help="Backup store: a directory, file:///path or s3://bucket/prefix "
+    "($DRILLKIT_BACKUP_STORE; S3 endpoint from $DRILLKIT_S3_ENDPOINT).",
+)
+_kubeconfig_option = click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
+)
+_context_option = click.option(
+    "--context", default=None, help="Kubeconfig context (default: the current one)."
+)
+_output_option = click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text for people, JSON for tools.",
+)
+
+
+@click.group()
+def backup() -> None:
+    """Back up namespaces into a store, list and verify backups, restore them."""
+
+
+@backup.command("create")
+@_store_option
+@click.option(
+    "--namespace", "-n", "namespaces", multiple=True, required=True, help="Namespace to back up."
+)
+@_kubeconfig_option
+@_context_option
+@_output_option
+def create(
+    store: str,
+    namespaces: tuple[str, ...],
+    kubeconfig: Path | None,
+    context: str | None,
+    output: str,
+) -> None:
+    """Export NAMESPACES through the API into a verified, catalogued archive."""
+    from drillkit.drivers.backups import create_backup
+    from drillkit.drivers.kubernetes import Cluster
+    from drillkit.drivers.objectstore import open_store
+
+    opened = open_store(store)
+    with Cluster.connect(kubeconfig, context) as cluster:
+        info = create_backup(cluster, opened, list(namespaces))
+    _show(info.to_json(), output, f"{info.name}: {_counts(info.counts)}")
+
+
+@backup.command("list")
+@_store_option
+@_output_option
+def list_backups(store: str, output: str) -> None:
+    """The catalogued backups, oldest first."""
+    from drillkit.drivers.backups import read_catalogue
+    from drillkit.drivers.objectstore import open_store
+
+    catalogue = read_catalogue(open_store(store))
+    if output == "json":
+        click.echo(json.dumps([b.to_json() for b in catalogue], indent=2))
+        return
+    if not catalogue:
+        click.echo("no backups")
+    for info in catalogue:
+        namespaces = ",".join(info.namespaces)
+        click.echo(f"{info.name}  {info.size:>9} bytes  {namespaces}  {_counts(info.counts)}")
+
+
+@backup.command("verify")
+@_store_option
+@click.argument("name", default="latest")
+@_output_option
+def verify(store: str, name: str, output: str) -> None:
+    """Read backup NAME (default: the newest) and check every digest; exit 3 if it fails."""
+    from drillkit.drivers.backups import find_backup, load_backup
+    from drillkit.drivers.objectstore import open_store
+
+    opened = open_store(store)
+    loaded = load_backup(opened, find_backup(opened, name))
+    _show(
+        {**loaded.info.to_json(), "verified": True},
+        output,
+        f"{loaded.info.name}: verified, {len(loaded.objects)} objects",
+    )
+
+
+@backup.command("restore")
+@_store_option
+@click.argument("name", default="latest")
+@_kubeconfig_option
+@_context_option
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="FROM=TO",
+    help="Restore namespace FROM as TO (repeatable), e.g. a scratch namespace.",
+)
+@click.option(
+    "--conflict",
+    type=click.Choice(["skip", "replace", "fail"]),
+    default="fail",
+    show_default=True,
+    help="What to do with objects that exist already; fail writes nothing then.",
+)
+@click.option("--no-wait", is_flag=True, help="Do not wait for restored workloads.")
+@click.option("--cleanup", is_flag=True, help="Delete the restore again once it is verified.")
+@_output_option
+def restore(
+    store: str,
+    name: str,
+    kubeconfig: Path | None,
+    context: str | None,
+    mappings: tuple[str, ...],
+    conflict: str,
+    no_wait: bool,
+    cleanup: bool,
+    output: str,
+) -> None:
+    """Verify backup NAME (default: the newest) completely, then restore it."""
+    from drillkit.drivers.backups import find_backup, load_backup
+    from drillkit.drivers.objectstore import open_store
+    from drillkit.errors import InvalidInput
+    from drillkit.faults.backup import (
+        RESTORE_BACKUP,
+        RestoreJournal,
+        cleanup_restore,
+        restore_journal_file,
+        run_restore,
+    )
+    from drillkit.lab.backups import ClusterAddress
+    from drillkit.safety.undo import UndoRecord, current_run_id, record_undo, resolve_undo
+
+    namespace_map: dict[str, str] = {}
+    for mapping in mappings:
+        source, _, target = mapping.partition("=")
+        if not source or not target:
+            raise InvalidInput(f"--map {mapping!r}: use FROM=TO, such as shop=shop-verify")
+        namespace_map[source] = target
+    opened = open_store(store)
+    progress = progress_printer()
+    loaded = load_backup(opened, find_backup(opened, name))
+    progress(f"{loaded.info.name} verified: {len(loaded.objects)} objects")
+    address = ClusterAddress(kubeconfig=str(kubeconfig) if kubeconfig else None, context=context)
+    records: list[UndoRecord] = []
+
+    def record(path: Path, target: ClusterAddress) -> None:
+        # The record lives with the cluster restored into: `drill recover` there finds it.
+        with target.connect() as cluster:
+            records.append(record_undo(RESTORE_BACKUP, (str(path),), cluster=cluster))
+
+    result, _ = run_restore(
+        loaded,
+        address,
+        store=opened.description,
+        namespace_map=namespace_map,
+        conflict=conflict,
+        wait=not no_wait,
+        record=record,
+    )
+    summary: dict[str, Any] = {"backup": loaded.info.name, "restored": result.to_json()}
+    journal_path = restore_journal_file(current_run_id())
+    with address.connect() as cluster:
+        if cleanup:
+            journal = RestoreJournal.load(journal_path)
+            summary["cleanup"] = cleanup_restore(cluster, journal, progress=progress)
+        # Completed: nothing is left for `drill recover` to do.
+        for item in records:
+            resolve_undo(item, cluster=cluster)
+    journal_path.unlink(missing_ok=True)
+    _show(summary, output, f"{loaded.info.name}: restored {_counts(result.counts())}")
+
+
+def _counts(counts: Any) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in dict(counts).items())
+
+
+def _show(document: dict[str, Any], output: str, line: str) -> None:
+    click.echo(json.dumps(document, indent=2) if output == "json" else line)

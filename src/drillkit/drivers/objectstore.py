@@ -1,0 +1,257 @@
+"""Object storage for backups: a local directory or an S3-compatible bucket.
+
+Both stores keep opaque objects under ``/``-separated keys and the SHA-256 of
+every object beside it (a ``<key>.sha256`` sidecar file locally, the object's
+``sha256`` user metadata in S3). :meth:`ObjectStore.get` recomputes the digest of
+what it read and raises ``ObjectCorrupted`` when it differs, so a flipped or
+truncated object never reaches the caller as if it were good.
+
+A store is named by a URL: a path or ``file:///path`` for a directory,
+``s3://bucket/prefix`` for S3. The S3 endpoint (``endpoint_url``, for an
+S3-compatible server such as MinIO or moto on loopback), the region and the
+credentials come from the caller or boto3's own chain (``AWS_ENDPOINT_URL_S3``,
+``AWS_REGION``, ...); drillkit never handles credentials itself. boto3 and the
+file system's errors are translated here into ``StorageError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from drillkit.errors import DrillError, InvalidInput
+from drillkit.files import write_atomically
+
+_SIDECAR_SUFFIX = ".sha256"
+_DIGEST_METADATA = "sha256"
+
+
+class StorageError(DrillError):
+    """The object store refused or failed a request, or could not be reached."""
+
+
+class ObjectMissing(StorageError):
+    """No object under that key."""
+
+
+class ObjectCorrupted(StorageError):
+    """An object's content no longer matches the digest stored with it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredObject:
+    key: str
+    size: int
+    sha256: str
+
+
+class ObjectStore(Protocol):
+    """Where backups live. Keys are relative, ``/``-separated, without ``..``."""
+
+    description: str
+
+    def put(self, key: str, data: bytes) -> StoredObject:
+        """Store ``data`` under ``key`` with its digest; replaces what was there."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The object, its digest checked; ``ObjectMissing``, ``ObjectCorrupted``."""
+        ...
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every key under ``prefix``, sorted."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove an object and its digest; harmless when absent."""
+        ...
+
+
+def open_store(url: str, *, endpoint_url: str | None = None) -> ObjectStore:
+    """The store a URL names: a path, ``file:///path`` or ``s3://bucket[/prefix]``."""
+    if url.startswith("s3://"):
+        parsed = urlparse(url)
+        if not parsed.netloc:
+            raise InvalidInput(f"backup store {url!r}: an S3 URL needs a bucket (s3://bucket/…)")
+        return S3Store(parsed.netloc, parsed.path.strip("/"), endpoint_url=endpoint_url)
+    if url.startswith("file://"):
+        return LocalStore(Path(urlparse(url).path))
+    if "://" in url or not url:
+        raise InvalidInput(f"backup store {url!r}: use a directory, file:///path or s3://bucket")
+    return LocalStore(Path(url).expanduser())
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _ensure_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise InvalidInput(f"invalid object key {key!r}")
+    return key
+
+
+class LocalStore:
+    """A directory; objects and their sidecar digests are written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.description = str(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / _ensure_key(key)
+
+    def put(self, key: str, data: bytes) -> StoredObject:
+        path = self._path(key)
+        digest = sha256_of(data)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # The object first: a sidecar never names content that is not there yet.
+            write_atomically(path, data, mode=0o600)
+            write_atomically(path.with_name(path.name + _SIDECAR_SUFFIX), f"{digest}\n".encode())
+        except OSError as error:
+            raise StorageError(f"cannot write {path}: {error}") from error
+        return StoredObject(key=key, size=len(data), sha256=digest)
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+            expected = path.with_name(path.name + _SIDECAR_SUFFIX).read_text().strip()
+        except FileNotFoundError:
+            raise ObjectMissing(f"no object {key} in {self.description}") from None
+        except OSError as error:
+            raise StorageError(f"cannot read {path}: {error}") from error
+        _ensure_digest(key, self.description, data, expected)
+        return data
+
+    def keys(self, prefix: str = "") -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in self.root.rglob("*"):
+            if not path.is_file() or path.name.endswith(_SIDECAR_SUFFIX):
+                continue
+            if path.name.startswith("."):
+                continue  # the temporary file of an interrupted write
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                found.append(key)
+        return sorted(found)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        for item in (path, path.with_name(path.name + _SIDECAR_SUFFIX)):
+            with contextlib.suppress(FileNotFoundError):
+                item.unlink()
+
+
+class S3Store:
+    """A bucket (and key prefix) of an S3-compatible service, through boto3."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.description = f"s3://{bucket}/{self.prefix}"
+        endpoint = endpoint_url or os.environ.get("DRILLKIT_S3_ENDPOINT") or None
+        with _translate("connecting to S3"):
+            self._client: Any = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name=region or os.environ.get("AWS_REGION") or "us-east-1",
+                config=botocore.config.Config(retries={"max_attempts": 3, "mode": "standard"}),
+            )
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist (for labs and tests)."""
+        with _translate(f"creating bucket {self.bucket}"):
+            try:
+                self._client.head_bucket(Bucket=self.bucket)
+            except botocore.exceptions.ClientError:
+                self._client.create_bucket(Bucket=self.bucket)
+
+    def put(self, key: str, data: bytes) -> StoredObject:
+        digest = sha256_of(data)
+        with _translate(f"writing {self.description}{_ensure_key(key)}"):
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=self.prefix + key,
+                Body=data,
+                Metadata={_DIGEST_METADATA: digest},
+            )
+        return StoredObject(key=key, size=len(data), sha256=digest)
+
+    def get(self, key: str) -> bytes:
+        with _translate(f"reading {self.description}{_ensure_key(key)}"):
+            try:
+                answer = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            except botocore.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    raise ObjectMissing(f"no object {key} in {self.description}") from None
+                raise
+            data: bytes = answer["Body"].read()
+            expected = str(answer.get("Metadata", {}).get(_DIGEST_METADATA, ""))
+        _ensure_digest(key, self.description, data, expected)
+        return data
+
+    def keys(self, prefix: str = "") -> list[str]:
+        found: list[str] = []
+        with _translate(f"listing {self.description}"):
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix + prefix
+            )
+            for page in pages:
+                found += [item["Key"][len(self.prefix) :] for item in page.get("Contents", [])]
+        return sorted(found)
+
+    def delete(self, key: str) -> None:
+        with _translate(f"deleting {self.description}{_ensure_key(key)}"):
+            self._client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+
+
+def _ensure_digest(key: str, where: str, data: bytes, expected: str) -> None:
+    if not expected:
+        raise ObjectCorrupted(f"object {key} in {where} has no stored digest; it cannot be trusted")
+    actual = sha256_of(data)
+    if actual != expected:
+        raise ObjectCorrupted(
+            f"object {key} in {where} does not match its digest: sha256 {actual[:12]}... "
+            f"({len(data)} bytes), expected {expected[:12]}..."
+        )
+
+
+@contextlib.contextmanager
+def _translate(action: str) -> Iterator[None]:
+    """Turn botocore's exceptions into one ``StorageError`` line naming the action."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as error:
+        details = error.response.get("Error", {})
+        code = str(details.get("Code") or "an error")
+        message = str(details.get("Message") or "").strip().splitlines()
+        raise StorageError(
+            f"{action}: S3 answered {code}{f': {message[0]}' if message else ''}"
+        ) from error
+    except botocore.exceptions.NoCredentialsError as error:
+        raise StorageError(f"{action}: no AWS credentials found") from error
+    except botocore.exceptions.BotoCoreError as error:
+        lines = str(error).strip().splitlines()
+        raise StorageError(f"{action}: {lines[0] if lines else type(error).__name__}") from error

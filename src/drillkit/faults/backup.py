@@ -1,0 +1,649 @@
+"""Cross-region restore: back up, lose the region, restore elsewhere; as Chaos Toolkit activities.
+
+A cross-region-restore drill's method is three actions:
+
+1. ``take_backup``: export the protected namespaces of the drill's cluster (region
+   A) into the backup store (``drillkit.drivers.backups``); nothing disrupted;
+2. ``region_disaster``: prove the restore point first (the newest backup is read
+   and verified completely), so a bad archive ends the drill before anything is
+   touched; then lose region A: its API server stops (``api-unreachable``) or the
+   whole lab does (``lab-stopped``);
+3. ``restore_backup``: restore the backup into region B (another kubeconfig or
+   context), each object announced in a journal before it is created, then wait
+   for the restored workloads to be available.
+
+Without a disaster, ``restore_backup`` alone is the weekly verification: restore
+into a scratch namespace of a running cluster (``namespace_map``), wait, and
+delete the scratch namespace again (``cleanup``).
+
+Undo before harm. ``region_disaster`` records, before it stops anything, how to
+start region A again and where this run's restore journal will be
+(``<state home>/backup-restores/<run>.json``). If the run dies, ``drill recover``
+starts region A, then reads the journal: a restore that completed stays; one that
+did not is cleaned up, every object it created deleted (newest first) and their
+absence verified, so region B is never left half-restored without saying so.
+Secrets are restored but never returned: outputs name objects and count kinds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from drillkit.drivers import velero
+from drillkit.drivers.backups import (
+    CONFLICT_POLICIES,
+    Backup,
+    BackupInfo,
+    ObjectKey,
+    RestoreResult,
+    create_backup,
+    delete_object,
+    find_backup,
+    load_backup,
+    map_namespaces,
+    object_exists,
+    restore_objects,
+)
+from drillkit.drivers.kubernetes import Cluster
+from drillkit.drivers.velero import DEFAULT_NAMESPACE as DEFAULT_VELERO_NAMESPACE
+from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.faults.etcd import RESTORE_POINT_KEY, STEPS_KEY
+from drillkit.faults.kubernetes import INJECTED_AT
+from drillkit.files import state_home, write_atomically
+from drillkit.lab.backups import (
+    ClusterAddress,
+    resolve_restore_target,
+    resolve_store,
+    source_address,
+)
+from drillkit.model.timeline import format_utc
+from drillkit.safety.lock import planned_control_plane_outage
+from drillkit.safety.undo import (
+    Progress,
+    Reverted,
+    UndoAction,
+    UndoRecord,
+    current_run_id,
+    record_undo,
+    register_undo_action,
+)
+
+logger = logging.getLogger(__name__)
+
+RESTORE_BACKUP = "restore-backup"
+START_REGION = "start-region-lab"
+DISASTER_MODES: tuple[str, ...] = ("api-unreachable", "lab-stopped")
+PROVIDERS: tuple[str, ...] = ("builtin", "velero")
+VELERO_TIMEOUT = 1800.0
+WORKLOAD_TIMEOUT = 300.0
+CLEANUP_TIMEOUT = 120.0
+_WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+# -- the activities ---------------------------------------------------------------------
+
+
+def take_backup(
+    namespaces: list[str],
+    store: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Back up ``namespaces`` of the drill's cluster into the store; disrupts nothing."""
+    backup_store = resolve_store(store, configuration)
+    with source_address().connect() as cluster:
+        info = create_backup(cluster, backup_store, namespaces)
+    return {INJECTED_AT: None, "backup": info.to_json(), "store": backup_store.description}
+
+
+def region_disaster(
+    mode: str = "api-unreachable",
+    lab: str | None = None,
+    store: str | None = None,
+    backup: str = "latest",
+    provider: str = "builtin",
+    velero_namespace: str = DEFAULT_VELERO_NAMESPACE,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Prove the restore point, then lose region A (the drill's own lab).
+
+    With ``provider: velero`` the restore point is the newest Completed Velero
+    Backup that region B's Velero sees (``backup``: latest or a name)."""
+    if mode not in DISASTER_MODES:
+        raise InvalidInput(
+            f"region_disaster: mode must be one of {', '.join(DISASTER_MODES)}, not {mode!r}"
+        )
+    if provider not in PROVIDERS:
+        raise InvalidInput(
+            f"region_disaster: provider must be one of {', '.join(PROVIDERS)}, not {provider!r}"
+        )
+    lab_name = lab or str((configuration or {}).get("lab") or "")
+    if not lab_name:
+        raise InvalidInput("region_disaster: name the lab of region A (lab, or configuration lab)")
+    journal_file: Path | None = None
+    if provider == "velero":
+        # Velero keeps the backup; what region B's Velero sees is what it can restore.
+        target = resolve_restore_target(None, None, configuration)
+        restore_point = _velero_restore_point(target, backup, velero_namespace)
+    else:
+        backup_store = resolve_store(store, configuration)
+        # Before anything destructive: the backup is whole and readable, every object.
+        chosen = load_backup(backup_store, find_backup(backup_store, backup))
+        restore_point = _restore_point(chosen.info, backup_store.description)
+        journal = RestoreJournal(
+            run_id=current_run_id(),
+            backup=chosen.info,
+            store=backup_store.description,
+            target=None,
+            phase="prepared",
+        )
+        journal_file = journal.save()
+    # Undo before harm, in this order: a revert runs newest first, so region A's
+    # API server is back before the restore journal is read.
+    with source_address().connect() as cluster:
+        if journal_file is not None:
+            record_undo(RESTORE_BACKUP, (str(journal_file),), cluster=cluster)
+        record_undo(START_REGION, (lab_name, mode), cluster=cluster)
+    planned_control_plane_outage(True)
+    from drillkit.lab.cluster import Lab
+
+    region = Lab.open(lab_name)
+    started = _instant()
+    if mode == "api-unreachable":
+        region.component("kube-apiserver").kill()
+    else:
+        region.down(lambda message: logger.info("region %s: %s", lab_name, message))
+    acknowledged = _instant()
+    step = _step(
+        "disaster",
+        f"lose region {lab_name}",
+        f"{mode}: {'kill the API server' if mode == 'api-unreachable' else 'stop every component'}",
+        started,
+        acknowledged,
+    )
+    return {
+        INJECTED_AT: acknowledged,
+        STEPS_KEY: [step],
+        RESTORE_POINT_KEY: restore_point,
+        "mode": mode,
+        "lab": lab_name,
+    }
+
+
+def restore_backup(
+    store: str | None = None,
+    backup: str = "latest",
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace_map: Mapping[str, str] | None = None,
+    conflict: str = "skip",
+    wait: bool = True,
+    cleanup: bool = False,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Restore the backup (the one the disaster proved, else ``backup``) into region B."""
+    if conflict not in CONFLICT_POLICIES:
+        raise InvalidInput(
+            f"restore_backup: conflict must be one of {', '.join(CONFLICT_POLICIES)}, "
+            f"not {conflict!r}"
+        )
+    backup_store = resolve_store(store, configuration)
+    target = resolve_restore_target(kubeconfig, context, configuration)
+    run_id = current_run_id()
+    path = restore_journal_file(run_id)
+    chosen_info = RestoreJournal.load(path).backup if path.exists() else None
+    steps: list[dict[str, object]] = []
+    started = _instant()
+    loaded = load_backup(backup_store, chosen_info or find_backup(backup_store, backup))
+    steps.append(
+        _step(
+            "verify",
+            "verify the backup",
+            f"read {loaded.info.name} from {backup_store.description}, check every digest",
+            started,
+            _instant(),
+        )
+    )
+    result, restore_steps = run_restore(
+        loaded,
+        target,
+        store=backup_store.description,
+        namespace_map=dict(namespace_map or {}),
+        conflict=conflict,
+        wait=wait,
+        record=_record_in_source_or_target,
+    )
+    steps += restore_steps
+    if cleanup:
+        started = _instant()
+        with target.connect() as cluster:
+            removed = cleanup_restore(cluster, RestoreJournal.load(path), progress=logger.info)
+        steps.append(
+            _step("cleanup", "delete the verification restore", removed, started, _instant())
+        )
+    return {
+        INJECTED_AT: None,
+        STEPS_KEY: steps,
+        "backup": loaded.info.name,
+        "target": target.describe(),
+        "restored": result.to_json(),
+    }
+
+
+def take_velero_backup(
+    namespaces: list[str],
+    velero_namespace: str = DEFAULT_VELERO_NAMESPACE,
+    storage_location: str | None = None,
+    timeout: float = VELERO_TIMEOUT,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Ask the drill's cluster's Velero for a backup and wait until it completes."""
+    with source_address().connect() as cluster:
+        name = velero.create_backup(
+            cluster,
+            namespaces,
+            velero_namespace=velero_namespace,
+            storage_location=storage_location,
+        )
+        done = velero.wait_for_phase(
+            cluster, "Backup", name, velero_namespace=velero_namespace, timeout=timeout
+        )
+    return {INJECTED_AT: None, "backup": done.to_json()}
+
+
+def restore_velero_backup(
+    backup: str = "latest",
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace_map: Mapping[str, str] | None = None,
+    conflict: str = "skip",
+    velero_namespace: str = DEFAULT_VELERO_NAMESPACE,
+    timeout: float = VELERO_TIMEOUT,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Ask region B's Velero to restore ``backup`` (latest: the newest Completed one)
+    and wait until it completes. ``conflict``: skip (Velero's ``none``) or replace
+    (``update``); a Velero restore is Velero's to finish or fail, never half-applied
+    by drillkit."""
+    if conflict not in ("skip", "replace"):
+        raise InvalidInput(
+            f"restore_velero_backup: conflict must be skip or replace, not {conflict!r}"
+        )
+    target = resolve_restore_target(kubeconfig, context, configuration)
+    started = _instant()
+    with target.connect() as cluster:
+        chosen = _velero_backup(cluster, backup, velero_namespace)
+        name = velero.create_restore(
+            cluster,
+            chosen,
+            velero_namespace=velero_namespace,
+            namespace_map=namespace_map,
+            replace_existing=conflict == "replace",
+        )
+        done = velero.wait_for_phase(
+            cluster, "Restore", name, velero_namespace=velero_namespace, timeout=timeout
+        )
+    items = "an unreported number of" if done.items is None else str(done.items)
+    step = _step(
+        "restore",
+        "velero restore",
+        f"velero restore {velero_namespace}/{name} of {chosen}: {done.phase}, {items} items, "
+        f"{done.warnings} warnings, {done.errors} errors",
+        started,
+        _instant(),
+    )
+    return {INJECTED_AT: None, STEPS_KEY: [step], "restore": done.to_json()}
+
+
+def start_region(
+    lab: str | None = None, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The rollback of ``region_disaster``: region A runs again."""
+    lab_name = lab or str((configuration or {}).get("lab") or "")
+    changes = _start_lab(lab_name, progress=logger.info)
+    planned_control_plane_outage(False)
+    return {"lab": lab_name, "changes": list(changes)}
+
+
+# -- the restore and its journal ----------------------------------------------------------
+
+
+def restore_journal_file(run_id: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return state_home() / "backup-restores" / f"{safe}.json"
+
+
+@dataclass(kw_only=True)
+class RestoreJournal:
+    """What an interrupted restore needs to be cleaned up; saved before each create."""
+
+    run_id: str
+    backup: BackupInfo
+    store: str
+    target: ClusterAddress | None
+    phase: str
+    """prepared (nothing written yet), restoring, restored (every object written),
+    available (workloads up), cleaned (an interrupted restore removed)."""
+    created: list[ObjectKey] = field(default_factory=list)
+    """Objects this restore created (or was about to), in order; never their content."""
+
+    def save(self) -> Path:
+        path = restore_journal_file(self.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        document = {
+            "run_id": self.run_id,
+            "backup": self.backup.to_json(),
+            "store": self.store,
+            "target": None
+            if self.target is None
+            else {"kubeconfig": self.target.kubeconfig, "context": self.target.context},
+            "phase": self.phase,
+            "created": [k.to_json() for k in self.created],
+        }
+        write_atomically(path, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> RestoreJournal:
+        try:
+            document = json.loads(path.read_text())
+            target = document["target"]
+            return cls(
+                run_id=str(document["run_id"]),
+                backup=BackupInfo.from_json(document["backup"]),
+                store=str(document["store"]),
+                target=None
+                if target is None
+                else ClusterAddress(kubeconfig=target["kubeconfig"], context=target["context"]),
+                phase=str(document["phase"]),
+                created=[ObjectKey.from_json(k) for k in document["created"]],
+            )
+        except FileNotFoundError:
+            raise DrillError(f"no restore journal at {path}") from None
+        except (ValueError, KeyError, TypeError) as error:
+            raise DrillError(f"unreadable restore journal {path}: {error}") from None
+
+
+Recorder = Callable[[Path, ClusterAddress], None]
+
+
+def run_restore(
+    backup: Backup,
+    target: ClusterAddress,
+    *,
+    store: str,
+    namespace_map: Mapping[str, str],
+    conflict: str,
+    wait: bool,
+    record: Recorder,
+    run_id: str | None = None,
+) -> tuple[RestoreResult, list[dict[str, object]]]:
+    """Restore a verified backup into ``target``, journalled; a failure cleans up what
+    this restore created and says so. Returns the result and the timed steps."""
+    journal = RestoreJournal(
+        run_id=run_id or current_run_id(),
+        backup=backup.info,
+        store=store,
+        target=target,
+        phase="restoring",
+    )
+    path = journal.save()
+    record(path, target)
+    objects = map_namespaces(backup.objects, namespace_map)
+
+    def before_create(key: ObjectKey) -> None:
+        journal.created.append(key)
+        journal.save()
+
+    steps: list[dict[str, object]] = []
+    with target.connect() as cluster:
+        started = _instant()
+        try:
+            result = restore_objects(
+                cluster, objects, conflict=conflict, before_create=before_create
+            )
+        except DrillError as failure:
+            removed = cleanup_restore(cluster, journal, progress=logger.info)
+            raise DrillError(f"{failure}; the partial restore was cleaned up: {removed}") from None
+        journal.phase = "restored"
+        journal.save()
+        counts = ", ".join(f"{n} {k}" for k, n in result.counts().items())
+        steps.append(
+            _step(
+                "restore",
+                "restore the objects",
+                f"{len(result.created)} created, {len(result.replaced)} replaced, "
+                f"{len(result.skipped)} skipped ({counts}) into {target.describe()}",
+                started,
+                _instant(),
+            )
+        )
+        if wait:
+            started = _instant()
+            workloads = [
+                o
+                for o in objects
+                if o["kind"] in _WORKLOAD_KINDS and o["metadata"].get("namespace")
+            ]
+            for item in workloads:
+                kind = str(item["kind"])
+                where, name = str(item["metadata"]["namespace"]), str(item["metadata"]["name"])
+                _wait_available(cluster, kind, where, name)
+            journal.phase = "available"
+            journal.save()
+            steps.append(
+                _step(
+                    "restore",
+                    "wait for the restored workloads",
+                    f"{len(workloads)} workloads available",
+                    started,
+                    _instant(),
+                )
+            )
+    return result, steps
+
+
+def cleanup_restore(cluster: Cluster, journal: RestoreJournal, *, progress: Progress) -> str:
+    """Delete every object the restore created, newest first, and verify they are gone."""
+    created = list(dict.fromkeys(journal.created))
+    # Deleting a namespace this restore created takes everything in it along; its
+    # objects are not deleted one by one, the namespace goes last.
+    namespaces = {k.name for k in created if k.kind == "Namespace"}
+    deleted = 0
+    for key in reversed(created):
+        if key.namespace in namespaces:
+            continue
+        progress(f"deleting {key.describe()} (created by the interrupted restore)")
+        deleted += delete_object(cluster, key)
+    remaining = [k for k in created if k.namespace not in namespaces]
+
+    def gone() -> bool:
+        return not any(object_exists(cluster, k) for k in remaining)
+
+    cluster.wait_for(
+        "the objects of the interrupted restore to be gone", gone, timeout=CLEANUP_TIMEOUT
+    )
+    journal.phase = "cleaned"
+    journal.save()
+    return f"{deleted} of {len(created)} created objects deleted"
+
+
+def _record_in_source_or_target(path: Path, target: ClusterAddress) -> None:
+    """Record the restore's undo where ``drill recover`` will look: the drill's own
+    cluster when it answers (the record may exist from the disaster already), else the
+    restore target."""
+    for address in (source_address(), target):
+        try:
+            with address.connect() as cluster:
+                record_undo(RESTORE_BACKUP, (str(path),), cluster=cluster)
+            return
+        except DrillError as error:
+            logger.info("restore undo record not kept in %s: %s", address.describe(), error)
+    raise DrillError(f"cannot record how to clean up the restore journalled in {path}")
+
+
+def _wait_available(cluster: Cluster, kind: str, namespace: str, name: str) -> None:
+    def available() -> bool:
+        ready, desired = cluster.workload_ready_replicas(kind, namespace, name)
+        return ready >= desired
+
+    cluster.wait_for(
+        f"{kind.lower()} {namespace}/{name} to be available", available, timeout=WORKLOAD_TIMEOUT
+    )
+
+
+def _start_lab(lab_name: str, *, progress: Progress) -> tuple[str, ...]:
+    from drillkit.lab.cluster import Lab
+
+    region = Lab.open(lab_name)
+    api = region.component("kube-apiserver")
+    if all(c.is_running() for c in region.components()):
+        api.wait_ready()
+        return ()
+    if any(c.is_running() for c in region.components()) and not api.is_running():
+        progress(f"starting the API server of lab {lab_name}")
+        api.start()
+        api.wait_ready()
+        return (f"started the API server of lab {lab_name}",)
+    progress(f"starting lab {lab_name}")
+    region.up(progress)
+    return (f"started lab {lab_name}",)
+
+
+def _velero_backup(cluster: Cluster, reference: str, velero_namespace: str) -> str:
+    if reference != "latest":
+        return reference
+    latest = velero.latest_completed_backup(cluster, velero_namespace)
+    if latest is None:
+        raise DrillError(f"no Completed Velero backup in namespace {velero_namespace}")
+    return latest.name
+
+
+def _velero_restore_point(
+    target: ClusterAddress, reference: str, velero_namespace: str
+) -> dict[str, object]:
+    with target.connect() as cluster:
+        name = _velero_backup(cluster, reference, velero_namespace)
+        backup = velero.read_operation(cluster, "Backup", name, velero_namespace)
+    if backup.phase != velero.COMPLETED or backup.completed_utc is None:
+        raise DrillError(
+            f"velero backup {velero_namespace}/{name} is {backup.phase}, not Completed"
+        )
+    return {
+        "path": f"velero://{velero_namespace}/{name}",
+        "sha256": "kept by Velero",
+        "taken_utc": format_utc(backup.completed_utc),
+        "size": 0,
+        "name": name,
+        "items": backup.items,
+        "age_seconds": round((datetime.now(UTC) - backup.completed_utc).total_seconds(), 3),
+    }
+
+
+def _restore_point(info: BackupInfo, store: str) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "path": f"{store.rstrip('/')}/{info.archive_key}",
+        "sha256": info.sha256,
+        "taken_utc": format_utc(info.taken_utc),
+        "size": info.size,
+        "name": info.name,
+        "counts": dict(info.counts),
+        "age_seconds": round(info.age_seconds(now), 3),
+    }
+
+
+def _instant() -> dict[str, object]:
+    return {"monotonic": time.monotonic(), "utc": format_utc(datetime.now(UTC))}
+
+
+def _step(
+    phase: str,
+    name: str,
+    command: str,
+    started: dict[str, object],
+    finished: dict[str, object],
+) -> dict[str, object]:
+    seconds = float(str(finished["monotonic"])) - float(str(started["monotonic"]))
+    return {
+        "phase": phase,
+        "name": name,
+        "member": None,
+        "command": command,
+        "executor": "kubernetes-api",
+        "started": started,
+        "finished": finished,
+        "seconds": round(seconds, 3),
+        "exit_code": 0,
+        "output": "",
+    }
+
+
+# -- undo ---------------------------------------------------------------------------------
+
+
+def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
+    path = Path(record.target[0])
+    if not path.exists():
+        return Reverted(notes=(f"no restore journal at {path}; nothing was restored",))
+    journal = RestoreJournal.load(path)
+    if journal.phase in ("prepared", "cleaned") or journal.target is None:
+        path.unlink()
+        return Reverted(notes=(f"restore of {journal.backup.name}: nothing left to clean up",))
+    if journal.phase in ("restored", "available"):
+        path.unlink()
+        return Reverted(
+            notes=(
+                f"restore of {journal.backup.name} into {journal.target.describe()} had "
+                f"completed ({len(journal.created)} objects created); it stays",
+            )
+        )
+    progress(f"cleaning up the interrupted restore of {journal.backup.name}")
+    try:
+        with journal.target.connect() as target:
+            removed = cleanup_restore(target, journal, progress=progress)
+    except ClusterError as error:
+        raise DrillError(
+            f"the interrupted restore of {journal.backup.name} into {journal.target.describe()} "
+            f"is half-applied and could not be cleaned up: {error}"
+        ) from error
+    path.unlink()
+    return Reverted(
+        changes=(
+            f"interrupted restore of {journal.backup.name} cleaned up in "
+            f"{journal.target.describe()}: {removed}",
+        )
+    )
+
+
+def _revert_start_region(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
+    lab_name = record.target[0]
+    changes = _start_lab(lab_name, progress=progress)
+    planned_control_plane_outage(False)
+    return Reverted(changes=changes)
+
+
+register_undo_action(
+    UndoAction(
+        name=RESTORE_BACKUP,
+        target_arity=1,
+        describe=lambda target: f"finish or clean up the restore journalled in {target[0]}",
+        revert=_revert_restore,
+        control_plane=True,
+    )
+)
+register_undo_action(
+    UndoAction(
+        name=START_REGION,
+        target_arity=2,
+        describe=lambda target: f"start region lab {target[0]} again (after {target[1]})",
+        revert=_revert_start_region,
+        control_plane=True,
+    )
+)

@@ -1,0 +1,133 @@
+"""Two labs side by side for backup tests: region-a with the shop, region-b without it.
+
+The shop is the lab's seed (Deployment web, its PDB, Service, ConfigMap and the
+markers RoleBinding) plus what a real application also keeps: a Secret, a second
+ConfigMap and a PersistentVolumeClaim (Pending: the lab has no provisioner).
+The drill's identity (drillkit-runner) is bound to drillkit-backup-reader in
+region-a and to drillkit-restorer in region-b, as deploy/backup-rbac.yaml says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from drillkit.lab.cluster import Lab
+from tests.helpers import wait_until
+
+SECRET_VALUE = "s3cr3t-do-not-report-7f1c"
+SHOP_EXTRAS: list[dict[str, Any]] = [
+    {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db-credentials", "namespace": "shop"},
+        "type": "Opaque",
+        "stringData": {"password": SECRET_VALUE},
+    },
+    {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "feature-flags", "namespace": "shop"},
+        "data": {"checkout": "on"},
+    },
+    {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "orders", "namespace": "shop"},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    },
+]
+
+
+def bind(lab: Lab, role: str) -> None:
+    """Bind a ClusterRole to the drill's identity in a lab (as an administrator would)."""
+    with lab.connect() as cluster:
+        cluster.apply(
+            [
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRoleBinding",
+                    "metadata": {"name": role},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": role,
+                    },
+                    "subjects": [
+                        {
+                            "apiGroup": "rbac.authorization.k8s.io",
+                            "kind": "User",
+                            "name": "drillkit-runner",
+                        }
+                    ],
+                }
+            ]
+        )
+
+
+def prepare_region_a(lab: Lab) -> None:
+    with lab.connect() as cluster:
+        cluster.apply(SHOP_EXTRAS)
+    bind(lab, "drillkit-backup-reader")
+
+
+def prepare_region_b(lab: Lab) -> None:
+    """No shop in region-b (every lab is seeded with one): delete it and wait."""
+    delete_namespace(lab, "shop")
+    bind(lab, "drillkit-restorer")
+
+
+def delete_namespace(lab: Lab, name: str) -> None:
+    with lab.connect() as cluster:
+        try:
+            cluster.core.delete_namespace(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+    wait_until(f"namespace {name} to be gone", lambda: not namespace_exists(lab, name))
+
+
+def namespace_exists(lab: Lab, name: str) -> bool:
+    with lab.connect() as cluster:
+        try:
+            cluster.core.read_namespace(name)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+    return True
+
+
+def objects_of(lab: Lab, namespace: str) -> set[tuple[str, str]]:
+    """(kind, name) of what a restore must bring back, as the API lists it now."""
+    found: set[tuple[str, str]] = set()
+    with lab.connect() as cluster:
+        core, apps = cluster.core, cluster.apps
+        policy = client.PolicyV1Api(cluster.api_client)
+        rbac = client.RbacAuthorizationV1Api(cluster.api_client)
+        listings = {
+            "ConfigMap": core.list_namespaced_config_map(namespace).items,
+            "Secret": core.list_namespaced_secret(namespace).items,
+            "PersistentVolumeClaim": core.list_namespaced_persistent_volume_claim(namespace).items,
+            "Service": core.list_namespaced_service(namespace).items,
+            "Deployment": apps.list_namespaced_deployment(namespace).items,
+            "PodDisruptionBudget": policy.list_namespaced_pod_disruption_budget(namespace).items,
+            "RoleBinding": rbac.list_namespaced_role_binding(namespace).items,
+        }
+    for kind, items in listings.items():
+        found |= {(kind, i.metadata.name) for i in items if i.metadata.name != "kube-root-ca.crt"}
+    return found
+
+
+def web_available(lab: Lab, namespace: str = "shop") -> bool:
+    with lab.connect() as cluster:
+        try:
+            ready, desired = cluster.deployment_ready_replicas(namespace, "web")
+        except Exception:
+            return False
+    return ready == desired > 0

@@ -1,0 +1,380 @@
+"""``drill run cross-region-restore`` between two labs, region-a and region-b, and
+``drill recover`` after a run killed mid-restore."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drillkit.drivers.backups import create_backup, read_catalogue
+from drillkit.drivers.objectstore import LocalStore
+from drillkit.errors import DrillError
+from drillkit.lab.cluster import Lab
+from drillkit.model.timeline import parse_utc
+from tests.backup.regions import (
+    SECRET_VALUE,
+    namespace_exists,
+    objects_of,
+    prepare_region_a,
+    prepare_region_b,
+    web_available,
+)
+from tests.conftest import start_lab
+from tests.drills.support import (
+    SHIPPED_DRILLS,
+    DrillResult,
+    drill_command,
+    drill_environment,
+    shipped,
+    write_variant,
+)
+from tests.helpers import log_progress, wait_until
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def regions(drillkit_home: Path, lab_binaries: Path) -> Iterator[tuple[Lab, Lab]]:
+    """Two labs of the test's own: region-a with the shop, region-b without it."""
+    region_a = start_lab("region-a")
+    region_b = start_lab("region-b")
+    try:
+        prepare_region_a(region_a)
+        prepare_region_b(region_b)
+        yield region_a, region_b
+    finally:
+        for lab in (region_b, region_a):
+            lab.down(log_progress)
+            lab.purge()
+
+
+def environment(region_a: Lab, region_b: Lab, store: Path) -> dict[str, str]:
+    return drill_environment(
+        region_a,
+        DRILLKIT_BACKUP_STORE=str(store),
+        DRILLKIT_RESTORE_KUBECONFIG=str(region_b.kubeconfig),
+    )
+
+
+def run_cross_region(
+    region_a: Lab, region_b: Lab, drill: Path, tmp_path: Path, *arguments: str
+) -> DrillResult:
+    completed = subprocess.run(
+        drill_command(
+            "run",
+            str(drill),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--output",
+            "json",
+            *arguments,
+        ),
+        env=environment(region_a, region_b, tmp_path / "store"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    return DrillResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def timeline(result: DrillResult) -> list[dict[str, Any]]:
+    lines = (result.report_dir / "timeline.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_the_shop_comes_back_in_region_b_and_the_rpo_is_the_backup_age(
+    regions: tuple[Lab, Lab], tmp_path: Path
+) -> None:
+    region_a, region_b = regions
+    before = objects_of(region_a, "shop")
+
+    result = run_cross_region(
+        region_a, region_b, SHIPPED_DRILLS / "cross-region-restore.yaml", tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.summary["verdict"] == "met"
+    # Every object of region-a's shop is in region-b, and the workload is available.
+    assert before <= objects_of(region_b, "shop")
+    wait_until("shop/web to be available in region-b", lambda: web_available(region_b))
+    events = timeline(result)
+    (fault,) = [e for e in events if e["kind"] == "fault_injected"]
+    backup = result.journal()["run"][0]["output"]["backup"]
+    # Δ: from the backup to the disaster, by the wall clock of this one machine.
+    delta = (parse_utc(fault["utc"]) - parse_utc(backup["taken_utc"])).total_seconds()
+    assert delta > 2  # the experiment lets writes go on for 5 s after the backup
+
+    rpo = result.report()["measurements"]["rpo"]
+    interval = 1.0
+    assert abs(rpo["seconds"] - delta) <= interval
+    assert abs(rpo["backup_age_seconds"] - delta) <= interval
+    assert rpo["markers_lost"] >= 2
+    rto = result.report()["measurements"]["rto"]
+    assert rto["seconds"] is not None and rto["seconds"] > 0
+    steps = [e for e in events if e["kind"] == "procedure_step"]
+    assert [s["phase"] for s in steps] == ["disaster", "verify", "restore", "restore"]
+    report_text = (result.report_dir / "report.md").read_text()
+    assert "backup age at the fault" in report_text
+    assert "1 Secret" in report_text and "1 PersistentVolumeClaim" in report_text
+    assert "1 Deployment" in report_text
+    assert backup["sha256"] in report_text
+    # The restored Secret's value is nowhere in what the run wrote.
+    for path in result.report_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET_VALUE.encode() not in path.read_bytes(), path
+    # Region A runs again once the drill is over.
+    wait_until("shop/web to be available in region-a", lambda: web_available(region_a))
+
+
+class BackupCadence:
+    """Backups of region-a's shop every ``every`` seconds, as a schedule takes them,
+    into the drill's store; failures (region-a lost) are counted, not raised."""
+
+    def __init__(self, region_a: Lab, store: Path, every: float) -> None:
+        self.region_a = region_a
+        self.store = LocalStore(store)
+        self.every = every
+        self.taken: list[str] = []
+        self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> BackupCadence:
+        self._thread.start()
+        wait_until("a first scheduled backup", lambda: self.taken)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.region_a.connect(admin=False) as runner:
+                    self.taken.append(create_backup(runner, self.store, ["shop"]).name)
+            except DrillError:
+                self.failed += 1
+            self._stop.wait(self.every)
+
+
+def test_with_backups_every_few_seconds_the_rpo_is_the_time_since_the_last_one(
+    regions: tuple[Lab, Lab], tmp_path: Path
+) -> None:
+    region_a, region_b = regions
+    drill, experiment = shipped("cross-region-restore")
+    # No backup of its own: the drill restores whatever the schedule took last.
+    experiment["method"] = [a for a in experiment["method"] if a["name"] != "back-up-shop"]
+    experiment["method"][0]["pauses"] = {"before": 8}
+    variant = write_variant(tmp_path, "scheduled", drill=drill, experiment=experiment)
+
+    with BackupCadence(region_a, tmp_path / "store", every=3.0) as cadence:
+        result = run_cross_region(region_a, region_b, variant, tmp_path)
+        taken = list(cadence.taken)
+
+    assert result.returncode == 0, result.stderr
+    events = timeline(result)
+    (fault,) = [e for e in events if e["kind"] == "fault_injected"]
+    fault_utc = parse_utc(fault["utc"])
+    catalogue = {b.name: b for b in read_catalogue(LocalStore(tmp_path / "store"))}
+    before_fault = [catalogue[n] for n in taken if catalogue[n].taken_utc <= fault_utc]
+    assert len(before_fault) >= 2  # a cadence, not a single backup
+    newest = before_fault[-1]
+    restore_point = result.journal()["run"][0]["output"]["drillkit_restore_point"]
+    assert restore_point["name"] == newest.name
+    since_last_backup = (fault_utc - newest.taken_utc).total_seconds()
+    rpo = result.report()["measurements"]["rpo"]
+    interval = 1.0
+    assert abs(rpo["seconds"] - since_last_backup) <= interval
+    assert abs(rpo["backup_age_seconds"] - since_last_backup) <= interval
+
+
+def test_a_corrupted_backup_ends_the_drill_before_region_a_or_b_is_touched(
+    regions: tuple[Lab, Lab], tmp_path: Path
+) -> None:
+    region_a, region_b = regions
+    drill, experiment = shipped("cross-region-restore")
+    # The backup is taken, then corrupted in the store before the disaster.
+    store = tmp_path / "store"
+    method = experiment["method"]
+    corrupt = {
+        "type": "action",
+        "name": "the-archive-is-damaged",
+        "provider": {
+            "type": "process",
+            "path": "sh",
+            "arguments": [
+                "-c",
+                f"for f in {store}/backups/*.tar.gz; do "
+                'head -c 200 "$f" > "$f.cut" && mv "$f.cut" "$f"; done',
+            ],
+        },
+    }
+    experiment["method"] = [method[0], corrupt, *method[1:]]
+    variant = write_variant(tmp_path, "damaged", drill=drill, experiment=experiment)
+    api = region_a.component("kube-apiserver")
+    pid = api.pid()
+
+    result = run_cross_region(region_a, region_b, variant, tmp_path)
+
+    assert result.returncode == 3, result.stderr
+    assert result.summary["verdict"] == "error"
+    assert "does not match its digest" in result.report()["error"]
+    assert api.pid() == pid
+    assert not namespace_exists(region_b, "shop")
+
+
+def restore_journals() -> list[dict[str, Any]]:
+    directory = Path(os.environ["DRILLKIT_HOME"]) / "backup-restores"
+    journals = []
+    for path in directory.glob("[!.]*.json"):
+        try:
+            journals.append(json.loads(path.read_text()))
+        except (ValueError, FileNotFoundError):
+            continue  # replaced while read
+    return journals
+
+
+def test_drill_recover_cleans_up_a_restore_killed_half_way(
+    regions: tuple[Lab, Lab], tmp_path: Path
+) -> None:
+    region_a, region_b = regions
+    # A namespace with many objects: the restore takes long enough to be caught half-way.
+    with region_a.connect() as cluster:
+        cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"catalogue-{index:03d}", "namespace": "shop"},
+                "data": {"page": str(index)},
+            }
+            for index in range(150)
+        )
+    store = tmp_path / "store"
+    env_a = environment(region_a, region_b, store)
+    created = subprocess.run(
+        drill_command("backup", "create", "-n", "shop"),
+        env=env_a,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    env_b = drill_environment(region_b, DRILLKIT_BACKUP_STORE=str(store))
+    restoring = subprocess.Popen(
+        drill_command("backup", "restore", "--conflict", "fail"),
+        env=env_b,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def half_way() -> bool:
+        return any(j["phase"] == "restoring" and len(j["created"]) >= 5 for j in restore_journals())
+
+    try:
+        wait_until("the restore to be half-way", half_way, timeout=120)
+    finally:
+        restoring.send_signal(signal.SIGKILL)
+        restoring.wait()
+    assert namespace_exists(region_b, "shop")
+    assert len(objects_of(region_b, "shop")) < len(objects_of(region_a, "shop"))
+
+    recovered = subprocess.run(
+        drill_command("recover"),
+        env=env_b,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert recovered.returncode == 0, recovered.stderr
+    assert "interrupted restore of backup-" in recovered.stdout
+    assert "cleaned up" in recovered.stdout
+    assert not namespace_exists(region_b, "shop")
+    again = subprocess.run(
+        drill_command("recover"),
+        env=env_b,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "nothing to recover" in again.stdout
+    # And the same backup restores whole afterwards.
+    whole = subprocess.run(
+        drill_command("backup", "restore", "--output", "json"),
+        env=env_b,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert whole.returncode == 0, whole.stderr
+    assert json.loads(whole.stdout)["restored"]["counts"]["ConfigMap"] == 152
+    assert objects_of(region_b, "shop") == objects_of(region_a, "shop")
+
+
+def test_drill_recover_after_a_run_killed_mid_restore_restarts_region_a_and_cleans_region_b(
+    regions: tuple[Lab, Lab], tmp_path: Path
+) -> None:
+    region_a, region_b = regions
+    with region_a.connect() as cluster:
+        cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"catalogue-{index:03d}", "namespace": "shop"},
+                "data": {"page": str(index)},
+            }
+            for index in range(150)
+        )
+    drill, experiment = shipped("cross-region-restore")
+    for activity in experiment["method"]:
+        if activity["provider"]["func"] == "region_disaster":
+            activity["provider"]["arguments"]["mode"] = "lab-stopped"
+    variant = write_variant(tmp_path, "stopped", drill=drill, experiment=experiment)
+    env = environment(region_a, region_b, tmp_path / "store")
+    run = subprocess.Popen(
+        drill_command("run", str(variant), "--reports-dir", str(tmp_path / "reports")),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def half_way() -> bool:
+        return any(j["phase"] == "restoring" and len(j["created"]) >= 5 for j in restore_journals())
+
+    try:
+        wait_until("the drill's restore to be half-way", half_way, timeout=300)
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    assert not region_a.component("kube-apiserver").is_running()
+    assert namespace_exists(region_b, "shop")
+
+    recovered = subprocess.run(
+        drill_command("recover"), env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+    assert recovered.returncode == 0, recovered.stderr
+    assert "started lab region-a" in recovered.stdout
+    assert "interrupted restore of backup-" in recovered.stdout
+    assert not namespace_exists(region_b, "shop")
+    wait_until("shop/web to be available in region-a", lambda: web_available(region_a))
+    again = subprocess.run(
+        drill_command("recover"), env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    assert "nothing to recover" in again.stdout
