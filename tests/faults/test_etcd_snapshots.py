@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,16 +12,25 @@ import pytest
 from drillkit.drivers.etcd import (
     SnapshotRejected,
     check_digest,
+    etcdctl,
     find_snapshot,
     read_catalogue,
     save_snapshot,
     verify_snapshot,
 )
 from drillkit.drivers.executors import LocalExecutor, executor_for
-from drillkit.errors import InvalidInput
+from drillkit.errors import DrillError, InvalidInput
+from drillkit.lab import build
 from drillkit.lab.cluster import Lab
 from drillkit.lab.etcd import lab_target, resolve_procedure, resolve_target
+from drillkit.model.procedure import (
+    EtcdMemberSpec,
+    EtcdTargetSpec,
+    EtcdTlsSpec,
+    LocalExecutorSpec,
+)
 from drillkit.probes.etcd import latest_snapshot_age, latest_snapshot_younger_than
+from tests.helpers import free_port, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -116,3 +127,60 @@ def test_the_local_executor_reports_failures_and_timeouts() -> None:
 
     stuck = executor.run("sleep 60", timeout=1)
     assert stuck.timed_out and not stuck.ok
+
+
+@pytest.fixture
+def tls_etcd(lab: Lab, tmp_path: Path) -> Iterator[EtcdTargetSpec]:
+    """A single etcd member that only talks TLS with client certificates, as kubeadm's
+    does; the lab's CA, serving and admin certificates stand in for the cluster's.
+    Yields it as a target with those client certificates."""
+    pki = lab.directory / "pki"
+    client, peer = free_port(), free_port()
+    url = f"https://127.0.0.1:{client}"
+    target = EtcdTargetSpec(
+        members=(EtcdMemberSpec(name="default", data_dir="-", peer_url="-", client_url=url),),
+        executor=LocalExecutorSpec(path=(str(build.binaries_dir()),)),
+        tls=EtcdTlsSpec(
+            cacert=str(pki / "ca.crt"), cert=str(pki / "admin.crt"), key=str(pki / "admin.key")
+        ),
+    )
+    with (tmp_path / "etcd.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(build.binaries_dir() / "etcd"),
+                f"--data-dir={tmp_path / 'etcd'}",
+                f"--listen-client-urls={url}",
+                f"--advertise-client-urls={url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer}",
+                f"--cert-file={pki / 'apiserver.crt'}",
+                f"--key-file={pki / 'apiserver.key'}",
+                f"--trusted-ca-file={pki / 'ca.crt'}",
+                "--client-cert-auth",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        executor = executor_for(target.executor)
+        health = etcdctl(target, url, "endpoint", "health")
+        wait_until("the TLS etcd to answer", lambda: executor.run(health, timeout=30).ok)
+        yield target
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_snapshots_of_a_tls_member_use_the_client_certificate(
+    tls_etcd: EtcdTargetSpec, tmp_path: Path
+) -> None:
+    executor = executor_for(tls_etcd.executor)
+    without_tls = tls_etcd.model_copy(update={"tls": None})
+
+    snapshot = save_snapshot(executor, tls_etcd, str(tmp_path / "snapshots"))
+
+    assert snapshot.endpoint == tls_etcd.members[0].client_url
+    assert read_catalogue(executor, str(tmp_path / "snapshots")) == [snapshot]
+    with pytest.raises(DrillError, match="no etcd member could save a snapshot"):
+        save_snapshot(executor, without_tls, str(tmp_path / "refused"))

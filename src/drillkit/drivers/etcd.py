@@ -102,12 +102,17 @@ def save_snapshot(
     partial = f"{path}.part"
     failures = []
     for endpoint in target.endpoints:
-        command = f"mkdir -p {shlex.quote(directory)} && " + etcdctl(
-            target, endpoint, "snapshot", "save", partial
-        )
-        result = executor.run(command, timeout=600)
+        # A health check first: it is bounded by etcdctl's command timeout, while a
+        # snapshot stream to a member that refuses the handshake would wait for ever.
+        health = etcdctl(target, endpoint, "endpoint", "health", "--command-timeout=10s")
+        result = executor.run(health, timeout=60)
         if result.ok:
-            break
+            command = f"mkdir -p {shlex.quote(directory)} && " + etcdctl(
+                target, endpoint, "snapshot", "save", partial
+            )
+            result = executor.run(command, timeout=600)
+            if result.ok:
+                break
         failures.append(f"{endpoint}: {result.failure()}")
     else:
         raise DrillError(f"no etcd member could save a snapshot: {'; '.join(failures)}")

@@ -63,6 +63,7 @@ from drillkit.lab.backups import (
     resolve_store,
     source_address,
 )
+from drillkit.lab.cluster import Lab
 from drillkit.model.timeline import format_utc
 from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
@@ -126,6 +127,7 @@ def region_disaster(
     lab_name = lab or str((configuration or {}).get("lab") or "")
     if not lab_name:
         raise InvalidInput("region_disaster: name the lab of region A (lab, or configuration lab)")
+    region = Lab.open(lab_name)
     journal_file: Path | None = None
     if provider == "velero":
         # Velero keeps the backup; what region B's Velero sees is what it can restore.
@@ -151,9 +153,6 @@ def region_disaster(
             record_undo(RESTORE_BACKUP, (str(journal_file),), cluster=cluster)
         record_undo(START_REGION, (lab_name, mode), cluster=cluster)
     planned_control_plane_outage(True)
-    from drillkit.lab.cluster import Lab
-
-    region = Lab.open(lab_name)
     started = _instant()
     if mode == "api-unreachable":
         region.component("kube-apiserver").kill()
@@ -499,8 +498,6 @@ def _wait_available(cluster: Cluster, kind: str, namespace: str, name: str) -> N
 
 
 def _start_lab(lab_name: str, *, progress: Progress) -> tuple[str, ...]:
-    from drillkit.lab.cluster import Lab
-
     region = Lab.open(lab_name)
     api = region.component("kube-apiserver")
     if all(c.is_running() for c in region.components()):

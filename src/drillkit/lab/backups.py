@@ -19,6 +19,7 @@ from typing import Any
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.drivers.objectstore import ObjectStore, open_store
 from drillkit.errors import InvalidInput
+from drillkit.lab.cluster import Lab
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,9 +71,6 @@ def resolve_restore_target(
     path = _setting(kubeconfig, configuration, "restore_kubeconfig", "DRILLKIT_RESTORE_KUBECONFIG")
     chosen = _setting(context, configuration, "restore_context", "DRILLKIT_RESTORE_CONTEXT")
     if path is None and lab is not None:
-        # Imported here: only lab runs need the lab's processes and PKI.
-        from drillkit.lab.cluster import Lab
-
         opened = Lab.open(lab)
         return ClusterAddress(
             kubeconfig=str(opened.kubeconfig), context=chosen or opened.runner_context
