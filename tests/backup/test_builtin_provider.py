@@ -40,19 +40,23 @@ pytestmark = pytest.mark.lab
 @pytest.fixture(scope="module")
 def region_a(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
     lab = start_lab("backup-region-a")
-    prepare_region_a(lab)
-    yield lab
-    lab.down(log_progress)
-    lab.purge()
+    try:
+        prepare_region_a(lab)
+        yield lab
+    finally:
+        lab.down(log_progress)
+        lab.purge()
 
 
 @pytest.fixture(scope="module")
 def region_b(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
     lab = start_lab("backup-region-b")
-    prepare_region_b(lab)
-    yield lab
-    lab.down(log_progress)
-    lab.purge()
+    try:
+        prepare_region_b(lab)
+        yield lab
+    finally:
+        lab.down(log_progress)
+        lab.purge()
 
 
 def back_up_shop(region_a: Lab, store: ObjectStore) -> None:

@@ -34,19 +34,23 @@ CRDS = Path(__file__).parent / "velero"
 @pytest.fixture(scope="module")
 def velero_lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
     lab = start_lab("velero")
-    with lab.connect() as cluster:
-        crds = [yaml.safe_load(p.read_text()) for p in sorted(CRDS.glob("*.yaml"))]
-        cluster.apply(crds)
-        cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "velero"}}])
-        cluster.wait_for(
-            "Velero's CRDs to be served",
-            lambda: all(_established(cluster, c["metadata"]["name"]) for c in crds) or None,
-            timeout=60,
-        )
-    bind(lab, "drillkit-backup-reader")
-    yield lab
-    lab.down(log_progress)
-    lab.purge()
+    try:
+        with lab.connect() as cluster:
+            crds = [yaml.safe_load(p.read_text()) for p in sorted(CRDS.glob("*.yaml"))]
+            cluster.apply(crds)
+            cluster.apply(
+                [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "velero"}}]
+            )
+            cluster.wait_for(
+                "Velero's CRDs to be served",
+                lambda: all(_established(cluster, c["metadata"]["name"]) for c in crds) or None,
+                timeout=60,
+            )
+        bind(lab, "drillkit-backup-reader")
+        yield lab
+    finally:
+        lab.down(log_progress)
+        lab.purge()
 
 
 def _established(cluster: Cluster, name: str) -> bool:

@@ -158,8 +158,10 @@ def test_drill_recover_after_a_kill_mid_restore_never_leaves_the_cluster_without
     gate = tmp_path / "phase-started"
     drill, experiment = shipped("etcd-restore")
     phase = experiment["configuration"]["etcd_procedure"][held_phase]
-    # A step that holds the procedure at the start of a phase, so the kill lands there.
-    phase.insert(0, {"name": "hold", "run": f"touch {gate} && exec sleep 600"})
+    # A step that holds the procedure at the start of a phase, so the kill lands there;
+    # only once: `drill recover` runs the start phase again.
+    hold = f"if [ ! -e {gate} ]; then touch {gate} && exec sleep 600; fi"
+    phase.insert(0, {"name": "hold", "run": hold})
     held = write_variant(tmp_path, "held", drill=drill, experiment=experiment)
     run = BackgroundDrill(scratch_lab, held, tmp_path / "reports", tmp_path / "log")
     run.wait_for("action snapshot-etcd succeeded")

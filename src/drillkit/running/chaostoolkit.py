@@ -283,6 +283,8 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
             )
         name = activity.get("name", "?")
         self.recorder.record(FaultInjected(at=at, activity=name, detail=detail))
+        if self.observer is not None:
+            self.observer.poke()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._phase in ("rollback", "finished"):

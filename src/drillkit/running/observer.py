@@ -79,6 +79,7 @@ class Observer:
         self.guards = guards
         self.on_guard_tripped = on_guard_tripped
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._settled = threading.Event()
         self._observations: list[tuple[float, bool]] = []
         self._thread: threading.Thread | None = None
@@ -100,11 +101,17 @@ class Observer:
             self._observe()
             self._sample_capacity()
 
+    def poke(self) -> None:
+        """Observe again now, on the observer's own thread; returns at once. The fault
+        has just been recorded: a loss that lasts less than one poll must not go unseen."""
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop observing, after one last evaluation so the record ends with a fact."""
         if self._thread is None:
             return
         self._stop.set()
+        self._wake.set()
         self._thread.join()
         self._thread = None
         with self._lock:
@@ -133,7 +140,8 @@ class Observer:
                 self._sample_capacity()
             self._check_guards()
             self._update_settled()
-            self._stop.wait(self.interval)
+            self._wake.wait(self.interval)
+            self._wake.clear()
 
     def _observe(self) -> None:
         if self.condition is None:

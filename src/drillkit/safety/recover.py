@@ -169,6 +169,10 @@ def recover(
         progress=progress,
         undo_dir=undo_dir,
     )
+    if any(a.outcome is RecoveryOutcome.FAILED for a in actions):
+        # The API server is most likely still down: say what failed, not that a
+        # lease could not be read.
+        return actions
     alive = is_alive or default_liveness(
         cluster, lock_namespace=lock_namespace, lock_name=lock_name
     )
