@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import socket
 import subprocess
@@ -116,3 +117,49 @@ def running_prometheus(directory: Path, *, target: str, ready_query: str) -> Ite
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running_moto_server(directory: Path) -> Iterator[str]:
+    """moto's standalone server (S3, EC2...) on 127.0.0.1; yields its URL once it listens."""
+    port = free_port()
+    with (
+        (directory / "moto-server.log").open("wb") as output,
+        subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        ) as process,
+    ):
+
+        def listening() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"moto server exited with {process.returncode} at startup")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        try:
+            wait_until(f"the moto server to listen on port {port}", listening, 60.0)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def isolate_from_aws(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
+    """Dummy credentials, and nothing that could send a client to real AWS."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(directory / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(directory / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

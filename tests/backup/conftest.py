@@ -8,8 +8,6 @@ moto runs as its own process on 127.0.0.1 and a free port; nothing can reach AWS
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,45 +15,20 @@ from pathlib import Path
 import pytest
 
 from drillkit.drivers.objectstore import LocalStore, ObjectStore, S3Store
-from tests.faults.test_aws_outage import STARTUP_DEADLINE, free_port, wait_for_port
+from tests.helpers import isolate_from_aws, running_moto_server
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's standalone server on 127.0.0.1; its URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto-s3") / "server.log"
-    with (
-        log.open("wb") as output,
-        subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        ) as process,
-    ):
-        try:
-            wait_for_port(port, process, STARTUP_DEADLINE)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with running_moto_server(tmp_path_factory.mktemp("moto-s3")) as url:
+        yield url
 
 
 @pytest.fixture
 def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Dummy credentials, and nothing that could send a client to real AWS."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_from_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
 
 

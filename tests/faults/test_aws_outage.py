@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -44,7 +40,7 @@ from drillkit.faults.outage import (
 )
 from drillkit.model.timeline import parse_utc
 from drillkit.safety.undo import UndoNotRecorded, UndoRecord, undo_action, undo_file
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, isolate_from_aws, running_moto_server
 
 REGION = "eu-west-1"
 ZONE_A = f"{REGION}a"
@@ -52,59 +48,20 @@ ZONE_B = f"{REGION}b"
 CLUSTER = "shop"
 CLUSTER_TAG = f"kubernetes.io/cluster/{CLUSTER}"
 AMI = "ami-12c6146b"  # one of the images moto serves by default
-STARTUP_DEADLINE = 60.0
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    def listening() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"moto server exited with {process.returncode} at startup")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    wait_until(f"the moto server to listen on port {port}", listening, timeout)
 
 
 @pytest.fixture(scope="module")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's standalone server on 127.0.0.1; its URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "server.log"
-    with (
-        log.open("wb") as output,
-        subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        ) as process,
-    ):
-        try:
-            wait_for_port(port, process, STARTUP_DEADLINE)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with running_moto_server(tmp_path_factory.mktemp("moto")) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Dummy credentials, and nothing that could send a client to real AWS."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    isolate_from_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture
