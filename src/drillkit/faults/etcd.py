@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -78,16 +78,11 @@ STEPS_KEY = "drillkit_steps"
 RESTORE_POINT_KEY = "drillkit_restore_point"
 API_READY_TIMEOUT = 180.0
 
-Mode = Literal["data-loss", "corruption", "quorum-loss"]
 MODES: tuple[str, ...] = ("data-loss", "corruption", "quorum-loss")
 
 
 class StepFailed(DrillError):
-    """A procedure step failed; ``steps`` holds every step run so far, the failed one last."""
-
-    def __init__(self, message: str, steps: list[dict[str, object]]) -> None:
-        super().__init__(message)
-        self.steps = steps
+    """A procedure step failed; the message names the phase, the step and the host."""
 
 
 # -- the activities ---------------------------------------------------------------------
@@ -164,24 +159,19 @@ def restore_etcd(configuration: Mapping[str, Any] | None = None) -> dict[str, An
     executor = executor_for(state.target.executor)
     check_digest(executor, state.snapshot)
     members = list(state.target.members)
-    steps: list[dict[str, object]] = []
-    try:
-        steps += run_phase(executor, state, "stop", state.procedure.stop, members)
-        # Every member is restored from the snapshot; the data of those the disaster
-        # spared is copied aside first, so an interrupted restore can be undone.
-        for member in members:
-            if member.name not in state.kept:
-                kept = _kept_path(member, state.run_id)
-                _keep_copy(executor, member, kept)
-                state.kept[member.name] = kept
-        state.save()
-        steps += run_phase(executor, state, "restore", state.procedure.restore, members)
-        state.phase = "restored"
-        state.save()
-        steps += run_phase(executor, state, "start", state.procedure.start, members)
-    except StepFailed as failure:
-        failure.steps = steps + failure.steps
-        raise
+    steps = run_phase(executor, state, "stop", state.procedure.stop, members)
+    # Every member is restored from the snapshot; the data of those the disaster
+    # spared is copied aside first, so an interrupted restore can be undone.
+    for member in members:
+        if member.name not in state.kept:
+            kept = _kept_path(member, state.run_id)
+            _keep_copy(executor, member, kept)
+            state.kept[member.name] = kept
+    state.save()
+    steps += run_phase(executor, state, "restore", state.procedure.restore, members)
+    state.phase = "restored"
+    state.save()
+    steps += run_phase(executor, state, "start", state.procedure.start, members)
     with Cluster.from_environment() as cluster:
         _finish(executor, state, cluster)
     return {INJECTED_AT: None, STEPS_KEY: steps, "snapshot": state.snapshot.path}
@@ -300,8 +290,7 @@ def run_phase(
             if not result.ok:
                 raise StepFailed(
                     f"{phase} step {step.name!r} failed on {executor.description}: "
-                    f"{result.failure()}",
-                    done,
+                    f"{result.failure()}"
                 )
     return done
 

@@ -127,13 +127,8 @@ class LabProvider:
         return ZoneStopped(stopped=(component.name,), acknowledged=_now())
 
     def start(self, zone: str) -> list[str]:
-        component = Lab.open(self.lab).zone_component(zone)
-        started = []
-        if not component.is_running():
-            component.start()
-            started.append(component.name)
-        component.wait_ready()
-        return started
+        with Cluster.from_environment() as cluster:
+            return Lab.open(self.lab).start_zones([zone], cluster)
 
 
 # -- AWS ----------------------------------------------------------------------------------

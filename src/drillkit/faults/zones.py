@@ -37,7 +37,6 @@ def stop_zone(zone: str, lab: str = "local") -> dict[str, object]:
 
 def start_zone(zone: str, lab: str = "local") -> dict[str, object]:
     """The rollback of ``stop_zone``: the zone's heartbeats resume."""
-    component = Lab.open(lab).zone_component(zone)
-    component.start()
-    component.wait_ready()
-    return {"zone": zone, "lab": lab, "running": component.is_running()}
+    with Cluster.from_environment() as cluster:
+        started = Lab.open(lab).start_zones([zone], cluster)
+    return {"zone": zone, "lab": lab, "started": started}

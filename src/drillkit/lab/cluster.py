@@ -22,7 +22,7 @@ import shutil
 import socket
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ from drillkit.errors import InvalidInput, LabError
 from drillkit.files import state_home
 from drillkit.lab import build
 from drillkit.lab.pki import ensure_pki
-from drillkit.lab.processes import Component, HealthCheck
+from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
 
 Progress = Callable[[str], None]
@@ -49,6 +49,7 @@ NODE_MONITOR_PERIOD = "2s"
 NODE_MONITOR_GRACE_PERIOD = "20s"
 NODE_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 SEED_WAIT_SECONDS = 180.0
+KWOK_START_ATTEMPTS = 3
 
 
 def labs_root() -> Path:
@@ -385,6 +386,47 @@ class Lab:
         """The kwok that keeps one zone's nodes alive; stopping it is a zone outage."""
         return self.component(f"kwok-{zone}")
 
+    def start_zones(
+        self, zones: Sequence[str], cluster: Cluster, progress: Progress = lambda _: None
+    ) -> list[str]:
+        """Start the zones' kwok (those not running) and wait until every node of those
+        zones is Ready; return the names of the kwoks started.
+
+        kwok 0.8 sets its stages up lazily, on the first objects they see, and two
+        workers doing so at once can crash it ("concurrent map writes") just after it
+        starts. A kwok that dies before its nodes are Ready is started again, up to
+        KWOK_START_ATTEMPTS times; after that its log is in the error.
+        """
+        kwoks = [self.zone_component(zone) for zone in zones]
+        started = []
+        for item in kwoks:
+            if not item.is_running():
+                progress(f"starting {item.name}")
+                item.start()
+                started.append(item.name)
+        for item in kwoks:
+            item.wait_ready()
+        attempts = dict.fromkeys((k.name for k in kwoks), 1)
+
+        def ready() -> bool:
+            for item in kwoks:
+                if not item.is_running():
+                    if attempts[item.name] >= KWOK_START_ATTEMPTS:
+                        raise LabError(
+                            f"{item.name} keeps exiting while it starts; last lines of "
+                            f"{item.log_file}:\n{tail(item.log_file)}"
+                        )
+                    attempts[item.name] += 1
+                    progress(f"{item.name} exited while starting; starting it again")
+                    item.start()
+                    return False
+            selector = ",".join(zones)
+            nodes = cluster.nodes(f"{ZONE_LABEL} in ({selector})")
+            return bool(nodes) and all(n.ready for n in nodes)
+
+        cluster.wait_for(f"the nodes of {', '.join(zones)} to be Ready", ready, timeout=120)
+        return started
+
     # -- up, down, status ---------------------------------------------------------------
 
     def up(self, progress: Progress) -> bool:
@@ -424,13 +466,10 @@ class Lab:
             for spec in self.node_specs():
                 cluster.register_node(spec)
             for item in components[len(members) + 1 :]:
+                if item.name.startswith("kwok-"):
+                    continue
                 self._start(item, progress)
-            expected = len(self.node_specs())
-            cluster.wait_for(
-                f"{expected} nodes to be Ready",
-                lambda: sum(n.ready for n in cluster.nodes()) >= expected or None,
-                timeout=120,
-            )
+            self.start_zones(self.shape.zone_names(), cluster, progress)
             progress("applying the seed workload (namespace shop)")
             cluster.apply(load_manifests(seed_manifests_dir()))
             cluster.wait_for(

@@ -46,7 +46,7 @@ from drillkit.drivers.cluster_state import (
     read_config_map,
     replace_config_map,
 )
-from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError, InvalidInput
 from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.timeline import format_utc, parse_utc
@@ -65,9 +65,6 @@ COMPONENT = "undo-records"
 RUN_ID_LABEL = "drillkit.io/run-id"
 RUN_ID_ANNOTATION = "drillkit.io/run-id"
 UNDO_SELECTOR = f"{MANAGED_BY_LABEL}=drillkit,{COMPONENT_LABEL}={COMPONENT}"
-
-ZONE_READY_TIMEOUT = 120.0
-"""Seconds a restarted zone's nodes get to report Ready before the revert is called failed."""
 
 _FORMAT_VERSION = 1
 # Read-modify-write of a record list races only with the same run's other threads
@@ -288,20 +285,8 @@ def _revert_start_lab_zone(record: UndoRecord, cluster: Cluster, progress: Progr
     from drillkit.lab.cluster import Lab
 
     lab_name, zone = record.target
-    component = Lab.open(lab_name).zone_component(zone)
-    done: list[str] = []
-    if not component.is_running():
-        progress(f"starting {component.name} of lab {lab_name}")
-        component.start()
-        done.append(f"started {component.name} of lab {lab_name}")
-    component.wait_ready()
-
-    def zone_ready() -> bool | None:
-        nodes = cluster.nodes(f"{ZONE_LABEL}={zone}")
-        return (bool(nodes) and all(n.ready for n in nodes)) or None
-
-    cluster.wait_for(f"the nodes of {zone} to be Ready", zone_ready, timeout=ZONE_READY_TIMEOUT)
-    return Reverted(changes=tuple(done))
+    started = Lab.open(lab_name).start_zones([zone], cluster, progress)
+    return Reverted(changes=tuple(f"started {name} of lab {lab_name}" for name in started))
 
 
 register_undo_action(
