@@ -12,6 +12,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from drillkit.errors import LabError
 from drillkit.lab import build
 from drillkit.lab.cluster import Lab
 from tests.helpers import wait_until
@@ -122,6 +123,30 @@ def test_up_on_a_running_lab_is_a_no_op_and_a_dead_component_is_restarted(
     assert status.running
     assert all(c.ready for c in status.components)
     assert status.nodes_per_zone() == {"zone-a": (2, 2), "zone-b": (2, 2), "zone-c": (2, 2)}
+
+
+def test_a_kwok_that_exits_while_starting_is_started_again_then_given_up_on(
+    scratch_lab: Lab,
+) -> None:
+    kwok = scratch_lab.zone_component("zone-a")
+    kubeconfig = scratch_lab.directory / "kubeconfigs" / "kwok.yaml"
+    good = kubeconfig.read_text()
+    kwok.kill()
+    # A kwok that cannot even read its kubeconfig exits at once, every time.
+    kubeconfig.write_text("not: [a kubeconfig")
+    said: list[str] = []
+    with scratch_lab.connect() as cluster:
+        with pytest.raises(LabError, match="kwok-zone-a keeps exiting while it starts"):
+            scratch_lab.start_zones(["zone-a"], cluster, said.append)
+        assert said.count("kwok-zone-a exited while starting; starting it again") == 2
+
+        kubeconfig.write_text(good)
+        started = scratch_lab.start_zones(["zone-a", "zone-b"], cluster)
+
+        assert started == ["kwok-zone-a"]
+        zone_a = cluster.nodes("topology.kubernetes.io/zone=zone-a")
+        assert zone_a and all(n.ready for n in zone_a)
+    assert kwok.is_ready()
 
 
 def test_lab_processes_use_loopback_only(scratch_lab: Lab) -> None:

@@ -404,8 +404,6 @@ class Lab:
                 progress(f"starting {item.name}")
                 item.start()
                 started.append(item.name)
-        for item in kwoks:
-            item.wait_ready()
         attempts = dict.fromkeys((k.name for k in kwoks), 1)
 
         def ready() -> bool:
@@ -420,6 +418,8 @@ class Lab:
                     progress(f"{item.name} exited while starting; starting it again")
                     item.start()
                     return False
+            if not all(item.is_ready() for item in kwoks):
+                return False
             selector = ",".join(zones)
             nodes = cluster.nodes(f"{ZONE_LABEL} in ({selector})")
             return bool(nodes) and all(n.ready for n in nodes)
