@@ -88,24 +88,20 @@ def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
     # progress says so. Then the budget allows exactly one: with the scheduler stopped
     # no replacement becomes ready, so the second zone-a pod stays held until the
     # scheduler is back. The drain must keep retrying rather than fail.
-    with scratch_lab.connect() as cluster:
-        policy = client.PolicyV1Api(cluster.api_client)
-
-        def allow_disruptions(count: int) -> None:
-            policy.patch_namespaced_pod_disruption_budget(
-                "web", "shop", {"spec": {"minAvailable": 6 - count}}
-            )
-            wait_until(
-                f"the budget to allow exactly {count} disruption(s)",
-                lambda: (
-                    policy.read_namespaced_pod_disruption_budget(
-                        "web", "shop"
-                    ).status.disruptions_allowed
-                    == count
-                ),
+    def require_available(count: int) -> None:
+        with scratch_lab.connect() as cluster:
+            client.PolicyV1Api(cluster.api_client).patch_namespaced_pod_disruption_budget(
+                "web", "shop", {"spec": {"minAvailable": count}}
             )
 
-        allow_disruptions(0)
+    def disruptions_allowed() -> int:
+        with scratch_lab.connect() as cluster:
+            policy = client.PolicyV1Api(cluster.api_client)
+            budget = policy.read_namespaced_pod_disruption_budget("web", "shop")
+        return int(budget.status.disruptions_allowed)
+
+    require_available(6)
+    wait_until("the budget to allow no disruption", lambda: disruptions_allowed() == 0)
     scheduler = scratch_lab.component("kube-scheduler")
     zone_a = {name for name, zone in zone_of_nodes(scratch_lab).items() if zone == "zone-a"}
     with scratch_lab.connect() as cluster:
@@ -113,15 +109,16 @@ def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
     assert len(in_zone_a) == 2
     with ReadyPodLog(scratch_lab, "shop", "app=web") as log:
         scheduler.stop()
+        run = BackgroundDrill(
+            scratch_lab,
+            SHIPPED_DRILLS / "zone-failure.yaml",
+            tmp_path / "reports",
+            tmp_path / "log",
+        )
         try:
-            run = BackgroundDrill(
-                scratch_lab,
-                SHIPPED_DRILLS / "zone-failure.yaml",
-                tmp_path / "reports",
-                tmp_path / "log",
-            )
             run.wait_for("refused by its PodDisruptionBudget; retrying")
-            allow_disruptions(1)
+            # The drill takes the one disruption this allows as soon as it is there.
+            require_available(5)
             with scratch_lab.connect() as cluster:
 
                 def one_evicted_one_held() -> bool:
@@ -129,6 +126,9 @@ def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
                     return len(in_zone_a & left) == 1
 
                 wait_until("one zone-a pod evicted while the other is held", one_evicted_one_held)
+        except BaseException:
+            run.kill()
+            raise
         finally:
             scheduler.start()
             scheduler.wait_ready()
