@@ -40,8 +40,7 @@ def test_stopping_a_zones_kwok_is_detected_by_node_lifecycle_and_restart_recover
         others = [n for n in cluster.nodes() if n.zone != "zone-a"]
         assert all(n.ready and not n.taints for n in others)
 
-        kwok_a.start()
-        kwok_a.wait_ready()
+        assert scratch_lab.start_zones(["zone-a"], cluster) == ["kwok-zone-a"]
 
         def zone_a_back() -> bool:
             nodes = [n for n in cluster.nodes() if n.zone == "zone-a"]
