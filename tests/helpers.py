@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,16 +33,22 @@ def log_progress(message: str) -> None:
 
 
 def wait_until(
-    description: str, condition: Callable[[], T | bool | None], timeout: float = DEADLINE
+    description: str,
+    condition: Callable[[], T | bool | None],
+    timeout: float = DEADLINE,
+    *,
+    poll: float = 0.2,
 ) -> T:
-    """Poll ``condition`` until it returns something truthy; fail the test at the deadline."""
+    """Poll ``condition`` every ``poll`` seconds until it returns something truthy; fail
+    the test at the deadline. The wait between polls never runs past the deadline."""
     deadline = time.monotonic() + timeout
     last: object = None
+    pause = threading.Event()
     while time.monotonic() < deadline:
         last = condition()
         if last:
             return last  # type: ignore[return-value]
-        time.sleep(0.2)
+        pause.wait(min(poll, max(0.0, deadline - time.monotonic())))
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {description}; last: {last}")
 
 

@@ -47,7 +47,7 @@ from drillkit.drivers.etcd import (
 )
 from drillkit.drivers.executors import Executor, executor_for
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.errors import DrillError, InvalidInput
 from drillkit.faults.kubernetes import INJECTED_AT
 from drillkit.files import state_home, write_atomically
 from drillkit.lab.etcd import resolve_procedure, resolve_target, snapshot_directory
@@ -67,6 +67,7 @@ from drillkit.safety.undo import (
     UndoAction,
     UndoRecord,
     current_run_id,
+    file_safe,
     record_undo,
     register_undo_action,
 )
@@ -181,7 +182,7 @@ def restore_etcd(configuration: Mapping[str, Any] | None = None) -> dict[str, An
 
 
 def restore_state_file(run_id: str) -> Path:
-    return state_home() / "etcd-restores" / f"{_file_safe(run_id)}.json"
+    return state_home() / "etcd-restores" / f"{file_safe(run_id)}.json"
 
 
 @dataclass(kw_only=True)
@@ -336,7 +337,7 @@ def _affected_members(target: EtcdTargetSpec, mode: str) -> list[EtcdMemberSpec]
 
 
 def _kept_path(member: EtcdMemberSpec, run_id: str) -> str:
-    return f"{member.data_dir}.drillkit-kept-{_file_safe(run_id)}"
+    return f"{member.data_dir}.drillkit-kept-{file_safe(run_id)}"
 
 
 def _keep_copy(executor: Executor, member: EtcdMemberSpec, kept: str) -> None:
@@ -366,7 +367,7 @@ def _finish(executor: Executor, state: RestoreState, cluster: Cluster) -> None:
     """After a completed restore: wait for the API server, drop the kept copies."""
     cluster.wait_for(
         "the API server to answer again",
-        lambda: _answers(cluster) or None,
+        lambda: cluster.api_server_ready() or None,
         timeout=API_READY_TIMEOUT,
     )
     planned_control_plane_outage(False)
@@ -374,18 +375,6 @@ def _finish(executor: Executor, state: RestoreState, cluster: Cluster) -> None:
     executor.run(f"rm -rf {kept}", timeout=300)
     state.phase = "finished"
     state.save()
-
-
-def _answers(cluster: Cluster) -> bool:
-    try:
-        cluster.nodes()
-    except ClusterError:
-        return False
-    return True
-
-
-def _file_safe(run_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
 
 
 # -- undo ---------------------------------------------------------------------------------

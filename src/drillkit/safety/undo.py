@@ -424,7 +424,7 @@ def local_control_plane_undo(
 
 def undo_file(undo_dir: Path, run_id: str) -> Path:
     """The local state file of one run."""
-    return undo_dir / f"{_file_safe(run_id)}.json"
+    return undo_dir / f"{file_safe(run_id)}.json"
 
 
 def _update_local(
@@ -576,7 +576,8 @@ def _cluster_server(cluster: Cluster) -> str:
     return str(cluster.api_client.configuration.host)
 
 
-def _file_safe(run_id: str) -> str:
+def file_safe(run_id: str) -> str:
+    """A run id as a file name: unsafe characters replaced, a digest added if any were."""
     safe = re.sub(r"[^A-Za-z0-9._@-]", "_", run_id).lstrip(".")
     return safe if safe == run_id else f"{safe}-{_digest(run_id)}"
 
