@@ -53,7 +53,11 @@ def test_markers_are_read_from_the_named_kubeconfig(tmp_path: Path) -> None:
 
 def test_an_unset_variable_in_read_from_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_SUCH_KUBECONFIG", raising=False)
-    with pytest.raises(InvalidInput, match=r"markers.read_from.kubeconfig: .*unset"):
+    with pytest.raises(
+        InvalidInput,
+        match=r"markers.read_from.kubeconfig .*: the environment variable NO_SUCH_KUBECONFIG "
+        "is not set",
+    ):
         connect_marker_reader(markers(kubeconfig="$NO_SUCH_KUBECONFIG"), None, None)
 
 

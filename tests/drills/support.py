@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 
 from drillkit.lab.cluster import Lab
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_until
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHIPPED_DRILLS = REPOSITORY / "drills"
@@ -116,3 +117,51 @@ class BackgroundDrill:
         stdout, _ = self.process.communicate(timeout=timeout)
         self._log_file.close()
         return stdout
+
+
+class SchedulerProcess:
+    """``drill scheduler run`` in the background, its log in a file."""
+
+    def __init__(self, scheduler_id: str, environment: dict[str, str], log: Path) -> None:
+        self.scheduler_id = scheduler_id
+        self.port = free_port()
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            drill_command(
+                "scheduler",
+                "run",
+                "--id",
+                scheduler_id,
+                "--port",
+                str(self.port),
+                "--refresh",
+                "1s",
+            ),
+            env=environment,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def health(self) -> dict[str, Any] | None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"scheduler {self.scheduler_id} exited:\n{self.log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+                document: dict[str, Any] = json.loads(r.read())
+        except OSError:
+            return None  # not listening yet
+        return document
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            text: str = r.read().decode()
+        return text
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=300)
+        finally:
+            self._log_file.close()

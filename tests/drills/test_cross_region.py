@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
-import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ import pytest
 
 from drillkit.drivers.backups import create_backup, read_catalogue
 from drillkit.drivers.objectstore import LocalStore
-from drillkit.errors import DrillError
 from drillkit.lab.cluster import Lab
 from drillkit.model.timeline import parse_utc
 from tests.backup.regions import (
@@ -29,8 +29,10 @@ from tests.backup.regions import (
 )
 from tests.conftest import start_lab
 from tests.drills.support import (
+    REPOSITORY,
     SHIPPED_DRILLS,
     DrillResult,
+    SchedulerProcess,
     drill_command,
     drill_environment,
     shipped,
@@ -129,6 +131,14 @@ def test_the_shop_comes_back_in_region_b_and_the_rpo_is_the_backup_age(
     assert "backup age at the fault" in report_text
     assert "1 Secret" in report_text and "1 PersistentVolumeClaim" in report_text
     assert "1 Deployment" in report_text
+    # report.json counts the restored objects by kind (conflict fail: all created).
+    restored = result.report()["restore"]
+    assert (
+        restored["objects_by_kind"]["Deployment"] == 1
+        and restored["objects_by_kind"]["PersistentVolumeClaim"] == 1
+        and restored["objects_by_kind"]["Secret"] >= 1
+        and restored["created"] == sum(restored["objects_by_kind"].values()) > 0
+    ), restored
     assert backup["sha256"] in report_text
     # The restored Secret's value is nowhere in what the run wrote.
     for path in result.report_dir.rglob("*"):
@@ -138,36 +148,34 @@ def test_the_shop_comes_back_in_region_b_and_the_rpo_is_the_backup_age(
     wait_until("shop/web to be available in region-a", lambda: web_available(region_a))
 
 
-class BackupCadence:
-    """Backups of region-a's shop every ``every`` seconds, as a schedule takes them,
-    into the drill's store; failures (region-a lost) are counted, not raised."""
-
-    def __init__(self, region_a: Lab, store: Path, every: float) -> None:
-        self.region_a = region_a
-        self.store = LocalStore(store)
-        self.every = every
-        self.taken: list[str] = []
-        self.failed = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> BackupCadence:
-        self._thread.start()
-        wait_until("a first scheduled backup", lambda: self.taken)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with self.region_a.connect(admin=False) as runner:
-                    self.taken.append(create_backup(runner, self.store, ["shop"]).name)
-            except DrillError:
-                self.failed += 1
-            self._stop.wait(self.every)
+@contextlib.contextmanager
+def scheduled_backups(region_a: Lab, tmp_path: Path, cron: str) -> Iterator[SchedulerProcess]:
+    """``drill scheduler run`` taking backups of region-a's shop on ``cron`` into the
+    drill's store, as the shipped plan does (``backups/shop.yaml``)."""
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    (backups / "shop.yaml").write_text((REPOSITORY / "backups" / "shop.yaml").read_text())
+    env = drill_environment(
+        region_a,
+        DRILLKIT_BACKUP_STORE=str(tmp_path / "store"),
+        DRILL_BACKUPS_DIR=str(backups),
+        DRILL_REPORTS_DIR=str(tmp_path / "scheduler-reports"),
+        DRILL_SCHEDULER_DATABASE=f"sqlite:///{tmp_path / 'scheduler.db'}",
+    )
+    added = subprocess.run(
+        drill_command("schedule", "add", "shop", "--backup", "--cron", cron),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    scheduler = SchedulerProcess("backups", env, tmp_path / "scheduler.log")
+    try:
+        yield scheduler
+    finally:
+        scheduler.stop()
 
 
 def test_with_backups_every_few_seconds_the_rpo_is_the_time_since_the_last_one(
@@ -179,22 +187,38 @@ def test_with_backups_every_few_seconds_the_rpo_is_the_time_since_the_last_one(
     experiment["method"] = [a for a in experiment["method"] if a["name"] != "back-up-shop"]
     experiment["method"][0]["pauses"] = {"before": 8}
     variant = write_variant(tmp_path, "scheduled", drill=drill, experiment=experiment)
+    store = LocalStore(tmp_path / "store")
 
-    with BackupCadence(region_a, tmp_path / "store", every=3.0) as cadence:
+    with scheduled_backups(region_a, tmp_path, "*/4 * * * * *") as scheduler:
+        wait_until("a first scheduled backup", lambda: scheduler.health() and read_catalogue(store))
         result = run_cross_region(region_a, region_b, variant, tmp_path)
-        taken = list(cadence.taken)
 
     assert result.returncode == 0, result.stderr
     events = timeline(result)
     (fault,) = [e for e in events if e["kind"] == "fault_injected"]
+    (disaster,) = [
+        e for e in events if e["kind"] == "activity_started" and e["name"] == "region-a-is-lost"
+    ]
     fault_utc = parse_utc(fault["utc"])
-    catalogue = {b.name: b for b in read_catalogue(LocalStore(tmp_path / "store"))}
-    before_fault = [catalogue[n] for n in taken if catalogue[n].taken_utc <= fault_utc]
+    catalogue = {b.name: b for b in read_catalogue(store)}
+    before_fault = [b for b in catalogue.values() if b.taken_utc <= fault_utc]
     assert len(before_fault) >= 2  # a cadence, not a single backup
-    newest = before_fault[-1]
-    restore_point = result.journal()["run"][0]["output"]["drillkit_restore_point"]
-    assert restore_point["name"] == newest.name
-    since_last_backup = (fault_utc - newest.taken_utc).total_seconds()
+    assert all(b.plan == "shop" for b in before_fault)  # taken by the schedule
+    # The restore point is the newest backup that was whole when the disaster began
+    # (one still being written then may finish later and is not waited for).
+    restore_point = catalogue[
+        result.journal()["run"][0]["output"]["drillkit_restore_point"]["name"]
+    ]
+    complete_at_disaster = [
+        b
+        for b in before_fault
+        if datetime.fromtimestamp((store.root / b.catalogue_key).stat().st_mtime, UTC)
+        < parse_utc(disaster["utc"])
+    ]
+    assert complete_at_disaster
+    assert all(b.taken_utc <= restore_point.taken_utc for b in complete_at_disaster)
+    assert restore_point.taken_utc <= fault_utc
+    since_last_backup = (fault_utc - restore_point.taken_utc).total_seconds()
     rpo = result.report()["measurements"]["rpo"]
     interval = 1.0
     assert abs(rpo["seconds"] - since_last_backup) <= interval

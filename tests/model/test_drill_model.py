@@ -148,13 +148,16 @@ def test_experiment_resolves_relative_to_the_drill_file() -> None:
         ("0 10 * * TUE", True),
         ("*/15 9-17 * * MON-FRI", True),
         ("0 0 L * ?", True),
+        ("*/10 * * * * *", True),
         ("0 10 * *", False),
-        ("0 10 * * TUE 2025", False),
+        ("0 0 10 * * TUE 2025", False),
         ("0 10 * * TUE%", False),
         ("@daily", False),
     ],
 )
-def test_cron_expressions_need_five_fields_of_cron_characters(cron: str, accepted: bool) -> None:
+def test_cron_expressions_need_five_or_six_fields_of_cron_characters(
+    cron: str, accepted: bool
+) -> None:
     schedule = {"cron": cron}
     if accepted:
         assert build_drill(schedule=schedule).schedule is not None

@@ -16,7 +16,14 @@ from typing import Literal
 from drillkit.measuring.run import measure_run
 from drillkit.model.measurement import RunStatus
 from drillkit.model.objectives import Objectives
-from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
+from drillkit.model.run import (
+    Accountability,
+    RestoredKind,
+    RestoreSummary,
+    RunRecord,
+    Scope,
+    SourceFile,
+)
 from drillkit.model.timeline import (
     ActivityCompleted,
     ActivityStarted,
@@ -48,6 +55,23 @@ DRILL_SHA = "a" * 64
 EXPERIMENT_SHA = "b" * 64
 
 Variant = Literal["met", "missed", "interrupted", "never-injected", "markers"]
+
+SHOP_RESTORE = RestoreSummary(
+    backup="backup-20250301-085500-3c1d",
+    target="region-b of /labs/region-b/kubeconfig",
+    namespaces=("shop",),
+    objects_by_kind=(
+        RestoredKind(kind="ConfigMap", count=2),
+        RestoredKind(kind="Deployment", count=1),
+        RestoredKind(kind="Namespace", count=1),
+        RestoredKind(kind="PersistentVolumeClaim", count=1),
+        RestoredKind(kind="Secret", count=1),
+    ),
+    created=5,
+    replaced=1,
+    skipped=2,
+)
+"""A restore of the shop into region B: 6 objects written (5 created, 1 replaced), 2 skipped."""
 
 
 def at(offset: float) -> Instant:

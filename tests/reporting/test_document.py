@@ -30,6 +30,7 @@ from drillkit.reporting.document import (
 from tests.reporting.conftest import (
     DRILL_SHA,
     EXPERIMENT_SHA,
+    SHOP_RESTORE,
     UTC_ORIGIN,
     Variant,
     at,
@@ -49,7 +50,7 @@ def write_report(directory: Path, content: str) -> Path:
 def test_a_met_run_reports_rto_in_the_shape_ci_scripts_read() -> None:
     report = render_report_json(make_record("met"))
 
-    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.0"
+    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.1"
     assert report["verdict"] == "met"
     assert report["status"] == "completed"
     assert report["measurements"] == {
@@ -228,6 +229,73 @@ def test_a_run_that_could_not_proceed_reports_why() -> None:
 
     assert report["status"] == "error"
     assert report["error"] == "cluster unreachable: connection refused"
+
+
+def test_a_restore_drill_reports_the_restored_objects_by_kind_and_the_totals() -> None:
+    record = dataclasses.replace(make_record("met"), restore=SHOP_RESTORE)
+
+    report = render_report_json(record)
+
+    assert report["restore"] == {
+        "backup": "backup-20250301-085500-3c1d",
+        "target": "region-b of /labs/region-b/kubeconfig",
+        "namespaces": ["shop"],
+        "objects_by_kind": {
+            "ConfigMap": 2,
+            "Deployment": 1,
+            "Namespace": 1,
+            "PersistentVolumeClaim": 1,
+            "Secret": 1,
+        },
+        "created": 5,
+        "replaced": 1,
+        "skipped": 2,
+    }
+
+
+def test_restored_kinds_are_listed_in_order_whatever_order_they_were_recorded_in() -> None:
+    shuffled = dataclasses.replace(
+        SHOP_RESTORE, objects_by_kind=tuple(reversed(SHOP_RESTORE.objects_by_kind))
+    )
+    record = dataclasses.replace(make_record("met"), restore=shuffled)
+
+    restore = render_report_json(record)["restore"]
+
+    assert isinstance(restore, dict)
+    assert list(restore["objects_by_kind"]) == sorted(restore["objects_by_kind"])
+
+
+def test_a_drill_that_restores_no_backup_reports_restore_as_null() -> None:
+    report = render_report_json(make_record("met"))
+
+    assert "restore" in report
+    assert report["restore"] is None
+
+
+def test_a_restore_report_reads_back_equal(tmp_path: Path) -> None:
+    rendered = render_report_json(dataclasses.replace(make_record("met"), restore=SHOP_RESTORE))
+    report_dir = write_report(tmp_path / "run", json.dumps(rendered))
+
+    document = read_report_document(report_dir / "report.json")
+
+    assert document.model_dump(mode="json") == rendered
+    assert document.restore is not None
+    assert document.restore.objects_by_kind["Secret"] == 1
+
+
+def test_a_version_1_0_report_from_before_restores_were_reported_still_reads(
+    tmp_path: Path,
+) -> None:
+    rendered = render_report_json(make_record("met"))
+    rendered["schema_version"] = "1.0"
+    del rendered["restore"]
+    report_dir = write_report(tmp_path / "run", json.dumps(rendered))
+
+    document = read_report_document(report_dir / "report.json")
+
+    assert document.schema_version == "1.0"
+    assert document.restore is None
+    assert read_report_summary(report_dir).verdict is Verdict.MET
 
 
 def test_a_run_without_a_drill_file_has_no_drill_source() -> None:

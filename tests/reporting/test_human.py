@@ -15,7 +15,14 @@ from drillkit.model.measurement import RunStatus
 from drillkit.model.run import RunRecord
 from drillkit.model.timeline import ConditionObserved
 from drillkit.reporting.human import render_html, render_markdown
-from tests.reporting.conftest import DRILL_SHA, EXPERIMENT_SHA, at, make_record, make_timeline
+from tests.reporting.conftest import (
+    DRILL_SHA,
+    EXPERIMENT_SHA,
+    SHOP_RESTORE,
+    at,
+    make_record,
+    make_timeline,
+)
 
 HOSTILE = "<script>alert('pwned')</script> & <img src=x onerror=alert(1)> | *bold* [link](x)"
 ALLOWED_ADDRESSES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
@@ -125,6 +132,35 @@ def test_markdown_records_scope_and_accountability() -> None:
         assert expected in markdown
 
 
+def test_markdown_of_a_restore_drill_tables_the_restored_objects_by_kind_with_totals() -> None:
+    markdown = render_markdown(dataclasses.replace(make_record("met"), restore=SHOP_RESTORE))
+
+    section = markdown[markdown.index("## Restored objects") :]
+    section = section[: section.index("\n## ")]
+    assert "Backup backup-20250301-085500-3c1d restored into region-b of " in section
+    assert "(namespaces shop): 5 created, 1 replaced, 2 skipped." in section
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert rows == [
+        "| Kind | Objects |",
+        "|---|---:|",
+        "| ConfigMap | 2 |",
+        "| Deployment | 1 |",
+        "| Namespace | 1 |",
+        "| PersistentVolumeClaim | 1 |",
+        "| Secret | 1 |",
+        "| **Total restored** | **6** |",
+    ]
+    # After the answer (objectives, findings), before who ran it.
+    order = ["## Findings", "## Restored objects", "## Scope and accountability"]
+    positions = [markdown.index(heading) for heading in order]
+    assert positions == sorted(positions)
+
+
+def test_a_drill_that_restores_no_backup_has_no_restored_objects_section() -> None:
+    assert "Restored objects" not in render_markdown(make_record("met"))
+    assert "Restored objects" not in render_html(make_record("met"))
+
+
 def test_the_timeline_gives_utc_and_seconds_since_the_fault() -> None:
     markdown = render_markdown(make_record("met"))
 
@@ -178,6 +214,24 @@ def test_html_gives_the_numbers_with_their_resolution_findings_and_scope() -> No
     assert "zone-a: 2, zone-b: 2, zone-c: 2" in page
     assert "alice@example.com" in page
     assert f"sha256 {EXPERIMENT_SHA}" in page
+
+
+def test_html_of_a_restore_drill_tables_the_restored_objects_by_kind_with_totals() -> None:
+    page = render_html(dataclasses.replace(make_record("met"), restore=SHOP_RESTORE))
+
+    section = page[page.index("<h2>Restored objects</h2>") :]
+    section = section[: section.index("</section>")]
+    assert "<code>backup-20250301-085500-3c1d</code> restored into region-b of " in section
+    assert "5 created, 1 replaced, 2 skipped" in section
+    cells = re.findall(r"<tr><td>([^<]+)</td><td class=\"number\">(\d+)</td></tr>", section)
+    assert cells == [
+        ("ConfigMap", "2"),
+        ("Deployment", "1"),
+        ("Namespace", "1"),
+        ("PersistentVolumeClaim", "1"),
+        ("Secret", "1"),
+    ]
+    assert '<th scope="row">Total restored</th><td class="number">6</td>' in section
 
 
 def test_html_shows_why_a_run_could_not_proceed() -> None:

@@ -61,6 +61,9 @@ def test_cron_expressions_fire_when_cron_would(expression: str, expected: list[s
         ("0 10 * * FUNDAY", "'funday' is not a day of the week"),
         ("0 10 * * 5-1", "runs backwards"),
         ("0 10 * * MON#2", "is not supported"),
+        # Six fields have a leading second; a trailing year (AWS, Quartz) is not cron's.
+        ("0 10 * * TUE 2025", "'2025' is not a day of the week"),
+        ("0 10 * * ? *", 'Unrecognized expression "?" for field "month"'),
         ("0 10 31 2 *", None),
     ],
 )
@@ -75,6 +78,14 @@ def test_invalid_cron_expressions_say_what_is_wrong(expression: str, problem: st
         except InvalidInput as error:
             assert problem in str(error)
             raise
+
+
+def test_a_sixth_leading_field_is_the_second() -> None:
+    calendar = parse_cron("*/20 * * * * *", "UTC")
+    times = upcoming_fire_times(calendar, jitter=timedelta(0), seed="", now=THURSDAY, count=4)
+    assert [f"{t:%H:%M:%S}" for t in times] == ["09:00:00", "09:00:20", "09:00:40", "09:01:00"]
+    # Without it, a fire is at second 0.
+    assert parse_cron("* * * * *", "UTC").next_after(THURSDAY) == THURSDAY + timedelta(minutes=1)
 
 
 def test_a_cron_time_is_read_in_its_time_zone_across_daylight_saving_time() -> None:

@@ -8,14 +8,9 @@
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -31,10 +26,9 @@ from drillkit.scheduling.firing import FireSetup, fire, launch_target, target_po
 from drillkit.scheduling.history import Fire, FireOutcome, FireRecord, list_fires
 from drillkit.scheduling.policies import SkipKind
 from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule
-from tests.drills.support import drill_command, drill_environment
+from tests.drills.support import SchedulerProcess, drill_environment
 from tests.drills.test_pod_kill import deploy_web, pod_kill_in
 from tests.helpers import wait_until
-from tests.scheduling.conftest import free_port
 
 pytestmark = pytest.mark.lab
 
@@ -50,6 +44,7 @@ def test_a_fire_whose_drill_finds_the_cluster_lock_held_is_skipped_as_lock_held(
     setup = FireSetup(
         drills_dir=drill_path.parent,
         gamedays_dir=tmp_path / "gamedays",
+        backups_dir=tmp_path / "backups",
         reports_dir=tmp_path / "reports",
         policy_file=None,
         options=RunOptions(kubeconfig=lab.kubeconfig),
@@ -82,54 +77,6 @@ def test_a_fire_whose_drill_finds_the_cluster_lock_held_is_skipped_as_lock_held(
         "skipped: lock held: another drill holds the cluster lock: run a-game-day-by-hand"
     )
     assert not (tmp_path / "reports" / name).exists()
-
-
-class SchedulerProcess:
-    """``drill scheduler run`` in the background, its log in a file."""
-
-    def __init__(self, scheduler_id: str, environment: dict[str, str], log: Path) -> None:
-        self.scheduler_id = scheduler_id
-        self.port = free_port()
-        self.log = log
-        self._log_file = log.open("w")
-        self.process = subprocess.Popen(
-            drill_command(
-                "scheduler",
-                "run",
-                "--id",
-                scheduler_id,
-                "--port",
-                str(self.port),
-                "--refresh",
-                "1s",
-            ),
-            env=environment,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    def health(self) -> dict[str, Any] | None:
-        if self.process.poll() is not None:
-            raise AssertionError(f"scheduler {self.scheduler_id} exited:\n{self.log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
-                document: dict[str, Any] = json.loads(r.read())
-        except OSError:
-            return None  # not listening yet
-        return document
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            text: str = r.read().decode()
-        return text
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=300)
-        finally:
-            self._log_file.close()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from drillkit.scheduling.database import Database
 from drillkit.scheduling.firing import (
     FireSetup,
     LaunchOutcome,
+    check_policies,
     fire,
     launch_target,
     target_policies,
@@ -53,6 +54,7 @@ def setup_in(tmp_path: Path, policy: str | None = None) -> FireSetup:
     return FireSetup(
         drills_dir=TEST_DRILLS,
         gamedays_dir=tmp_path / "gamedays",
+        backups_dir=tmp_path / "backups",
         reports_dir=tmp_path / "reports",
         policy_file=policy_file,
         options=RunOptions(),
@@ -184,6 +186,27 @@ def test_a_drill_files_own_blackouts_apply_too(
         "skipped: blackout: inside blackout window 'monday mornings' "
         "(2026-01-05T08:00:00+00:00 to 2026-01-05T12:00:00+00:00)"
     )
+
+
+def test_backups_keep_running_through_the_policy_files_freeze_but_not_their_own(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    setup = setup_in(tmp_path, FREEZE)
+    setup.backups_dir.mkdir()
+    plan = setup.backups_dir / "shop.yaml"
+    plan.write_text("namespaces: [shop]\nschedule: {cron: '*/15 * * * *'}\n")
+    clock.set(FIRE_TIME)  # inside the policy file's freeze
+
+    assert target_policies(TargetKind.DRILL, "noop", setup).blackouts
+    assert target_policies(TargetKind.BACKUP, "shop", setup).blackouts == ()
+    assert check_policies(target_policies(TargetKind.BACKUP, "shop", setup), clock=clock) is None
+
+    plan.write_text(
+        "namespaces: [shop]\nschedule:\n  cron: '*/15 * * * *'\n  blackouts:\n"
+        "    - {name: storage maintenance, cron: '0 8 * * MON', duration: 4h}\n"
+    )
+    skip = check_policies(target_policies(TargetKind.BACKUP, "shop", setup), clock=clock)
+    assert skip is not None and "storage maintenance" in skip.describe()
 
 
 def test_a_fire_another_scheduler_took_is_skipped_as_lock_held(

@@ -1,10 +1,11 @@
 """``drill backup``: back up namespaces, list and verify backups, restore one elsewhere.
 
 The same built-in provider the cross-region-restore drill uses
-(``drillkit.drivers.backups``), as commands a schedule, a CronJob or a person can
-run: ``create`` is what a backup schedule fires, ``verify`` the weekly check that
-an archive is whole, ``restore`` a restore into another cluster or a scratch
-namespace, journalled so that ``drill recover`` cleans up a restore that was killed.
+(``drillkit.drivers.backups``), as commands a person, cron or CI can run: ``create`` a
+backup now (a backup plan, ``drill schedule add NAME --backup``, takes them on a
+schedule), ``verify`` the weekly check that an archive is whole, ``restore`` a restore
+into another cluster or a scratch namespace, journalled so that ``drill recover`` cleans
+up a restore that was killed.
 """
 
 from __future__ import annotations

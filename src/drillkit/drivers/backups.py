@@ -184,10 +184,16 @@ class BackupInfo:
     source: str
     skipped: tuple[str, ...] = ()
     """Resources that could not be listed (forbidden), by ``group/resource``."""
+    plan: str | None = None
+    """The backup plan that took it, whose retention may delete it; None when taken by hand."""
 
     @property
     def archive_key(self) -> str:
         return f"{PREFIX}{self.name}.tar.gz"
+
+    @property
+    def catalogue_key(self) -> str:
+        return f"{PREFIX}{self.name}.json"
 
     def age_seconds(self, now: datetime) -> float:
         return (now - self.taken_utc).total_seconds()
@@ -202,6 +208,7 @@ class BackupInfo:
             "counts": dict(sorted(self.counts.items())),
             "source": self.source,
             "skipped": list(self.skipped),
+            "plan": self.plan,
         }
 
     @classmethod
@@ -215,6 +222,7 @@ class BackupInfo:
             counts={str(k): int(v) for k, v in dict(value["counts"]).items()},
             source=str(value["source"]),
             skipped=tuple(str(s) for s in value.get("skipped", ())),
+            plan=str(value["plan"]) if value.get("plan") is not None else None,
         )
 
 
@@ -394,6 +402,7 @@ def create_backup(
     store: ObjectStore,
     namespaces: Sequence[str],
     *,
+    plan: str | None = None,
     now: datetime | None = None,
 ) -> BackupInfo:
     """Export ``namespaces``, archive them and store the archive with its catalogue entry."""
@@ -414,10 +423,11 @@ def create_backup(
         counts=dict(sorted(Counter(str(o["kind"]) for o in objects).items())),
         source=source,
         skipped=tuple(skipped),
+        plan=plan,
     )
     # The archive before its catalogue entry: a listed backup is a whole one.
     store.put(info.archive_key, archive)
-    store.put(f"{PREFIX}{name}.json", (json.dumps(info.to_json(), sort_keys=True) + "\n").encode())
+    store.put(info.catalogue_key, (json.dumps(info.to_json(), sort_keys=True) + "\n").encode())
     return info
 
 
@@ -485,6 +495,22 @@ def find_backup(store: ObjectStore, reference: str = "latest") -> BackupInfo:
         if info.name == reference:
             return info
     raise DrillError(f"backup {reference} is not in the catalogue of {store.description}")
+
+
+def prune_backups(store: ObjectStore, *, plan: str, keep: int) -> list[BackupInfo]:
+    """Delete the backups of ``plan`` but its newest ``keep``; the deleted ones, oldest first.
+
+    Backups of other plans and those taken by hand are never touched. The catalogue entry
+    goes first, so a backup is never listed without its archive.
+    """
+    if keep < 1:
+        raise InvalidInput(f"backup plan {plan}: keep must be 1 or more, not {keep}")
+    taken = [info for info in read_catalogue(store) if info.plan == plan]
+    doomed = taken[:-keep]
+    for info in doomed:
+        store.delete(info.catalogue_key)
+        store.delete(info.archive_key)
+    return doomed
 
 
 def load_backup(store: ObjectStore, info: BackupInfo) -> Backup:

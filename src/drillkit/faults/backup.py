@@ -54,7 +54,7 @@ from drillkit.drivers.backups import (
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.drivers.velero import DEFAULT_NAMESPACE as DEFAULT_VELERO_NAMESPACE
 from drillkit.errors import ClusterError, DrillError, InvalidInput
-from drillkit.faults.etcd import RESTORE_POINT_KEY, STEPS_KEY
+from drillkit.faults.etcd import RESTORE_POINT_KEY, RESTORED_KEY, STEPS_KEY
 from drillkit.faults.kubernetes import INJECTED_AT
 from drillkit.files import state_home, write_atomically
 from drillkit.lab.backups import (
@@ -72,6 +72,7 @@ from drillkit.safety.undo import (
     UndoAction,
     UndoRecord,
     current_run_id,
+    file_safe,
     record_undo,
     register_undo_action,
 )
@@ -83,6 +84,7 @@ START_REGION = "start-region-lab"
 DISASTER_MODES: tuple[str, ...] = ("api-unreachable", "lab-stopped")
 PROVIDERS: tuple[str, ...] = ("builtin", "velero")
 VELERO_TIMEOUT = 1800.0
+VELERO_SYNC_TIMEOUT = 300.0
 WORKLOAD_TIMEOUT = 300.0
 CLEANUP_TIMEOUT = 120.0
 _WORKLOAD_KINDS = ("Deployment", "StatefulSet")
@@ -110,12 +112,15 @@ def region_disaster(
     backup: str = "latest",
     provider: str = "builtin",
     velero_namespace: str = DEFAULT_VELERO_NAMESPACE,
+    velero_sync_timeout: float = VELERO_SYNC_TIMEOUT,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Prove the restore point, then lose region A (the drill's own lab).
 
     With ``provider: velero`` the restore point is the newest Completed Velero
-    Backup that region B's Velero sees (``backup``: latest or a name)."""
+    Backup of region A (or the one ``backup`` names), once region B's Velero lists
+    it Completed too: its BackupStorageLocation sync brings it over from the bucket
+    both share, within ``velero_sync_timeout`` seconds."""
     if mode not in DISASTER_MODES:
         raise InvalidInput(
             f"region_disaster: mode must be one of {', '.join(DISASTER_MODES)}, not {mode!r}"
@@ -130,9 +135,11 @@ def region_disaster(
     region = Lab.open(lab_name)
     journal_file: Path | None = None
     if provider == "velero":
-        # Velero keeps the backup; what region B's Velero sees is what it can restore.
+        # Velero keeps the backup; region B's Velero restores only what it sees.
         target = resolve_restore_target(None, None, configuration)
-        restore_point = _velero_restore_point(target, backup, velero_namespace)
+        restore_point = _velero_restore_point(
+            source_address(), target, backup, velero_namespace, velero_sync_timeout
+        )
     else:
         backup_store = resolve_store(store, configuration)
         # Before anything destructive: the backup is whole and readable, every object.
@@ -232,6 +239,7 @@ def restore_backup(
         "backup": loaded.info.name,
         "target": target.describe(),
         "restored": result.to_json(),
+        RESTORED_KEY: summarise_restore(loaded.info.name, target.describe(), result),
     }
 
 
@@ -243,6 +251,7 @@ def take_velero_backup(
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ask the drill's cluster's Velero for a backup and wait until it completes."""
+    started = _instant()
     with source_address().connect() as cluster:
         name = velero.create_backup(
             cluster,
@@ -253,7 +262,15 @@ def take_velero_backup(
         done = velero.wait_for_phase(
             cluster, "Backup", name, velero_namespace=velero_namespace, timeout=timeout
         )
-    return {INJECTED_AT: None, "backup": done.to_json()}
+    step = _step(
+        "backup",
+        "velero backup",
+        f"velero backup {velero_namespace}/{name} of {', '.join(namespaces)}: "
+        f"{_velero_outcome(done)}",
+        started,
+        _instant(),
+    )
+    return {INJECTED_AT: None, STEPS_KEY: [step], "backup": done.to_json()}
 
 
 def restore_velero_backup(
@@ -266,18 +283,22 @@ def restore_velero_backup(
     timeout: float = VELERO_TIMEOUT,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Ask region B's Velero to restore ``backup`` (latest: the newest Completed one)
-    and wait until it completes. ``conflict``: skip (Velero's ``none``) or replace
-    (``update``); a Velero restore is Velero's to finish or fail, never half-applied
-    by drillkit."""
+    """Ask region B's Velero to restore ``backup`` and wait until it completes.
+    ``latest``: the backup this run's ``region_disaster`` proved, else the newest
+    Completed one. ``conflict``: skip (Velero's ``none``) or replace (``update``); a
+    Velero restore is Velero's to finish or fail, never half-applied by drillkit."""
     if conflict not in ("skip", "replace"):
         raise InvalidInput(
             f"restore_velero_backup: conflict must be skip or replace, not {conflict!r}"
         )
     target = resolve_restore_target(kubeconfig, context, configuration)
+    proved = _proved_velero_backup(current_run_id(), velero_namespace)
     started = _instant()
     with target.connect() as cluster:
-        chosen = _velero_backup(cluster, backup, velero_namespace)
+        if backup == "latest" and proved is not None:
+            chosen = proved
+        else:
+            chosen = _velero_backup(cluster, backup, velero_namespace)
         name = velero.create_restore(
             cluster,
             chosen,
@@ -288,12 +309,10 @@ def restore_velero_backup(
         done = velero.wait_for_phase(
             cluster, "Restore", name, velero_namespace=velero_namespace, timeout=timeout
         )
-    items = "an unreported number of" if done.items is None else str(done.items)
     step = _step(
         "restore",
         "velero restore",
-        f"velero restore {velero_namespace}/{name} of {chosen}: {done.phase}, {items} items, "
-        f"{done.warnings} warnings, {done.errors} errors",
+        f"velero restore {velero_namespace}/{name} of {chosen}: {_velero_outcome(done)}",
         started,
         _instant(),
     )
@@ -523,24 +542,71 @@ def _velero_backup(cluster: Cluster, reference: str, velero_namespace: str) -> s
 
 
 def _velero_restore_point(
-    target: ClusterAddress, reference: str, velero_namespace: str
+    source: ClusterAddress,
+    target: ClusterAddress,
+    reference: str,
+    velero_namespace: str,
+    sync_timeout: float,
 ) -> dict[str, object]:
+    name = reference
+    if reference == "latest":
+        # Region A still answers: its newest backup is the one the drill (or its
+        # schedule) took last, and region B's sync may not have brought it over yet.
+        with source.connect() as cluster:
+            name = _velero_backup(cluster, reference, velero_namespace)
     with target.connect() as cluster:
-        name = _velero_backup(cluster, reference, velero_namespace)
-        backup = velero.read_operation(cluster, "Backup", name, velero_namespace)
-    if backup.phase != velero.COMPLETED or backup.completed_utc is None:
+        try:
+            backup = velero.wait_for_synced_backup(
+                cluster, name, velero_namespace=velero_namespace, timeout=sync_timeout
+            )
+        except velero.VeleroFailed as error:
+            raise velero.VeleroFailed(f"in region B ({target.describe()}), {error}") from None
+    # Velero reads the objects between its start and its completion: what was
+    # written after the start may be missing, so the backup's age counts from it.
+    taken = backup.started_utc or backup.completed_utc
+    if taken is None:
         raise DrillError(
-            f"velero backup {velero_namespace}/{name} is {backup.phase}, not Completed"
+            f"velero backup {velero_namespace}/{name} has no start or completion time; "
+            "its age, and so the data a restore of it loses, is unknown"
         )
+    # restore_velero_backup restores this backup, not whatever is newest by then.
+    path = _velero_restore_point_file(current_run_id())
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    chosen = {"backup": name, "velero_namespace": velero_namespace}
+    write_atomically(path, (json.dumps(chosen) + "\n").encode(), mode=0o600)
     return {
         "path": f"velero://{velero_namespace}/{name}",
         "sha256": "kept by Velero",
-        "taken_utc": format_utc(backup.completed_utc),
+        "taken_utc": format_utc(taken),
         "size": 0,
         "name": name,
         "items": backup.items,
-        "age_seconds": round((datetime.now(UTC) - backup.completed_utc).total_seconds(), 3),
+        "age_seconds": round((datetime.now(UTC) - taken).total_seconds(), 3),
     }
+
+
+def _velero_restore_point_file(run_id: str) -> Path:
+    return state_home() / "velero-restore-points" / f"{file_safe(run_id)}.json"
+
+
+def _proved_velero_backup(run_id: str, velero_namespace: str) -> str | None:
+    """The backup this run's disaster proved, once: the file goes as it is read."""
+    path = _velero_restore_point_file(run_id)
+    try:
+        chosen = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as error:
+        raise DrillError(f"unreadable velero restore point {path}: {error}") from None
+    path.unlink(missing_ok=True)
+    if chosen.get("velero_namespace") != velero_namespace:
+        return None
+    return str(chosen["backup"])
+
+
+def _velero_outcome(done: velero.VeleroOperation) -> str:
+    items = "an unreported number of" if done.items is None else str(done.items)
+    return f"{done.phase}, {items} items, {done.warnings} warnings, {done.errors} errors"
 
 
 def _restore_point(info: BackupInfo, store: str) -> dict[str, object]:
@@ -553,6 +619,25 @@ def _restore_point(info: BackupInfo, store: str) -> dict[str, object]:
         "name": info.name,
         "counts": dict(info.counts),
         "age_seconds": round(info.age_seconds(now), 3),
+    }
+
+
+def summarise_restore(backup: str, target: str, result: RestoreResult) -> dict[str, object]:
+    """The ``RESTORED_KEY`` output of a restore, for the run's report: kinds and counts.
+
+    Object names and contents stay out (a Secret's data above all). The counts are a
+    list of pairs, not a mapping: the journal's redaction blanks the value of any key
+    named like a secret, and the kind ``Secret`` is one."""
+    keys = [*result.created, *result.replaced, *result.skipped]
+    namespaces = {k.name if k.kind == "Namespace" else k.namespace for k in keys}
+    return {
+        "backup": backup,
+        "target": target,
+        "namespaces": sorted(n for n in namespaces if n),
+        "objects_by_kind": [{"kind": k, "count": n} for k, n in result.counts().items()],
+        "created": len(result.created),
+        "replaced": len(result.replaced),
+        "skipped": len(result.skipped),
     }
 
 

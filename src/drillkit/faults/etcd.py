@@ -75,8 +75,13 @@ from drillkit.safety.undo import (
 logger = logging.getLogger(__name__)
 
 RESTORE_ETCD = "restore-etcd"
+# Keys of drillkit faults' outputs that the run's event handler
+# (drillkit.running.chaostoolkit) reads into the timeline and the run record.
 STEPS_KEY = "drillkit_steps"
 RESTORE_POINT_KEY = "drillkit_restore_point"
+RESTORED_KEY = "drillkit_restored"
+"""What a backup restore wrote: backup, target, namespaces, counts by kind (never content)."""
+
 API_READY_TIMEOUT = 180.0
 
 MODES: tuple[str, ...] = ("data-loss", "corruption", "quorum-loss")

@@ -11,6 +11,7 @@ kubeconfig and its least-privilege runner context.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,16 @@ def resolve_store(store: str | None, configuration: Mapping[str, Any] | None) ->
             "or DRILLKIT_BACKUP_STORE (a directory or s3://bucket/prefix)"
         )
     endpoint = _setting(None, configuration, "backup_store_endpoint", "DRILLKIT_S3_ENDPOINT")
-    return open_store(os.path.expandvars(os.path.expanduser(url)), endpoint_url=endpoint)
+    return open_store(expand(url, what="backup store"), endpoint_url=endpoint)
+
+
+def expand(value: str, *, what: str) -> str:
+    """``~`` and ``$VARIABLE``s expanded; ``InvalidInput`` naming a variable that is not set."""
+    expanded = os.path.expandvars(os.path.expanduser(value))
+    unset = re.search(r"\$\{?(\w+)", expanded)
+    if unset is not None:
+        raise InvalidInput(f"{what} {value!r}: the environment variable {unset[1]} is not set")
+    return expanded
 
 
 def resolve_restore_target(
@@ -80,7 +90,7 @@ def resolve_restore_target(
             "no restore target: pass kubeconfig, set the configuration's restore_kubeconfig "
             "(or restore_lab) or DRILLKIT_RESTORE_KUBECONFIG"
         )
-    return ClusterAddress(kubeconfig=os.path.expandvars(os.path.expanduser(path)), context=chosen)
+    return ClusterAddress(kubeconfig=expand(path, what="restore kubeconfig"), context=chosen)
 
 
 def source_address() -> ClusterAddress:

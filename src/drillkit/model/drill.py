@@ -48,6 +48,7 @@ OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 
 _CRON_FIELD_CHARACTERS = re.compile(r"^[0-9A-Za-z*,/?#-]+$")
 _CRON_FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
+_CRON_SECONDS = "second"
 
 
 class _DrillFileModel(BaseModel):
@@ -317,12 +318,14 @@ class Evidence(_DrillFileModel):
 def _ensure_cron_expression(expression: str) -> str:
     # Only the shape is checked here; the scheduler's cron trigger checks the values.
     fields = expression.split()
-    if len(fields) != len(_CRON_FIELD_NAMES):
+    names = {5: _CRON_FIELD_NAMES, 6: (_CRON_SECONDS, *_CRON_FIELD_NAMES)}.get(len(fields))
+    if names is None:
         raise ValueError(
             f"invalid cron expression {expression!r}: expected 5 fields "
-            f"(minute hour day-of-month month day-of-week), found {len(fields)}"
+            "(minute hour day-of-month month day-of-week), or 6 with a leading second field, "
+            f"found {len(fields)}"
         )
-    for field_name, field in zip(_CRON_FIELD_NAMES, fields, strict=True):
+    for field_name, field in zip(names, fields, strict=True):
         if not _CRON_FIELD_CHARACTERS.match(field):
             raise ValueError(
                 f"invalid cron expression {expression!r}: the {field_name} field {field!r} "
@@ -343,7 +346,8 @@ def _ensure_time_zone(name: str) -> str:
 
 
 CronExpression = Annotated[str, AfterValidator(_ensure_cron_expression)]
-"""A five-field cron expression; only its shape is checked here, the scheduler checks values."""
+"""A five-field cron expression (six with a leading second field); only its shape is
+checked here, the scheduler checks values."""
 
 TimeZoneName = Annotated[str, AfterValidator(_ensure_time_zone)]
 """An IANA time zone name such as ``Europe/Berlin``."""

@@ -48,6 +48,36 @@ class SourceFile:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RestoredKind:
+    """How many objects of one kind a restore wrote (created or replaced)."""
+
+    kind: str
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RestoreSummary:
+    """What a backup restore wrote into its target, by kind and count; never object content.
+
+    The counts are pairs rather than a mapping on purpose: redaction replaces the values
+    of secret-named keys in mappings, and a kind named ``Secret`` is one.
+    """
+
+    backup: str
+    """The backup restored, by name."""
+    target: str
+    """Where it was restored: the kube context and kubeconfig, in words."""
+    namespaces: tuple[str, ...]
+    """The namespaces the restore wrote into, after any namespace mapping."""
+    objects_by_kind: tuple[RestoredKind, ...]
+    """Objects restored (created or replaced), by kind, sorted by kind."""
+    created: int
+    replaced: int
+    skipped: int
+    """Objects left alone because they already existed (conflict policy ``skip``)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RunRecord:
     """One execution of a drill, complete enough to judge it without the cluster."""
 
@@ -74,3 +104,6 @@ class RunRecord:
     """The Chaos Toolkit journal, with secrets removed."""
     error: str | None = None
     """Why the run could not proceed, when its status is ``error``."""
+    restore: RestoreSummary | None = None
+    """The backup restore the run completed (the last one, should it restore twice);
+    None for drills that restore no backup."""

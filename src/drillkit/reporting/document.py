@@ -31,11 +31,13 @@ from drillkit.model.measurement import (
     Severity,
     Verdict,
 )
-from drillkit.model.run import RunRecord, SourceFile
+from drillkit.model.run import RestoreSummary, RunRecord, SourceFile
 from drillkit.model.timeline import FaultInjected, RunStarted, format_utc, parse_utc
 
-REPORT_SCHEMA_VERSION: Final = "1.0"
+REPORT_SCHEMA_VERSION: Final = "1.1"
 """Bumped whenever the document's shape changes; readers refuse versions they do not know."""
+READABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1")
+"""What this version reads: 1.1 added ``restore``, so a 1.0 document reads as one without."""
 
 REPORT_FILE_NAME: Final = "report.json"
 
@@ -158,6 +160,26 @@ class RecoveryDocument(_Document):
     t_full_capacity_seconds: float | None = Field(description="Seconds after t_inject.")
 
 
+class RestoreDocument(_Document):
+    """What the drill's backup restore wrote into its target: kinds and counts, never content."""
+
+    backup: str = Field(description="The backup restored, by name.")
+    target: str = Field(description="Where it was restored: the kube context and kubeconfig.")
+    namespaces: list[str] = Field(
+        description="The namespaces restored into, after any namespace mapping."
+    )
+    objects_by_kind: dict[str, int] = Field(
+        description='Objects restored (created or replaced) by kind, e.g. {"Deployment": 1}.'
+    )
+    created: int = Field(ge=0, description="Objects the restore created.")
+    replaced: int = Field(
+        ge=0, description="Objects that existed and were replaced (conflict policy replace)."
+    )
+    skipped: int = Field(
+        ge=0, description="Objects that existed and were left alone (conflict policy skip)."
+    )
+
+
 class ScopeDocument(_Document):
     """What the drill ran against."""
 
@@ -197,7 +219,7 @@ class ReportDocument(_Document):
 
     model_config = ConfigDict(title="drillkit run report")
 
-    schema_version: Literal["1.0"]
+    schema_version: Literal["1.0", "1.1"]
     run_id: str
     drill: str
     description: str
@@ -208,6 +230,11 @@ class ReportDocument(_Document):
     objectives: ObjectivesDocument
     measurements: MeasurementsDocument
     recovery: RecoveryDocument
+    restore: RestoreDocument | None = Field(
+        default=None,
+        description="The backup restore the run completed (the last, should it restore twice); "
+        "null for drills that restore no backup (absent from version 1.0 documents).",
+    )
     scope: ScopeDocument
     accountability: AccountabilityDocument
     sources: SourcesDocument
@@ -298,6 +325,7 @@ def render_report_document(record: RunRecord) -> ReportDocument:
             t_restored_seconds=_since(recovery.t_restored if recovery else None, t_inject),
             t_full_capacity_seconds=_since(t_full_capacity, t_inject),
         ),
+        restore=_render_restore(record.restore) if record.restore is not None else None,
         scope=ScopeDocument(
             context=record.scope.context,
             cluster_server=record.scope.cluster_server,
@@ -416,10 +444,10 @@ def read_report_document(path: Path) -> ReportDocument:
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}: not a report: expected a JSON object")
     version = data.get("schema_version")
-    if version != REPORT_SCHEMA_VERSION:
+    if version not in READABLE_SCHEMA_VERSIONS:
         raise InvalidInput(
             f"{path}: unknown report schema version {version!r}; "
-            f"this drillkit reads version {REPORT_SCHEMA_VERSION}"
+            f"this drillkit reads versions {', '.join(READABLE_SCHEMA_VERSIONS)}"
         )
     try:
         return ReportDocument.model_validate(data)
@@ -501,6 +529,20 @@ def _render_objective(value: timedelta | None) -> ObjectiveDocument | None:
 
 def _render_finding(finding: Finding) -> FindingDocument:
     return FindingDocument(severity=finding.severity, text=finding.text)
+
+
+def _render_restore(restore: RestoreSummary) -> RestoreDocument:
+    return RestoreDocument(
+        backup=restore.backup,
+        target=restore.target,
+        namespaces=list(restore.namespaces),
+        objects_by_kind={
+            k.kind: k.count for k in sorted(restore.objects_by_kind, key=lambda k: k.kind)
+        },
+        created=restore.created,
+        replaced=restore.replaced,
+        skipped=restore.skipped,
+    )
 
 
 def _render_source(source: SourceFile) -> SourceFileDocument:

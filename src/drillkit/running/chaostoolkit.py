@@ -35,8 +35,9 @@ from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Strategy
 
 from drillkit.errors import InvalidInput
-from drillkit.faults.etcd import RESTORE_POINT_KEY, STEPS_KEY
+from drillkit.faults.etcd import RESTORE_POINT_KEY, RESTORED_KEY, STEPS_KEY
 from drillkit.model.drill import RollbackPolicy
+from drillkit.model.run import RestoredKind, RestoreSummary
 from drillkit.model.timeline import (
     ActivityCompleted,
     ActivityStarted,
@@ -141,6 +142,8 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         """Why a drillkit fault of the method failed; the run then ends in error."""
         self.restore_point_age: float | None = None
         """Age of the snapshot or backup restored, at the disaster (for the RPO report)."""
+        self.restore: RestoreSummary | None = None
+        """What the run's backup restore wrote, by kind (for the report's restore section)."""
         self._phase = "starting"
         self._activity_starts: dict[int, Instant] = {}
         self._previous_handlers: dict[int, Any] = {}
@@ -198,6 +201,9 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
             restore_point = output.get(RESTORE_POINT_KEY)
             if isinstance(restore_point, Mapping):
                 self.restore_point_age = float(restore_point["age_seconds"])
+            restored = output.get(RESTORED_KEY)
+            if restored is not None:
+                self._record_restore(restored)
         if self._phase == "method" and activity["type"] == "action":
             if status == "succeeded":
                 self._record_injection(activity, run)
@@ -257,6 +263,14 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
                 )
             )
 
+    def _record_restore(self, restored: object) -> None:
+        try:
+            self.restore = read_restore_summary(restored)
+        except ValueError as error:
+            # chaoslib would swallow the exception and skip the rest of this callback
+            # (the injection, the failed-fault stop); losing the summary is the lesser harm.
+            logging.getLogger("drillkit").warning("restore summary not recorded: %s", error)
+
     def _record_injection(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
         output = run.get("output")
         reports_injection = isinstance(output, Mapping) and INJECTED_AT_KEY in output
@@ -299,6 +313,37 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         if signum != signal.SIGUSR1:
             self.recorder.record(RunInterrupted(at=self.recorder.now(), signal=name))
         raise SystemExit(_STOP_WITH_ROLLBACKS)
+
+
+def read_restore_summary(restored: object) -> RestoreSummary:
+    """Read a restore fault's ``RESTORED_KEY`` output; ValueError says what is wrong."""
+    try:
+        if not isinstance(restored, Mapping):
+            raise TypeError(f"expected a mapping, got {type(restored).__name__}")
+        kinds = tuple(
+            RestoredKind(kind=str(item["kind"]), count=_count(item["count"]))
+            for item in restored["objects_by_kind"]
+        )
+        return RestoreSummary(
+            backup=str(restored["backup"]),
+            target=str(restored["target"]),
+            namespaces=tuple(str(n) for n in restored["namespaces"]),
+            objects_by_kind=tuple(sorted(kinds, key=lambda k: k.kind)),
+            created=_count(restored["created"]),
+            replaced=_count(restored["replaced"]),
+            skipped=_count(restored["skipped"]),
+        )
+    except KeyError as missing:
+        raise ValueError(f"{RESTORED_KEY} has no {missing}") from None
+    except TypeError as error:
+        raise ValueError(f"{RESTORED_KEY} is malformed: {error}") from None
+
+
+def _count(value: object) -> int:
+    # bool is an int in Python; a count of True is a bug in the fault, not one object.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{value!r} is not a count")
+    return value
 
 
 def _is_drillkit_fault(activity: Mapping[str, Any]) -> bool:
@@ -357,6 +402,7 @@ __all__ = [
     "abort_main_thread",
     "hypothesis_probes",
     "load_experiment",
+    "read_restore_summary",
     "run_experiment",
     "strip_secrets",
 ]

@@ -14,7 +14,6 @@ the writer, so that what survived is still there when the reader looks.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -26,7 +25,8 @@ from drillkit.drivers.cluster_state import (
     replace_config_map,
 )
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.errors import ClusterError, InvalidInput
+from drillkit.errors import ClusterError
+from drillkit.lab.backups import expand
 from drillkit.model.drill import Markers
 from drillkit.model.timeline import MarkersRead, MarkerWritten
 from drillkit.running.recorder import TimelineRecorder
@@ -152,12 +152,6 @@ def connect_marker_reader(
         return None
     path = kubeconfig
     if source.kubeconfig is not None:
-        expanded = os.path.expandvars(os.path.expanduser(source.kubeconfig))
-        if "$" in expanded:
-            raise InvalidInput(
-                f"markers.read_from.kubeconfig: {source.kubeconfig!r} names an unset "
-                "environment variable"
-            )
-        path = Path(expanded)
+        path = Path(expand(source.kubeconfig, what="markers.read_from.kubeconfig"))
         context = None
     return Cluster.connect(path, source.context or context)

@@ -231,6 +231,7 @@ def _run(
         timeline=timeline,
         journal=chaostoolkit.strip_secrets(journal),
         error=error,
+        restore=handler.restore,
     )
     # Activities print, return and fail with whatever they saw, secrets included;
     # nothing of the record leaves this function before they are replaced.

@@ -60,18 +60,28 @@ def parse_cron(expression: str, timezone: str) -> CronCalendar:
     """Read a five-field cron expression in ``timezone``; ``InvalidInput`` says what is wrong.
 
     Supported: numbers, names (JAN, MON), ``*``, ranges, lists and steps in every field,
-    ``?`` for "any", ``L`` for the last day of the month and weekday ``7`` for Sunday.
+    ``?`` for "any", ``L`` for the last day of the month and weekday ``7`` for Sunday. A
+    sixth, leading field gives the second, as in Quartz and APScheduler (``*/10 * * * * *``
+    is every ten seconds); without it a fire is at second 0.
     """
     fields = expression.split()
-    if len(fields) != 5:
+    if len(fields) not in (5, 6):
         raise InvalidInput(
             f"invalid cron expression {expression!r}: expected 5 fields "
-            f"(minute hour day-of-month month day-of-week), found {len(fields)}"
+            "(minute hour day-of-month month day-of-week), or 6 with a leading second field, "
+            f"found {len(fields)}"
         )
+    second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, weekday = fields
     day = "*" if day == "?" else day.replace("L", "last")
     weekday = "*" if weekday == "?" else _translate_weekdays(weekday, expression)
-    common = {"minute": minute, "hour": hour, "month": month, "timezone": timezone}
+    common = {
+        "second": second,
+        "minute": minute,
+        "hour": hour,
+        "month": month,
+        "timezone": timezone,
+    }
     try:
         if day != "*" and weekday != "*":
             # cron runs when either day field matches; APScheduler would want both.

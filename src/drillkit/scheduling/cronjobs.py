@@ -102,6 +102,16 @@ def gather_files(
     experiments where the drill file's relative path points (``../experiments/x.yaml``
     from ``drills/`` lands in ``experiments/``).
     """
+    if schedule.kind is TargetKind.BACKUP:
+        raise InvalidInput(
+            f"schedule {schedule.name!r} takes backups: run it with `drill scheduler run`; "
+            "CronJobs are exported for drills and game days"
+        )
+    if len(schedule.cron.split()) == 6:
+        raise InvalidInput(
+            f"schedule {schedule.name!r}: a CronJob's schedule has no second field; "
+            f"write {schedule.cron!r} with five fields to export it"
+        )
     files: list[ShippedFile] = []
     if schedule.kind is TargetKind.GAMEDAY:
         path = _find(gamedays_dir, schedule.target, "game day")

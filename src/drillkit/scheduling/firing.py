@@ -1,4 +1,4 @@
-"""One fire of a schedule: take it, check the policies, run the drill or game day, record it.
+"""One fire of a schedule: take it, check the policies, run its target, record the outcome.
 
 ``fire`` is the same for the scheduler daemon (which starts ``drill schedule fire`` in a
 process of its own for each fire), for a person firing a schedule by hand and for a
@@ -6,11 +6,13 @@ Kubernetes CronJob. In order:
 
 1. claim the fire time in the database: a fire another scheduler took is recorded as
    "skipped: lock held" and not run again;
-2. blackout windows (the drill's or game day's own, and the scheduling policy file's),
-   read at the moment of the fire, so a late fire that now falls in a freeze is skipped;
+2. blackout windows (the target file's own, and for drills and game days the scheduling
+   policy file's), read at the moment of the fire, so a late fire that now falls in a
+   freeze is skipped;
 3. error-budget gates, each a PromQL query against Prometheus;
-4. run; a run refused because another drill holds the cluster Lease is recorded as
-   "skipped: lock held" too.
+4. run the drill or game day, or take the backup (``drillkit.scheduling.backups``); a run
+   refused because another drill holds the cluster Lease is recorded as "skipped: lock
+   held" too.
 
 Every outcome is recorded in the history and announced to the notifier.
 """
@@ -28,6 +30,7 @@ from drillkit.errors import DrillError
 from drillkit.model.drill import Blackout, ErrorBudgetGate, Schedule
 from drillkit.running.recorder import Clock
 from drillkit.running.runner import RunOptions
+from drillkit.scheduling.backups import find_backup_plan, load_backup_plan, take_planned_backup
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.files import load_model
 from drillkit.scheduling.gamedays import (
@@ -55,6 +58,9 @@ from drillkit.scheduling.policies import (
     judge_error_budget,
 )
 from drillkit.scheduling.schedules import TargetKind
+
+BACKUP_TAKEN = "taken"
+"""The verdict recorded for a fire whose backup was stored and verified."""
 
 
 class SchedulingPolicy(BaseModel):
@@ -254,6 +260,7 @@ class FireSetup:
 
     drills_dir: Path
     gamedays_dir: Path
+    backups_dir: Path
     reports_dir: Path
     policy_file: Path | None
     options: RunOptions
@@ -261,15 +268,20 @@ class FireSetup:
 
 
 def target_policies(kind: TargetKind, target: str, setup: FireSetup) -> FirePolicies:
-    """The target file's own ``schedule`` policies plus the scheduling policy file's."""
+    """The target file's own ``schedule`` policies plus the scheduling policy file's
+    (which is for drills and game days: backups keep running through its freezes)."""
     own: Schedule | None
     if kind is TargetKind.DRILL:
         own = load_named_drill(setup.drills_dir, target).schedule
-    else:
+    elif kind is TargetKind.GAMEDAY:
         own = load_gameday(find_gameday_file(setup.gamedays_dir, target)).schedule
+    else:
+        own = load_backup_plan(find_backup_plan(setup.backups_dir, target)).schedule
     shared = (
         load_policy_file(setup.policy_file)
-        if setup.policy_file is not None and setup.policy_file.is_file()
+        if kind is not TargetKind.BACKUP
+        and setup.policy_file is not None
+        and setup.policy_file.is_file()
         else None
     )
     return FirePolicies.combine(
@@ -286,7 +298,14 @@ def launch_target(
     on_message: Callable[[str], None] = lambda _: None,
     wait: Callable[[float], None],
 ) -> LaunchOutcome:
-    """Run the drill or, unattended, the game day; write its report."""
+    """Run the drill or, unattended, the game day, and write its report; or take the backup."""
+    if kind is TargetKind.BACKUP:
+        plan = load_backup_plan(find_backup_plan(setup.backups_dir, target))
+        taken = take_planned_backup(
+            target, plan, kubeconfig=setup.options.kubeconfig, context=setup.options.context
+        )
+        on_message(f"backup {taken.describe()}")
+        return LaunchOutcome(verdict=BACKUP_TAKEN, run_id=taken.backup.name)
     launcher = DrillLauncher(
         drills_dir=setup.drills_dir,
         reports_dir=setup.reports_dir,

@@ -72,7 +72,8 @@ class FireRecord:
             return Skip(kind=self.skip_kind, reason=self.reason or "").describe()
         if self.outcome is FireOutcome.RAN:
             text = f"ran: {self.verdict or 'no verdict'}"
-            return text + (f", run {self.run_id}" if self.run_id else "")
+            what = "backup" if self.kind is TargetKind.BACKUP else "run"
+            return text + (f", {what} {self.run_id}" if self.run_id else "")
         if self.outcome is FireOutcome.ERROR:
             return f"error: {self.reason}"
         return "running" + (f": run {self.run_id}" if self.run_id else "")

@@ -29,6 +29,7 @@ _VERDICT_EMOJI = {
     "inconclusive": ":grey_question:",
     "aborted": ":octagonal_sign:",
     "error": ":boom:",
+    "taken": ":floppy_disk:",
 }
 
 

@@ -1,12 +1,13 @@
 """Schedules as people manage them: add, list, pause, resume, remove.
 
-A schedule names what it runs (a drill or a game day), when (a cron expression in a time
-zone, with an optional jitter) and how missed fires are treated (misfire grace,
-coalescing). It lives in the ``drill_schedules`` table; every running scheduler mirrors the
-table into its own APScheduler job store (``drillkit.scheduling.daemon``), so a schedule
-added or paused from the command line reaches schedulers that are already running.
-Blackout windows and the error-budget gate are not copied here: they are read from the
-drill or game-day file at each fire, so editing a change freeze takes effect at once.
+A schedule names what it runs (a drill, a game day or a backup plan), when (a cron
+expression in a time zone, with an optional jitter) and how missed fires are treated
+(misfire grace, coalescing). It lives in the ``drill_schedules`` table; every running
+scheduler mirrors the table into its own APScheduler job store
+(``drillkit.scheduling.daemon``), so a schedule added or paused from the command line
+reaches schedulers that are already running. Blackout windows and the error-budget gate
+are not copied here: they are read from the target's file at each fire, so editing a
+change freeze takes effect at once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class TargetKind(StrEnum):
 
     DRILL = "drill"
     GAMEDAY = "gameday"
+    BACKUP = "backup"
 
 
 @dataclass(frozen=True, kw_only=True)
