@@ -1,8 +1,8 @@
-"""Fixtures for backup tests: object stores (a directory, and S3 on moto's server on
+"""Fixtures for backup tests: object stores (a directory, and S3 on a real MinIO server on
 loopback), and two labs side by side, region-a and region-b.
 
-moto runs as its own process on 127.0.0.1 and a free port; nothing can reach AWS
-(dummy credentials, no shared config files, no instance metadata).
+MinIO runs as its own process on 127.0.0.1 and a free port; nothing can reach AWS
+(no shared config files, no instance metadata; the credentials are MinIO's own).
 """
 
 from __future__ import annotations
@@ -15,26 +15,35 @@ from pathlib import Path
 import pytest
 
 from drillkit.drivers.objectstore import LocalStore, ObjectStore, S3Store
-from tests.helpers import isolate_from_aws, running_moto_server
+from tests.helpers import isolate_from_aws, log_progress
+from tests.minio import MinioServer, minio_binary, running_minio
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's standalone server on 127.0.0.1; its URL."""
-    with running_moto_server(tmp_path_factory.mktemp("moto-s3")) as url:
-        yield url
+def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
+    """MinIO on 127.0.0.1 for the whole session."""
+    binary = minio_binary(log_progress)
+    with running_minio(binary, tmp_path_factory.mktemp("minio")) as server:
+        yield server
 
 
 @pytest.fixture
-def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Dummy credentials, and nothing that could send a client to real AWS."""
+def s3_endpoint(minio: MinioServer) -> str:
+    return minio.endpoint
+
+
+@pytest.fixture
+def aws_environment(minio: MinioServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """MinIO's credentials, and nothing that could send a client to real AWS."""
     isolate_from_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", minio.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", minio.secret_key)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
 
 
 @pytest.fixture
 def s3_url(s3_endpoint: str, aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh bucket on moto; the URL of a prefix in it. DRILLKIT_S3_ENDPOINT points there."""
+    """A fresh bucket on MinIO; the URL of a prefix in it. DRILLKIT_S3_ENDPOINT points there."""
     monkeypatch.setenv("DRILLKIT_S3_ENDPOINT", s3_endpoint)
     bucket = f"backups-{uuid.uuid4().hex[:8]}"
     S3Store(bucket, endpoint_url=s3_endpoint).ensure_bucket()

@@ -5,18 +5,23 @@ markers RoleBinding) plus what a real application also keeps: a Secret, a second
 ConfigMap and a PersistentVolumeClaim (Pending: the lab has no provisioner).
 The drill's identity (drillkit-runner) is bound to drillkit-backup-reader in
 region-a and to drillkit-restorer in region-b, as deploy/backup-rbac.yaml says.
+``install_velero`` gives a lab Velero's real CRDs and namespace (no Velero server:
+tests play it).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from drillkit.lab.cluster import Lab
 from tests.helpers import wait_until
 
+VELERO_CRDS = Path(__file__).parent / "velero"
 SECRET_VALUE = "s3cr3t-do-not-report-7f1c"
 SHOP_EXTRAS: list[dict[str, Any]] = [
     {
@@ -67,6 +72,30 @@ def bind(lab: Lab, role: str) -> None:
                     ],
                 }
             ]
+        )
+
+
+def install_velero(lab: Lab) -> None:
+    """Velero's CRDs and its namespace, as its installer leaves them; served when done."""
+    crds = [yaml.safe_load(p.read_text()) for p in sorted(VELERO_CRDS.glob("*.yaml"))]
+    with lab.connect() as cluster:
+        cluster.apply(crds)
+        cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "velero"}}])
+        definitions = cluster.dynamic.resources.get(
+            api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
+        )
+
+        def established(name: str) -> bool:
+            status = definitions.get(name=name).to_dict().get("status") or {}
+            return any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in status.get("conditions") or []
+            )
+
+        wait_until(
+            "Velero's CRDs to be served",
+            lambda: all(established(c["metadata"]["name"]) for c in crds),
+            timeout=60,
         )
 
 

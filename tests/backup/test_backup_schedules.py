@@ -199,6 +199,9 @@ def test_a_backup_schedule_fires_verified_backups_and_keeps_the_newest(
     verified = drill(region_a, "backup", "verify", "--output", "json", env=env)
     assert verified.returncode == 0, verified.stderr
     assert json.loads(verified.stdout)["name"] == names[-1]
+    listed = drill(region_a, "backup", "list", env=env)
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == names[1:]
+    assert all("plan shop" in line for line in listed.stdout.splitlines())
     assert SECRET_VALUE not in added.stdout + "".join(json.dumps(f) for f in fired)
 
     history = drill(region_a, "schedule", "history", "shop", env=env)

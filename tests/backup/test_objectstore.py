@@ -1,4 +1,4 @@
-"""Object stores, one suite against a directory and against S3 (moto on loopback)."""
+"""Object stores, one suite against a directory and against S3 (MinIO on loopback)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from drillkit.drivers.kubernetes import Cluster
 from drillkit.drivers.velero import (
     VeleroFailed,
     VeleroOperation,
@@ -22,43 +20,23 @@ from drillkit.drivers.velero import (
     wait_for_phase,
 )
 from drillkit.lab.cluster import Lab
-from tests.backup.regions import bind
+from tests.backup.regions import bind, install_velero
 from tests.conftest import start_lab
 from tests.helpers import log_progress, wait_until
 
 pytestmark = pytest.mark.lab
-
-CRDS = Path(__file__).parent / "velero"
 
 
 @pytest.fixture(scope="module")
 def velero_lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
     lab = start_lab("velero")
     try:
-        with lab.connect() as cluster:
-            crds = [yaml.safe_load(p.read_text()) for p in sorted(CRDS.glob("*.yaml"))]
-            cluster.apply(crds)
-            cluster.apply(
-                [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "velero"}}]
-            )
-            cluster.wait_for(
-                "Velero's CRDs to be served",
-                lambda: all(_established(cluster, c["metadata"]["name"]) for c in crds) or None,
-                timeout=60,
-            )
+        install_velero(lab)
         bind(lab, "drillkit-backup-reader")
         yield lab
     finally:
         lab.down(log_progress)
         lab.purge()
-
-
-def _established(cluster: Cluster, name: str) -> bool:
-    resource = cluster.dynamic.resources.get(
-        api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
-    )
-    conditions = (resource.get(name=name).to_dict().get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
 
 def set_status(lab: Lab, kind: str, name: str, status: dict[str, Any]) -> None:
@@ -161,7 +139,11 @@ def test_the_newest_completed_backup_is_the_restore_point(velero_lab: Lab) -> No
             {"validationErrors": ["backup shop-1 not found"]},
             "ended FailedValidation: backup shop-1 not found",
         ),
-        ("PartiallyFailed", {"errors": 2}, "ended PartiallyFailed"),
+        (
+            "PartiallyFailed",
+            {"errors": 2},
+            r"ended PartiallyFailed: 2 errors, 0 warnings \(velero restore describe \S+ --details",
+        ),
     ],
 )
 def test_a_restore_that_velero_fails_is_named_with_its_reason(

@@ -21,7 +21,7 @@ class Case:
     newest_surviving: int | None
     seconds: float | None
     before: int
-    lost: int
+    lost: int | None
     bound: Bound = Bound.EXACT
     note: str = ""
     written: list[tuple[int, float]] = field(default_factory=lambda: list(WRITTEN))
@@ -81,7 +81,7 @@ CASES = [
             newest_surviving=None,
             seconds=None,
             before=5,
-            lost=0,
+            lost=None,
             read_back=False,
             note="not read back",
         ),

@@ -13,7 +13,7 @@ import pytest
 
 from drillkit.model.measurement import RunStatus
 from drillkit.model.run import RunRecord
-from drillkit.model.timeline import ConditionObserved
+from drillkit.model.timeline import ConditionObserved, MarkersRead
 from drillkit.reporting.human import render_html, render_markdown
 from tests.reporting.conftest import (
     DRILL_SHA,
@@ -92,6 +92,16 @@ def test_markdown_gives_objective_measured_resolution_bound_and_met_per_measure(
         in (markdown)
     )
     assert "2 of 5 written before the fault were lost" in markdown
+
+
+def test_markers_never_read_back_are_reported_as_unknown_not_as_none_lost() -> None:
+    unread = [e for e in make_timeline("markers") if not isinstance(e, MarkersRead)]
+    record = make_record("markers", timeline=unread)
+
+    markdown = render_markdown(record)
+    assert "5 written before the fault, not read back: their loss is unknown" in markdown
+    assert "were lost" not in markdown
+    assert "not read back: their loss is unknown" in render_html(record)
 
 
 def test_a_lower_bound_is_shown_as_at_least_and_cannot_show_the_objective_met() -> None:

@@ -90,7 +90,10 @@ def list_backups(store: str, output: str) -> None:
         click.echo("no backups")
     for info in catalogue:
         namespaces = ",".join(info.namespaces)
-        click.echo(f"{info.name}  {info.size:>9} bytes  {namespaces}  {_counts(info.counts)}")
+        taken_by = f"plan {info.plan}" if info.plan else "by hand"
+        click.echo(
+            f"{info.name}  {info.size:>9} bytes  {namespaces}  {taken_by}  {_counts(info.counts)}"
+        )
 
 
 @backup.command("verify")

@@ -61,16 +61,19 @@ def list_drills(drills_dir: Path) -> None:
     if not files:
         click.echo(f"no drills in {drills_dir}")
         return
-    click.echo(f"{'DRILL':<24} {'STRATEGY':<14} {'RTO':>6} {'RPO':>6}  DESCRIPTION")
+    width = max(24, *(len(path.stem) for path in files))
+    click.echo(f"{'DRILL':<{width}} {'STRATEGY':<14} {'RTO':>6} {'RPO':>6}  DESCRIPTION")
     for path in files:
         try:
             drill = load_drill(path)
         except InvalidInput as problem:
-            click.echo(f"{path.stem:<24} invalid: {problem}")
+            click.echo(f"{path.stem:<{width}} invalid: {problem}")
             continue
         rto = format_duration(drill.objectives.rto) if drill.objectives.rto is not None else "-"
         rpo = format_duration(drill.objectives.rpo) if drill.objectives.rpo is not None else "-"
-        click.echo(f"{drill.name:<24} {drill.strategy:<14} {rto:>6} {rpo:>6}  {drill.description}")
+        click.echo(
+            f"{drill.name:<{width}} {drill.strategy:<14} {rto:>6} {rpo:>6}  {drill.description}"
+        )
 
 
 @click.command()

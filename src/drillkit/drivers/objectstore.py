@@ -8,7 +8,7 @@ truncated object never reaches the caller as if it were good.
 
 A store is named by a URL: a path or ``file:///path`` for a directory,
 ``s3://bucket/prefix`` for S3. The S3 endpoint (``endpoint_url``, for an
-S3-compatible server such as MinIO or moto on loopback), the region and the
+S3-compatible server such as MinIO on loopback), the region and the
 credentials come from the caller or boto3's own chain (``AWS_ENDPOINT_URL_S3``,
 ``AWS_REGION``, ...); drillkit never handles credentials itself. boto3 and the
 file system's errors are translated here into ``StorageError``.

@@ -8,7 +8,13 @@ and the report.
 
 A phase is terminal when Velero will not change it again: ``Completed`` (done),
 or ``Failed``, ``PartiallyFailed``, ``FailedValidation`` (``VeleroFailed``,
-naming the phase, the failure reason and the validation errors).
+naming the phase, the failure reason and the validation errors, else the
+counts of errors and warnings).
+
+Across regions, two Velero servers share one bucket: region A's writes a
+backup there, and region B's BackupStorageLocation sync creates the matching
+``Backup`` object in region B (already Completed) some time later, its sync
+period; ``wait_for_synced_backup`` waits for that before a restore needs it.
 """
 
 from __future__ import annotations
@@ -116,9 +122,7 @@ def create_restore(
 def read_operation(
     cluster: Cluster, kind: str, name: str, velero_namespace: str = DEFAULT_NAMESPACE
 ) -> VeleroOperation:
-    with _translate(f"reading velero {kind.lower()} {velero_namespace}/{name}"):
-        item = _resource(cluster, kind).get(name=name, namespace=velero_namespace).to_dict()
-    return _operation(kind, item)
+    return _operation(kind, _read(cluster, kind, name, velero_namespace))
 
 
 def wait_for_phase(
@@ -131,26 +135,39 @@ def wait_for_phase(
 ) -> VeleroOperation:
     """Wait until Velero completes the Backup or Restore; ``VeleroFailed`` when it
     fails or the deadline passes (naming the last phase seen)."""
-    deadline = time.monotonic() + timeout
-    last: VeleroOperation | None = None
-    while True:
-        try:
-            last = read_operation(cluster, kind, name, velero_namespace)
-        except ClusterError:
-            if time.monotonic() >= deadline:
-                raise
-        else:
-            if last.phase == COMPLETED:
-                return last
-            if last.phase in FAILED_PHASES:
-                raise VeleroFailed(_failure(kind, name, velero_namespace, last.phase, cluster))
-        if time.monotonic() >= deadline:
-            phase = last.phase if last else "unknown"
-            raise VeleroFailed(
-                f"velero {kind.lower()} {velero_namespace}/{name} not completed after "
-                f"{timeout:.0f} s (phase {phase}); is the Velero server running?"
-            )
-        time.sleep(POLL_INTERVAL)
+    return _wait_for_completion(
+        cluster,
+        kind,
+        name,
+        velero_namespace=velero_namespace,
+        timeout=timeout,
+        hint="is the Velero server running?",
+    )
+
+
+def wait_for_synced_backup(
+    cluster: Cluster,
+    name: str,
+    *,
+    velero_namespace: str = DEFAULT_NAMESPACE,
+    timeout: float,
+) -> VeleroOperation:
+    """Wait until this cluster's Velero lists the Backup ``name`` as Completed: a
+    backup another cluster's Velero took appears here only when the
+    BackupStorageLocation sync brings it over from the shared bucket."""
+    # Fail at once when this cluster has no Velero at all, rather than at the deadline.
+    _resource(cluster, "Backup")
+    return _wait_for_completion(
+        cluster,
+        "Backup",
+        name,
+        velero_namespace=velero_namespace,
+        timeout=timeout,
+        hint=(
+            "does this cluster's BackupStorageLocation point at the bucket the backup "
+            "was written to, and does its Velero server sync it?"
+        ),
+    )
 
 
 def latest_completed_backup(
@@ -164,14 +181,62 @@ def latest_completed_backup(
     return max(done, key=lambda d: d.completed_utc or datetime.min, default=None)
 
 
-def _failure(kind: str, name: str, namespace: str, phase: str, cluster: Cluster) -> str:
-    with _translate(f"reading velero {kind.lower()} {namespace}/{name}"):
-        status = _resource(cluster, kind).get(name=name, namespace=namespace).to_dict()
-    details = status.get("status") or {}
-    reasons = [str(details["failureReason"])] if details.get("failureReason") else []
-    reasons += [str(v) for v in details.get("validationErrors") or []]
+def _wait_for_completion(
+    cluster: Cluster,
+    kind: str,
+    name: str,
+    *,
+    velero_namespace: str,
+    timeout: float,
+    hint: str,
+) -> VeleroOperation:
+    deadline = time.monotonic() + timeout
+    last: VeleroOperation | None = None
+    while True:
+        try:
+            item = _read(cluster, kind, name, velero_namespace)
+        except ClusterError as error:
+            # Not there (yet), or the API server briefly away: both may pass.
+            if time.monotonic() >= deadline and error.status != 404:
+                raise
+        else:
+            last = _operation(kind, item)
+            if last.phase == COMPLETED:
+                return last
+            if last.phase in FAILED_PHASES:
+                raise VeleroFailed(_failure(last, item))
+        if time.monotonic() >= deadline:
+            seen = f"phase {last.phase}" if last else "not found"
+            raise VeleroFailed(
+                f"velero {kind.lower()} {velero_namespace}/{name} not completed after "
+                f"{timeout:.0f} s ({seen}); {hint}"
+            )
+        time.sleep(POLL_INTERVAL)
+
+
+def _read(cluster: Cluster, kind: str, name: str, velero_namespace: str) -> dict[str, Any]:
+    with _translate(f"reading velero {kind.lower()} {velero_namespace}/{name}"):
+        item: dict[str, Any] = (
+            _resource(cluster, kind).get(name=name, namespace=velero_namespace).to_dict()
+        )
+    return item
+
+
+def _failure(operation: VeleroOperation, item: Mapping[str, Any]) -> str:
+    """Velero's own words for a failure: its reason and validation errors; else (a
+    PartiallyFailed restore keeps its reasons in the bucket) the counts and where
+    to read them."""
+    status = item.get("status") or {}
+    reasons = [str(status["failureReason"])] if status.get("failureReason") else []
+    reasons += [str(v) for v in status.get("validationErrors") or []]
+    if not reasons and (operation.errors or operation.warnings):
+        reasons.append(
+            f"{operation.errors} errors, {operation.warnings} warnings "
+            f"(velero {operation.kind.lower()} describe {operation.name} --details)"
+        )
     why = f": {'; '.join(reasons)}" if reasons else ""
-    return f"velero {kind.lower()} {namespace}/{name} ended {phase}{why}"
+    kind = operation.kind.lower()
+    return f"velero {kind} {operation.namespace}/{operation.name} ended {operation.phase}{why}"
 
 
 def _operation(kind: str, item: Mapping[str, Any]) -> VeleroOperation:

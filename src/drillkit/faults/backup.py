@@ -576,9 +576,9 @@ def _velero_restore_point(
     write_atomically(path, (json.dumps(chosen) + "\n").encode(), mode=0o600)
     return {
         "path": f"velero://{velero_namespace}/{name}",
-        "sha256": "kept by Velero",
+        "sha256": None,  # Velero keeps the archive and its checksums in its bucket
         "taken_utc": format_utc(taken),
-        "size": 0,
+        "size": None,
         "name": name,
         "items": backup.items,
         "age_seconds": round((datetime.now(UTC) - taken).total_seconds(), 3),

@@ -118,11 +118,11 @@ def ensure_binaries(progress: Progress) -> Path:
     if is_built():
         return directory
     directory.mkdir(parents=True, exist_ok=True)
-    with _build_lock(directory.parent / "build.lock"):
+    with build_lock(directory.parent / "build.lock"):
         # Another process may have finished the build while this one waited.
         if is_built():
             return directory
-        go = _find_go()
+        go = find_go()
         for binary in BINARIES:
             if (directory / binary.name).exists():
                 continue
@@ -134,7 +134,8 @@ def ensure_binaries(progress: Progress) -> Path:
 
 
 @contextmanager
-def _build_lock(path: Path) -> Iterator[None]:
+def build_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created): one build at a time per cache."""
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -143,7 +144,8 @@ def _build_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _find_go() -> str:
+def find_go() -> str:
+    """The ``go`` command on PATH; ``BuildFailed`` saying how to get one."""
     go = shutil.which("go")
     if go is None:
         raise BuildFailed(
@@ -153,7 +155,8 @@ def _find_go() -> str:
     return go
 
 
-def _go_environment() -> dict[str, str]:
+def go_environment() -> dict[str, str]:
+    """The environment of a reproducible build: the local toolchain, static binaries."""
     environment = dict(os.environ)
     # Never let go fetch a toolchain behind our back, and build static binaries
     # as upstream does. VCS stamping is off because a fresh clone may be owned
@@ -172,7 +175,7 @@ def _go_build(go: str, binary: GoBinary, directory: Path) -> None:
     result = subprocess.run(
         command,
         cwd=lab_modules_dir() / binary.module,
-        env=_go_environment(),
+        env=go_environment(),
         capture_output=True,
         text=True,
         check=False,
@@ -200,7 +203,7 @@ def _write_kwok_stages(go: str, directory: Path) -> None:
     result = subprocess.run(
         [go, "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"],
         cwd=lab_modules_dir() / "kwok",
-        env=_go_environment(),
+        env=go_environment(),
         capture_output=True,
         text=True,
         check=False,

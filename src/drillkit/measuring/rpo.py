@@ -51,7 +51,7 @@ def measure_rpo(
             f"surviving marker sequence {newest_surviving} was never written by this run"
         )
 
-    def result(rpo: Measurement, *, before: int = 0, lost: int = 0) -> RpoMeasurement:
+    def result(rpo: Measurement, *, before: int = 0, lost: int | None = 0) -> RpoMeasurement:
         return RpoMeasurement(
             rpo=rpo,
             markers_written_before_inject=before,
@@ -87,6 +87,7 @@ def measure_rpo(
                 note="markers were not read back after recovery",
             ),
             before=len(before_inject),
+            lost=None,
         )
     if newest_surviving is None:
         # Everything written before the fault is gone, and so may be older data we never

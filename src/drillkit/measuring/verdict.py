@@ -182,7 +182,7 @@ def _judge_rpo(
         ]
     judgement, finding = _judge("RPO", rpo.rpo, objective)
     findings = [finding]
-    if rpo.markers_written_before_inject:
+    if rpo.markers_written_before_inject and rpo.markers_lost is not None:
         findings.append(
             Finding(
                 severity=Severity.INFO,

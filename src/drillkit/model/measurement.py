@@ -126,8 +126,9 @@ class RpoMeasurement:
 
     rpo: Measurement
     markers_written_before_inject: int
-    markers_lost: int
-    """Markers written at or before ``t_inject`` that were not found after recovery."""
+    markers_lost: int | None
+    """Markers written at or before ``t_inject`` that were not found after recovery; None
+    when they were never read back (the loss is unknown)."""
     newest_surviving_sequence: int | None
     backup_age_seconds: float | None = None
     """For backup-based recovery: the age of the backup in use at ``t_inject``."""

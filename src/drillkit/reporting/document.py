@@ -114,7 +114,8 @@ class RpoMeasurementDocument(MeasurementDocument):
 
     markers_written_before_inject: int | None
     markers_lost: int | None = Field(
-        description="Markers written at or before the fault that were not found after recovery."
+        description="Markers written at or before the fault that were not found after recovery; "
+        "null when they were not read back (the loss is unknown)."
     )
     newest_surviving_sequence: int | None
     backup_age_seconds: float | None = Field(

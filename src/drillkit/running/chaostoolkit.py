@@ -291,10 +291,7 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
             detail = "start of a generic action (its acknowledgement time is unknown)"
         restore_point = output.get(RESTORE_POINT_KEY) if isinstance(output, Mapping) else None
         if isinstance(restore_point, Mapping):
-            detail += (
-                f"; restore point {restore_point['path']} (sha256 {restore_point['sha256']}, "
-                f"taken {restore_point['taken_utc']}, {restore_point['size']} bytes)"
-            )
+            detail += f"; restore point {restore_point['path']} ({_describe(restore_point)})"
         name = activity.get("name", "?")
         self.recorder.record(FaultInjected(at=at, activity=name, detail=detail))
         if self.observer is not None:
@@ -344,6 +341,18 @@ def _count(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise TypeError(f"{value!r} is not a count")
     return value
+
+
+def _describe(restore_point: Mapping[str, Any]) -> str:
+    """``sha256 …, taken …, N bytes``: what a fault said of its restore point."""
+    facts = [f"taken {restore_point['taken_utc']}"]
+    if restore_point.get("sha256"):
+        facts.insert(0, f"sha256 {restore_point['sha256']}")
+    if restore_point.get("size") is not None:
+        facts.append(f"{restore_point['size']} bytes")
+    if restore_point.get("items") is not None:
+        facts.append(f"{restore_point['items']} items")
+    return ", ".join(facts)
 
 
 def _is_drillkit_fault(activity: Mapping[str, Any]) -> bool:
