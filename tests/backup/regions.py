@@ -3,14 +3,16 @@
 The shop is the lab's seed (Deployment web, its PDB, Service, ConfigMap and the
 markers RoleBinding) plus what a real application also keeps: a Secret, a second
 ConfigMap and a PersistentVolumeClaim (Pending: the lab has no provisioner).
-The drill's identity (drillkit-runner) is bound to drillkit-backup-reader in
-region-a and to drillkit-restorer in region-b, as deploy/backup-rbac.yaml says.
+The drill's identity (drillkit-runner) is granted drillkit-backup-reader in
+region-a and drillkit-restorer in region-b (``drill lab grant``), as
+deploy/backup-rbac.yaml says.
 ``install_velero`` gives a lab Velero's real CRDs and namespace (no Velero server:
 tests play it).
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from drillkit.lab.cluster import Lab
+from tests.drills.support import drill_command
 from tests.helpers import wait_until
 
 VELERO_CRDS = Path(__file__).parent / "velero"
@@ -49,32 +52,6 @@ SHOP_EXTRAS: list[dict[str, Any]] = [
 ]
 
 
-def bind(lab: Lab, role: str) -> None:
-    """Bind a ClusterRole to the drill's identity in a lab (as an administrator would)."""
-    with lab.connect() as cluster:
-        cluster.apply(
-            [
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRoleBinding",
-                    "metadata": {"name": role},
-                    "roleRef": {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "ClusterRole",
-                        "name": role,
-                    },
-                    "subjects": [
-                        {
-                            "apiGroup": "rbac.authorization.k8s.io",
-                            "kind": "User",
-                            "name": "drillkit-runner",
-                        }
-                    ],
-                }
-            ]
-        )
-
-
 def install_velero(lab: Lab) -> None:
     """Velero's CRDs and its namespace, as its installer leaves them; served when done."""
     crds = [yaml.safe_load(p.read_text()) for p in sorted(VELERO_CRDS.glob("*.yaml"))]
@@ -102,13 +79,20 @@ def install_velero(lab: Lab) -> None:
 def prepare_region_a(lab: Lab) -> None:
     with lab.connect() as cluster:
         cluster.apply(SHOP_EXTRAS)
-    bind(lab, "drillkit-backup-reader")
+    lab.grant("drillkit-backup-reader")
 
 
 def prepare_region_b(lab: Lab) -> None:
     """No shop in region-b (every lab is seeded with one): delete it and wait."""
     delete_namespace(lab, "shop")
-    bind(lab, "drillkit-restorer")
+    grant = subprocess.run(
+        drill_command("lab", "grant", "drillkit-restorer", "--name", lab.shape.name),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert grant.returncode == 0, grant.stderr
 
 
 def delete_namespace(lab: Lab, name: str) -> None:

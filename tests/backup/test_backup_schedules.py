@@ -230,3 +230,13 @@ def test_a_backup_that_fails_is_recorded_as_an_error_of_its_fire(
     assert record["outcome"] == "error"
     assert "no-such-namespace" in record["reason"]
     assert read_catalogue(LocalStore(tmp_path / "store")) == []
+
+
+@pytest.mark.lab
+def test_granting_a_role_the_lab_does_not_have_names_the_roles_it_has(region_a: Lab) -> None:
+    result = drill(
+        region_a, "lab", "grant", "drillkit-admin", "--name", region_a.shape.name, env={}
+    )
+    assert result.returncode == 2
+    assert "no ClusterRole 'drillkit-admin'" in result.stderr
+    assert "drillkit-backup-reader" in result.stderr and "drillkit-restorer" in result.stderr

@@ -20,7 +20,7 @@ from drillkit.drivers.velero import (
     wait_for_phase,
 )
 from drillkit.lab.cluster import Lab
-from tests.backup.regions import bind, install_velero
+from tests.backup.regions import install_velero
 from tests.conftest import start_lab
 from tests.helpers import log_progress, wait_until
 
@@ -32,7 +32,7 @@ def velero_lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
     lab = start_lab("velero")
     try:
         install_velero(lab)
-        bind(lab, "drillkit-backup-reader")
+        lab.grant("drillkit-backup-reader")
         yield lab
     finally:
         lab.down(log_progress)

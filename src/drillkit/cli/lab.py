@@ -86,6 +86,26 @@ def up(name: str, zones: int, nodes_per_zone: int, region: str | None, etcd_memb
 
 
 @lab.command()
+@click.argument("role")
+@click.option("--name", default=DEFAULT_LAB, show_default=True)
+def grant(role: str, name: str) -> None:
+    """Give the lab's drillkit-runner identity the ClusterRole ROLE.
+
+    Every lab has deploy/'s roles; drills run as drillkit-runner, which holds only
+    what deploy/rbac.yaml grants. The cross-region-restore drill also needs
+    drillkit-backup-reader where it backs up and drillkit-restorer where it restores:
+
+    \b
+      drill lab grant drillkit-backup-reader --name region-a
+      drill lab grant drillkit-restorer --name region-b
+    """
+    from drillkit.lab.cluster import Lab
+
+    Lab.open(name).grant(role)
+    click.echo(f"lab {name}: drillkit-runner has the ClusterRole {role}")
+
+
+@lab.command()
 @click.option("--name", default=DEFAULT_LAB, show_default=True)
 @click.option("--purge", is_flag=True, help="Also delete the lab's directory (data, PKI, logs).")
 def down(name: str, purge: bool) -> None:

@@ -708,6 +708,8 @@ def _revert_start_region(record: UndoRecord, cluster: Cluster, progress: Progres
     lab_name = record.target[0]
     changes = _start_lab(lab_name, progress=progress)
     planned_control_plane_outage(False)
+    # The Velero backup the run's disaster proved, left when the run died before its restore.
+    _velero_restore_point_file(record.run_id).unlink(missing_ok=True)
     return Reverted(changes=changes)
 
 

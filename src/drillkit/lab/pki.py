@@ -38,11 +38,13 @@ class ClientIdentity:
     groups: tuple[str, ...] = ()
 
 
+RUNNER_USER = "drillkit-runner"
+
 # The identities every lab issues. ``drillkit-runner`` has no group: it can only
 # do what deploy/rbac.yaml grants it.
 CLIENT_IDENTITIES = (
     ClientIdentity(file_stem="admin", user="drillkit-admin", groups=("system:masters",)),
-    ClientIdentity(file_stem="runner", user="drillkit-runner"),
+    ClientIdentity(file_stem="runner", user=RUNNER_USER),
     ClientIdentity(file_stem="controller-manager", user="system:kube-controller-manager"),
     ClientIdentity(file_stem="scheduler", user="system:kube-scheduler"),
     ClientIdentity(file_stem="kwok", user="drillkit-kwok", groups=("system:masters",)),
