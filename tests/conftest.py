@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ def lab_binaries() -> Path:
     return build.ensure_binaries(log_progress)
 
 
-def start_lab(name: str, **shape: int) -> Lab:
+def start_lab(name: str, **shape: Any) -> Lab:
     lab = Lab.create(LabShape(name=name, region=name, **shape))
     lab.up(log_progress)
     return lab

@@ -83,7 +83,8 @@ def prepare_region_a(lab: Lab) -> None:
 
 
 def prepare_region_b(lab: Lab) -> None:
-    """No shop in region-b (every lab is seeded with one): delete it and wait."""
+    """No shop in region-b (a restore of an earlier test may have left one): delete it
+    and wait; and drillkit-runner may restore there."""
     delete_namespace(lab, "shop")
     grant = subprocess.run(
         drill_command("lab", "grant", "drillkit-restorer", "--name", lab.shape.name),

@@ -21,6 +21,7 @@ from drillkit.drivers.backups import (
     restore_objects,
 )
 from drillkit.drivers.objectstore import LocalStore, ObjectStore, open_store, sha256_of
+from drillkit.errors import DrillError
 from drillkit.lab.cluster import Lab
 from tests.backup.regions import (
     SECRET_VALUE,
@@ -50,7 +51,7 @@ def region_a(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
 
 @pytest.fixture(scope="module")
 def region_b(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
-    lab = start_lab("backup-region-b")
+    lab = start_lab("backup-region-b", seed=False)
     try:
         prepare_region_b(lab)
         yield lab
@@ -248,3 +249,30 @@ def test_the_freshness_probe_reads_the_newest_backup(region_a: Lab, tmp_path: Pa
     age = latest_backup_age(store)
     assert age is not None and age >= 0
     assert latest_backup_younger_than("1h", store)
+
+
+def test_a_region_b_that_would_refuse_the_restore_stops_the_disaster_before_region_a_is_touched(
+    region_a: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drillkit.faults.backup import region_disaster
+    from drillkit.safety.undo import pending_undo
+
+    store = LocalStore(tmp_path / "store")
+    back_up_shop(region_a, store)
+    # Region B is region A itself, seen as drillkit-runner: a backup reader, not a restorer.
+    monkeypatch.setenv("KUBECONFIG", str(region_a.kubeconfig))
+    monkeypatch.setenv("DRILLKIT_RUN_ID", "refused-restore")
+    api = region_a.component("kube-apiserver")
+    pid = api.pid()
+
+    with pytest.raises(DrillError, match=r"may not create namespaces there.*drillkit-restorer"):
+        region_disaster(
+            lab=region_a.shape.name,
+            store=str(store.root),
+            configuration={"restore_kubeconfig": str(region_a.kubeconfig)},
+        )
+
+    assert api.pid() == pid
+    with region_a.connect() as cluster:
+        assert cluster.api_server_ready()
+        assert pending_undo(cluster, run_id="refused-restore") == []

@@ -47,7 +47,7 @@ pytestmark = pytest.mark.lab
 def regions(drillkit_home: Path, lab_binaries: Path) -> Iterator[tuple[Lab, Lab]]:
     """Two labs of the test's own: region-a with the shop, region-b without it."""
     region_a = start_lab("region-a")
-    region_b = start_lab("region-b")
+    region_b = start_lab("region-b", seed=False)  # a standby region: drill lab up --empty
     try:
         prepare_region_a(region_a)
         prepare_region_b(region_b)

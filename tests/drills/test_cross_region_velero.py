@@ -55,7 +55,7 @@ DRILL = SHIPPED_DRILLS / "cross-region-restore-velero.yaml"
 def velero_regions(drillkit_home: Path, lab_binaries: Path) -> Iterator[tuple[Lab, Lab]]:
     """Two labs for the whole module, each with Velero's CRDs: region A with the shop."""
     region_a = start_lab("velero-a")
-    region_b = start_lab("velero-b")
+    region_b = start_lab("velero-b", seed=False)
     try:
         for lab in (region_a, region_b):
             install_velero(lab)

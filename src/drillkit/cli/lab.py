@@ -62,7 +62,14 @@ def build() -> None:
     type=click.Choice(["1", "3", "5"]),
     help="Members of the lab's etcd cluster; 3 allows quorum-loss drills.",
 )
-def up(name: str, zones: int, nodes_per_zone: int, region: str | None, etcd_members: str) -> None:
+@click.option(
+    "--empty",
+    is_flag=True,
+    help="Without the seed workload (shop): a standby region to restore into.",
+)
+def up(
+    name: str, zones: int, nodes_per_zone: int, region: str | None, etcd_members: str, empty: bool
+) -> None:
     """Start a lab and wait until its nodes are Ready and shop/web is available.
 
     Running it on a lab that is up changes nothing. A lab whose processes died is
@@ -77,6 +84,7 @@ def up(name: str, zones: int, nodes_per_zone: int, region: str | None, etcd_memb
         zones=zones,
         nodes_per_zone=nodes_per_zone,
         etcd_members=int(etcd_members),
+        seed=not empty,
     )
     instance = Lab.create(shape)
     started = instance.up(progress_printer(f"{name}: "))

@@ -904,7 +904,9 @@ def _parse_time(text: str) -> datetime:
 def _show_time(moment: datetime, timezone: str) -> str:
     from zoneinfo import ZoneInfo
 
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%a %Y-%m-%d %H:%M %Z")
+    # Seconds only when they matter: a six-field cron expression fires within the minute.
+    clock = "%H:%M:%S" if moment.second else "%H:%M"
+    return moment.astimezone(ZoneInfo(timezone)).strftime(f"%a %Y-%m-%d {clock} %Z")
 
 
 def _duration(value: timedelta) -> str:

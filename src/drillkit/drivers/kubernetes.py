@@ -228,6 +228,22 @@ class Cluster:
         response.release_conn()
         return bool(status == 200)
 
+    def may(self, verb: str, resource: str, *, group: str = "") -> bool:
+        """Whether this identity may ``verb`` the cluster-wide ``resource`` (a
+        SelfSubjectAccessReview: what the API server would decide, RBAC and all)."""
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb=verb, resource=resource, group=group
+                )
+            )
+        )
+        with _translate(f"asking whether this identity may {verb} {resource}"):
+            answer = client.AuthorizationV1Api(self.api_client).create_self_subject_access_review(
+                review
+            )
+        return bool(answer.status.allowed)
+
     def nodes(self, label_selector: str = "") -> list[NodeState]:
         with _translate("listing nodes"):
             items = self.core.list_node(label_selector=label_selector).items

@@ -142,8 +142,10 @@ def region_disaster(
         )
     else:
         backup_store = resolve_store(store, configuration)
-        # Before anything destructive: the backup is whole and readable, every object.
+        # Before anything destructive: the backup is whole and readable, every object,
+        # and region B answers and lets this identity restore.
         chosen = load_backup(backup_store, find_backup(backup_store, backup))
+        _ensure_restorable(configuration)
         restore_point = _restore_point(chosen.info, backup_store.description)
         journal = RestoreJournal(
             run_id=current_run_id(),
@@ -583,6 +585,23 @@ def _velero_restore_point(
         "items": backup.items,
         "age_seconds": round((datetime.now(UTC) - taken).total_seconds(), 3),
     }
+
+
+def _ensure_restorable(configuration: Mapping[str, Any] | None) -> None:
+    """Region B, as the drill's configuration names it, answers and lets this identity
+    create namespaces (``drillkit-restorer``); a restore_backup given a cluster of its
+    own is checked when it runs."""
+    try:
+        target = resolve_restore_target(None, None, configuration)
+    except InvalidInput:
+        return
+    with target.connect() as cluster:
+        if not cluster.may("create", "namespaces"):
+            raise DrillError(
+                f"region B ({target.describe()}) would refuse the restore: this identity "
+                "may not create namespaces there (bind drillkit-restorer, "
+                "deploy/backup-rbac.yaml); region A was not touched"
+            )
 
 
 def _velero_restore_point_file(run_id: str) -> Path:

@@ -66,6 +66,9 @@ class LabShape:
     zones: int = 3
     nodes_per_zone: int = 2
     etcd_members: int = 1
+    seed: bool = True
+    """Whether ``up`` applies the seed workload (namespace shop); a standby region for
+    restores starts without it."""
 
     def zone_names(self) -> list[str]:
         return [f"zone-{letter}" for letter in string.ascii_lowercase[: self.zones]]
@@ -174,7 +177,8 @@ class Lab:
                 raise InvalidInput(
                     f"lab {shape.name!r} exists with {lab.shape.zones} zones x "
                     f"{lab.shape.nodes_per_zone} nodes in region {lab.shape.region}; "
-                    f"with {lab.shape.etcd_members} etcd member(s); "
+                    f"with {lab.shape.etcd_members} etcd member(s)"
+                    f"{'' if lab.shape.seed else ', without the seed workload'}; "
                     f"remove it first with: drill lab down --name {shape.name} --purge"
                 )
             return lab
@@ -505,13 +509,14 @@ class Lab:
                     continue
                 self._start(item, progress)
             self.start_zones(self.shape.zone_names(), cluster, progress)
-            progress("applying the seed workload (namespace shop)")
-            cluster.apply(load_manifests(seed_manifests_dir()))
-            cluster.wait_for(
-                "deployment shop/web to be available",
-                lambda: _all_ready(cluster.deployment_ready_replicas("shop", "web")),
-                timeout=SEED_WAIT_SECONDS,
-            )
+            if self.shape.seed:
+                progress("applying the seed workload (namespace shop)")
+                cluster.apply(load_manifests(seed_manifests_dir()))
+                cluster.wait_for(
+                    "deployment shop/web to be available",
+                    lambda: _all_ready(cluster.deployment_ready_replicas("shop", "web")),
+                    timeout=SEED_WAIT_SECONDS,
+                )
         return True
 
     def down(self, progress: Progress) -> None:
