@@ -90,7 +90,7 @@ def list_backups(store: str, output: str) -> None:
         click.echo("no backups")
     for info in catalogue:
         namespaces = ",".join(info.namespaces)
-        taken_by = f"plan {info.plan}" if info.plan else "by hand"
+        taken_by = f"plan {info.plan}" if info.plan else "no plan"
         click.echo(
             f"{info.name}  {info.size:>9} bytes  {namespaces}  {taken_by}  {_counts(info.counts)}"
         )

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from drillkit.scheduling.database import Database
     from drillkit.scheduling.history import FireRecord
     from drillkit.scheduling.notifications import Notifier
-    from drillkit.scheduling.schedules import TargetKind
+    from drillkit.scheduling.schedules import Schedule, TargetKind
 
 EXIT_CODES = {
     "met": 0,
@@ -266,7 +266,7 @@ def add(
     now = _now()
     with _open(database) as db:
         stored = add_schedule(db, settings, now=now, replace=replace)
-    fires = ", ".join(_show_time(t, stored.timezone) for t in stored.next_fire_times(now, 3))
+    fires = ", ".join(_show_time(t, stored) for t in stored.next_fire_times(now, 3))
     click.echo(
         f"schedule {stored.name}: {stored.kind} {stored.target}, {stored.describe_when()}, "
         f"misfire grace {_duration(stored.misfire_grace)}"
@@ -326,7 +326,7 @@ def list_command(count: int, database: str | None, output: str) -> None:
     rows = []
     for s in schedules:
         fires = s.next_fire_times(now, count)
-        shown = [_show_time(fire, s.timezone) for fire in fires]
+        shown = [_show_time(fire, s) for fire in fires]
         record = last[s.name]
         rows.append(
             (
@@ -384,7 +384,7 @@ def resume(name: str, database: str | None) -> None:
     with _open(database) as db:
         resumed = set_paused(db, name, paused=False, now=now)
     fires = resumed.next_fire_times(now, 1)
-    upcoming = _show_time(fires[0], resumed.timezone) if fires else "-"
+    upcoming = _show_time(fires[0], resumed) if fires else "-"
     click.echo(f"resumed schedule {name}; next fire {upcoming}")
 
 
@@ -901,12 +901,12 @@ def _parse_time(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _show_time(moment: datetime, timezone: str) -> str:
+def _show_time(moment: datetime, schedule: Schedule) -> str:
+    """A fire time in the schedule's time zone, with seconds when its cron has them."""
     from zoneinfo import ZoneInfo
 
-    # Seconds only when they matter: a six-field cron expression fires within the minute.
-    clock = "%H:%M:%S" if moment.second else "%H:%M"
-    return moment.astimezone(ZoneInfo(timezone)).strftime(f"%a %Y-%m-%d {clock} %Z")
+    clock = "%H:%M:%S" if len(schedule.cron.split()) == 6 else "%H:%M"
+    return moment.astimezone(ZoneInfo(schedule.timezone)).strftime(f"%a %Y-%m-%d {clock} %Z")
 
 
 def _duration(value: timedelta) -> str:
