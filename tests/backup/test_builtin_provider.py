@@ -276,3 +276,32 @@ def test_a_region_b_that_would_refuse_the_restore_stops_the_disaster_before_regi
     with region_a.connect() as cluster:
         assert cluster.api_server_ready()
         assert pending_undo(cluster, run_id="refused-restore") == []
+
+
+def test_a_region_b_holding_the_shop_already_stops_the_disaster_under_conflict_fail(
+    region_a: Lab, region_b: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drillkit.faults.backup import region_disaster
+
+    store = LocalStore(tmp_path / "store")
+    back_up_shop(region_a, store)
+    backup = load_backup(store, find_backup(store))
+    with region_b.connect(admin=False) as restorer:
+        restore_objects(restorer, backup.objects, conflict="fail")
+    monkeypatch.setenv("KUBECONFIG", str(region_a.kubeconfig))
+    monkeypatch.setenv("DRILLKIT_RUN_ID", "conflicting-restore")
+    api = region_a.component("kube-apiserver")
+    pid = api.pid()
+    try:
+        with pytest.raises(
+            RestoreConflict, match=r"exist already \(.*shop/web.*region A was not touched"
+        ):
+            region_disaster(
+                lab=region_a.shape.name,
+                store=str(store.root),
+                conflict="fail",
+                configuration={"restore_kubeconfig": str(region_b.kubeconfig)},
+            )
+        assert api.pid() == pid
+    finally:
+        delete_namespace(region_b, "shop")

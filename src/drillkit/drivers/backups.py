@@ -593,6 +593,24 @@ def map_namespaces(
 Announce = Callable[[ObjectKey], None]
 
 
+def ensure_none_exist(
+    cluster: Cluster, objects: Sequence[Mapping[str, Any]], *, consequence: str
+) -> None:
+    """``RestoreConflict`` naming the objects (namespaces aside) that exist already: what
+    the conflict policy ``fail`` refuses to overwrite."""
+    existing = [
+        ObjectKey.of(o).describe()
+        for o in objects
+        if o["kind"] != "Namespace" and _read(cluster, o) is not None
+    ]
+    if existing:
+        shown = ", ".join(existing[:5]) + (" ..." if len(existing) > 5 else "")
+        raise RestoreConflict(
+            f"{len(existing)} objects of the backup exist already ({shown}); "
+            f"{consequence} (conflict policy: fail)"
+        )
+
+
 def restore_objects(
     cluster: Cluster,
     objects: Sequence[Mapping[str, Any]],
@@ -611,17 +629,7 @@ def restore_objects(
     ordered = restore_order(objects)
     result = RestoreResult()
     if conflict == "fail":
-        existing = [
-            ObjectKey.of(o).describe()
-            for o in ordered
-            if o["kind"] != "Namespace" and _read(cluster, o) is not None
-        ]
-        if existing:
-            shown = ", ".join(existing[:5]) + (" ..." if len(existing) > 5 else "")
-            raise RestoreConflict(
-                f"{len(existing)} objects of the backup exist already ({shown}); "
-                "nothing was restored (conflict policy: fail)"
-            )
+        ensure_none_exist(cluster, ordered, consequence="nothing was restored")
     for item in ordered:
         key = ObjectKey.of(item)
         current = _read(cluster, item)

@@ -45,6 +45,7 @@ from drillkit.drivers.backups import (
     RestoreResult,
     create_backup,
     delete_object,
+    ensure_none_exist,
     find_backup,
     load_backup,
     map_namespaces,
@@ -113,9 +114,14 @@ def region_disaster(
     provider: str = "builtin",
     velero_namespace: str = DEFAULT_VELERO_NAMESPACE,
     velero_sync_timeout: float = VELERO_SYNC_TIMEOUT,
+    conflict: str = "skip",
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Prove the restore point, then lose region A (the drill's own lab).
+
+    The built-in provider's restore point must also be restorable: region B answers
+    and lets this identity restore, and with ``conflict: fail`` (as the restore will
+    use) none of the backup's objects exists there yet.
 
     With ``provider: velero`` the restore point is the newest Completed Velero
     Backup of region A (or the one ``backup`` names), once region B's Velero lists
@@ -145,7 +151,7 @@ def region_disaster(
         # Before anything destructive: the backup is whole and readable, every object,
         # and region B answers and lets this identity restore.
         chosen = load_backup(backup_store, find_backup(backup_store, backup))
-        _ensure_restorable(configuration)
+        _ensure_restorable(chosen, conflict, configuration)
         restore_point = _restore_point(chosen.info, backup_store.description)
         journal = RestoreJournal(
             run_id=current_run_id(),
@@ -587,10 +593,18 @@ def _velero_restore_point(
     }
 
 
-def _ensure_restorable(configuration: Mapping[str, Any] | None) -> None:
-    """Region B, as the drill's configuration names it, answers and lets this identity
-    create namespaces (``drillkit-restorer``); a restore_backup given a cluster of its
-    own is checked when it runs."""
+def _ensure_restorable(
+    backup: Backup, conflict: str, configuration: Mapping[str, Any] | None
+) -> None:
+    """Region B, as the drill's configuration names it, answers, lets this identity
+    create namespaces (``drillkit-restorer``) and, under ``conflict: fail``, holds none
+    of the backup's objects; a restore_backup given a cluster of its own is checked
+    when it runs."""
+    if conflict not in CONFLICT_POLICIES:
+        raise InvalidInput(
+            f"region_disaster: conflict must be one of {', '.join(CONFLICT_POLICIES)}, "
+            f"not {conflict!r}"
+        )
     try:
         target = resolve_restore_target(None, None, configuration)
     except InvalidInput:
@@ -602,6 +616,8 @@ def _ensure_restorable(configuration: Mapping[str, Any] | None) -> None:
                 "may not create namespaces there (bind drillkit-restorer, "
                 "deploy/backup-rbac.yaml); region A was not touched"
             )
+        if conflict == "fail":
+            ensure_none_exist(cluster, backup.objects, consequence="region A was not touched")
 
 
 def _velero_restore_point_file(run_id: str) -> Path:
