@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from drillkit.drivers.backups import ObjectKey, RestoreResult
 from drillkit.faults.backup import summarise_restore
-from drillkit.faults.etcd import RESTORED_KEY
+from drillkit.faults.steps import RESTORED_KEY
 
 
 def report_a_restore() -> dict[str, object]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from drillkit.cli.options import context_option, kubeconfig_option, output_option
 from drillkit.cli.output import progress_printer
 
 _store_option = click.option(
@@ -24,22 +25,6 @@ _store_option = click.option(
     envvar="DRILLKIT_BACKUP_STORE",
     help="Backup store: a directory, file:///path or s3://bucket/prefix "
     "($DRILLKIT_BACKUP_STORE; S3 endpoint from $DRILLKIT_S3_ENDPOINT).",
-)
-_kubeconfig_option = click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
-)
-_context_option = click.option(
-    "--context", default=None, help="Kubeconfig context (default: the current one)."
-)
-_output_option = click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Text for people, JSON for tools.",
 )
 
 
@@ -53,9 +38,9 @@ def backup() -> None:
 @click.option(
     "--namespace", "-n", "namespaces", multiple=True, required=True, help="Namespace to back up."
 )
-@_kubeconfig_option
-@_context_option
-@_output_option
+@kubeconfig_option
+@context_option()
+@output_option("the same, as one JSON document for tools.")
 def create(
     store: str,
     namespaces: tuple[str, ...],
@@ -76,7 +61,7 @@ def create(
 
 @backup.command("list")
 @_store_option
-@_output_option
+@output_option("the same, as one JSON document for tools.")
 def list_backups(store: str, output: str) -> None:
     """The catalogued backups, oldest first."""
     from drillkit.drivers.backups import read_catalogue
@@ -99,7 +84,7 @@ def list_backups(store: str, output: str) -> None:
 @backup.command("verify")
 @_store_option
 @click.argument("name", default="latest")
-@_output_option
+@output_option("the same, as one JSON document for tools.")
 def verify(store: str, name: str, output: str) -> None:
     """Read backup NAME (default: the newest) and check every digest; exit 3 if it fails."""
     from drillkit.drivers.backups import find_backup, load_backup
@@ -117,8 +102,8 @@ def verify(store: str, name: str, output: str) -> None:
 @backup.command("restore")
 @_store_option
 @click.argument("name", default="latest")
-@_kubeconfig_option
-@_context_option
+@kubeconfig_option
+@context_option()
 @click.option(
     "--map",
     "mappings",
@@ -135,7 +120,7 @@ def verify(store: str, name: str, output: str) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Do not wait for restored workloads.")
 @click.option("--cleanup", is_flag=True, help="Delete the restore again once it is verified.")
-@_output_option
+@output_option("the same, as one JSON document for tools.")
 def restore(
     store: str,
     name: str,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from drillkit.cli.options import reports_dir_option
+from drillkit.cli.options import output_option, reports_dir_option
 
 if TYPE_CHECKING:
     from drillkit.evidence.signing import SigningKey, VerifyKey
@@ -129,13 +129,7 @@ def keygen(path: Path | None) -> None:
     help="A ledger head kept from earlier (printed by verify, recorded in every bundle's "
     "manifest): the ledger must still hold that entry, unchanged. Repeatable.",
 )
-@click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one object with intact, counts, head, problems and notices.",
-)
+@output_option("one object with intact, counts, head, problems and notices.")
 def verify(
     reports_dir: Path,
     since: datetime | date | None,

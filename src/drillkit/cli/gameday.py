@@ -8,15 +8,14 @@ from pathlib import Path
 
 import click
 
-from drillkit.cli.options import drills_dir_option, reports_dir_option
-from drillkit.cli.schedule import (
-    EXIT_CODES,
+from drillkit.cli.options import (
     context_option,
-    gamedays_dir_option,
+    drills_dir_option,
     kubeconfig_option,
     output_option,
-    waiter,
+    reports_dir_option,
 )
+from drillkit.cli.schedule import EXIT_CODES, gamedays_dir_option, waiter
 
 
 @click.group()
@@ -52,8 +51,8 @@ def gameday() -> None:
 @gamedays_dir_option
 @reports_dir_option
 @kubeconfig_option
-@context_option
-@output_option
+@context_option("the drill's, else current")
+@output_option("machine-readable output on stdout.")
 def run_gameday_command(
     name: str,
     unattended: bool,

@@ -6,15 +6,12 @@ from pathlib import Path
 
 import click
 
+from drillkit.cli.options import context_option, kubeconfig_option
+
 
 @click.command()
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
-)
-@click.option("--context", default=None, help="Kubeconfig context (default: the current one).")
+@kubeconfig_option
+@context_option()
 def recover(kubeconfig: Path | None, context: str | None) -> None:
     """Revert the faults of drill runs that died without cleaning up.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from drillkit.cli.options import reports_dir_option
+from drillkit.cli.options import output_option, reports_dir_option
 
 
 @click.group()
@@ -93,13 +93,7 @@ def show_report(run: str, reports_dir: Path, fmt: str) -> None:
     default=None,
     help="Also write the page as a PDF here.",
 )
-@click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one object per drill (runs, pass_rate, mttr_seconds, points).",
-)
+@output_option("one object per drill (runs, pass_rate, mttr_seconds, points).")
 def trend(
     drill: str | None,
     reports_dir: Path,

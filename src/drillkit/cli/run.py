@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 import click
 
 from drillkit.cli.evidence import enter_run, load_signing_key_option, signing_key_option
-from drillkit.cli.options import drills_dir_option, reports_dir_option
+from drillkit.cli.options import (
+    context_option,
+    drills_dir_option,
+    kubeconfig_option,
+    output_option,
+    reports_dir_option,
+)
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -31,26 +37,11 @@ EXIT_CODES = {"met": 0, "missed": 1, "inconclusive": 1, "aborted": 1, "error": 3
 @click.argument("drill_name", metavar="NAME|PATH")
 @drills_dir_option
 @reports_dir_option
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
-)
-@click.option(
-    "--context",
-    default=None,
-    help="Kubeconfig context (default: the drill's, else the current context).",
-)
+@kubeconfig_option
+@context_option("the drill's, else the current context")
 @click.option("--dry-run", is_flag=True, help="Print what would run and change nothing.")
 @signing_key_option
-@click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: print one JSON object (run_id, verdict, report_dir, measurements).",
-)
+@output_option("print one JSON object (run_id, verdict, report_dir, measurements).")
 def run(
     drill_name: str,
     drills_dir: Path,

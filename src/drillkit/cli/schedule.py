@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from drillkit.cli.options import drills_dir_option, reports_dir_option
+from drillkit.cli.options import (
+    context_option,
+    drills_dir_option,
+    kubeconfig_option,
+    output_option,
+    reports_dir_option,
+)
 
 if TYPE_CHECKING:
     from drillkit.scheduling.database import Database
@@ -85,15 +91,6 @@ policy_option = click.option(
     envvar="DRILL_SCHEDULE_POLICY",
     help="Blackout windows and error-budget gates for every schedule (used when it exists).",
 )
-kubeconfig_option = click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
-)
-context_option = click.option(
-    "--context", default=None, help="Kubeconfig context (default: the drill's, else current)."
-)
 webhook_option = click.option(
     "--webhook",
     "webhooks",
@@ -110,13 +107,6 @@ slack_option = click.option(
     metavar="URL",
     envvar="DRILL_SLACK_WEBHOOKS",
     help="Slack incoming webhook for the same messages (repeatable; env DRILL_SLACK_WEBHOOKS).",
-)
-output_option = click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: machine-readable output on stdout.",
 )
 
 
@@ -285,7 +275,7 @@ def add(
     help="How many upcoming fire times to show.",
 )
 @database_option
-@output_option
+@output_option("machine-readable output on stdout.")
 def list_command(count: int, database: str | None, output: str) -> None:
     """List schedules with their next fire times and their last fire."""
     from drillkit.scheduling.history import list_fires
@@ -392,7 +382,7 @@ def resume(name: str, database: str | None) -> None:
 @click.argument("name", required=False)
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @database_option
-@output_option
+@output_option("machine-readable output on stdout.")
 def history(name: str | None, limit: int, database: str | None, output: str) -> None:
     """Every fire, newest first: ran (verdict, run id) or skipped, and why.
 
@@ -444,11 +434,11 @@ def history(name: str | None, limit: int, database: str | None, output: str) -> 
 @reports_dir_option
 @policy_option
 @kubeconfig_option
-@context_option
+@context_option("the drill's, else current")
 @webhook_option
 @slack_option
 @database_option
-@output_option
+@output_option("machine-readable output on stdout.")
 def fire_command(
     name: str,
     target: str | None,
@@ -733,7 +723,7 @@ def scheduler() -> None:
 @reports_dir_option
 @policy_option
 @kubeconfig_option
-@context_option
+@context_option("the drill's, else current")
 @webhook_option
 @slack_option
 @database_option

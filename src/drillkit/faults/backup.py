@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,8 +54,14 @@ from drillkit.drivers.backups import (
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.drivers.velero import DEFAULT_NAMESPACE as DEFAULT_VELERO_NAMESPACE
 from drillkit.errors import ClusterError, DrillError, InvalidInput
-from drillkit.faults.etcd import RESTORE_POINT_KEY, RESTORED_KEY, STEPS_KEY
 from drillkit.faults.kubernetes import INJECTED_AT
+from drillkit.faults.steps import (
+    RESTORE_POINT_KEY,
+    RESTORED_KEY,
+    STEPS_KEY,
+    instant,
+    procedure_step,
+)
 from drillkit.files import state_home, write_atomically
 from drillkit.lab.backups import (
     ClusterAddress,
@@ -168,12 +173,12 @@ def region_disaster(
             record_undo(RESTORE_BACKUP, (str(journal_file),), cluster=cluster)
         record_undo(START_REGION, (lab_name, mode), cluster=cluster)
     planned_control_plane_outage(True)
-    started = _instant()
+    started = instant()
     if mode == "api-unreachable":
         region.component("kube-apiserver").kill()
     else:
         region.down(lambda message: logger.info("region %s: %s", lab_name, message))
-    acknowledged = _instant()
+    acknowledged = instant()
     step = _step(
         "disaster",
         f"lose region {lab_name}",
@@ -213,7 +218,7 @@ def restore_backup(
     path = restore_journal_file(run_id)
     chosen_info = RestoreJournal.load(path).backup if path.exists() else None
     steps: list[dict[str, object]] = []
-    started = _instant()
+    started = instant()
     loaded = load_backup(backup_store, chosen_info or find_backup(backup_store, backup))
     steps.append(
         _step(
@@ -221,7 +226,7 @@ def restore_backup(
             "verify the backup",
             f"read {loaded.info.name} from {backup_store.description}, check every digest",
             started,
-            _instant(),
+            instant(),
         )
     )
     result, restore_steps = run_restore(
@@ -235,11 +240,11 @@ def restore_backup(
     )
     steps += restore_steps
     if cleanup:
-        started = _instant()
+        started = instant()
         with target.connect() as cluster:
             removed = cleanup_restore(cluster, RestoreJournal.load(path), progress=logger.info)
         steps.append(
-            _step("cleanup", "delete the verification restore", removed, started, _instant())
+            _step("cleanup", "delete the verification restore", removed, started, instant())
         )
     return {
         INJECTED_AT: None,
@@ -259,7 +264,7 @@ def take_velero_backup(
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ask the drill's cluster's Velero for a backup and wait until it completes."""
-    started = _instant()
+    started = instant()
     with source_address().connect() as cluster:
         name = velero.create_backup(
             cluster,
@@ -276,7 +281,7 @@ def take_velero_backup(
         f"velero backup {velero_namespace}/{name} of {', '.join(namespaces)}: "
         f"{_velero_outcome(done)}",
         started,
-        _instant(),
+        instant(),
     )
     return {INJECTED_AT: None, STEPS_KEY: [step], "backup": done.to_json()}
 
@@ -301,7 +306,7 @@ def restore_velero_backup(
         )
     target = resolve_restore_target(kubeconfig, context, configuration)
     proved = _proved_velero_backup(current_run_id(), velero_namespace)
-    started = _instant()
+    started = instant()
     with target.connect() as cluster:
         if backup == "latest" and proved is not None:
             chosen = proved
@@ -322,7 +327,7 @@ def restore_velero_backup(
         "velero restore",
         f"velero restore {velero_namespace}/{name} of {chosen}: {_velero_outcome(done)}",
         started,
-        _instant(),
+        instant(),
     )
     return {INJECTED_AT: None, STEPS_KEY: [step], "restore": done.to_json()}
 
@@ -429,7 +434,7 @@ def run_restore(
 
     steps: list[dict[str, object]] = []
     with target.connect() as cluster:
-        started = _instant()
+        started = instant()
         try:
             result = restore_objects(
                 cluster, objects, conflict=conflict, before_create=before_create
@@ -447,11 +452,11 @@ def run_restore(
                 f"{len(result.created)} created, {len(result.replaced)} replaced, "
                 f"{len(result.skipped)} skipped ({counts}) into {target.describe()}",
                 started,
-                _instant(),
+                instant(),
             )
         )
         if wait:
-            started = _instant()
+            started = instant()
             workloads = [
                 o
                 for o in objects
@@ -469,7 +474,7 @@ def run_restore(
                     "wait for the restored workloads",
                     f"{len(workloads)} workloads available",
                     started,
-                    _instant(),
+                    instant(),
                 )
             )
     return result, steps
@@ -676,10 +681,6 @@ def summarise_restore(backup: str, target: str, result: RestoreResult) -> dict[s
     }
 
 
-def _instant() -> dict[str, object]:
-    return {"monotonic": time.monotonic(), "utc": format_utc(datetime.now(UTC))}
-
-
 def _step(
     phase: str,
     name: str,
@@ -687,19 +688,14 @@ def _step(
     started: dict[str, object],
     finished: dict[str, object],
 ) -> dict[str, object]:
-    seconds = float(str(finished["monotonic"])) - float(str(started["monotonic"]))
-    return {
-        "phase": phase,
-        "name": name,
-        "member": None,
-        "command": command,
-        "executor": "kubernetes-api",
-        "started": started,
-        "finished": finished,
-        "seconds": round(seconds, 3),
-        "exit_code": 0,
-        "output": "",
-    }
+    return procedure_step(
+        phase=phase,
+        name=name,
+        command=command,
+        executor="kubernetes-api",
+        started=started,
+        finished=finished,
+    )
 
 
 # -- undo ---------------------------------------------------------------------------------

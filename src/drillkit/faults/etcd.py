@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +48,7 @@ from drillkit.drivers.executors import Executor, executor_for
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.faults.kubernetes import INJECTED_AT
+from drillkit.faults.steps import RESTORE_POINT_KEY, STEPS_KEY, instant, procedure_step
 from drillkit.files import state_home, write_atomically
 from drillkit.lab.etcd import resolve_procedure, resolve_target, snapshot_directory
 from drillkit.model.procedure import (
@@ -59,7 +59,6 @@ from drillkit.model.procedure import (
     RestoreProcedure,
     placeholders,
 )
-from drillkit.model.timeline import format_utc
 from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
     Progress,
@@ -75,12 +74,6 @@ from drillkit.safety.undo import (
 logger = logging.getLogger(__name__)
 
 RESTORE_ETCD = "restore-etcd"
-# Keys of drillkit faults' outputs that the run's event handler
-# (drillkit.running.chaostoolkit) reads into the timeline and the run record.
-STEPS_KEY = "drillkit_steps"
-RESTORE_POINT_KEY = "drillkit_restore_point"
-RESTORED_KEY = "drillkit_restored"
-"""What a backup restore wrote: backup, target, namespaces, counts by kind (never content)."""
 
 API_READY_TIMEOUT = 180.0
 
@@ -267,22 +260,21 @@ def run_phase(
     for step in steps:
         for fields in _step_fields(step, members, common):
             command = _render(step, fields)
-            started = {"monotonic": time.monotonic(), "utc": format_utc(datetime.now(UTC))}
+            started = instant()
             result = executor.run(command, timeout=step.timeout.total_seconds())
-            finished = {"monotonic": time.monotonic(), "utc": format_utc(datetime.now(UTC))}
             done.append(
-                {
-                    "phase": phase,
-                    "name": step.name,
-                    "member": fields.get("member"),
-                    "command": command,
-                    "executor": executor.description,
-                    "started": started,
-                    "finished": finished,
-                    "seconds": round(result.seconds, 3),
-                    "exit_code": result.exit_code,
-                    "output": result.output[-400:],
-                }
+                procedure_step(
+                    phase=phase,
+                    name=step.name,
+                    member=fields.get("member"),
+                    command=command,
+                    executor=executor.description,
+                    started=started,
+                    finished=instant(),
+                    seconds=result.seconds,
+                    exit_code=result.exit_code,
+                    output=result.output[-400:],
+                )
             )
             where = f" [{fields['member']}]" if "member" in fields else ""
             logger.info(

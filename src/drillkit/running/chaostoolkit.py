@@ -35,7 +35,7 @@ from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Strategy
 
 from drillkit.errors import InvalidInput
-from drillkit.faults.etcd import RESTORE_POINT_KEY, RESTORED_KEY, STEPS_KEY
+from drillkit.faults.steps import RESTORE_POINT_KEY, RESTORED_KEY, STEPS_KEY
 from drillkit.model.drill import RollbackPolicy
 from drillkit.model.run import RestoredKind, RestoreSummary
 from drillkit.model.timeline import (

@@ -20,10 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit.drivers.backups import BackupInfo, create_backup, load_backup, prune_backups
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.errors import InvalidInput
 from drillkit.lab.backups import expand, resolve_store
 from drillkit.model.drill import Schedule
-from drillkit.scheduling.files import load_model
+from drillkit.scheduling.files import find_named_file, load_model
 
 
 class BackupPlan(BaseModel):
@@ -74,11 +73,7 @@ class PlannedBackup:
 
 def find_backup_plan(directory: Path, name: str) -> Path:
     """``backups/NAME.yaml`` (or ``.yml``); InvalidInput naming where it looked."""
-    candidates = [directory / f"{name}.yaml", directory / f"{name}.yml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise InvalidInput(f"no backup plan named {name!r}: {candidates[0]} does not exist")
+    return find_named_file(directory, name, what="backup plan")
 
 
 def load_backup_plan(path: Path) -> BackupPlan:

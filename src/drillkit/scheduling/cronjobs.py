@@ -31,6 +31,7 @@ import yaml
 from drillkit import __version__
 from drillkit.errors import InvalidInput
 from drillkit.lab.resources import deploy_dir
+from drillkit.scheduling.files import find_named_file
 from drillkit.scheduling.schedules import Schedule, TargetKind
 
 NAMESPACE = "drillkit"
@@ -114,10 +115,10 @@ def gather_files(
         )
     files: list[ShippedFile] = []
     if schedule.kind is TargetKind.GAMEDAY:
-        path = _find(gamedays_dir, schedule.target, "game day")
+        path = find_named_file(gamedays_dir, schedule.target, what="game day")
         files.append(ShippedFile(path=f"gamedays/{path.name}", content=path.read_text()))
     for drill, experiment in drill_experiment.items():
-        drill_path = _find(drills_dir, drill, "drill")
+        drill_path = find_named_file(drills_dir, drill, what="drill")
         files.append(ShippedFile(path=f"drills/{drill_path.name}", content=drill_path.read_text()))
         relative = os.path.relpath(experiment.resolve(), drill_path.parent.resolve())
         placed = os.path.normpath(os.path.join("drills", relative))
@@ -133,13 +134,6 @@ def gather_files(
         files.append(ShippedFile(path=shipped_policy, content=policy_file.read_text()))
     unique = {file.path: file for file in files}
     return CronJobSpec(schedule=schedule, files=list(unique.values()), policy_file=shipped_policy)
-
-
-def _find(directory: Path, name: str, what: str) -> Path:
-    for candidate in (directory / f"{name}.yaml", directory / f"{name}.yml"):
-        if candidate.is_file():
-            return candidate
-    raise InvalidInput(f"no {what} named {name!r} in {directory}")
 
 
 def _metadata(name: str, **labels: str) -> dict[str, Any]:

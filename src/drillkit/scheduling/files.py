@@ -36,6 +36,15 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def find_named_file(directory: Path, name: str, *, what: str) -> Path:
+    """``DIRECTORY/NAME.yaml`` (or ``.yml``); InvalidInput naming where it looked."""
+    candidates = [directory / f"{name}.yaml", directory / f"{name}.yml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise InvalidInput(f"no {what} named {name!r}: {candidates[0]} does not exist")
+
+
 def load_model(path: Path, model: type[ModelT], *, what: str) -> ModelT:
     """Read ``path`` as one YAML document and validate it as ``model``.
 

@@ -33,12 +33,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from drillkit import __version__
+from drillkit.errors import InvalidInput
 from drillkit.files import sha256_file, write_atomically
 from drillkit.model.drill import DrillName, Evidence, NonEmptyText, PositiveDuration, Schedule
 from drillkit.model.durations import format_duration
 from drillkit.model.timeline import format_utc
 from drillkit.running.recorder import Clock, SystemClock
-from drillkit.scheduling.files import load_model
+from drillkit.scheduling.files import find_named_file, load_model
 from drillkit.scheduling.launching import DrillRunResult
 
 GAMEDAY_REPORTS = "gamedays"
@@ -119,16 +120,13 @@ class GameDay(_GameDayModel):
 
 
 def find_gameday_file(gamedays_dir: Path, name: str) -> Path:
-    from drillkit.errors import InvalidInput
-
-    candidates = [gamedays_dir / f"{name}.yaml", gamedays_dir / f"{name}.yml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    path = Path(name)
-    if path.is_file():
-        return path
-    raise InvalidInput(f"no game day named {name!r}: {candidates[0]} does not exist")
+    """``gamedays/NAME.yaml`` (or ``.yml``), else NAME as a path to a file."""
+    try:
+        return find_named_file(gamedays_dir, name, what="game day")
+    except InvalidInput:
+        if Path(name).is_file():
+            return Path(name)
+        raise
 
 
 def load_gameday(path: Path) -> GameDay:

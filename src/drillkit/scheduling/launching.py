@@ -26,6 +26,7 @@ from drillkit.reporting.writer import write_run_report, write_run_started
 from drillkit.running.runner import RunOptions, run_drill
 from drillkit.safety.lock import LockHeld
 from drillkit.safety.recover import RecoveryOutcome, recover
+from drillkit.scheduling.files import find_named_file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,11 +52,7 @@ class DrillRunResult:
 
 def find_drill_file(drills_dir: Path, name: str) -> Path:
     """``drills/NAME.yaml`` (or ``.yml``); InvalidInput naming where it looked."""
-    candidates = [drills_dir / f"{name}.yaml", drills_dir / f"{name}.yml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise InvalidInput(f"no drill named {name!r}: {candidates[0]} does not exist")
+    return find_named_file(drills_dir, name, what="drill")
 
 
 def load_named_drill(drills_dir: Path, name: str) -> Drill:

@@ -1,0 +1,53 @@
+"""What a drillkit fault reports beside its effect, under keys the run's event handler
+(``drillkit.running.chaostoolkit``) reads into the timeline and the run record.
+
+- ``STEPS_KEY``: the procedure steps it ran (``procedure_step``), each a timeline event;
+- ``RESTORE_POINT_KEY``: the snapshot or backup a restore starts from, and its age;
+- ``RESTORED_KEY``: what a backup restore wrote, counted by kind (never content).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from drillkit.model.timeline import format_utc
+
+STEPS_KEY = "drillkit_steps"
+RESTORE_POINT_KEY = "drillkit_restore_point"
+RESTORED_KEY = "drillkit_restored"
+
+
+def instant() -> dict[str, object]:
+    """Now, on both clocks, as a step's ``started`` or ``finished``."""
+    return {"monotonic": time.monotonic(), "utc": format_utc(datetime.now(UTC))}
+
+
+def procedure_step(
+    *,
+    phase: str,
+    name: str,
+    command: str,
+    executor: str,
+    started: dict[str, object],
+    finished: dict[str, object],
+    member: str | None = None,
+    seconds: float | None = None,
+    exit_code: int = 0,
+    output: str = "",
+) -> dict[str, object]:
+    """One ``STEPS_KEY`` entry; ``seconds`` defaults to the time between the instants."""
+    if seconds is None:
+        seconds = float(str(finished["monotonic"])) - float(str(started["monotonic"]))
+    return {
+        "phase": phase,
+        "name": name,
+        "member": member,
+        "command": command,
+        "executor": executor,
+        "started": started,
+        "finished": finished,
+        "seconds": round(seconds, 3),
+        "exit_code": exit_code,
+        "output": output,
+    }
