@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,17 @@ def start_lab(name: str, **shape: Any) -> Lab:
     return lab
 
 
+@contextmanager
+def running_lab(name: str, **shape: Any) -> Iterator[Lab]:
+    """A lab of the caller's own, stopped and deleted afterwards."""
+    lab = start_lab(name, **shape)
+    try:
+        yield lab
+    finally:
+        lab.down(log_progress)
+        lab.purge()
+
+
 @pytest.fixture(scope="session")
 def lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
     """The lab shared by non-destructive tests: 3 zones x 2 nodes, seeded with shop/web."""
@@ -56,10 +68,8 @@ def lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
 @pytest.fixture
 def scratch_lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
     """A lab of the test's own, for destructive tests (outages, restores, kills)."""
-    own = start_lab(f"scratch-{uuid.uuid4().hex[:6]}")
-    yield own
-    own.down(log_progress)
-    own.purge()
+    with running_lab(f"scratch-{uuid.uuid4().hex[:6]}") as own:
+        yield own
 
 
 @pytest.fixture

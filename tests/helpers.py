@@ -152,12 +152,17 @@ def running_moto_server(directory: Path) -> Iterator[str]:
             wait_until(f"the moto server to listen on port {port}", listening, 60.0)
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=10)
+
+
+def stop_process(process: subprocess.Popen[Any], *, timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def isolate_from_aws(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:

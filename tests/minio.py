@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drillkit.lab import build
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, stop_process, wait_until
 
 MODULE = "github.com/minio/minio"
 # The newest version the Go module proxy served on 2026-11-26 (MinIO tags are not
@@ -99,9 +99,4 @@ def running_minio(binary: Path, directory: Path) -> Iterator[MinioServer]:
             wait_until(f"MinIO to serve on port {port}", live, 120.0)
             yield MinioServer(endpoint=endpoint)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from drillkit.model.procedure import SshExecutorSpec
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, stop_process, wait_until
 
 SSHD = Path("/usr/sbin/sshd")
 HOST = "127.0.0.1"
@@ -141,12 +141,7 @@ def running_sshd(directory: Path) -> Iterator[SshServer]:
         )
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ tests play it).
 
 from __future__ import annotations
 
-import subprocess
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from drillkit.lab.cluster import Lab
-from tests.drills.support import drill_command
+from tests.drills.support import run_cli
 from tests.helpers import wait_until
 
 VELERO_CRDS = Path(__file__).parent / "velero"
@@ -86,13 +86,7 @@ def prepare_region_b(lab: Lab) -> None:
     """No shop in region-b (a restore of an earlier test may have left one): delete it
     and wait; and drillkit-runner may restore there."""
     delete_namespace(lab, "shop")
-    grant = subprocess.run(
-        drill_command("lab", "grant", "drillkit-restorer", "--name", lab.shape.name),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    grant = run_cli(dict(os.environ), "lab", "grant", "drillkit-restorer", "--name", lab.shape.name)
     assert grant.returncode == 0, grant.stderr
 
 

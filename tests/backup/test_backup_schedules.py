@@ -19,9 +19,8 @@ from drillkit.scheduling.backups import load_backup_plan, take_planned_backup
 from drillkit.scheduling.cronjobs import gather_files
 from drillkit.scheduling.schedules import Schedule, TargetKind
 from tests.backup.regions import SECRET_VALUE, prepare_region_a
-from tests.conftest import start_lab
-from tests.drills.support import REPOSITORY, drill_command, drill_environment
-from tests.helpers import log_progress
+from tests.conftest import running_lab
+from tests.drills.support import REPOSITORY, drill_environment, run_cli
 
 SHIPPED_PLAN = REPOSITORY / "backups" / "shop.yaml"
 
@@ -136,24 +135,13 @@ def test_backup_schedules_and_second_fields_are_not_exported_as_cronjobs(
 
 @pytest.fixture(scope="module")
 def region_a(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
-    lab = start_lab("backup-schedules")
-    try:
+    with running_lab("backup-schedules") as lab:
         prepare_region_a(lab)
         yield lab
-    finally:
-        lab.down(log_progress)
-        lab.purge()
 
 
 def drill(lab: Lab, *arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        drill_command(*arguments),
-        env=drill_environment(lab, **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_cli(drill_environment(lab, **env), *arguments)
 
 
 @pytest.mark.lab

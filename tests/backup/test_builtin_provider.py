@@ -32,32 +32,24 @@ from tests.backup.regions import (
     prepare_region_b,
     web_available,
 )
-from tests.conftest import start_lab
-from tests.helpers import log_progress, wait_until
+from tests.conftest import running_lab
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def region_a(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
-    lab = start_lab("backup-region-a")
-    try:
+    with running_lab("backup-region-a") as lab:
         prepare_region_a(lab)
         yield lab
-    finally:
-        lab.down(log_progress)
-        lab.purge()
 
 
 @pytest.fixture(scope="module")
 def region_b(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
-    lab = start_lab("backup-region-b", seed=False)
-    try:
+    with running_lab("backup-region-b", seed=False) as lab:
         prepare_region_b(lab)
         yield lab
-    finally:
-        lab.down(log_progress)
-        lab.purge()
 
 
 def back_up_shop(region_a: Lab, store: ObjectStore) -> None:

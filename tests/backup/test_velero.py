@@ -21,22 +21,18 @@ from drillkit.drivers.velero import (
 )
 from drillkit.lab.cluster import Lab
 from tests.backup.regions import install_velero
-from tests.conftest import start_lab
-from tests.helpers import log_progress, wait_until
+from tests.conftest import running_lab
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def velero_lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
-    lab = start_lab("velero")
-    try:
+    with running_lab("velero") as lab:
         install_velero(lab)
         lab.grant("drillkit-backup-reader")
         yield lab
-    finally:
-        lab.down(log_progress)
-        lab.purge()
 
 
 def set_status(lab: Lab, kind: str, name: str, status: dict[str, Any]) -> None:

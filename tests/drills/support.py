@@ -42,6 +42,10 @@ class DrillResult:
     def journal(self) -> dict[str, Any]:
         return dict(json.loads((self.report_dir / "journal.json").read_text()))
 
+    def timeline(self) -> list[dict[str, Any]]:
+        lines = (self.report_dir / "timeline.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
 
 def drill_environment(lab: Lab, **extra: str) -> dict[str, str]:
     """The environment of a user of this lab: its kubeconfig, whose current context is
@@ -57,20 +61,34 @@ def drill_command(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "drillkit.cli", *arguments]
 
 
-def run_drill(
-    lab: Lab, drill: str | Path, reports_dir: Path, *arguments: str, timeout: float = 900
-) -> DrillResult:
-    completed = subprocess.run(
-        drill_command(
-            "run", str(drill), "--reports-dir", str(reports_dir), "--output", "json", *arguments
-        ),
-        env=drill_environment(lab),
+def run_cli(
+    environment: dict[str, str], *arguments: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``drill ARGUMENTS`` in a process of its own, its output captured."""
+    return subprocess.run(
+        drill_command(*arguments),
+        env=environment,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def run_drill_with(
+    environment: dict[str, str], drill: str | Path, reports_dir: Path, *arguments: str
+) -> DrillResult:
+    """``drill run DRILL --output json``, as a user with ``environment`` runs it."""
+    completed = run_cli(
+        environment,
+        *("run", str(drill), "--reports-dir", str(reports_dir), "--output", "json", *arguments),
+        timeout=900,
+    )
     return DrillResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def run_drill(lab: Lab, drill: str | Path, reports_dir: Path, *arguments: str) -> DrillResult:
+    return run_drill_with(drill_environment(lab), drill, reports_dir, *arguments)
 
 
 def write_variant(

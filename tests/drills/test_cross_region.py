@@ -27,7 +27,7 @@ from tests.backup.regions import (
     prepare_region_b,
     web_available,
 )
-from tests.conftest import start_lab
+from tests.conftest import running_lab
 from tests.drills.support import (
     REPOSITORY,
     SHIPPED_DRILLS,
@@ -35,10 +35,12 @@ from tests.drills.support import (
     SchedulerProcess,
     drill_command,
     drill_environment,
+    run_cli,
+    run_drill_with,
     shipped,
     write_variant,
 )
-from tests.helpers import log_progress, wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -46,16 +48,13 @@ pytestmark = pytest.mark.lab
 @pytest.fixture
 def regions(drillkit_home: Path, lab_binaries: Path) -> Iterator[tuple[Lab, Lab]]:
     """Two labs of the test's own: region-a with the shop, region-b without it."""
-    region_a = start_lab("region-a")
-    region_b = start_lab("region-b", seed=False)  # a standby region: drill lab up --empty
-    try:
+    with (
+        running_lab("region-a") as region_a,
+        running_lab("region-b", seed=False) as region_b,  # a standby: drill lab up --empty
+    ):
         prepare_region_a(region_a)
         prepare_region_b(region_b)
         yield region_a, region_b
-    finally:
-        for lab in (region_b, region_a):
-            lab.down(log_progress)
-            lab.purge()
 
 
 def environment(region_a: Lab, region_b: Lab, store: Path) -> dict[str, str]:
@@ -66,31 +65,23 @@ def environment(region_a: Lab, region_b: Lab, store: Path) -> dict[str, str]:
     )
 
 
-def run_cross_region(
-    region_a: Lab, region_b: Lab, drill: Path, tmp_path: Path, *arguments: str
-) -> DrillResult:
-    completed = subprocess.run(
-        drill_command(
-            "run",
-            str(drill),
-            "--reports-dir",
-            str(tmp_path / "reports"),
-            "--output",
-            "json",
-            *arguments,
-        ),
-        env=environment(region_a, region_b, tmp_path / "store"),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    return DrillResult(completed.returncode, completed.stdout, completed.stderr)
+def run_cross_region(region_a: Lab, region_b: Lab, drill: Path, tmp_path: Path) -> DrillResult:
+    env = environment(region_a, region_b, tmp_path / "store")
+    return run_drill_with(env, drill, tmp_path / "reports")
 
 
-def timeline(result: DrillResult) -> list[dict[str, Any]]:
-    lines = (result.report_dir / "timeline.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
+def fill_catalogue(lab: Lab) -> None:
+    """150 more objects in the shop: a restore long enough to be caught half-way."""
+    with lab.connect() as cluster:
+        cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"catalogue-{index:03d}", "namespace": "shop"},
+                "data": {"page": str(index)},
+            }
+            for index in range(150)
+        )
 
 
 def test_the_shop_comes_back_in_region_b_and_the_rpo_is_the_backup_age(
@@ -108,7 +99,7 @@ def test_the_shop_comes_back_in_region_b_and_the_rpo_is_the_backup_age(
     # Every object of region-a's shop is in region-b, and the workload is available.
     assert before <= objects_of(region_b, "shop")
     wait_until("shop/web to be available in region-b", lambda: web_available(region_b))
-    events = timeline(result)
+    events = result.timeline()
     (fault,) = [e for e in events if e["kind"] == "fault_injected"]
     backup = result.journal()["run"][0]["output"]["backup"]
     # Δ: from the backup to the disaster, by the wall clock of this one machine.
@@ -162,14 +153,7 @@ def scheduled_backups(region_a: Lab, tmp_path: Path, cron: str) -> Iterator[Sche
         DRILL_REPORTS_DIR=str(tmp_path / "scheduler-reports"),
         DRILL_SCHEDULER_DATABASE=f"sqlite:///{tmp_path / 'scheduler.db'}",
     )
-    added = subprocess.run(
-        drill_command("schedule", "add", "shop", "--backup", "--cron", cron),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    added = run_cli(env, "schedule", "add", "shop", "--backup", "--cron", cron, timeout=120)
     assert added.returncode == 0, added.stderr
     scheduler = SchedulerProcess("backups", env, tmp_path / "scheduler.log")
     try:
@@ -194,7 +178,7 @@ def test_with_backups_every_few_seconds_the_rpo_is_the_time_since_the_last_one(
         result = run_cross_region(region_a, region_b, variant, tmp_path)
 
     assert result.returncode == 0, result.stderr
-    events = timeline(result)
+    events = result.timeline()
     (fault,) = [e for e in events if e["kind"] == "fault_injected"]
     (disaster,) = [
         e for e in events if e["kind"] == "activity_started" and e["name"] == "region-a-is-lost"
@@ -271,31 +255,17 @@ def restore_journals() -> list[dict[str, Any]]:
     return journals
 
 
+def restore_half_way() -> bool:
+    return any(j["phase"] == "restoring" and len(j["created"]) >= 5 for j in restore_journals())
+
+
 def test_drill_recover_cleans_up_a_restore_killed_half_way(
     regions: tuple[Lab, Lab], tmp_path: Path
 ) -> None:
     region_a, region_b = regions
-    # A namespace with many objects: the restore takes long enough to be caught half-way.
-    with region_a.connect() as cluster:
-        cluster.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": f"catalogue-{index:03d}", "namespace": "shop"},
-                "data": {"page": str(index)},
-            }
-            for index in range(150)
-        )
+    fill_catalogue(region_a)
     store = tmp_path / "store"
-    env_a = environment(region_a, region_b, store)
-    created = subprocess.run(
-        drill_command("backup", "create", "-n", "shop"),
-        env=env_a,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    created = run_cli(environment(region_a, region_b, store), "backup", "create", "-n", "shop")
     assert created.returncode == 0, created.stderr
     env_b = drill_environment(region_b, DRILLKIT_BACKUP_STORE=str(store))
     restoring = subprocess.Popen(
@@ -305,49 +275,25 @@ def test_drill_recover_cleans_up_a_restore_killed_half_way(
         stderr=subprocess.DEVNULL,
     )
 
-    def half_way() -> bool:
-        return any(j["phase"] == "restoring" and len(j["created"]) >= 5 for j in restore_journals())
-
     try:
-        wait_until("the restore to be half-way", half_way, timeout=120)
+        wait_until("the restore to be half-way", restore_half_way, timeout=120)
     finally:
         restoring.send_signal(signal.SIGKILL)
         restoring.wait()
     assert namespace_exists(region_b, "shop")
     assert len(objects_of(region_b, "shop")) < len(objects_of(region_a, "shop"))
 
-    recovered = subprocess.run(
-        drill_command("recover"),
-        env=env_b,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    recovered = run_cli(env_b, "recover")
 
     assert recovered.returncode == 0, recovered.stderr
     assert "interrupted restore of backup-" in recovered.stdout
     assert "cleaned up" in recovered.stdout
     assert not namespace_exists(region_b, "shop")
-    again = subprocess.run(
-        drill_command("recover"),
-        env=env_b,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    again = run_cli(env_b, "recover")
     assert again.returncode == 0, again.stderr
     assert "nothing to recover" in again.stdout
     # And the same backup restores whole afterwards.
-    whole = subprocess.run(
-        drill_command("backup", "restore", "--output", "json"),
-        env=env_b,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    whole = run_cli(env_b, "backup", "restore", "--output", "json")
     assert whole.returncode == 0, whole.stderr
     assert json.loads(whole.stdout)["restored"]["counts"]["ConfigMap"] == 152
     assert objects_of(region_b, "shop") == objects_of(region_a, "shop")
@@ -357,16 +303,7 @@ def test_drill_recover_after_a_run_killed_mid_restore_restarts_region_a_and_clea
     regions: tuple[Lab, Lab], tmp_path: Path
 ) -> None:
     region_a, region_b = regions
-    with region_a.connect() as cluster:
-        cluster.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": f"catalogue-{index:03d}", "namespace": "shop"},
-                "data": {"page": str(index)},
-            }
-            for index in range(150)
-        )
+    fill_catalogue(region_a)
     drill, experiment = shipped("cross-region-restore")
     for activity in experiment["method"]:
         if activity["provider"]["func"] == "region_disaster":
@@ -380,29 +317,22 @@ def test_drill_recover_after_a_run_killed_mid_restore_restarts_region_a_and_clea
         stderr=subprocess.DEVNULL,
     )
 
-    def half_way() -> bool:
-        return any(j["phase"] == "restoring" and len(j["created"]) >= 5 for j in restore_journals())
-
     try:
-        wait_until("the drill's restore to be half-way", half_way, timeout=300)
+        wait_until("the drill's restore to be half-way", restore_half_way, timeout=300)
     finally:
         run.send_signal(signal.SIGKILL)
         run.wait()
     assert not region_a.component("kube-apiserver").is_running()
     assert namespace_exists(region_b, "shop")
 
-    recovered = subprocess.run(
-        drill_command("recover"), env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    recovered = run_cli(env, "recover")
 
     assert recovered.returncode == 0, recovered.stderr
     assert "started lab region-a" in recovered.stdout
     assert "interrupted restore of backup-" in recovered.stdout
     assert not namespace_exists(region_b, "shop")
     wait_until("shop/web to be available in region-a", lambda: web_available(region_a))
-    again = subprocess.run(
-        drill_command("recover"), env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    again = run_cli(env, "recover")
     assert again.returncode == 0, again.stderr
     assert "nothing to recover" in again.stdout
 
@@ -435,14 +365,7 @@ def test_a_restore_killed_after_every_object_was_written_is_kept_and_said_so(
         restoring.send_signal(signal.SIGKILL)
         restoring.wait()
 
-    recovered = subprocess.run(
-        drill_command("recover"),
-        env=env_b,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    recovered = run_cli(env_b, "recover")
 
     assert recovered.returncode == 0, recovered.stderr
     assert "had completed" in recovered.stdout and "it stays" in recovered.stdout

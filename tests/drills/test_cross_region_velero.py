@@ -10,9 +10,7 @@ Restore along and, when it completes, has brought those objects back in region B
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -32,16 +30,16 @@ from tests.backup.regions import (
     prepare_region_b,
     web_available,
 )
-from tests.conftest import start_lab
+from tests.conftest import running_lab
 from tests.drills.support import (
     SHIPPED_DRILLS,
     DrillResult,
-    drill_command,
     drill_environment,
+    run_drill_with,
     shipped,
     write_variant,
 )
-from tests.helpers import log_progress, wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -54,17 +52,11 @@ DRILL = SHIPPED_DRILLS / "cross-region-restore-velero.yaml"
 @pytest.fixture(scope="module")
 def velero_regions(drillkit_home: Path, lab_binaries: Path) -> Iterator[tuple[Lab, Lab]]:
     """Two labs for the whole module, each with Velero's CRDs: region A with the shop."""
-    region_a = start_lab("velero-a")
-    region_b = start_lab("velero-b", seed=False)
-    try:
+    with running_lab("velero-a") as region_a, running_lab("velero-b", seed=False) as region_b:
         for lab in (region_a, region_b):
             install_velero(lab)
         prepare_region_a(region_a)
         yield region_a, region_b
-    finally:
-        for lab in (region_b, region_a):
-            lab.down(log_progress)
-            lab.purge()
 
 
 @pytest.fixture
@@ -252,22 +244,8 @@ class PlayedVelero:
 
 
 def run_velero_drill(region_a: Lab, region_b: Lab, drill: Path, tmp_path: Path) -> DrillResult:
-    completed = subprocess.run(
-        drill_command(
-            "run", str(drill), "--reports-dir", str(tmp_path / "reports"), "--output", "json"
-        ),
-        env=drill_environment(region_a, DRILLKIT_RESTORE_KUBECONFIG=str(region_b.kubeconfig)),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    return DrillResult(completed.returncode, completed.stdout, completed.stderr)
-
-
-def timeline(result: DrillResult) -> list[dict[str, Any]]:
-    lines = (result.report_dir / "timeline.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
+    env = drill_environment(region_a, DRILLKIT_RESTORE_KUBECONFIG=str(region_b.kubeconfig))
+    return run_drill_with(env, drill, tmp_path / "reports")
 
 
 def test_region_b_velero_restores_the_backup_region_a_velero_took_and_rto_rpo_are_measured(
@@ -293,7 +271,7 @@ def test_region_b_velero_restores_the_backup_region_a_velero_took_and_rto_rpo_ar
     # The experiment lets writes go on for 5 s after the backup: those are lost.
     assert rpo["markers_lost"] >= 2
     assert rpo["seconds"] > 2 and rpo["backup_age_seconds"] > 2
-    events = timeline(result)
+    events = result.timeline()
     steps = [e for e in events if e["kind"] == "procedure_step"]
     assert [s["phase"] for s in steps] == ["backup", "disaster", "restore"]
     backup_step, _, restore_step = steps

@@ -19,8 +19,8 @@ from tests.conftest import start_lab
 from tests.drills.support import (
     SHIPPED_DRILLS,
     BackgroundDrill,
-    drill_command,
     drill_environment,
+    run_cli,
     run_drill,
     shipped,
     write_variant,
@@ -31,14 +31,7 @@ pytestmark = pytest.mark.lab
 
 
 def drill_cli(lab: Lab, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        drill_command(*arguments),
-        env=drill_environment(lab),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_cli(drill_environment(lab), *arguments)
 
 
 def cordoned(lab: Lab) -> list[str]:
