@@ -7,6 +7,7 @@ here into ``ClusterError`` by ``_translate``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -85,6 +86,22 @@ class WorkloadState:
     ready: int
     desired: int
     exists: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterIdentity:
+    """Which cluster a connection reaches, in terms an auditor and a fault can both check.
+
+    The API server's URL can be shared by two clusters over time (a lab recreated on the
+    same port); its CA and the ``kube-system`` namespace's UID are minted when the cluster
+    is created, so together they name one cluster.
+    """
+
+    server: str
+    ca_sha256: str | None
+    """SHA-256 of the CA bundle the kubeconfig trusts (hex), None when it trusts none."""
+    kube_system_uid: str | None
+    """None when this identity may not read the namespace."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,6 +188,23 @@ class Cluster:
             with _translate("discovering the API"):
                 self._dynamic = DynamicClient(self.api_client)
         return self._dynamic
+
+    def identity(self) -> ClusterIdentity:
+        """The API server URL, the trusted CA's fingerprint and ``kube-system``'s UID."""
+        configuration = self.api_client.configuration
+        ca_sha256 = None
+        if configuration.ssl_ca_cert:
+            ca_sha256 = hashlib.sha256(Path(configuration.ssl_ca_cert).read_bytes()).hexdigest()
+        try:
+            with _translate("reading namespace kube-system"):
+                uid = self.core.read_namespace("kube-system").metadata.uid
+        except ClusterError as error:
+            if error.status != 403:
+                raise
+            uid = None
+        return ClusterIdentity(
+            server=str(configuration.host), ca_sha256=ca_sha256, kube_system_uid=uid
+        )
 
     def server_version(self) -> str:
         with _translate("reading the server version"):

@@ -3,7 +3,9 @@
 
 - ``STEPS_KEY``: the procedure steps it ran (``procedure_step``), each a timeline event;
 - ``RESTORE_POINT_KEY``: the snapshot or backup a restore starts from, and its age;
-- ``RESTORED_KEY``: what a backup restore wrote, counted by kind (never content).
+- ``RESTORED_KEY``: what a backup restore wrote, counted by kind (never content);
+- ``AFFECTED_KEY``: what the fault disrupted (``affected``), so that a verdict can tell a
+  fault that landed on the drill's targets from one that touched nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from drillkit.model.timeline import format_utc
 STEPS_KEY = "drillkit_steps"
 RESTORE_POINT_KEY = "drillkit_restore_point"
 RESTORED_KEY = "drillkit_restored"
+AFFECTED_KEY = "drillkit_affected"
+
+
+def affected(
+    kind: str, name: str, *, action: str, namespace: str | None = None
+) -> dict[str, object]:
+    """One ``AFFECTED_KEY`` entry: a ``Pod`` deleted or evicted, a ``Node`` stopped, an
+    ``EtcdMember`` crashed, a ``Region`` stopped; ``namespace`` for namespaced kinds."""
+    return {"kind": kind, "namespace": namespace, "name": name, "action": action}
 
 
 def instant() -> dict[str, object]:
