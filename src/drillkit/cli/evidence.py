@@ -278,14 +278,24 @@ def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
     For reports written before the ledger existed, or whose entry could not be
     written. Adopted entries say so in the ledger and in every export: they vouch for
     the report files from now on, not from the time of the run.
+
+    Runs that died before their report was complete (killed, or dead while writing
+    it) are first finalised as interrupted and entered, as `drill recover` does.
     """
     from drillkit.evidence.ledger import adopt_runs, find_unrecorded_runs
+    from drillkit.evidence.recording import finalise_interrupted_runs
+    from drillkit.reporting.writer import find_unfinished_runs
 
     if dry_run:
+        for run_dir in find_unfinished_runs(reports_dir):
+            click.echo(f"would finalise {run_dir} as interrupted, if its process is dead")
         for run_dir in find_unrecorded_runs(reports_dir):
             click.echo(f"would adopt {run_dir}")
         return
-    entries = adopt_runs(reports_dir, signing_key=_load_signing_key(signing_key))
+    key = _load_signing_key(signing_key)
+    for finalised in finalise_interrupted_runs(reports_dir, signing_key=key):
+        click.echo(finalised.describe())
+    entries = adopt_runs(reports_dir, signing_key=key)
     for entry in entries:
         click.echo(f"adopted {entry.report.dir} as entry {entry.seq}")
     if not entries:
@@ -328,20 +338,6 @@ def load_signing_key_option(path: Path | None) -> SigningKey | None:
     """The signing key named by ``--signing-key``/``DRILL_SIGNING_KEY``, read before a run
     so a broken key stops it before anything is touched."""
     return _load_signing_key(path)
-
-
-def enter_run(reports_dir: Path, report_dir: Path, signing_key: SigningKey | None) -> None:
-    """Add a just-written report to the ledger; on failure, say where the report is."""
-    from drillkit.errors import DrillError
-    from drillkit.evidence.ledger import append_run
-
-    try:
-        append_run(reports_dir, report_dir, signing_key=signing_key)
-    except DrillError as error:
-        raise DrillError(
-            f"the report was written to {report_dir} but not entered in the ledger: {error}; "
-            "enter it with: drill evidence adopt"
-        ) from error
 
 
 def _load_signing_key(path: Path | None) -> SigningKey | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from drillkit.cli.evidence import load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
@@ -52,6 +53,7 @@ def gameday() -> None:
 @reports_dir_option
 @kubeconfig_option
 @context_option("the drill's, else current")
+@signing_key_option
 @output_option("machine-readable output on stdout.")
 def run_gameday_command(
     name: str,
@@ -61,6 +63,7 @@ def run_gameday_command(
     reports_dir: Path,
     kubeconfig: Path | None,
     context: str | None,
+    signing_key: Path | None,
     output: str,
 ) -> None:
     """Run the game day NAME (gamedays/NAME.yaml) or the file PATH now.
@@ -91,6 +94,7 @@ def run_gameday_command(
     from drillkit.scheduling.launching import DrillLauncher, load_named_drill
 
     definition = load_gameday(find_gameday_file(gamedays_dir, name))
+    ledger_key = load_signing_key_option(signing_key)
     # Every drill is read before the first one runs: a typo in the last step must not
     # surface after the first drills already disrupted the cluster.
     for drill in definition.drills():
@@ -101,6 +105,7 @@ def run_gameday_command(
         reports_dir=reports_dir,
         options=RunOptions(kubeconfig=kubeconfig, context=context),
         on_message=progress,
+        signing_key=ledger_key,
     )
 
     def confirm(text: str) -> bool:

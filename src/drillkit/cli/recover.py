@@ -6,14 +6,19 @@ from pathlib import Path
 
 import click
 
-from drillkit.cli.options import context_option, kubeconfig_option
+from drillkit.cli.evidence import load_signing_key_option, signing_key_option
+from drillkit.cli.options import context_option, kubeconfig_option, reports_dir_option
 
 
 @click.command()
 @kubeconfig_option
 @context_option()
-def recover(kubeconfig: Path | None, context: str | None) -> None:
-    """Revert the faults of drill runs that died without cleaning up.
+@reports_dir_option
+@signing_key_option
+def recover(
+    kubeconfig: Path | None, context: str | None, reports_dir: Path, signing_key: Path | None
+) -> None:
+    """Revert the faults of drill runs that died without cleaning up, and report them.
 
     Every disruptive step of a drill is preceded by an undo record, kept locally
     and in the cluster (ConfigMaps in namespace drillkit), and cordons are
@@ -23,20 +28,31 @@ def recover(kubeconfig: Path | None, context: str | None) -> None:
     and removes the records. Live runs are left alone. Safe to run at any time;
     `drill run` does the same before it starts.
 
+    Then each dead run of this host without a complete report (killed, or dead
+    while writing it) gets a report marked interrupted, made from what it recorded
+    until it died, and its entry in the evidence ledger (signed with --signing-key).
+
     Exit code 0 when nothing is left to revert, 3 when a revert failed.
     """
     import drillkit.faults.backup  # registers the undo actions of cross-region restores
     import drillkit.faults.etcd  # registers the undo action of etcd restores
     import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
     from drillkit.drivers.kubernetes import Cluster
+    from drillkit.evidence.recording import FinaliseOutcome, finalise_interrupted_runs
     from drillkit.safety.recover import RecoveryOutcome
     from drillkit.safety.recover import recover as recover_runs
 
+    # Read first: a broken key must stop this before anything is changed.
+    ledger_key = load_signing_key_option(signing_key)
     with Cluster.connect(kubeconfig, context) as cluster:
         actions = recover_runs(cluster, progress=lambda text: click.echo(text, err=True))
     if not actions:
         click.echo("nothing to recover: no undo records or drill cordons of dead runs")
     for action in actions:
         click.echo(action.describe())
-    if any(a.outcome is RecoveryOutcome.FAILED for a in actions):
+    finalised = finalise_interrupted_runs(reports_dir, signing_key=ledger_key)
+    for run in finalised:
+        click.echo(run.describe())
+    failed = any(run.outcome is FinaliseOutcome.FAILED for run in finalised)
+    if failed or any(a.outcome is RecoveryOutcome.FAILED for a in actions):
         raise SystemExit(3)

@@ -56,17 +56,45 @@ def list_reports(drill: str | None, reports_dir: Path) -> None:
     help="md: the report for people; json: report.json; path: the report directory.",
 )
 def show_report(run: str, reports_dir: Path, fmt: str) -> None:
-    """Show one run's report. RUN is a run id, a unique prefix of one, or 'latest'."""
-    from drillkit.reporting.writer import find_report
+    """Show one run's report. RUN is a run id, a unique prefix of one, or 'latest'.
+
+    A run without a complete report (still running, or killed) is named in one line;
+    `drill recover` turns a killed run's record into a report marked interrupted.
+    """
+    from drillkit.errors import DrillError
+    from drillkit.reporting.writer import MANIFEST_FILE_NAME, find_report
 
     directory = find_report(reports_dir, run)
     if fmt == "path":
         click.echo(str(directory))
+    elif not (directory / MANIFEST_FILE_NAME).is_file():
+        raise DrillError(_explain_unfinished(directory))
     elif fmt == "json":
         click.echo((directory / "report.json").read_text().rstrip())
     else:
         click.echo((directory / "report.md").read_text().rstrip())
         click.echo(f"\n(HTML: {directory / 'report.html'})")
+
+
+def _explain_unfinished(run_dir: Path) -> str:
+    """One line on a run that has no complete report, and what to do about it."""
+    from drillkit.reporting.writer import Liveness, read_unfinished_run
+
+    unfinished = read_unfinished_run(run_dir)
+    run = f"run {run_dir.name} of drill {run_dir.parent.name}"
+    note = unfinished.note
+    if unfinished.liveness is Liveness.ALIVE and note is not None:
+        return f"{run} is still running (process {note.pid}); its report is written when it ends"
+    if unfinished.liveness is Liveness.UNKNOWN and note is not None:
+        return (
+            f"{run} started on host {note.host} and has no complete report yet; if it was "
+            f"killed, run drill recover on {note.host}"
+        )
+    what = "its report was cut short" if unfinished.partial_report else "it wrote no report"
+    return (
+        f"{run} ended without a complete report ({what}: killed); report it as interrupted "
+        "with: drill recover"
+    )
 
 
 @report.command(name="trend")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from drillkit.cli.evidence import enter_run, load_signing_key_option, signing_key_option
+from drillkit.cli.evidence import load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
@@ -68,7 +68,7 @@ def run(
     Exit codes: 0 objectives met; 1 missed, inconclusive or aborted; 2 invalid
     drill or options; 3 the drill could not run.
     """
-    from drillkit.reporting.writer import write_run_report
+    from drillkit.evidence.recording import RunRecording
     from drillkit.running.runner import RunOptions, run_drill
 
     drill = resolve_drill(drill_name, drills_dir)
@@ -79,17 +79,20 @@ def run(
         _print_plan(drill, options)
         return
     # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
-    progress = LiveProgress(drill.name, reports_dir)
+    progress = LiveProgress(drill.name)
+    # Kept on disk as the run goes, so that even a killed run leaves evidence.
+    recording = RunRecording(
+        drill, options, reports_dir, signing_key=ledger_key, on_message=progress.message
+    )
+
+    def on_event(event: TimelineEvent) -> None:
+        recording.on_event(event)
+        progress.on_event(event)
+
     with progress.showing_logs():
-        record = run_drill(
-            drill,
-            options,
-            on_event=progress.on_event,
-            on_message=progress.message,
-        )
+        record = run_drill(drill, options, on_event=on_event, on_message=progress.message)
     progress.close()
-    report_dir = write_run_report(record, reports_dir)
-    enter_run(reports_dir, report_dir, ledger_key)
+    report_dir = recording.finish(record)
     if output == "json":
         click.echo(json.dumps(_summary_json(record, report_dir)))
     else:
@@ -143,9 +146,8 @@ class _ProgressHandler(logging.Handler):
 class LiveProgress:
     """Phase, elapsed time and the recovery condition, live on a terminal, as lines otherwise."""
 
-    def __init__(self, drill: str, reports_dir: Path) -> None:
+    def __init__(self, drill: str) -> None:
         self.drill = drill
-        self.reports_dir = reports_dir
         self.started = time.monotonic()
         self.phase = "starting"
         self.condition = "not observed yet"
@@ -202,15 +204,6 @@ class LiveProgress:
 
         match event:
             case t.RunStarted():
-                from drillkit.reporting.writer import write_run_started
-
-                # Before anything changes, so that even a killed run is listed.
-                write_run_started(
-                    self.reports_dir,
-                    drill=event.drill,
-                    run_id=event.run_id,
-                    started_utc=event.at.utc,
-                )
                 self.phase = "checking steady state"
                 return f"run {event.run_id} of drill {event.drill} started"
             case t.SteadyStateVerified():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from drillkit.cli.evidence import load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
@@ -22,6 +23,7 @@ from drillkit.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from drillkit.evidence.signing import SigningKey
     from drillkit.scheduling.database import Database
     from drillkit.scheduling.history import FireRecord
     from drillkit.scheduling.notifications import Notifier
@@ -438,6 +440,7 @@ def history(name: str | None, limit: int, database: str | None, output: str) -> 
 @webhook_option
 @slack_option
 @database_option
+@signing_key_option
 @output_option("machine-readable output on stdout.")
 def fire_command(
     name: str,
@@ -454,6 +457,7 @@ def fire_command(
     webhooks: tuple[str, ...],
     slack_webhooks: tuple[str, ...],
     database: str | None,
+    signing_key: Path | None,
     output: str,
 ) -> None:
     """Fire a schedule now, as the scheduler would: claim, check policies, run, record.
@@ -471,6 +475,8 @@ def fire_command(
     """
     import signal
 
+    # Read before the fire: a broken key must stop it before anything is touched.
+    ledger_key = load_signing_key_option(signing_key)
     # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
     # running drill rolls back and reports; before the drill, the skip is recorded.
     previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -489,6 +495,7 @@ def fire_command(
             context=context,
             notifier=_notifier(webhooks, slack_webhooks),
             database=database,
+            signing_key=ledger_key,
         )
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
@@ -514,6 +521,7 @@ def _fire(
     context: str | None,
     notifier: Notifier,
     database: str | None,
+    signing_key: SigningKey | None,
 ) -> FireRecord:
     from drillkit.errors import InvalidInput
     from drillkit.running.recorder import SystemClock
@@ -544,6 +552,7 @@ def _fire(
             policy_file=policy_file.absolute(),
             options=RunOptions(kubeconfig=kubeconfig, context=context),
             operator=operator_identity(),
+            signing_key=signing_key,
         )
         stop_waiting = threading.Event()
         record = fire(
@@ -562,6 +571,7 @@ def _fire(
             clock=SystemClock(),
             notifier=notifier,
             ledger=setup.reports_dir,
+            signing_key=signing_key,
         )
     return record
 
@@ -727,6 +737,7 @@ def scheduler() -> None:
 @webhook_option
 @slack_option
 @database_option
+@signing_key_option
 def run_scheduler(
     scheduler_id: str | None,
     port: int,
@@ -744,6 +755,7 @@ def run_scheduler(
     webhooks: tuple[str, ...],
     slack_webhooks: tuple[str, ...],
     database: str | None,
+    signing_key: Path | None,
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C.
 
@@ -771,6 +783,8 @@ def run_scheduler(
     from drillkit.scheduling.launching import recover_leftovers
 
     identity = ensure_scheduler_id(scheduler_id or socket.gethostname())
+    # Read at start: a broken key must stop the scheduler, not each of its fires.
+    ledger_key = load_signing_key_option(signing_key)
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
@@ -796,6 +810,9 @@ def run_scheduler(
         arguments += ["--webhook", url]
     for url in slack_webhooks:
         arguments += ["--slack-webhook", url]
+    if signing_key is not None:
+        # Each fire signs its run and skips with the same key as the scheduler's own skips.
+        arguments += ["--signing-key", str(signing_key.expanduser().absolute())]
     # The database URL may hold a password: the fires get it from the environment,
     # not from their command line, which every local user can read.
     environment = dict(os.environ, DRILL_SCHEDULER_DATABASE=db.url)
@@ -808,6 +825,7 @@ def run_scheduler(
         refresh_interval=refresh.total_seconds(),
         max_parallel=max_parallel,
         ledger=reports_dir.absolute(),
+        signing_key=ledger_key,
     )
     stop = threading.Event()
 
@@ -822,8 +840,14 @@ def run_scheduler(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server = StatusServer(daemon, port=port)
-    # As `drill run` does: what a crashed run (or a killed scheduler) left is reverted first.
-    recover_leftovers(RunOptions(kubeconfig=kubeconfig, context=context), on_message=log.info)
+    # As `drill run` does: what a crashed run (or a killed scheduler) left is reverted first,
+    # and the runs it killed are reported as interrupted.
+    recover_leftovers(
+        RunOptions(kubeconfig=kubeconfig, context=context),
+        on_message=log.info,
+        reports_dir=reports_dir.absolute(),
+        signing_key=ledger_key,
+    )
     daemon.start()
     server.start()
     log.info(

@@ -37,13 +37,16 @@ def measure_run(
     resolution: float,
     marker_interval: float | None,
     run_status: RunStatus,
+    observed_until: float | None = None,
 ) -> Outcome:
     """Measure RTO, time to full capacity and RPO from ``timeline`` and decide the verdict.
 
     ``resolution`` is the observer's (event receipt for watches, the interval for polls);
     ``marker_interval`` is the marker writer's, None when the drill writes no markers.
     ``t_inject`` is the earliest ``FaultInjected``; the deadline is ``t_inject`` plus
-    ``objectives.timeout``. Raise ValueError when the timeline contradicts itself (a
+    ``objectives.timeout``. ``observed_until`` is the last moment the run is known to
+    have been observing when its timeline does not show how it ended (a killed run):
+    no bound reaches past it. Raise ValueError when the timeline contradicts itself (a
     surviving marker never written, markers without a marker interval).
     """
     injections: list[float] = []
@@ -55,7 +58,7 @@ def measure_run(
     signals: list[str] = []
     # Moments by which the observer had certainly stopped looking; a bound measured past
     # them would claim observation that never happened.
-    stops: list[float] = []
+    stops: list[float] = [observed_until] if observed_until is not None else []
 
     for event in timeline:
         moment = event.at.monotonic

@@ -10,6 +10,13 @@ ended (a run never silently disappears). It writes, each file atomically:
 - ``manifest.json``, last: the SHA-256 digest of every other file. Its presence marks
   the directory complete; the evidence ledger chains the manifest's own digest.
 
+A run killed outright (SIGKILL, power loss) never gets there, so the run leaves a trace
+as it goes: :func:`write_run_started` writes ``started.json`` before anything changes
+(who runs it, and the facts a report needs: objectives, scope, sources), and
+:func:`append_timeline_event` adds each event to ``timeline.jsonl`` as it is recorded.
+:func:`read_unfinished_run` reads that trace back, so a killed run can still be
+reported (``drillkit.evidence.recording`` finalises it as interrupted).
+
 :func:`list_reports` and :func:`find_report` serve ``drill report list|show``. A
 ``report.json`` that cannot be read does not break a listing: it is listed with verdict
 ``unreadable`` and the reason, because hiding a broken report would hide a run.
@@ -20,16 +27,27 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Final, TypedDict
+from typing import Any, Final, TypedDict
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drillkit.errors import InvalidInput
 from drillkit.files import sha256_file, sync_directory, write_atomically
 from drillkit.model.measurement import RunStatus
-from drillkit.model.run import RunRecord
-from drillkit.model.timeline import event_to_json, format_utc, parse_utc
+from drillkit.model.objectives import Objectives
+from drillkit.model.run import Accountability, RunRecord, SourceFile
+from drillkit.model.timeline import (
+    TimelineEvent,
+    event_from_json,
+    event_to_json,
+    format_utc,
+    parse_utc,
+)
 from drillkit.reporting.document import (
     REPORT_FILE_NAME,
     ReportSummary,
@@ -37,8 +55,11 @@ from drillkit.reporting.document import (
     render_report_json,
 )
 from drillkit.reporting.human import render_html, render_markdown
+from drillkit.safety.processes import process_is_alive
 
 MANIFEST_FILE_NAME: Final = "manifest.json"
+STARTED_FILE_NAME: Final = "started.json"
+TIMELINE_FILE_NAME: Final = "timeline.jsonl"
 LATEST: Final = "latest"
 """What :func:`find_report` accepts in place of a run id: the newest readable report."""
 
@@ -74,7 +95,7 @@ def write_run_report(record: RunRecord, reports_dir: Path) -> Path:
         # default=str: a journal holds whatever activities returned (datetimes, sets);
         # evidence with a value in words beats no evidence.
         "journal.json": lambda: _encode_json(record.journal, sort_keys=True, default=str),
-        "timeline.jsonl": lambda: "".join(
+        TIMELINE_FILE_NAME: lambda: "".join(
             json.dumps(event_to_json(event), ensure_ascii=False) + "\n" for event in record.timeline
         ).encode("utf-8"),
     }
@@ -89,38 +110,204 @@ def write_run_report(record: RunRecord, reports_dir: Path) -> Path:
     return run_dir
 
 
-STARTED_FILE_NAME: Final = "started.json"
+class RunFacts(BaseModel):
+    """What a report says about a run that does not depend on how it went.
+
+    Known when the run starts and kept in its start note, so that a run killed before
+    it wrote its report can still be reported with its objectives, scope and sources.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str
+    strategy: str
+    objectives: Objectives
+    resolution_seconds: float
+    """The observer's poll interval: a watch is finer, so this never claims more precision."""
+    marker_interval_seconds: float | None
+    context: str | None
+    namespaces: tuple[str, ...]
+    workloads: tuple[str, ...]
+    accountability: Accountability
+    drill_file: SourceFile | None
+    experiment_file: SourceFile
+    tool_version: str
 
 
-def write_run_started(reports_dir: Path, *, drill: str, run_id: str, started_utc: datetime) -> Path:
+class StartNote(BaseModel):
+    """``started.json``: a run began, in which process, and (since 0.1) its facts."""
+
+    # Notes of older versions lack ``facts``; they are read all the same.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    drill: str
+    pid: int
+    host: str
+    started_utc: str
+    facts: RunFacts | None = None
+
+
+def write_run_started(
+    reports_dir: Path,
+    *,
+    drill: str,
+    run_id: str,
+    started_utc: datetime,
+    facts: RunFacts | None = None,
+) -> Path:
     """Note that a run started, before it changes anything.
 
     If the run is killed (SIGKILL, power loss) it never writes its report; this note
-    keeps it from silently disappearing: ``list_reports`` shows it as interrupted.
+    keeps it from silently disappearing (``list_reports`` shows it as interrupted) and
+    holds the ``facts`` its interrupted report is made from.
     """
     run_dir = (
         reports_dir / _ensure_path_part(drill, "drill name") / _ensure_path_part(run_id, "run id")
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    note = {
-        "run_id": run_id,
-        "drill": drill,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started_utc": format_utc(started_utc),
-    }
-    write_atomically(run_dir / STARTED_FILE_NAME, json.dumps(note, indent=2).encode() + b"\n")
+    _make_directories(run_dir)
+    note = StartNote(
+        run_id=run_id,
+        drill=drill,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        started_utc=format_utc(started_utc),
+        facts=facts,
+    )
+    write_atomically(run_dir / STARTED_FILE_NAME, _encode_json(note.model_dump(mode="json")))
     return run_dir
+
+
+def append_timeline_event(run_dir: Path, event: TimelineEvent) -> None:
+    """Add one event to the run's ``timeline.jsonl`` as it happens.
+
+    One ``write`` of a whole line to a file opened for appending, so a kill leaves
+    whole lines (at most the last one torn). Not synced: this survives the process's
+    death, which is what it is for; the report written at the end is synced.
+    """
+    line = (json.dumps(event_to_json(event), ensure_ascii=False) + "\n").encode("utf-8")
+    descriptor = os.open(
+        run_dir / TIMELINE_FILE_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+    )
+    try:
+        os.write(descriptor, line)
+    finally:
+        os.close(descriptor)
+
+
+class Liveness(StrEnum):
+    """Whether the process of a run that has no complete report still runs."""
+
+    ALIVE = "alive"
+    DEAD = "dead"
+    UNKNOWN = "unknown"
+    """Started on another host: its process cannot be checked from here."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnfinishedRun:
+    """What a run without a complete report left: its note, events and journal."""
+
+    run_dir: Path
+    note: StartNote | None
+    """None when ``started.json`` is missing or unreadable (``problems`` says which)."""
+    liveness: Liveness
+    timeline: tuple[TimelineEvent, ...]
+    """The events recorded before the run stopped, in time order; unreadable lines left out."""
+    journal: Mapping[str, Any]
+    """The Chaos Toolkit journal if the run got as far as writing it, else empty."""
+    partial_report: bool
+    """True when ``report.json`` was written but the manifest was not."""
+    problems: tuple[str, ...]
+    """What could not be read, for the report's findings."""
+
+
+def find_unfinished_runs(reports_dir: Path) -> list[Path]:
+    """Run directories with a start note or a report but no ``manifest.json``.
+
+    Their runs are still going, were killed, or died while writing their report.
+    """
+    return [
+        run_dir
+        for run_dir in _find_run_dirs(reports_dir, None)
+        if not (run_dir / MANIFEST_FILE_NAME).is_file()
+    ]
+
+
+def read_unfinished_run(run_dir: Path) -> UnfinishedRun:
+    """Read what a run without a complete report left behind; never raises for bad files."""
+    problems: list[str] = []
+    note: StartNote | None = None
+    try:
+        note = StartNote.model_validate_json((run_dir / STARTED_FILE_NAME).read_bytes())
+    except FileNotFoundError:
+        problems.append(f"{STARTED_FILE_NAME} is missing")
+    except (OSError, ValidationError) as error:
+        problems.append(f"{STARTED_FILE_NAME} cannot be read: {_first_line(error)}")
+
+    events: list[TimelineEvent] = []
+    try:
+        lines = (run_dir / TIMELINE_FILE_NAME).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    except (OSError, UnicodeDecodeError) as error:
+        lines = []
+        problems.append(f"{TIMELINE_FILE_NAME} cannot be read: {error}")
+    unreadable = 0
+    for line in lines:
+        try:
+            events.append(event_from_json(json.loads(line)))
+        except (ValueError, AttributeError):
+            # A line torn by the kill, most likely the last one.
+            unreadable += 1
+    if unreadable:
+        problems.append(f"{unreadable} line(s) of {TIMELINE_FILE_NAME} could not be read")
+
+    journal: Mapping[str, Any] = {}
+    try:
+        loaded = json.loads((run_dir / "journal.json").read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            journal = loaded
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as error:
+        problems.append(f"journal.json cannot be read: {error}")
+
+    return UnfinishedRun(
+        run_dir=run_dir,
+        note=note,
+        liveness=judge_liveness(note),
+        timeline=tuple(sorted(events, key=lambda event: event.at.monotonic)),
+        journal=journal,
+        partial_report=(run_dir / REPORT_FILE_NAME).is_file(),
+        problems=tuple(problems),
+    )
+
+
+def judge_liveness(note: StartNote | None) -> Liveness:
+    """Whether the run of ``note`` still runs: only this host's processes can be checked."""
+    if note is None:
+        # Every run writes its note before anything else: without one, nothing runs here.
+        return Liveness.DEAD
+    if note.host != socket.gethostname():
+        return Liveness.UNKNOWN
+    try:
+        started = parse_utc(note.started_utc)
+    except ValueError:
+        started = None
+    return Liveness.ALIVE if process_is_alive(note.pid, started) else Liveness.DEAD
 
 
 def _summarise_unfinished(run_dir: Path) -> ReportSummary:
     """A run with a start note and no report: still running, or killed."""
-    try:
-        note = json.loads((run_dir / STARTED_FILE_NAME).read_text())
-        started: datetime | None = parse_utc(str(note["started_utc"]))
-        alive = note.get("host") == socket.gethostname() and _process_alive(int(note["pid"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        started, alive = None, False
+    unfinished = read_unfinished_run(run_dir)
+    started: datetime | None = None
+    if unfinished.note is not None:
+        try:
+            started = parse_utc(unfinished.note.started_utc)
+        except ValueError:
+            started = None
+    alive = unfinished.liveness is Liveness.ALIVE
     return ReportSummary(
         run_id=run_dir.name,
         drill=run_dir.parent.name,
@@ -135,14 +322,6 @@ def _summarise_unfinished(run_dir: Path) -> ReportSummary:
         problem=None if alive else "the run ended without writing its report (killed)",
         running=alive,
     )
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def list_reports(reports_dir: Path, drill: str | None = None) -> list[ReportSummary]:
@@ -193,7 +372,7 @@ def find_report(reports_dir: Path, run_id_or_prefix: str, *, drill: str | None =
         raise InvalidInput("give a run id, a prefix of one, or 'latest'")
     if wanted == LATEST:
         for summary in list_reports(reports_dir, drill):
-            if summary.problem is None:
+            if summary.problem is None and not summary.running:
                 return summary.report_dir
         scope = f" of drill {drill!r}" if drill else ""
         raise InvalidInput(f"no readable reports{scope} in {reports_dir}")
@@ -258,6 +437,10 @@ def _ensure_path_part(name: str, what: str) -> str:
     ):
         raise InvalidInput(f"{what} {name!r} cannot name a report directory")
     return name
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _encode_json(

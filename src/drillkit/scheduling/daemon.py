@@ -57,6 +57,7 @@ from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from drillkit.evidence.signing import SigningKey
 from drillkit.model.timeline import format_utc
 from drillkit.running.recorder import Clock, SystemClock
 from drillkit.scheduling.database import Database, job_table_name
@@ -291,10 +292,13 @@ class DrillScheduler:
         refresh_interval: float = 5.0,
         max_parallel: int = 4,
         ledger: Path | None = None,
+        signing_key: SigningKey | None = None,
     ) -> None:
         self.database = database
         self.ledger = ledger
         """The reports directory whose evidence ledger records skips too."""
+        self.signing_key = signing_key
+        """Signs the skips this scheduler enters in the ledger (its fires sign their own)."""
         self.scheduler_id = scheduler_id
         self.processes = processes
         self.clock = clock or SystemClock()
@@ -493,7 +497,9 @@ class DrillScheduler:
             scheduler=self.scheduler_id,
         )
         now = self.clock.utc()
-        record_skip(self.database, fire, skip, now=now, ledger=self.ledger)
+        record_skip(
+            self.database, fire, skip, now=now, ledger=self.ledger, signing_key=self.signing_key
+        )
         self.metrics.fires.labels(schedule=schedule.name, outcome="skipped").inc()
         self.metrics.skips.labels(schedule=schedule.name, reason=skip.kind.value).inc()
         logger.warning(

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit.drivers.prometheus import PrometheusError, query_instant
 from drillkit.errors import DrillError
+from drillkit.evidence.signing import SigningKey
 from drillkit.model.drill import Blackout, ErrorBudgetGate, Schedule
 from drillkit.running.recorder import Clock
 from drillkit.running.runner import RunOptions
@@ -135,14 +136,31 @@ def fire(
     notifier: Notifier | None = None,
     read_budget: BudgetReader = read_error_budget,
     ledger: Path | None = None,
+    signing_key: SigningKey | None = None,
 ) -> FireRecord:
     """Run one fire through claim, blackouts, budgets and launch; return its history row.
 
     ``policies`` may be a function reading them from files: a file that turns out invalid
-    is then recorded as an error of this fire instead of stopping the scheduler.
+    is then recorded as an error of this fire instead of stopping the scheduler. Skips
+    enter the ``ledger`` signed with ``signing_key``.
     """
+
     announce = _Announcer(fire, notifier, clock)
     started: FireRecord | None = None
+
+    def skipped(skip: Skip) -> FireRecord:
+        # The fire's running row, if it got that far, is completed with the skip.
+        record = record_skip(
+            database,
+            fire,
+            skip,
+            now=clock.utc(),
+            started=started,
+            ledger=ledger,
+            signing_key=signing_key,
+        )
+        return announce.skipped(record)
+
     try:
         holder = claim_fire(database, fire, now=clock.utc())
         if holder is not None:
@@ -150,24 +168,18 @@ def fire(
                 kind=SkipKind.LOCK_HELD,
                 reason=f"scheduler {holder!r} took the fire of {fire.fire_time.isoformat()}",
             )
-            return announce.skipped(
-                record_skip(database, fire, skip, now=clock.utc(), ledger=ledger)
-            )
+            return skipped(skip)
         current = policies() if callable(policies) else policies
         skip_or_none = check_policies(current, clock=clock, read_budget=read_budget)
         if skip_or_none is not None:
-            return announce.skipped(
-                record_skip(database, fire, skip_or_none, now=clock.utc(), ledger=ledger)
-            )
+            return skipped(skip_or_none)
         started = record_started(database, fire, now=clock.utc())
         announce.send("started", started)
         outcome = launch()
     except KeyboardInterrupt:
         # Stopped (SIGINT/SIGTERM) before a drill started: say so, then stop.
         skip = Skip(kind=SkipKind.STOPPED, reason="the scheduler stopped before the drill started")
-        announce.skipped(
-            record_skip(database, fire, skip, now=clock.utc(), started=started, ledger=ledger)
-        )
+        skipped(skip)
         raise
     except DrillError as error:
         reason = str(error)
@@ -179,9 +191,7 @@ def fire(
         return announce.send("error", record)
     if outcome.lock_held is not None:
         skip = Skip(kind=SkipKind.LOCK_HELD, reason=outcome.lock_held)
-        return announce.skipped(
-            record_skip(database, fire, skip, now=clock.utc(), started=started, ledger=ledger)
-        )
+        return skipped(skip)
     if outcome.run_id is None:
         record = record_finished(
             database,
@@ -265,6 +275,8 @@ class FireSetup:
     policy_file: Path | None
     options: RunOptions
     operator: str
+    signing_key: SigningKey | None = None
+    """Signs the ledger entries of the fire's runs and skips."""
 
 
 def target_policies(kind: TargetKind, target: str, setup: FireSetup) -> FirePolicies:
@@ -311,6 +323,7 @@ def launch_target(
         reports_dir=setup.reports_dir,
         options=setup.options,
         on_message=on_message,
+        signing_key=setup.signing_key,
     )
     if kind is TargetKind.DRILL:
         result = launcher.run(target)

@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from drillkit.evidence import append_skip
+from drillkit.evidence.signing import SigningKey
 from drillkit.scheduling.database import Database, claims_table, fires_table
 from drillkit.scheduling.policies import Skip, SkipKind
 from drillkit.scheduling.schedules import TargetKind
@@ -112,13 +113,15 @@ def record_skip(
     now: datetime,
     started: FireRecord | None = None,
     ledger: Path | None = None,
+    signing_key: SigningKey | None = None,
 ) -> FireRecord:
     """Record that ``fire`` did not run its drill, and why. Every skip goes through here.
 
     ``started`` is the fire's ``running`` row when the skip was found only once the run
     began (the cluster lock was held); it is completed instead of adding a row.
     ``ledger`` is the reports directory whose evidence ledger also gets the skip, so
-    that an auditor sees why a drill did not run beside the runs that did.
+    that an auditor sees why a drill did not run beside the runs that did; signed with
+    ``signing_key`` like the runs, so a signed ledger stays signed.
     """
     if ledger is not None:
         append_skip(
@@ -127,6 +130,7 @@ def record_skip(
             reason=f"{skip.kind.value}: {skip.reason}",
             scheduled_for=fire.fire_time,
             schedule=fire.schedule,
+            signing_key=signing_key,
             now=now,
         )
     if started is not None:

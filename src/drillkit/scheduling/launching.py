@@ -1,9 +1,10 @@
 """Running one drill for a fire or a game-day step, and reducing the run to what they need.
 
 ``DrillLauncher.run`` finds ``drills/NAME.yaml``, runs it with ``run_drill`` (which takes
-the cluster lock, checks the guardrails and rolls back), writes its report and returns a
-``DrillRunResult``. A run refused because another drill holds the cluster lock is not an
-error here but ``lock_held``: a scheduler records it as a skip.
+the cluster lock, checks the guardrails and rolls back), records it as ``drill run`` does
+(``drillkit.evidence.recording``: report, signed ledger entry, runs killed earlier
+finalised) and returns a ``DrillRunResult``. A run refused because another drill holds
+the cluster lock is not an error here but ``lock_held``: a scheduler records it as a skip.
 
 ``run_drill`` handles SIGINT and SIGTERM itself, so it must run on the main thread of its
 process: the scheduler daemon starts a process per fire (``drill schedule fire``) for that.
@@ -17,12 +18,12 @@ from pathlib import Path
 
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
-from drillkit.evidence import append_run
+from drillkit.evidence.recording import RunRecording, finalise_interrupted_runs
+from drillkit.evidence.signing import SigningKey
 from drillkit.model.drill import Drill
 from drillkit.model.loading import load_drill
 from drillkit.model.measurement import RunStatus
 from drillkit.model.timeline import ActivityStarted, RunFinished, RunStarted, TimelineEvent
-from drillkit.reporting.writer import write_run_report, write_run_started
 from drillkit.running.runner import RunOptions, run_drill
 from drillkit.safety.lock import LockHeld
 from drillkit.safety.recover import RecoveryOutcome, recover
@@ -70,12 +71,14 @@ class DrillLauncher:
         options: RunOptions,
         on_message: Callable[[str], None] = lambda _: None,
         on_event: Callable[[TimelineEvent], None] | None = None,
+        signing_key: SigningKey | None = None,
     ) -> None:
         self.drills_dir = drills_dir
         self.reports_dir = reports_dir
         self.options = options
         self.on_message = on_message
         self.on_event = on_event
+        self.signing_key = signing_key
 
     def run(self, name: str) -> DrillRunResult:
         """Run the drill ``name`` once; never raises for a drill that could not run."""
@@ -84,15 +87,17 @@ class DrillLauncher:
         except InvalidInput as error:
             return DrillRunResult(drill=name, verdict="error", error=str(error))
 
+        recording = RunRecording(
+            drill,
+            self.options,
+            self.reports_dir,
+            signing_key=self.signing_key,
+            on_message=self.on_message,
+        )
+
         def on_event(event: TimelineEvent) -> None:
+            recording.on_event(event)
             if isinstance(event, RunStarted):
-                # Before anything changes, so that even a killed run is listed.
-                write_run_started(
-                    self.reports_dir,
-                    drill=event.drill,
-                    run_id=event.run_id,
-                    started_utc=event.at.utc,
-                )
                 self.on_message(f"run {event.run_id} of drill {event.drill} started")
             elif isinstance(event, ActivityStarted) and event.activity_type == "action":
                 self.on_message(f"action {event.name} started")
@@ -107,8 +112,7 @@ class DrillLauncher:
             return DrillRunResult(drill=name, lock_held=str(error))
         except DrillError as error:
             return DrillRunResult(drill=name, verdict="error", error=str(error))
-        report_dir = write_run_report(record, self.reports_dir)
-        append_run(self.reports_dir, report_dir)
+        report_dir = recording.finish(record)
         return DrillRunResult(
             drill=name,
             verdict=record.outcome.verdict.value,
@@ -119,12 +123,22 @@ class DrillLauncher:
         )
 
 
-def recover_leftovers(options: RunOptions, *, on_message: Callable[[str], None]) -> None:
-    """Revert what crashed runs left in the cluster, as a scheduler does when it starts.
+def recover_leftovers(
+    options: RunOptions,
+    *,
+    on_message: Callable[[str], None],
+    reports_dir: Path | None = None,
+    signing_key: SigningKey | None = None,
+) -> None:
+    """Revert what crashed runs left in the cluster, as a scheduler does when it starts,
+    and finalise the reports of runs that died under ``reports_dir``.
 
     Best effort: a cluster that cannot be reached now is reported, and each fire's run
     recovers again before it changes anything.
     """
+    if reports_dir is not None:
+        for finalised in finalise_interrupted_runs(reports_dir, signing_key=signing_key):
+            on_message(finalised.describe())
     try:
         with Cluster.connect(options.kubeconfig, options.context) as cluster:
             actions = recover(cluster, progress=lambda _: None)
