@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import stat
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -286,3 +286,38 @@ def test_a_rewrite_that_fails_midway_leaves_no_manifest_vouching_for_mixed_files
     # manifest the directory does not claim to be a complete report.
     assert not (run_dir / "manifest.json").exists()
     assert not [path for path in run_dir.iterdir() if path.name.startswith(".")]
+
+
+def test_a_runs_timeline_is_kept_as_it_grows_and_a_torn_last_line_is_left_out_and_named(
+    tmp_path: Path,
+) -> None:
+    record = make_record(run_id="20250301-090000-aaaaaa")
+    run_dir = writer.write_run_started(
+        tmp_path, drill=record.drill, run_id=record.run_id, started_utc=datetime.now(UTC)
+    )
+    for event in record.timeline[:5]:
+        writer.append_timeline_event(run_dir, event)
+    # A kill in the middle of a write leaves a torn last line.
+    with (run_dir / "timeline.jsonl").open("a") as stream:
+        stream.write('{"kind": "condition_obs')
+
+    unfinished = writer.read_unfinished_run(run_dir)
+
+    assert unfinished.timeline == tuple(sorted(record.timeline[:5], key=lambda e: e.at.monotonic))
+    assert unfinished.problems == ("1 line(s) of timeline.jsonl could not be read",)
+    assert unfinished.note is not None and unfinished.note.run_id == record.run_id
+    # This process wrote the note and lives: the run is still going.
+    assert unfinished.liveness is writer.Liveness.ALIVE
+    assert not unfinished.partial_report
+
+
+def test_latest_is_never_a_run_that_is_still_going(tmp_path: Path) -> None:
+    finished = write_run(tmp_path, "20250301-090000-aaaaaa")
+    writer.write_run_started(
+        tmp_path,
+        drill="zone-failure",
+        run_id="20250301-100000-bbbbbb",
+        started_utc=datetime.now(UTC),
+    )
+
+    assert find_report(tmp_path, "latest") == finished

@@ -38,21 +38,32 @@ def recover(
     import drillkit.faults.etcd  # registers the undo action of etcd restores
     import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
     from drillkit.drivers.kubernetes import Cluster
+    from drillkit.errors import DrillError
     from drillkit.evidence.recording import FinaliseOutcome, finalise_interrupted_runs
     from drillkit.safety.recover import RecoveryOutcome
     from drillkit.safety.recover import recover as recover_runs
 
     # Read first: a broken key must stop this before anything is changed.
     ledger_key = load_signing_key_option(signing_key)
-    with Cluster.connect(kubeconfig, context) as cluster:
-        actions = recover_runs(cluster, progress=lambda text: click.echo(text, err=True))
+
+    def finalise() -> bool:
+        """Report the dead runs of this host; True when one could not be finalised."""
+        finalised = finalise_interrupted_runs(reports_dir, signing_key=ledger_key)
+        for run in finalised:
+            click.echo(run.describe())
+        return any(run.outcome is FinaliseOutcome.FAILED for run in finalised)
+
+    try:
+        with Cluster.connect(kubeconfig, context) as cluster:
+            actions = recover_runs(cluster, progress=lambda text: click.echo(text, err=True))
+    except DrillError:
+        # The evidence needs no cluster: it is finalised even when the cluster is down.
+        finalise()
+        raise
     if not actions:
         click.echo("nothing to recover: no undo records or drill cordons of dead runs")
     for action in actions:
         click.echo(action.describe())
-    finalised = finalise_interrupted_runs(reports_dir, signing_key=ledger_key)
-    for run in finalised:
-        click.echo(run.describe())
-    failed = any(run.outcome is FinaliseOutcome.FAILED for run in finalised)
+    failed = finalise()
     if failed or any(a.outcome is RecoveryOutcome.FAILED for a in actions):
         raise SystemExit(3)

@@ -226,6 +226,10 @@ def finalise_interrupted_runs(
     """Report and enter every dead run under ``reports_dir`` that has no complete report."""
     results: list[FinalisedRun] = []
     for run_dir in find_unfinished_runs(reports_dir):
+        left_alone = _left_alone(read_unfinished_run(run_dir))
+        if left_alone is not None:
+            results.append(left_alone)
+            continue
         with _finalising(run_dir):
             # Another finaliser (a run ending, drill recover) may have been first.
             if (run_dir / MANIFEST_FILE_NAME).is_file():
@@ -234,10 +238,9 @@ def finalise_interrupted_runs(
     return results
 
 
-def _finalise(
-    run_dir: Path, reports_dir: Path, signing_key: SigningKey | None, now: datetime
-) -> FinalisedRun:
-    unfinished = read_unfinished_run(run_dir)
+def _left_alone(unfinished: UnfinishedRun) -> FinalisedRun | None:
+    """Why a run without a complete report is not finalised now; None when it is dead."""
+    run_dir = unfinished.run_dir
     if unfinished.liveness is Liveness.ALIVE:
         return FinalisedRun(run_dir=run_dir, outcome=FinaliseOutcome.RUNNING)
     if unfinished.liveness is Liveness.UNKNOWN:
@@ -247,7 +250,13 @@ def _finalise(
             outcome=FinaliseOutcome.ELSEWHERE,
             detail=f"started on {host}, whose processes cannot be checked from here",
         )
-    record = interrupted_record(unfinished, finalised_utc=now)
+    return None
+
+
+def _finalise(
+    run_dir: Path, reports_dir: Path, signing_key: SigningKey | None, now: datetime
+) -> FinalisedRun:
+    record = interrupted_record(read_unfinished_run(run_dir), finalised_utc=now)
     if record is None:
         return FinalisedRun(
             run_dir=run_dir,
