@@ -126,8 +126,10 @@ def test_a_killed_run_keeps_its_timeline_shows_in_one_line_and_is_finalised_as_i
     assert kept[0] == "run_started"
     assert "activity_started" in kept and "run_finished" not in kept
 
-    for fmt in ("md", "json"):
-        shown = drill("report", "show", run_id, "--reports-dir", str(reports), "--format", fmt)
+    pdf = ("pdf", run_id, "--reports-dir", str(reports), "-o", str(tmp_path / "run.pdf"))
+    show = ("show", run_id, "--reports-dir", str(reports), "--format")
+    for arguments in (pdf, (*show, "md"), (*show, "json")):
+        shown = drill("report", *arguments)
         assert shown.returncode != 0
         assert "Traceback" not in shown.stderr
         assert shown.stderr == (

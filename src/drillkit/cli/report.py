@@ -235,11 +235,14 @@ def pdf(run: str, reports_dir: Path, output_path: Path | None) -> None:
 
     The PDF is written outside the report directory, whose files the ledger vouches for.
     """
+    from drillkit.errors import DrillError
     from drillkit.files import write_atomically
     from drillkit.reporting.pdf import render_pdf
-    from drillkit.reporting.writer import find_report
+    from drillkit.reporting.writer import MANIFEST_FILE_NAME, find_report
 
     directory = find_report(reports_dir, run)
+    if not (directory / MANIFEST_FILE_NAME).is_file():
+        raise DrillError(_explain_unfinished(directory))
     page = (directory / "report.html").read_text(encoding="utf-8")
     target = output_path or Path(f"{directory.parent.name}-{directory.name}.pdf")
     target.parent.mkdir(parents=True, exist_ok=True)
