@@ -218,3 +218,28 @@ def test_a_run_still_going_is_left_alone(tmp_path: Path) -> None:
     assert shown.stderr.startswith(
         "drill: error: run 20260101-000000-abcdef of drill busy is still running (process "
     )
+
+
+def test_the_timeline_kept_while_a_run_goes_holds_no_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drillkit.evidence.recording import RunRecording
+    from drillkit.model.loading import load_drill
+    from drillkit.model.timeline import ConditionObserved, Instant, RunStarted
+    from drillkit.running.runner import RunOptions
+
+    secret = "s3cr3t-value-of-the-database"
+    monkeypatch.setenv("SHOP_DB_PASSWORD", secret)
+    path = write_drill(tmp_path / "drills", "quick", QUICK_EXPERIMENT)
+    recording = RunRecording(load_drill(path), RunOptions(), tmp_path / "reports")
+    now = Instant(monotonic=10.0, utc=datetime.now(UTC))
+
+    recording.on_event(RunStarted(at=now, run_id="20260101-000000-abcdef", drill="quick"))
+    recording.on_event(
+        ConditionObserved(at=now, holds=False, source="probe", detail=f"login {secret} refused")
+    )
+
+    run_dir = tmp_path / "reports" / "quick" / "20260101-000000-abcdef"
+    kept = (run_dir / "timeline.jsonl").read_text()
+    assert secret not in kept and "[redacted] refused" in kept
+    assert secret not in (run_dir / "started.json").read_text()
