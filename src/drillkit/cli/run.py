@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from drillkit.model.timeline import TimelineEvent
     from drillkit.running.runner import RunOptions
 
-EXIT_CODES = {"met": 0, "missed": 1, "inconclusive": 1, "aborted": 1, "error": 3}
+EXIT_CODES = {
+    "met": 0,
+    "missed": 1,
+    "inconclusive": 1,
+    "aborted": 1,
+    "unjudged": 1,
+    "error": 3,
+}
 
 
 @click.command()
@@ -65,8 +72,8 @@ def run(
       drill run drills/pod-kill.yaml --context staging --output json
       drill run experiments/my-chaos-experiment.yaml
 
-    Exit codes: 0 objectives met; 1 missed, inconclusive or aborted; 2 invalid
-    drill or options; 3 the drill could not run.
+    Exit codes: 0 objectives met; 1 missed, inconclusive, aborted or unjudged (no
+    objective declared); 2 invalid drill or options; 3 the drill could not run.
     """
     from drillkit.reporting.writer import write_run_report
     from drillkit.running.runner import RunOptions, run_drill

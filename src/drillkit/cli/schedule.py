@@ -33,6 +33,7 @@ EXIT_CODES = {
     "missed": 1,
     "inconclusive": 1,
     "aborted": 1,
+    "unjudged": 1,
     "incomplete": 1,
     "error": 3,
 }

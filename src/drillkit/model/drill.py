@@ -200,6 +200,8 @@ class Strategy(StrEnum):
     PILOT_LIGHT = "pilot-light"
     WARM_STANDBY = "warm-standby"
     ACTIVE_ACTIVE = "active-active"
+    UNKNOWN = "unknown"
+    """Not declared: reports say so rather than claim a strategy nobody chose."""
 
 
 class Recovery(_DrillFileModel):
@@ -515,7 +517,8 @@ class Drill(_DrillFileModel):
         default_factory=Objectives, description="RTO and RPO targets and measuring windows."
     )
     strategy: Strategy = Field(
-        default=Strategy.ACTIVE_ACTIVE, description="DR strategy class being exercised."
+        default=Strategy.UNKNOWN,
+        description="DR strategy class being exercised; unknown unless declared.",
     )
     recovery: Recovery = Field(
         default_factory=Recovery, description="Extra probes that define recovery."

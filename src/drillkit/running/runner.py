@@ -201,6 +201,7 @@ def _run(
     outcome = measure_run(
         timeline,
         objectives=objectives,
+        target=drill.target,
         resolution=resolution,
         marker_interval=drill.markers.interval.total_seconds() if drill.markers else None,
         run_status=status,
