@@ -15,7 +15,7 @@ import yaml
 
 from drillkit.drivers.kubernetes import ZONE_LABEL
 from drillkit.lab.cluster import Lab
-from tests.drills.support import run_drill, write_variant
+from tests.drills.support import drill_environment, run_cli, run_drill, shipped, write_variant
 from tests.helpers import seed_web_manifests, wait_until
 
 pytestmark = pytest.mark.lab
@@ -227,3 +227,56 @@ def test_a_protected_namespace_named_by_a_plain_experiment_is_still_refused(
 
     assert result.returncode == 2
     assert "protected" in result.stderr
+
+
+def zone_outage_in(directory: Path, namespace: str) -> Path:
+    drill, experiment = shipped("zone-outage")
+    drill["target"] = {
+        "namespaces": [namespace],
+        "workloads": [{"kind": "Deployment", "namespace": namespace, "name": "web"}],
+    }
+    experiment["steady-state-hypothesis"]["probes"] = [
+        {
+            "type": "probe",
+            "name": "web-available",
+            "tolerance": True,
+            "provider": {
+                "type": "python",
+                "module": "drillkit.probes.kubernetes",
+                "func": "deployment_available",
+                "arguments": {"name": "web", "namespace": namespace},
+            },
+        }
+    ]
+    return write_variant(directory, "zone-outage-here", drill=drill, experiment=experiment)
+
+
+def test_a_dry_run_warns_that_a_zone_holding_no_target_pod_would_test_nothing(
+    lab: Lab, namespace: str, tmp_path: Path
+) -> None:
+    deploy_web(lab, namespace, avoid_zone="zone-a")
+
+    result = run_cli(
+        drill_environment(lab), "run", str(zone_outage_in(tmp_path, namespace)), "--dry-run"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"zone-a-goes-dark would affect no target: no pod of namespace {namespace} is on the "
+        "nodes of zone-a; the run would be inconclusive"
+    ) in result.stdout
+
+
+def test_a_dry_run_does_not_warn_when_the_zone_holds_a_target_pod(
+    lab: Lab, namespace: str, tmp_path: Path
+) -> None:
+    deploy_web(lab, namespace)
+    drill = zone_outage_in(tmp_path, namespace)
+    experiment = drill.with_name("zone-outage-here-experiment.yaml")
+    zone = zone_of_a_web_pod(lab, namespace)
+    experiment.write_text(experiment.read_text().replace("zone-a", zone))
+
+    result = run_cli(drill_environment(lab), "run", str(drill), "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert "would affect no target" not in result.stdout

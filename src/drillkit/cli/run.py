@@ -390,6 +390,8 @@ def _print_plan(drill: Drill, options: RunOptions) -> None:
             "  note          safety.production: the run needs --confirm-production "
             f"{options.context or drill.target.context or 'CONTEXT'}"
         )
+    for warning in plan.warnings:
+        click.secho(f"  WARNING       {warning}; the run would be inconclusive", fg="yellow")
     for violation in plan.violations:
         click.secho(f"  REFUSED       {violation}", fg="red", err=True)
     if plan.violations:
