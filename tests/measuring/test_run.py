@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from drillkit.measuring.run import measure_run
+from drillkit.model.drill import Target
 from drillkit.model.measurement import Bound, RunStatus, Verdict
 from drillkit.model.objectives import Objectives
 from drillkit.model.timeline import (
+    Affected,
     CapacityObserved,
     ConditionObserved,
     FaultInjected,
@@ -39,6 +41,8 @@ OBJECTIVES = Objectives(
     stable_for=timedelta(seconds=10),
     timeout=timedelta(seconds=60),
 )
+
+TARGET = Target(namespaces=("shop",))
 
 
 def at(monotonic: float) -> Instant:
@@ -84,6 +88,7 @@ def test_a_drill_that_recovers_within_its_objectives_is_met() -> None:
     outcome = measure_run(
         recovered_run(),
         objectives=OBJECTIVES,
+        target=TARGET,
         resolution=0.0,
         marker_interval=2.0,
         run_status=RunStatus.COMPLETED,
@@ -107,6 +112,7 @@ def test_a_timeline_recorded_out_of_order_measures_the_same() -> None:
     in_order = measure_run(
         recovered_run(),
         objectives=OBJECTIVES,
+        target=TARGET,
         resolution=0.0,
         marker_interval=2.0,
         run_status=RunStatus.COMPLETED,
@@ -115,6 +121,7 @@ def test_a_timeline_recorded_out_of_order_measures_the_same() -> None:
     shuffled = measure_run(
         list(reversed(recovered_run())),
         objectives=OBJECTIVES,
+        target=TARGET,
         resolution=0.0,
         marker_interval=2.0,
         run_status=RunStatus.COMPLETED,
@@ -135,6 +142,7 @@ def test_a_service_not_recovered_by_the_timeout_misses_with_the_timeout_as_a_low
     outcome = measure_run(
         timeline,
         objectives=OBJECTIVES,
+        target=TARGET,
         resolution=0.0,
         marker_interval=2.0,
         run_status=RunStatus.COMPLETED,
@@ -178,6 +186,7 @@ def test_a_run_stopped_early_is_aborted_and_bounds_rto_where_observation_stopped
     outcome = measure_run(
         timeline,
         objectives=OBJECTIVES,
+        target=TARGET,
         resolution=0.0,
         marker_interval=2.0,
         run_status=run_status,
@@ -205,6 +214,7 @@ def test_a_run_whose_fault_never_took_effect_is_inconclusive() -> None:
     outcome = measure_run(
         timeline,
         objectives=Objectives(),
+        target=TARGET,
         resolution=0.0,
         marker_interval=None,
         run_status=RunStatus.COMPLETED,
@@ -230,6 +240,7 @@ def test_the_earliest_fault_is_t_inject() -> None:
     outcome = measure_run(
         timeline,
         objectives=Objectives(),
+        target=TARGET,
         resolution=0.0,
         marker_interval=2.0,
         run_status=RunStatus.COMPLETED,
@@ -253,6 +264,7 @@ def test_a_marker_read_before_the_fault_says_nothing_about_loss() -> None:
     outcome = measure_run(
         timeline,
         objectives=Objectives(),
+        target=TARGET,
         resolution=0.0,
         marker_interval=2.0,
         run_status=RunStatus.COMPLETED,
@@ -270,6 +282,7 @@ def test_an_rpo_objective_with_markers_never_read_back_is_inconclusive() -> None
     outcome = measure_run(
         timeline,
         objectives=OBJECTIVES,
+        target=TARGET,
         resolution=0.0,
         marker_interval=2.0,
         run_status=RunStatus.COMPLETED,
@@ -285,6 +298,7 @@ def test_markers_without_a_marker_interval_are_refused() -> None:
         measure_run(
             recovered_run(),
             objectives=OBJECTIVES,
+            target=TARGET,
             resolution=0.0,
             marker_interval=None,
             run_status=RunStatus.COMPLETED,
@@ -295,6 +309,7 @@ def test_polled_observations_carry_the_poll_interval_as_resolution() -> None:
     outcome = measure_run(
         recovered_run(),
         objectives=OBJECTIVES,
+        target=TARGET,
         resolution=5.0,
         marker_interval=2.0,
         run_status=RunStatus.COMPLETED,
@@ -304,3 +319,65 @@ def test_polled_observations_carry_the_poll_interval_as_resolution() -> None:
     assert outcome.recovery.rto.resolution_seconds == 5.0
     assert outcome.capacity is not None
     assert outcome.capacity.time_to_full_capacity.resolution_seconds == 5.0
+
+
+def outage(affected: tuple[Affected, ...]) -> list[TimelineEvent]:
+    """A zone outage whose fault reported ``affected``; the condition held throughout."""
+    return [
+        RunStarted(at=at(0), run_id="20250301-090000-dark", drill="zone-outage"),
+        SteadyStateVerified(at=at(1), holds=True),
+        observed(5, True),
+        FaultInjected(
+            at=at(10),
+            activity="zone-a-goes-dark",
+            detail="acknowledged by the target",
+            affected=affected,
+        ),
+        observed(11, True),
+        observed(25, True),
+        RollbackStarted(at=at(50)),
+        RunFinished(at=at(60), status=RunStatus.COMPLETED),
+    ]
+
+
+def test_an_outage_of_a_zone_without_target_pods_is_inconclusive_not_met() -> None:
+    stopped = tuple(Affected(kind="Node", name=n, action="stopped") for n in ("a-1", "a-2"))
+
+    outcome = measure_run(
+        outage(stopped),
+        objectives=OBJECTIVES,
+        target=TARGET,
+        resolution=0.0,
+        marker_interval=None,
+        run_status=RunStatus.COMPLETED,
+    )
+
+    assert outcome.verdict is Verdict.INCONCLUSIVE
+    texts = [finding.text for finding in outcome.findings]
+    assert (
+        "zone-a-goes-dark affected no target: no pod of namespace shop was on the stopped "
+        "nodes (a-1, a-2), so this run did not test recovery"
+    ) in texts
+    assert not any("tolerated" in text for text in texts)
+
+
+def test_an_outage_that_stopped_a_target_pod_and_saw_no_disruption_is_met_as_tolerated() -> None:
+    stopped = (
+        Affected(kind="Node", name="a-1", action="stopped"),
+        Affected(kind="Pod", namespace="shop", name="web-1", action="stopped"),
+    )
+
+    outcome = measure_run(
+        outage(stopped),
+        objectives=Objectives(rto=timedelta(seconds=30), stable_for=timedelta(seconds=10)),
+        target=TARGET,
+        resolution=0.0,
+        marker_interval=None,
+        run_status=RunStatus.COMPLETED,
+    )
+
+    assert outcome.verdict is Verdict.MET
+    assert any(
+        "the service tolerated the fault rather than recovered from it" in finding.text
+        for finding in outcome.findings
+    )

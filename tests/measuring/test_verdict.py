@@ -11,6 +11,7 @@ from drillkit.measuring.verdict import decide_verdict
 from drillkit.model.measurement import (
     Bound,
     CapacityMeasurement,
+    FaultLanding,
     Measurement,
     RecoveryMeasurement,
     RpoMeasurement,
@@ -61,7 +62,12 @@ def lost_data(seconds: float | None, *, bound: Bound = Bound.EXACT) -> RpoMeasur
 
 
 BOTH = Objectives(rto=timedelta(seconds=30), rpo=timedelta(seconds=5))
+RTO_ONLY = Objectives(rto=timedelta(seconds=30))
 NONE = Objectives()
+ZONE_MISS = (
+    "zone-a-goes-dark affected no target: no pod of namespace shop was on the stopped nodes "
+    "(zone-a-1, zone-a-2)"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +82,7 @@ class Case:
     guard_tripped: bool = False
     guards: tuple[str, ...] = ()
     interrupt_signal: str | None = None
+    landing: FaultLanding | None = None
 
 
 CASES = [
@@ -206,27 +213,27 @@ CASES = [
     ),
     pytest.param(
         Case(
-            verdict=Verdict.MET,
+            verdict=Verdict.UNJUDGED,
             objectives=NONE,
             recovery=recovered(None, note="the recovery condition was not observed"),
             rpo=None,
             finding="RTO could not be measured: the recovery condition was not observed",
         ),
-        id="an unmeasured RTO without an objective leaves the verdict to the steady state",
+        id="an unmeasured RTO without an objective is reported and unjudged",
     ),
     pytest.param(
         Case(
-            verdict=Verdict.MET,
+            verdict=Verdict.UNJUDGED,
             objectives=NONE,
             recovery=recovered(47.2),
             rpo=None,
             finding="RTO 47.2 s measured (no objective declared)",
         ),
-        id="without objectives a run whose steady state held is met",
+        id="without objectives a run whose steady state held is unjudged, its RTO reported",
     ),
     pytest.param(
         Case(
-            verdict=Verdict.MET,
+            verdict=Verdict.UNJUDGED,
             objectives=NONE,
             recovery=recovered(600.0, bound=Bound.LOWER, note="not recovered before timeout"),
             rpo=None,
@@ -300,6 +307,63 @@ CASES = [
         ),
         id="no disruption observed is met with a warning that recovery was not exercised",
     ),
+    pytest.param(
+        Case(
+            verdict=Verdict.MET,
+            recovery=UNDISRUPTED,
+            landing=FaultLanding(landed=True),
+            finding="the service tolerated the fault rather than recovered from it",
+        ),
+        id="no disruption after a fault that landed is met: the service tolerated it",
+    ),
+    pytest.param(
+        Case(
+            verdict=Verdict.UNJUDGED,
+            objectives=NONE,
+            rpo=None,
+            finding="no objective was declared, so nothing was judged",
+        ),
+        id="a run without any objective is unjudged, never met",
+    ),
+    pytest.param(
+        Case(
+            verdict=Verdict.UNJUDGED,
+            objectives=Objectives(stable_for=timedelta(seconds=1), timeout=timedelta(minutes=1)),
+            rpo=lost_data(2.0),
+            finding="RPO 2 s measured (no objective declared)",
+        ),
+        id="measuring windows alone are no objective: unjudged",
+    ),
+    pytest.param(
+        Case(
+            verdict=Verdict.MISSED,
+            objectives=NONE,
+            rpo=None,
+            run_status=RunStatus.FAILED,
+            finding="steady-state hypothesis deviated",
+        ),
+        id="a deviation without objectives is still missed",
+    ),
+    pytest.param(
+        Case(
+            verdict=Verdict.INCONCLUSIVE,
+            recovery=UNDISRUPTED,
+            landing=FaultLanding(landed=False, misses=(ZONE_MISS,)),
+            finding=f"{ZONE_MISS}, so this run did not test recovery",
+        ),
+        id="a fault that landed on no target is inconclusive and named",
+    ),
+    pytest.param(
+        Case(
+            verdict=Verdict.INCONCLUSIVE,
+            objectives=NONE,
+            rpo=None,
+            recovery=UNDISRUPTED,
+            landing=FaultLanding(landed=False, misses=(ZONE_MISS,)),
+            finding=ZONE_MISS,
+        ),
+        id="a fault that landed on no target is inconclusive even without objectives",
+    ),
 ]
 
 
@@ -313,6 +377,7 @@ def test_decide_verdict(case: Case) -> None:
         guard_tripped=case.guard_tripped,
         guards=case.guards,
         interrupt_signal=case.interrupt_signal,
+        landing=case.landing,
     )
 
     assert outcome.verdict is case.verdict
@@ -350,7 +415,7 @@ def test_capacity_is_reported_with_each_workload_that_ran_short() -> None:
         run_status=RunStatus.COMPLETED,
         recovery=recovered(12.0),
         rpo=None,
-        objectives=NONE,
+        objectives=RTO_ONLY,
         guard_tripped=False,
         capacity=capacity,
     )
@@ -390,7 +455,7 @@ def test_capacity_that_is_not_exact_is_a_warning_but_never_decides_the_verdict(
         run_status=RunStatus.COMPLETED,
         recovery=recovered(12.0),
         rpo=None,
-        objectives=NONE,
+        objectives=RTO_ONLY,
         guard_tripped=False,
         capacity=CapacityMeasurement(time_to_full_capacity=measurement, t_full_capacity=None),
     )
@@ -418,3 +483,31 @@ def test_backup_age_is_reported() -> None:
     )
 
     assert "the backup in use at the fault was 3600 s old" in [f.text for f in outcome.findings]
+
+
+def test_a_fault_that_landed_nowhere_never_claims_the_service_tolerated_it() -> None:
+    outcome = decide_verdict(
+        run_status=RunStatus.COMPLETED,
+        recovery=UNDISRUPTED,
+        rpo=None,
+        objectives=RTO_ONLY,
+        guard_tripped=False,
+        landing=FaultLanding(landed=False, misses=(ZONE_MISS,)),
+    )
+
+    assert outcome.verdict is Verdict.INCONCLUSIVE
+    assert not any("tolerated" in finding.text for finding in outcome.findings)
+
+
+def test_an_unjudged_run_leads_with_the_missing_objective() -> None:
+    outcome = decide_verdict(
+        run_status=RunStatus.COMPLETED,
+        recovery=recovered(12.0),
+        rpo=None,
+        objectives=NONE,
+        guard_tripped=False,
+        landing=FaultLanding(landed=True),
+    )
+
+    assert outcome.verdict is Verdict.UNJUDGED
+    assert outcome.findings[0].text.startswith("no objective was declared, so nothing was judged")

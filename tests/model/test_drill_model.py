@@ -39,7 +39,8 @@ def test_minimal_drill_gets_every_default() -> None:
     assert drill.target.context is None
     assert drill.target.workloads == ()
     assert drill.objectives == Objectives()
-    assert drill.strategy is Strategy.ACTIVE_ACTIVE
+    # Nobody declared a strategy, so none is claimed.
+    assert drill.strategy is Strategy.UNKNOWN
     assert drill.recovery.probes == ()
     assert drill.recovery.poll_interval == timedelta(seconds=1)
     assert drill.safety.rollback is RollbackPolicy.ALWAYS

@@ -12,6 +12,7 @@ from drillkit.model.measurement import RunStatus
 from drillkit.model.timeline import (
     ActivityCompleted,
     ActivityStarted,
+    Affected,
     CapacityObserved,
     ConditionObserved,
     FaultInjected,
@@ -38,6 +39,21 @@ EVENTS: list[TimelineEvent] = [
     RunStarted(at=AT, run_id="20250301-093015-zone-failure", drill="zone-failure"),
     SteadyStateVerified(at=AT, holds=True),
     FaultInjected(at=AT, activity="drain-zone", detail="eviction of shop/web-1 accepted"),
+    FaultInjected(
+        at=AT,
+        activity="zone-a-goes-dark",
+        affected=(
+            Affected(kind="Node", name="zone-a-1", action="stopped"),
+            Affected(
+                kind="Pod",
+                namespace="shop",
+                name="web-1",
+                action="stopped",
+                workload="Deployment/shop/web",
+            ),
+        ),
+    ),
+    FaultInjected(at=AT, activity="empty-zone-goes-dark", affected=()),
     ConditionObserved(at=AT, holds=False, source="watch:shop/web", detail="1 of 3 ready"),
     ConditionObserved(at=AT, holds=True, source="poll:http"),
     CapacityObserved(at=AT, workload="shop/web", ready=1, desired=3),
@@ -104,6 +120,7 @@ def test_an_event_is_a_flat_object_with_kind_both_clocks_and_its_fields() -> Non
         "utc": "2025-03-01T09:30:15.250Z",
         "activity": "drain-zone",
         "detail": "eviction accepted",
+        "affected": None,
     }
 
 
@@ -205,6 +222,23 @@ GOOD = event_to_json(CapacityObserved(at=AT, workload="shop/web", ready=1, desir
             event_to_json(RunFinished(at=AT, status=RunStatus.COMPLETED)) | {"status": "done"},
             r"run_finished\.status must be RunStatus",
             id="a run status that does not exist",
+        ),
+        pytest.param(
+            event_to_json(FaultInjected(at=AT, activity="x", affected=()))
+            | {"affected": [{"kind": "Pod", "name": "web-1"}]},
+            r"fault_injected\.affected\[0\] is incomplete",
+            id="an affected entry without its action",
+        ),
+        pytest.param(
+            event_to_json(FaultInjected(at=AT, activity="x", affected=()))
+            | {"affected": [{"kind": "Pod", "name": "web-1", "action": "deleted", "owner": "x"}]},
+            r"fault_injected\.affected\[0\] has unexpected fields: owner",
+            id="an affected entry with a field it does not have",
+        ),
+        pytest.param(
+            event_to_json(FaultInjected(at=AT, activity="x", affected=())) | {"affected": "Pod"},
+            r"fault_injected\.affected must be a list",
+            id="affected that is not a list",
         ),
     ],
 )

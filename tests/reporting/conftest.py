@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from drillkit.measuring.run import measure_run
+from drillkit.model.drill import Target
 from drillkit.model.measurement import RunStatus
 from drillkit.model.objectives import Objectives
 from drillkit.model.run import (
@@ -169,6 +170,7 @@ def make_record(
     outcome = measure_run(
         events,
         objectives=objectives,
+        target=Target(namespaces=("shop",)),
         resolution=0.0,
         marker_interval=2.0 if variant == "markers" else None,
         run_status=status,

@@ -200,6 +200,7 @@ def test_the_report_records_what_an_auditor_asks_for() -> None:
         "owner": "platform-team",
         "approver": "bob@example.com",
         "controls": ["SOC2-A1.3", "ISO27001-A.5.30"],
+        "production_confirmation": None,
     }
     assert report["sources"] == {
         "drill": {"path": "drills/zone-failure.yaml", "sha256": DRILL_SHA},

@@ -108,15 +108,19 @@ def test_a_missed_objective_exits_1_with_verdict_missed(tmp_path: Path) -> None:
     assert any("RTO" in finding for finding in summary["findings"])
 
 
-def test_a_plain_chaos_toolkit_experiment_runs_unchanged_with_default_objectives(
+def test_a_plain_chaos_toolkit_experiment_runs_unchanged_and_is_measured_but_unjudged(
     tmp_path: Path,
 ) -> None:
     result = run_drill(tmp_path, DRILLS / "file-service-experiment.yaml", HEAL_AFTER="1")
-    assert result.returncode == 0, result.stderr
+    # No objective was declared, so nothing was met: exit 1, never 0.
+    assert result.returncode == 1, result.stderr
     summary = json.loads(result.stdout)
     assert summary["drill"] == "file-service-experiment"
-    assert summary["verdict"] == "met"
+    assert summary["verdict"] == "unjudged"
+    assert "no objective was declared, so nothing was judged" in summary["findings"][0]
     assert summary["measurements"]["rto"]["seconds"] is not None
+    report, _ = read_report(result)
+    assert report["strategy"] == "unknown"
 
 
 def test_sigterm_during_the_method_runs_rollbacks_and_reports_interrupted(tmp_path: Path) -> None:

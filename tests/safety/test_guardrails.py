@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from drillkit.errors import InvalidInput
-from drillkit.model.drill import BlastRadius, Drill, Safety, Target
-from drillkit.safety.guardrails import GuardrailViolation, check_guardrails, ensure_guardrails
+from drillkit.model.drill import (
+    BlastRadius,
+    Drill,
+    Safety,
+    Target,
+    default_drill_for_experiment,
+)
+from drillkit.safety.guardrails import (
+    GuardrailViolation,
+    ProductionNotConfirmed,
+    check_guardrails,
+    ensure_guardrails,
+    ensure_production_confirmed,
+    namespaces_named,
+)
 
 SIX_NODES = {"zone-a": 2, "zone-b": 2, "zone-c": 2}
 ZONE = "topology.kubernetes.io/zone"
@@ -301,3 +316,140 @@ def test_ensure_guardrails_passes_a_drill_within_its_limits() -> None:
     drill = Drill(name="guarded", experiment="e.yaml", target=Target(namespaces=("shop",)))
     experiment = {"method": [kill(count=2), drain("zone-a")]}
     ensure_guardrails(drill, experiment, nodes_per_zone=SIX_NODES, pods_matching=six_web_pods)
+
+
+# -- plain experiments: their targets are what their faults name --------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "configuration", "named"),
+    [
+        pytest.param(
+            [chaosk8s("kill-web", "pod", "terminate_pods", label_selector="app=web", ns="shop")],
+            {},
+            ("shop",),
+            id="chaosk8s-ns",
+        ),
+        pytest.param(
+            [chaosk8s("kill-web", "pod", "terminate_pods", label_selector="app=web")],
+            {},
+            ("default",),
+            id="chaosk8s-without-ns-acts-in-default-as-chaosk8s-does",
+        ),
+        pytest.param(
+            [kill(namespace="${target}", count=1)],
+            {"target": "shop"},
+            ("shop",),
+            id="drillkit-namespace-from-the-configuration",
+        ),
+        pytest.param(
+            [kill("a", namespace="shop", count=1), kill("b", namespace="billing", count=1)],
+            {},
+            ("shop", "billing"),
+            id="every-namespace-named-once-in-method-order",
+        ),
+        pytest.param(
+            [kill(namespace="${target}", count=1)],
+            {"target": {"type": "env", "key": "TARGET"}},
+            (),
+            id="a-namespace-known-only-at-run-time-is-not-a-target",
+        ),
+        pytest.param(
+            [chaosk8s("kill-all", "pod", "terminate_pods", label_selector="app=web", ns="*")],
+            {},
+            (),
+            id="every-namespace-is-not-a-target",
+        ),
+        pytest.param([drain("zone-a")], {}, (), id="a-zone-drain-names-no-namespace"),
+    ],
+)
+def test_namespaces_named_by_a_plain_experiment(
+    method: list[dict[str, Any]], configuration: Mapping[str, Any], named: tuple[str, ...]
+) -> None:
+    experiment = {"method": method, "configuration": configuration}
+
+    assert namespaces_named(experiment) == named
+
+
+def test_a_plain_chaosk8s_experiment_passes_with_the_namespaces_it_names() -> None:
+    experiment = {
+        "method": [
+            chaosk8s("kill-web", "pod", "terminate_pods", label_selector="app=web", ns="shop")
+        ]
+    }
+    drill = default_drill_for_experiment(Path("kill-web.yaml"), namespaces_named(experiment))
+
+    assert drill.target.namespaces == ("shop",)
+    assert (
+        check_guardrails(drill, experiment, nodes_per_zone=SIX_NODES, pods_matching=six_web_pods)
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "rule"),
+    [
+        pytest.param({"ns": "kube-system"}, "protected-namespace", id="protected"),
+        pytest.param({"ns": "shop", "qty": 6}, "max-pod-fraction", id="blast-radius"),
+    ],
+)
+def test_a_plain_experiment_is_still_refused_what_its_drill_would_refuse(
+    arguments: dict[str, Any], rule: str
+) -> None:
+    experiment = {
+        "method": [
+            chaosk8s("kill-web", "pod", "terminate_pods", label_selector="app=web", **arguments)
+        ]
+    }
+    drill = default_drill_for_experiment(Path("kill-web.yaml"), namespaces_named(experiment))
+
+    violations = check_guardrails(
+        drill, experiment, nodes_per_zone=SIX_NODES, pods_matching=six_web_pods
+    )
+
+    assert rule in [violation.rule for violation in violations]
+
+
+# -- production drills: confirmed by naming the cluster -----------------------------------
+
+
+def production_drill(production: bool = True) -> Drill:
+    return Drill(
+        name="zone-failure",
+        experiment="x.yaml",
+        target=Target(namespaces=("shop",)),
+        safety=Safety(production=production),
+    )
+
+
+@pytest.mark.parametrize(
+    ("confirmation", "context", "message"),
+    [
+        pytest.param(None, "prod-eu", "--confirm-production prod-eu", id="not-confirmed"),
+        pytest.param("staging", "prod-eu", "'staging' is not it", id="another-cluster-named"),
+        pytest.param("yes", "prod-eu", "'yes' is not it", id="yes-is-not-a-name"),
+        pytest.param("prod-eu", None, "context is not known", id="no-context-to-confirm"),
+    ],
+)
+def test_a_production_drill_is_refused_unless_its_cluster_is_named(
+    confirmation: str | None, context: str | None, message: str
+) -> None:
+    with pytest.raises(ProductionNotConfirmed, match=re.escape(message)) as refused:
+        ensure_production_confirmed(production_drill(), confirmation=confirmation, context=context)
+
+    assert isinstance(refused.value, InvalidInput), "exit 2: nothing was touched"
+
+
+def test_a_production_drill_confirmed_by_its_cluster_name_passes() -> None:
+    confirmed = ensure_production_confirmed(
+        production_drill(), confirmation="prod-eu", context="prod-eu"
+    )
+
+    assert confirmed == "prod-eu"
+
+
+def test_a_drill_not_marked_production_needs_no_confirmation() -> None:
+    assert (
+        ensure_production_confirmed(production_drill(False), confirmation=None, context="lab")
+        is None
+    )

@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from drillkit.model.timeline import TimelineEvent
     from drillkit.running.runner import RunOptions
 
-EXIT_CODES = {"met": 0, "missed": 1, "inconclusive": 1, "aborted": 1, "error": 3}
+EXIT_CODES = {
+    "met": 0,
+    "missed": 1,
+    "inconclusive": 1,
+    "aborted": 1,
+    "unjudged": 1,
+    "error": 3,
+}
 
 
 @click.command()
@@ -39,6 +46,20 @@ EXIT_CODES = {"met": 0, "missed": 1, "inconclusive": 1, "aborted": 1, "error": 3
 @reports_dir_option
 @kubeconfig_option
 @context_option("the drill's, else the current context")
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    metavar="NS",
+    help="For a plain experiment: the namespace it targets (repeatable); by default the "
+    "namespaces its activities name.",
+)
+@click.option(
+    "--confirm-production",
+    metavar="CONTEXT",
+    help="Confirm a drill marked safety.production by naming the kube context it runs "
+    "against; without it such a drill is refused (asked for on a terminal).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would run and change nothing.")
 @signing_key_option
 @output_option("print one JSON object (run_id, verdict, report_dir, measurements).")
@@ -48,6 +69,8 @@ def run(
     reports_dir: Path,
     kubeconfig: Path | None,
     context: str | None,
+    namespaces: tuple[str, ...],
+    confirm_production: str | None,
     dry_run: bool,
     signing_key: Path | None,
     output: str,
@@ -55,29 +78,39 @@ def run(
     """Run a drill now and measure its actual RTO and RPO against its objectives.
 
     NAME is a drill in the drills directory (drills/NAME.yaml); PATH is a drill
-    file or a plain Chaos Toolkit experiment, which then runs with default
-    objectives. Rollbacks run on success, failure and interruption (Ctrl-C or
+    file or a plain Chaos Toolkit experiment, which then targets the namespaces
+    its activities name (or --namespace) and, declaring no objective, is measured
+    but unjudged. Rollbacks run on success, failure and interruption (Ctrl-C or
     SIGTERM); the report is written in every case.
 
     \b
     Examples:
       drill run zone-failure
       drill run drills/pod-kill.yaml --context staging --output json
-      drill run experiments/my-chaos-experiment.yaml
+      drill run experiments/my-chaos-experiment.yaml --namespace shop
 
-    Exit codes: 0 objectives met; 1 missed, inconclusive or aborted; 2 invalid
-    drill or options; 3 the drill could not run.
+    Exit codes: 0 objectives met; 1 missed, inconclusive, aborted or unjudged (no
+    objective declared); 2 invalid drill or options; 3 the drill could not run.
     """
     from drillkit.evidence.recording import RunRecording
     from drillkit.running.runner import RunOptions, run_drill
 
-    drill = resolve_drill(drill_name, drills_dir)
-    options = RunOptions(kubeconfig=kubeconfig, context=context)
+    drill = resolve_drill(drill_name, drills_dir, namespaces)
     # Read before the run: a broken key must stop it before anything is touched.
     ledger_key = load_signing_key_option(signing_key)
     if dry_run:
-        _print_plan(drill, options)
+        _print_plan(drill, RunOptions(kubeconfig=kubeconfig, context=context))
         return
+    if drill.safety.production and confirm_production is None and sys.stdin.isatty():
+        # Only a person at a terminal is asked; anything else must say it on the command line.
+        confirm_production = click.prompt(
+            f"drill {drill.name} targets production; type the name of the kube context "
+            "it runs against to confirm",
+            err=True,
+        )
+    options = RunOptions(
+        kubeconfig=kubeconfig, context=context, confirm_production=confirm_production
+    )
     # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
     progress = LiveProgress(drill.name)
     # Kept on disk as the run goes, so that even a killed run leaves evidence.
@@ -100,10 +133,10 @@ def run(
     sys.exit(EXIT_CODES[record.outcome.verdict.value])
 
 
-def resolve_drill(name_or_path: str, drills_dir: Path) -> Drill:
-    """A drill by name (drills/NAME.yaml), a drill file, or a plain experiment file."""
+def resolve_drill(name_or_path: str, drills_dir: Path, namespaces: tuple[str, ...] = ()) -> Drill:
+    """A drill by name (drills/NAME.yaml), a drill file, or a plain experiment file, which
+    targets ``namespaces`` when given."""
     from drillkit.errors import InvalidInput
-    from drillkit.model.drill import default_drill_for_experiment
     from drillkit.model.loading import load_drill
 
     path = Path(name_or_path)
@@ -115,10 +148,37 @@ def resolve_drill(name_or_path: str, drills_dir: Path) -> Drill:
                 f"no drill named {name_or_path!r}: neither a file nor {candidates[0]}; "
                 f"list drills with: drill list"
             )
-        return load_drill(found)
+        path = found
     if is_experiment_file(path):
-        return default_drill_for_experiment(path)
+        return _drill_for_experiment(path, namespaces)
+    if namespaces:
+        raise InvalidInput(
+            f"{path}: --namespace is for a plain experiment; a drill file declares "
+            "target.namespaces"
+        )
     return load_drill(path)
+
+
+def _drill_for_experiment(path: Path, namespaces: tuple[str, ...]) -> Drill:
+    """The drill around a plain experiment: it targets the namespaces its faults name, or
+    those given with --namespace; guardrails still refuse protected ones."""
+    from pydantic import ValidationError
+
+    from drillkit.errors import InvalidInput
+    from drillkit.model.drill import default_drill_for_experiment
+    from drillkit.running.chaostoolkit import load_experiment
+    from drillkit.safety.guardrails import namespaces_named
+
+    if not namespaces:
+        namespaces = namespaces_named(load_experiment(path)) or ("default",)
+    try:
+        return default_drill_for_experiment(path, namespaces)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise InvalidInput(
+            f"{path}: namespace {problem['input']!r} is not a valid namespace name: "
+            f"{problem['msg']}"
+        ) from None
 
 
 def is_experiment_file(path: Path) -> bool:
@@ -318,6 +378,13 @@ def _print_plan(drill: Drill, options: RunOptions) -> None:
         click.echo(f"  rollback      {step}  (policy: {drill.safety.rollback})")
     for note in plan.notes:
         click.echo(f"  note          {note}")
+    if drill.safety.production:
+        click.echo(
+            "  note          safety.production: the run needs --confirm-production "
+            f"{options.context or drill.target.context or 'CONTEXT'}"
+        )
+    for warning in plan.warnings:
+        click.secho(f"  WARNING       {warning}; the run would be inconclusive", fg="yellow")
     for violation in plan.violations:
         click.secho(f"  REFUSED       {violation}", fg="red", err=True)
     if plan.violations:

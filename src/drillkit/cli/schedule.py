@@ -24,6 +24,7 @@ from drillkit.cli.options import (
 
 if TYPE_CHECKING:
     from drillkit.evidence.signing import SigningKey
+    from drillkit.running.runner import RunOptions
     from drillkit.scheduling.database import Database
     from drillkit.scheduling.history import FireRecord
     from drillkit.scheduling.notifications import Notifier
@@ -35,6 +36,7 @@ EXIT_CODES = {
     "missed": 1,
     "inconclusive": 1,
     "aborted": 1,
+    "unjudged": 1,
     "incomplete": 1,
     "error": 3,
 }
@@ -166,6 +168,12 @@ def schedule() -> None:
 @click.option("--backup", is_flag=True, help="NAME is a backup plan in the backups directory.")
 @click.option("--as", "schedule_name", metavar="SCHEDULE", help="Schedule name (default: NAME).")
 @click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
+@click.option(
+    "--confirm-production",
+    metavar="CONTEXT",
+    help="Confirm the runs of a drill marked safety.production by naming the kube context "
+    "they run against; such a drill cannot be scheduled without it.",
+)
 @drills_dir_option
 @gamedays_dir_option
 @backups_dir_option
@@ -181,6 +189,7 @@ def add(
     backup: bool,
     schedule_name: str | None,
     replace: bool,
+    confirm_production: str | None,
     drills_dir: Path,
     gamedays_dir: Path,
     backups_dir: Path,
@@ -206,6 +215,7 @@ def add(
 
     from drillkit.errors import InvalidInput
     from drillkit.model.drill import Schedule as ScheduleBlock
+    from drillkit.running.runner import operator_identity
     from drillkit.scheduling.backups import find_backup_plan, load_backup_plan
     from drillkit.scheduling.gamedays import find_gameday_file, load_gameday
     from drillkit.scheduling.launching import load_named_drill
@@ -215,7 +225,13 @@ def add(
         raise InvalidInput("--gameday and --backup: a schedule runs one kind of target")
     kind = TargetKind.GAMEDAY if gameday else TargetKind.BACKUP if backup else TargetKind.DRILL
     if kind is TargetKind.DRILL:
-        source = load_named_drill(drills_dir, target).schedule
+        drill = load_named_drill(drills_dir, target)
+        if drill.safety.production and confirm_production is None:
+            raise InvalidInput(
+                f"drill {target} is marked safety.production: schedule it with "
+                "--confirm-production CONTEXT, naming the kube context its runs use"
+            )
+        source = drill.schedule
     elif kind is TargetKind.GAMEDAY:
         source = load_gameday(find_gameday_file(gamedays_dir, target)).schedule
     else:
@@ -254,6 +270,8 @@ def add(
         jitter=block.jitter,
         misfire_grace=block.misfire_grace,
         coalesce=block.coalesce,
+        confirm_production=confirm_production,
+        confirmed_by=operator_identity(),
     )
     now = _now()
     with _open(database) as db:
@@ -525,7 +543,7 @@ def _fire(
 ) -> FireRecord:
     from drillkit.errors import InvalidInput
     from drillkit.running.recorder import SystemClock
-    from drillkit.running.runner import RunOptions, operator_identity
+    from drillkit.running.runner import operator_identity
     from drillkit.scheduling.firing import FireSetup, fire, launch_target, target_policies
     from drillkit.scheduling.history import Fire
     from drillkit.scheduling.schedules import TargetKind, get_schedule
@@ -550,7 +568,7 @@ def _fire(
             backups_dir=backups_dir.absolute(),
             reports_dir=reports_dir.absolute(),
             policy_file=policy_file.absolute(),
-            options=RunOptions(kubeconfig=kubeconfig, context=context),
+            options=_fire_options(db, name, stored is not None, kubeconfig, context),
             operator=operator_identity(),
             signing_key=signing_key,
         )
@@ -574,6 +592,24 @@ def _fire(
             signing_key=signing_key,
         )
     return record
+
+
+def _fire_options(
+    database: Database, name: str, stored: bool, kubeconfig: Path | None, context: str | None
+) -> RunOptions:
+    """Run options of a fire; a schedule added with --confirm-production passes it on."""
+    from drillkit.running.runner import RunOptions
+    from drillkit.scheduling.schedules import production_confirmation
+
+    confirmation = production_confirmation(database, name) if stored else None
+    if confirmation is None:
+        return RunOptions(kubeconfig=kubeconfig, context=context)
+    return RunOptions(
+        kubeconfig=kubeconfig,
+        context=context,
+        confirm_production=confirmation.context,
+        confirmed_where=f"named by {confirmation.confirmed_by} when schedule {name} was added",
+    )
 
 
 @schedule.command("export")

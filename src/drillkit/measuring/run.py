@@ -11,10 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from drillkit.measuring.capacity import measure_capacity
+from drillkit.measuring.landing import measure_landing
 from drillkit.measuring.recovery import measure_recovery
 from drillkit.measuring.rpo import measure_rpo
 from drillkit.measuring.verdict import decide_verdict
-from drillkit.model.measurement import CapacityMeasurement, Outcome, RpoMeasurement, RunStatus
+from drillkit.model.drill import Target
+from drillkit.model.measurement import (
+    CapacityMeasurement,
+    FaultLanding,
+    Outcome,
+    RpoMeasurement,
+    RunStatus,
+)
 from drillkit.model.objectives import Objectives
 from drillkit.model.timeline import (
     CapacityObserved,
@@ -34,12 +42,16 @@ def measure_run(
     timeline: Sequence[TimelineEvent],
     *,
     objectives: Objectives,
+    target: Target,
     resolution: float,
     marker_interval: float | None,
     run_status: RunStatus,
     observed_until: float | None = None,
 ) -> Outcome:
     """Measure RTO, time to full capacity and RPO from ``timeline`` and decide the verdict.
+
+    ``target`` is the drill's: a fault that landed on none of its namespaces and
+    workloads leaves the run inconclusive.
 
     ``resolution`` is the observer's (event receipt for watches, the interval for polls);
     ``marker_interval`` is the marker writer's, None when the drill writes no markers.
@@ -50,6 +62,7 @@ def measure_run(
     surviving marker never written, markers without a marker interval).
     """
     injections: list[float] = []
+    faults: list[FaultInjected] = []
     observations: list[tuple[float, bool]] = []
     samples: list[tuple[float, str, int, int]] = []
     written: list[tuple[int, float]] = []
@@ -65,6 +78,7 @@ def measure_run(
         match event:
             case FaultInjected():
                 injections.append(moment)
+                faults.append(event)
             case ConditionObserved(holds=holds):
                 observations.append((moment, holds))
             case CapacityObserved(workload=workload, ready=ready, desired=desired):
@@ -126,6 +140,15 @@ def measure_run(
             read_back=last_read is not None,
         )
 
+    landing: FaultLanding | None = None
+    if faults:
+        landing = measure_landing(
+            faults,
+            namespaces=target.namespaces,
+            workloads=[f"{w.kind}/{w.namespace}/{w.name}" for w in target.workloads],
+            lost_at=[moment for moment, holds in observations if not holds],
+        )
+
     return decide_verdict(
         run_status=run_status,
         recovery=recovery,
@@ -135,4 +158,5 @@ def measure_run(
         capacity=capacity,
         guards=guards,
         interrupt_signal=signals[0] if signals else None,
+        landing=landing,
     )

@@ -15,9 +15,12 @@ Precedence, first match wins:
    guard's stop (exit code 1), with a finding naming the signal.
 3. ``missed``: the steady state deviated, or a measured value exceeds its objective. A
    lower bound at or beyond the objective is a miss: the true value is at least that.
-4. ``inconclusive``: the fault never took effect, or an objective is declared but its
-   value could not be measured (or is only a lower bound below the objective).
-5. ``met``.
+4. ``inconclusive``: the fault never took effect, or it landed on none of the drill's
+   targets (``drillkit.measuring.landing``), or an objective is declared but its value
+   could not be measured (or is only a lower bound below the objective).
+5. ``unjudged``: no objective (RTO or RPO) was declared, so there was nothing to judge
+   the measurements against; they are reported all the same.
+6. ``met``: every declared objective was measured and met by a fault that landed.
 
 Values are judged as reported: observations see changes late, so a reported value is
 the conservative one, and when it misses an objective by less than its resolution the
@@ -33,6 +36,7 @@ from enum import Enum
 from drillkit.model.measurement import (
     Bound,
     CapacityMeasurement,
+    FaultLanding,
     Finding,
     Measurement,
     Outcome,
@@ -62,16 +66,24 @@ def decide_verdict(
     capacity: CapacityMeasurement | None = None,
     guards: Sequence[str] = (),
     interrupt_signal: str | None = None,
+    landing: FaultLanding | None = None,
 ) -> Outcome:
     """Judge a run; ``guards`` and ``interrupt_signal`` only enrich the findings.
 
     ``recovery`` or ``rpo`` is None when the drill did not measure it; that is only a
-    problem when the matching objective is declared.
+    problem when the matching objective is declared. ``landing`` is None when the run
+    recorded no fault (``recovery.t_inject`` then says it never took effect).
     """
     findings: list[Finding] = []
     judgements: list[_Judgement] = []
 
     fault_took_effect = recovery is None or recovery.t_inject is not None
+    landed = landing is None or landing.landed
+    if landing is not None and fault_took_effect and not landing.landed:
+        findings += [
+            Finding(severity=Severity.WARNING, text=f"{miss}, so this run did not test recovery")
+            for miss in landing.misses
+        ]
     if not fault_took_effect:
         findings.append(
             Finding(
@@ -89,7 +101,7 @@ def decide_verdict(
             )
         )
 
-    rto_judgement, rto_findings = _judge_rto(recovery, objectives.rto, fault_took_effect)
+    rto_judgement, rto_findings = _judge_rto(recovery, objectives.rto, fault_took_effect, landed)
     rpo_judgement, rpo_findings = _judge_rpo(rpo, objectives.rpo)
     judgements += [j for j in (rto_judgement, rpo_judgement) if j is not None]
     findings += rto_findings + rpo_findings + _describe_capacity(capacity)
@@ -129,8 +141,19 @@ def decide_verdict(
         )
     elif run_status is RunStatus.FAILED or _Judgement.MISSED in judgements:
         verdict = Verdict.MISSED
-    elif not fault_took_effect or _Judgement.UNMEASURED in judgements:
+    elif not fault_took_effect or not landed or _Judgement.UNMEASURED in judgements:
         verdict = Verdict.INCONCLUSIVE
+    elif objectives.rto is None and objectives.rpo is None:
+        # Without a promise there is nothing to meet: measured is not the same as met.
+        verdict = Verdict.UNJUDGED
+        findings.insert(
+            0,
+            Finding(
+                severity=Severity.WARNING,
+                text="no objective was declared, so nothing was judged: declare "
+                "objectives.rto or objectives.rpo in the drill",
+            ),
+        )
     else:
         verdict = Verdict.MET
     return Outcome(
@@ -139,7 +162,10 @@ def decide_verdict(
 
 
 def _judge_rto(
-    recovery: RecoveryMeasurement | None, objective: timedelta | None, fault_took_effect: bool
+    recovery: RecoveryMeasurement | None,
+    objective: timedelta | None,
+    fault_took_effect: bool,
+    landed: bool,
 ) -> tuple[_Judgement | None, list[Finding]]:
     if not fault_took_effect:
         # Already explained once; repeating the reason per objective adds nothing.
@@ -155,7 +181,9 @@ def _judge_rto(
             )
         ]
     findings: list[Finding] = []
-    if recovery.disruption_observed is False and recovery.rto.seconds == 0:
+    # Tolerating a fault that landed elsewhere says nothing about the targets; the
+    # landing findings already say what it hit instead.
+    if recovery.disruption_observed is False and recovery.rto.seconds == 0 and landed:
         findings.append(
             Finding(
                 severity=Severity.WARNING,

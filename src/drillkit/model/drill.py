@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -200,6 +201,8 @@ class Strategy(StrEnum):
     PILOT_LIGHT = "pilot-light"
     WARM_STANDBY = "warm-standby"
     ACTIVE_ACTIVE = "active-active"
+    UNKNOWN = "unknown"
+    """Not declared: reports say so rather than claim a strategy nobody chose."""
 
 
 class Recovery(_DrillFileModel):
@@ -515,7 +518,8 @@ class Drill(_DrillFileModel):
         default_factory=Objectives, description="RTO and RPO targets and measuring windows."
     )
     strategy: Strategy = Field(
-        default=Strategy.ACTIVE_ACTIVE, description="DR strategy class being exercised."
+        default=Strategy.UNKNOWN,
+        description="DR strategy class being exercised; unknown unless declared.",
     )
     recovery: Recovery = Field(
         default_factory=Recovery, description="Extra probes that define recovery."
@@ -559,14 +563,18 @@ def slugify_drill_name(text: str) -> str:
     return slug[:63].rstrip("-") or "experiment"
 
 
-def default_drill_for_experiment(experiment_path: Path) -> Drill:
+def default_drill_for_experiment(
+    experiment_path: Path, namespaces: Sequence[str] = ("default",)
+) -> Drill:
     """Build the drill used when a user runs a plain Chaos Toolkit experiment directly.
 
-    It has default objectives and safety, targets the ``default`` namespace, and is named after
-    the experiment file.
+    It has default objectives (none: its verdict is ``unjudged``) and default safety, is named
+    after the experiment file, and targets ``namespaces``: those the experiment's activities
+    name (``drillkit.safety.guardrails.namespaces_named``) or that the operator stated.
+    Raises pydantic's ``ValidationError`` when a namespace is not a valid name.
     """
     return Drill(
         name=slugify_drill_name(experiment_path.stem),
         experiment=str(experiment_path),
-        target=Target(namespaces=("default",)),
+        target=Target(namespaces=tuple(dict.fromkeys(namespaces))),
     )

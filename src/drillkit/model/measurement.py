@@ -36,11 +36,15 @@ class Verdict(StrEnum):
     MET = "met"
     MISSED = "missed"
     INCONCLUSIVE = "inconclusive"
-    """The run completed but a declared objective could not be measured."""
+    """The run completed but could not be judged: a declared objective could not be
+    measured, or the fault never landed on the drill's targets."""
     ABORTED = "aborted"
     """A guard or an operator stopped the run before it could be judged."""
     ERROR = "error"
     """The drill could not run."""
+    UNJUDGED = "unjudged"
+    """The run completed and the fault landed, but no objective (RTO, RPO) was declared,
+    so there was nothing to judge it against."""
 
 
 class Bound(StrEnum):
@@ -132,6 +136,15 @@ class RpoMeasurement:
     newest_surviving_sequence: int | None
     backup_age_seconds: float | None = None
     """For backup-based recovery: the age of the backup in use at ``t_inject``."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FaultLanding:
+    """Whether the run's faults landed on at least one of the drill's targets."""
+
+    landed: bool
+    misses: tuple[str, ...] = ()
+    """For each fault that landed on no target, why, for people."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

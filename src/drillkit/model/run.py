@@ -37,6 +37,9 @@ class Accountability:
     owner: str | None
     approver: str | None
     controls: tuple[str, ...]
+    production_confirmation: str | None = None
+    """For a production drill: the cluster the operator named to confirm it, and where
+    (``context prod-eu, named on the command line``)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

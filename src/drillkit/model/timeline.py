@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
 from types import NoneType, UnionType
-from typing import ClassVar, Final, get_args, get_type_hints
+from typing import ClassVar, Final, get_args, get_origin, get_type_hints
 
 from drillkit.model.measurement import RunStatus
 
@@ -63,16 +63,34 @@ class SteadyStateVerified(_Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Affected:
+    """One thing a fault disrupted, as the fault itself reported it.
+
+    ``kind`` is ``Pod``, ``Node``, ``EtcdMember`` or ``Region``; ``action`` what was done
+    to it (``deleted``, ``evicted``, ``stopped``, ``crashed``). ``workload`` names the
+    owning workload as ``Kind/namespace/name`` when the fault knows it.
+    """
+
+    kind: str
+    name: str
+    action: str
+    namespace: str | None = None
+    workload: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class FaultInjected(_Event):
     """``t_inject``: the target acknowledged the fault's first disruptive operation.
 
     For example the first eviction or pod deletion the API server accepted, etcd
-    stopped or its data removed, the primary region stopped.
+    stopped or its data removed, the primary region stopped. ``affected`` is what the
+    fault says it disrupted; None when it cannot say (a generic Chaos Toolkit action).
     """
 
     kind: ClassVar[str] = "fault_injected"
     activity: str
     detail: str = ""
+    affected: tuple[Affected, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -225,6 +243,7 @@ _FIELD_TYPES: Final[Mapping[str, Mapping[str, object]]] = {
     for event_class in get_args(TimelineEvent)
 }
 _ENVELOPE_KEYS: Final = frozenset({"kind", "monotonic", "utc"})
+_AFFECTED_TYPES: Final[Mapping[str, object]] = get_type_hints(Affected)
 
 
 def format_utc(moment: datetime) -> str:
@@ -256,7 +275,11 @@ def event_to_json(event: TimelineEvent) -> dict[str, object]:
     }
     for name in _FIELD_TYPES[event.kind]:
         value = getattr(event, name)
-        data[name] = value.value if isinstance(value, Enum) else value
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = [asdict(item) for item in value]
+        data[name] = value
     return data
 
 
@@ -304,6 +327,10 @@ def _decode_value(field_type: object, value: object, where: str) -> object:
         return float(value)
     if field_type is str and isinstance(value, str):
         return value
+    if get_origin(field_type) is tuple and get_args(field_type)[0] is Affected:
+        if not isinstance(value, list):
+            raise ValueError(f"{where} must be a list, got {value!r}")
+        return tuple(_decode_affected(item, f"{where}[{i}]") for i, item in enumerate(value))
     if isinstance(field_type, type) and issubclass(field_type, Enum):
         try:
             return field_type(value)
@@ -311,3 +338,22 @@ def _decode_value(field_type: object, value: object, where: str) -> object:
             pass
     expected = getattr(field_type, "__name__", str(field_type))
     raise ValueError(f"{where} must be {expected}, got {value!r}")
+
+
+def _decode_affected(value: object, where: str) -> Affected:
+    # The one record held inside an event: a flat object of text fields.
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be an object, got {value!r}")
+    hints = _AFFECTED_TYPES
+    unexpected = sorted(set(value) - set(hints))
+    if unexpected:
+        raise ValueError(f"{where} has unexpected fields: {', '.join(map(str, unexpected))}")
+    arguments = {
+        name: _decode_value(hints[name], value[name], f"{where}.{name}")
+        for name in hints
+        if name in value
+    }
+    try:
+        return Affected(**arguments)  # type: ignore[arg-type]  # each checked above
+    except TypeError as error:
+        raise ValueError(f"{where} is incomplete: {error}") from None

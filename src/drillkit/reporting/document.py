@@ -199,6 +199,10 @@ class AccountabilityDocument(_Document):
     owner: str | None
     approver: str | None
     controls: list[str]
+    production_confirmation: str | None = Field(
+        default=None,
+        description="For a production drill: the cluster the operator named to confirm it.",
+    )
 
 
 class SourceFileDocument(_Document):
@@ -340,6 +344,7 @@ def render_report_document(record: RunRecord) -> ReportDocument:
             owner=record.accountability.owner,
             approver=record.accountability.approver,
             controls=list(record.accountability.controls),
+            production_confirmation=record.accountability.production_confirmation,
         ),
         sources=SourcesDocument(
             drill=_render_source(record.drill_file) if record.drill_file else None,

@@ -35,12 +35,13 @@ from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Strategy
 
 from drillkit.errors import InvalidInput
-from drillkit.faults.steps import RESTORE_POINT_KEY, RESTORED_KEY, STEPS_KEY
+from drillkit.faults.steps import AFFECTED_KEY, RESTORE_POINT_KEY, RESTORED_KEY, STEPS_KEY
 from drillkit.model.drill import RollbackPolicy
 from drillkit.model.run import RestoredKind, RestoreSummary
 from drillkit.model.timeline import (
     ActivityCompleted,
     ActivityStarted,
+    Affected,
     FaultInjected,
     Instant,
     ProcedureStepRun,
@@ -293,9 +294,22 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         if isinstance(restore_point, Mapping):
             detail += f"; restore point {restore_point['path']} ({_describe(restore_point)})"
         name = activity.get("name", "?")
-        self.recorder.record(FaultInjected(at=at, activity=name, detail=detail))
+        affected = self._read_affected(output)
+        self.recorder.record(FaultInjected(at=at, activity=name, detail=detail, affected=affected))
         if self.observer is not None:
             self.observer.poke()
+
+    def _read_affected(self, output: object) -> tuple[Affected, ...] | None:
+        """What a drillkit fault says it disrupted; None when the action does not say."""
+        if not isinstance(output, Mapping) or AFFECTED_KEY not in output:
+            return None
+        try:
+            return read_affected(output[AFFECTED_KEY])
+        except ValueError as error:
+            # Unreadable is treated as unknown, the conservative reading: the fault then
+            # counts as landed only if the recovery condition was seen lost after it.
+            logging.getLogger("drillkit").warning("what the fault affected is unknown: %s", error)
+            return None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._phase in ("rollback", "finished"):
@@ -334,6 +348,32 @@ def read_restore_summary(restored: object) -> RestoreSummary:
         raise ValueError(f"{RESTORED_KEY} has no {missing}") from None
     except TypeError as error:
         raise ValueError(f"{RESTORED_KEY} is malformed: {error}") from None
+
+
+def read_affected(entries: object) -> tuple[Affected, ...]:
+    """Read a fault's ``AFFECTED_KEY`` output; ValueError says what is wrong."""
+    if not isinstance(entries, list | tuple):
+        raise ValueError(f"{AFFECTED_KEY} must be a list, got {type(entries).__name__}")
+    affected: list[Affected] = []
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{AFFECTED_KEY}[{position}] must be a mapping")
+        text = {key: entry.get(key) for key in ("kind", "name", "action")}
+        optional = {key: entry.get(key) for key in ("namespace", "workload")}
+        if not all(isinstance(value, str) and value for value in text.values()):
+            raise ValueError(f"{AFFECTED_KEY}[{position}] needs kind, name and action")
+        if not all(value is None or isinstance(value, str) for value in optional.values()):
+            raise ValueError(f"{AFFECTED_KEY}[{position}]: namespace and workload are text")
+        affected.append(
+            Affected(
+                kind=str(text["kind"]),
+                name=str(text["name"]),
+                action=str(text["action"]),
+                namespace=optional["namespace"],
+                workload=optional["workload"],
+            )
+        )
+    return tuple(affected)
 
 
 def _count(value: object) -> int:
@@ -411,6 +451,7 @@ __all__ = [
     "abort_main_thread",
     "hypothesis_probes",
     "load_experiment",
+    "read_affected",
     "read_restore_summary",
     "run_experiment",
     "strip_secrets",

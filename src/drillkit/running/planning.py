@@ -23,6 +23,8 @@ class RunPlan:
     violations: tuple[str, ...] = ()
     cluster: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = ()
+    """Faults that, as the cluster stands, would affect none of the drill's targets."""
 
 
 def plan_run(drill: Drill, options: RunOptions) -> RunPlan:
@@ -58,9 +60,15 @@ def plan_run(drill: Drill, options: RunOptions) -> RunPlan:
             for activity in experiment.get("method", [])
             for line in _describe_targets(cluster, activity)
         ]
+        warnings = [
+            line
+            for activity in experiment.get("method", [])
+            for line in _warn_if_no_target(cluster, drill, activity)
+        ]
         return replace(
             plan,
             targets=tuple(targets),
+            warnings=tuple(warnings),
             violations=tuple(v.message for v in violations),
             cluster=cluster.api_client.configuration.host,
         )
@@ -108,4 +116,39 @@ def _describe_targets(cluster: Cluster, activity: dict[str, Any]) -> list[str]:
             f"{name} kills {amount} of {len(pods)} pods matching {selector} in {namespace} "
             f"({arguments.get('mode', 'random')})"
         ]
+    return []
+
+
+def _warn_if_no_target(cluster: Cluster, drill: Drill, activity: dict[str, Any]) -> list[str]:
+    """Why a fault would land on none of the drill's targets, where the cluster can tell.
+
+    The run would be inconclusive; saying so before it starts saves a drill that tests
+    nothing (a zone already emptied by an earlier drill, a selector that matches no pod).
+    """
+    provider = activity.get("provider", {})
+    module, func = provider.get("module", ""), provider.get("func", "")
+    arguments = provider.get("arguments", {})
+    name = activity.get("name", "?")
+    namespaces = drill.target.namespaces
+    shown = f"namespace{'s' if len(namespaces) != 1 else ''} {', '.join(namespaces)}"
+    if not module.startswith("drillkit.faults"):
+        return []
+    if func in ("drain_zone", "stop_zone"):
+        zone = str(arguments.get("zone"))
+        nodes = {n.name for n in cluster.nodes(f"{ZONE_LABEL}={zone}")}
+        on_zone = [
+            p
+            for namespace in namespaces
+            for p in cluster.pods(namespace)
+            if p.node in nodes and not p.terminating
+        ]
+        if not on_zone:
+            return [f"{name} would affect no target: no pod of {shown} is on the nodes of {zone}"]
+    if func == "kill_pods":
+        namespace = str(arguments.get("namespace"))
+        selector = str(arguments.get("label_selector"))
+        if namespace in namespaces and not [
+            p for p in cluster.pods(namespace, label_selector=selector) if not p.terminating
+        ]:
+            return [f"{name} would affect no target: no pod matches {selector} in {namespace}"]
     return []

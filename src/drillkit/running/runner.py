@@ -37,7 +37,7 @@ from drillkit.running.observer import CapacitySampler, Condition, Observer
 from drillkit.running.recorder import Clock, SystemClock, TimelineRecorder
 from drillkit.running.redaction import Secrets, collect_secrets, redact_record
 from drillkit.running.watching import WatchedCapacity, WorkloadWatches, watched_condition
-from drillkit.safety.guardrails import ensure_guardrails
+from drillkit.safety.guardrails import ensure_guardrails, ensure_production_confirmed
 from drillkit.safety.lock import ClusterLock
 from drillkit.safety.recover import RecoveryOutcome, recover, revert_run
 
@@ -46,6 +46,10 @@ from drillkit.safety.recover import RecoveryOutcome, recover, revert_run
 class RunOptions:
     kubeconfig: Path | None = None
     context: str | None = None
+    confirm_production: str | None = None
+    """The cluster (kube context) the operator named to confirm a production drill."""
+    confirmed_where: str = "named on the command line"
+    """Where that confirmation was given, for the report."""
 
 
 def run_drill(
@@ -68,8 +72,13 @@ def run_drill(
     experiment = chaostoolkit.load_experiment(experiment_path)
     context = options.context or drill.target.context
     if not uses_kubernetes(drill, experiment):
+        ensure_production_confirmed(drill, confirmation=options.confirm_production, context=context)
         return _run(drill, experiment, options, on_event=on_event, clock=clock)
     with Cluster.connect(options.kubeconfig, context) as cluster:
+        # Before anything else touches the cluster: a refused run changes nothing.
+        ensure_production_confirmed(
+            drill, confirmation=options.confirm_production, context=cluster.context_name
+        )
         _ensure_guardrails(cluster, drill, experiment)
         run_id = new_run_id(clock)
         lock = ClusterLock(
@@ -201,6 +210,7 @@ def _run(
     outcome = measure_run(
         timeline,
         objectives=objectives,
+        target=drill.target,
         resolution=resolution,
         marker_interval=drill.markers.interval.total_seconds() if drill.markers else None,
         run_status=status,
@@ -224,6 +234,11 @@ def _run(
             owner=evidence.owner if evidence else None,
             approver=evidence.approver if evidence else None,
             controls=tuple(evidence.controls) if evidence else (),
+            production_confirmation=(
+                f"context {options.confirm_production}, {options.confirmed_where}"
+                if drill.safety.production and options.confirm_production
+                else None
+            ),
         ),
         drill_file=_source_file(drill.source) if drill.source else None,
         experiment_file=_source_file(experiment_path),

@@ -201,6 +201,52 @@ def ensure_guardrails(
         raise GuardrailViolation(violations)
 
 
+def namespaces_named(experiment: Mapping[str, object]) -> tuple[str, ...]:
+    """The namespaces an experiment's faults name, in method order; pure.
+
+    The targets of a plain experiment run without a drill file: the ``namespace`` of
+    drillkit's faults, the ``ns`` of chaostoolkit-kubernetes actions (``default`` when left
+    out, as chaosk8s does). Every namespace and its protection are still checked by
+    ``check_guardrails``; one known only at run time, or every namespace (``*``), is not
+    returned, so the guardrails refuse it as outside the targets.
+    """
+    named = [
+        namespace
+        for fault in _faults(experiment)
+        for namespace in fault.namespaces
+        if namespace not in ALL_NAMESPACES
+    ]
+    return tuple(dict.fromkeys(named))
+
+
+class ProductionNotConfirmed(InvalidInput):
+    """A production drill was not confirmed by naming its cluster; nothing was touched."""
+
+
+def ensure_production_confirmed(
+    drill: Drill, *, confirmation: str | None, context: str | None
+) -> str | None:
+    """For a drill with ``safety.production``, raise ``ProductionNotConfirmed`` unless
+    ``confirmation`` names the kube ``context`` the run would use; return what was confirmed
+    (None for a drill that is not production). Naming the cluster, rather than answering
+    yes, makes a confirmation for one cluster useless against another.
+    """
+    if not drill.safety.production:
+        return None
+    if context is None:
+        raise ProductionNotConfirmed(
+            f"drill {drill.name} is marked safety.production but its kube context is not known, "
+            "so it cannot be confirmed; name the context with --context"
+        )
+    if confirmation != context:
+        given = f" ({confirmation!r} is not it)" if confirmation else ""
+        raise ProductionNotConfirmed(
+            f"drill {drill.name} is marked safety.production: confirm by naming the cluster "
+            f"with --confirm-production {context}{given}; nothing was changed"
+        )
+    return context
+
+
 def _namespace_rules(drill: Drill, namespace: str) -> list[tuple[str, str]]:
     """(rule, message) for each namespace rule one targeted namespace breaks."""
     broken: list[tuple[str, str]] = []

@@ -10,6 +10,8 @@ can share it. Its tables:
   reason (``drillkit.scheduling.history``);
 - ``drill_schedule_claims``: one row per fire time taken by a scheduler, so that schedulers
   sharing the database run each fire once;
+- ``drill_schedule_confirmations``: the kube context named to confirm a schedule of a
+  production drill (``safety.production``), and who named it;
 - ``drill_scheduler_jobs_<id>``: each scheduler's APScheduler job store (its jobs and their
   next fire times), created by APScheduler.
 
@@ -78,6 +80,18 @@ claims_table = sa.Table(
     sa.Column("fire_time", sa.Float, primary_key=True),
     sa.Column("scheduler", sa.String(200), nullable=False),
     sa.Column("claimed_at", sa.Float, nullable=False),
+)
+
+
+# A table of its own rather than a column of drill_schedules, so that databases made
+# before it get it from create_all without a migration.
+confirmations_table = sa.Table(
+    "drill_schedule_confirmations",
+    metadata,
+    sa.Column("schedule", sa.String(63), primary_key=True),
+    sa.Column("context", sa.String(253), nullable=False),
+    sa.Column("confirmed_by", sa.String(200), nullable=False),
+    sa.Column("confirmed_at", sa.Float, nullable=False),
 )
 
 

@@ -30,7 +30,7 @@ from drillkit.scheduling.cron import (
     shortest_interval,
     upcoming_fire_times,
 )
-from drillkit.scheduling.database import Database, schedules_table
+from drillkit.scheduling.database import Database, confirmations_table, schedules_table
 
 
 class TargetKind(StrEnum):
@@ -53,6 +53,19 @@ class ScheduleSettings:
     jitter: timedelta = timedelta(0)
     misfire_grace: timedelta = timedelta(minutes=30)
     coalesce: bool = True
+    confirm_production: str | None = None
+    """For a production drill: the kube context named to confirm its runs."""
+    confirmed_by: str = ""
+    """Who named it, for the reports of the runs it fires."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductionConfirmation:
+    """The kube context named when a schedule of a production drill was added, and by whom."""
+
+    context: str
+    confirmed_by: str
+    confirmed_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,6 +167,19 @@ def add_schedule(
                 .where(schedules_table.c.name == settings.name)
                 .values(revision=existing.revision + 1, **row)
             )
+        # Replacing a schedule replaces its confirmation too: an old one never carries over.
+        connection.execute(
+            confirmations_table.delete().where(confirmations_table.c.schedule == settings.name)
+        )
+        if settings.confirm_production is not None:
+            connection.execute(
+                confirmations_table.insert().values(
+                    schedule=settings.name,
+                    context=settings.confirm_production,
+                    confirmed_by=settings.confirmed_by,
+                    confirmed_at=now.timestamp(),
+                )
+            )
     stored = get_schedule(database, settings.name)
     assert stored is not None
     return stored
@@ -187,7 +213,25 @@ def remove_schedule(database: Database, name: str) -> Schedule:
     schedule = require_schedule(database, name)
     with database.begin(f"removing schedule {name}") as connection:
         connection.execute(schedules_table.delete().where(schedules_table.c.name == name))
+        connection.execute(
+            confirmations_table.delete().where(confirmations_table.c.schedule == name)
+        )
     return schedule
+
+
+def production_confirmation(database: Database, name: str) -> ProductionConfirmation | None:
+    """The confirmation stored with schedule ``name``, if it was added with one."""
+    with database.begin(f"reading the confirmation of schedule {name}") as connection:
+        row = connection.execute(
+            sa.select(confirmations_table).where(confirmations_table.c.schedule == name)
+        ).first()
+    if row is None:
+        return None
+    return ProductionConfirmation(
+        context=row.context,
+        confirmed_by=row.confirmed_by,
+        confirmed_at=datetime.fromtimestamp(row.confirmed_at, UTC),
+    )
 
 
 def set_paused(database: Database, name: str, *, paused: bool, now: datetime) -> Schedule:
