@@ -37,7 +37,7 @@ from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.ledger import append_run
 from drillkit.evidence.signing import SigningKey
 from drillkit.measuring.run import measure_run
-from drillkit.model.drill import Drill
+from drillkit.model.drill import Drill, Target, WorkloadKind, WorkloadReference
 from drillkit.model.measurement import Finding, Outcome, RunStatus, Severity, Verdict
 from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
 from drillkit.model.timeline import (
@@ -294,6 +294,7 @@ def interrupted_record(unfinished: UnfinishedRun, *, finalised_utc: datetime) ->
         outcome = measure_run(
             timeline,
             objectives=facts.objectives,
+            target=_target_of(facts),
             resolution=facts.resolution_seconds,
             marker_interval=facts.marker_interval_seconds,
             run_status=RunStatus.INTERRUPTED,
@@ -382,3 +383,12 @@ def _finalising(run_dir: Path) -> Iterator[None]:
 
 def _source_file(path: Path) -> SourceFile:
     return SourceFile(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _target_of(facts: RunFacts) -> Target:
+    """The drill's target as its start note kept it (workloads as ``Kind/namespace/name``)."""
+    workloads = []
+    for text in facts.workloads:
+        kind, namespace, name = text.split("/", 2)
+        workloads.append(WorkloadReference(kind=WorkloadKind(kind), namespace=namespace, name=name))
+    return Target(context=facts.context, namespaces=facts.namespaces, workloads=tuple(workloads))

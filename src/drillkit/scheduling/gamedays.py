@@ -147,6 +147,7 @@ class StepStatus(StrEnum):
     MET = "met"
     MISSED = "missed"
     INCONCLUSIVE = "inconclusive"
+    UNJUDGED = "unjudged"
     ABORTED = "aborted"
     ERROR = "error"
     LOCK_HELD = "lock-held"
@@ -208,6 +209,7 @@ _DRILL_STATUSES = {
     "met": StepStatus.MET,
     "missed": StepStatus.MISSED,
     "inconclusive": StepStatus.INCONCLUSIVE,
+    "unjudged": StepStatus.UNJUDGED,
     "aborted": StepStatus.ABORTED,
     "error": StepStatus.ERROR,
 }
@@ -324,7 +326,12 @@ def judge_gameday(steps: list[StepResult]) -> GameDayVerdict:
     statuses = {step.status for step in steps}
     if statuses & {StepStatus.ERROR, StepStatus.LOCK_HELD}:
         return GameDayVerdict.ERROR
-    if statuses & {StepStatus.MISSED, StepStatus.INCONCLUSIVE, StepStatus.ABORTED}:
+    if statuses & {
+        StepStatus.MISSED,
+        StepStatus.INCONCLUSIVE,
+        StepStatus.UNJUDGED,
+        StepStatus.ABORTED,
+    }:
         return GameDayVerdict.MISSED
     if statuses & {StepStatus.NOT_RUN, StepStatus.DECLINED, StepStatus.INTERRUPTED}:
         return GameDayVerdict.INCOMPLETE
