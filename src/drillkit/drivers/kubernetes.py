@@ -3,12 +3,18 @@
 Everything above this module speaks in drillkit's terms (a node's zone, a
 deployment's ready replicas); ``ApiException`` and urllib3 errors are translated
 here into ``ClusterError`` by ``_translate``.
+
+Every request is bounded: ``CONNECT_TIMEOUT_SECONDS`` to connect (TLS handshake
+included) and ``READ_TIMEOUT_SECONDS`` for each read of the answer, unless a call
+gives its own. The client itself waits for ever on a server that accepts a
+connection and never answers, and a drill that hangs holds its faults in place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,6 +37,15 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 FIELD_MANAGER = "drillkit"
 CONNECTION_POOL_SIZE = 32
+CONNECT_TIMEOUT_SECONDS = 10.0
+"""To open a connection and finish its TLS handshake."""
+READ_TIMEOUT_SECONDS = 30.0
+"""Between two reads of an answer; the API server's own request timeout is 60 s, but
+its answers come in well under a second unless it is stuck."""
+# A refused or timed-out connection is tried once more (a server restarting); a read
+# that timed out is not: the server took the request and did not answer, and asking
+# again would only double the wait.
+_RETRIES = urllib3.Retry(total=2, connect=1, read=0, redirect=0, status=0)
 
 Manifest = Mapping[str, Any]
 T = TypeVar("T")
@@ -122,13 +137,66 @@ def _translate(action: str) -> Iterator[None]:
     except (ApiException, DynamicApiError) as error:
         status = getattr(error, "status", None)
         reason = getattr(error, "reason", None)
+        if not status:
+            # Status 0: the client's own wrapping of a TLS failure, not an answer.
+            raise ClusterError(
+                f"{action}: cannot reach the API server: {_one_line(reason or error)}"
+            ) from error
         raise ClusterError(
             f"{action}: the API server answered {status} {reason}".rstrip(),
             status=status,
             reason=reason,
         ) from error
     except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise ClusterError(f"{action}: cannot reach the API server ({error})") from error
+        raise ClusterError(f"{action}: {describe_unreachable(error)}") from error
+
+
+def describe_unreachable(error: BaseException) -> str:
+    """``cannot reach the API server at https://…: no answer within 30 s``, from
+    urllib3's nested errors (a retry error holding a timeout holding a socket error)."""
+    server = None
+    if isinstance(error, urllib3.exceptions.PoolError):
+        pool = error.pool
+        server = f"{pool.scheme}://{pool.host}:{pool.port}"
+    reason: BaseException = error
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        reason = error.reason
+    where = f" at {server}" if server else ""
+    return f"cannot reach the API server{where}: {_why_unreachable(reason)}"
+
+
+def _why_unreachable(reason: BaseException) -> str:
+    limit = re.search(r"timeout=([0-9.]+)", str(reason))
+    seconds = f" within {float(limit[1]):g} s" if limit else ""
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+        return f"no answer{seconds}"
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "its host name does not resolve"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        refused = "refused" in str(reason).lower()
+        return "connection refused" if refused else f"cannot connect ({_one_line(reason)})"
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return f"no connection (TCP and TLS handshake){seconds}"
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return f"TLS failed ({_one_line(reason)})"
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        return f"the connection broke ({_one_line(reason)})"
+    return _one_line(reason)
+
+
+class _BoundedApiClient(client.ApiClient):  # type: ignore[misc]
+    """An ``ApiClient`` whose every request has connect and read timeouts.
+
+    The client hands urllib3 ``timeout=None`` (wait for ever) for a call without
+    ``_request_timeout``, overriding any default of the connection pool; so the
+    default is given here, to every request, watches and discovery included.
+    """
+
+    def request(
+        self, method: str, url: str, *args: Any, _request_timeout: Any = None, **kwargs: Any
+    ) -> Any:
+        bounded = _request_timeout or (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+        return super().request(method, url, *args, _request_timeout=bounded, **kwargs)
 
 
 class Cluster:
@@ -158,7 +226,8 @@ class Cluster:
             raise ClusterError(f"cannot load {where} (context {context!r}): {error}") from error
         # Faults evict and delete concurrently; one pooled connection per worker.
         configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
-        cluster = cls(client.ApiClient(configuration))
+        configuration.retries = _RETRIES
+        cluster = cls(_BoundedApiClient(configuration))
         cluster.context_name = context or _current_context(kubeconfig)
         return cluster
 
@@ -486,6 +555,12 @@ class WorkloadWatch:
                     field_selector=selector,
                     resource_version=listing.metadata.resource_version,
                     timeout_seconds=self.relist_seconds,
+                    # A quiet watch sends nothing until the server ends it after
+                    # relist_seconds; only a server silent beyond that is stuck.
+                    _request_timeout=(
+                        CONNECT_TIMEOUT_SECONDS,
+                        self.relist_seconds + READ_TIMEOUT_SECONDS,
+                    ),
                 ):
                     if self._stop.is_set():
                         return

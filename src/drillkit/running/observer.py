@@ -29,6 +29,11 @@ from drillkit.model.timeline import (
 )
 from drillkit.running.recorder import TimelineRecorder
 
+# How long ``stop`` waits for an evaluation in progress. Evaluations through drillkit's
+# clients are bounded by their request timeouts; a probe of someone else's that hangs
+# must not hold the run (and its rollbacks) with it.
+_STOP_WAIT_SECONDS = 90.0
+
 
 @dataclass(frozen=True, kw_only=True)
 class Evaluation:
@@ -112,8 +117,12 @@ class Observer:
             return
         self._stop.set()
         self._wake.set()
-        self._thread.join()
+        self._thread.join(timeout=_STOP_WAIT_SECONDS)
+        stuck = self._thread.is_alive()
         self._thread = None
+        if stuck:
+            # Still inside an evaluation (and holding the lock): no closing observation.
+            return
         with self._lock:
             self._observe()
             self._sample_capacity()
@@ -121,10 +130,12 @@ class Observer:
     def wait_until_settled(self, *, tick: float = 0.2) -> None:
         """Block until recovery is confirmed or the deadline passed.
 
-        Waits in short ticks so that signals reach the main thread promptly.
+        Waits in short ticks so that signals reach the main thread promptly. Returns
+        at the deadline (and a grace for a last evaluation) even when the observer's
+        thread is stuck in an evaluation and cannot say so itself.
         """
         while not self._settled.wait(tick):
-            if self._thread is None:
+            if self._thread is None or self._past_deadline(grace=_STOP_WAIT_SECONDS):
                 return
 
     @property
@@ -185,6 +196,13 @@ class Observer:
                     at=at, workload=sample.workload, ready=sample.ready, desired=sample.desired
                 )
             )
+
+    def _past_deadline(self, *, grace: float = 0.0) -> bool:
+        injections = [e for e in self.recorder.events() if isinstance(e, FaultInjected)]
+        if not injections:
+            return False
+        deadline = injections[0].at.monotonic + self.timeout + grace
+        return self.recorder.clock.monotonic() >= deadline
 
     def _update_settled(self) -> None:
         injections = [e for e in self.recorder.events() if isinstance(e, FaultInjected)]
