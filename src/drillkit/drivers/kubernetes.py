@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
+import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 
-from drillkit.errors import ClusterError
+from drillkit.errors import ClusterError, InvalidInput
+from drillkit.model.loading import yaml_syntax_error
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
@@ -49,6 +51,15 @@ _RETRIES = urllib3.Retry(total=2, connect=1, read=0, redirect=0, status=0)
 
 Manifest = Mapping[str, Any]
 T = TypeVar("T")
+
+
+class KubeconfigInvalid(InvalidInput, ClusterError):
+    """A kubeconfig that cannot be read, parsed or used, or lacks the context asked for.
+
+    Bad input (exit 2, the message names the file), and also a ``ClusterError``: no
+    cluster can be reached through it, which is all that callers who merely look (the
+    report's scope, optional watches) need to know.
+    """
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,23 +223,38 @@ class Cluster:
 
     @classmethod
     def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Cluster:
-        """Connect through a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``)."""
+        """Connect through a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``).
+
+        A kubeconfig that cannot be read, parsed or used, or that lacks ``context``, is
+        ``KubeconfigInvalid`` naming the file: the user's to fix, and nothing was touched.
+        """
+        paths = _kubeconfig_paths(kubeconfig)
+        contexts = _read_kubeconfig_contexts(paths)
+        where = ", ".join(str(p) for p in paths)
+        if context is not None and context not in contexts:
+            known = ", ".join(contexts) or "none"
+            raise KubeconfigInvalid(f"{where}: no context named {context!r} (it has: {known})")
         configuration = client.Configuration()
         try:
             config.load_kube_config(
-                config_file=str(kubeconfig) if kubeconfig else None,
+                config_file=os.pathsep.join(str(p) for p in paths),
                 context=context,
                 client_configuration=configuration,
                 persist_config=False,
             )
-        except (config.ConfigException, OSError) as error:
-            where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
-            raise ClusterError(f"cannot load {where} (context {context!r}): {error}") from error
+        except (config.ConfigException, ValueError, TypeError, AttributeError, KeyError) as error:
+            # The client reads the documents without checking their shape: a list where
+            # a mapping belongs ends in a TypeError or an AttributeError deep inside it.
+            raise KubeconfigInvalid(
+                f"{where}: not a usable kubeconfig: {_one_line(error)}"
+            ) from error
+        except OSError as error:
+            raise KubeconfigInvalid(f"{where}: cannot read a file it names: {error}") from error
         # Faults evict and delete concurrently; one pooled connection per worker.
         configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
         configuration.retries = _RETRIES
         cluster = cls(_BoundedApiClient(configuration))
-        cluster.context_name = context or _current_context(kubeconfig)
+        cluster.context_name = context or _current_context(paths)
         return cluster
 
     @classmethod
@@ -449,10 +475,70 @@ class Cluster:
         raise ClusterError(f"timed out after {timeout:.0f} s waiting for {description}{detail}")
 
 
-def _current_context(kubeconfig: Path | None) -> str | None:
+def _kubeconfig_paths(kubeconfig: Path | None) -> list[Path]:
+    """The files a connection reads, as kubectl picks them; KubeconfigInvalid when none exists.
+
+    ``$KUBECONFIG`` may list several files, of which the missing ones are skipped (as
+    kubectl does); a file given explicitly must exist.
+    """
+    if kubeconfig is not None:
+        if not kubeconfig.is_file():
+            raise KubeconfigInvalid(f"{kubeconfig}: kubeconfig not found")
+        return [kubeconfig]
+    listed = os.environ.get("KUBECONFIG")
+    candidates = [Path(p).expanduser() for p in (listed or "").split(os.pathsep) if p]
+    if not listed:
+        candidates = [Path("~/.kube/config").expanduser()]
+    existing = [p for p in candidates if p.is_file()]
+    if not existing:
+        named = ", ".join(str(p) for p in candidates) or "(empty KUBECONFIG)"
+        raise KubeconfigInvalid(f"{named}: kubeconfig not found; give one with --kubeconfig")
+    return existing
+
+
+def _read_kubeconfig_contexts(paths: Iterable[Path]) -> list[str]:
+    """The context names of the kubeconfig files, each read and checked for its shape
+    first, so a broken file gets one line naming it instead of the client's traceback."""
+    names: list[str] = []
+    for path in paths:
+        try:
+            text = path.read_bytes().decode("utf-8")
+            document = yaml.safe_load(text)
+        except UnicodeDecodeError as error:
+            raise KubeconfigInvalid(
+                f"{path}: not a kubeconfig: byte {error.start} is not UTF-8 text; "
+                "is this a binary file?"
+            ) from error
+        except yaml.MarkedYAMLError as error:
+            raise KubeconfigInvalid(str(yaml_syntax_error(path, error))) from error
+        except yaml.YAMLError as error:
+            raise KubeconfigInvalid(f"{path}: not a kubeconfig: {_one_line(error)}") from error
+        except OSError as error:
+            raise KubeconfigInvalid(
+                f"{path}: cannot read the kubeconfig: {error.strerror}"
+            ) from error
+        if document is None:
+            continue  # an empty file: kubectl skips it too
+        if not isinstance(document, Mapping):
+            raise KubeconfigInvalid(
+                f"{path}: not a kubeconfig: expected a mapping (apiVersion, clusters, "
+                f"contexts, users), found a {type(document).__name__}"
+            )
+        for key in ("clusters", "contexts", "users"):
+            if document.get(key) is not None and not isinstance(document[key], list):
+                raise KubeconfigInvalid(f"{path}: {key}: expected a list of named entries")
+        names += [
+            str(item["name"])
+            for item in document.get("contexts") or []
+            if isinstance(item, Mapping) and "name" in item
+        ]
+    return names
+
+
+def _current_context(paths: Iterable[Path]) -> str | None:
     try:
         _, active = config.list_kube_config_contexts(
-            config_file=str(kubeconfig) if kubeconfig else None
+            config_file=os.pathsep.join(str(p) for p in paths)
         )
     except (config.ConfigException, OSError):
         return None

@@ -197,33 +197,56 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def _leaves(value: Any, environ: Mapping[str, str]) -> list[str]:
-    """Every string a Chaos Toolkit value stands for, reading ``{type: env, key: NAME}``."""
+def _leaves(value: Any, environ: Mapping[str, str], seen: set[int] | None = None) -> list[str]:
+    """Every string a Chaos Toolkit value stands for, reading ``{type: env, key: NAME}``.
+
+    A mapping or list reached again (YAML aliases share one object) is not walked
+    again: its strings are already collected, and an alias bomb would take hours.
+    """
+    seen = set() if seen is None else seen
+    if isinstance(value, Mapping | list | tuple):
+        if id(value) in seen:
+            return []
+        seen.add(id(value))
     if isinstance(value, Mapping):
         if value.get("type") == "env" and isinstance(value.get("key"), str):
             resolved = environ.get(value["key"])
             default = value.get("default")
             return [text for text in (resolved, default) if isinstance(text, str)]
-        return [leaf for item in value.values() for leaf in _leaves(item, environ)]
+        return [leaf for item in value.values() for leaf in _leaves(item, environ, seen)]
     if isinstance(value, list | tuple):
-        return [leaf for item in value for leaf in _leaves(item, environ)]
+        return [leaf for item in value for leaf in _leaves(item, environ, seen)]
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return [str(value)]
     return []
 
 
-def _values_under_secret_keys(value: Any, environ: Mapping[str, str]) -> list[str]:
-    """Values of secret-named keys anywhere in a document: headers, arguments, settings."""
+def _values_under_secret_keys(
+    value: Any,
+    environ: Mapping[str, str],
+    seen: set[int] | None = None,
+    leaves_seen: set[int] | None = None,
+) -> list[str]:
+    """Values of secret-named keys anywhere in a document: headers, arguments, settings.
+
+    Each shared mapping or list is searched once, and its leaves collected once.
+    """
+    seen = set() if seen is None else seen
+    leaves_seen = set() if leaves_seen is None else leaves_seen
     found: list[str] = []
+    if isinstance(value, Mapping | list | tuple):
+        if id(value) in seen:
+            return found
+        seen.add(id(value))
     if isinstance(value, Mapping):
         for key, item in value.items():
             if _SECRET_KEY.search(str(key)):
-                found += _leaves(item, environ)
+                found += _leaves(item, environ, leaves_seen)
             else:
-                found += _values_under_secret_keys(item, environ)
+                found += _values_under_secret_keys(item, environ, seen, leaves_seen)
     elif isinstance(value, list | tuple):
         for item in value:
-            found += _values_under_secret_keys(item, environ)
+            found += _values_under_secret_keys(item, environ, seen, leaves_seen)
     return found
 
 
