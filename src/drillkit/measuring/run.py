@@ -19,8 +19,10 @@ from drillkit.model.objectives import Objectives
 from drillkit.model.timeline import (
     CapacityObserved,
     ConditionObserved,
+    ConditionUnobserved,
     FaultInjected,
     GuardTripped,
+    LockLost,
     MarkersRead,
     MarkerWritten,
     RollbackStarted,
@@ -47,12 +49,13 @@ def measure_run(
     surviving marker never written, markers without a marker interval).
     """
     injections: list[float] = []
-    observations: list[tuple[float, bool]] = []
+    observations: list[tuple[float, bool | None]] = []
     samples: list[tuple[float, str, int, int]] = []
     written: list[tuple[int, float]] = []
     reads: list[MarkersRead] = []
     guards: list[str] = []
     signals: list[str] = []
+    lock_lost: str | None = None
     # Moments by which the observer had certainly stopped looking; a bound measured past
     # them would claim observation that never happened.
     stops: list[float] = []
@@ -64,6 +67,8 @@ def measure_run(
                 injections.append(moment)
             case ConditionObserved(holds=holds):
                 observations.append((moment, holds))
+            case ConditionUnobserved():
+                observations.append((moment, None))
             case CapacityObserved(workload=workload, ready=ready, desired=desired):
                 samples.append((moment, workload, ready, desired))
             case MarkerWritten(sequence=sequence):
@@ -72,6 +77,9 @@ def measure_run(
                 reads.append(event)
             case GuardTripped(name=name, detail=detail):
                 guards.append(f"{name}: {detail}" if detail else name)
+                stops.append(moment)
+            case LockLost(reason=reason):
+                lock_lost = lock_lost or reason
                 stops.append(moment)
             case RunInterrupted(signal=signal):
                 signals.append(signal)
@@ -132,4 +140,5 @@ def measure_run(
         capacity=capacity,
         guards=guards,
         interrupt_signal=signals[0] if signals else None,
+        lock_lost=lock_lost,
     )

@@ -24,6 +24,7 @@ from drillkit.measuring.recovery import measure_recovery
 from drillkit.model.timeline import (
     CapacityObserved,
     ConditionObserved,
+    ConditionUnobserved,
     FaultInjected,
     GuardTripped,
 )
@@ -39,6 +40,9 @@ _STOP_WAIT_SECONDS = 90.0
 class Evaluation:
     holds: bool
     detail: str = ""
+    observed: bool = True
+    """False when the condition could not be evaluated (the API server could not be
+    reached): a gap in measurement, recorded as such, never as the condition lost."""
 
 
 class Condition(Protocol):
@@ -86,7 +90,7 @@ class Observer:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._settled = threading.Event()
-        self._observations: list[tuple[float, bool]] = []
+        self._observations: list[tuple[float, bool | None]] = []
         self._thread: threading.Thread | None = None
         self._guard_tripped = False
         self._lock = threading.Lock()
@@ -158,6 +162,14 @@ class Observer:
         if self.condition is None:
             return
         evaluation = self.condition.evaluate()
+        if not evaluation.observed:
+            gap = self.recorder.record(
+                ConditionUnobserved(
+                    at=self.recorder.now(), source=self.condition.name, detail=evaluation.detail
+                )
+            )
+            self._observations.append((gap.at.monotonic, None))
+            return
         event = self.recorder.record(
             ConditionObserved(
                 at=self.recorder.now(),
