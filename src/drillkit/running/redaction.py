@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,15 +51,19 @@ _MINIMUM_SECRET_LENGTH: Final = 6
 _IDENTIFYING_FIELDS: Final = frozenset({"run_id", "drill", "sha256", "tool_version"})
 
 _SECRET_KEY: Final = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
+    r"pass(word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
     r"|client[-_]?key|credential|authorization|cookie|bearer|signature|session[-_]?key"
+    r"|hmac|dsn|webhook|(^|[-_.])auth($|[-_.])"
     r"|client-certificate-data|certificate-authority-data",
     re.IGNORECASE,
 )
 _SECRET_ENVIRONMENT_NAME: Final = re.compile(
     r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CLIENT_?KEY"
-    r"|CREDENTIAL|SESSION_?KEY|(^|_)PASS(_|$)|(^|_)AUTH(_|$)",
+    r"|CREDENTIAL|SESSION_?KEY|HMAC|DSN|WEBHOOK|(^|_)PASS(_|$)|(^|_)AUTH(_|$)|(^|_)PWD(_|$)"
+    r"|(^|_)PAT(_|$)",
 )
+# Named like secrets, but the shell's working directories.
+_NOT_SECRET_ENVIRONMENT: Final = frozenset({"PWD", "OLDPWD"})
 _SHAPES: Final[Sequence[tuple[re.Pattern[str], str]]] = (
     # -----BEGIN RSA PRIVATE KEY----- ... -----END RSA PRIVATE KEY-----
     (
@@ -93,8 +98,32 @@ class Secrets:
 
     @classmethod
     def of(cls, values: Iterable[str]) -> Secrets:
-        unique = {value for value in values if len(value) >= _MINIMUM_SECRET_LENGTH}
+        """Each value, and the forms it takes when written into other text: JSON-escaped,
+        base64 (standard and URL-safe, with and without padding) and hex."""
+        unique = {
+            form
+            for value in values
+            if len(value) >= _MINIMUM_SECRET_LENGTH
+            for form in _encoded_forms(value)
+        }
         return cls(tuple(sorted(unique, key=lambda value: (-len(value), value))))
+
+
+def _encoded_forms(value: str) -> set[str]:
+    raw = value.encode("utf-8")
+    standard = base64.b64encode(raw).decode("ascii")
+    url_safe = base64.urlsafe_b64encode(raw).decode("ascii")
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        standard,
+        standard.rstrip("="),
+        url_safe,
+        url_safe.rstrip("="),
+        raw.hex(),
+        raw.hex().upper(),
+    }
 
 
 def collect_secrets(
@@ -129,8 +158,13 @@ def collect_environment_secrets(
     credentials of the kubeconfig in use. For text that no experiment produced (a
     scheduler's reason for a skip)."""
     values = [
-        value for name, value in environ.items() if _SECRET_ENVIRONMENT_NAME.search(name.upper())
+        value
+        for name, value in environ.items()
+        if _SECRET_ENVIRONMENT_NAME.search(name.upper())
+        and name.upper() not in _NOT_SECRET_ENVIRONMENT
     ]
+    # A list of URLs or keys in one variable (DRILL_SLACK_WEBHOOKS): each one is secret.
+    values += [part for value in values for part in value.split()]
     for path in _kubeconfig_paths(kubeconfig, environ):
         values += _kubeconfig_credentials(path)
     return Secrets.of(values)
