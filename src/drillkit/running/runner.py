@@ -277,8 +277,10 @@ def _run(
     if marker_writer is not None:
         marker_writer.stop()
         marker_writer.close()
-    not_reverted = revert()
+    # A lock lost while the run was still acting aborted it; one lost later, while the
+    # revert waited for the API server, changes nothing the run did.
     lock_lost = any(isinstance(event, LockLost) for event in recorder.events())
+    not_reverted = revert()
     status, error = _decide_status(journal, handler, error, lock_lost=lock_lost)
     if not_reverted is not None:
         # The cluster is not as the run found it: the run did not complete, whatever it
