@@ -18,15 +18,25 @@ import pytest
 from drillkit.lab.cluster import Lab
 from drillkit.safety.lock import read_lock_holder
 from drillkit.safety.undo import pending_undo
-from tests.drills.support import BackgroundDrill, shipped, write_variant
+from tests.drills.support import (
+    BackgroundDrill,
+    drill_environment,
+    run_cli,
+    shipped,
+    write_variant,
+)
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.lab
 
 
-def zone_failure_variant(directory: Path, *, rollback_gate: Path | None = None) -> Path:
-    # The default rollback deadline (5 minutes) outlasts the outage by far.
+def zone_failure_variant(
+    directory: Path, *, rollback_gate: Path | None = None, rollback_deadline: str | None = None
+) -> Path:
+    # The default rollback deadline (5 minutes) outlasts the outages here by far.
     drill, experiment = shipped("zone-failure")
+    if rollback_deadline is not None:
+        drill["safety"]["rollback_deadline"] = rollback_deadline
     if rollback_gate is not None:
         # A first rollback step that waits for the test, so the API server is down
         # before the step that uncordons the zone runs.
@@ -112,3 +122,29 @@ def test_the_api_server_lost_during_the_rollbacks_is_waited_for(
     assert report["drill"] == "zone-failure-outage"
     progress = drill.log.read_text()
     assert "safety net: run" in progress, progress
+
+
+def test_an_outage_beyond_the_rollback_deadline_still_writes_the_report(
+    scratch_lab: Lab, tmp_path: Path
+) -> None:
+    gate = tmp_path / "outage-started"
+    path = zone_failure_variant(tmp_path / "drills", rollback_gate=gate, rollback_deadline="5s")
+    drill = BackgroundDrill(scratch_lab, path, tmp_path / "reports", tmp_path / "progress.log")
+    drill.wait_for("action wait-for-the-outage started")
+    kill_api_server(scratch_lab)
+    gate.touch()
+
+    # The API server stays down: the run gives up at its deadline, with a report.
+    report, _ = finished_report(drill)
+    assert drill.process.returncode == 3, drill.log.read_text()
+    assert report["verdict"] == "error"
+    assert "drill recover" in report["error"]
+    start_api_server(scratch_lab)
+    with scratch_lab.connect() as cluster:
+        # What the run could not revert is still recorded, for drill recover.
+        assert [n.name for n in cluster.nodes() if n.unschedulable]
+        assert pending_undo(cluster)
+
+    recovered = run_cli(drill_environment(scratch_lab), "recover")
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert_cluster_reverted(scratch_lab)
