@@ -10,6 +10,10 @@ exports a bundle, and then searches every byte that was written.
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -277,3 +281,98 @@ def test_a_record_is_redacted_everywhere_but_its_identifiers() -> None:
     assert redacted.run_id == record.run_id
     assert redacted.timeline == record.timeline
     assert redacted.outcome == record.outcome
+
+
+@pytest.mark.parametrize("key", ["db_pwd", "auth", "dsn", "hmac_key"])
+def test_configuration_keys_named_like_secrets_are_collected(key: str) -> None:
+    experiment = {"configuration": {key: "config-value-4c1d9e"}}
+    secrets = collect_secrets(experiment=experiment, drill_document={}, environ={})
+    assert "config-value-4c1d9e" in secrets.values
+
+
+@pytest.mark.parametrize("name", ["MYSQL_PWD", "GITHUB_PAT", "DRILL_SLACK_WEBHOOKS"])
+def test_environment_variables_named_like_secrets_are_collected(name: str) -> None:
+    secrets = collect_secrets(
+        experiment={}, drill_document={}, environ={name: "environment-value-7b3e2a"}
+    )
+    assert "environment-value-7b3e2a" in secrets.values
+
+
+def test_the_working_directory_is_not_a_secret() -> None:
+    environ = {"PWD": "/home/someone/drills", "OLDPWD": "/home/someone"}
+    secrets = collect_secrets(experiment={}, drill_document={}, environ=environ)
+    assert secrets.values == ()
+
+
+def test_each_of_several_slack_webhooks_is_a_secret() -> None:
+    first = "https://hooks.slack.com/services/T0001/B0001/first0webhook0secret"
+    second = "https://hooks.slack.com/services/T0002/B0002/second0webhook0secret"
+    secrets = collect_secrets(
+        experiment={}, drill_document={}, environ={"DRILL_SLACK_WEBHOOKS": f"{first} {second}"}
+    )
+    assert redact_text(f"posted to {second}", secrets) == f"posted to {REDACTED}"
+
+
+KNOWN = 'pa"ss\\wörd-91c2/+?'
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        pytest.param(json.dumps({"value": KNOWN}), id="json-escaped"),
+        pytest.param(json.dumps({"value": KNOWN}, ensure_ascii=False), id="json-escaped-utf8"),
+        pytest.param(base64.b64encode(KNOWN.encode()).decode(), id="base64"),
+        pytest.param(base64.urlsafe_b64encode(KNOWN.encode()).decode(), id="base64url"),
+        pytest.param(base64.b64encode(KNOWN.encode()).decode().rstrip("="), id="base64-unpadded"),
+        pytest.param(KNOWN.encode().hex(), id="hex"),
+        pytest.param(KNOWN.encode().hex().upper(), id="hex-upper"),
+    ],
+)
+def test_encoded_forms_of_a_known_secret_are_replaced(written: str) -> None:
+    redacted = redact_text(f"the probe printed {written} and stopped", Secrets.of([KNOWN]))
+    assert REDACTED in redacted
+    assert written.strip('{}"value: ') not in redacted
+
+
+PROGRESS_TOKEN = "progress-token-3e8f1a"
+
+LEAKY_ACTIVITY = """\
+title: an action fails with a secret in its error
+description: The live progress must not print it.
+configuration:
+  api_token: "%(token)s"
+steady-state-hypothesis:
+  title: true holds
+  probes:
+    - {type: probe, name: truth, tolerance: 0, provider: {type: process, path: "true"}}
+method:
+  - type: action
+    name: fail-with-the-token
+    provider:
+      type: python
+      module: os
+      func: remove
+      arguments: {path: "/nonexistent/${api_token}"}
+"""
+
+
+def test_the_live_progress_on_stderr_redacts_a_secret_in_an_activity_error(
+    tmp_path: Path,
+) -> None:
+    experiment = tmp_path / "leaky-progress.yaml"
+    experiment.write_text(LEAKY_ACTIVITY % {"token": PROGRESS_TOKEN})
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "drillkit.cli", "run", str(experiment)),
+            *("--reports-dir", str(tmp_path / "reports")),
+        ],
+        env=dict(os.environ, KUBECONFIG=str(tmp_path / "no-kubeconfig")),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert "fail-with-the-token failed" in result.stderr, result.stderr
+    assert PROGRESS_TOKEN not in result.stderr
+    assert REDACTED in result.stderr

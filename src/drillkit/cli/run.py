@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from drillkit.model.drill import Drill
     from drillkit.model.run import RunRecord
     from drillkit.model.timeline import TimelineEvent
+    from drillkit.running.redaction import Secrets
     from drillkit.running.runner import RunOptions
 
 EXIT_CODES = {
@@ -93,7 +94,7 @@ def run(
     objective declared); 2 invalid drill or options; 3 the drill could not run.
     """
     from drillkit.evidence.recording import RunRecording
-    from drillkit.running.runner import RunOptions, run_drill
+    from drillkit.running.runner import RunOptions, collect_run_secrets, run_drill
 
     drill = resolve_drill(drill_name, drills_dir, namespaces)
     # Read before the run: a broken key must stop it before anything is touched.
@@ -112,7 +113,7 @@ def run(
         kubeconfig=kubeconfig, context=context, confirm_production=confirm_production
     )
     # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
-    progress = LiveProgress(drill.name)
+    progress = LiveProgress(drill.name, collect_run_secrets(drill, options))
     # Kept on disk as the run goes, so that even a killed run leaves evidence.
     recording = RunRecording(
         drill, options, reports_dir, signing_key=ledger_key, on_message=progress.message
@@ -204,10 +205,15 @@ class _ProgressHandler(logging.Handler):
 
 
 class LiveProgress:
-    """Phase, elapsed time and the recovery condition, live on a terminal, as lines otherwise."""
+    """Phase, elapsed time and the recovery condition, live on a terminal, as lines otherwise.
 
-    def __init__(self, drill: str) -> None:
+    Every line passes through the run's redaction first: CI and CronJob logs keep stderr
+    as long as reports, and an activity's error may quote a secret.
+    """
+
+    def __init__(self, drill: str, secrets: Secrets | None = None) -> None:
         self.drill = drill
+        self.secrets = secrets
         self.started = time.monotonic()
         self.phase = "starting"
         self.condition = "not observed yet"
@@ -227,6 +233,9 @@ class LiveProgress:
             self.live.update(self._render())
 
     def message(self, text: str) -> None:
+        from drillkit.running.redaction import Secrets, redact_text
+
+        text = redact_text(text, self.secrets or Secrets())
         if self.live is not None:
             self.live.console.print(f"[dim]{self._elapsed()}[/dim] {text}")
         else:
@@ -234,17 +243,24 @@ class LiveProgress:
 
     @contextmanager
     def showing_logs(self) -> Iterator[None]:
-        """Show what faults and probes log (retries, waits) as progress lines."""
+        """Show what faults and probes log (retries, waits) as progress lines, and what
+        chaoslib logs (an activity's failure) too, instead of on Python's last-resort
+        handler: either may quote a secret, and only ``message`` redacts."""
         handler = _ProgressHandler(self.message)
         logger = logging.getLogger("drillkit")
+        engine = logging.getLogger("chaostoolkit")
         logger.addHandler(handler)
-        previous = logger.level
+        engine.addHandler(handler)
+        previous, propagated = logger.level, engine.propagate
         logger.setLevel(logging.INFO)
+        engine.propagate = False
         try:
             yield
         finally:
             logger.removeHandler(handler)
+            engine.removeHandler(handler)
             logger.setLevel(previous)
+            engine.propagate = propagated
 
     def close(self) -> None:
         if self.live is not None:

@@ -3,12 +3,18 @@
 Everything above this module speaks in drillkit's terms (a node's zone, a
 deployment's ready replicas); ``ApiException`` and urllib3 errors are translated
 here into ``ClusterError`` by ``_translate``.
+
+Every request is bounded: ``CONNECT_TIMEOUT_SECONDS`` to connect (TLS handshake
+included) and ``READ_TIMEOUT_SECONDS`` for each read of the answer, unless a call
+gives its own. The client itself waits for ever on a server that accepts a
+connection and never answers, and a drill that hangs holds its faults in place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,20 +26,40 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
+import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 
-from drillkit.errors import ClusterError
+from drillkit.errors import ClusterError, InvalidInput
+from drillkit.model.loading import yaml_syntax_error
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 FIELD_MANAGER = "drillkit"
 CONNECTION_POOL_SIZE = 32
+CONNECT_TIMEOUT_SECONDS = 10.0
+"""To open a connection and finish its TLS handshake."""
+READ_TIMEOUT_SECONDS = 30.0
+"""Between two reads of an answer; the API server's own request timeout is 60 s, but
+its answers come in well under a second unless it is stuck."""
+# A refused or timed-out connection is tried once more (a server restarting); a read
+# that timed out is not: the server took the request and did not answer, and asking
+# again would only double the wait.
+_RETRIES = urllib3.Retry(total=2, connect=1, read=0, redirect=0, status=0)
 
 Manifest = Mapping[str, Any]
 T = TypeVar("T")
+
+
+class KubeconfigInvalid(InvalidInput, ClusterError):
+    """A kubeconfig that cannot be read, parsed or used, or lacks the context asked for.
+
+    Bad input (exit 2, the message names the file), and also a ``ClusterError``: no
+    cluster can be reached through it, which is all that callers who merely look (the
+    report's scope, optional watches) need to know.
+    """
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,13 +148,66 @@ def _translate(action: str) -> Iterator[None]:
     except (ApiException, DynamicApiError) as error:
         status = getattr(error, "status", None)
         reason = getattr(error, "reason", None)
+        if not status:
+            # Status 0: the client's own wrapping of a TLS failure, not an answer.
+            raise ClusterError(
+                f"{action}: cannot reach the API server: {_one_line(reason or error)}"
+            ) from error
         raise ClusterError(
             f"{action}: the API server answered {status} {reason}".rstrip(),
             status=status,
             reason=reason,
         ) from error
     except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise ClusterError(f"{action}: cannot reach the API server ({error})") from error
+        raise ClusterError(f"{action}: {describe_unreachable(error)}") from error
+
+
+def describe_unreachable(error: BaseException) -> str:
+    """``cannot reach the API server at https://…: no answer within 30 s``, from
+    urllib3's nested errors (a retry error holding a timeout holding a socket error)."""
+    server = None
+    if isinstance(error, urllib3.exceptions.PoolError):
+        pool = error.pool
+        server = f"{pool.scheme}://{pool.host}:{pool.port}"
+    reason: BaseException = error
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        reason = error.reason
+    where = f" at {server}" if server else ""
+    return f"cannot reach the API server{where}: {_why_unreachable(reason)}"
+
+
+def _why_unreachable(reason: BaseException) -> str:
+    limit = re.search(r"timeout=([0-9.]+)", str(reason))
+    seconds = f" within {float(limit[1]):g} s" if limit else ""
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+        return f"no answer{seconds}"
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "its host name does not resolve"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        refused = "refused" in str(reason).lower()
+        return "connection refused" if refused else f"cannot connect ({_one_line(reason)})"
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return f"no connection (TCP and TLS handshake){seconds}"
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return f"TLS failed ({_one_line(reason)})"
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        return f"the connection broke ({_one_line(reason)})"
+    return _one_line(reason)
+
+
+class _BoundedApiClient(client.ApiClient):  # type: ignore[misc]
+    """An ``ApiClient`` whose every request has connect and read timeouts.
+
+    The client hands urllib3 ``timeout=None`` (wait for ever) for a call without
+    ``_request_timeout``, overriding any default of the connection pool; so the
+    default is given here, to every request, watches and discovery included.
+    """
+
+    def request(
+        self, method: str, url: str, *args: Any, _request_timeout: Any = None, **kwargs: Any
+    ) -> Any:
+        bounded = _request_timeout or (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+        return super().request(method, url, *args, _request_timeout=bounded, **kwargs)
 
 
 class Cluster:
@@ -144,22 +223,38 @@ class Cluster:
 
     @classmethod
     def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Cluster:
-        """Connect through a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``)."""
+        """Connect through a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``).
+
+        A kubeconfig that cannot be read, parsed or used, or that lacks ``context``, is
+        ``KubeconfigInvalid`` naming the file: the user's to fix, and nothing was touched.
+        """
+        paths = _kubeconfig_paths(kubeconfig)
+        contexts = _read_kubeconfig_contexts(paths)
+        where = ", ".join(str(p) for p in paths)
+        if context is not None and context not in contexts:
+            known = ", ".join(contexts) or "none"
+            raise KubeconfigInvalid(f"{where}: no context named {context!r} (it has: {known})")
         configuration = client.Configuration()
         try:
             config.load_kube_config(
-                config_file=str(kubeconfig) if kubeconfig else None,
+                config_file=os.pathsep.join(str(p) for p in paths),
                 context=context,
                 client_configuration=configuration,
                 persist_config=False,
             )
-        except (config.ConfigException, OSError) as error:
-            where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
-            raise ClusterError(f"cannot load {where} (context {context!r}): {error}") from error
+        except (config.ConfigException, ValueError, TypeError, AttributeError, KeyError) as error:
+            # The client reads the documents without checking their shape: a list where
+            # a mapping belongs ends in a TypeError or an AttributeError deep inside it.
+            raise KubeconfigInvalid(
+                f"{where}: not a usable kubeconfig: {_one_line(error)}"
+            ) from error
+        except OSError as error:
+            raise KubeconfigInvalid(f"{where}: cannot read a file it names: {error}") from error
         # Faults evict and delete concurrently; one pooled connection per worker.
         configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
-        cluster = cls(client.ApiClient(configuration))
-        cluster.context_name = context or _current_context(kubeconfig)
+        configuration.retries = _RETRIES
+        cluster = cls(_BoundedApiClient(configuration))
+        cluster.context_name = context or _current_context(paths)
         return cluster
 
     @classmethod
@@ -380,10 +475,70 @@ class Cluster:
         raise ClusterError(f"timed out after {timeout:.0f} s waiting for {description}{detail}")
 
 
-def _current_context(kubeconfig: Path | None) -> str | None:
+def _kubeconfig_paths(kubeconfig: Path | None) -> list[Path]:
+    """The files a connection reads, as kubectl picks them; KubeconfigInvalid when none exists.
+
+    ``$KUBECONFIG`` may list several files, of which the missing ones are skipped (as
+    kubectl does); a file given explicitly must exist.
+    """
+    if kubeconfig is not None:
+        if not kubeconfig.is_file():
+            raise KubeconfigInvalid(f"{kubeconfig}: kubeconfig not found")
+        return [kubeconfig]
+    listed = os.environ.get("KUBECONFIG")
+    candidates = [Path(p).expanduser() for p in (listed or "").split(os.pathsep) if p]
+    if not listed:
+        candidates = [Path("~/.kube/config").expanduser()]
+    existing = [p for p in candidates if p.is_file()]
+    if not existing:
+        named = ", ".join(str(p) for p in candidates) or "(empty KUBECONFIG)"
+        raise KubeconfigInvalid(f"{named}: kubeconfig not found; give one with --kubeconfig")
+    return existing
+
+
+def _read_kubeconfig_contexts(paths: Iterable[Path]) -> list[str]:
+    """The context names of the kubeconfig files, each read and checked for its shape
+    first, so a broken file gets one line naming it instead of the client's traceback."""
+    names: list[str] = []
+    for path in paths:
+        try:
+            text = path.read_bytes().decode("utf-8")
+            document = yaml.safe_load(text)
+        except UnicodeDecodeError as error:
+            raise KubeconfigInvalid(
+                f"{path}: not a kubeconfig: byte {error.start} is not UTF-8 text; "
+                "is this a binary file?"
+            ) from error
+        except yaml.MarkedYAMLError as error:
+            raise KubeconfigInvalid(str(yaml_syntax_error(path, error))) from error
+        except yaml.YAMLError as error:
+            raise KubeconfigInvalid(f"{path}: not a kubeconfig: {_one_line(error)}") from error
+        except OSError as error:
+            raise KubeconfigInvalid(
+                f"{path}: cannot read the kubeconfig: {error.strerror}"
+            ) from error
+        if document is None:
+            continue  # an empty file: kubectl skips it too
+        if not isinstance(document, Mapping):
+            raise KubeconfigInvalid(
+                f"{path}: not a kubeconfig: expected a mapping (apiVersion, clusters, "
+                f"contexts, users), found a {type(document).__name__}"
+            )
+        for key in ("clusters", "contexts", "users"):
+            if document.get(key) is not None and not isinstance(document[key], list):
+                raise KubeconfigInvalid(f"{path}: {key}: expected a list of named entries")
+        names += [
+            str(item["name"])
+            for item in document.get("contexts") or []
+            if isinstance(item, Mapping) and "name" in item
+        ]
+    return names
+
+
+def _current_context(paths: Iterable[Path]) -> str | None:
     try:
         _, active = config.list_kube_config_contexts(
-            config_file=str(kubeconfig) if kubeconfig else None
+            config_file=os.pathsep.join(str(p) for p in paths)
         )
     except (config.ConfigException, OSError):
         return None
@@ -486,6 +641,12 @@ class WorkloadWatch:
                     field_selector=selector,
                     resource_version=listing.metadata.resource_version,
                     timeout_seconds=self.relist_seconds,
+                    # A quiet watch sends nothing until the server ends it after
+                    # relist_seconds; only a server silent beyond that is stuck.
+                    _request_timeout=(
+                        CONNECT_TIMEOUT_SECONDS,
+                        self.relist_seconds + READ_TIMEOUT_SECONDS,
+                    ),
                 ):
                     if self._stop.is_set():
                         return

@@ -22,6 +22,11 @@ What the observations are taken to mean:
 * Observations after the end of the window (the deadline, or the moment observation
   stopped early, e.g. on interruption) are ignored: a recovery after the observer gave
   up is not a recovery this run saw.
+* A gap in contact with the cluster (an observation whose ``holds`` is None: the API
+  server could not be reached) is a gap in measurement, never a loss. The state is
+  unknown from it until the next observation, so no stable interval spans it, "no
+  disruption" cannot be claimed across it, and a restoration first seen after it may
+  have happened anywhere within it: the measurement's resolution widens to the gap.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from drillkit.model.measurement import Bound, Measurement, RecoveryMeasurement, 
 
 
 def measure_recovery(
-    observations: Iterable[tuple[float, bool]],
+    observations: Iterable[tuple[float, bool | None]],
     *,
     t_inject: float | None,
     stable_for: float,
@@ -52,6 +57,7 @@ def measure_recovery(
     ``resolution`` is the observer's: event receipt for watches, the interval for polls.
     An observation at exactly ``t_inject`` counts as after it, and a condition already
     failing at ``t_inject`` (its last earlier observation failed) is lost at ``t_inject``.
+    ``holds`` None marks the start of a gap in contact (see the module docstring).
     """
     if stable_for < 0:
         raise ValueError(f"stable_for cannot be negative: {stable_for}")
@@ -80,16 +86,20 @@ def measure_recovery(
     )
     before = [holds for time, holds in ordered if time < t_inject]
     window = [(time, holds) for time, holds in ordered if t_inject <= time <= window_end]
+    if before and before[-1] is None and (not window or window[0][1] is not None):
+        # Out of contact when the fault took effect: unknown from t_inject on.
+        window.insert(0, (t_inject, None))
+    gaps = _gaps(window)
 
     t_lost: float | None = None
-    after_loss: list[tuple[float, bool]] = []
-    if before and not before[-1]:
+    after_loss: list[tuple[float, bool | None]] = []
+    if before and before[-1] is False:
         # The condition was already failing when the fault took effect; crediting the
         # fault with "no disruption" would hide an outage, so the loss starts at t_inject.
         t_lost, after_loss = t_inject, window
     else:
         for index, (time, holds) in enumerate(window):
-            if not holds:
+            if holds is False:
                 t_lost, after_loss = time, window[index + 1 :]
                 break
 
@@ -102,12 +112,15 @@ def measure_recovery(
             disruption_observed=t_lost is not None,
         )
 
-    if t_lost is None:
+    if t_lost is None and not gaps:
         return measured(_undisrupted_rto(window, t_inject, stable_for, resolution))
+    if t_lost is None:
+        # Never seen lost, but not seen throughout either: any loss lay within a gap.
+        after_loss = window
 
     # Walk forward from the loss: a candidate interval starts at the first passing
-    # observation after a failing one and is dropped by any failing one before it has
-    # been seen to hold for stable_for.
+    # observation after a failing one (or after a gap) and is dropped by any failing one,
+    # or any gap, before it has been seen to hold for stable_for.
     candidate: float | None = None
     for time, holds in after_loss:
         if not holds:
@@ -116,13 +129,48 @@ def measure_recovery(
         if candidate is None:
             candidate = time
         if time - candidate >= stable_for:
+            # A restoration first seen after a gap may have come anywhere within it.
+            widest = max((end - start for start, end in gaps if end <= candidate), default=0.0)
+            if t_lost is not None:
+                note = (
+                    f"condition lost {format_seconds(t_lost - t_inject)} s after the fault "
+                    f"and held again from {format_seconds(candidate - t_inject)} s"
+                )
+            else:
+                note = (
+                    f"no loss observed, but contact with the API server was lost for up to "
+                    f"{format_seconds(widest)} s after the fault; the condition held from "
+                    f"{format_seconds(candidate - t_inject)} s on"
+                )
+            if widest > resolution:
+                note += f" (resolution widened to the {format_seconds(widest)} s gap in contact)"
             rto = Measurement(
                 seconds=candidate - t_inject,
-                resolution_seconds=resolution,
-                note=f"condition lost {format_seconds(t_lost - t_inject)} s after the fault "
-                f"and held again from {format_seconds(candidate - t_inject)} s",
+                resolution_seconds=max(resolution, widest),
+                note=note,
             )
             return measured(rto, t_restored=candidate)
+
+    open_gap = gaps[-1][0] if gaps and gaps[-1][1] == math.inf else None
+    if t_lost is None:
+        why = (
+            f"contact with the API server was lost {format_seconds(gaps[0][0] - t_inject)} s "
+            "after the fault and the condition was not then seen holding for the "
+            f"{format_seconds(stable_for)} s stabilisation window"
+        )
+        return measured(Measurement(seconds=None, resolution_seconds=resolution, note=why))
+    if open_gap is not None:
+        # Out of contact when observation ended: not known unrecovered beyond the gap's start.
+        return measured(
+            Measurement(
+                seconds=open_gap - t_inject,
+                resolution_seconds=resolution,
+                bound=Bound.LOWER,
+                note=f"contact with the API server was lost "
+                f"{format_seconds(open_gap - t_inject)} s after the fault and not regained "
+                "before observation ended",
+            )
+        )
 
     return measured(
         _unrecovered_rto(
@@ -137,8 +185,25 @@ def measure_recovery(
     )
 
 
+def _gaps(window: list[tuple[float, bool | None]]) -> list[tuple[float, float]]:
+    """``(start, end)`` of each run of unobserved entries; ``end`` is the next real
+    observation, or infinity when observation ended out of contact."""
+    gaps: list[tuple[float, float]] = []
+    start: float | None = None
+    for time, holds in window:
+        if holds is None:
+            if start is None:
+                start = time
+        elif start is not None:
+            gaps.append((start, time))
+            start = None
+    if start is not None:
+        gaps.append((start, math.inf))
+    return gaps
+
+
 def _undisrupted_rto(
-    window: list[tuple[float, bool]], t_inject: float, stable_for: float, resolution: float
+    window: list[tuple[float, bool | None]], t_inject: float, stable_for: float, resolution: float
 ) -> Measurement:
     # "Never lost" is only a result when the observer was still looking stable_for after
     # the fault; otherwise the condition may have broken after it stopped.
@@ -163,7 +228,7 @@ def _unrecovered_rto(
     *,
     t_inject: float,
     candidate: float | None,
-    window: list[tuple[float, bool]],
+    window: list[tuple[float, bool | None]],
     window_end: float,
     deadline: float | None,
     stable_for: float,

@@ -27,8 +27,10 @@ from drillkit.model.objectives import Objectives
 from drillkit.model.timeline import (
     CapacityObserved,
     ConditionObserved,
+    ConditionUnobserved,
     FaultInjected,
     GuardTripped,
+    LockLost,
     MarkersRead,
     MarkerWritten,
     RollbackStarted,
@@ -63,12 +65,13 @@ def measure_run(
     """
     injections: list[float] = []
     faults: list[FaultInjected] = []
-    observations: list[tuple[float, bool]] = []
+    observations: list[tuple[float, bool | None]] = []
     samples: list[tuple[float, str, int, int]] = []
     written: list[tuple[int, float]] = []
     reads: list[MarkersRead] = []
     guards: list[str] = []
     signals: list[str] = []
+    lock_lost: str | None = None
     # Moments by which the observer had certainly stopped looking; a bound measured past
     # them would claim observation that never happened.
     stops: list[float] = [observed_until] if observed_until is not None else []
@@ -81,6 +84,8 @@ def measure_run(
                 faults.append(event)
             case ConditionObserved(holds=holds):
                 observations.append((moment, holds))
+            case ConditionUnobserved():
+                observations.append((moment, None))
             case CapacityObserved(workload=workload, ready=ready, desired=desired):
                 samples.append((moment, workload, ready, desired))
             case MarkerWritten(sequence=sequence):
@@ -89,6 +94,9 @@ def measure_run(
                 reads.append(event)
             case GuardTripped(name=name, detail=detail):
                 guards.append(f"{name}: {detail}" if detail else name)
+                stops.append(moment)
+            case LockLost(reason=reason):
+                lock_lost = lock_lost or reason
                 stops.append(moment)
             case RunInterrupted(signal=signal):
                 signals.append(signal)
@@ -146,7 +154,7 @@ def measure_run(
             faults,
             namespaces=target.namespaces,
             workloads=[f"{w.kind}/{w.namespace}/{w.name}" for w in target.workloads],
-            lost_at=[moment for moment, holds in observations if not holds],
+            lost_at=[moment for moment, holds in observations if holds is False],
         )
 
     return decide_verdict(
@@ -159,4 +167,5 @@ def measure_run(
         guards=guards,
         interrupt_signal=signals[0] if signals else None,
         landing=landing,
+        lock_lost=lock_lost,
     )

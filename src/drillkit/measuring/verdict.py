@@ -67,8 +67,10 @@ def decide_verdict(
     guards: Sequence[str] = (),
     interrupt_signal: str | None = None,
     landing: FaultLanding | None = None,
+    lock_lost: str | None = None,
 ) -> Outcome:
-    """Judge a run; ``guards`` and ``interrupt_signal`` only enrich the findings.
+    """Judge a run; ``guards``, ``interrupt_signal`` and ``lock_lost`` (why the cluster
+    lock was lost, which aborts a run as a guard does) only enrich the findings.
 
     ``recovery`` or ``rpo`` is None when the drill did not measure it; that is only a
     problem when the matching objective is declared. ``landing`` is None when the run
@@ -115,6 +117,16 @@ def decide_verdict(
                 severity=Severity.FAILURE,
                 text="the drill could not run to completion: an error stopped it, so its "
                 "measurements cannot be judged",
+            ),
+        )
+    elif run_status is RunStatus.ABORTED and lock_lost is not None and not guard_tripped:
+        verdict = Verdict.ABORTED
+        findings.insert(
+            0,
+            Finding(
+                severity=Severity.FAILURE,
+                text=f"aborted because the cluster lock was lost ({lock_lost}): the drill "
+                "was stopped and rolled back before it could be judged",
             ),
         )
     elif run_status is RunStatus.ABORTED or guard_tripped:

@@ -244,6 +244,11 @@ class Safety(_DrillFileModel):
     rollback: RollbackPolicy = Field(
         default=RollbackPolicy.ALWAYS, description="When to run the experiment's rollbacks."
     )
+    rollback_deadline: PositiveDuration = Field(
+        default=timedelta(minutes=5),
+        description="How long the end-of-run revert retries while the cluster cannot be "
+        "reached; what is still not reverted then stays in the undo records for drill recover.",
+    )
     protected_namespaces: tuple[NamespaceName, ...] = Field(
         default=(),
         description="Namespaces never to touch, added to kube-system, kube-public, "

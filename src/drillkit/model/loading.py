@@ -755,3 +755,9 @@ def _one_line(text: str) -> str:
     return "".join(
         character if character.isprintable() else repr(character)[1:-1] for character in text
     )
+
+
+def yaml_syntax_error(path: Path, error: yaml.MarkedYAMLError) -> InvalidInput:
+    """The one-line ``path:line:column: -: YAML syntax error: ...`` for any YAML file a
+    user gives drillkit (a kubeconfig as much as a drill)."""
+    return _invalid(path, [_describe_syntax_error(error)])

@@ -105,6 +105,19 @@ class ConditionObserved(_Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ConditionUnobserved(_Event):
+    """The recovery condition could not be evaluated: the API server could not be reached.
+
+    A gap in measurement, not a loss: from here until the next ``ConditionObserved`` the
+    condition's state is unknown.
+    """
+
+    kind: ClassVar[str] = "condition_unobserved"
+    source: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CapacityObserved(_Event):
     """Ready and desired replicas of one targeted workload at one moment."""
 
@@ -194,6 +207,15 @@ class GuardTripped(_Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class LockLost(_Event):
+    """The cluster lock was lost (taken over, or not renewed before it expired); the
+    runner stops the method and rolls back, as for a guard."""
+
+    kind: ClassVar[str] = "lock_lost"
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RunInterrupted(_Event):
     """The run received a signal (``SIGINT``, ``SIGTERM``) and began to wind down."""
 
@@ -214,6 +236,7 @@ TimelineEvent = (
     | SteadyStateVerified
     | FaultInjected
     | ConditionObserved
+    | ConditionUnobserved
     | CapacityObserved
     | MarkerWritten
     | MarkersRead
@@ -223,6 +246,7 @@ TimelineEvent = (
     | RollbackStarted
     | RollbackCompleted
     | GuardTripped
+    | LockLost
     | RunInterrupted
     | RunFinished
 )

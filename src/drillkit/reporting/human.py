@@ -28,8 +28,10 @@ from drillkit.model.timeline import (
     ActivityStarted,
     CapacityObserved,
     ConditionObserved,
+    ConditionUnobserved,
     FaultInjected,
     GuardTripped,
+    LockLost,
     MarkersRead,
     MarkerWritten,
     ProcedureStepRun,
@@ -257,6 +259,8 @@ def _describe_event(event: TimelineEvent) -> tuple[str, str]:
         case ConditionObserved(holds=holds, source=source, detail=detail):
             state = "holds" if holds else "lost"
             return "condition observed", _join(f"{state} ({source})", detail)
+        case ConditionUnobserved(source=source, detail=detail):
+            return "condition not observed", _join(source, detail)
         case CapacityObserved(workload=workload, ready=ready, desired=desired):
             return "replicas observed", f"{workload}: {ready} of {desired} ready"
         case MarkerWritten(sequence=sequence):
@@ -280,6 +284,8 @@ def _describe_event(event: TimelineEvent) -> tuple[str, str]:
             return "rollback completed", status
         case GuardTripped(name=name, detail=detail):
             return "guard tripped", _join(name, detail)
+        case LockLost(reason=reason):
+            return "cluster lock lost", reason
         case RunInterrupted(signal=signal):
             return "run interrupted", signal
         case RunFinished(status=status):

@@ -70,18 +70,43 @@ _ROLLBACK_STRATEGIES = {
 }
 
 
+# An experiment is a few hundred values; YAML aliases nested in each other can make a
+# short file stand for billions, which every walk of the run's record would expand.
+_MAX_EXPANDED_VALUES = 100_000
+
+
 def load_experiment(path: Path) -> Experiment:
     """Parse and validate a Chaos Toolkit experiment file; InvalidInput names the file."""
     if not path.is_file():
         raise InvalidInput(f"{path}: experiment file not found")
     try:
         experiment: Experiment = chaoslib_load_experiment(str(path))
+        _ensure_bounded_expansion(path, experiment)
         ensure_experiment_is_valid(experiment)
     except ChaosException as error:
         raise InvalidInput(f"{path}: invalid experiment: {_one_line(error)}") from error
     except (ValueError, TypeError, OSError) as error:
         raise InvalidInput(f"{path}: cannot read experiment: {_one_line(error)}") from error
     return experiment
+
+
+def _ensure_bounded_expansion(path: Path, experiment: object) -> None:
+    """Refuse a document that expands, as a tree, to more than ``_MAX_EXPANDED_VALUES``
+    values (or refers to itself); stops counting there, so it takes bounded time."""
+    pending = [experiment]
+    counted = 0
+    while pending:
+        value = pending.pop()
+        counted += 1
+        if counted > _MAX_EXPANDED_VALUES:
+            raise InvalidInput(
+                f"{path}: invalid experiment: it expands to more than "
+                f"{_MAX_EXPANDED_VALUES} values; are YAML aliases (*name) nested in each other?"
+            )
+        if isinstance(value, Mapping):
+            pending += value.values()
+        elif isinstance(value, list):
+            pending += value
 
 
 def hypothesis_probes(experiment: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -24,16 +24,25 @@ from drillkit.measuring.recovery import measure_recovery
 from drillkit.model.timeline import (
     CapacityObserved,
     ConditionObserved,
+    ConditionUnobserved,
     FaultInjected,
     GuardTripped,
 )
 from drillkit.running.recorder import TimelineRecorder
+
+# How long ``stop`` waits for an evaluation in progress. Evaluations through drillkit's
+# clients are bounded by their request timeouts; a probe of someone else's that hangs
+# must not hold the run (and its rollbacks) with it.
+_STOP_WAIT_SECONDS = 90.0
 
 
 @dataclass(frozen=True, kw_only=True)
 class Evaluation:
     holds: bool
     detail: str = ""
+    observed: bool = True
+    """False when the condition could not be evaluated (the API server could not be
+    reached): a gap in measurement, recorded as such, never as the condition lost."""
 
 
 class Condition(Protocol):
@@ -81,7 +90,7 @@ class Observer:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._settled = threading.Event()
-        self._observations: list[tuple[float, bool]] = []
+        self._observations: list[tuple[float, bool | None]] = []
         self._thread: threading.Thread | None = None
         self._guard_tripped = False
         self._lock = threading.Lock()
@@ -112,8 +121,12 @@ class Observer:
             return
         self._stop.set()
         self._wake.set()
-        self._thread.join()
+        self._thread.join(timeout=_STOP_WAIT_SECONDS)
+        stuck = self._thread.is_alive()
         self._thread = None
+        if stuck:
+            # Still inside an evaluation (and holding the lock): no closing observation.
+            return
         with self._lock:
             self._observe()
             self._sample_capacity()
@@ -121,10 +134,12 @@ class Observer:
     def wait_until_settled(self, *, tick: float = 0.2) -> None:
         """Block until recovery is confirmed or the deadline passed.
 
-        Waits in short ticks so that signals reach the main thread promptly.
+        Waits in short ticks so that signals reach the main thread promptly. Returns
+        at the deadline (and a grace for a last evaluation) even when the observer's
+        thread is stuck in an evaluation and cannot say so itself.
         """
         while not self._settled.wait(tick):
-            if self._thread is None:
+            if self._thread is None or self._past_deadline(grace=_STOP_WAIT_SECONDS):
                 return
 
     @property
@@ -147,6 +162,14 @@ class Observer:
         if self.condition is None:
             return
         evaluation = self.condition.evaluate()
+        if not evaluation.observed:
+            gap = self.recorder.record(
+                ConditionUnobserved(
+                    at=self.recorder.now(), source=self.condition.name, detail=evaluation.detail
+                )
+            )
+            self._observations.append((gap.at.monotonic, None))
+            return
         event = self.recorder.record(
             ConditionObserved(
                 at=self.recorder.now(),
@@ -185,6 +208,13 @@ class Observer:
                     at=at, workload=sample.workload, ready=sample.ready, desired=sample.desired
                 )
             )
+
+    def _past_deadline(self, *, grace: float = 0.0) -> bool:
+        injections = [e for e in self.recorder.events() if isinstance(e, FaultInjected)]
+        if not injections:
+            return False
+        deadline = injections[0].at.monotonic + self.timeout + grace
+        return self.recorder.clock.monotonic() >= deadline
 
     def _update_settled(self) -> None:
         injections = [e for e in self.recorder.events() if isinstance(e, FaultInjected)]

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,15 +51,19 @@ _MINIMUM_SECRET_LENGTH: Final = 6
 _IDENTIFYING_FIELDS: Final = frozenset({"run_id", "drill", "sha256", "tool_version"})
 
 _SECRET_KEY: Final = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
+    r"pass(word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
     r"|client[-_]?key|credential|authorization|cookie|bearer|signature|session[-_]?key"
+    r"|hmac|dsn|webhook|(^|[-_.])auth($|[-_.])"
     r"|client-certificate-data|certificate-authority-data",
     re.IGNORECASE,
 )
 _SECRET_ENVIRONMENT_NAME: Final = re.compile(
     r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CLIENT_?KEY"
-    r"|CREDENTIAL|SESSION_?KEY|(^|_)PASS(_|$)|(^|_)AUTH(_|$)",
+    r"|CREDENTIAL|SESSION_?KEY|HMAC|DSN|WEBHOOK|(^|_)PASS(_|$)|(^|_)AUTH(_|$)|(^|_)PWD(_|$)"
+    r"|(^|_)PAT(_|$)",
 )
+# Named like secrets, but the shell's working directories.
+_NOT_SECRET_ENVIRONMENT: Final = frozenset({"PWD", "OLDPWD"})
 _SHAPES: Final[Sequence[tuple[re.Pattern[str], str]]] = (
     # -----BEGIN RSA PRIVATE KEY----- ... -----END RSA PRIVATE KEY-----
     (
@@ -93,8 +98,32 @@ class Secrets:
 
     @classmethod
     def of(cls, values: Iterable[str]) -> Secrets:
-        unique = {value for value in values if len(value) >= _MINIMUM_SECRET_LENGTH}
+        """Each value, and the forms it takes when written into other text: JSON-escaped,
+        base64 (standard and URL-safe, with and without padding) and hex."""
+        unique = {
+            form
+            for value in values
+            if len(value) >= _MINIMUM_SECRET_LENGTH
+            for form in _encoded_forms(value)
+        }
         return cls(tuple(sorted(unique, key=lambda value: (-len(value), value))))
+
+
+def _encoded_forms(value: str) -> set[str]:
+    raw = value.encode("utf-8")
+    standard = base64.b64encode(raw).decode("ascii")
+    url_safe = base64.urlsafe_b64encode(raw).decode("ascii")
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        standard,
+        standard.rstrip("="),
+        url_safe,
+        url_safe.rstrip("="),
+        raw.hex(),
+        raw.hex().upper(),
+    }
 
 
 def collect_secrets(
@@ -129,8 +158,13 @@ def collect_environment_secrets(
     credentials of the kubeconfig in use. For text that no experiment produced (a
     scheduler's reason for a skip)."""
     values = [
-        value for name, value in environ.items() if _SECRET_ENVIRONMENT_NAME.search(name.upper())
+        value
+        for name, value in environ.items()
+        if _SECRET_ENVIRONMENT_NAME.search(name.upper())
+        and name.upper() not in _NOT_SECRET_ENVIRONMENT
     ]
+    # A list of URLs or keys in one variable (DRILL_SLACK_WEBHOOKS): each one is secret.
+    values += [part for value in values for part in value.split()]
     for path in _kubeconfig_paths(kubeconfig, environ):
         values += _kubeconfig_credentials(path)
     return Secrets.of(values)
@@ -197,33 +231,56 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def _leaves(value: Any, environ: Mapping[str, str]) -> list[str]:
-    """Every string a Chaos Toolkit value stands for, reading ``{type: env, key: NAME}``."""
+def _leaves(value: Any, environ: Mapping[str, str], seen: set[int] | None = None) -> list[str]:
+    """Every string a Chaos Toolkit value stands for, reading ``{type: env, key: NAME}``.
+
+    A mapping or list reached again (YAML aliases share one object) is not walked
+    again: its strings are already collected, and an alias bomb would take hours.
+    """
+    seen = set() if seen is None else seen
+    if isinstance(value, Mapping | list | tuple):
+        if id(value) in seen:
+            return []
+        seen.add(id(value))
     if isinstance(value, Mapping):
         if value.get("type") == "env" and isinstance(value.get("key"), str):
             resolved = environ.get(value["key"])
             default = value.get("default")
             return [text for text in (resolved, default) if isinstance(text, str)]
-        return [leaf for item in value.values() for leaf in _leaves(item, environ)]
+        return [leaf for item in value.values() for leaf in _leaves(item, environ, seen)]
     if isinstance(value, list | tuple):
-        return [leaf for item in value for leaf in _leaves(item, environ)]
+        return [leaf for item in value for leaf in _leaves(item, environ, seen)]
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return [str(value)]
     return []
 
 
-def _values_under_secret_keys(value: Any, environ: Mapping[str, str]) -> list[str]:
-    """Values of secret-named keys anywhere in a document: headers, arguments, settings."""
+def _values_under_secret_keys(
+    value: Any,
+    environ: Mapping[str, str],
+    seen: set[int] | None = None,
+    leaves_seen: set[int] | None = None,
+) -> list[str]:
+    """Values of secret-named keys anywhere in a document: headers, arguments, settings.
+
+    Each shared mapping or list is searched once, and its leaves collected once.
+    """
+    seen = set() if seen is None else seen
+    leaves_seen = set() if leaves_seen is None else leaves_seen
     found: list[str] = []
+    if isinstance(value, Mapping | list | tuple):
+        if id(value) in seen:
+            return found
+        seen.add(id(value))
     if isinstance(value, Mapping):
         for key, item in value.items():
             if _SECRET_KEY.search(str(key)):
-                found += _leaves(item, environ)
+                found += _leaves(item, environ, leaves_seen)
             else:
-                found += _values_under_secret_keys(item, environ)
+                found += _values_under_secret_keys(item, environ, seen, leaves_seen)
     elif isinstance(value, list | tuple):
         for item in value:
-            found += _values_under_secret_keys(item, environ)
+            found += _values_under_secret_keys(item, environ, seen, leaves_seen)
     return found
 
 

@@ -12,7 +12,10 @@ import getpass
 import hashlib
 import os
 import secrets
+import signal
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,9 +30,9 @@ from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
 from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill
-from drillkit.model.measurement import RunStatus
+from drillkit.model.measurement import RunStatus, format_seconds
 from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
-from drillkit.model.timeline import RunFinished, RunStarted, TimelineEvent
+from drillkit.model.timeline import LockLost, RunFinished, RunStarted, TimelineEvent
 from drillkit.running import chaostoolkit
 from drillkit.running.capacity import WorkloadCapacity
 from drillkit.running.markers import MarkerWriter, connect_marker_reader
@@ -81,24 +84,99 @@ def run_drill(
         )
         _ensure_guardrails(cluster, drill, experiment)
         run_id = new_run_id(clock)
-        lock = ClusterLock(
-            cluster, holder=run_id, on_lost=lambda _: chaostoolkit.abort_main_thread()
-        )
+        recorder = TimelineRecorder(clock)
+
+        def on_lock_lost(reason: str) -> None:
+            recorder.record(LockLost(at=recorder.now(), reason=reason))
+            # Only while the experiment runs is there a handler to stop it with its
+            # rollbacks; before or after, SIGUSR1's default would kill the process.
+            if signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+                chaostoolkit.abort_main_thread()
+
+        lock = ClusterLock(cluster, holder=run_id, on_lost=on_lock_lost)
         lock.acquire()
+        started = reverted = False
+
+        def revert() -> str | None:
+            # After the rollbacks: whatever they missed (or never ran, or could not do
+            # while the API server was away) is reverted from the undo records, and
+            # verified, retrying until the drill's rollback deadline.
+            nonlocal reverted
+            reverted = True
+            return revert_until_deadline(
+                cluster,
+                run_id,
+                deadline=drill.safety.rollback_deadline.total_seconds(),
+                on_message=on_message,
+            )
+
         try:
             for action in recover(cluster, progress=on_message):
                 if action.outcome is RecoveryOutcome.SKIPPED:
                     on_message(f"left alone, its run is alive: {action.describe()}")
                 else:
                     on_message(f"recovered from an earlier run: {action.describe()}")
-            return _run(drill, experiment, options, on_event=on_event, clock=clock, run_id=run_id)
+            started = True
+            return _run(
+                drill,
+                experiment,
+                options,
+                on_event=on_event,
+                clock=clock,
+                run_id=run_id,
+                revert=revert,
+                recorder=recorder,
+            )
         finally:
-            # After the rollbacks: whatever they missed (or never ran) is reverted
-            # from the undo records, and verified.
-            for action in revert_run(cluster, run_id, progress=lambda _: None):
-                if action.outcome is not RecoveryOutcome.ALREADY_REVERTED:
+            if started and not reverted:
+                # The run never got to its own revert (it failed before or inside it).
+                revert()
+            _release(lock, on_message)
+
+
+def revert_until_deadline(
+    cluster: Cluster, run_id: str, *, deadline: float, on_message: Callable[[str], None]
+) -> str | None:
+    """Revert and verify everything the run recorded, retrying with backoff while it
+    fails (the API server away, a revert not yet verified) for up to ``deadline``
+    seconds. Returns None when everything is reverted, else what is still not; its undo
+    records are kept for ``drill recover``."""
+    give_up_at = time.monotonic() + deadline
+    delay = 1.0
+    while True:
+        try:
+            actions = revert_run(cluster, run_id, progress=lambda _: None)
+        except DrillError as error:
+            failures = [str(error)]
+        else:
+            for action in actions:
+                if action.outcome not in (
+                    RecoveryOutcome.ALREADY_REVERTED,
+                    RecoveryOutcome.FAILED,
+                ):
                     on_message(f"safety net: {action.describe()}")
-            lock.release()
+            failures = [a.describe() for a in actions if a.outcome is RecoveryOutcome.FAILED]
+        if not failures:
+            return None
+        remaining = give_up_at - time.monotonic()
+        if remaining <= 0:
+            return (
+                f"not reverted within the {format_seconds(deadline)} s rollback deadline: "
+                f"{'; '.join(failures)}; the undo records are kept: run `drill recover` "
+                "once the cluster answers"
+            )
+        on_message(f"revert failed, retrying in {delay:.0f} s: {failures[0]}")
+        threading.Event().wait(min(delay, remaining))
+        delay = min(delay * 2, 15.0)
+
+
+def _release(lock: ClusterLock, on_message: Callable[[str], None]) -> None:
+    """Release the lock; when the API server cannot be reached, the Lease expires on
+    its own, and the run's record matters more than a prompt release."""
+    try:
+        lock.release()
+    except DrillError as error:
+        on_message(f"the cluster lock was not released, it expires on its own: {error}")
 
 
 def _run(
@@ -109,9 +187,13 @@ def _run(
     on_event: Callable[[TimelineEvent], None] | None,
     clock: Clock | None,
     run_id: str | None = None,
+    revert: Callable[[], str | None] = lambda: None,
+    recorder: TimelineRecorder | None = None,
 ) -> RunRecord:
+    """Run the experiment and build its record. ``revert`` runs after the rollbacks and
+    says what it could not revert; ``recorder`` is the run's, when others record too."""
     experiment_path = drill.experiment_path()
-    recorder = TimelineRecorder(clock)
+    recorder = recorder or TimelineRecorder(clock)
     if on_event is not None:
         recorder.subscribe(on_event)
     run_id = run_id or new_run_id(clock)
@@ -204,7 +286,17 @@ def _run(
     if marker_writer is not None:
         marker_writer.stop()
         marker_writer.close()
-    status, error = _decide_status(journal, handler, error)
+    # A lock lost while the run was still acting aborted it; one lost later, while the
+    # revert waited for the API server, changes nothing the run did.
+    lock_lost = any(isinstance(event, LockLost) for event in recorder.events())
+    not_reverted = revert()
+    status, error = _decide_status(journal, handler, error, lock_lost=lock_lost)
+    if not_reverted is not None:
+        # The cluster is not as the run found it: the run did not complete, whatever it
+        # measured; an abort or an interruption keeps its own status.
+        if status not in (RunStatus.ABORTED, RunStatus.INTERRUPTED):
+            status = RunStatus.ERROR
+        error = f"{error}; {not_reverted}" if error else not_reverted
     finished = recorder.record(RunFinished(at=recorder.now(), status=status))
     timeline = recorder.events()
     outcome = measure_run(
@@ -338,11 +430,17 @@ def describe_scope(drill: Drill, options: RunOptions) -> Scope:
 
 
 def _decide_status(
-    journal: Mapping[str, Any], handler: chaostoolkit.DrillEventHandler, error: str | None
+    journal: Mapping[str, Any],
+    handler: chaostoolkit.DrillEventHandler,
+    error: str | None,
+    *,
+    lock_lost: bool = False,
 ) -> tuple[RunStatus, str | None]:
     if handler.failed_fault is not None:
         return RunStatus.ERROR, handler.failed_fault
-    if handler.interrupted_by == "guard":
+    if handler.interrupted_by == "guard" or lock_lost:
+        # SIGUSR1 stops the run for a guard and for a lost lock alike; the timeline's
+        # GuardTripped or LockLost says which.
         return RunStatus.ABORTED, error
     if handler.interrupted_by is not None:
         return RunStatus.INTERRUPTED, error
@@ -382,6 +480,12 @@ def _activity_environment(options: RunOptions, run_id: str) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = previous
+
+
+def collect_run_secrets(drill: Drill, options: RunOptions) -> Secrets:
+    """The secrets a run of ``drill`` could see, for whatever prints while it runs."""
+    experiment = chaostoolkit.load_experiment(drill.experiment_path())
+    return _collect_secrets(drill, experiment, options)
 
 
 def _collect_secrets(drill: Drill, experiment: Mapping[str, Any], options: RunOptions) -> Secrets:

@@ -109,9 +109,10 @@ class WorkloadAvailable:
     def evaluate(self) -> Evaluation:
         state, lost = self.watches.state(self.key)
         if lost is not None:
-            return Evaluation(holds=False, detail=lost)
+            # Out of contact: the last state seen may be stale, and nothing newer is known.
+            return Evaluation(holds=False, detail=lost, observed=False)
         if state is None:
-            return Evaluation(holds=False, detail="not observed yet")
+            return Evaluation(holds=False, detail="not observed yet", observed=False)
         if not state.exists:
             return Evaluation(holds=False, detail=f"{self.key[1]}/{self.key[2]} does not exist")
         wanted = state.desired if self.at_least is None else self.at_least
@@ -127,13 +128,20 @@ class AllOf:
         self.parts = list(parts)
 
     def evaluate(self) -> Evaluation:
+        """A part seen failing makes the whole fail; otherwise a part that could not be
+        observed leaves the whole unobserved."""
         details = []
+        unobserved: Evaluation | None = None
         for part in self.parts:
             evaluation = part.evaluate()
-            if not evaluation.holds:
-                return Evaluation(holds=False, detail=f"{part.name}: {evaluation.detail}")
-            details.append(evaluation.detail)
-        return Evaluation(holds=True, detail="; ".join(details))
+            detail = f"{part.name}: {evaluation.detail}"
+            if not evaluation.observed:
+                unobserved = unobserved or Evaluation(holds=False, detail=detail, observed=False)
+            elif not evaluation.holds:
+                return Evaluation(holds=False, detail=detail)
+            else:
+                details.append(evaluation.detail)
+        return unobserved or Evaluation(holds=True, detail="; ".join(details))
 
 
 def watched_condition(
