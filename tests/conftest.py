@@ -74,12 +74,15 @@ def scratch_lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
 
 @pytest.fixture
 def namespace(lab: Lab) -> Iterator[str]:
-    """A fresh namespace in the shared lab, deleted after the test."""
+    """A fresh namespace in the shared lab, deleted after the test; drills target it, so
+    drillkit-runner may delete and evict pods there (deploy/rbac.yaml's per-namespace
+    binding)."""
     from kubernetes import client
 
     name = f"t-{uuid.uuid4().hex[:8]}"
     with lab.connect() as cluster:
         cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    lab.grant("drillkit-runner", [name])
     yield name
     with lab.connect() as cluster:
         cluster.core.delete_namespace(name)

@@ -3,7 +3,9 @@ are checked for what must be visible (the verdict badge, the chart, the index ta
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -97,10 +99,109 @@ def test_the_bundle_index_pdf_lists_every_run(tmp_path: Path) -> None:
     assert pages and all(page.shape[1] > page.shape[0] for page in pages), "A4 landscape"
     assert sum(pixels_of(page, MET_GREEN) for page in pages) > 30
     assert "Disaster-recovery test evidence" in text
-    # Run ids may wrap inside their narrow column; each run's start day does not.
+    # No run's start day or run id is broken across lines, whatever its column's width.
     for day in range(1, 7):
         assert f"2025-03-0{day}" in text
+        assert f"2025030{day}-090000-00000{day - 1}" in text
     assert text.count("MET") + text.count("MISSED") + text.count("ABORTED") >= 6
+
+
+def bundle_index_html(tmp_path: Path) -> Path:
+    """The index page of a bundle of six runs, as the PDF renders it."""
+    reports = tmp_path / "reports"
+    record_runs(reports, 6)
+    output = tmp_path / "bundle.zip"
+    export_bundle(
+        reports,
+        output,
+        start=UTC_ORIGIN - timedelta(hours=9),
+        end=UTC_ORIGIN + timedelta(days=10),
+        catalogue=load_catalogue(),
+        now=RECORDED,
+    )
+    page = tmp_path / "index.html"
+    page.write_bytes(zipfile.ZipFile(output).read("index.html"))
+    return page
+
+
+def fontconfig_whose_fallback_is(tmp_path: Path, family: str, fonts: list[Path]) -> Path:
+    """A fontconfig file knowing only ``fonts``, where any family it lacks (system-ui,
+    Arial, sans-serif, monospace ...) becomes ``family``: another machine's defaults."""
+    directory = tmp_path / "fonts"
+    directory.mkdir()
+    for font in fonts:
+        (directory / font.name).symlink_to(font)
+    config = tmp_path / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+        f"<fontconfig><dir>{directory}</dir><cachedir>{tmp_path / 'cache'}</cachedir>"
+        '<match target="pattern"><edit name="family" mode="append_last">'
+        f"<string>{family}</string></edit></match></fontconfig>\n"
+    )
+    return config
+
+
+def render_with_fonts(page: Path, pdf: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    """``render_pdf`` of ``page`` in a process whose fontconfig is ``config``."""
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from drillkit.reporting.pdf import render_pdf\n"
+        "Path(sys.argv[2]).write_bytes(render_pdf(Path(sys.argv[1]).read_text()))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, str(page), str(pdf)],
+        env=dict(os.environ, FONTCONFIG_FILE=str(config)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def fonts_of(pdf: Path) -> set[str]:
+    """The families embedded in ``pdf``, without the subset prefix (ABCDEF+)."""
+    listing = subprocess.run(
+        ["pdffonts", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    return {line.split()[0].partition("+")[2] for line in listing}
+
+
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+
+
+def test_the_pdf_names_its_fonts_and_breaks_no_token_where_the_fallback_font_differs(
+    tmp_path: Path,
+) -> None:
+    page = bundle_index_html(tmp_path)
+    # A wider fallback than the named font: where it was used, dates split mid-token.
+    config = fontconfig_whose_fallback_is(tmp_path, "DejaVu Serif", sorted(DEJAVU.glob("*.ttf")))
+    pdf = tmp_path / "index.pdf"
+
+    rendered = render_with_fonts(page, pdf, config)
+
+    assert rendered.returncode == 0, rendered.stderr
+    assert fonts_of(pdf) <= {"DejaVu-Sans", "DejaVu-Sans-Bold", "DejaVu-Sans-Mono"}
+    text = text_of(pdf)
+    for day in range(1, 7):
+        assert f"2025-03-0{day}" in text
+        assert f"2025030{day}-090000-00000{day - 1}" in text
+
+
+def test_without_the_named_fonts_the_pdf_is_refused_naming_the_debian_package(
+    tmp_path: Path,
+) -> None:
+    page = bundle_index_html(tmp_path)
+    config = fontconfig_whose_fallback_is(
+        tmp_path, "DejaVu Serif", sorted(DEJAVU.glob("DejaVuSerif*.ttf"))
+    )
+    pdf = tmp_path / "index.pdf"
+
+    rendered = render_with_fonts(page, pdf, config)
+
+    assert rendered.returncode != 0
+    assert "DejaVu Sans" in rendered.stderr
+    assert "fonts-dejavu-core" in rendered.stderr
+    assert not pdf.exists()
 
 
 def test_drill_report_pdf_writes_the_pdf_of_a_run_outside_its_report_directory(

@@ -10,6 +10,7 @@ from kubernetes.client.exceptions import ApiException
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 from drillkit.lab.cluster import Lab
+from drillkit.safety.undo import CORDONED_BY
 from tests.helpers import seed_web_manifests, wait_until
 
 pytestmark = pytest.mark.lab
@@ -152,8 +153,8 @@ def test_runner_identity_can_do_what_drills_need_and_nothing_else(lab: Lab, name
         assert runner.core.list_namespaced_pod(namespace).items
         assert runner.nodes()
         node = runner.nodes()[0].name
-        runner.core.patch_node(node, {"metadata": {"annotations": {"drillkit.io/probe": "x"}}})
-        runner.core.patch_node(node, {"metadata": {"annotations": {"drillkit.io/probe": None}}})
+        runner.core.patch_node(node, {"metadata": {"annotations": {CORDONED_BY: "probe"}}})
+        runner.core.patch_node(node, {"metadata": {"annotations": {CORDONED_BY: None}}})
         assert evict(runner, pods[0]) == 201
         runner.core.delete_namespaced_pod(pods[1].metadata.name, namespace)
         lease = client.V1Lease(metadata=client.V1ObjectMeta(name=f"probe-{namespace}"))

@@ -95,13 +95,28 @@ def up(
 
 @lab.command()
 @click.argument("role")
+@click.option(
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
+    help="Bind ROLE in this namespace only (a RoleBinding); repeat for several.",
+)
 @click.option("--name", default=DEFAULT_LAB, show_default=True)
-def grant(role: str, name: str) -> None:
+def grant(role: str, namespaces: tuple[str, ...], name: str) -> None:
     """Give the lab's drillkit-runner identity the ClusterRole ROLE.
 
-    Every lab has deploy/'s roles; drills run as drillkit-runner, which holds only
-    what deploy/rbac.yaml grants. The cross-region-restore drill also needs
-    drillkit-backup-reader where it backs up and drillkit-restorer where it restores:
+    With --namespace, ROLE is bound in those namespaces only (a RoleBinding named
+    ROLE), as drills' disruptive rights should be; without, cluster-wide. Drills run as
+    drillkit-runner, which holds only what deploy/rbac.yaml grants: it reads
+    cluster-wide and cordons nodes, and deletes or evicts pods only in namespaces
+    where drillkit-runner is bound (the lab binds shop itself):
+
+    \b
+      drill lab grant drillkit-runner --namespace payments
+
+    The cross-region-restore drill also needs drillkit-backup-reader where it backs
+    up and drillkit-restorer where it restores:
 
     \b
       drill lab grant drillkit-backup-reader --name region-a
@@ -109,8 +124,9 @@ def grant(role: str, name: str) -> None:
     """
     from drillkit.lab.cluster import Lab
 
-    Lab.open(name).grant(role)
-    click.echo(f"lab {name}: drillkit-runner has the ClusterRole {role}")
+    Lab.open(name).grant(role, namespaces)
+    where = f"in namespace {', '.join(namespaces)}" if namespaces else "cluster-wide"
+    click.echo(f"lab {name}: drillkit-runner has the ClusterRole {role} {where}")
 
 
 @lab.command()

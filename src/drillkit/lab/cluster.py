@@ -33,8 +33,8 @@ import yaml
 from drillkit.drivers.kubernetes import REGION_LABEL, ZONE_LABEL, Cluster, NodeSpec, NodeState
 from drillkit.errors import InvalidInput, LabError
 from drillkit.files import state_home
-from drillkit.lab import build
-from drillkit.lab.pki import RUNNER_USER, ensure_pki
+from drillkit.lab import access, build
+from drillkit.lab.pki import ensure_pki
 from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
 
@@ -245,40 +245,12 @@ class Lab:
         context = self.admin_context if admin else self.runner_context
         return Cluster.connect(self.kubeconfig, context)
 
-    def grant(self, role: str) -> None:
-        """Bind the ClusterRole ``role`` to the lab's ``drillkit-runner`` identity, as an
-        administrator would; ``InvalidInput`` naming the roles there are if it does not exist."""
+    def grant(self, role: str, namespaces: Sequence[str] = ()) -> None:
+        """Bind the ClusterRole ``role`` to the lab's ``drillkit-runner`` identity, in
+        each of ``namespaces`` or else cluster-wide, as an administrator would
+        (``drillkit.lab.access.grant``)."""
         with self.connect() as cluster:
-            roles = cluster.dynamic.resources.get(
-                api_version="rbac.authorization.k8s.io/v1", kind="ClusterRole"
-            )
-            names = sorted(item["metadata"]["name"] for item in roles.get().to_dict()["items"])
-            if role not in names:
-                ours = ", ".join(n for n in names if n.startswith("drillkit-"))
-                raise InvalidInput(
-                    f"no ClusterRole {role!r} in lab {self.shape.name}; ours: {ours}"
-                )
-            cluster.apply(
-                [
-                    {
-                        "apiVersion": "rbac.authorization.k8s.io/v1",
-                        "kind": "ClusterRoleBinding",
-                        "metadata": {"name": f"{role}-{RUNNER_USER}"},
-                        "roleRef": {
-                            "apiGroup": "rbac.authorization.k8s.io",
-                            "kind": "ClusterRole",
-                            "name": role,
-                        },
-                        "subjects": [
-                            {
-                                "apiGroup": "rbac.authorization.k8s.io",
-                                "kind": "User",
-                                "name": RUNNER_USER,
-                            }
-                        ],
-                    }
-                ]
-            )
+            access.grant(cluster, role, namespaces, lab_name=self.shape.name)
 
     # -- components ---------------------------------------------------------------------
 
@@ -494,8 +466,8 @@ class Lab:
             item.wait_ready()
         self._start(by_name["kube-apiserver"], progress)
         with self.connect() as cluster:
-            progress("applying RBAC from deploy/")
-            cluster.apply(load_manifests(deploy_dir()))
+            progress("applying RBAC and admission policies from deploy/")
+            access.install(cluster, load_manifests(deploy_dir()))
             # Nodes exist with their capacity before kwok starts, so kwok keeps
             # that capacity instead of filling in its own defaults.
             progress(
