@@ -27,10 +27,15 @@ holds that entry unchanged.
 
 Appends are crash-safe and serialised: an exclusive ``flock`` on ``ledger.lock`` keeps
 two ``drill run`` processes from interleaving lines or forking the chain; each line is
-written with one ``write`` and forced to disk before the head moves. A line torn by a
-crash is cut off on the next append when the head shows it was never completed;
-otherwise it is closed with a newline and left for ``verify`` to report, because
-destroying bytes of evidence is worse than keeping a broken line.
+written with one ``write`` and forced to disk before the head moves.
+
+An append continues the chain only from the end its head and witness left: before
+writing, it checks that both still name the ledger's last entry (or one before it that
+the ledger still holds unchanged, when an append was interrupted before it moved them).
+A ledger whose end was cut off or rewritten is refused (:class:`LedgerMismatch`),
+because continuing from it would overwrite the two records that show it. A line torn by
+a crash is cut off only when every head names the line before it; anything else is
+left untouched for ``verify`` to report.
 
 Lines are canonical JSON (sorted keys, no spaces, ASCII), so the same entry always has
 the same bytes and a signature can be checked by re-encoding what was read.
@@ -43,7 +48,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -397,6 +402,14 @@ def read_head(path: Path) -> LedgerHead | None:
         raise DrillError(f"{path}: not a ledger head: {_first_error(error)}") from error
 
 
+class LedgerMismatch(DrillError):
+    """The ledger no longer ends where its head and witness left it; nothing was appended.
+
+    Continuing the chain from such an end would overwrite the head and the witness,
+    the only records that show the end was cut off or rewritten.
+    """
+
+
 def _append(
     reports_dir: Path,
     build: Callable[[int, str], RunEntry | SkipEntry],
@@ -409,7 +422,7 @@ def _append(
         existed = path.exists()
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            seq, prev = _find_chain_end(descriptor, reports_dir)
+            seq, prev = _find_chain_end(descriptor, path, _read_anchors(reports_dir))
             entry = build(seq, prev)
             line = seal(entry.model_dump(mode="json", exclude={"sig"}), signing_key)
             _write_all(descriptor, line + b"\n")
@@ -446,59 +459,113 @@ def _locked(reports_dir: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-def _find_chain_end(descriptor: int, reports_dir: Path) -> tuple[int, str]:
-    """The next ``seq`` and the ``prev`` it links to, repairing a tail torn by a crash."""
-    size = os.fstat(descriptor).st_size
-    if size == 0:
-        return 1, GENESIS
-    tail = _read_tail(descriptor, size)
-    if not tail.endswith(b"\n"):
-        tail = _close_torn_line(descriptor, tail, size, reports_dir)
-        if not tail:
-            return 1, GENESIS
-    last_raw = tail[:-1].rsplit(b"\n", 1)[-1]
-    last = _parse_line(0, last_raw, complete=True)
-    if last.entry is not None:
-        return last.entry.seq + 1, last.digest
-    # The last line is damaged; the chain goes on from its bytes, and verify reports it.
-    with open(descriptor, "rb", closefd=False) as stream:
-        stream.seek(0)
-        count = sum(1 for _ in stream)
-    return count + 1, last.digest
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _HeadRecord:
+    """A head an append must agree with, and how messages name it."""
+
+    seq: int
+    digest: str
+    source: str
 
 
-def _close_torn_line(descriptor: int, tail: bytes, size: int, reports_dir: Path) -> bytes:
-    """Deal with a last line that has no newline; return the tail ending in a newline.
-
-    When the head names the line before it, the torn line was a write that never
-    completed (the head moves only after a line is on disk): cut it off. Otherwise it
-    is not ours to destroy: end it with a newline so it stays a line verify reports.
-    """
-    cut = tail.rfind(b"\n")
-    complete_tail = tail[: cut + 1]
-    previous_raw = complete_tail[:-1].rsplit(b"\n", 1)[-1] if complete_tail else None
+def _read_anchors(reports_dir: Path) -> list[_HeadRecord]:
+    """``ledger.head`` and the witness, as they stand before an append."""
+    anchors: list[_HeadRecord] = []
+    path = head_path(reports_dir)
     try:
-        head = read_head(head_path(reports_dir))
-    except DrillError:
-        head = None
-    if previous_raw is None:
-        # Not one complete line yet: the first append was torn, before any head existed.
-        vouched = head is None
-    else:
-        previous = _parse_line(0, previous_raw, complete=True)
-        vouched = (
-            head is not None
-            and previous.entry is not None
-            and head.seq == previous.entry.seq
-            and head.digest == previous.digest
+        head = read_head(path)
+    except DrillError as error:
+        raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
+    if head is not None:
+        anchors.append(_HeadRecord(seq=head.seq, digest=head.digest, source=HEAD_FILE_NAME))
+    elif ledger_path(reports_dir).exists() and ledger_path(reports_dir).stat().st_size:
+        raise LedgerMismatch(
+            f"refusing to append: {path} is missing, so the ledger's end cannot be checked "
+            "(every append writes it); run: drill evidence verify"
         )
-    if vouched:
-        os.ftruncate(descriptor, size - (len(tail) - len(complete_tail)))
+    witness = witness_path(reports_dir)
+    try:
+        remembered = read_head(witness)
+    except DrillError as error:
+        raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
+    if remembered is not None:
+        anchors.append(
+            _HeadRecord(
+                seq=remembered.seq, digest=remembered.digest, source=f"the witness {witness}"
+            )
+        )
+    return anchors
+
+
+def _find_chain_end(descriptor: int, path: Path, anchors: Sequence[_HeadRecord]) -> tuple[int, str]:
+    """The next ``seq`` and the ``prev`` it links to, once the end matches every head.
+
+    A last line without its newline is a write torn by a crash when every head still
+    names the line before it (the head moves only after a line is on disk): it is cut
+    off. Anything else the heads do not vouch for is refused, and nothing is changed.
+    """
+    size = os.fstat(descriptor).st_size
+    tail = _read_tail(descriptor, size) if size else b""
+    complete_tail = tail[: tail.rfind(b"\n") + 1]
+    torn = len(tail) - len(complete_tail)
+    end_seq, end_digest = 0, GENESIS
+    if complete_tail:
+        last = _parse_line(0, complete_tail[:-1].rsplit(b"\n", 1)[-1], complete=True)
+        if last.entry is None:
+            raise LedgerMismatch(
+                f"refusing to append to {path}: its last line is not a valid entry "
+                f"({last.problem}); run: drill evidence verify"
+            )
+        end_seq, end_digest = last.entry.seq, last.digest
+    for anchor in anchors:
+        problem = _disagreement(descriptor, size - torn, end_seq, end_digest, anchor)
+        if problem is not None:
+            cut = " (and its last line is cut off)" if torn else ""
+            raise LedgerMismatch(
+                f"refusing to append to {path}: {problem}{cut}; appending would hide it; "
+                "run: drill evidence verify"
+            )
+    if torn:
+        # Only the write after the last completed append can be torn, and each
+        # completed append moved every head to its own line.
+        behind = [anchor.source for anchor in anchors if anchor.seq != end_seq]
+        if behind:
+            raise LedgerMismatch(
+                f"refusing to append to {path}: its last line is cut off, and "
+                f"{' and '.join(behind)} do not name the line before it, so it is not a "
+                "write torn by a crash; run: drill evidence verify"
+            )
+        os.ftruncate(descriptor, size - torn)
         os.fsync(descriptor)
-        return complete_tail
-    _write_all(descriptor, b"\n")
-    os.fsync(descriptor)
-    return tail + b"\n"
+    return end_seq + 1, end_digest
+
+
+def _disagreement(
+    descriptor: int, size: int, end_seq: int, end_digest: str, anchor: _HeadRecord
+) -> str | None:
+    """Why the ledger's first ``size`` bytes, ending at ``end_seq``, contradict ``anchor``."""
+    if anchor.seq > end_seq:
+        return f"the ledger ends at entry {end_seq} but {anchor.source} records entry {anchor.seq}"
+    if anchor.seq == end_seq:
+        digest: str | None = end_digest
+    else:
+        # A head one or more appends behind (an append interrupted before it moved
+        # them): the entry it names must still be in the ledger, unchanged.
+        digest = _digest_of_entry(descriptor, size, anchor.seq)
+    if digest is None:
+        return f"entry {anchor.seq}, which {anchor.source} records, is not in the ledger"
+    if digest != anchor.digest:
+        return f"entry {anchor.seq} differs from the one {anchor.source} records"
+    return None
+
+
+def _digest_of_entry(descriptor: int, size: int, seq: int) -> str | None:
+    # Rare (a head behind the ledger), so reading the whole ledger is affordable.
+    lines = parse_ledger(os.pread(descriptor, size, 0))
+    return next(
+        (line.digest for line in lines if line.entry is not None and line.entry.seq == seq),
+        None,
+    )
 
 
 def _read_tail(descriptor: int, size: int) -> bytes:
