@@ -44,10 +44,12 @@ the same bytes and a signature can be checked by re-encoding what was read.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,7 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.signing import ALGORITHM, SigningKey
-from drillkit.files import sha256_file, state_home, sync_directory, write_atomically
+from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, MeasurementDocument, read_report_document
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
@@ -196,10 +198,150 @@ def head_path(reports_dir: Path) -> Path:
 
 
 def witness_path(reports_dir: Path) -> Path:
-    """The witness copy of the head, outside the reports tree, named after the ledger's path."""
-    location = str(ledger_path(reports_dir).resolve())
-    name = hashlib.sha256(location.encode("utf-8")).hexdigest()[:24]
-    return state_home() / "evidence" / "witness" / f"{name}.head"
+    """The witness copy of the head, in the state directory, outside the reports tree.
+
+    It is keyed by where the reports directory itself is (its resolved path), never by
+    where the ledger file points: a link put in place of ``ledger.jsonl`` by someone who
+    can write ``reports/`` cannot lead verification to another witness, or to none.
+    """
+    return _witness_directory() / f"{_ledger_key(reports_dir)}.head"
+
+
+def witness_record_path(reports_dir: Path) -> Path:
+    """The state directory's note that it keeps a witness for this ledger.
+
+    Written once the first witness is, it turns a witness that disappeared into a
+    finding: without it, a missing witness could as well mean the ledger was written
+    on another machine.
+    """
+    return _witness_directory() / f"{_ledger_key(reports_dir)}.ledger"
+
+
+def _witness_directory() -> Path:
+    return state_home() / "evidence" / "witness"
+
+
+def _ledger_key(reports_dir: Path) -> str:
+    # The same name the witness had when it was derived from the ledger file's path,
+    # so witnesses written before keep their meaning.
+    location = str(reports_dir.resolve() / LEDGER_FILE_NAME)
+    return hashlib.sha256(location.encode("utf-8")).hexdigest()[:24]
+
+
+class NotRegularFile(InvalidInput):
+    """A file of the evidence is a symbolic link, a FIFO, a device or a directory.
+
+    Evidence is read only from regular files reached without following a link: a link
+    points the reader at bytes the chain never vouched for, and a FIFO never ends.
+    """
+
+
+def open_regular(
+    path: Path | str,
+    *,
+    flags: int = os.O_RDONLY,
+    dir_fd: int | None = None,
+    shown: Path | str | None = None,
+) -> int:
+    """Open a regular file without following a link; NotRegularFile for anything else.
+
+    ``shown`` is how messages name the file when ``path`` is relative to ``dir_fd``.
+    FileNotFoundError passes through: an absent file is for the caller to judge.
+    """
+    name = shown if shown is not None else path
+    # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it.
+    all_flags = flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, all_flags, 0o644, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotRegularFile(
+                f"{name} is a symbolic link; evidence is never read through a link"
+            ) from None
+        if error.errno in (errno.EISDIR, errno.ENXIO):
+            raise NotRegularFile(f"{name} is not a regular file") from None
+        raise
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise NotRegularFile(f"{name} is not a regular file ({_file_kind(mode)})")
+    return descriptor
+
+
+def open_directory(parent: Path, relative: str) -> int:
+    """A descriptor of ``parent/relative``, no step below ``parent`` followed if a link.
+
+    NotRegularFile when one is a link or not a directory; FileNotFoundError when absent.
+    """
+    descriptor = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    walked = parent
+    try:
+        for part in relative.split("/"):
+            walked = walked / part
+            try:
+                child = os.open(
+                    part,
+                    os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    dir_fd=descriptor,
+                )
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise NotRegularFile(
+                        f"{walked} is a symbolic link; evidence is never read through a link"
+                    ) from None
+                if error.errno == errno.ENOTDIR:
+                    mode = os.lstat(part, dir_fd=descriptor).st_mode
+                    kind = "a symbolic link" if stat.S_ISLNK(mode) else _file_kind(mode)
+                    raise NotRegularFile(f"{walked} is {kind}, not a directory") from None
+                raise
+            os.close(descriptor)
+            descriptor = child
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def read_regular(path: Path) -> bytes | None:
+    """The bytes of a regular file of the evidence; None when it does not exist."""
+    try:
+        descriptor = open_regular(path)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(descriptor, "rb") as stream:
+        return stream.read()
+
+
+def digest_regular(name: str, *, dir_fd: int, shown: Path) -> str:
+    """SHA-256 of the regular file ``name`` in the directory ``dir_fd``, read without links."""
+    with os.fdopen(open_regular(name, dir_fd=dir_fd, shown=shown), "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def is_plain_name(name: object) -> bool:
+    """Whether ``name`` names an entry of one directory: no path, not hidden, not ``..``."""
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+        and not name.startswith(".")
+    )
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "not a regular file"
 
 
 def encode_canonical(data: Mapping[str, Any]) -> bytes:
@@ -235,7 +377,7 @@ def append_run(
     """
     relative = _relative_run_dir(reports_dir, run_dir)
     document = read_report_document(run_dir / REPORT_FILE_NAME)
-    digests = _digest_report(run_dir, relative)
+    digests = _digest_report(reports_dir, run_dir, relative)
     measurements = document.measurements
 
     def build(seq: int, prev: str) -> RunEntry:
@@ -358,16 +500,16 @@ def find_run_dirs(reports_dir: Path) -> list[Path]:
 
 
 def read_ledger(reports_dir: Path) -> list[LedgerLine]:
-    """Every line of the ledger, parsed; an absent ledger has none."""
+    """Every line of the ledger, parsed; an absent ledger has none.
+
+    Raises NotRegularFile (exit 2) when the ledger is a link or not a regular file.
+    """
+    path = ledger_path(reports_dir)
     try:
-        content = ledger_path(reports_dir).read_bytes()
-    except FileNotFoundError:
-        return []
+        content = read_regular(path)
     except OSError as error:
-        raise DrillError(
-            f"{ledger_path(reports_dir)}: cannot read the ledger: {error.strerror or error}"
-        ) from error
-    return parse_ledger(content)
+        raise DrillError(f"{path}: cannot read the ledger: {error.strerror or error}") from error
+    return parse_ledger(content) if content is not None else []
 
 
 def parse_ledger(content: bytes) -> list[LedgerLine]:
@@ -391,11 +533,11 @@ def read_head(path: Path) -> LedgerHead | None:
     itself a finding, which ``verify`` reports rather than ignores.
     """
     try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        return None
+        content = read_regular(path)
     except OSError as error:
         raise DrillError(f"{path}: cannot read: {error.strerror or error}") from error
+    if content is None:
+        return None
     try:
         return LedgerHead.model_validate_json(content)
     except ValidationError as error:
@@ -419,8 +561,8 @@ def _append(
 ) -> RunEntry | SkipEntry:
     with _locked(reports_dir):
         path = ledger_path(reports_dir)
-        existed = path.exists()
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        existed = os.path.lexists(path)
+        descriptor = open_regular(path, flags=os.O_RDWR | os.O_CREAT | os.O_APPEND)
         try:
             seq, prev = _find_chain_end(descriptor, path, _read_anchors(reports_dir))
             entry = build(seq, prev)
@@ -450,7 +592,7 @@ def _locked(reports_dir: Path) -> Iterator[None]:
     # A lock file of its own, never replaced: locking the ledger itself would not
     # survive a writer that replaces the file, and the head is replaced on every append.
     reports_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(reports_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = open_regular(reports_dir / LOCK_FILE_NAME, flags=os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
@@ -478,7 +620,7 @@ def _read_anchors(reports_dir: Path) -> list[_HeadRecord]:
         raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
     if head is not None:
         anchors.append(_HeadRecord(seq=head.seq, digest=head.digest, source=HEAD_FILE_NAME))
-    elif ledger_path(reports_dir).exists() and ledger_path(reports_dir).stat().st_size:
+    elif os.path.lexists(ledger_path(reports_dir)) and os.lstat(ledger_path(reports_dir)).st_size:
         raise LedgerMismatch(
             f"refusing to append: {path} is missing, so the ledger's end cannot be checked "
             "(every append writes it); run: drill evidence verify"
@@ -493,6 +635,11 @@ def _read_anchors(reports_dir: Path) -> list[_HeadRecord]:
             _HeadRecord(
                 seq=remembered.seq, digest=remembered.digest, source=f"the witness {witness}"
             )
+        )
+    elif witness_record_path(reports_dir).exists():
+        raise LedgerMismatch(
+            f"refusing to append: the witness copy of the head {witness} is missing, though "
+            "this machine kept one for this ledger; run: drill evidence verify"
         )
     return anchors
 
@@ -604,6 +751,10 @@ def _write_head(
         witness = witness_path(reports_dir)
         witness.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(witness, content)
+        record = witness_record_path(reports_dir)
+        if not record.exists():
+            location = str(reports_dir.resolve()) + "\n"
+            write_atomically(record, location.encode("utf-8"))
 
 
 def _parse_line(number: int, raw: bytes, *, complete: bool) -> LedgerLine:
@@ -641,10 +792,24 @@ def _relative_run_dir(reports_dir: Path, run_dir: Path) -> str:
     return relative.as_posix()
 
 
-def _digest_report(run_dir: Path, relative: str) -> ReportDigests:
+def _digest_report(reports_dir: Path, run_dir: Path, relative: str) -> ReportDigests:
+    try:
+        directory = open_directory(reports_dir, relative)
+    except FileNotFoundError:
+        raise InvalidInput(f"{run_dir}: no such run directory") from None
+    try:
+        return _digest_open_report(directory, run_dir, relative)
+    finally:
+        os.close(directory)
+
+
+def _digest_open_report(directory: int, run_dir: Path, relative: str) -> ReportDigests:
     manifest_path = run_dir / MANIFEST_FILE_NAME
     try:
-        manifest_bytes = manifest_path.read_bytes()
+        with os.fdopen(
+            open_regular(MANIFEST_FILE_NAME, dir_fd=directory, shown=manifest_path), "rb"
+        ) as stream:
+            manifest_bytes = stream.read()
     except FileNotFoundError:
         raise InvalidInput(
             f"{run_dir}: the report is incomplete (no {MANIFEST_FILE_NAME})"
@@ -657,7 +822,16 @@ def _digest_report(run_dir: Path, relative: str) -> ReportDigests:
         raise InvalidInput(f"{manifest_path}: not a report manifest ({error})") from error
     files: dict[str, str] = {}
     for name, expected in sorted(listed.items()):
-        actual = sha256_file(run_dir / name)
+        if not is_plain_name(name):
+            raise InvalidInput(
+                f"{manifest_path}: lists {name!r}, which is not a file of the report directory"
+            )
+        try:
+            actual = digest_regular(name, dir_fd=directory, shown=run_dir / name)
+        except FileNotFoundError:
+            raise InvalidInput(
+                f"{run_dir / name}: listed in {MANIFEST_FILE_NAME} but missing"
+            ) from None
         if actual != expected:
             raise DrillError(
                 f"{run_dir / name} no longer matches {MANIFEST_FILE_NAME}: "
@@ -666,10 +840,12 @@ def _digest_report(run_dir: Path, relative: str) -> ReportDigests:
         files[name] = actual
     # Files beside the report that its manifest does not list (the start note) are
     # part of the run directory an auditor receives, so the entry vouches for them too.
-    for path in sorted(run_dir.iterdir()):
-        unlisted = path.name not in files and path.name != MANIFEST_FILE_NAME
-        if unlisted and path.is_file() and not path.name.startswith("."):
-            files[path.name] = sha256_file(path)
+    # Anything there that is not a regular file (a link to a key, a FIFO) is refused:
+    # the entry must vouch for every name an auditor will see.
+    for name in sorted(os.listdir(directory)):
+        if name in files or name == MANIFEST_FILE_NAME or name.startswith("."):
+            continue
+        files[name] = digest_regular(name, dir_fd=directory, shown=run_dir / name)
     return ReportDigests(dir=relative, manifest_sha256=digest_bytes(manifest_bytes), files=files)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,18 +47,22 @@ from drillkit.evidence.ledger import (
     HEAD_FILE_NAME,
     LedgerHead,
     LedgerLine,
+    NotRegularFile,
     RunEntry,
     Signature,
+    digest_regular,
     find_run_dirs,
     head_path,
+    is_plain_name,
     ledger_path,
+    open_directory,
     read_head,
     read_ledger,
     signed_payload,
     witness_path,
+    witness_record_path,
 )
 from drillkit.evidence.signing import VerifyKey
-from drillkit.files import sha256_file
 from drillkit.model.timeline import parse_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
@@ -81,6 +86,8 @@ class ProblemKind(StrEnum):
     BAD_SIGNATURE = "bad signature"
     UNSIGNED = "not signed"
     HEAD = "head missing or damaged"
+    NOT_REGULAR = "link or special file"
+    FILE_ADDED = "file added"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -170,7 +177,7 @@ def verify_ledger(
     run_lines = [line for line in lines if isinstance(line.entry, RunEntry)]
     checked = [line for line in run_lines if _is_since(line, since)]
     for line in checked:
-        problems += _check_run_files(reports_dir, line, notices)
+        problems += _check_run_files(reports_dir, line)
     problems += _find_left_out(reports_dir, run_lines, since, notices)
 
     return Verification(
@@ -329,6 +336,15 @@ def _read_heads(
         anchors.append(
             Anchor(seq=witness.seq, digest=witness.digest, source=f"the witness {witness_file}")
         )
+    elif lines and witness_record_path(reports_dir).exists():
+        problems.append(
+            Problem(
+                kind=ProblemKind.HEAD,
+                message=f"the witness copy of the head {witness_file} is missing, though this "
+                f"machine kept one for this ledger ({witness_record_path(reports_dir)}): it was "
+                "removed, and a truncated tail could go unnoticed",
+            )
+        )
     elif lines:
         notices.append(
             f"no witness copy of the head on this machine ({witness_file}): the ledger was "
@@ -485,7 +501,7 @@ def _check_signature(
     return None
 
 
-def _check_run_files(reports_dir: Path, line: LedgerLine, notices: list[str]) -> list[Problem]:
+def _check_run_files(reports_dir: Path, line: LedgerLine) -> list[Problem]:
     entry = line.entry
     assert isinstance(entry, RunEntry)
     run = entry.report.dir
@@ -500,7 +516,9 @@ def _check_run_files(reports_dir: Path, line: LedgerLine, notices: list[str]) ->
                 run=run,
             )
         ]
-    if not run_dir.is_dir():
+    try:
+        directory = open_directory(reports_dir, run)
+    except FileNotFoundError:
         return [
             Problem(
                 kind=ProblemKind.RUN_REMOVED,
@@ -510,46 +528,74 @@ def _check_run_files(reports_dir: Path, line: LedgerLine, notices: list[str]) ->
                 run=run,
             )
         ]
+    except NotRegularFile as error:
+        return [
+            Problem(
+                kind=ProblemKind.NOT_REGULAR,
+                message=f"run {run} (ledger line {line.number}): {error}: it was replaced",
+                line=line.number,
+                run=run,
+            )
+        ]
+    try:
+        expected = {MANIFEST_FILE_NAME: entry.report.manifest_sha256, **entry.report.files}
+        return _check_directory(directory, run_dir, run, line, expected)
+    finally:
+        os.close(directory)
+
+
+def _check_directory(
+    directory: int, run_dir: Path, run: str, line: LedgerLine, expected: Mapping[str, str]
+) -> list[Problem]:
+    """Compare the files of an opened report directory with the digests its entry holds."""
+    where = f"run {run} (ledger line {line.number})"
+
+    def problem(kind: ProblemKind, message: str, name: str | None = None) -> Problem:
+        return Problem(kind=kind, message=message, line=line.number, run=run, file=name)
+
     problems: list[Problem] = []
-    expected = {MANIFEST_FILE_NAME: entry.report.manifest_sha256, **entry.report.files}
     for name, digest in expected.items():
-        path = run_dir / name
-        if "/" in name or name.startswith("."):
-            continue
-        if not path.is_file():
+        if not is_plain_name(name):
             problems.append(
-                Problem(
-                    kind=ProblemKind.FILE_MISSING,
-                    message=f"run {run} (ledger line {line.number}): {name} is missing: it was "
-                    "removed",
-                    line=line.number,
-                    run=run,
-                    file=name,
+                problem(
+                    ProblemKind.LINE_ALTERED,
+                    f"ledger {line.label} was altered: it names {name!r}, which is not a file "
+                    "of a report directory",
                 )
             )
             continue
-        actual = sha256_file(path)
+        try:
+            actual = digest_regular(name, dir_fd=directory, shown=run_dir / name)
+        except FileNotFoundError:
+            problems.append(
+                problem(
+                    ProblemKind.FILE_MISSING, f"{where}: {name} is missing: it was removed", name
+                )
+            )
+            continue
+        except NotRegularFile as error:
+            message = str(error).replace(str(run_dir / name), name, 1)
+            problems.append(problem(ProblemKind.NOT_REGULAR, f"{where}: {message}", name))
+            continue
         if actual != digest:
             problems.append(
-                Problem(
-                    kind=ProblemKind.FILE_ALTERED,
-                    message=f"run {run} (ledger line {line.number}): {name} was altered "
-                    f"(SHA-256 {actual[:_SHORT]}..., the ledger recorded {digest[:_SHORT]}...)",
-                    line=line.number,
-                    run=run,
-                    file=name,
+                problem(
+                    ProblemKind.FILE_ALTERED,
+                    f"{where}: {name} was altered (SHA-256 {actual[:_SHORT]}..., the ledger "
+                    f"recorded {digest[:_SHORT]}...)",
+                    name,
                 )
             )
-    added = sorted(
-        path.name
-        for path in run_dir.iterdir()
-        if path.name not in expected and not path.name.startswith(".")
-    )
-    if added:
-        notices.append(
-            f"run {run}: {', '.join(added)} {'is' if len(added) == 1 else 'are'} not part of "
-            "the recorded report (added after the run was entered)"
-        )
+    for name in sorted(os.listdir(directory)):
+        if name not in expected and not name.startswith("."):
+            problems.append(
+                problem(
+                    ProblemKind.FILE_ADDED,
+                    f"{where}: {name} is not part of the recorded report: it was added after "
+                    "the run was entered",
+                    name,
+                )
+            )
     return problems
 
 
