@@ -30,7 +30,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tempfile
 import zipfile
 from collections import Counter
@@ -38,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 import jinja2
 
@@ -50,15 +49,20 @@ from drillkit.evidence.ledger import (
     LEDGER_FILE_NAME,
     LedgerHead,
     LedgerLine,
+    ReportDigests,
     RunEntry,
     SkipEntry,
     encode_canonical,
     head_path,
+    is_plain_name,
+    open_directory,
+    open_regular,
     read_ledger,
+    read_regular,
 )
 from drillkit.evidence.signing import ALGORITHM, SigningKey, VerifyKey
 from drillkit.evidence.verify import Verification, verify_ledger
-from drillkit.files import sha256_file, sync_directory
+from drillkit.files import sync_directory
 from drillkit.model.measurement import format_seconds
 from drillkit.model.timeline import format_utc, parse_utc
 from drillkit.reporting.document import (
@@ -68,6 +72,7 @@ from drillkit.reporting.document import (
     ReportDocument,
     read_report_document,
 )
+from drillkit.reporting.writer import MANIFEST_FILE_NAME
 from drillkit.running.redaction import Secrets, collect_environment_secrets, redact_text
 
 BUNDLE_FORMAT: Final = "drillkit-evidence-bundle"
@@ -207,16 +212,18 @@ def export_bundle(
     skips = [_skip_row(line, secrets) for line in in_period if isinstance(line.entry, SkipEntry)]
     slice_lines = _ledger_slice(lines, in_period)
 
-    # Report files are streamed from disk into the zip; only generated members are bytes.
-    files: dict[str, bytes | Path] = {}
-    for row in rows:
-        run_dir = reports_dir / row.drill / row.run_id
-        for path in sorted(run_dir.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
-                files[f"runs/{row.drill}/{row.run_id}/{path.name}"] = path
+    # Exactly the files each entry records, from the directory the entry names: never
+    # what else a run directory holds, never through a link. They are streamed from
+    # disk into the zip and checked against their recorded digests on the way.
+    files: dict[str, bytes | RecordedFile] = {}
+    exported = {row.ledger_entry for row in rows}
+    for line in in_period:
+        if isinstance(line.entry, RunEntry) and line.entry.seq in exported:
+            files.update(recorded_files(reports_dir, line.entry.report))
     files[LEDGER_FILE_NAME] = b"".join(line.raw + b"\n" for line in slice_lines)
-    if head_path(reports_dir).is_file():
-        files[HEAD_FILE_NAME] = head_path(reports_dir).read_bytes()
+    head = read_regular(head_path(reports_dir))
+    if head is not None:
+        files[HEAD_FILE_NAME] = head
 
     context = _IndexContext(
         start=start,
@@ -254,6 +261,36 @@ def export_bundle(
         head=verification.head,
         signed_by=context.signed_by,
     )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordedFile:
+    """A report file as its ledger entry records it: where it is and its digest."""
+
+    reports_dir: Path
+    directory: str
+    """The report directory, relative to ``reports_dir``, as the entry names it."""
+    name: str
+    sha256: str
+
+
+def recorded_files(reports_dir: Path, report: ReportDigests) -> dict[str, RecordedFile]:
+    """The bundle members of one entry's report: ``runs/<dir>/<name>`` for each file it
+    records, ``manifest.json`` included; TamperingFound for a name that is not safe."""
+    parts = report.dir.split("/")
+    recorded = {MANIFEST_FILE_NAME: report.manifest_sha256, **report.files}
+    unsafe = [name for name in (*parts, *recorded) if not is_plain_name(name)]
+    if unsafe:
+        raise TamperingFound(
+            f"the ledger entry for {report.dir!r} names {unsafe[0]!r}, which is not a plain "
+            "file or directory name; nothing was exported"
+        )
+    return {
+        f"runs/{report.dir}/{name}": RecordedFile(
+            reports_dir=reports_dir, directory=report.dir, name=name, sha256=digest
+        )
+        for name, digest in sorted(recorded.items())
+    }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -462,7 +499,7 @@ def _ledger_slice(lines: Sequence[LedgerLine], in_period: Sequence[LedgerLine]) 
     return [line for line in lines if first <= line.number <= last]
 
 
-def _render_manifest(context: _IndexContext, files: dict[str, bytes | Path]) -> bytes:
+def _render_manifest(context: _IndexContext, files: dict[str, bytes | RecordedFile]) -> bytes:
     head = context.verification.head
     manifest = {
         "format": BUNDLE_FORMAT,
@@ -491,7 +528,7 @@ def _render_manifest(context: _IndexContext, files: dict[str, bytes | Path]) -> 
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def _write_zip(output: Path, files: dict[str, bytes | Path], generated: datetime) -> int:
+def _write_zip(output: Path, files: dict[str, bytes | RecordedFile], generated: datetime) -> int:
     # Members in a fixed order with the export's own time, so the same export of the
     # same ledger gives the same bytes.
     stamp = generated.astimezone(UTC).timetuple()[:6]
@@ -507,9 +544,9 @@ def _write_zip(output: Path, files: dict[str, bytes | Path], generated: datetime
                     info.compress_type = zipfile.ZIP_DEFLATED
                     info.external_attr = 0o644 << 16
                     source = files[name]
-                    if isinstance(source, Path):
-                        with source.open("rb") as reader, bundle.open(info, "w") as writer:
-                            shutil.copyfileobj(reader, writer, 1024 * 1024)
+                    if isinstance(source, RecordedFile):
+                        with bundle.open(info, "w") as writer:
+                            _copy_recorded(source, writer)
                     else:
                         bundle.writestr(info, source)
             stream.flush()
@@ -523,9 +560,30 @@ def _write_zip(output: Path, files: dict[str, bytes | Path], generated: datetime
     return output.stat().st_size
 
 
-def _digest(source: bytes | Path) -> str:
-    if isinstance(source, Path):
-        return sha256_file(source)
+def _copy_recorded(source: RecordedFile, writer: IO[bytes]) -> None:
+    # Hashed as it is copied: a file changed since verification fails the whole
+    # export (the temporary zip is removed) instead of shipping unvouched bytes.
+    shown = source.reports_dir / source.directory / source.name
+    directory = open_directory(source.reports_dir, source.directory)
+    try:
+        descriptor = open_regular(source.name, dir_fd=directory, shown=shown)
+    finally:
+        os.close(directory)
+    digest = hashlib.sha256()
+    with os.fdopen(descriptor, "rb") as reader:
+        while chunk := reader.read(1024 * 1024):
+            digest.update(chunk)
+            writer.write(chunk)
+    if digest.hexdigest() != source.sha256:
+        raise TamperingFound(
+            f"{shown} changed while it was exported (it no longer matches its ledger "
+            "entry); nothing was exported"
+        )
+
+
+def _digest(source: bytes | RecordedFile) -> str:
+    if isinstance(source, RecordedFile):
+        return source.sha256
     return hashlib.sha256(source).hexdigest()
 
 

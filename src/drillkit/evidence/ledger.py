@@ -377,6 +377,13 @@ def append_run(
     """
     relative = _relative_run_dir(reports_dir, run_dir)
     document = read_report_document(run_dir / REPORT_FILE_NAME)
+    # The entry names the run by its report and its directory; they must agree, or an
+    # export would look for the run's files elsewhere than where they were hashed.
+    if [document.drill, document.run_id] != relative.split("/"):
+        raise InvalidInput(
+            f"{run_dir / REPORT_FILE_NAME}: drill {document.drill!r} and run_id "
+            f"{document.run_id!r} do not name its directory {relative}; it is not entered"
+        )
     digests = _digest_report(reports_dir, run_dir, relative)
     measurements = document.measurements
 
