@@ -229,7 +229,8 @@ def export(
       index.html, index.csv  one row per run: date, drill, scope, DR strategy, RTO and
                              RPO target and actual, verdict, findings, operator,
                              approver, controls; and the scheduled runs that were skipped
-      runs/<drill>/<run-id>/ each run's report files, byte for byte
+      runs/<drill>/<run-id>/ the report files each run's ledger entry records, byte
+                             for byte (game days: runs/gamedays/<name>/<id>/)
       ledger.jsonl           the ledger lines of the period (and the one before)
       manifest.json          SHA-256 of every file, the period and the ledger head
       manifest.sig           its Ed25519 signature, with --signing-key
@@ -260,7 +261,8 @@ def export(
     )
     head = f"{result.head.seq}:{result.head.digest}" if result.head is not None else "none"
     click.echo(
-        f"{result.path}: {result.runs} runs, {result.skips} skips, {result.files} files, "
+        f"{result.path}: {result.runs} runs, {result.skips} skips, {result.gamedays} game days, "
+        f"{result.files} files, "
         f"{result.bytes / 1e6:.1f} MB"
     )
     click.echo(f"ledger head  {head}  (keep it; check later with: drill evidence verify --head)")
@@ -341,6 +343,20 @@ def enter_run(reports_dir: Path, report_dir: Path, signing_key: SigningKey | Non
         raise DrillError(
             f"the report was written to {report_dir} but not entered in the ledger: {error}; "
             "enter it with: drill evidence adopt"
+        ) from error
+
+
+def enter_gameday(reports_dir: Path, gameday_dir: Path, signing_key: SigningKey | None) -> None:
+    """Add a just-written game-day report to the ledger; on failure, say where it is."""
+    from drillkit.errors import DrillError
+    from drillkit.evidence.ledger import append_gameday
+
+    try:
+        append_gameday(reports_dir, gameday_dir, signing_key=signing_key)
+    except DrillError as error:
+        raise DrillError(
+            f"the game-day report was written to {gameday_dir} but not entered in the "
+            f"ledger: {error}"
         ) from error
 
 

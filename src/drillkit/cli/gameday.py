@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from drillkit.cli.evidence import enter_gameday, load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
@@ -52,6 +53,7 @@ def gameday() -> None:
 @reports_dir_option
 @kubeconfig_option
 @context_option("the drill's, else current")
+@signing_key_option
 @output_option("machine-readable output on stdout.")
 def run_gameday_command(
     name: str,
@@ -61,13 +63,16 @@ def run_gameday_command(
     reports_dir: Path,
     kubeconfig: Path | None,
     context: str | None,
+    signing_key: Path | None,
     output: str,
 ) -> None:
     """Run the game day NAME (gamedays/NAME.yaml) or the file PATH now.
 
     Each drill runs as `drill run` would (lock, guardrails, rollback, report); the game
-    day report in reports/gamedays/NAME/ID/ aggregates them. At a checkpoint you are
-    asked to confirm; answering no stops the game day.
+    day report in reports/gamedays/NAME/ID/ (gameday.json, .md, .html) aggregates them
+    and is entered in the evidence ledger, linked to each drill's entry, signed with
+    --signing-key. At a checkpoint you are asked to confirm; answering no stops the game
+    day.
 
     \b
     Examples:
@@ -91,6 +96,8 @@ def run_gameday_command(
     from drillkit.scheduling.launching import DrillLauncher, load_named_drill
 
     definition = load_gameday(find_gameday_file(gamedays_dir, name))
+    # A broken key must stop the game day before the first drill touches anything.
+    ledger_key = load_signing_key_option(signing_key)
     # Every drill is read before the first one runs: a typo in the last step must not
     # surface after the first drills already disrupted the cluster.
     for drill in definition.drills():
@@ -125,6 +132,7 @@ def run_gameday_command(
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     report_dir = write_gameday_report(record, reports_dir)
+    enter_gameday(reports_dir, report_dir, ledger_key)
     if output == "json":
         from drillkit.scheduling.gamedays import render_gameday_json
 

@@ -7,7 +7,10 @@ and prove none was altered or left out." The bundle holds:
   RTO and RPO target and actual, verdict, findings, operator, approver, controls), the
   controls each run is evidence for, described from the catalogue
   (:mod:`drillkit.evidence.controls`), and the scheduled runs that were skipped;
-- ``runs/<drill>/<run-id>/``: each run's report directory, byte for byte;
+- ``runs/<drill>/<run-id>/``: the files each run's ledger entry records, byte for byte
+  (checked against their digests as they are copied, never read through a link);
+- ``runs/gamedays/<name>/<id>/``: the same for each game day of the period, listed in
+  the index with the ledger entries of its drill runs;
 - ``ledger.jsonl``: the contiguous slice of the ledger covering the period, plus the
   entry before it, whose digest the slice's first ``prev`` names; ``ledger.head``: the
   head at export time;
@@ -47,6 +50,7 @@ from drillkit.evidence.controls import Catalogue, Control
 from drillkit.evidence.ledger import (
     HEAD_FILE_NAME,
     LEDGER_FILE_NAME,
+    GameDayEntry,
     LedgerHead,
     LedgerLine,
     ReportDigests,
@@ -148,6 +152,21 @@ class SkipRow:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class GameDayRow:
+    """One game day of the bundle: its drill runs are rows of their own."""
+
+    started_utc: str
+    name: str
+    gameday_id: str
+    verdict: str
+    runs: tuple[str, ...]
+    """``<drill>/<run-id> (entry N)`` of each drill run it made."""
+    ledger_entry: int
+    report: str
+    """Its ``gameday.html`` inside the bundle."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ControlSummary:
     """A control and the runs of the period that are evidence for it."""
 
@@ -162,6 +181,7 @@ class ExportResult:
     path: Path
     runs: int
     skips: int
+    gamedays: int
     files: int
     bytes: int
     head: LedgerHead | None
@@ -210,16 +230,28 @@ def export_bundle(
     if wanted:
         rows = [row for row in rows if wanted.intersection(row.controls)]
     skips = [_skip_row(line, secrets) for line in in_period if isinstance(line.entry, SkipEntry)]
+    exported = {row.ledger_entry for row in rows}
+    gameday_entries = [
+        line.entry
+        for line in in_period
+        if isinstance(line.entry, GameDayEntry)
+        # With a control filter, a game day goes with the runs it made.
+        and (not wanted or any(run.seq in exported for run in line.entry.runs))
+    ]
+    gamedays = [_gameday_row(entry) for entry in gameday_entries]
     slice_lines = _ledger_slice(lines, in_period)
 
     # Exactly the files each entry records, from the directory the entry names: never
     # what else a run directory holds, never through a link. They are streamed from
     # disk into the zip and checked against their recorded digests on the way.
     files: dict[str, bytes | RecordedFile] = {}
-    exported = {row.ledger_entry for row in rows}
     for line in in_period:
         if isinstance(line.entry, RunEntry) and line.entry.seq in exported:
             files.update(recorded_files(reports_dir, line.entry.report))
+    for gameday in gameday_entries:
+        # Under runs/ like in the reports tree, so its relative links to the drill
+        # reports resolve inside the bundle too.
+        files.update(recorded_files(reports_dir, gameday.report))
     files[LEDGER_FILE_NAME] = b"".join(line.raw + b"\n" for line in slice_lines)
     head = read_regular(head_path(reports_dir))
     if head is not None:
@@ -231,6 +263,7 @@ def export_bundle(
         generated=generated,
         rows=rows,
         skips=skips,
+        gamedays=gamedays,
         controls=_summarise_controls(rows, catalogue, wanted),
         filter=sorted(wanted),
         verification=verification,
@@ -256,6 +289,7 @@ def export_bundle(
         path=output,
         runs=len(rows),
         skips=len(skips),
+        gamedays=len(gamedays),
         files=len(files),
         bytes=size,
         head=verification.head,
@@ -300,6 +334,7 @@ class _IndexContext:
     generated: datetime
     rows: Sequence[IndexRow]
     skips: Sequence[SkipRow]
+    gamedays: Sequence[GameDayRow]
     controls: Sequence[ControlSummary]
     filter: Sequence[str]
     verification: Verification
@@ -355,6 +390,7 @@ def render_index_html(context: _IndexContext) -> str:
             generated=format_utc(context.generated),
             rows=context.rows,
             skips=context.skips,
+            gamedays=context.gamedays,
             controls=context.controls,
             filter=context.filter,
             verdicts=sorted(verdicts.items()),
@@ -397,7 +433,7 @@ def _resolve_controls(catalogue: Catalogue, names: Sequence[str]) -> set[str]:
 
 def _in_period(line: LedgerLine, start: datetime, end: datetime) -> bool:
     entry = line.entry
-    if isinstance(entry, RunEntry):
+    if isinstance(entry, RunEntry | GameDayEntry):
         moment = entry.started_utc
     elif isinstance(entry, SkipEntry):
         moment = entry.scheduled_for
@@ -470,6 +506,21 @@ def _skip_row(line: LedgerLine, secrets: Secrets) -> SkipRow:
     )
 
 
+def _gameday_row(entry: GameDayEntry) -> GameDayRow:
+    return GameDayRow(
+        started_utc=entry.started_utc,
+        name=entry.gameday,
+        gameday_id=entry.gameday_id,
+        verdict=entry.verdict,
+        runs=tuple(
+            f"{run.dir} (entry {run.seq})" if run.seq is not None else f"{run.dir} (no entry)"
+            for run in entry.runs
+        ),
+        ledger_entry=entry.seq,
+        report=f"runs/{entry.report.dir}/gameday.html",
+    )
+
+
 def _summarise_controls(
     rows: Sequence[IndexRow], catalogue: Catalogue, wanted: set[str]
 ) -> list[ControlSummary]:
@@ -510,6 +561,7 @@ def _render_manifest(context: _IndexContext, files: dict[str, bytes | RecordedFi
         "controls": list(context.filter),
         "runs": len(context.rows),
         "skips": len(context.skips),
+        "gamedays": len(context.gamedays),
         "ledger": {
             "head": f"{head.seq}:{head.digest}" if head is not None else None,
             "slice": {

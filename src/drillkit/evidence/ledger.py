@@ -149,8 +149,42 @@ class SkipEntry(_Entry):
     sig: Signature | None = None
 
 
-Entry = Annotated[RunEntry | SkipEntry, Field(discriminator="kind")]
-_ENTRY_ADAPTER: Final[TypeAdapter[RunEntry | SkipEntry]] = TypeAdapter(Entry)
+class LinkedRun(_Entry):
+    """A drill run of a game day, and the ledger entry it had when the game day was entered."""
+
+    step: int = Field(ge=1)
+    drill: str
+    run_id: str
+    dir: str
+    """Its report directory, relative to the reports directory."""
+    seq: int | None
+    """None when the run had no ledger entry (its append failed; adopt enters it)."""
+
+
+class GameDayEntry(_Entry):
+    """A game day whose report was written: its files and the runs it made."""
+
+    v: Literal[1]
+    seq: int = Field(ge=1)
+    kind: Literal["gameday"]
+    prev: str = Field(pattern=_DIGEST_PATTERN)
+    recorded_utc: str
+    gameday_id: str
+    gameday: str
+    started_utc: str
+    ended_utc: str
+    verdict: str
+    report: ReportDigests
+    runs: tuple[LinkedRun, ...]
+    sig: Signature | None = None
+
+
+AnyEntry = RunEntry | SkipEntry | GameDayEntry
+Entry = Annotated[AnyEntry, Field(discriminator="kind")]
+_ENTRY_ADAPTER: Final[TypeAdapter[AnyEntry]] = TypeAdapter(Entry)
+GAMEDAYS_DIR_NAME: Final = "gamedays"
+"""Game-day reports live in ``<reports>/gamedays/<name>/<id>/``."""
+GAMEDAY_FILE_NAME: Final = "gameday.json"
 
 
 class LedgerHead(_Entry):
@@ -172,7 +206,7 @@ class LedgerLine:
     raw: bytes
     """The line's bytes without its newline."""
     digest: str
-    entry: RunEntry | SkipEntry | None
+    entry: AnyEntry | None
     """None when the line is not a valid entry; ``problem`` says why."""
     problem: str | None
     complete: bool
@@ -186,6 +220,8 @@ class LedgerLine:
             return f"line {self.number} (run {entry.drill}/{entry.run_id})"
         if isinstance(entry, SkipEntry):
             return f"line {self.number} (skip of {entry.drill} at {entry.scheduled_for})"
+        if isinstance(entry, GameDayEntry):
+            return f"line {self.number} (game day {entry.gameday}/{entry.gameday_id})"
         return f"line {self.number}"
 
 
@@ -456,6 +492,121 @@ def append_skip(
     return entry
 
 
+def append_gameday(
+    reports_dir: Path,
+    gameday_dir: Path,
+    *,
+    signing_key: SigningKey | None = None,
+    now: datetime | None = None,
+) -> GameDayEntry:
+    """Add the game day whose report is in ``gameday_dir`` to the ledger; return its entry.
+
+    Called once the game day's report is written (``manifest.json`` last). The entry
+    holds the digest of each of its files and, for each drill run it made, that run's
+    ledger entry, so the game day vouches for its runs as the chain vouches for it.
+    Raises InvalidInput when the report is incomplete or not a
+    ``gamedays/<name>/<id>`` directory of ``reports_dir``.
+    """
+    relative = _relative_dir(reports_dir, gameday_dir, depth=3)
+    if relative.split("/")[0] != GAMEDAYS_DIR_NAME:
+        raise InvalidInput(f"{gameday_dir} is not a gamedays/<name>/<id> directory")
+    try:
+        directory = open_directory(reports_dir, relative)
+    except FileNotFoundError:
+        raise InvalidInput(f"{gameday_dir}: no such game-day directory") from None
+    try:
+        summary = _read_gameday_summary(directory, gameday_dir, relative)
+        digests = _digest_open_report(directory, gameday_dir, relative)
+    finally:
+        os.close(directory)
+    runs_by_dir = {
+        line.entry.report.dir: line.entry.seq
+        for line in read_ledger(reports_dir)
+        if isinstance(line.entry, RunEntry)
+    }
+    runs = tuple(
+        LinkedRun(step=step, drill=drill, run_id=run_id, dir=run, seq=runs_by_dir.get(run))
+        for step, drill, run_id, run in summary.runs
+    )
+
+    def build(seq: int, prev: str) -> GameDayEntry:
+        return GameDayEntry(
+            v=ENTRY_VERSION,
+            seq=seq,
+            kind="gameday",
+            prev=prev,
+            recorded_utc=format_utc(now or datetime.now(UTC)),
+            gameday_id=summary.gameday_id,
+            gameday=summary.gameday,
+            started_utc=summary.started_utc,
+            ended_utc=summary.ended_utc,
+            verdict=summary.verdict,
+            report=digests,
+            runs=runs,
+        )
+
+    entry = _append(reports_dir, build, signing_key=signing_key, now=now)
+    assert isinstance(entry, GameDayEntry)
+    return entry
+
+
+class _GameDayStep(BaseModel):
+    # Only what the entry needs from gameday.json; the rest is the report's business.
+    model_config = ConfigDict(extra="ignore")
+    index: int
+    kind: str
+    title: str
+    run_id: str | None = None
+    report_dir: str | None = None
+
+
+class _GameDaySummary(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    gameday_id: str
+    gameday: str
+    started_utc: str
+    ended_utc: str
+    verdict: str
+    steps: list[_GameDayStep]
+
+    @property
+    def runs(self) -> list[tuple[int, str, str, str]]:
+        """(step, drill, run id, report directory relative to the reports) of each run."""
+        found = []
+        for step in self.steps:
+            if step.kind != "drill" or not step.run_id:
+                continue
+            # The report directory is <reports>/<drill name>/<run id>; the drill's name
+            # may differ from the game day's step title (the drill file's name).
+            drill = Path(step.report_dir).parent.name if step.report_dir else step.title
+            found.append((step.index, step.title, step.run_id, f"{drill}/{step.run_id}"))
+        return found
+
+
+def _read_gameday_summary(directory: int, gameday_dir: Path, relative: str) -> _GameDaySummary:
+    path = gameday_dir / GAMEDAY_FILE_NAME
+    try:
+        with os.fdopen(open_regular(GAMEDAY_FILE_NAME, dir_fd=directory, shown=path), "rb") as f:
+            content = f.read()
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"{gameday_dir}: the game-day report is incomplete (no {GAMEDAY_FILE_NAME})"
+        ) from None
+    try:
+        summary = _GameDaySummary.model_validate_json(content)
+    except ValidationError as error:
+        raise InvalidInput(f"{path}: not a game-day report: {_first_error(error)}") from error
+    if [GAMEDAYS_DIR_NAME, summary.gameday, summary.gameday_id] != relative.split("/"):
+        raise InvalidInput(
+            f"{path}: game day {summary.gameday!r} and id {summary.gameday_id!r} do not name "
+            f"its directory {relative}; it is not entered"
+        )
+    unsafe = [run for *_, run in summary.runs if not all(map(is_plain_name, run.split("/")))]
+    if unsafe:
+        raise InvalidInput(f"{path}: names a run directory {unsafe[0]!r} outside the reports")
+    return summary
+
+
 def find_unrecorded_runs(reports_dir: Path) -> list[Path]:
     """Complete report directories (with ``manifest.json``) that no ledger entry names."""
     recorded = {
@@ -561,11 +712,11 @@ class LedgerMismatch(DrillError):
 
 def _append(
     reports_dir: Path,
-    build: Callable[[int, str], RunEntry | SkipEntry],
+    build: Callable[[int, str], AnyEntry],
     *,
     signing_key: SigningKey | None,
     now: datetime | None,
-) -> RunEntry | SkipEntry:
+) -> AnyEntry:
     with _locked(reports_dir):
         path = ledger_path(reports_dir)
         existed = os.path.lexists(path)
@@ -766,7 +917,7 @@ def _write_head(
 
 def _parse_line(number: int, raw: bytes, *, complete: bool) -> LedgerLine:
     digest = digest_bytes(raw)
-    entry: RunEntry | SkipEntry | None = None
+    entry: AnyEntry | None = None
     problem: str | None = None
     try:
         entry = _ENTRY_ADAPTER.validate_json(raw)
@@ -790,12 +941,17 @@ def _first_error(error: ValidationError) -> str:
 
 
 def _relative_run_dir(reports_dir: Path, run_dir: Path) -> str:
+    return _relative_dir(reports_dir, run_dir, depth=2)
+
+
+def _relative_dir(reports_dir: Path, run_dir: Path, *, depth: int) -> str:
     try:
         relative = run_dir.resolve().relative_to(reports_dir.resolve())
     except ValueError:
         raise InvalidInput(f"{run_dir} is not a run directory inside {reports_dir}") from None
-    if len(relative.parts) != 2:
-        raise InvalidInput(f"{run_dir} is not a <drill>/<run-id> directory of {reports_dir}")
+    if len(relative.parts) != depth or not all(map(is_plain_name, relative.parts)):
+        shape = "<drill>/<run-id>" if depth == 2 else "gamedays/<name>/<id>"
+        raise InvalidInput(f"{run_dir} is not a {shape} directory of {reports_dir}")
     return relative.as_posix()
 
 

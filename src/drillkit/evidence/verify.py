@@ -43,8 +43,10 @@ from typing import Final
 
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.ledger import (
+    GAMEDAYS_DIR_NAME,
     GENESIS,
     HEAD_FILE_NAME,
+    GameDayEntry,
     LedgerHead,
     LedgerLine,
     NotRegularFile,
@@ -176,9 +178,12 @@ def verify_ledger(
 
     run_lines = [line for line in lines if isinstance(line.entry, RunEntry)]
     checked = [line for line in run_lines if _is_since(line, since)]
-    for line in checked:
+    gameday_lines = [line for line in lines if isinstance(line.entry, GameDayEntry)]
+    for line in [*checked, *(line for line in gameday_lines if _is_since(line, since))]:
         problems += _check_run_files(reports_dir, line)
+    problems += _check_gameday_runs(gameday_lines, by_seq, notices)
     problems += _find_left_out(reports_dir, run_lines, since, notices)
+    notices += _find_unentered_gamedays(reports_dir, gameday_lines)
 
     return Verification(
         ledger=ledger_path(reports_dir),
@@ -502,28 +507,32 @@ def _check_signature(
 
 
 def _check_run_files(reports_dir: Path, line: LedgerLine) -> list[Problem]:
+    """The files of a run's, or a game day's, report against the digests of its entry."""
     entry = line.entry
-    assert isinstance(entry, RunEntry)
+    assert isinstance(entry, RunEntry | GameDayEntry)
     run = entry.report.dir
-    run_dir = _inside(reports_dir, run)
+    is_gameday = isinstance(entry, GameDayEntry)
+    run_dir = _inside(reports_dir, run, gameday=is_gameday)
     if run_dir is None:
+        shape = "gamedays/<name>/<id>" if is_gameday else "<drill>/<run-id>"
         return [
             Problem(
                 kind=ProblemKind.LINE_ALTERED,
                 message=f"ledger {line.label} was altered: its report directory {run!r} is not "
-                f"a <drill>/<run-id> directory",
+                f"a {shape} directory",
                 line=line.number,
                 run=run,
             )
         ]
+    what = f"game day {run.split('/', 1)[1]}" if is_gameday else f"run {run}"
     try:
         directory = open_directory(reports_dir, run)
     except FileNotFoundError:
         return [
             Problem(
                 kind=ProblemKind.RUN_REMOVED,
-                message=f"run {run} (ledger line {line.number}): its report directory "
-                f"{run_dir} is gone: the run was removed",
+                message=f"{what} (ledger line {line.number}): its report directory "
+                f"{run_dir} is gone: the {'game day' if is_gameday else 'run'} was removed",
                 line=line.number,
                 run=run,
             )
@@ -532,23 +541,28 @@ def _check_run_files(reports_dir: Path, line: LedgerLine) -> list[Problem]:
         return [
             Problem(
                 kind=ProblemKind.NOT_REGULAR,
-                message=f"run {run} (ledger line {line.number}): {error}: it was replaced",
+                message=f"{what} (ledger line {line.number}): {error}: it was replaced",
                 line=line.number,
                 run=run,
             )
         ]
     try:
         expected = {MANIFEST_FILE_NAME: entry.report.manifest_sha256, **entry.report.files}
-        return _check_directory(directory, run_dir, run, line, expected)
+        return _check_directory(directory, run_dir, run, what, line, expected)
     finally:
         os.close(directory)
 
 
 def _check_directory(
-    directory: int, run_dir: Path, run: str, line: LedgerLine, expected: Mapping[str, str]
+    directory: int,
+    run_dir: Path,
+    run: str,
+    what: str,
+    line: LedgerLine,
+    expected: Mapping[str, str],
 ) -> list[Problem]:
     """Compare the files of an opened report directory with the digests its entry holds."""
-    where = f"run {run} (ledger line {line.number})"
+    where = f"{what} (ledger line {line.number})"
 
     def problem(kind: ProblemKind, message: str, name: str | None = None) -> Problem:
         return Problem(kind=kind, message=message, line=line.number, run=run, file=name)
@@ -599,6 +613,58 @@ def _check_directory(
     return problems
 
 
+def _check_gameday_runs(
+    gameday_lines: Sequence[LedgerLine], by_seq: Mapping[int, LedgerLine], notices: list[str]
+) -> list[Problem]:
+    """Each run a game day links must be the entry it names, before the game day's own."""
+    problems: list[Problem] = []
+    for line in gameday_lines:
+        entry = line.entry
+        assert isinstance(entry, GameDayEntry)
+        for linked in entry.runs:
+            if linked.seq is None:
+                notices.append(
+                    f"game day {entry.gameday}/{entry.gameday_id}: run {linked.dir} had no "
+                    "ledger entry when the game day was entered"
+                )
+                continue
+            target = by_seq.get(linked.seq)
+            if target is None:
+                continue  # a removed entry is reported as a gap already
+            if (
+                not isinstance(target.entry, RunEntry)
+                or target.entry.report.dir != linked.dir
+                or linked.seq >= entry.seq
+            ):
+                problems.append(
+                    Problem(
+                        kind=ProblemKind.LINE_ALTERED,
+                        message=f"ledger {line.label} or {target.label} was altered: the game "
+                        f"day links run {linked.dir} to entry {linked.seq}, which does not "
+                        "hold it",
+                        line=line.number,
+                        run=linked.dir,
+                    )
+                )
+    return problems
+
+
+def _find_unentered_gamedays(reports_dir: Path, gameday_lines: Sequence[LedgerLine]) -> list[str]:
+    recorded = {
+        line.entry.report.dir for line in gameday_lines if isinstance(line.entry, GameDayEntry)
+    }
+    root = reports_dir / GAMEDAYS_DIR_NAME
+    if not root.is_dir() or root.is_symlink():
+        return []
+    return [
+        f"game day {path.parent.name}/{path.name} has a report but no ledger entry "
+        "(enter game days with append_gameday once their report is written)"
+        for path in sorted(root.glob("*/*"))
+        if (path / MANIFEST_FILE_NAME).is_file()
+        and f"{GAMEDAYS_DIR_NAME}/{path.parent.name}/{path.name}" not in recorded
+    ]
+
+
 def _find_left_out(
     reports_dir: Path,
     run_lines: Sequence[LedgerLine],
@@ -643,18 +709,20 @@ def _report_started_since(run_dir: Path, since: datetime) -> bool:
 
 
 def _is_since(line: LedgerLine, since: datetime | None) -> bool:
-    if since is None or not isinstance(line.entry, RunEntry):
+    if since is None or not isinstance(line.entry, RunEntry | GameDayEntry):
         return True
     with contextlib.suppress(ValueError):
         return parse_utc(line.entry.started_utc) >= since
     return True
 
 
-def _inside(reports_dir: Path, relative: str) -> Path | None:
+def _inside(reports_dir: Path, relative: str, *, gameday: bool = False) -> Path | None:
     parts = relative.split("/")
-    if len(parts) != 2 or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+    if len(parts) != (3 if gameday else 2) or not all(map(is_plain_name, parts)):
         return None
-    return reports_dir / parts[0] / parts[1]
+    if gameday and parts[0] != GAMEDAYS_DIR_NAME:
+        return None
+    return reports_dir.joinpath(*parts)
 
 
 def _runs_of_numbers(numbers: Iterable[int]) -> list[tuple[int, int]]:
