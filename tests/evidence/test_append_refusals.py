@@ -165,3 +165,24 @@ def test_drill_evidence_adopt_refuses_a_truncated_ledger_with_one_line_and_exit_
     assert len(result.stderr.strip().splitlines()) == 1
     assert "refusing to append" in result.stderr
     assert not verify_ledger(reports).intact
+
+
+def test_a_first_append_torn_by_a_crash_is_cut_and_the_ledger_starts(tmp_path: Path) -> None:
+    # The very first append died mid-line: no head or witness exists yet to disagree.
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "ledger.jsonl").write_bytes(b'{"drill":"zone-failure","kind":"ru')
+
+    skip = append_skip(reports, drill="zone-failure", reason="r", scheduled_for=UTC_ORIGIN)
+
+    assert skip.seq == 1
+    assert verify_ledger(reports).intact
+
+
+def test_a_ledger_without_its_head_is_not_continued(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    record_runs(reports, 2)
+    (reports / "ledger.head").unlink()
+
+    with pytest.raises(LedgerMismatch, match="is missing"):
+        append_skip(reports, drill="zone-failure", reason="r", scheduled_for=UTC_ORIGIN)

@@ -778,11 +778,6 @@ def _read_anchors(reports_dir: Path) -> list[_HeadRecord]:
         raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
     if head is not None:
         anchors.append(_HeadRecord(seq=head.seq, digest=head.digest, source=HEAD_FILE_NAME))
-    elif os.path.lexists(ledger_path(reports_dir)) and os.lstat(ledger_path(reports_dir)).st_size:
-        raise LedgerMismatch(
-            f"refusing to append: {path} is missing, so the ledger's end cannot be checked "
-            "(every append writes it); run: drill evidence verify"
-        )
     witness = witness_path(reports_dir)
     try:
         remembered = read_head(witness)
@@ -822,6 +817,13 @@ def _find_chain_end(descriptor: int, path: Path, anchors: Sequence[_HeadRecord])
                 f"({last.problem}); run: drill evidence verify"
             )
         end_seq, end_digest = last.entry.seq, last.digest
+        # Every completed append wrote the head; only a first append torn before it
+        # leaves a ledger without one, and that has no complete line.
+        if not any(anchor.source == HEAD_FILE_NAME for anchor in anchors):
+            raise LedgerMismatch(
+                f"refusing to append to {path}: {path.with_name(HEAD_FILE_NAME)} is missing, so "
+                "the ledger's end cannot be checked; run: drill evidence verify"
+            )
     for anchor in anchors:
         problem = _disagreement(descriptor, size - torn, end_seq, end_digest, anchor)
         if problem is not None:
