@@ -142,7 +142,9 @@ def verify(
 
     \b
     Finds, and says which run, file or ledger line:
-      - a report file altered or removed, a run directory removed;
+      - a report file altered, removed or added, a run directory removed, a link or
+        special file in place of a report file or run directory;
+      - a game day's report altered, or its links to its drill runs;
       - a ledger line altered, removed, duplicated or moved;
       - the end of the ledger cut off (checked against reports/ledger.head, the
         witness copy in drillkit's state directory, and any --head you kept);
@@ -150,7 +152,7 @@ def verify(
       - with a public key: an entry not signed, or not signed by that key.
 
     Exit codes: 0 intact; 1 something was altered, removed, reordered or left out;
-    2 invalid option or key.
+    2 invalid option or key, or a ledger that is a link or not a regular file.
     """
     from drillkit.evidence.verify import parse_anchor, verify_ledger
 

@@ -19,8 +19,15 @@ What each kind of tampering looks like, and how it is found:
   followed by ``seq``, is intact;
 - **the tail truncated**: the ledger ends before the entry a head records. Heads are
   kept outside the chain: ``ledger.head`` beside it, the witness copy in the state
-  directory, and any ``SEQ:DIGEST`` the auditor kept from an earlier export;
+  directory, and any ``SEQ:DIGEST`` the auditor kept from an earlier export. A witness
+  that the state directory notes it kept, and that is gone, is itself a problem;
 - **a run left out**: a report directory exists that no entry names;
+- **a file added or a link planted**: a run directory holds a file its entry does not
+  record, or a link or special file where a report file or the run directory was
+  (every file is opened without following links, so a link never stands in for the
+  bytes the entry vouched for);
+- **a game day altered**: its files are checked like a run's, and each drill run it
+  links must be the entry it names;
 - **forged or re-signed entries**: with a public key, every entry and the head must
   carry a valid signature by that key.
 
