@@ -202,3 +202,46 @@ def test_drill_gameday_run_enters_the_game_day_signed_with_the_run_key(
     verified = verify_ledger(reports, verify_key=key.verify_key)
     assert verified.intact, [problem.message for problem in verified.problems]
     assert public.is_file()
+
+
+def test_a_broken_signing_key_stops_a_game_day_before_its_first_drill(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.evidence.test_cli import drill_command
+    from tests.scheduling.conftest import TEST_DRILLS
+    from tests.scheduling.test_gamedays import GAMEDAY, write
+
+    key = tmp_path / "key.pem"
+    key.write_text("not a key")
+    key.chmod(0o600)
+    write(tmp_path / "gamedays", "practice", GAMEDAY)
+    reports = tmp_path / "reports"
+
+    result = subprocess.run(
+        [
+            *drill_command(),
+            "gameday",
+            "run",
+            "practice",
+            "--yes",
+            "--gamedays-dir",
+            str(tmp_path / "gamedays"),
+            "--drills-dir",
+            str(TEST_DRILLS),
+            "--reports-dir",
+            str(reports),
+        ],
+        env={
+            **os.environ,
+            "DRILL_SIGNING_KEY": str(key),
+            "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2
+    assert f"drill: error: {key}: not an unencrypted PEM private key" in result.stderr
+    assert not reports.exists()
