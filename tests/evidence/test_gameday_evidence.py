@@ -245,3 +245,30 @@ def test_a_broken_signing_key_stops_a_game_day_before_its_first_drill(tmp_path: 
     assert result.returncode == 2
     assert f"drill: error: {key}: not an unencrypted PEM private key" in result.stderr
     assert not reports.exists()
+
+
+def test_a_game_day_relinked_to_another_run_is_named(tmp_path: Path) -> None:
+    # Unsigned, the game day's own line can be rewritten with its head and witness;
+    # its link must still name the entry that holds the run.
+    import json
+
+    from drillkit.evidence.ledger import digest_bytes, encode_canonical, head_path, witness_path
+    from tests.evidence.conftest import ledger_lines, write_ledger_lines
+
+    reports = tmp_path / "reports"
+    run_dirs = record_runs(reports, 2)
+    append_gameday(reports, write_gameday_report(gameday_of(run_dirs[:1]), reports), now=RECORDED)
+    lines = ledger_lines(reports)
+    forged = json.loads(lines[-1])
+    forged["runs"][0]["seq"] = 2
+    lines[-1] = encode_canonical(forged) + b"\n"
+    write_ledger_lines(reports, lines)
+    head = json.loads(head_path(reports).read_bytes())
+    head["digest"] = digest_bytes(lines[-1].rstrip(b"\n"))
+    for path in (head_path(reports), witness_path(reports)):
+        path.write_bytes(encode_canonical(head) + b"\n")
+
+    result = verify_ledger(reports)
+
+    assert [problem.kind for problem in result.problems] == [ProblemKind.LINE_ALTERED]
+    assert "links run zone-failure/" in result.problems[0].message
