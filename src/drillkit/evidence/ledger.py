@@ -3,7 +3,8 @@
 An auditor asks for every DR test of a period and proof that none was altered or left
 out. Report directories alone cannot give that: a file can be edited, a directory
 deleted, and nothing would show it. The ledger adds one line per event (a run whose
-report was written, a scheduled run that was skipped), each holding:
+report was written, a scheduled run that was skipped, a game day whose report was
+written, linked to the entries of its runs), each holding:
 
 - ``seq``: its position, 1, 2, 3...; a removed or reordered line leaves a gap or a
   descent in the sequence;
@@ -21,9 +22,16 @@ chain. That takes a record kept outside the ledger. After each append the newest
 is configured) and to a *witness* copy in drillkit's state directory
 (``~/.local/state/drillkit/evidence/witness/``), outside the reports tree, so
 truncating the ledger and restoring an old ``ledger.head`` still disagrees with the
-witness. Auditors can keep a head of their own: every export bundle records the head
-at export time, and ``drill evidence verify --head SEQ:DIGEST`` checks the ledger still
-holds that entry unchanged.
+witness. The witness is keyed by the reports directory's own location, which nothing
+inside ``reports/`` can change, and the state directory notes which ledgers it
+witnesses, so a witness that disappeared is a finding, not a shrug. Auditors can keep a
+head of their own: every export bundle records the head at export time, and
+``drill evidence verify --head SEQ:DIGEST`` checks the ledger still holds that entry
+unchanged.
+
+Evidence is never read through a link or from a special file: the ledger, the head and
+report files are opened with ``O_NOFOLLOW`` (run directories through directory
+descriptors) and must be regular files (:func:`open_regular`).
 
 Appends are crash-safe and serialised: an exclusive ``flock`` on ``ledger.lock`` keeps
 two ``drill run`` processes from interleaving lines or forking the chain; each line is
