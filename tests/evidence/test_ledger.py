@@ -13,6 +13,7 @@ import pytest
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.ledger import (
     GENESIS,
+    LedgerMismatch,
     RunEntry,
     SkipEntry,
     adopt_runs,
@@ -168,26 +169,29 @@ def test_a_line_torn_by_a_crash_before_the_head_moved_is_cut_off(tmp_path: Path)
     assert verify_ledger(tmp_path).intact
 
 
-def test_a_torn_line_the_head_does_not_vouch_for_is_kept_and_reported(tmp_path: Path) -> None:
+def test_a_torn_line_the_head_does_not_vouch_for_is_kept_and_the_append_refused(
+    tmp_path: Path,
+) -> None:
     record_runs(tmp_path, 2)
     ledger = tmp_path / "ledger.jsonl"
     # The head names entry 1 while the ledger holds 2 and then garbage: this is not a
-    # write of ours that a crash tore, so nothing may be cut.
+    # write of ours that a crash tore, so nothing may be cut, and nothing appended
+    # after it (that would move the head and the witness past the evidence).
     first_line = ledger.read_bytes().split(b"\n")[0]
     head = json.loads((tmp_path / "ledger.head").read_bytes())
     head.update(seq=1, digest=digest_bytes(first_line))
     (tmp_path / "ledger.head").write_bytes(encode_canonical(head) + b"\n")
     with ledger.open("ab") as stream:
         stream.write(b"not an entry")
+    before = ledger.read_bytes()
 
-    skip = append_skip(tmp_path, drill="zone-failure", reason="r", scheduled_for=UTC_ORIGIN)
+    with pytest.raises(LedgerMismatch, match="refusing to append"):
+        append_skip(tmp_path, drill="zone-failure", reason="r", scheduled_for=UTC_ORIGIN)
 
-    assert b"not an entry\n" in ledger.read_bytes()
-    assert skip.seq == 4
+    assert ledger.read_bytes() == before
     result = verify_ledger(tmp_path)
     assert any(
-        problem.kind is ProblemKind.LINE_UNREADABLE and problem.line == 3
-        for problem in result.problems
+        problem.kind is ProblemKind.TRUNCATED and problem.line == 3 for problem in result.problems
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from drillkit.evidence.ledger import witness_path
+from drillkit.evidence.ledger import witness_path, witness_record_path
 from drillkit.evidence.verify import ProblemKind, Verification, parse_anchor, verify_ledger
 from tests.evidence.conftest import (
     flip_byte,
@@ -245,12 +245,15 @@ def test_without_a_witness_a_head_kept_by_the_auditor_catches_the_truncation(
 ) -> None:
     kept = verify_ledger(reports).head
     assert kept is not None
-    # A forger cuts the last run: its ledger line, its report directory, the witness,
-    # and writes a head that matches the shorter ledger.
+    # A forger cuts the last run: its ledger line, its report directory, the witness
+    # and the state directory's note that it kept one (as a reset state directory, or
+    # a ledger carried to another machine, would be), and writes a head that matches
+    # the shorter ledger.
     lines = ledger_lines(reports)
     write_ledger_lines(reports, lines[:5])
     shutil.rmtree(reports / "zone-failure" / run_id_of(4))
     witness_path(reports).unlink()
+    witness_record_path(reports).unlink()
     from drillkit.evidence.ledger import digest_bytes
 
     (reports / "ledger.head").write_text(

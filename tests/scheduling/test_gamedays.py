@@ -151,7 +151,12 @@ def test_an_unattended_game_day_runs_every_step_and_reports_them_together(
     assert summary["accountability"]["approver"] == "head-of-sre"
     report_dir = Path(summary["report_dir"])
     assert report_dir.parent == tmp_path / "reports" / "gamedays" / "practice"
-    assert {p.name for p in report_dir.iterdir()} == {"gameday.json", "gameday.md", "manifest.json"}
+    assert {p.name for p in report_dir.iterdir()} == {
+        "gameday.json",
+        "gameday.md",
+        "gameday.html",
+        "manifest.json",
+    }
     markdown = (report_dir / "gameday.md").read_text()
     assert markdown.startswith("# Game day practice: MET")
     assert "Drills: 2 of 2 met their objectives" in markdown

@@ -142,7 +142,9 @@ def verify(
 
     \b
     Finds, and says which run, file or ledger line:
-      - a report file altered or removed, a run directory removed;
+      - a report file altered, removed or added, a run directory removed, a link or
+        special file in place of a report file or run directory;
+      - a game day's report altered, or its links to its drill runs;
       - a ledger line altered, removed, duplicated or moved;
       - the end of the ledger cut off (checked against reports/ledger.head, the
         witness copy in drillkit's state directory, and any --head you kept);
@@ -150,7 +152,7 @@ def verify(
       - with a public key: an entry not signed, or not signed by that key.
 
     Exit codes: 0 intact; 1 something was altered, removed, reordered or left out;
-    2 invalid option or key.
+    2 invalid option or key, or a ledger that is a link or not a regular file.
     """
     from drillkit.evidence.verify import parse_anchor, verify_ledger
 
@@ -229,7 +231,8 @@ def export(
       index.html, index.csv  one row per run: date, drill, scope, DR strategy, RTO and
                              RPO target and actual, verdict, findings, operator,
                              approver, controls; and the scheduled runs that were skipped
-      runs/<drill>/<run-id>/ each run's report files, byte for byte
+      runs/<drill>/<run-id>/ the report files each run's ledger entry records, byte
+                             for byte (game days: runs/gamedays/<name>/<id>/)
       ledger.jsonl           the ledger lines of the period (and the one before)
       manifest.json          SHA-256 of every file, the period and the ledger head
       manifest.sig           its Ed25519 signature, with --signing-key
@@ -260,7 +263,8 @@ def export(
     )
     head = f"{result.head.seq}:{result.head.digest}" if result.head is not None else "none"
     click.echo(
-        f"{result.path}: {result.runs} runs, {result.skips} skips, {result.files} files, "
+        f"{result.path}: {result.runs} runs, {result.skips} skips, {result.gamedays} game days, "
+        f"{result.files} files, "
         f"{result.bytes / 1e6:.1f} MB"
     )
     click.echo(f"ledger head  {head}  (keep it; check later with: drill evidence verify --head)")
@@ -338,6 +342,20 @@ def load_signing_key_option(path: Path | None) -> SigningKey | None:
     """The signing key named by ``--signing-key``/``DRILL_SIGNING_KEY``, read before a run
     so a broken key stops it before anything is touched."""
     return _load_signing_key(path)
+
+
+def enter_gameday(reports_dir: Path, gameday_dir: Path, signing_key: SigningKey | None) -> None:
+    """Add a just-written game-day report to the ledger; on failure, say where it is."""
+    from drillkit.errors import DrillError
+    from drillkit.evidence.ledger import append_gameday
+
+    try:
+        append_gameday(reports_dir, gameday_dir, signing_key=signing_key)
+    except DrillError as error:
+        raise DrillError(
+            f"the game-day report was written to {gameday_dir} but not entered in the "
+            f"ledger: {error}"
+        ) from error
 
 
 def _load_signing_key(path: Path | None) -> SigningKey | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from drillkit.cli.evidence import load_signing_key_option, signing_key_option
+from drillkit.cli.evidence import enter_gameday, load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
@@ -69,8 +69,10 @@ def run_gameday_command(
     """Run the game day NAME (gamedays/NAME.yaml) or the file PATH now.
 
     Each drill runs as `drill run` would (lock, guardrails, rollback, report); the game
-    day report in reports/gamedays/NAME/ID/ aggregates them. At a checkpoint you are
-    asked to confirm; answering no stops the game day.
+    day report in reports/gamedays/NAME/ID/ (gameday.json, .md, .html) aggregates them
+    and is entered in the evidence ledger, linked to each drill's entry, signed with
+    --signing-key. At a checkpoint you are asked to confirm; answering no stops the game
+    day.
 
     \b
     Examples:
@@ -94,6 +96,7 @@ def run_gameday_command(
     from drillkit.scheduling.launching import DrillLauncher, load_named_drill
 
     definition = load_gameday(find_gameday_file(gamedays_dir, name))
+    # A broken key must stop the game day before the first drill touches anything.
     ledger_key = load_signing_key_option(signing_key)
     # Every drill is read before the first one runs: a typo in the last step must not
     # surface after the first drills already disrupted the cluster.
@@ -130,6 +133,7 @@ def run_gameday_command(
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     report_dir = write_gameday_report(record, reports_dir)
+    enter_gameday(reports_dir, report_dir, ledger_key)
     if output == "json":
         from drillkit.scheduling.gamedays import render_gameday_json
 

@@ -5,8 +5,9 @@ auditor that the set of reports is complete and unaltered (DESIGN section 5):
 
 - :mod:`~drillkit.evidence.ledger`: ``reports/ledger.jsonl``, one entry per run
   (:func:`append_run`, called by ``drill run`` once the report is written) and per
-  skipped scheduled run (:func:`append_skip`, for the scheduler), each linked to the
-  previous by its SHA-256 and holding the digests of the report's files;
+  skipped scheduled run (:func:`append_skip`, for the scheduler) and per game day
+  (:func:`append_gameday`, once its report is written), each linked to the previous by
+  its SHA-256 and holding the digests of the report's files;
 - :mod:`~drillkit.evidence.signing`: optional Ed25519 signatures of entries, the head
   and export bundles;
 - :mod:`~drillkit.evidence.verify`: recomputes chain and digests and names exactly what
@@ -20,9 +21,11 @@ It sits above ``running`` and ``reporting`` and below ``scheduling`` and the CLI
 from drillkit.evidence.controls import Catalogue, Control, load_catalogue
 from drillkit.evidence.export import ExportResult, TamperingFound, export_bundle
 from drillkit.evidence.ledger import (
+    GameDayEntry,
     RunEntry,
     SkipEntry,
     adopt_runs,
+    append_gameday,
     append_run,
     append_skip,
     read_ledger,
@@ -41,6 +44,7 @@ __all__ = [
     "Catalogue",
     "Control",
     "ExportResult",
+    "GameDayEntry",
     "Problem",
     "ProblemKind",
     "RunEntry",
@@ -50,6 +54,7 @@ __all__ = [
     "Verification",
     "VerifyKey",
     "adopt_runs",
+    "append_gameday",
     "append_run",
     "append_skip",
     "export_bundle",

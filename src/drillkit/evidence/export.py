@@ -7,7 +7,10 @@ and prove none was altered or left out." The bundle holds:
   RTO and RPO target and actual, verdict, findings, operator, approver, controls), the
   controls each run is evidence for, described from the catalogue
   (:mod:`drillkit.evidence.controls`), and the scheduled runs that were skipped;
-- ``runs/<drill>/<run-id>/``: each run's report directory, byte for byte;
+- ``runs/<drill>/<run-id>/``: the files each run's ledger entry records, byte for byte
+  (checked against their digests as they are copied, never read through a link);
+- ``runs/gamedays/<name>/<id>/``: the same for each game day of the period, listed in
+  the index with the ledger entries of its drill runs;
 - ``ledger.jsonl``: the contiguous slice of the ledger covering the period, plus the
   entry before it, whose digest the slice's first ``prev`` names; ``ledger.head``: the
   head at export time;
@@ -30,7 +33,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tempfile
 import zipfile
 from collections import Counter
@@ -38,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 import jinja2
 
@@ -48,17 +50,23 @@ from drillkit.evidence.controls import Catalogue, Control
 from drillkit.evidence.ledger import (
     HEAD_FILE_NAME,
     LEDGER_FILE_NAME,
+    GameDayEntry,
     LedgerHead,
     LedgerLine,
+    ReportDigests,
     RunEntry,
     SkipEntry,
     encode_canonical,
     head_path,
+    is_plain_name,
+    open_directory,
+    open_regular,
     read_ledger,
+    read_regular,
 )
 from drillkit.evidence.signing import ALGORITHM, SigningKey, VerifyKey
 from drillkit.evidence.verify import Verification, verify_ledger
-from drillkit.files import sha256_file, sync_directory
+from drillkit.files import sync_directory
 from drillkit.model.measurement import format_seconds
 from drillkit.model.timeline import format_utc, parse_utc
 from drillkit.reporting.document import (
@@ -68,6 +76,7 @@ from drillkit.reporting.document import (
     ReportDocument,
     read_report_document,
 )
+from drillkit.reporting.writer import MANIFEST_FILE_NAME
 from drillkit.running.redaction import Secrets, collect_environment_secrets, redact_text
 
 BUNDLE_FORMAT: Final = "drillkit-evidence-bundle"
@@ -143,6 +152,21 @@ class SkipRow:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class GameDayRow:
+    """One game day of the bundle: its drill runs are rows of their own."""
+
+    started_utc: str
+    name: str
+    gameday_id: str
+    verdict: str
+    runs: tuple[str, ...]
+    """``<drill>/<run-id> (entry N)`` of each drill run it made."""
+    ledger_entry: int
+    report: str
+    """Its ``gameday.html`` inside the bundle."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ControlSummary:
     """A control and the runs of the period that are evidence for it."""
 
@@ -157,6 +181,7 @@ class ExportResult:
     path: Path
     runs: int
     skips: int
+    gamedays: int
     files: int
     bytes: int
     head: LedgerHead | None
@@ -205,18 +230,32 @@ def export_bundle(
     if wanted:
         rows = [row for row in rows if wanted.intersection(row.controls)]
     skips = [_skip_row(line, secrets) for line in in_period if isinstance(line.entry, SkipEntry)]
+    exported = {row.ledger_entry for row in rows}
+    gameday_entries = [
+        line.entry
+        for line in in_period
+        if isinstance(line.entry, GameDayEntry)
+        # With a control filter, a game day goes with the runs it made.
+        and (not wanted or any(run.seq in exported for run in line.entry.runs))
+    ]
+    gamedays = [_gameday_row(entry) for entry in gameday_entries]
     slice_lines = _ledger_slice(lines, in_period)
 
-    # Report files are streamed from disk into the zip; only generated members are bytes.
-    files: dict[str, bytes | Path] = {}
-    for row in rows:
-        run_dir = reports_dir / row.drill / row.run_id
-        for path in sorted(run_dir.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
-                files[f"runs/{row.drill}/{row.run_id}/{path.name}"] = path
+    # Exactly the files each entry records, from the directory the entry names: never
+    # what else a run directory holds, never through a link. They are streamed from
+    # disk into the zip and checked against their recorded digests on the way.
+    files: dict[str, bytes | RecordedFile] = {}
+    for line in in_period:
+        if isinstance(line.entry, RunEntry) and line.entry.seq in exported:
+            files.update(recorded_files(reports_dir, line.entry.report))
+    for gameday in gameday_entries:
+        # Under runs/ like in the reports tree, so its relative links to the drill
+        # reports resolve inside the bundle too.
+        files.update(recorded_files(reports_dir, gameday.report))
     files[LEDGER_FILE_NAME] = b"".join(line.raw + b"\n" for line in slice_lines)
-    if head_path(reports_dir).is_file():
-        files[HEAD_FILE_NAME] = head_path(reports_dir).read_bytes()
+    head = read_regular(head_path(reports_dir))
+    if head is not None:
+        files[HEAD_FILE_NAME] = head
 
     context = _IndexContext(
         start=start,
@@ -224,6 +263,7 @@ def export_bundle(
         generated=generated,
         rows=rows,
         skips=skips,
+        gamedays=gamedays,
         controls=_summarise_controls(rows, catalogue, wanted),
         filter=sorted(wanted),
         verification=verification,
@@ -249,11 +289,42 @@ def export_bundle(
         path=output,
         runs=len(rows),
         skips=len(skips),
+        gamedays=len(gamedays),
         files=len(files),
         bytes=size,
         head=verification.head,
         signed_by=context.signed_by,
     )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordedFile:
+    """A report file as its ledger entry records it: where it is and its digest."""
+
+    reports_dir: Path
+    directory: str
+    """The report directory, relative to ``reports_dir``, as the entry names it."""
+    name: str
+    sha256: str
+
+
+def recorded_files(reports_dir: Path, report: ReportDigests) -> dict[str, RecordedFile]:
+    """The bundle members of one entry's report: ``runs/<dir>/<name>`` for each file it
+    records, ``manifest.json`` included; TamperingFound for a name that is not safe."""
+    parts = report.dir.split("/")
+    recorded = {MANIFEST_FILE_NAME: report.manifest_sha256, **report.files}
+    unsafe = [name for name in (*parts, *recorded) if not is_plain_name(name)]
+    if unsafe:
+        raise TamperingFound(
+            f"the ledger entry for {report.dir!r} names {unsafe[0]!r}, which is not a plain "
+            "file or directory name; nothing was exported"
+        )
+    return {
+        f"runs/{report.dir}/{name}": RecordedFile(
+            reports_dir=reports_dir, directory=report.dir, name=name, sha256=digest
+        )
+        for name, digest in sorted(recorded.items())
+    }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -263,6 +334,7 @@ class _IndexContext:
     generated: datetime
     rows: Sequence[IndexRow]
     skips: Sequence[SkipRow]
+    gamedays: Sequence[GameDayRow]
     controls: Sequence[ControlSummary]
     filter: Sequence[str]
     verification: Verification
@@ -318,6 +390,7 @@ def render_index_html(context: _IndexContext) -> str:
             generated=format_utc(context.generated),
             rows=context.rows,
             skips=context.skips,
+            gamedays=context.gamedays,
             controls=context.controls,
             filter=context.filter,
             verdicts=sorted(verdicts.items()),
@@ -360,7 +433,7 @@ def _resolve_controls(catalogue: Catalogue, names: Sequence[str]) -> set[str]:
 
 def _in_period(line: LedgerLine, start: datetime, end: datetime) -> bool:
     entry = line.entry
-    if isinstance(entry, RunEntry):
+    if isinstance(entry, RunEntry | GameDayEntry):
         moment = entry.started_utc
     elif isinstance(entry, SkipEntry):
         moment = entry.scheduled_for
@@ -433,6 +506,21 @@ def _skip_row(line: LedgerLine, secrets: Secrets) -> SkipRow:
     )
 
 
+def _gameday_row(entry: GameDayEntry) -> GameDayRow:
+    return GameDayRow(
+        started_utc=entry.started_utc,
+        name=entry.gameday,
+        gameday_id=entry.gameday_id,
+        verdict=entry.verdict,
+        runs=tuple(
+            f"{run.dir} (entry {run.seq})" if run.seq is not None else f"{run.dir} (no entry)"
+            for run in entry.runs
+        ),
+        ledger_entry=entry.seq,
+        report=f"runs/{entry.report.dir}/gameday.html",
+    )
+
+
 def _summarise_controls(
     rows: Sequence[IndexRow], catalogue: Catalogue, wanted: set[str]
 ) -> list[ControlSummary]:
@@ -462,7 +550,7 @@ def _ledger_slice(lines: Sequence[LedgerLine], in_period: Sequence[LedgerLine]) 
     return [line for line in lines if first <= line.number <= last]
 
 
-def _render_manifest(context: _IndexContext, files: dict[str, bytes | Path]) -> bytes:
+def _render_manifest(context: _IndexContext, files: dict[str, bytes | RecordedFile]) -> bytes:
     head = context.verification.head
     manifest = {
         "format": BUNDLE_FORMAT,
@@ -473,6 +561,7 @@ def _render_manifest(context: _IndexContext, files: dict[str, bytes | Path]) -> 
         "controls": list(context.filter),
         "runs": len(context.rows),
         "skips": len(context.skips),
+        "gamedays": len(context.gamedays),
         "ledger": {
             "head": f"{head.seq}:{head.digest}" if head is not None else None,
             "slice": {
@@ -491,7 +580,7 @@ def _render_manifest(context: _IndexContext, files: dict[str, bytes | Path]) -> 
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def _write_zip(output: Path, files: dict[str, bytes | Path], generated: datetime) -> int:
+def _write_zip(output: Path, files: dict[str, bytes | RecordedFile], generated: datetime) -> int:
     # Members in a fixed order with the export's own time, so the same export of the
     # same ledger gives the same bytes.
     stamp = generated.astimezone(UTC).timetuple()[:6]
@@ -507,9 +596,9 @@ def _write_zip(output: Path, files: dict[str, bytes | Path], generated: datetime
                     info.compress_type = zipfile.ZIP_DEFLATED
                     info.external_attr = 0o644 << 16
                     source = files[name]
-                    if isinstance(source, Path):
-                        with source.open("rb") as reader, bundle.open(info, "w") as writer:
-                            shutil.copyfileobj(reader, writer, 1024 * 1024)
+                    if isinstance(source, RecordedFile):
+                        with bundle.open(info, "w") as writer:
+                            _copy_recorded(source, writer)
                     else:
                         bundle.writestr(info, source)
             stream.flush()
@@ -523,9 +612,30 @@ def _write_zip(output: Path, files: dict[str, bytes | Path], generated: datetime
     return output.stat().st_size
 
 
-def _digest(source: bytes | Path) -> str:
-    if isinstance(source, Path):
-        return sha256_file(source)
+def _copy_recorded(source: RecordedFile, writer: IO[bytes]) -> None:
+    # Hashed as it is copied: a file changed since verification fails the whole
+    # export (the temporary zip is removed) instead of shipping unvouched bytes.
+    shown = source.reports_dir / source.directory / source.name
+    directory = open_directory(source.reports_dir, source.directory)
+    try:
+        descriptor = open_regular(source.name, dir_fd=directory, shown=shown)
+    finally:
+        os.close(directory)
+    digest = hashlib.sha256()
+    with os.fdopen(descriptor, "rb") as reader:
+        while chunk := reader.read(1024 * 1024):
+            digest.update(chunk)
+            writer.write(chunk)
+    if digest.hexdigest() != source.sha256:
+        raise TamperingFound(
+            f"{shown} changed while it was exported (it no longer matches its ledger "
+            "entry); nothing was exported"
+        )
+
+
+def _digest(source: bytes | RecordedFile) -> str:
+    if isinstance(source, RecordedFile):
+        return source.sha256
     return hashlib.sha256(source).hexdigest()
 
 

@@ -3,7 +3,8 @@
 An auditor asks for every DR test of a period and proof that none was altered or left
 out. Report directories alone cannot give that: a file can be edited, a directory
 deleted, and nothing would show it. The ledger adds one line per event (a run whose
-report was written, a scheduled run that was skipped), each holding:
+report was written, a scheduled run that was skipped, a game day whose report was
+written, linked to the entries of its runs), each holding:
 
 - ``seq``: its position, 1, 2, 3...; a removed or reordered line leaves a gap or a
   descent in the sequence;
@@ -21,16 +22,28 @@ chain. That takes a record kept outside the ledger. After each append the newest
 is configured) and to a *witness* copy in drillkit's state directory
 (``~/.local/state/drillkit/evidence/witness/``), outside the reports tree, so
 truncating the ledger and restoring an old ``ledger.head`` still disagrees with the
-witness. Auditors can keep a head of their own: every export bundle records the head
-at export time, and ``drill evidence verify --head SEQ:DIGEST`` checks the ledger still
-holds that entry unchanged.
+witness. The witness is keyed by the reports directory's own location, which nothing
+inside ``reports/`` can change, and the state directory notes which ledgers it
+witnesses, so a witness that disappeared is a finding, not a shrug. Auditors can keep a
+head of their own: every export bundle records the head at export time, and
+``drill evidence verify --head SEQ:DIGEST`` checks the ledger still holds that entry
+unchanged.
+
+Evidence is never read through a link or from a special file: the ledger, the head and
+report files are opened with ``O_NOFOLLOW`` (run directories through directory
+descriptors) and must be regular files (:func:`open_regular`).
 
 Appends are crash-safe and serialised: an exclusive ``flock`` on ``ledger.lock`` keeps
 two ``drill run`` processes from interleaving lines or forking the chain; each line is
-written with one ``write`` and forced to disk before the head moves. A line torn by a
-crash is cut off on the next append when the head shows it was never completed;
-otherwise it is closed with a newline and left for ``verify`` to report, because
-destroying bytes of evidence is worse than keeping a broken line.
+written with one ``write`` and forced to disk before the head moves.
+
+An append continues the chain only from the end its head and witness left: before
+writing, it checks that both still name the ledger's last entry (or one before it that
+the ledger still holds unchanged, when an append was interrupted before it moved them).
+A ledger whose end was cut off or rewritten is refused (:class:`LedgerMismatch`),
+because continuing from it would overwrite the two records that show it. A line torn by
+a crash is cut off only when every head names the line before it; anything else is
+left untouched for ``verify`` to report.
 
 Lines are canonical JSON (sorted keys, no spaces, ASCII), so the same entry always has
 the same bytes and a signature can be checked by re-encoding what was read.
@@ -39,11 +52,13 @@ the same bytes and a signature can be checked by re-encoding what was read.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+import stat
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +68,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.signing import ALGORITHM, SigningKey
-from drillkit.files import sha256_file, state_home, sync_directory, write_atomically
+from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, MeasurementDocument, read_report_document
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
@@ -142,8 +157,42 @@ class SkipEntry(_Entry):
     sig: Signature | None = None
 
 
-Entry = Annotated[RunEntry | SkipEntry, Field(discriminator="kind")]
-_ENTRY_ADAPTER: Final[TypeAdapter[RunEntry | SkipEntry]] = TypeAdapter(Entry)
+class LinkedRun(_Entry):
+    """A drill run of a game day, and the ledger entry it had when the game day was entered."""
+
+    step: int = Field(ge=1)
+    drill: str
+    run_id: str
+    dir: str
+    """Its report directory, relative to the reports directory."""
+    seq: int | None
+    """None when the run had no ledger entry (its append failed; adopt enters it)."""
+
+
+class GameDayEntry(_Entry):
+    """A game day whose report was written: its files and the runs it made."""
+
+    v: Literal[1]
+    seq: int = Field(ge=1)
+    kind: Literal["gameday"]
+    prev: str = Field(pattern=_DIGEST_PATTERN)
+    recorded_utc: str
+    gameday_id: str
+    gameday: str
+    started_utc: str
+    ended_utc: str
+    verdict: str
+    report: ReportDigests
+    runs: tuple[LinkedRun, ...]
+    sig: Signature | None = None
+
+
+AnyEntry = RunEntry | SkipEntry | GameDayEntry
+Entry = Annotated[AnyEntry, Field(discriminator="kind")]
+_ENTRY_ADAPTER: Final[TypeAdapter[AnyEntry]] = TypeAdapter(Entry)
+GAMEDAYS_DIR_NAME: Final = "gamedays"
+"""Game-day reports live in ``<reports>/gamedays/<name>/<id>/``."""
+GAMEDAY_FILE_NAME: Final = "gameday.json"
 
 
 class LedgerHead(_Entry):
@@ -165,7 +214,7 @@ class LedgerLine:
     raw: bytes
     """The line's bytes without its newline."""
     digest: str
-    entry: RunEntry | SkipEntry | None
+    entry: AnyEntry | None
     """None when the line is not a valid entry; ``problem`` says why."""
     problem: str | None
     complete: bool
@@ -179,6 +228,8 @@ class LedgerLine:
             return f"line {self.number} (run {entry.drill}/{entry.run_id})"
         if isinstance(entry, SkipEntry):
             return f"line {self.number} (skip of {entry.drill} at {entry.scheduled_for})"
+        if isinstance(entry, GameDayEntry):
+            return f"line {self.number} (game day {entry.gameday}/{entry.gameday_id})"
         return f"line {self.number}"
 
 
@@ -191,10 +242,150 @@ def head_path(reports_dir: Path) -> Path:
 
 
 def witness_path(reports_dir: Path) -> Path:
-    """The witness copy of the head, outside the reports tree, named after the ledger's path."""
-    location = str(ledger_path(reports_dir).resolve())
-    name = hashlib.sha256(location.encode("utf-8")).hexdigest()[:24]
-    return state_home() / "evidence" / "witness" / f"{name}.head"
+    """The witness copy of the head, in the state directory, outside the reports tree.
+
+    It is keyed by where the reports directory itself is (its resolved path), never by
+    where the ledger file points: a link put in place of ``ledger.jsonl`` by someone who
+    can write ``reports/`` cannot lead verification to another witness, or to none.
+    """
+    return _witness_directory() / f"{_ledger_key(reports_dir)}.head"
+
+
+def witness_record_path(reports_dir: Path) -> Path:
+    """The state directory's note that it keeps a witness for this ledger.
+
+    Written once the first witness is, it turns a witness that disappeared into a
+    finding: without it, a missing witness could as well mean the ledger was written
+    on another machine.
+    """
+    return _witness_directory() / f"{_ledger_key(reports_dir)}.ledger"
+
+
+def _witness_directory() -> Path:
+    return state_home() / "evidence" / "witness"
+
+
+def _ledger_key(reports_dir: Path) -> str:
+    # The same name the witness had when it was derived from the ledger file's path,
+    # so witnesses written before keep their meaning.
+    location = str(reports_dir.resolve() / LEDGER_FILE_NAME)
+    return hashlib.sha256(location.encode("utf-8")).hexdigest()[:24]
+
+
+class NotRegularFile(InvalidInput):
+    """A file of the evidence is a symbolic link, a FIFO, a device or a directory.
+
+    Evidence is read only from regular files reached without following a link: a link
+    points the reader at bytes the chain never vouched for, and a FIFO never ends.
+    """
+
+
+def open_regular(
+    path: Path | str,
+    *,
+    flags: int = os.O_RDONLY,
+    dir_fd: int | None = None,
+    shown: Path | str | None = None,
+) -> int:
+    """Open a regular file without following a link; NotRegularFile for anything else.
+
+    ``shown`` is how messages name the file when ``path`` is relative to ``dir_fd``.
+    FileNotFoundError passes through: an absent file is for the caller to judge.
+    """
+    name = shown if shown is not None else path
+    # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it.
+    all_flags = flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, all_flags, 0o644, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotRegularFile(
+                f"{name} is a symbolic link; evidence is never read through a link"
+            ) from None
+        if error.errno in (errno.EISDIR, errno.ENXIO):
+            raise NotRegularFile(f"{name} is not a regular file") from None
+        raise
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise NotRegularFile(f"{name} is not a regular file ({_file_kind(mode)})")
+    return descriptor
+
+
+def open_directory(parent: Path, relative: str) -> int:
+    """A descriptor of ``parent/relative``, no step below ``parent`` followed if a link.
+
+    NotRegularFile when one is a link or not a directory; FileNotFoundError when absent.
+    """
+    descriptor = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    walked = parent
+    try:
+        for part in relative.split("/"):
+            walked = walked / part
+            try:
+                child = os.open(
+                    part,
+                    os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    dir_fd=descriptor,
+                )
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise NotRegularFile(
+                        f"{walked} is a symbolic link; evidence is never read through a link"
+                    ) from None
+                if error.errno == errno.ENOTDIR:
+                    mode = os.lstat(part, dir_fd=descriptor).st_mode
+                    kind = "a symbolic link" if stat.S_ISLNK(mode) else _file_kind(mode)
+                    raise NotRegularFile(f"{walked} is {kind}, not a directory") from None
+                raise
+            os.close(descriptor)
+            descriptor = child
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def read_regular(path: Path) -> bytes | None:
+    """The bytes of a regular file of the evidence; None when it does not exist."""
+    try:
+        descriptor = open_regular(path)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(descriptor, "rb") as stream:
+        return stream.read()
+
+
+def digest_regular(name: str, *, dir_fd: int, shown: Path) -> str:
+    """SHA-256 of the regular file ``name`` in the directory ``dir_fd``, read without links."""
+    with os.fdopen(open_regular(name, dir_fd=dir_fd, shown=shown), "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def is_plain_name(name: object) -> bool:
+    """Whether ``name`` names an entry of one directory: no path, not hidden, not ``..``."""
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+        and not name.startswith(".")
+    )
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "not a regular file"
 
 
 def encode_canonical(data: Mapping[str, Any]) -> bytes:
@@ -230,7 +421,14 @@ def append_run(
     """
     relative = _relative_run_dir(reports_dir, run_dir)
     document = read_report_document(run_dir / REPORT_FILE_NAME)
-    digests = _digest_report(run_dir, relative)
+    # The entry names the run by its report and its directory; they must agree, or an
+    # export would look for the run's files elsewhere than where they were hashed.
+    if [document.drill, document.run_id] != relative.split("/"):
+        raise InvalidInput(
+            f"{run_dir / REPORT_FILE_NAME}: drill {document.drill!r} and run_id "
+            f"{document.run_id!r} do not name its directory {relative}; it is not entered"
+        )
+    digests = _digest_report(reports_dir, run_dir, relative)
     measurements = document.measurements
 
     def build(seq: int, prev: str) -> RunEntry:
@@ -302,6 +500,121 @@ def append_skip(
     return entry
 
 
+def append_gameday(
+    reports_dir: Path,
+    gameday_dir: Path,
+    *,
+    signing_key: SigningKey | None = None,
+    now: datetime | None = None,
+) -> GameDayEntry:
+    """Add the game day whose report is in ``gameday_dir`` to the ledger; return its entry.
+
+    Called once the game day's report is written (``manifest.json`` last). The entry
+    holds the digest of each of its files and, for each drill run it made, that run's
+    ledger entry, so the game day vouches for its runs as the chain vouches for it.
+    Raises InvalidInput when the report is incomplete or not a
+    ``gamedays/<name>/<id>`` directory of ``reports_dir``.
+    """
+    relative = _relative_dir(reports_dir, gameday_dir, depth=3)
+    if relative.split("/")[0] != GAMEDAYS_DIR_NAME:
+        raise InvalidInput(f"{gameday_dir} is not a gamedays/<name>/<id> directory")
+    try:
+        directory = open_directory(reports_dir, relative)
+    except FileNotFoundError:
+        raise InvalidInput(f"{gameday_dir}: no such game-day directory") from None
+    try:
+        summary = _read_gameday_summary(directory, gameday_dir, relative)
+        digests = _digest_open_report(directory, gameday_dir, relative)
+    finally:
+        os.close(directory)
+    runs_by_dir = {
+        line.entry.report.dir: line.entry.seq
+        for line in read_ledger(reports_dir)
+        if isinstance(line.entry, RunEntry)
+    }
+    runs = tuple(
+        LinkedRun(step=step, drill=drill, run_id=run_id, dir=run, seq=runs_by_dir.get(run))
+        for step, drill, run_id, run in summary.runs
+    )
+
+    def build(seq: int, prev: str) -> GameDayEntry:
+        return GameDayEntry(
+            v=ENTRY_VERSION,
+            seq=seq,
+            kind="gameday",
+            prev=prev,
+            recorded_utc=format_utc(now or datetime.now(UTC)),
+            gameday_id=summary.gameday_id,
+            gameday=summary.gameday,
+            started_utc=summary.started_utc,
+            ended_utc=summary.ended_utc,
+            verdict=summary.verdict,
+            report=digests,
+            runs=runs,
+        )
+
+    entry = _append(reports_dir, build, signing_key=signing_key, now=now)
+    assert isinstance(entry, GameDayEntry)
+    return entry
+
+
+class _GameDayStep(BaseModel):
+    # Only what the entry needs from gameday.json; the rest is the report's business.
+    model_config = ConfigDict(extra="ignore")
+    index: int
+    kind: str
+    title: str
+    run_id: str | None = None
+    report_dir: str | None = None
+
+
+class _GameDaySummary(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    gameday_id: str
+    gameday: str
+    started_utc: str
+    ended_utc: str
+    verdict: str
+    steps: list[_GameDayStep]
+
+    @property
+    def runs(self) -> list[tuple[int, str, str, str]]:
+        """(step, drill, run id, report directory relative to the reports) of each run."""
+        found = []
+        for step in self.steps:
+            if step.kind != "drill" or not step.run_id:
+                continue
+            # The report directory is <reports>/<drill name>/<run id>; the drill's name
+            # may differ from the game day's step title (the drill file's name).
+            drill = Path(step.report_dir).parent.name if step.report_dir else step.title
+            found.append((step.index, step.title, step.run_id, f"{drill}/{step.run_id}"))
+        return found
+
+
+def _read_gameday_summary(directory: int, gameday_dir: Path, relative: str) -> _GameDaySummary:
+    path = gameday_dir / GAMEDAY_FILE_NAME
+    try:
+        with os.fdopen(open_regular(GAMEDAY_FILE_NAME, dir_fd=directory, shown=path), "rb") as f:
+            content = f.read()
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"{gameday_dir}: the game-day report is incomplete (no {GAMEDAY_FILE_NAME})"
+        ) from None
+    try:
+        summary = _GameDaySummary.model_validate_json(content)
+    except ValidationError as error:
+        raise InvalidInput(f"{path}: not a game-day report: {_first_error(error)}") from error
+    if [GAMEDAYS_DIR_NAME, summary.gameday, summary.gameday_id] != relative.split("/"):
+        raise InvalidInput(
+            f"{path}: game day {summary.gameday!r} and id {summary.gameday_id!r} do not name "
+            f"its directory {relative}; it is not entered"
+        )
+    unsafe = [run for *_, run in summary.runs if not all(map(is_plain_name, run.split("/")))]
+    if unsafe:
+        raise InvalidInput(f"{path}: names a run directory {unsafe[0]!r} outside the reports")
+    return summary
+
+
 def find_unrecorded_runs(reports_dir: Path) -> list[Path]:
     """Complete report directories (with ``manifest.json``) that no ledger entry names."""
     recorded = {
@@ -353,16 +666,16 @@ def find_run_dirs(reports_dir: Path) -> list[Path]:
 
 
 def read_ledger(reports_dir: Path) -> list[LedgerLine]:
-    """Every line of the ledger, parsed; an absent ledger has none."""
+    """Every line of the ledger, parsed; an absent ledger has none.
+
+    Raises NotRegularFile (exit 2) when the ledger is a link or not a regular file.
+    """
+    path = ledger_path(reports_dir)
     try:
-        content = ledger_path(reports_dir).read_bytes()
-    except FileNotFoundError:
-        return []
+        content = read_regular(path)
     except OSError as error:
-        raise DrillError(
-            f"{ledger_path(reports_dir)}: cannot read the ledger: {error.strerror or error}"
-        ) from error
-    return parse_ledger(content)
+        raise DrillError(f"{path}: cannot read the ledger: {error.strerror or error}") from error
+    return parse_ledger(content) if content is not None else []
 
 
 def parse_ledger(content: bytes) -> list[LedgerLine]:
@@ -386,30 +699,38 @@ def read_head(path: Path) -> LedgerHead | None:
     itself a finding, which ``verify`` reports rather than ignores.
     """
     try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        return None
+        content = read_regular(path)
     except OSError as error:
         raise DrillError(f"{path}: cannot read: {error.strerror or error}") from error
+    if content is None:
+        return None
     try:
         return LedgerHead.model_validate_json(content)
     except ValidationError as error:
         raise DrillError(f"{path}: not a ledger head: {_first_error(error)}") from error
 
 
+class LedgerMismatch(DrillError):
+    """The ledger no longer ends where its head and witness left it; nothing was appended.
+
+    Continuing the chain from such an end would overwrite the head and the witness,
+    the only records that show the end was cut off or rewritten.
+    """
+
+
 def _append(
     reports_dir: Path,
-    build: Callable[[int, str], RunEntry | SkipEntry],
+    build: Callable[[int, str], AnyEntry],
     *,
     signing_key: SigningKey | None,
     now: datetime | None,
-) -> RunEntry | SkipEntry:
+) -> AnyEntry:
     with _locked(reports_dir):
         path = ledger_path(reports_dir)
-        existed = path.exists()
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        existed = os.path.lexists(path)
+        descriptor = open_regular(path, flags=os.O_RDWR | os.O_CREAT | os.O_APPEND)
         try:
-            seq, prev = _find_chain_end(descriptor, reports_dir)
+            seq, prev = _find_chain_end(descriptor, path, _read_anchors(reports_dir))
             entry = build(seq, prev)
             line = seal(entry.model_dump(mode="json", exclude={"sig"}), signing_key)
             _write_all(descriptor, line + b"\n")
@@ -437,7 +758,7 @@ def _locked(reports_dir: Path) -> Iterator[None]:
     # A lock file of its own, never replaced: locking the ledger itself would not
     # survive a writer that replaces the file, and the head is replaced on every append.
     reports_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(reports_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = open_regular(reports_dir / LOCK_FILE_NAME, flags=os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
@@ -446,59 +767,120 @@ def _locked(reports_dir: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-def _find_chain_end(descriptor: int, reports_dir: Path) -> tuple[int, str]:
-    """The next ``seq`` and the ``prev`` it links to, repairing a tail torn by a crash."""
-    size = os.fstat(descriptor).st_size
-    if size == 0:
-        return 1, GENESIS
-    tail = _read_tail(descriptor, size)
-    if not tail.endswith(b"\n"):
-        tail = _close_torn_line(descriptor, tail, size, reports_dir)
-        if not tail:
-            return 1, GENESIS
-    last_raw = tail[:-1].rsplit(b"\n", 1)[-1]
-    last = _parse_line(0, last_raw, complete=True)
-    if last.entry is not None:
-        return last.entry.seq + 1, last.digest
-    # The last line is damaged; the chain goes on from its bytes, and verify reports it.
-    with open(descriptor, "rb", closefd=False) as stream:
-        stream.seek(0)
-        count = sum(1 for _ in stream)
-    return count + 1, last.digest
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _HeadRecord:
+    """A head an append must agree with, and how messages name it."""
+
+    seq: int
+    digest: str
+    source: str
 
 
-def _close_torn_line(descriptor: int, tail: bytes, size: int, reports_dir: Path) -> bytes:
-    """Deal with a last line that has no newline; return the tail ending in a newline.
-
-    When the head names the line before it, the torn line was a write that never
-    completed (the head moves only after a line is on disk): cut it off. Otherwise it
-    is not ours to destroy: end it with a newline so it stays a line verify reports.
-    """
-    cut = tail.rfind(b"\n")
-    complete_tail = tail[: cut + 1]
-    previous_raw = complete_tail[:-1].rsplit(b"\n", 1)[-1] if complete_tail else None
+def _read_anchors(reports_dir: Path) -> list[_HeadRecord]:
+    """``ledger.head`` and the witness, as they stand before an append."""
+    anchors: list[_HeadRecord] = []
+    path = head_path(reports_dir)
     try:
-        head = read_head(head_path(reports_dir))
-    except DrillError:
-        head = None
-    if previous_raw is None:
-        # Not one complete line yet: the first append was torn, before any head existed.
-        vouched = head is None
-    else:
-        previous = _parse_line(0, previous_raw, complete=True)
-        vouched = (
-            head is not None
-            and previous.entry is not None
-            and head.seq == previous.entry.seq
-            and head.digest == previous.digest
+        head = read_head(path)
+    except DrillError as error:
+        raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
+    if head is not None:
+        anchors.append(_HeadRecord(seq=head.seq, digest=head.digest, source=HEAD_FILE_NAME))
+    witness = witness_path(reports_dir)
+    try:
+        remembered = read_head(witness)
+    except DrillError as error:
+        raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
+    if remembered is not None:
+        anchors.append(
+            _HeadRecord(
+                seq=remembered.seq, digest=remembered.digest, source=f"the witness {witness}"
+            )
         )
-    if vouched:
-        os.ftruncate(descriptor, size - (len(tail) - len(complete_tail)))
+    elif witness_record_path(reports_dir).exists():
+        raise LedgerMismatch(
+            f"refusing to append: the witness copy of the head {witness} is missing, though "
+            "this machine kept one for this ledger; run: drill evidence verify"
+        )
+    return anchors
+
+
+def _find_chain_end(descriptor: int, path: Path, anchors: Sequence[_HeadRecord]) -> tuple[int, str]:
+    """The next ``seq`` and the ``prev`` it links to, once the end matches every head.
+
+    A last line without its newline is a write torn by a crash when every head still
+    names the line before it (the head moves only after a line is on disk): it is cut
+    off. Anything else the heads do not vouch for is refused, and nothing is changed.
+    """
+    size = os.fstat(descriptor).st_size
+    tail = _read_tail(descriptor, size) if size else b""
+    complete_tail = tail[: tail.rfind(b"\n") + 1]
+    torn = len(tail) - len(complete_tail)
+    end_seq, end_digest = 0, GENESIS
+    if complete_tail:
+        last = _parse_line(0, complete_tail[:-1].rsplit(b"\n", 1)[-1], complete=True)
+        if last.entry is None:
+            raise LedgerMismatch(
+                f"refusing to append to {path}: its last line is not a valid entry "
+                f"({last.problem}); run: drill evidence verify"
+            )
+        end_seq, end_digest = last.entry.seq, last.digest
+        # Every completed append wrote the head; only a first append torn before it
+        # leaves a ledger without one, and that has no complete line.
+        if not any(anchor.source == HEAD_FILE_NAME for anchor in anchors):
+            raise LedgerMismatch(
+                f"refusing to append to {path}: {path.with_name(HEAD_FILE_NAME)} is missing, so "
+                "the ledger's end cannot be checked; run: drill evidence verify"
+            )
+    for anchor in anchors:
+        problem = _disagreement(descriptor, size - torn, end_seq, end_digest, anchor)
+        if problem is not None:
+            cut = " (and its last line is cut off)" if torn else ""
+            raise LedgerMismatch(
+                f"refusing to append to {path}: {problem}{cut}; appending would hide it; "
+                "run: drill evidence verify"
+            )
+    if torn:
+        # Only the write after the last completed append can be torn, and each
+        # completed append moved every head to its own line.
+        behind = [anchor.source for anchor in anchors if anchor.seq != end_seq]
+        if behind:
+            raise LedgerMismatch(
+                f"refusing to append to {path}: its last line is cut off, and "
+                f"{' and '.join(behind)} do not name the line before it, so it is not a "
+                "write torn by a crash; run: drill evidence verify"
+            )
+        os.ftruncate(descriptor, size - torn)
         os.fsync(descriptor)
-        return complete_tail
-    _write_all(descriptor, b"\n")
-    os.fsync(descriptor)
-    return tail + b"\n"
+    return end_seq + 1, end_digest
+
+
+def _disagreement(
+    descriptor: int, size: int, end_seq: int, end_digest: str, anchor: _HeadRecord
+) -> str | None:
+    """Why the ledger's first ``size`` bytes, ending at ``end_seq``, contradict ``anchor``."""
+    if anchor.seq > end_seq:
+        return f"the ledger ends at entry {end_seq} but {anchor.source} records entry {anchor.seq}"
+    if anchor.seq == end_seq:
+        digest: str | None = end_digest
+    else:
+        # A head one or more appends behind (an append interrupted before it moved
+        # them): the entry it names must still be in the ledger, unchanged.
+        digest = _digest_of_entry(descriptor, size, anchor.seq)
+    if digest is None:
+        return f"entry {anchor.seq}, which {anchor.source} records, is not in the ledger"
+    if digest != anchor.digest:
+        return f"entry {anchor.seq} differs from the one {anchor.source} records"
+    return None
+
+
+def _digest_of_entry(descriptor: int, size: int, seq: int) -> str | None:
+    # Rare (a head behind the ledger), so reading the whole ledger is affordable.
+    lines = parse_ledger(os.pread(descriptor, size, 0))
+    return next(
+        (line.digest for line in lines if line.entry is not None and line.entry.seq == seq),
+        None,
+    )
 
 
 def _read_tail(descriptor: int, size: int) -> bytes:
@@ -537,11 +919,15 @@ def _write_head(
         witness = witness_path(reports_dir)
         witness.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(witness, content)
+        record = witness_record_path(reports_dir)
+        if not record.exists():
+            location = str(reports_dir.resolve()) + "\n"
+            write_atomically(record, location.encode("utf-8"))
 
 
 def _parse_line(number: int, raw: bytes, *, complete: bool) -> LedgerLine:
     digest = digest_bytes(raw)
-    entry: RunEntry | SkipEntry | None = None
+    entry: AnyEntry | None = None
     problem: str | None = None
     try:
         entry = _ENTRY_ADAPTER.validate_json(raw)
@@ -565,19 +951,38 @@ def _first_error(error: ValidationError) -> str:
 
 
 def _relative_run_dir(reports_dir: Path, run_dir: Path) -> str:
+    return _relative_dir(reports_dir, run_dir, depth=2)
+
+
+def _relative_dir(reports_dir: Path, run_dir: Path, *, depth: int) -> str:
     try:
         relative = run_dir.resolve().relative_to(reports_dir.resolve())
     except ValueError:
         raise InvalidInput(f"{run_dir} is not a run directory inside {reports_dir}") from None
-    if len(relative.parts) != 2:
-        raise InvalidInput(f"{run_dir} is not a <drill>/<run-id> directory of {reports_dir}")
+    if len(relative.parts) != depth or not all(map(is_plain_name, relative.parts)):
+        shape = "<drill>/<run-id>" if depth == 2 else "gamedays/<name>/<id>"
+        raise InvalidInput(f"{run_dir} is not a {shape} directory of {reports_dir}")
     return relative.as_posix()
 
 
-def _digest_report(run_dir: Path, relative: str) -> ReportDigests:
+def _digest_report(reports_dir: Path, run_dir: Path, relative: str) -> ReportDigests:
+    try:
+        directory = open_directory(reports_dir, relative)
+    except FileNotFoundError:
+        raise InvalidInput(f"{run_dir}: no such run directory") from None
+    try:
+        return _digest_open_report(directory, run_dir, relative)
+    finally:
+        os.close(directory)
+
+
+def _digest_open_report(directory: int, run_dir: Path, relative: str) -> ReportDigests:
     manifest_path = run_dir / MANIFEST_FILE_NAME
     try:
-        manifest_bytes = manifest_path.read_bytes()
+        with os.fdopen(
+            open_regular(MANIFEST_FILE_NAME, dir_fd=directory, shown=manifest_path), "rb"
+        ) as stream:
+            manifest_bytes = stream.read()
     except FileNotFoundError:
         raise InvalidInput(
             f"{run_dir}: the report is incomplete (no {MANIFEST_FILE_NAME})"
@@ -590,7 +995,16 @@ def _digest_report(run_dir: Path, relative: str) -> ReportDigests:
         raise InvalidInput(f"{manifest_path}: not a report manifest ({error})") from error
     files: dict[str, str] = {}
     for name, expected in sorted(listed.items()):
-        actual = sha256_file(run_dir / name)
+        if not is_plain_name(name):
+            raise InvalidInput(
+                f"{manifest_path}: lists {name!r}, which is not a file of the report directory"
+            )
+        try:
+            actual = digest_regular(name, dir_fd=directory, shown=run_dir / name)
+        except FileNotFoundError:
+            raise InvalidInput(
+                f"{run_dir / name}: listed in {MANIFEST_FILE_NAME} but missing"
+            ) from None
         if actual != expected:
             raise DrillError(
                 f"{run_dir / name} no longer matches {MANIFEST_FILE_NAME}: "
@@ -599,10 +1013,12 @@ def _digest_report(run_dir: Path, relative: str) -> ReportDigests:
         files[name] = actual
     # Files beside the report that its manifest does not list (the start note) are
     # part of the run directory an auditor receives, so the entry vouches for them too.
-    for path in sorted(run_dir.iterdir()):
-        unlisted = path.name not in files and path.name != MANIFEST_FILE_NAME
-        if unlisted and path.is_file() and not path.name.startswith("."):
-            files[path.name] = sha256_file(path)
+    # Anything there that is not a regular file (a link to a key, a FIFO) is refused:
+    # the entry must vouch for every name an auditor will see.
+    for name in sorted(os.listdir(directory)):
+        if name in files or name == MANIFEST_FILE_NAME or name.startswith("."):
+            continue
+        files[name] = digest_regular(name, dir_fd=directory, shown=run_dir / name)
     return ReportDigests(dir=relative, manifest_sha256=digest_bytes(manifest_bytes), files=files)
 
 

@@ -19,8 +19,15 @@ What each kind of tampering looks like, and how it is found:
   followed by ``seq``, is intact;
 - **the tail truncated**: the ledger ends before the entry a head records. Heads are
   kept outside the chain: ``ledger.head`` beside it, the witness copy in the state
-  directory, and any ``SEQ:DIGEST`` the auditor kept from an earlier export;
+  directory, and any ``SEQ:DIGEST`` the auditor kept from an earlier export. A witness
+  that the state directory notes it kept, and that is gone, is itself a problem;
 - **a run left out**: a report directory exists that no entry names;
+- **a file added or a link planted**: a run directory holds a file its entry does not
+  record, or a link or special file where a report file or the run directory was
+  (every file is opened without following links, so a link never stands in for the
+  bytes the entry vouched for);
+- **a game day altered**: its files are checked like a run's, and each drill run it
+  links must be the entry it names;
 - **forged or re-signed entries**: with a public key, every entry and the head must
   carry a valid signature by that key.
 
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,22 +50,28 @@ from typing import Final
 
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.ledger import (
+    GAMEDAYS_DIR_NAME,
     GENESIS,
     HEAD_FILE_NAME,
+    GameDayEntry,
     LedgerHead,
     LedgerLine,
+    NotRegularFile,
     RunEntry,
     Signature,
+    digest_regular,
     find_run_dirs,
     head_path,
+    is_plain_name,
     ledger_path,
+    open_directory,
     read_head,
     read_ledger,
     signed_payload,
     witness_path,
+    witness_record_path,
 )
 from drillkit.evidence.signing import VerifyKey
-from drillkit.files import sha256_file
 from drillkit.model.timeline import parse_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
@@ -81,6 +95,8 @@ class ProblemKind(StrEnum):
     BAD_SIGNATURE = "bad signature"
     UNSIGNED = "not signed"
     HEAD = "head missing or damaged"
+    NOT_REGULAR = "link or special file"
+    FILE_ADDED = "file added"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -169,9 +185,12 @@ def verify_ledger(
 
     run_lines = [line for line in lines if isinstance(line.entry, RunEntry)]
     checked = [line for line in run_lines if _is_since(line, since)]
-    for line in checked:
-        problems += _check_run_files(reports_dir, line, notices)
+    gameday_lines = [line for line in lines if isinstance(line.entry, GameDayEntry)]
+    for line in [*checked, *(line for line in gameday_lines if _is_since(line, since))]:
+        problems += _check_run_files(reports_dir, line)
+    problems += _check_gameday_runs(gameday_lines, by_seq, notices)
     problems += _find_left_out(reports_dir, run_lines, since, notices)
+    notices += _find_unentered_gamedays(reports_dir, gameday_lines)
 
     return Verification(
         ledger=ledger_path(reports_dir),
@@ -329,6 +348,15 @@ def _read_heads(
         anchors.append(
             Anchor(seq=witness.seq, digest=witness.digest, source=f"the witness {witness_file}")
         )
+    elif lines and witness_record_path(reports_dir).exists():
+        problems.append(
+            Problem(
+                kind=ProblemKind.HEAD,
+                message=f"the witness copy of the head {witness_file} is missing, though this "
+                f"machine kept one for this ledger ({witness_record_path(reports_dir)}): it was "
+                "removed, and a truncated tail could go unnoticed",
+            )
+        )
     elif lines:
         notices.append(
             f"no witness copy of the head on this machine ({witness_file}): the ledger was "
@@ -485,72 +513,163 @@ def _check_signature(
     return None
 
 
-def _check_run_files(reports_dir: Path, line: LedgerLine, notices: list[str]) -> list[Problem]:
+def _check_run_files(reports_dir: Path, line: LedgerLine) -> list[Problem]:
+    """The files of a run's, or a game day's, report against the digests of its entry."""
     entry = line.entry
-    assert isinstance(entry, RunEntry)
+    assert isinstance(entry, RunEntry | GameDayEntry)
     run = entry.report.dir
-    run_dir = _inside(reports_dir, run)
+    is_gameday = isinstance(entry, GameDayEntry)
+    run_dir = _inside(reports_dir, run, gameday=is_gameday)
     if run_dir is None:
+        shape = "gamedays/<name>/<id>" if is_gameday else "<drill>/<run-id>"
         return [
             Problem(
                 kind=ProblemKind.LINE_ALTERED,
                 message=f"ledger {line.label} was altered: its report directory {run!r} is not "
-                f"a <drill>/<run-id> directory",
+                f"a {shape} directory",
                 line=line.number,
                 run=run,
             )
         ]
-    if not run_dir.is_dir():
+    what = f"game day {run.split('/', 1)[1]}" if is_gameday else f"run {run}"
+    try:
+        directory = open_directory(reports_dir, run)
+    except FileNotFoundError:
         return [
             Problem(
                 kind=ProblemKind.RUN_REMOVED,
-                message=f"run {run} (ledger line {line.number}): its report directory "
-                f"{run_dir} is gone: the run was removed",
+                message=f"{what} (ledger line {line.number}): its report directory "
+                f"{run_dir} is gone: the {'game day' if is_gameday else 'run'} was removed",
                 line=line.number,
                 run=run,
             )
         ]
+    except NotRegularFile as error:
+        return [
+            Problem(
+                kind=ProblemKind.NOT_REGULAR,
+                message=f"{what} (ledger line {line.number}): {error}: it was replaced",
+                line=line.number,
+                run=run,
+            )
+        ]
+    try:
+        expected = {MANIFEST_FILE_NAME: entry.report.manifest_sha256, **entry.report.files}
+        return _check_directory(directory, run_dir, run, what, line, expected)
+    finally:
+        os.close(directory)
+
+
+def _check_directory(
+    directory: int,
+    run_dir: Path,
+    run: str,
+    what: str,
+    line: LedgerLine,
+    expected: Mapping[str, str],
+) -> list[Problem]:
+    """Compare the files of an opened report directory with the digests its entry holds."""
+    where = f"{what} (ledger line {line.number})"
+
+    def problem(kind: ProblemKind, message: str, name: str | None = None) -> Problem:
+        return Problem(kind=kind, message=message, line=line.number, run=run, file=name)
+
     problems: list[Problem] = []
-    expected = {MANIFEST_FILE_NAME: entry.report.manifest_sha256, **entry.report.files}
     for name, digest in expected.items():
-        path = run_dir / name
-        if "/" in name or name.startswith("."):
-            continue
-        if not path.is_file():
+        if not is_plain_name(name):
             problems.append(
-                Problem(
-                    kind=ProblemKind.FILE_MISSING,
-                    message=f"run {run} (ledger line {line.number}): {name} is missing: it was "
-                    "removed",
-                    line=line.number,
-                    run=run,
-                    file=name,
+                problem(
+                    ProblemKind.LINE_ALTERED,
+                    f"ledger {line.label} was altered: it names {name!r}, which is not a file "
+                    "of a report directory",
                 )
             )
             continue
-        actual = sha256_file(path)
+        try:
+            actual = digest_regular(name, dir_fd=directory, shown=run_dir / name)
+        except FileNotFoundError:
+            problems.append(
+                problem(
+                    ProblemKind.FILE_MISSING, f"{where}: {name} is missing: it was removed", name
+                )
+            )
+            continue
+        except NotRegularFile as error:
+            message = str(error).replace(str(run_dir / name), name, 1)
+            problems.append(problem(ProblemKind.NOT_REGULAR, f"{where}: {message}", name))
+            continue
         if actual != digest:
             problems.append(
-                Problem(
-                    kind=ProblemKind.FILE_ALTERED,
-                    message=f"run {run} (ledger line {line.number}): {name} was altered "
-                    f"(SHA-256 {actual[:_SHORT]}..., the ledger recorded {digest[:_SHORT]}...)",
-                    line=line.number,
-                    run=run,
-                    file=name,
+                problem(
+                    ProblemKind.FILE_ALTERED,
+                    f"{where}: {name} was altered (SHA-256 {actual[:_SHORT]}..., the ledger "
+                    f"recorded {digest[:_SHORT]}...)",
+                    name,
                 )
             )
-    added = sorted(
-        path.name
-        for path in run_dir.iterdir()
-        if path.name not in expected and not path.name.startswith(".")
-    )
-    if added:
-        notices.append(
-            f"run {run}: {', '.join(added)} {'is' if len(added) == 1 else 'are'} not part of "
-            "the recorded report (added after the run was entered)"
-        )
+    for name in sorted(os.listdir(directory)):
+        if name not in expected and not name.startswith("."):
+            problems.append(
+                problem(
+                    ProblemKind.FILE_ADDED,
+                    f"{where}: {name} is not part of the recorded report: it was added after "
+                    "the run was entered",
+                    name,
+                )
+            )
     return problems
+
+
+def _check_gameday_runs(
+    gameday_lines: Sequence[LedgerLine], by_seq: Mapping[int, LedgerLine], notices: list[str]
+) -> list[Problem]:
+    """Each run a game day links must be the entry it names, before the game day's own."""
+    problems: list[Problem] = []
+    for line in gameday_lines:
+        entry = line.entry
+        assert isinstance(entry, GameDayEntry)
+        for linked in entry.runs:
+            if linked.seq is None:
+                notices.append(
+                    f"game day {entry.gameday}/{entry.gameday_id}: run {linked.dir} had no "
+                    "ledger entry when the game day was entered"
+                )
+                continue
+            target = by_seq.get(linked.seq)
+            if target is None:
+                continue  # a removed entry is reported as a gap already
+            if (
+                not isinstance(target.entry, RunEntry)
+                or target.entry.report.dir != linked.dir
+                or linked.seq >= entry.seq
+            ):
+                problems.append(
+                    Problem(
+                        kind=ProblemKind.LINE_ALTERED,
+                        message=f"ledger {line.label} or {target.label} was altered: the game "
+                        f"day links run {linked.dir} to entry {linked.seq}, which does not "
+                        "hold it",
+                        line=line.number,
+                        run=linked.dir,
+                    )
+                )
+    return problems
+
+
+def _find_unentered_gamedays(reports_dir: Path, gameday_lines: Sequence[LedgerLine]) -> list[str]:
+    recorded = {
+        line.entry.report.dir for line in gameday_lines if isinstance(line.entry, GameDayEntry)
+    }
+    root = reports_dir / GAMEDAYS_DIR_NAME
+    if not root.is_dir() or root.is_symlink():
+        return []
+    return [
+        f"game day {path.parent.name}/{path.name} has a report but no ledger entry "
+        "(enter game days with append_gameday once their report is written)"
+        for path in sorted(root.glob("*/*"))
+        if (path / MANIFEST_FILE_NAME).is_file()
+        and f"{GAMEDAYS_DIR_NAME}/{path.parent.name}/{path.name}" not in recorded
+    ]
 
 
 def _find_left_out(
@@ -597,18 +716,20 @@ def _report_started_since(run_dir: Path, since: datetime) -> bool:
 
 
 def _is_since(line: LedgerLine, since: datetime | None) -> bool:
-    if since is None or not isinstance(line.entry, RunEntry):
+    if since is None or not isinstance(line.entry, RunEntry | GameDayEntry):
         return True
     with contextlib.suppress(ValueError):
         return parse_utc(line.entry.started_utc) >= since
     return True
 
 
-def _inside(reports_dir: Path, relative: str) -> Path | None:
+def _inside(reports_dir: Path, relative: str, *, gameday: bool = False) -> Path | None:
     parts = relative.split("/")
-    if len(parts) != 2 or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+    if len(parts) != (3 if gameday else 2) or not all(map(is_plain_name, parts)):
         return None
-    return reports_dir / parts[0] / parts[1]
+    if gameday and parts[0] != GAMEDAYS_DIR_NAME:
+        return None
+    return reports_dir.joinpath(*parts)
 
 
 def _runs_of_numbers(numbers: Iterable[int]) -> list[tuple[int, int]]:

@@ -16,7 +16,10 @@ objectives; ``continue_on_failure: true`` on a step goes on. The result, a
 ``GameDayRecord``, aggregates its drills: ``met`` when every drill met its objectives,
 ``missed`` when one did not, ``incomplete`` when it stopped early (a declined checkpoint,
 an interruption), ``error`` when a drill could not run. ``write_gameday_report`` writes
-``reports/gamedays/<name>/<id>/`` (``gameday.json``, ``gameday.md``, ``manifest.json``).
+``reports/gamedays/<name>/<id>/`` (``gameday.json``, ``gameday.md``, ``gameday.html``,
+``manifest.json``); their links to each drill's report are relative, so they resolve in the
+reports tree and in an evidence bundle alike. The caller then enters it in the ledger
+(:func:`drillkit.evidence.append_gameday`).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from html import escape
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
@@ -456,14 +461,91 @@ def render_gameday_markdown(record: GameDayRecord) -> str:
     for step in record.steps:
         duration = f"{step.duration_seconds:.1f} s" if step.duration_seconds is not None else "-"
         detail = step.run_id or step.detail or ""
-        if step.report_dir:
-            detail += f" ([report]({step.report_dir}/report.md))"
+        link = drill_report_link(step, "report.md")
+        if link:
+            detail += f" ([report]({link}))"
         title, detail = _cell(step.title), _cell(detail)
         lines.append(
             f"| {step.index + 1} | {step.kind}: {title} | {step.status.value} | {duration} "
             f"| {detail} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def drill_report_link(step: StepResult, name: str) -> str | None:
+    """A link from the game day's directory to file ``name`` of the step's drill report.
+
+    Relative, so it resolves in the reports tree and in an evidence bundle alike: the
+    game day is ``gamedays/<name>/<id>/`` and each run ``<drill>/<run-id>/`` of the same
+    reports directory. None when the step made no report, or names no plain directory.
+    """
+    if not step.report_dir or not step.run_id:
+        return None
+    run_dir = Path(step.report_dir)
+    parts = (run_dir.parent.name, run_dir.name)
+    if any(not part or part.startswith(".") or part != quote(part) for part in parts):
+        return None
+    return f"../../../{parts[0]}/{parts[1]}/{name}"
+
+
+def render_gameday_html(record: GameDayRecord) -> str:
+    """``gameday.html``: the game day for people, each drill linked to its ``report.html``."""
+    drills = record.drill_results()
+    met = sum(1 for step in drills if step.status is StepStatus.MET)
+    facts = [
+        ("Game day id", record.gameday_id),
+        (
+            "When",
+            f"{format_utc(record.started_utc)} to {format_utc(record.ended_utc)} "
+            f"({record.duration_seconds:.1f} s)",
+        ),
+        ("Drills", f"{met} of {len(drills)} met their objectives"),
+        (
+            "Operator",
+            record.operator
+            + (" (unattended: checkpoints confirmed automatically)" if record.unattended else ""),
+        ),
+    ]
+    if record.owner or record.approver:
+        facts.append(("Owner / approver", f"{record.owner or '-'} / {record.approver or '-'}"))
+    if record.controls:
+        facts.append(("Controls", ", ".join(record.controls)))
+    if record.stopped:
+        facts.append(("Stopped early", record.stopped))
+    rows = []
+    for step in record.steps:
+        duration = f"{step.duration_seconds:.1f} s" if step.duration_seconds is not None else "-"
+        detail = escape(step.run_id or step.detail or "")
+        link = drill_report_link(step, "report.html")
+        if link:
+            detail += f' (<a href="{escape(link)}">report</a>)'
+        rows.append(
+            f"<tr><td>{step.index + 1}</td><td>{escape(step.kind)}: {escape(step.title)}</td>"
+            f"<td>{escape(step.status.value)}</td><td>{duration}</td><td>{detail}</td></tr>"
+        )
+    title = f"Game day {record.name}: {record.verdict.value.upper()}"
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{escape(title)}</title>",
+            "<style>body{font-family:sans-serif;margin:2em}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}"
+            "</style></head><body>",
+            f"<h1>{escape(title)}</h1>",
+            f"<p>{escape(record.description)}</p>" if record.description else "",
+            "<dl>",
+            *(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in facts),
+            "</dl>",
+            "<table><thead><tr><th>#</th><th>step</th><th>status</th><th>duration</th>"
+            "<th>run / detail</th></tr></thead><tbody>",
+            *rows,
+            "</tbody></table>",
+            f"<p>drillkit {escape(__version__)}</p>",
+            "</body></html>",
+            "",
+        ]
+    )
 
 
 def _cell(text: str) -> str:
@@ -478,6 +560,7 @@ def write_gameday_report(record: GameDayRecord, reports_dir: Path) -> Path:
     files = {
         "gameday.json": json.dumps(render_gameday_json(record), indent=2).encode() + b"\n",
         "gameday.md": render_gameday_markdown(record).encode(),
+        "gameday.html": render_gameday_html(record).encode(),
     }
     for name, content in files.items():
         write_atomically(directory / name, content)
