@@ -131,8 +131,27 @@ def test_an_unattended_game_day_signs_the_entries_of_its_drills(tmp_path: Path, 
     played = drill("gameday", "run", "practice", "--yes", "--signing-key", str(key))
 
     assert played.exit_code == 0, played.output
-    assert kinds_and_signatures(reports) == [("run", True)] * 3
+    assert kinds_and_signatures(reports) == [("run", True)] * 3 + [("gameday", True)]
     assert verified_with(key, reports).exit_code == 0
+
+
+def test_a_scheduled_game_day_enters_the_ledger_signed_like_one_run_by_hand(
+    tmp_path: Path, key: Path
+) -> None:
+    gamedays = tmp_path / "gamedays"
+    gamedays.mkdir()
+    (gamedays / "practice.yaml").write_text("name: practice\nsteps:\n  - drill: noop\n")
+    reports = tmp_path / "reports"
+
+    fired = drill(
+        "schedule", "fire", "practice", "--target", "gameday:practice", "--signing-key", str(key)
+    )
+
+    assert fired.exit_code == 0, fired.output
+    assert kinds_and_signatures(reports) == [("run", True), ("gameday", True)]
+    verified = verified_with(key, reports)
+    assert verified.exit_code == 0, verified.output
+    assert "INTACT" in verified.output
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit.drivers.prometheus import PrometheusError, query_instant
 from drillkit.errors import DrillError
+from drillkit.evidence.ledger import append_gameday
 from drillkit.evidence.signing import SigningKey
 from drillkit.model.drill import Blackout, ErrorBudgetGate, Schedule
 from drillkit.running.recorder import Clock
@@ -346,6 +347,8 @@ def launch_target(
     if record.lock_held is not None:
         return LaunchOutcome(lock_held=record.lock_held)
     report_dir = write_gameday_report(record, setup.reports_dir)
+    # A scheduled game day is evidence like one run by hand: entered, signed alike.
+    append_gameday(setup.reports_dir, report_dir, signing_key=setup.signing_key)
     return LaunchOutcome(
         verdict=record.verdict.value,
         run_id=record.gameday_id,
