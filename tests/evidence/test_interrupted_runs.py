@@ -170,8 +170,9 @@ def test_a_report_cut_short_before_its_manifest_is_finalised_by_adopt_not_tamper
     path = write_drill(tmp_path / "drills", "quick", QUICK_EXPERIMENT)
     written = tmp_path / "written"
     ran = drill("run", str(path), "--reports-dir", str(written), "--output", "json")
-    assert ran.returncode == 0, ran.stderr
     original = json.loads(ran.stdout)
+    # A generic action after which nothing was seen to break cannot show that it landed.
+    assert (ran.returncode, original["verdict"]) == (1, "inconclusive"), ran.stderr
     # The same report directory, as a crash between report.json and the manifest leaves
     # it: every file but the manifest, and no ledger entry.
     reports = tmp_path / "reports"
