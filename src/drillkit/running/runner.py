@@ -13,7 +13,7 @@ import hashlib
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +25,11 @@ import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud
 from drillkit import __version__
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
+from drillkit.faults.clusters import check_clusters
 from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill
 from drillkit.model.measurement import RunStatus
-from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
+from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile, TouchedCluster
 from drillkit.model.timeline import RunFinished, RunStarted, TimelineEvent
 from drillkit.running import chaostoolkit
 from drillkit.running.capacity import WorkloadCapacity
@@ -70,6 +71,9 @@ def run_drill(
     if not uses_kubernetes(drill, experiment):
         return _run(drill, experiment, options, on_event=on_event, clock=clock)
     with Cluster.connect(options.kubeconfig, context) as cluster:
+        # Before the first change (the lock): every cluster a fault will act on is
+        # the one it names, and who they are is recorded for the report.
+        touched = check_touched_clusters(cluster, experiment)
         _ensure_guardrails(cluster, drill, experiment)
         run_id = new_run_id(clock)
         lock = ClusterLock(
@@ -82,7 +86,15 @@ def run_drill(
                     on_message(f"left alone, its run is alive: {action.describe()}")
                 else:
                     on_message(f"recovered from an earlier run: {action.describe()}")
-            return _run(drill, experiment, options, on_event=on_event, clock=clock, run_id=run_id)
+            return _run(
+                drill,
+                experiment,
+                options,
+                on_event=on_event,
+                clock=clock,
+                run_id=run_id,
+                touched=touched,
+            )
         finally:
             # After the rollbacks: whatever they missed (or never ran) is reverted
             # from the undo records, and verified.
@@ -100,8 +112,11 @@ def _run(
     on_event: Callable[[TimelineEvent], None] | None,
     clock: Clock | None,
     run_id: str | None = None,
+    touched: Sequence[TouchedCluster] = (),
 ) -> RunRecord:
     experiment_path = drill.experiment_path()
+    # The scope as it was before the method changed anything.
+    scope = describe_scope(drill, options, touched)
     recorder = TimelineRecorder(clock)
     if on_event is not None:
         recorder.subscribe(on_event)
@@ -181,7 +196,7 @@ def _run(
     handler = chaostoolkit.DrillEventHandler(recorder, make_observer, after_recovery)
     error: str | None = None
     journal: dict[str, Any]
-    with _activity_environment(options, run_id):
+    with _activity_environment(options, run_id, context):
         try:
             journal = chaostoolkit.run_experiment(
                 experiment, rollback=drill.safety.rollback, handler=handler
@@ -189,7 +204,6 @@ def _run(
         except DrillError as failure:
             error = str(failure)
             journal = {"status": "aborted", "deviated": False}
-        scope = describe_scope(drill, options)
     if watches is not None:
         watches.stop()
     if marker_writer is not None:
@@ -298,8 +312,26 @@ def operator_identity() -> str:
     return os.environ.get("DRILL_OPERATOR") or f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def describe_scope(drill: Drill, options: RunOptions) -> Scope:
-    """The cluster facts an auditor asks for; unknown when the cluster cannot be reached."""
+def check_touched_clusters(cluster: Cluster, experiment: Mapping[str, Any]) -> list[TouchedCluster]:
+    """Every cluster the experiment's faults will act on, confirmed to be the one they
+    name (``drillkit.faults.clusters``); ``InvalidInput`` naming both sides if not."""
+    configuration, activities = chaostoolkit.resolve_activities(experiment)
+    return [
+        TouchedCluster(
+            role=touched.role,
+            server=touched.identity.server,
+            ca_sha256=touched.identity.ca_sha256,
+            kube_system_uid=touched.identity.kube_system_uid,
+        )
+        for touched in check_clusters(cluster, activities, configuration)
+    ]
+
+
+def describe_scope(
+    drill: Drill, options: RunOptions, touched: Sequence[TouchedCluster] = ()
+) -> Scope:
+    """The cluster facts an auditor asks for; unknown when the cluster cannot be reached.
+    ``touched``: the clusters the run acts on, as the pre-flight check found them."""
     context = options.context or drill.target.context
     server = version = None
     per_zone: dict[str, int] = {}
@@ -319,6 +351,7 @@ def describe_scope(drill: Drill, options: RunOptions) -> Scope:
         namespaces=tuple(drill.target.namespaces),
         workloads=tuple(f"{w.kind}/{w.namespace}/{w.name}" for w in drill.target.workloads),
         nodes_per_zone=dict(sorted(per_zone.items())),
+        clusters=tuple(touched),
     )
 
 
@@ -347,12 +380,13 @@ def _decide_status(
 
 
 @contextmanager
-def _activity_environment(options: RunOptions, run_id: str) -> Iterator[None]:
-    """Point every Kubernetes-speaking activity (ours and chaosk8s') at the chosen cluster,
-    and tell drillkit's faults which run they act for (their undo markers name it)."""
+def _activity_environment(options: RunOptions, run_id: str, context: str | None) -> Iterator[None]:
+    """Point every Kubernetes-speaking activity (ours and chaosk8s') at the measured
+    cluster (``context``: the option's, else the drill's), and tell drillkit's faults
+    which run they act for (their undo markers name it)."""
     wanted = {
         "KUBECONFIG": options.kubeconfig,
-        "KUBERNETES_CONTEXT": options.context,
+        "KUBERNETES_CONTEXT": context,
         "DRILLKIT_RUN_ID": run_id,
     }
     saved = {key: os.environ.get(key) for key in wanted}
