@@ -13,6 +13,7 @@ import pytest
 
 from drillkit.faults.steps import AFFECTED_KEY
 from drillkit.faults.zones import start_zone, stop_zone
+from drillkit.lab import build
 from drillkit.lab.cluster import Lab
 from drillkit.safety.recover import revert_run
 from tests.conftest import running_lab
@@ -63,11 +64,41 @@ def zone_outage_naming(tmp_path: Path, lab_name: str) -> Path:
     )
 
 
-def test_a_zone_outage_acts_on_the_lab_the_kubeconfig_reaches_never_on_one_named_elsewhere(
+def etcd_restore_of(tmp_path: Path, lab: Lab) -> Path:
+    """The shipped etcd-restore drill, its members declared: those of ``lab``."""
+    drill, experiment = shipped("etcd-restore")
+    experiment["configuration"]["etcd"] = {
+        "members": [
+            {
+                "name": m.name,
+                "data_dir": str(m.data_dir),
+                "peer_url": m.peer_url,
+                "client_url": m.client_url,
+                "component": m.component,
+            }
+            for m in lab.etcd_members()
+        ],
+        "executor": {"type": "local", "path": [str(build.binaries_dir())]},
+        "variables": {"lab": lab.shape.name, "snapshots": str(tmp_path / "snapshots")},
+    }
+    return write_variant(tmp_path / "etcd", "etcd-elsewhere", drill=drill, experiment=experiment)
+
+
+def test_faults_act_on_the_lab_the_kubeconfig_reaches_and_clusters_named_elsewhere_are_refused(
     scratch_lab: Lab, other_lab: Lab, tmp_path: Path
 ) -> None:
     measured, elsewhere = scratch_lab, other_lab
     kwoks_before = (zone_a_kwok(measured), zone_a_kwok(elsewhere))
+    etcd_before = elsewhere.component("etcd").pid()
+
+    # etcd members that serve another cluster: refused before the snapshot, named.
+    etcd_elsewhere = etcd_restore_of(tmp_path, elsewhere)
+    refused = run_drill(measured, etcd_elsewhere, tmp_path / "reports")
+    assert refused.returncode == 2, refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert elsewhere.etcd_members()[0].client_url in line and measured.api_server_url in line
+    assert elsewhere.component("etcd").pid() == etcd_before
+    assert not (tmp_path / "snapshots").exists()
     named_elsewhere = zone_outage_naming(tmp_path, elsewhere.shape.name)
 
     # A lab named explicitly that is not the measured cluster: refused, nothing touched.
