@@ -21,7 +21,6 @@ configuration (the runner does that through chaoslib).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster, ClusterIdentity
@@ -29,6 +28,7 @@ from drillkit.errors import ClusterError, InvalidInput
 from drillkit.lab.backups import resolve_restore_target
 from drillkit.lab.cluster import lab_reached_by
 from drillkit.lab.etcd import ensure_members_hold, resolve_target
+from drillkit.model.run import TouchedCluster
 
 _LAB_FAULTS = {
     ("drillkit.faults.zones", "stop_zone"),
@@ -39,14 +39,6 @@ _LAB_FAULTS = {
 _ZONE_OUTAGES = {"zone_outage", "end_zone_outage"}
 _ETCD_FAULTS = {"take_snapshot", "etcd_disaster", "restore_etcd"}
 _RESTORES = {"region_disaster", "restore_backup", "restore_velero_backup"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class TouchedCluster:
-    """One cluster a run acts on, and in what role (``measured``, ``region B``, ...)."""
-
-    role: str
-    identity: ClusterIdentity
 
 
 def check_clusters(
@@ -60,7 +52,7 @@ def check_clusters(
     touched; ``InvalidInput`` at the first that answers as another cluster.
     """
     measured = cluster.identity()
-    touched = [TouchedCluster(role="measured", identity=measured)]
+    touched = [_touched("measured", measured)]
     ours = [
         (str(a["provider"]["module"]), str(a["provider"].get("func", "")), a)
         for a in activities
@@ -74,12 +66,13 @@ def check_clusters(
     if any(m == "drillkit.faults.etcd" and f == "etcd_disaster" for m, f, _ in ours):
         target = resolve_target(configuration, cluster)
         ensure_members_hold(target, measured)
+        # Each member answered with the measured cluster's kube-system UID.
         touched += [
             TouchedCluster(
                 role=f"etcd member {m.name}",
-                identity=ClusterIdentity(
-                    server=m.client_url, ca_sha256=None, kube_system_uid=measured.kube_system_uid
-                ),
+                server=m.client_url,
+                ca_sha256=None,
+                kube_system_uid=measured.kube_system_uid,
             )
             for m in target.members
         ]
@@ -91,8 +84,17 @@ def check_clusters(
         identity = _restore_target(activity, configuration, measured, disaster=disaster)
         if identity is not None and identity not in seen:
             seen.add(identity)
-            touched.append(TouchedCluster(role="region B (restore target)", identity=identity))
+            touched.append(_touched("region B (restore target)", identity))
     return touched
+
+
+def _touched(role: str, identity: ClusterIdentity) -> TouchedCluster:
+    return TouchedCluster(
+        role=role,
+        server=identity.server,
+        ca_sha256=identity.ca_sha256,
+        kube_system_uid=identity.kube_system_uid,
+    )
 
 
 def ensure_distinct_regions(region_a: ClusterIdentity, region_b: ClusterIdentity) -> None:

@@ -316,15 +316,7 @@ def check_touched_clusters(cluster: Cluster, experiment: Mapping[str, Any]) -> l
     """Every cluster the experiment's faults will act on, confirmed to be the one they
     name (``drillkit.faults.clusters``); ``InvalidInput`` naming both sides if not."""
     configuration, activities = chaostoolkit.resolve_activities(experiment)
-    return [
-        TouchedCluster(
-            role=touched.role,
-            server=touched.identity.server,
-            ca_sha256=touched.identity.ca_sha256,
-            kube_system_uid=touched.identity.kube_system_uid,
-        )
-        for touched in check_clusters(cluster, activities, configuration)
-    ]
+    return check_clusters(cluster, activities, configuration)
 
 
 def describe_scope(
