@@ -50,7 +50,9 @@ class DrillResult:
 def drill_environment(lab: Lab, **extra: str) -> dict[str, str]:
     """The environment of a user of this lab: its kubeconfig, whose current context is
     the least-privilege drillkit-runner identity."""
-    env = dict(os.environ, KUBECONFIG=str(lab.kubeconfig), DRILLKIT_LAB=lab.shape.name)
+    env = dict(os.environ, KUBECONFIG=str(lab.kubeconfig))
+    # Lab faults find the lab from the kubeconfig; nothing else may name it.
+    env.pop("DRILLKIT_LAB", None)
     env.pop("KUBERNETES_CONTEXT", None)
     env.pop("DRILLKIT_RUN_ID", None)
     env.update(extra)

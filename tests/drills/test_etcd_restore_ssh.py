@@ -31,7 +31,6 @@ def ssh_variant(directory: Path, lab: Lab, server: SshServer, drillkit_home: Pat
     """The shipped drill, its target declared as an ``etcd`` mapping reached over SSH."""
     drill, experiment = shipped("etcd-restore")
     configuration = experiment["configuration"]
-    del configuration["lab"]
     configuration["etcd"] = {
         "members": [
             {

@@ -24,6 +24,7 @@ from drillkit.model.run import (
     RunRecord,
     Scope,
     SourceFile,
+    TouchedCluster,
 )
 from drillkit.model.timeline import (
     ActivityCompleted,
@@ -195,6 +196,14 @@ def make_record(
             namespaces=("shop",),
             workloads=("shop/web", "shop/db"),
             nodes_per_zone={"zone-b": 2, "zone-a": 2, "zone-c": 2},
+            clusters=(
+                TouchedCluster(
+                    role="measured",
+                    server="https://127.0.0.1:6443",
+                    ca_sha256="ab" * 32,
+                    kube_system_uid="5f0c3b1e-0000-4000-8000-000000000001",
+                ),
+            ),
         ),
         accountability=Accountability(
             operator="alice@example.com",

@@ -50,7 +50,7 @@ def write_report(directory: Path, content: str) -> Path:
 def test_a_met_run_reports_rto_in_the_shape_ci_scripts_read() -> None:
     report = render_report_json(make_record("met"))
 
-    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.1"
+    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.2"
     assert report["verdict"] == "met"
     assert report["status"] == "completed"
     assert report["measurements"] == {
@@ -194,6 +194,14 @@ def test_the_report_records_what_an_auditor_asks_for() -> None:
         "namespaces": ["shop"],
         "workloads": ["shop/web", "shop/db"],
         "nodes_per_zone": {"zone-a": 2, "zone-b": 2, "zone-c": 2},
+        "clusters": [
+            {
+                "role": "measured",
+                "server": "https://127.0.0.1:6443",
+                "ca_sha256": "ab" * 32,
+                "kube_system_uid": "5f0c3b1e-0000-4000-8000-000000000001",
+            }
+        ],
     }
     assert report["accountability"] == {
         "operator": "alice@example.com",

@@ -127,6 +127,9 @@ def test_markdown_records_scope_and_accountability() -> None:
 
     for expected in (
         "| Kube context | lab-shared |",
+        "| Cluster | https://127.0.0.1:6443 |\n| Cluster touched: measured | "
+        f"https://127.0.0.1:6443, CA sha256 {'ab' * 32}, "
+        "kube-system UID 5f0c3b1e-0000-4000-8000-000000000001 |\n| Kubernetes version",
         "| Kubernetes version | v1.31.2 |",
         "| Nodes per zone | zone-a: 2, zone-b: 2, zone-c: 2 |",
         "| Workloads | shop/web, shop/db |",

@@ -284,12 +284,19 @@ class Cluster:
                 self._dynamic = DynamicClient(self.api_client)
         return self._dynamic
 
-    def identity(self) -> ClusterIdentity:
-        """The API server URL, the trusted CA's fingerprint and ``kube-system``'s UID."""
+    def identity(self, *, ask: bool = True) -> ClusterIdentity:
+        """The API server URL, the trusted CA's fingerprint and ``kube-system``'s UID.
+
+        With ``ask=False`` only the kubeconfig is read (the UID is None): enough to
+        tell which lab a rollback must start while its API server is down."""
         configuration = self.api_client.configuration
         ca_sha256 = None
         if configuration.ssl_ca_cert:
             ca_sha256 = hashlib.sha256(Path(configuration.ssl_ca_cert).read_bytes()).hexdigest()
+        if not ask:
+            return ClusterIdentity(
+                server=str(configuration.host), ca_sha256=ca_sha256, kube_system_uid=None
+            )
         try:
             with _translate("reading namespace kube-system"):
                 uid = self.core.read_namespace("kube-system").metadata.uid

@@ -51,14 +51,17 @@ from drillkit.drivers.backups import (
     object_exists,
     restore_objects,
 )
-from drillkit.drivers.kubernetes import Cluster
+from drillkit.drivers.kubernetes import Cluster, ClusterIdentity
 from drillkit.drivers.velero import DEFAULT_NAMESPACE as DEFAULT_VELERO_NAMESPACE
 from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.faults.clusters import ensure_distinct_regions
 from drillkit.faults.kubernetes import INJECTED_AT
 from drillkit.faults.steps import (
+    AFFECTED_KEY,
     RESTORE_POINT_KEY,
     RESTORED_KEY,
     STEPS_KEY,
+    affected,
     instant,
     procedure_step,
 )
@@ -69,7 +72,7 @@ from drillkit.lab.backups import (
     resolve_store,
     source_address,
 )
-from drillkit.lab.cluster import Lab
+from drillkit.lab.cluster import Lab, lab_reached_by
 from drillkit.model.timeline import format_utc
 from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
@@ -140,10 +143,11 @@ def region_disaster(
         raise InvalidInput(
             f"region_disaster: provider must be one of {', '.join(PROVIDERS)}, not {provider!r}"
         )
-    lab_name = lab or str((configuration or {}).get("lab") or "")
-    if not lab_name:
-        raise InvalidInput("region_disaster: name the lab of region A (lab, or configuration lab)")
-    region = Lab.open(lab_name)
+    # Region A is the lab the drill measures; a lab named here must be that one.
+    with source_address().connect() as source:
+        region_a = source.identity()
+    region = lab_reached_by(region_a, named=_named_lab(lab, configuration))
+    lab_name = region.shape.name
     journal_file: Path | None = None
     if provider == "velero":
         # Velero keeps the backup; region B's Velero restores only what it sees.
@@ -156,7 +160,7 @@ def region_disaster(
         # Before anything destructive: the backup is whole and readable, every object,
         # and region B answers and lets this identity restore.
         chosen = load_backup(backup_store, find_backup(backup_store, backup))
-        _ensure_restorable(chosen, conflict, configuration)
+        _ensure_restorable(chosen, conflict, configuration, region_a)
         restore_point = _restore_point(chosen.info, backup_store.description)
         journal = RestoreJournal(
             run_id=current_run_id(),
@@ -174,20 +178,33 @@ def region_disaster(
         record_undo(START_REGION, (lab_name, mode), cluster=cluster)
     planned_control_plane_outage(True)
     started = instant()
+    # t_inject is the first component signalled, not the end of the stop: the region
+    # serves nothing from then on, and the observer may see it gone at once.
+    signalled: list[dict[str, object]] = []
+
+    def note_signal() -> None:
+        if not signalled:
+            signalled.append(instant())
+
     if mode == "api-unreachable":
-        region.component("kube-apiserver").kill()
+        region.component("kube-apiserver").kill(on_signalled=note_signal)
     else:
-        region.down(lambda message: logger.info("region %s: %s", lab_name, message))
-    acknowledged = instant()
+        region.down(
+            lambda message: logger.info("region %s: %s", lab_name, message),
+            on_signalled=note_signal,
+        )
+    finished = instant()
+    acknowledged = signalled[0] if signalled else finished
     step = _step(
         "disaster",
         f"lose region {lab_name}",
         f"{mode}: {'kill the API server' if mode == 'api-unreachable' else 'stop every component'}",
         started,
-        acknowledged,
+        finished,
     )
     return {
         INJECTED_AT: acknowledged,
+        AFFECTED_KEY: [affected("Region", region.shape.region, action=f"{mode} (lab {lab_name})")],
         STEPS_KEY: [step],
         RESTORE_POINT_KEY: restore_point,
         "mode": mode,
@@ -335,8 +352,13 @@ def restore_velero_backup(
 def start_region(
     lab: str | None = None, configuration: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The rollback of ``region_disaster``: region A runs again."""
-    lab_name = lab or str((configuration or {}).get("lab") or "")
+    """The rollback of ``region_disaster``: region A runs again.
+
+    Region A is found from the drill's kubeconfig without asking its API server,
+    which is down: by the API server's URL and CA."""
+    with source_address().connect() as source:
+        region = lab_reached_by(source.identity(ask=False), named=_named_lab(lab, configuration))
+    lab_name = region.shape.name
     changes = _start_lab(lab_name, progress=logger.info)
     planned_control_plane_outage(False)
     return {"lab": lab_name, "changes": list(changes)}
@@ -545,6 +567,11 @@ def _start_lab(lab_name: str, *, progress: Progress) -> tuple[str, ...]:
     return (f"started lab {lab_name}",)
 
 
+def _named_lab(lab: str | None, configuration: Mapping[str, Any] | None) -> str | None:
+    """The lab an activity names for region A (its argument, else the configuration's)."""
+    return lab or str((configuration or {}).get("lab") or "") or None
+
+
 def _velero_backup(cluster: Cluster, reference: str, velero_namespace: str) -> str:
     if reference != "latest":
         return reference
@@ -599,12 +626,15 @@ def _velero_restore_point(
 
 
 def _ensure_restorable(
-    backup: Backup, conflict: str, configuration: Mapping[str, Any] | None
+    backup: Backup,
+    conflict: str,
+    configuration: Mapping[str, Any] | None,
+    region_a: ClusterIdentity,
 ) -> None:
-    """Region B, as the drill's configuration names it, answers, lets this identity
-    create namespaces (``drillkit-restorer``) and, under ``conflict: fail``, holds none
-    of the backup's objects; a restore_backup given a cluster of its own is checked
-    when it runs."""
+    """Region B, as the drill's configuration names it, answers, is not region A, lets
+    this identity create namespaces (``drillkit-restorer``) and, under ``conflict:
+    fail``, holds none of the backup's objects; a restore_backup given a cluster of its
+    own is checked when it runs."""
     if conflict not in CONFLICT_POLICIES:
         raise InvalidInput(
             f"region_disaster: conflict must be one of {', '.join(CONFLICT_POLICIES)}, "
@@ -615,6 +645,7 @@ def _ensure_restorable(
     except InvalidInput:
         return
     with target.connect() as cluster:
+        ensure_distinct_regions(region_a, cluster.identity())
         if not cluster.may("create", "namespaces"):
             raise DrillError(
                 f"region B ({target.describe()}) would refuse the restore: this identity "

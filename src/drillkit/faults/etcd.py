@@ -12,8 +12,12 @@ An etcd-restore drill's method is three actions:
    stop, restore, start, each step timed and returned for the report.
 
 The target is the experiment's configuration: ``etcd`` (an ``EtcdTargetSpec``
-mapping, for real control planes, usually with an SSH executor) or, for the lab,
-``lab`` (its name). The procedure is the configuration's ``etcd_procedure``.
+mapping, for real control planes, usually with an SSH executor), else the lab the
+run's kubeconfig reaches (``drillkit.lab.etcd.resolve_target``). Before the first
+kill, every member must answer with the measured cluster's data
+(``ensure_members_hold``). The procedure is the configuration's ``etcd_procedure``.
+``etcd_disaster`` names the members it crashed under ``drillkit_affected``, and its
+``t_inject`` is the end of the first kill step: the member was seen gone.
 
 Undo before harm: the data is never deleted. Before the first kill, a restore
 state file (``<state home>/etcd-restores/<run>.json``) names the members, the
@@ -48,9 +52,21 @@ from drillkit.drivers.executors import Executor, executor_for
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.faults.kubernetes import INJECTED_AT
-from drillkit.faults.steps import RESTORE_POINT_KEY, STEPS_KEY, instant, procedure_step
+from drillkit.faults.steps import (
+    AFFECTED_KEY,
+    RESTORE_POINT_KEY,
+    STEPS_KEY,
+    instant,
+    procedure_step,
+)
+from drillkit.faults.steps import affected as faults_affected
 from drillkit.files import state_home, write_atomically
-from drillkit.lab.etcd import resolve_procedure, resolve_target, snapshot_directory
+from drillkit.lab.etcd import (
+    ensure_members_hold,
+    resolve_procedure,
+    resolve_target,
+    snapshot_directory,
+)
 from drillkit.model.procedure import (
     RUN_FIELDS,
     EtcdMemberSpec,
@@ -94,7 +110,8 @@ def take_snapshot(
 
     ``directory`` is on the executor's host; the lab's default is its ``snapshots/``.
     """
-    target = resolve_target(configuration)
+    with Cluster.from_environment() as cluster:
+        target = resolve_target(configuration, cluster)
     snapshot = save_snapshot(
         executor_for(target.executor), target, snapshot_directory(target, directory)
     )
@@ -110,7 +127,10 @@ def etcd_disaster(
     """Prove the restore point, then crash etcd members and lose their data."""
     if mode not in MODES:
         raise InvalidInput(f"etcd_disaster: mode must be one of {', '.join(MODES)}, not {mode!r}")
-    target = resolve_target(configuration)
+    with Cluster.from_environment() as cluster:
+        target = resolve_target(configuration, cluster)
+        # Before anything destructive: the members are the measured cluster's etcd.
+        ensure_members_hold(target, cluster.identity())
     procedure = resolve_procedure(configuration)
     executor = executor_for(target.executor)
     chosen = find_snapshot(executor, snapshot_directory(target, directory), snapshot)
@@ -134,7 +154,9 @@ def etcd_disaster(
         record_undo(RESTORE_ETCD, (str(state_file),), cluster=cluster)
     planned_control_plane_outage(True)
     steps = run_phase(executor, state, "kill", procedure.kill, state.affected_members())
-    acknowledged = steps[0]["finished"]
+    # The first kill step's end: its member was seen gone (the procedure's command
+    # returns once it is), the first disruption the target acknowledged.
+    acknowledged = steps[0]["finished"] if steps else instant()
     for member in affected:
         _lose_data(executor, member, state.kept[member.name], mode)
     state.phase = "disaster"
@@ -142,6 +164,9 @@ def etcd_disaster(
     injected_at = datetime.now(UTC)
     return {
         INJECTED_AT: acknowledged,
+        AFFECTED_KEY: [
+            faults_affected("EtcdMember", m.name, action=f"crashed ({mode})") for m in affected
+        ],
         STEPS_KEY: steps,
         RESTORE_POINT_KEY: {
             **chosen.to_json(),

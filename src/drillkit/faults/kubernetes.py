@@ -12,6 +12,9 @@ persisted locally and in the cluster (``drillkit.safety.undo``), and every cordo
 carries the annotation ``drillkit.io/cordoned-by`` naming the run, so a crashed
 run's cordons are found and reverted by ``drill recover`` or the next run. Nodes
 an operator had already cordoned are left alone and never uncordoned by drillkit.
+
+``kill_pods`` and ``drain_zone`` name, under ``drillkit_affected``
+(``drillkit.faults.steps``), every pod the API server accepted to delete or evict.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from datetime import UTC, datetime
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster, EvictionAnswer, PodState
 from drillkit.errors import ClusterError, InvalidInput
+from drillkit.faults.steps import AFFECTED_KEY, affected
 from drillkit.model.timeline import format_utc
 from drillkit.safety.undo import CORDONED_BY, UNCORDON_NODES, current_run_id, record_undo
 
@@ -93,12 +97,14 @@ def kill_pods(
 
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(victims)))) as pool:
             results = list(pool.map(delete, victims))
+    killed = [p for p, done in zip(victims, results, strict=True) if done]
     return {
         INJECTED_AT: acknowledged.as_output(),
-        "selected": len(pods),
-        "killed": [
-            f"{p.namespace}/{p.name}" for p, done in zip(victims, results, strict=True) if done
+        AFFECTED_KEY: [
+            affected("Pod", p.name, namespace=p.namespace, action="deleted") for p in killed
         ],
+        "selected": len(pods),
+        "killed": [f"{p.namespace}/{p.name}" for p in killed],
     }
 
 
@@ -177,7 +183,7 @@ def uncordon_zone(zone: str) -> dict[str, object]:
 
 @dataclass
 class _DrainProgress:
-    evicted: list[str] = field(default_factory=list)
+    evicted: list[PodState] = field(default_factory=list)
     refusals: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -210,7 +216,7 @@ def drain_zone(
                 if answer is EvictionAnswer.ACCEPTED:
                     acknowledged.note()
                     with progress.lock:
-                        progress.evicted.append(f"{pod.namespace}/{pod.name}")
+                        progress.evicted.append(pod)
                     return
                 if answer is EvictionAnswer.GONE:
                     return
@@ -260,6 +266,10 @@ def drain_zone(
             time.sleep(0.25)
     return {
         INJECTED_AT: acknowledged.as_output(),
+        AFFECTED_KEY: [
+            affected("Pod", p.name, namespace=p.namespace, action="evicted")
+            for p in sorted(progress.evicted, key=lambda p: (p.namespace, p.name))
+        ],
         "zone": zone,
         "nodes": nodes,
         "already_cordoned": already,

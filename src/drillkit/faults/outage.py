@@ -19,8 +19,11 @@ down with the zone), and instances that someone else stopped are never started b
 drillkit. Importing this module registers the ``start-aws-instances`` undo action,
 so whatever runs recovery must import it.
 
-The output names what was stopped and, under ``drillkit_injected_at``, the instant
-the platform acknowledged the stop: the start of the outage (``t_inject``).
+The output names what was stopped; under ``drillkit_affected``, the zone's nodes
+and the pods bound to them at the moment of the stop; and, under
+``drillkit_injected_at``, the instant the platform acknowledged the stop: the start
+of the outage (``t_inject``). The lab provider acts on the lab the run's kubeconfig
+reaches (``drillkit.lab.cluster.lab_reached_by``), never on one named elsewhere.
 """
 
 from __future__ import annotations
@@ -28,15 +31,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from drillkit.drivers.kubernetes import Cluster
-from drillkit.errors import InvalidInput
-from drillkit.lab.cluster import Lab
+from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+from drillkit.errors import ClusterError, InvalidInput
+from drillkit.faults.steps import AFFECTED_KEY, affected
+from drillkit.lab.cluster import Lab, lab_reached_by
 from drillkit.model.timeline import Instant, format_utc
 from drillkit.safety.undo import (
     START_LAB_ZONE,
@@ -110,8 +114,13 @@ def _now() -> Instant:
 class LabProvider:
     """The lab's zone outage: SIGKILL the zone's kwok, so its nodes stop heartbeating."""
 
-    def __init__(self, lab: str = "local") -> None:
+    def __init__(self, lab: str) -> None:
         self.lab = lab
+
+    @classmethod
+    def for_cluster(cls, cluster: Cluster, *, named: str | None = None) -> LabProvider:
+        """The provider of the lab ``cluster`` reaches; ``named``, if given, must be it."""
+        return cls(lab_reached_by(cluster.identity(ask=False), named=named).shape.name)
 
     def find_targets(self, zone: str) -> list[str]:
         # The kwok process is killed even when it looks stopped: a kill is harmless then.
@@ -122,9 +131,12 @@ class LabProvider:
 
     def stop(self, zone: str, targets: Sequence[str]) -> ZoneStopped:
         component = Lab.open(self.lab).zone_component(zone)
-        component.kill()
-        # The kill returns once the process is gone: no node of the zone renews its Lease.
-        return ZoneStopped(stopped=(component.name,), acknowledged=_now())
+        signalled: list[Instant] = []
+        # From the signal on, no node of the zone renews its Lease.
+        component.kill(on_signalled=lambda: signalled.append(_now()))
+        return ZoneStopped(
+            stopped=(component.name,), acknowledged=signalled[0] if signalled else _now()
+        )
 
     def start(self, zone: str) -> list[str]:
         with Cluster.from_environment() as cluster:
@@ -301,13 +313,17 @@ def open_provider(
     cluster_name: str | None = None,
     region: str | None = None,
     endpoint_url: str | None = None,
-    lab: str = "local",
+    lab: str | None = None,
+    cluster: Cluster | None = None,
     force: bool = False,
     timeout: float = ZONE_OUTAGE_TIMEOUT,
 ) -> Iterator[ZoneOutageProvider]:
-    """The provider an activity's arguments name, closed afterwards."""
+    """The provider an activity's arguments name, closed afterwards; the lab provider
+    needs ``cluster``, the measured cluster, whose lab it acts on."""
     if provider == "lab":
-        yield LabProvider(lab)
+        if cluster is None:
+            raise InvalidInput("a zone outage in a lab needs the cluster it acts on")
+        yield LabProvider.for_cluster(cluster, named=lab)
     elif provider == "aws":
         aws = AwsProvider(
             cluster_name or "", region, endpoint_url or None, force=force, timeout=timeout
@@ -329,16 +345,44 @@ def inject_zone_outage(
     targets = provider.find_targets(zone)
     if not targets:
         # Nothing up in the zone: no outage, no t_inject (the run says it never took effect).
-        return {INJECTED_AT: None, "zone": zone, "stopped": []}
+        return {INJECTED_AT: None, AFFECTED_KEY: [], "zone": zone, "stopped": []}
     action, target = provider.undo_for(zone, targets)
     # Undo before harm: if this process dies from here on, recovery starts them again.
     record_undo(action, target, cluster=cluster, undo_dir=undo_dir)
+    # What the stop lands on, read just before it: the zone's nodes and the pods bound
+    # to them then (pods already terminating were leaving anyway).
+    try:
+        hit: list[dict[str, object]] | None = zone_members(cluster, zone)
+    except ClusterError as error:
+        # A cloud outage does not need the API; its machines are still named below.
+        logger.warning("zone %s: its nodes and pods could not be listed: %s", zone, error)
+        hit = None
     stopped = provider.stop(zone, targets)
+    if hit is None:
+        hit = [affected("Machine", target, action="stopped") for target in stopped.stopped]
     acknowledged = {
         "monotonic": stopped.acknowledged.monotonic,
         "utc": format_utc(stopped.acknowledged.utc),
     }
-    return {INJECTED_AT: acknowledged, "zone": zone, "stopped": list(stopped.stopped)}
+    return {
+        INJECTED_AT: acknowledged,
+        AFFECTED_KEY: hit,
+        "zone": zone,
+        "stopped": list(stopped.stopped),
+    }
+
+
+def zone_members(cluster: Cluster, zone: str) -> list[dict[str, object]]:
+    """``AFFECTED_KEY`` entries for a zone that stops: its nodes, then the live pods on them."""
+    nodes = sorted(n.name for n in cluster.nodes(f"{ZONE_LABEL}={zone}"))
+    hit = [affected("Node", node, action="stopped") for node in nodes]
+    for node in nodes:
+        for pod in cluster.pods("*", field_selector=f"spec.nodeName={node}"):
+            if not pod.terminating:
+                hit.append(
+                    affected("Pod", pod.name, namespace=pod.namespace, action="node stopped")
+                )
+    return hit
 
 
 def zone_outage(
@@ -347,29 +391,35 @@ def zone_outage(
     cluster_name: str | None = None,
     region: str | None = None,
     endpoint_url: str | None = None,
-    lab: str = "local",
+    lab: str | None = None,
     force: bool = False,
     timeout: float = ZONE_OUTAGE_TIMEOUT,
 ) -> dict[str, object]:
     """Stop every node machine of ``zone`` at once (Chaos Toolkit action).
 
     ``provider`` is ``aws`` (``cluster_name`` names the cluster tag; ``region`` and
-    ``endpoint_url`` default to boto3's chain and AWS's endpoint) or ``lab``
-    (``lab`` names it). The undo record goes to the cluster of ``KUBECONFIG`` and
-    ``KUBERNETES_CONTEXT`` and to the local state directory.
+    ``endpoint_url`` default to boto3's chain and AWS's endpoint) or ``lab`` (the lab
+    ``KUBECONFIG`` and ``KUBERNETES_CONTEXT`` reach; ``lab``, if given, must be it).
+    The undo record goes to that cluster and to the local state directory.
     """
-    with (
-        open_provider(
-            provider,
-            cluster_name=cluster_name,
-            region=region,
-            endpoint_url=endpoint_url,
-            lab=lab,
-            force=force,
-            timeout=timeout,
-        ) as chosen,
-        Cluster.from_environment() as cluster,
-    ):
+    with ExitStack() as stack:
+        # The lab's provider asks the cluster which lab it is; the others are checked
+        # first, so bad arguments are refused before any connection.
+        cluster = stack.enter_context(Cluster.from_environment()) if provider == "lab" else None
+        chosen = stack.enter_context(
+            open_provider(
+                provider,
+                cluster_name=cluster_name,
+                region=region,
+                endpoint_url=endpoint_url,
+                lab=lab,
+                cluster=cluster,
+                force=force,
+                timeout=timeout,
+            )
+        )
+        if cluster is None:
+            cluster = stack.enter_context(Cluster.from_environment())
         output = inject_zone_outage(chosen, zone, cluster=cluster)
     return {**output, "provider": provider}
 
@@ -380,21 +430,28 @@ def end_zone_outage(
     cluster_name: str | None = None,
     region: str | None = None,
     endpoint_url: str | None = None,
-    lab: str = "local",
+    lab: str | None = None,
     timeout: float = ZONE_OUTAGE_TIMEOUT,
 ) -> dict[str, object]:
     """The rollback of ``zone_outage``: start what this run stopped in ``zone``.
 
-    Needs no Kubernetes API. The run's undo records are left for ``drill run`` (or
-    ``drill recover``) to find reverted and resolve, as for every drillkit rollback.
+    Needs no Kubernetes API on AWS (the lab's is up: only its kwok stopped). The
+    run's undo records are left for ``drill run`` (or ``drill recover``) to find
+    reverted and resolve, as for every drillkit rollback.
     """
-    with open_provider(
-        provider,
-        cluster_name=cluster_name,
-        region=region,
-        endpoint_url=endpoint_url,
-        lab=lab,
-        timeout=timeout,
-    ) as chosen:
+    with ExitStack() as stack:
+        # Only the lab's provider asks the cluster (which lab it is).
+        cluster = stack.enter_context(Cluster.from_environment()) if provider == "lab" else None
+        chosen = stack.enter_context(
+            open_provider(
+                provider,
+                cluster_name=cluster_name,
+                region=region,
+                endpoint_url=endpoint_url,
+                lab=lab,
+                cluster=cluster,
+                timeout=timeout,
+            )
+        )
         started = chosen.start(zone)
     return {"zone": zone, "provider": provider, "started": started}

@@ -6,37 +6,32 @@ pods are evicted only when their tolerations run out. The measured RTO therefore
 includes the detection time.
 
 In the lab, a zone's nodes are kept alive by that zone's kwok process, so the
-outage is a SIGKILL of that process and the rollback starts it again.
+outage is a SIGKILL of that process and the rollback starts it again. The lab is
+the one the run's kubeconfig reaches (``KUBECONFIG``, ``KUBERNETES_CONTEXT``), found
+by its API server and CA: a ``lab`` argument only confirms it, and a lab other than
+the measured cluster is refused before anything is stopped.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
-
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.lab.cluster import Lab
-from drillkit.model.timeline import format_utc
-from drillkit.safety.undo import START_LAB_ZONE, record_undo
-
-INJECTED_AT = "drillkit_injected_at"
+from drillkit.faults.outage import LabProvider, inject_zone_outage
 
 
-def stop_zone(zone: str, lab: str = "local") -> dict[str, object]:
-    """Cut every heartbeat of ``zone`` in the named lab (kill its kwok abruptly)."""
-    component = Lab.open(lab).zone_component(zone)
-    # Undo before harm: if this process dies now, recovery restarts the zone.
+def stop_zone(zone: str, lab: str | None = None) -> dict[str, object]:
+    """Cut every heartbeat of ``zone`` in the measured lab (kill its kwok abruptly).
+
+    The output names, under ``drillkit_affected``, the zone's nodes and the pods
+    bound to them at the moment of the stop."""
     with Cluster.from_environment() as cluster:
-        record_undo(START_LAB_ZONE, (lab, zone), cluster=cluster)
-    component.kill()
-    # The kill is acknowledged once the process is gone: from here on no node of
-    # the zone renews its Lease.
-    acknowledged = {"monotonic": time.monotonic(), "utc": format_utc(datetime.now(UTC))}
-    return {INJECTED_AT: acknowledged, "zone": zone, "lab": lab}
+        provider = LabProvider.for_cluster(cluster, named=lab)
+        output = inject_zone_outage(provider, zone, cluster=cluster)
+    return {**output, "lab": provider.lab}
 
 
-def start_zone(zone: str, lab: str = "local") -> dict[str, object]:
+def start_zone(zone: str, lab: str | None = None) -> dict[str, object]:
     """The rollback of ``stop_zone``: the zone's heartbeats resume."""
     with Cluster.from_environment() as cluster:
-        started = Lab.open(lab).start_zones([zone], cluster)
-    return {"zone": zone, "lab": lab, "started": started}
+        provider = LabProvider.for_cluster(cluster, named=lab)
+        started = provider.start(zone)
+    return {"zone": zone, "lab": provider.lab, "started": started}

@@ -17,6 +17,7 @@ kill or restart a single component, e.g. one zone's kwok for an abrupt outage.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import socket
@@ -30,7 +31,14 @@ from typing import Any
 
 import yaml
 
-from drillkit.drivers.kubernetes import REGION_LABEL, ZONE_LABEL, Cluster, NodeSpec, NodeState
+from drillkit.drivers.kubernetes import (
+    REGION_LABEL,
+    ZONE_LABEL,
+    Cluster,
+    ClusterIdentity,
+    NodeSpec,
+    NodeState,
+)
 from drillkit.errors import InvalidInput, LabError
 from drillkit.files import state_home
 from drillkit.lab import access, build
@@ -210,6 +218,22 @@ class Lab:
     @property
     def api_server_url(self) -> str:
         return f"https://127.0.0.1:{self.config.ports['kube-apiserver']}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA every kubeconfig of this lab trusts; minted when the lab was first started."""
+        return self.directory / "pki" / "ca.crt"
+
+    def is_reached_by(self, identity: ClusterIdentity) -> bool:
+        """Whether a connection with ``identity`` reaches this lab: its API server URL and
+        its own CA (a lab recreated on the same port has a new CA)."""
+        if identity.server.rstrip("/") != self.api_server_url or identity.ca_sha256 is None:
+            return False
+        try:
+            ca = self.ca_file.read_bytes()
+        except FileNotFoundError:
+            return False
+        return hashlib.sha256(ca).hexdigest() == identity.ca_sha256
 
     @property
     def admin_context(self) -> str:
@@ -491,12 +515,15 @@ class Lab:
                 )
         return True
 
-    def down(self, progress: Progress) -> None:
-        """Stop every component (newest first) and wait until their ports are free."""
+    def down(self, progress: Progress, *, on_signalled: Callable[[], None] = lambda: None) -> None:
+        """Stop every component (newest first) and wait until their ports are free;
+        ``on_signalled`` runs each time a running component was signalled to stop."""
         for item in reversed(self.components()):
             if item.is_running():
                 progress(f"stopping {item.name}")
-            item.stop()
+                item.stop(on_signalled=on_signalled)
+            else:
+                item.stop()
         for item in self.components():
             ensure_ports_free(item, wait=30.0)
 
@@ -567,6 +594,41 @@ class Lab:
             path = directory / f"{stem}.yaml"
             path.write_text(_kubeconfig_text(self.api_server_url, pki, {stem: stem}, current=stem))
             path.chmod(0o600)
+
+
+def find_lab(identity: ClusterIdentity) -> Lab | None:
+    """The lab on this machine (in the state home) that ``identity`` reaches, if any."""
+    for name in Lab.names():
+        lab = Lab.open(name)
+        if lab.is_reached_by(identity):
+            return lab
+    return None
+
+
+def lab_reached_by(
+    identity: ClusterIdentity,
+    *,
+    named: str | None = None,
+    role: str = "the cluster the run measures",
+) -> Lab:
+    """The lab a lab fault acts on: the one the run's kubeconfig reaches.
+
+    ``named`` (a fault's ``lab`` argument or the experiment's ``lab``) must be that
+    lab: a fault never acts on a lab other than the cluster it was meant for
+    (``role``). ``InvalidInput`` naming both otherwise.
+    """
+    found = find_lab(identity)
+    if found is None:
+        raise InvalidInput(
+            f"the cluster at {identity.server} is not a drill lab on this machine "
+            f"(no lab in {labs_root()} has that API server and CA); a lab fault needs one"
+        )
+    if named and named != found.shape.name:
+        raise InvalidInput(
+            f"lab {named!r} named by the experiment is not {role}: "
+            f"{identity.server} is lab {found.shape.name!r}; refusing before any change"
+        )
+    return found
 
 
 def load_manifests(directory: Path) -> list[dict[str, Any]]:

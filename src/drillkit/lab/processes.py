@@ -89,21 +89,29 @@ class Component:
         self.pid_file.write_text(f"{process.pid}\n")
         return process.pid
 
-    def stop(self, *, timeout: float = 15.0) -> None:
-        """Stop gracefully (SIGTERM), escalating to SIGKILL after ``timeout`` seconds."""
+    def stop(
+        self, *, timeout: float = 15.0, on_signalled: Callable[[], None] = lambda: None
+    ) -> None:
+        """Stop gracefully (SIGTERM), escalating to SIGKILL after ``timeout`` seconds;
+        ``on_signalled`` runs once SIGTERM was delivered."""
         pid = self.pid()
         if pid is not None:
             _signal(pid, signal.SIGTERM)
+            on_signalled()
             if not _wait_until(lambda: not _is_alive(pid), timeout):
                 _signal(pid, signal.SIGKILL)
                 _wait_until(lambda: not _is_alive(pid), 10.0)
         self.pid_file.unlink(missing_ok=True)
 
-    def kill(self) -> None:
-        """Kill abruptly (SIGKILL), as a crash or power loss would."""
+    def kill(self, *, on_signalled: Callable[[], None] = lambda: None) -> None:
+        """Kill abruptly (SIGKILL), as a crash or power loss would.
+
+        ``on_signalled`` runs the moment the signal was delivered, before the wait
+        for the process to be gone: from then on it serves nothing."""
         pid = self.pid()
         if pid is not None:
             _signal(pid, signal.SIGKILL)
+            on_signalled()
             _wait_until(lambda: not _is_alive(pid), 10.0)
         self.pid_file.unlink(missing_ok=True)
 

@@ -18,6 +18,20 @@ from drillkit.model.timeline import TimelineEvent
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class TouchedCluster:
+    """One cluster the run acted on, as it answered before the first change."""
+
+    role: str
+    """``measured`` (the drill's own), ``region B (restore target)``, ``etcd member ...``."""
+    server: str
+    """The API server URL (an etcd member's client URL)."""
+    ca_sha256: str | None
+    """SHA-256 of the CA the connection trusted, None when it trusted none."""
+    kube_system_uid: str | None
+    """UID of the cluster's ``kube-system`` namespace, minted when the cluster was made."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Scope:
     """What the drill ran against, as an auditor asks for it."""
 
@@ -27,6 +41,9 @@ class Scope:
     namespaces: tuple[str, ...]
     workloads: tuple[str, ...]
     nodes_per_zone: Mapping[str, int] = field(default_factory=dict)
+    clusters: tuple[TouchedCluster, ...] = ()
+    """Every cluster the run acted on, checked and recorded before its first change;
+    empty for a run that touched no cluster."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -34,10 +34,11 @@ from drillkit.model.measurement import (
 from drillkit.model.run import RestoreSummary, RunRecord, SourceFile
 from drillkit.model.timeline import FaultInjected, RunStarted, format_utc, parse_utc
 
-REPORT_SCHEMA_VERSION: Final = "1.1"
+REPORT_SCHEMA_VERSION: Final = "1.2"
 """Bumped whenever the document's shape changes; readers refuse versions they do not know."""
-READABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1")
-"""What this version reads: 1.1 added ``restore``, so a 1.0 document reads as one without."""
+READABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1", "1.2")
+"""What this version reads: 1.1 added ``restore``, so a 1.0 document reads as one without;
+1.2 added ``scope.clusters``, empty in older documents."""
 
 REPORT_FILE_NAME: Final = "report.json"
 
@@ -181,6 +182,23 @@ class RestoreDocument(_Document):
     )
 
 
+class ClusterDocument(_Document):
+    """One cluster the run acted on, as it answered before the first change."""
+
+    role: str = Field(
+        description="measured (the drill's own cluster), region B (restore target), "
+        "etcd member NAME, ..."
+    )
+    server: str = Field(description="The API server URL (an etcd member's client URL).")
+    ca_sha256: str | None = Field(
+        description="SHA-256 (hex) of the CA the connection trusted; null when none."
+    )
+    kube_system_uid: str | None = Field(
+        description="UID of the kube-system namespace, which names one cluster; null when "
+        "the drill's identity may not read it."
+    )
+
+
 class ScopeDocument(_Document):
     """What the drill ran against."""
 
@@ -190,6 +208,11 @@ class ScopeDocument(_Document):
     namespaces: list[str]
     workloads: list[str]
     nodes_per_zone: dict[str, int]
+    clusters: list[ClusterDocument] = Field(
+        default_factory=list,
+        description="Every cluster the run acted on, checked and recorded before its first "
+        "change (absent from documents before version 1.2).",
+    )
 
 
 class AccountabilityDocument(_Document):
@@ -224,7 +247,7 @@ class ReportDocument(_Document):
 
     model_config = ConfigDict(title="drillkit run report")
 
-    schema_version: Literal["1.0", "1.1"]
+    schema_version: Literal["1.0", "1.1", "1.2"]
     run_id: str
     drill: str
     description: str
@@ -338,6 +361,15 @@ def render_report_document(record: RunRecord) -> ReportDocument:
             namespaces=list(record.scope.namespaces),
             workloads=list(record.scope.workloads),
             nodes_per_zone=dict(sorted(record.scope.nodes_per_zone.items())),
+            clusters=[
+                ClusterDocument(
+                    role=c.role,
+                    server=c.server,
+                    ca_sha256=c.ca_sha256,
+                    kube_system_uid=c.kube_system_uid,
+                )
+                for c in record.scope.clusters
+            ],
         ),
         accountability=AccountabilityDocument(
             operator=record.accountability.operator,

@@ -26,7 +26,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chaoslib import substitute
 from chaoslib.activity import run_activity
+from chaoslib.configuration import load_configuration
 from chaoslib.exceptions import ChaosException, InterruptExecution
 from chaoslib.experiment import ensure_experiment_is_valid
 from chaoslib.hypothesis import within_tolerance
@@ -107,6 +109,24 @@ def _ensure_bounded_expansion(path: Path, experiment: object) -> None:
             pending += value.values()
         elif isinstance(value, list):
             pending += value
+
+
+def resolve_activities(experiment: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """The configuration as chaoslib will resolve it (environment variables read) and
+    the method's and rollbacks' activities with their arguments substituted, so that
+    what they name can be checked before the run; reads only."""
+    try:
+        configuration = dict(
+            load_configuration(copy.deepcopy(experiment.get("configuration") or {}))
+        )
+    except ChaosException as error:
+        raise InvalidInput(f"the experiment's configuration: {_one_line(error)}") from None
+    activities = [
+        substitute(copy.deepcopy(activity), configuration, {})
+        for section in ("method", "rollbacks")
+        for activity in experiment.get(section) or []
+    ]
+    return configuration, activities
 
 
 def hypothesis_probes(experiment: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -478,6 +498,7 @@ __all__ = [
     "load_experiment",
     "read_affected",
     "read_restore_summary",
+    "resolve_activities",
     "run_experiment",
     "strip_secrets",
 ]

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+from drillkit.errors import DrillError
 from drillkit.faults.outage import open_provider
 from drillkit.model.drill import Drill
 from drillkit.running import chaostoolkit
-from drillkit.running.runner import RunOptions, uses_kubernetes
+from drillkit.running.runner import RunOptions, check_touched_clusters, uses_kubernetes
 from drillkit.safety.guardrails import check_guardrails
 
 
@@ -55,6 +56,17 @@ def plan_run(drill: Drill, options: RunOptions) -> RunPlan:
             pods_matching=pods_matching,
             nodes_matching=lambda selector: len(cluster.nodes(selector)),
         )
+        refusals = [v.message for v in violations]
+        try:
+            # The same check a run makes before its first change.
+            touched = check_touched_clusters(cluster, experiment)
+        except DrillError as error:
+            refusals.append(str(error))
+            return replace(
+                plan,
+                violations=tuple(refusals),
+                cluster=cluster.api_client.configuration.host,
+            )
         targets = [
             line
             for activity in experiment.get("method", [])
@@ -69,7 +81,11 @@ def plan_run(drill: Drill, options: RunOptions) -> RunPlan:
             plan,
             targets=tuple(targets),
             warnings=tuple(warnings),
-            violations=tuple(v.message for v in violations),
+            violations=tuple(refusals),
+            notes=tuple(
+                f"acts on {c.role}: {c.server} (kube-system UID {c.kube_system_uid or 'unknown'})"
+                for c in touched
+            ),
             cluster=cluster.api_client.configuration.host,
         )
 
@@ -100,7 +116,8 @@ def _describe_targets(cluster: Cluster, activity: dict[str, Any]) -> list[str]:
             cluster_name=arguments.get("cluster_name"),
             region=arguments.get("region"),
             endpoint_url=arguments.get("endpoint_url"),
-            lab=str(arguments.get("lab", "local")),
+            lab=arguments.get("lab"),
+            cluster=cluster,
         ) as provider:
             stopped = provider.find_targets(zone)
         return [

@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +28,11 @@ import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud
 from drillkit import __version__
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
+from drillkit.faults.clusters import check_clusters
 from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill
 from drillkit.model.measurement import RunStatus, format_seconds
-from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
+from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile, TouchedCluster
 from drillkit.model.timeline import LockLost, RunFinished, RunStarted, TimelineEvent
 from drillkit.running import chaostoolkit
 from drillkit.running.capacity import WorkloadCapacity
@@ -82,6 +83,9 @@ def run_drill(
         ensure_production_confirmed(
             drill, confirmation=options.confirm_production, context=cluster.context_name
         )
+        # Before the first change (the lock): every cluster a fault will act on is
+        # the one it names, and who they are is recorded for the report.
+        touched = check_touched_clusters(cluster, experiment)
         _ensure_guardrails(cluster, drill, experiment)
         run_id = new_run_id(clock)
         recorder = TimelineRecorder(clock)
@@ -126,6 +130,7 @@ def run_drill(
                 run_id=run_id,
                 revert=revert,
                 recorder=recorder,
+                touched=touched,
             )
         finally:
             if started and not reverted:
@@ -189,10 +194,13 @@ def _run(
     run_id: str | None = None,
     revert: Callable[[], str | None] = lambda: None,
     recorder: TimelineRecorder | None = None,
+    touched: Sequence[TouchedCluster] = (),
 ) -> RunRecord:
     """Run the experiment and build its record. ``revert`` runs after the rollbacks and
     says what it could not revert; ``recorder`` is the run's, when others record too."""
     experiment_path = drill.experiment_path()
+    # The scope as it was before the method changed anything.
+    scope = describe_scope(drill, options, touched)
     recorder = recorder or TimelineRecorder(clock)
     if on_event is not None:
         recorder.subscribe(on_event)
@@ -272,7 +280,7 @@ def _run(
     handler = chaostoolkit.DrillEventHandler(recorder, make_observer, after_recovery)
     error: str | None = None
     journal: dict[str, Any]
-    with _activity_environment(options, run_id):
+    with _activity_environment(options, run_id, context):
         try:
             journal = chaostoolkit.run_experiment(
                 experiment, rollback=drill.safety.rollback, handler=handler
@@ -280,7 +288,6 @@ def _run(
         except DrillError as failure:
             error = str(failure)
             journal = {"status": "aborted", "deviated": False}
-        scope = describe_scope(drill, options)
     if watches is not None:
         watches.stop()
     if marker_writer is not None:
@@ -405,8 +412,18 @@ def operator_identity() -> str:
     return os.environ.get("DRILL_OPERATOR") or f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def describe_scope(drill: Drill, options: RunOptions) -> Scope:
-    """The cluster facts an auditor asks for; unknown when the cluster cannot be reached."""
+def check_touched_clusters(cluster: Cluster, experiment: Mapping[str, Any]) -> list[TouchedCluster]:
+    """Every cluster the experiment's faults will act on, confirmed to be the one they
+    name (``drillkit.faults.clusters``); ``InvalidInput`` naming both sides if not."""
+    configuration, activities = chaostoolkit.resolve_activities(experiment)
+    return check_clusters(cluster, activities, configuration)
+
+
+def describe_scope(
+    drill: Drill, options: RunOptions, touched: Sequence[TouchedCluster] = ()
+) -> Scope:
+    """The cluster facts an auditor asks for; unknown when the cluster cannot be reached.
+    ``touched``: the clusters the run acts on, as the pre-flight check found them."""
     context = options.context or drill.target.context
     server = version = None
     per_zone: dict[str, int] = {}
@@ -426,6 +443,7 @@ def describe_scope(drill: Drill, options: RunOptions) -> Scope:
         namespaces=tuple(drill.target.namespaces),
         workloads=tuple(f"{w.kind}/{w.namespace}/{w.name}" for w in drill.target.workloads),
         nodes_per_zone=dict(sorted(per_zone.items())),
+        clusters=tuple(touched),
     )
 
 
@@ -460,12 +478,13 @@ def _decide_status(
 
 
 @contextmanager
-def _activity_environment(options: RunOptions, run_id: str) -> Iterator[None]:
-    """Point every Kubernetes-speaking activity (ours and chaosk8s') at the chosen cluster,
-    and tell drillkit's faults which run they act for (their undo markers name it)."""
+def _activity_environment(options: RunOptions, run_id: str, context: str | None) -> Iterator[None]:
+    """Point every Kubernetes-speaking activity (ours and chaosk8s') at the measured
+    cluster (``context``: the option's, else the drill's), and tell drillkit's faults
+    which run they act for (their undo markers name it)."""
     wanted = {
         "KUBECONFIG": options.kubeconfig,
-        "KUBERNETES_CONTEXT": options.context,
+        "KUBERNETES_CONTEXT": context,
         "DRILLKIT_RUN_ID": run_id,
     }
     saved = {key: os.environ.get(key) for key in wanted}
