@@ -1,4 +1,5 @@
-"""The reported case: ``drill run zone-outage`` right after ``drill run zone-failure``.
+"""The reported case: ``drill run zone-outage`` right after ``drill run zone-failure``,
+and ``drill lab reset``, which the README's tour runs between them.
 
 zone-failure drains zone-a and uncordons it in its rollback, but nothing moves shop/web's
 pods back, so zone-a is left without any. The outage that follows stops a zone holding no
@@ -7,12 +8,13 @@ target pod: it tests nothing, and must not be reported as met.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from drillkit.lab.cluster import Lab
-from tests.drills.support import SHIPPED_DRILLS, run_drill
+from tests.drills.support import SHIPPED_DRILLS, run_cli, run_drill
 
 pytestmark = pytest.mark.lab
 
@@ -41,3 +43,8 @@ def test_a_zone_outage_of_a_zone_left_empty_by_zone_failure_is_not_met(
         for finding in summary["findings"]
     ), summary["findings"]
     assert not any("tolerated" in finding for finding in summary["findings"])
+
+    # What the tour does between the two: the seed is spread over every zone again.
+    reset = run_cli(dict(os.environ), "lab", "reset", "--name", scratch_lab.shape.name)
+    assert reset.returncode == 0, reset.stderr
+    assert web_pods_in_zone(scratch_lab, "zone-a"), "zone-a holds no web pod after the reset"

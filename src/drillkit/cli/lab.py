@@ -131,6 +131,26 @@ def grant(role: str, namespaces: tuple[str, ...], name: str) -> None:
 
 @lab.command()
 @click.option("--name", default=DEFAULT_LAB, show_default=True)
+def reset(name: str) -> None:
+    """Spread the seed workload shop/web over every zone again.
+
+    A drained or darkened zone stays empty after its drill rolls back (nothing moves
+    pods back), so the next drill on that zone would land on no pod of shop/web and
+    be inconclusive. This restarts shop/web and waits until it is rolled out:
+
+    \b
+      drill run zone-failure
+      drill lab reset
+      drill run zone-outage
+    """
+    from drillkit.lab.cluster import Lab
+
+    Lab.open(name).reset(progress_printer())
+    click.echo(f"lab {name}: shop/web restarted and spread over every zone")
+
+
+@lab.command()
+@click.option("--name", default=DEFAULT_LAB, show_default=True)
 @click.option("--purge", is_flag=True, help="Also delete the lab's directory (data, PKI, logs).")
 def down(name: str, purge: bool) -> None:
     """Stop every process of a lab and free its ports."""

@@ -38,6 +38,7 @@ from drillkit.model.loading import yaml_syntax_error
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 FIELD_MANAGER = "drillkit"
+RESTARTED_AT = "drillkit.io/restarted-at"
 CONNECTION_POOL_SIZE = 32
 CONNECT_TIMEOUT_SECONDS = 10.0
 """To open a connection and finish its TLS handshake."""
@@ -450,6 +451,26 @@ class Cluster:
     def node_annotations(self, node: str) -> dict[str, str]:
         with _translate(f"reading node {node}"):
             return dict(self.core.read_node(node).metadata.annotations or {})
+
+    def restart_deployment(self, namespace: str, name: str, *, at: str) -> None:
+        """Replace every pod of a Deployment, as ``kubectl rollout restart`` does: a new
+        pod-template annotation makes a new ReplicaSet, scheduled afresh."""
+        patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}}
+        with _translate(f"restarting deployment {namespace}/{name}"):
+            self.apps.patch_namespaced_deployment(name, namespace, patch)
+
+    def deployment_rolled_out(self, namespace: str, name: str) -> bool:
+        """Whether the Deployment's newest template runs on every replica, all ready, and
+        no pod of an older one is left (``kubectl rollout status``'s test)."""
+        with _translate(f"reading deployment {namespace}/{name}"):
+            deployment = self.apps.read_namespaced_deployment(name, namespace)
+        status, desired = deployment.status, deployment.spec.replicas or 0
+        return (
+            (status.observed_generation or 0) >= (deployment.metadata.generation or 0)
+            and (status.updated_replicas or 0) == desired
+            and (status.replicas or 0) == desired
+            and (status.available_replicas or 0) == desired
+        )
 
     def deployment_ready_replicas(self, namespace: str, name: str) -> tuple[int, int]:
         """``(ready, desired)`` replicas of a Deployment."""

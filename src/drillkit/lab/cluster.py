@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from drillkit.lab import access, build
 from drillkit.lab.pki import ensure_pki
 from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
+from drillkit.model.timeline import format_utc
 
 Progress = Callable[[str], None]
 
@@ -514,6 +516,24 @@ class Lab:
                     timeout=SEED_WAIT_SECONDS,
                 )
         return True
+
+    def reset(self, progress: Progress) -> None:
+        """Spread the seed workload over every zone again, as it was when the lab started.
+
+        Nothing moves pods back into a zone a drill drained or took down, so the next
+        fault on that zone would land on no target; restarting shop/web lets the
+        scheduler place every replica afresh under its zone spread constraint.
+        """
+        if not self.shape.seed:
+            raise InvalidInput(f"lab {self.shape.name} has no seed workload to reset")
+        with self.connect() as cluster:
+            progress("restarting deployment shop/web so its pods spread over every zone")
+            cluster.restart_deployment("shop", "web", at=format_utc(datetime.now(UTC)))
+            cluster.wait_for(
+                "deployment shop/web to be rolled out",
+                lambda: cluster.deployment_rolled_out("shop", "web") or None,
+                timeout=SEED_WAIT_SECONDS,
+            )
 
     def down(self, progress: Progress, *, on_signalled: Callable[[], None] = lambda: None) -> None:
         """Stop every component (newest first) and wait until their ports are free;
