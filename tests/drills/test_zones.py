@@ -9,6 +9,7 @@ import pytest
 import urllib3
 from kubernetes import client, watch
 
+from drillkit.drivers.kubernetes import Cluster
 from drillkit.lab.cluster import Lab
 from tests.drills.support import SHIPPED_DRILLS, BackgroundDrill, DrillResult, run_drill
 from tests.helpers import wait_until
@@ -76,6 +77,19 @@ class ReadyPodLog:
             self.ready.discard(pod.metadata.name)
 
 
+def place_bystander(cluster: Cluster, node: str) -> str:
+    """A pod of a namespace drills do not target, on ``node``: what shares a real zone."""
+    cluster.core.create_namespace({"metadata": {"name": "bystander"}})
+    cluster.core.create_namespaced_pod(
+        "bystander",
+        {
+            "metadata": {"name": "dns"},
+            "spec": {"nodeName": node, "containers": [{"name": "dns", "image": "dns"}]},
+        },
+    )
+    return node
+
+
 def zone_of_nodes(lab: Lab) -> dict[str, str]:
     with lab.connect() as cluster:
         return {n.name: n.zone or "" for n in cluster.nodes()}
@@ -106,6 +120,7 @@ def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
     zone_a = {name for name, zone in zone_of_nodes(scratch_lab).items() if zone == "zone-a"}
     with scratch_lab.connect() as cluster:
         in_zone_a = {p.name for p in cluster.pods("shop") if p.node in zone_a}
+        bystander_node = place_bystander(cluster, sorted(zone_a)[0])
     assert len(in_zone_a) == 2
     with ReadyPodLog(scratch_lab, "shop", "app=web") as log:
         scheduler.stop()
@@ -150,7 +165,10 @@ def test_zone_failure_keeps_the_budget_retries_refusals_and_uncordons(
     with scratch_lab.connect() as cluster:
         assert not [n.name for n in cluster.nodes() if n.unschedulable], "a node stayed cordoned"
         placed = {zones[p.node] for p in cluster.pods("shop") if p.ready and p.node}
+        # The runner may not evict outside shop, and the drain does not try.
+        assert [p.node for p in cluster.pods("bystander")] == [bystander_node]
     assert "zone-a" not in placed
+    assert "bystander/dns (outside the drained namespaces)" in output["skipped"]
 
 
 def test_zone_outage_is_detected_by_node_lifecycle_and_heartbeats_return_in_rollback(

@@ -99,3 +99,14 @@ def test_a_drain_refuses_emptydir_pods_unless_their_data_may_go() -> None:
         plan_eviction([scratch], delete_unmanaged=False, delete_emptydir_data=False)
     to_evict, _ = plan_eviction([scratch], delete_unmanaged=False, delete_emptydir_data=True)
     assert to_evict == [scratch]
+
+
+def test_a_drain_limited_to_namespaces_leaves_every_other_pod_where_it_is() -> None:
+    web = pod("web")
+    # Unmanaged and in a namespace the runner may not evict in: left alone, not refused.
+    system = pod("dns", namespace="kube-system", owner_kind=None)
+    to_evict, skipped = plan_eviction(
+        [web, system], delete_unmanaged=False, delete_emptydir_data=False, namespaces=["shop"]
+    )
+    assert to_evict == [web]
+    assert skipped == ["kube-system/dns (outside the drained namespaces)"]

@@ -194,8 +194,14 @@ def drain_zone(
     timeout: float = 300.0,
     delete_unmanaged: bool = False,
     delete_emptydir_data: bool = True,
+    namespaces: Sequence[str] | None = None,
 ) -> dict[str, object]:
-    """Cordon every node of ``zone`` and evict its pods, PDB-aware, until they are gone."""
+    """Cordon every node of ``zone`` and evict its pods, PDB-aware, until they are gone.
+
+    With ``namespaces`` (the drill's target namespaces), only their pods are evicted;
+    the others stay on the cordoned nodes. The runner identity may evict only in the
+    namespaces it is bound in (deploy/rbac.yaml), so a drain of a shared zone names them.
+    """
     deadline = time.monotonic() + timeout
     with Cluster.from_environment() as cluster:
         cordoned, already = _cordon(cluster, f"{ZONE_LABEL}={zone}")
@@ -204,7 +210,10 @@ def drain_zone(
             p for node in nodes for p in cluster.pods("*", field_selector=f"spec.nodeName={node}")
         ]
         to_evict, skipped = plan_eviction(
-            pods, delete_unmanaged=delete_unmanaged, delete_emptydir_data=delete_emptydir_data
+            pods,
+            delete_unmanaged=delete_unmanaged,
+            delete_emptydir_data=delete_emptydir_data,
+            namespaces=namespaces,
         )
         acknowledged = _FirstAcknowledgement()
         progress = _DrainProgress()
@@ -280,14 +289,22 @@ def drain_zone(
 
 
 def plan_eviction(
-    pods: Sequence[PodState], *, delete_unmanaged: bool, delete_emptydir_data: bool
+    pods: Sequence[PodState],
+    *,
+    delete_unmanaged: bool,
+    delete_emptydir_data: bool,
+    namespaces: Sequence[str] | None = None,
 ) -> tuple[list[PodState], list[str]]:
-    """Which pods a drain evicts and which it skips, with kubectl drain's rules; pure."""
+    """Which pods a drain evicts and which it skips, with kubectl drain's rules, limited
+    to ``namespaces`` when given; pure."""
     to_evict: list[PodState] = []
     skipped: list[str] = []
     for pod in pods:
         name = f"{pod.namespace}/{pod.name}"
         if pod.terminating:
+            continue
+        if namespaces is not None and pod.namespace not in namespaces:
+            skipped.append(f"{name} (outside the drained namespaces)")
             continue
         if pod.mirror or pod.owner_kind == "DaemonSet":
             skipped.append(f"{name} ({'mirror pod' if pod.mirror else 'DaemonSet'})")

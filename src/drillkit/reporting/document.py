@@ -38,7 +38,8 @@ REPORT_SCHEMA_VERSION: Final = "1.2"
 """Bumped whenever the document's shape changes; readers refuse versions they do not know."""
 READABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1", "1.2")
 """What this version reads: 1.1 added ``restore``, so a 1.0 document reads as one without;
-1.2 added ``scope.clusters``, empty in older documents."""
+1.2 added ``scope.clusters`` (empty in older documents), ``accountability.production_confirmation``
+and the verdict ``unjudged``."""
 
 REPORT_FILE_NAME: Final = "report.json"
 
