@@ -318,7 +318,9 @@ def _render(step: ProcedureStep, fields: Mapping[str, str]) -> str:
         raise InvalidInput(
             f"step {step.name!r} uses {{{unknown[0]}}}, which is not defined; defined: {known}"
         )
-    return step.run.format_map(fields)
+    # Every value is one quoted word; the model refused templates that quote their
+    # placeholders themselves (drillkit.model.procedure), so nothing is quoted twice.
+    return step.run.format_map({name: shlex.quote(value) for name, value in fields.items()})
 
 
 def _affected_members(target: EtcdTargetSpec, mode: str) -> list[EtcdMemberSpec]:
