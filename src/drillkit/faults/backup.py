@@ -703,6 +703,12 @@ def _step(
 
 def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     path = Path(record.target[0])
+    # Only this run's own journal, in drillkit's state home, names what to delete.
+    if path.resolve() != restore_journal_file(record.run_id).resolve():
+        raise DrillError(
+            f"refused: {path} is not run {record.run_id}'s restore journal "
+            f"({restore_journal_file(record.run_id)}); nothing deleted"
+        )
     if not path.exists():
         return Reverted(notes=(f"no restore journal at {path}; nothing was restored",))
     journal = RestoreJournal.load(path)
