@@ -118,6 +118,14 @@ def verify(store: str, name: str, output: str) -> None:
     show_default=True,
     help="What to do with objects that exist already; fail writes nothing then.",
 )
+@click.option(
+    "--allow-cluster-kind",
+    "cluster_kinds",
+    multiple=True,
+    metavar="KIND",
+    help="Also restore cluster-scoped objects of KIND (repeatable) when the backup declares "
+    "them, e.g. CustomResourceDefinition; by default only the backup's namespaces are written.",
+)
 @click.option("--no-wait", is_flag=True, help="Do not wait for restored workloads.")
 @click.option("--cleanup", is_flag=True, help="Delete the restore again once it is verified.")
 @output_option("the same, as one JSON document for tools.")
@@ -128,6 +136,7 @@ def restore(
     context: str | None,
     mappings: tuple[str, ...],
     conflict: str,
+    cluster_kinds: tuple[str, ...],
     no_wait: bool,
     cleanup: bool,
     output: str,
@@ -172,6 +181,7 @@ def restore(
         conflict=conflict,
         wait=not no_wait,
         record=record,
+        allowed_cluster_kinds=cluster_kinds,
     )
     summary: dict[str, Any] = {"backup": loaded.info.name, "restored": result.to_json()}
     journal_path = restore_journal_file(current_run_id())

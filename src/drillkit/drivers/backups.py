@@ -22,6 +22,13 @@ the catalogue, opens it, and checks every object against the manifest, all befor
 a restore writes anything. A truncated or corrupted archive raises
 ``BackupRejected``.
 
+**Scope**: a restore writes only what the backup covers (:func:`ensure_within_backup`):
+objects in the namespaces its catalogue entry names, those namespaces themselves, and
+cluster-scoped objects of the kinds the entry declares (``cluster_kinds``: the CRDs of
+custom objects) that the restore allows. An archive is only as honest as whoever could
+write the store: one that carries anything else (a RoleBinding in ``kube-system``) is
+refused whole, before anything is written.
+
 **Restore** writes in dependency order (namespaces, CRDs, config and secrets,
 storage claims, workloads, services, the rest) with a namespace mapping and a
 conflict policy: ``skip`` leaves existing objects alone, ``replace`` overwrites
@@ -40,7 +47,7 @@ import json
 import tarfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -186,6 +193,8 @@ class BackupInfo:
     """Resources that could not be listed (forbidden), by ``group/resource``."""
     plan: str | None = None
     """The backup plan that took it, whose retention may delete it; None when taken by hand."""
+    cluster_kinds: tuple[str, ...] = ()
+    """Kinds of the cluster-scoped objects it holds, namespaces aside (CRDs)."""
 
     @property
     def archive_key(self) -> str:
@@ -209,6 +218,7 @@ class BackupInfo:
             "source": self.source,
             "skipped": list(self.skipped),
             "plan": self.plan,
+            "cluster_kinds": list(self.cluster_kinds),
         }
 
     @classmethod
@@ -223,6 +233,7 @@ class BackupInfo:
             source=str(value["source"]),
             skipped=tuple(str(s) for s in value.get("skipped", ())),
             plan=str(value["plan"]) if value.get("plan") is not None else None,
+            cluster_kinds=tuple(str(k) for k in value.get("cluster_kinds", ())),
         )
 
 
@@ -424,6 +435,15 @@ def create_backup(
         source=source,
         skipped=tuple(skipped),
         plan=plan,
+        cluster_kinds=tuple(
+            sorted(
+                {
+                    str(o["kind"])
+                    for o in objects
+                    if not _is_namespace(o) and not o["metadata"].get("namespace")
+                }
+            )
+        ),
     )
     # The archive before its catalogue entry: a listed backup is a whole one.
     store.put(info.archive_key, archive)
@@ -563,6 +583,42 @@ def _member(archive: tarfile.TarFile, members: Mapping[str, tarfile.TarInfo], pa
 
 
 # -- restore ------------------------------------------------------------------------------
+
+
+def ensure_within_backup(backup: Backup, *, allowed_cluster_kinds: Collection[str] = ()) -> None:
+    """``BackupRejected`` naming the first object a restore of ``backup`` must not write.
+
+    Allowed: objects in the namespaces the catalogue entry names, those Namespaces, and
+    cluster-scoped objects of a kind the entry declares and ``allowed_cluster_kinds``
+    names. Checked before any namespace mapping, against the catalogue, not the archive.
+    """
+    info = backup.info
+    for item in backup.objects:
+        key = ObjectKey.of(item)
+        if _is_namespace(item):
+            if key.name in info.namespaces:
+                continue
+            problem = "a namespace the backup does not cover"
+        elif key.namespace is not None:
+            if key.namespace in info.namespaces:
+                continue
+            problem = f"outside the backup's namespaces ({', '.join(info.namespaces)})"
+        elif key.kind not in info.cluster_kinds:
+            problem = f"a cluster-scoped {key.kind} that the catalogue entry does not declare"
+        elif key.kind not in allowed_cluster_kinds:
+            problem = (
+                f"a cluster-scoped {key.kind} that this restore does not allow "
+                "(allow the kind with cluster_kinds, or --allow-cluster-kind)"
+            )
+        else:
+            continue
+        raise BackupRejected(
+            f"backup {info.name} holds {key.describe()}, {problem}; nothing was restored"
+        )
+
+
+def _is_namespace(item: Mapping[str, Any]) -> bool:
+    return item.get("apiVersion") == "v1" and item.get("kind") == "Namespace"
 
 
 def restore_order(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
