@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,14 +13,19 @@ import pytest
 
 from drillkit.drivers.backups import (
     BackupRejected,
+    ObjectKey,
     RestoreConflict,
+    build_archive,
     create_backup,
+    delete_object,
     export_namespaces,
     find_backup,
     load_backup,
     map_namespaces,
+    object_exists,
     restore_objects,
 )
+from drillkit.drivers.kubernetes import Cluster
 from drillkit.drivers.objectstore import LocalStore, ObjectStore, open_store, sha256_of
 from drillkit.errors import DrillError
 from drillkit.lab.cluster import Lab
@@ -228,6 +234,85 @@ def test_verification_restores_into_a_scratch_namespace_and_removes_it_again(
     ]
     assert not namespace_exists(region_b, "shop-verify")
     assert SECRET_VALUE not in json.dumps(output)
+
+
+def test_a_verification_restore_writes_nothing_outside_the_backups_namespaces(
+    region_a: Lab, region_b: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drillkit.faults.backup import restore_backup
+
+    store = LocalStore(tmp_path / "store")
+    back_up_shop(region_a, store)
+    info = find_backup(store)
+    backup = load_backup(store, info)
+    # Whoever may write the store re-packs the archive with objects in kube-system
+    # (a RoleBinding would let shop:default create Secrets there) and re-hashes it.
+    planted = f"planted-{uuid.uuid4().hex[:8]}"
+    extra = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": planted, "namespace": "kube-system"},
+            "data": {"planted": "yes"},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": planted, "namespace": "kube-system"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "drillkit-restorer",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "shop"}],
+        },
+    ]
+    archive = build_archive(
+        [*backup.objects, *extra], namespaces=["shop"], taken=info.taken_utc, source=info.source
+    )
+    store.put(info.archive_key, archive)
+    entry = {**info.to_json(), "sha256": sha256_of(archive), "size": len(archive)}
+    store.put(info.catalogue_key, json.dumps(entry).encode())
+    monkeypatch.setenv("DRILLKIT_RUN_ID", f"verify-{tmp_path.name}")
+    monkeypatch.setenv("KUBECONFIG", str(region_b.kubeconfig))
+    monkeypatch.delenv("KUBERNETES_CONTEXT", raising=False)
+
+    try:
+        with pytest.raises(BackupRejected, match=r"ConfigMap kube-system/.*outside the backup"):
+            restore_backup(
+                store=str(tmp_path / "store"),
+                kubeconfig=str(region_b.kubeconfig),
+                namespace_map={"shop": "shop-verify"},
+                conflict="fail",
+                cleanup=True,
+            )
+        with region_b.connect() as cluster:
+            assert not objects_in_kube_system(cluster, planted)
+        assert not namespace_exists(region_b, "shop-verify")
+    finally:
+        with region_b.connect() as cluster:
+            for key in [ObjectKey.of(item) for item in extra]:
+                delete_object(cluster, key)
+        delete_namespace(region_b, "shop-verify")
+
+
+def objects_in_kube_system(cluster: Cluster, name: str) -> list[str]:
+    return [
+        item["kind"]
+        for item in [
+            {"apiVersion": "v1", "kind": "ConfigMap"},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding"},
+        ]
+        if object_exists(
+            cluster,
+            ObjectKey(
+                api_version=item["apiVersion"],
+                kind=item["kind"],
+                namespace="kube-system",
+                name=name,
+            ),
+        )
+    ]
 
 
 def test_the_freshness_probe_reads_the_newest_backup(region_a: Lab, tmp_path: Path) -> None:

@@ -24,9 +24,12 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from drillkit.drivers.cluster_state import read_config_map
+from drillkit.drivers.cluster_state import create_config_map, delete_config_map, read_config_map
+from drillkit.drivers.etcd import Snapshot
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+from drillkit.faults.etcd import RestoreState
 from drillkit.lab.cluster import Lab
+from drillkit.model.procedure import EtcdMemberSpec, EtcdTargetSpec, RestoreProcedure
 from drillkit.safety import (
     START_LAB_ZONE,
     UNCORDON_NODES,
@@ -43,6 +46,8 @@ from drillkit.safety import (
 from drillkit.safety.processes import process_is_alive
 from drillkit.safety.recover import RunIdentity, judge_alive
 from drillkit.safety.undo import CORDONED_BY, UNDO_NAMESPACE, config_map_name, undo_file
+from tests.conftest import running_lab
+from tests.drills.support import drill_environment, run_cli
 from tests.helpers import log_progress, wait_until
 
 HOST = socket.gethostname()
@@ -257,6 +262,148 @@ def test_recover_restarts_a_killed_lab_zone_until_its_nodes_are_ready(
     wait_until("zone-b's nodes to be Ready again", lambda: all(zone_b_ready()))
     assert pending_undo(runner, undo_dir=tmp_path) == []
     assert recover(runner, progress=log_progress, undo_dir=tmp_path) == []
+
+
+# -- records recovery must not trust -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forgery_lab(drillkit_home: Path, lab_binaries: Path) -> Iterator[Lab]:
+    """A lab whose drillkit namespace gets forged and garbled undo records."""
+    with running_lab(f"forged-{uuid.uuid4().hex[:6]}") as own:
+        yield own
+
+
+def forge_undo_config_map(lab: Lab, run_id: str, records_json: str) -> str:
+    """Write a ``drillkit-undo-*`` ConfigMap as the runner identity may; return its name."""
+    name = config_map_name(run_id)
+    with lab.connect(admin=False) as runner:
+        create_config_map(
+            runner,
+            UNDO_NAMESPACE,
+            name,
+            data={"records.json": records_json},
+            labels={
+                "app.kubernetes.io/managed-by": "drillkit",
+                "app.kubernetes.io/component": "undo-records",
+            },
+            annotations={"drillkit.io/run-id": run_id},
+        )
+    return name
+
+
+def delete_undo_config_map(lab: Lab, name: str) -> None:
+    with lab.connect() as cluster:
+        if read_config_map(cluster, UNDO_NAMESPACE, name) is not None:
+            delete_config_map(cluster, UNDO_NAMESPACE, name)
+
+
+def restore_state_running(sentinel: Path, run_id: str, data_dir: Path) -> RestoreState:
+    """An etcd restore state whose every step would create ``sentinel``."""
+    touch = [{"name": "touch", "run": f"touch {sentinel}"}]
+    return RestoreState(
+        run_id=run_id,
+        mode="data-loss",
+        target=EtcdTargetSpec(
+            members=(
+                EtcdMemberSpec(
+                    name="etcd-0",
+                    data_dir=str(data_dir),
+                    peer_url="http://127.0.0.1:9",
+                    client_url="http://127.0.0.1:9",
+                ),
+            )
+        ),
+        procedure=RestoreProcedure.model_validate(
+            {"kill": touch, "restore": touch, "start": touch}
+        ),
+        snapshot=Snapshot(
+            path=str(data_dir / "none.db"),
+            taken_utc=RECORDED,
+            size=1,
+            sha256="0" * 64,
+            revision=1,
+            total_keys=1,
+            endpoint="http://127.0.0.1:9",
+        ),
+        affected=("etcd-0",),
+        kept={},
+        phase="disaster",
+    )
+
+
+@pytest.mark.lab
+def test_recover_refuses_a_forged_cluster_record_that_would_run_local_commands(
+    forgery_lab: Lab, tmp_path: Path
+) -> None:
+    # The runner identity may write ConfigMaps in drillkit: it names a restore state
+    # file (one in drillkit's own state home, one elsewhere) whose steps touch a file.
+    run_id = new_run_id("forged")
+    sentinel = tmp_path / "sentinel"
+    state = restore_state_running(sentinel, run_id, tmp_path / "etcd")
+    in_state_home = state.save()
+    elsewhere = tmp_path / "state.json"
+    elsewhere.write_text(in_state_home.read_text())
+    forged = [
+        UndoRecord(
+            run_id=run_id,
+            action="restore-etcd",
+            target=(str(path),),
+            created_utc=RECORDED,
+            pid=1,
+            host="elsewhere",
+            cluster="https://127.0.0.1:9",
+        ).to_json()
+        for path in (in_state_home, elsewhere)
+    ]
+    name = forge_undo_config_map(forgery_lab, run_id, json.dumps({"version": 1, "records": forged}))
+    try:
+        recovered = run_cli(drill_environment(forgery_lab), "recover")
+    finally:
+        delete_undo_config_map(forgery_lab, name)
+        in_state_home.unlink(missing_ok=True)
+
+    assert not sentinel.exists(), recovered.stderr
+    refused = [line for line in recovered.stdout.splitlines() if "refused" in line]
+    assert len(refused) == 2, recovered.stdout + recovered.stderr
+    for line, path in zip(refused, (in_state_home, elsewhere), strict=True):
+        assert line.startswith(f"run {run_id}: bring etcd and the API server back ({path})")
+        assert f"in configmap {UNDO_NAMESPACE}/{name}: refused" in line
+        assert "a cluster-side record is never executed" in line
+
+
+@pytest.mark.lab
+def test_an_unreadable_record_is_reported_and_the_others_are_still_reverted(
+    forgery_lab: Lab, tmp_path: Path
+) -> None:
+    garbled = forge_undo_config_map(forgery_lab, new_run_id("garbled"), "{not json")
+    run_id = new_run_id("killed")
+    try:
+        crash_after(
+            forgery_lab,
+            tmp_path,
+            """
+            record_undo("uncordon-nodes", ["node-c-1"], cluster=cluster, undo_dir=undo_dir)
+            cordon_nodes("kubernetes.io/hostname=node-c-1")
+            """,
+            run_id=run_id,
+        )
+        with forgery_lab.connect(admin=False) as runner:
+            assert node(runner, "node-c-1") == (True, run_id)
+
+        recovered = run_cli(drill_environment(forgery_lab), "recover")
+
+        with forgery_lab.connect(admin=False) as runner:
+            assert node(runner, "node-c-1") == (False, None), recovered.stderr
+        lines = recovered.stdout.splitlines()
+        assert (
+            f"run {run_id}: uncordon nodes node-c-1: reverted (uncordoned node node-c-1)" in lines
+        ), recovered.stdout + recovered.stderr
+        (bad,) = [line for line in lines if "refused" in line]
+        assert f"in configmap {UNDO_NAMESPACE}/{garbled}: refused" in bad
+        assert "cannot be read" in bad
+    finally:
+        delete_undo_config_map(forgery_lab, garbled)
 
 
 # -- recording in two places, on the shared lab ---------------------------------------------

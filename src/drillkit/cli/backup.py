@@ -6,18 +6,26 @@ backup now (a backup plan, ``drill schedule add NAME --backup``, takes them on a
 schedule), ``verify`` the weekly check that an archive is whole, ``restore`` a restore
 into another cluster or a scratch namespace, journalled so that ``drill recover`` cleans
 up a restore that was killed.
+
+Signing: with ``DRILL_SIGNING_KEY`` (the evidence ledger's Ed25519 key) ``create`` signs
+the catalogue entry, and ``verify`` and ``restore`` refuse an entry that the key
+(or ``DRILL_VERIFY_KEY``, a public key) did not sign. The keys are loaded here with
+``drillkit.evidence.signing`` and handed to the backup driver, which sits below it.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from drillkit.cli.options import context_option, kubeconfig_option, output_option
 from drillkit.cli.output import progress_printer
+
+if TYPE_CHECKING:
+    from drillkit.evidence.signing import SigningKey, VerifyKey
 
 _store_option = click.option(
     "--store",
@@ -25,6 +33,24 @@ _store_option = click.option(
     envvar="DRILLKIT_BACKUP_STORE",
     help="Backup store: a directory, file:///path or s3://bucket/prefix "
     "($DRILLKIT_BACKUP_STORE; S3 endpoint from $DRILLKIT_S3_ENDPOINT).",
+)
+
+
+_signing_key_option = click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="DRILL_SIGNING_KEY",
+    help="Ed25519 private key (PEM) that signs catalogue entries [env: DRILL_SIGNING_KEY]; "
+    "the evidence ledger's key. Create one with: drill evidence keygen.",
+)
+_verify_key_option = click.option(
+    "--verify-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="DRILL_VERIFY_KEY",
+    help="Refuse a backup whose catalogue entry this Ed25519 public key (PEM) did not sign "
+    "[env: DRILL_VERIFY_KEY]; default: the public half of --signing-key, if set.",
 )
 
 
@@ -40,12 +66,14 @@ def backup() -> None:
 )
 @kubeconfig_option
 @context_option()
+@_signing_key_option
 @output_option("the same, as one JSON document for tools.")
 def create(
     store: str,
     namespaces: tuple[str, ...],
     kubeconfig: Path | None,
     context: str | None,
+    signing_key: Path | None,
     output: str,
 ) -> None:
     """Export NAMESPACES through the API into a verified, catalogued archive."""
@@ -53,9 +81,10 @@ def create(
     from drillkit.drivers.kubernetes import Cluster
     from drillkit.drivers.objectstore import open_store
 
+    signer = _signing_key(signing_key)
     opened = open_store(store)
     with Cluster.connect(kubeconfig, context) as cluster:
-        info = create_backup(cluster, opened, list(namespaces))
+        info = create_backup(cluster, opened, list(namespaces), signer=signer)
     _show(info.to_json(), output, f"{info.name}: {_counts(info.counts)}")
 
 
@@ -84,14 +113,20 @@ def list_backups(store: str, output: str) -> None:
 @backup.command("verify")
 @_store_option
 @click.argument("name", default="latest")
+@_verify_key_option
+@_signing_key_option
 @output_option("the same, as one JSON document for tools.")
-def verify(store: str, name: str, output: str) -> None:
-    """Read backup NAME (default: the newest) and check every digest; exit 3 if it fails."""
+def verify(
+    store: str, name: str, verify_key: Path | None, signing_key: Path | None, output: str
+) -> None:
+    """Read backup NAME (default: the newest) and check every digest, and its catalogue
+    entry's signature when a key is configured; exit 3 if it fails."""
     from drillkit.drivers.backups import find_backup, load_backup
     from drillkit.drivers.objectstore import open_store
 
+    verifier = _verify_key(verify_key, signing_key)
     opened = open_store(store)
-    loaded = load_backup(opened, find_backup(opened, name))
+    loaded = load_backup(opened, find_backup(opened, name), verifier=verifier)
     _show(
         {**loaded.info.to_json(), "verified": True},
         output,
@@ -118,8 +153,18 @@ def verify(store: str, name: str, output: str) -> None:
     show_default=True,
     help="What to do with objects that exist already; fail writes nothing then.",
 )
+@click.option(
+    "--allow-cluster-kind",
+    "cluster_kinds",
+    multiple=True,
+    metavar="KIND",
+    help="Also restore cluster-scoped objects of KIND (repeatable) when the backup declares "
+    "them, e.g. CustomResourceDefinition; by default only the backup's namespaces are written.",
+)
 @click.option("--no-wait", is_flag=True, help="Do not wait for restored workloads.")
 @click.option("--cleanup", is_flag=True, help="Delete the restore again once it is verified.")
+@_verify_key_option
+@_signing_key_option
 @output_option("the same, as one JSON document for tools.")
 def restore(
     store: str,
@@ -128,8 +173,11 @@ def restore(
     context: str | None,
     mappings: tuple[str, ...],
     conflict: str,
+    cluster_kinds: tuple[str, ...],
     no_wait: bool,
     cleanup: bool,
+    verify_key: Path | None,
+    signing_key: Path | None,
     output: str,
 ) -> None:
     """Verify backup NAME (default: the newest) completely, then restore it."""
@@ -152,9 +200,10 @@ def restore(
         if not source or not target:
             raise InvalidInput(f"--map {mapping!r}: use FROM=TO, such as shop=shop-verify")
         namespace_map[source] = target
+    verifier = _verify_key(verify_key, signing_key)
     opened = open_store(store)
     progress = progress_printer()
-    loaded = load_backup(opened, find_backup(opened, name))
+    loaded = load_backup(opened, find_backup(opened, name), verifier=verifier)
     progress(f"{loaded.info.name} verified: {len(loaded.objects)} objects")
     address = ClusterAddress(kubeconfig=str(kubeconfig) if kubeconfig else None, context=context)
     records: list[UndoRecord] = []
@@ -172,6 +221,7 @@ def restore(
         conflict=conflict,
         wait=not no_wait,
         record=record,
+        allowed_cluster_kinds=cluster_kinds,
     )
     summary: dict[str, Any] = {"backup": loaded.info.name, "restored": result.to_json()}
     journal_path = restore_journal_file(current_run_id())
@@ -184,6 +234,24 @@ def restore(
             resolve_undo(item, cluster=cluster)
     journal_path.unlink(missing_ok=True)
     _show(summary, output, f"{loaded.info.name}: restored {_counts(result.counts())}")
+
+
+def _signing_key(path: Path | None) -> SigningKey | None:
+    if path is None:
+        return None
+    from drillkit.evidence.signing import load_signing_key
+
+    return load_signing_key(path.expanduser())
+
+
+def _verify_key(public_key: Path | None, signing_key: Path | None) -> VerifyKey | None:
+    """The public key given, else the public half of the signing key, else none."""
+    from drillkit.evidence.signing import load_verify_key
+
+    if public_key is not None:
+        return load_verify_key(public_key.expanduser())
+    key = _signing_key(signing_key)
+    return key.verify_key if key is not None else None
 
 
 def _counts(counts: Any) -> str:

@@ -22,6 +22,22 @@ the catalogue, opens it, and checks every object against the manifest, all befor
 a restore writes anything. A truncated or corrupted archive raises
 ``BackupRejected``.
 
+**Scope**: a restore writes only what the backup covers (:func:`ensure_within_backup`):
+objects in the namespaces its catalogue entry names, those namespaces themselves, and
+cluster-scoped objects of the kinds the entry declares (``cluster_kinds``: the CRDs of
+custom objects) that the restore allows. An archive is only as honest as whoever could
+write the store: one that carries anything else (a RoleBinding in ``kube-system``) is
+refused whole, before anything is written.
+
+**Signatures**: with a signing key, a catalogue entry carries an Ed25519 signature
+over its own content (names, namespaces, digest of the archive, declared cluster
+kinds), and a restore given the matching key refuses an entry that is unsigned,
+signed by another key or changed since. The digests prove the archive matches the
+entry; the signature proves the entry is the one drillkit wrote. Keys are the
+evidence ledger's (``drillkit.evidence.signing``); this layer sits below it, so
+it takes them as the small ``CatalogueSigner``/``CatalogueVerifier`` interfaces
+that those keys provide, and whoever may load them (the CLI) hands them in.
+
 **Restore** writes in dependency order (namespaces, CRDs, config and secrets,
 storage claims, workloads, services, the rest) with a namespace mapping and a
 conflict policy: ``skip`` leaves existing objects alone, ``replace`` overwrites
@@ -40,10 +56,10 @@ import json
 import tarfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource
@@ -124,6 +140,32 @@ class BackupRejected(DrillError):
     """A backup failed its integrity check; nothing may be restored from it."""
 
 
+class CatalogueSigner(Protocol):
+    """Signs catalogue entries (``drillkit.evidence.signing.SigningKey`` is one)."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def sign(self, data: bytes) -> str: ...
+
+
+class CatalogueVerifier(Protocol):
+    """Checks catalogue signatures (``drillkit.evidence.signing.VerifyKey`` is one)."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def verify(self, signature: str, data: bytes) -> bool: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogueSignature:
+    """Who signed a catalogue entry (a key fingerprint) and the signature (base64)."""
+
+    key: str
+    ed25519: str
+
+
 class RestoreConflict(DrillError):
     """Objects of the backup exist already and the policy is ``fail``; nothing was written."""
 
@@ -186,6 +228,14 @@ class BackupInfo:
     """Resources that could not be listed (forbidden), by ``group/resource``."""
     plan: str | None = None
     """The backup plan that took it, whose retention may delete it; None when taken by hand."""
+    cluster_kinds: tuple[str, ...] = ()
+    """Kinds of the cluster-scoped objects it holds, namespaces aside (CRDs)."""
+    signature: CatalogueSignature | None = None
+    """Over ``signed_bytes()``; kept beside the entry in the catalogue, not in ``to_json``."""
+
+    def signed_bytes(self) -> bytes:
+        """What the signature covers: the entry, canonically encoded."""
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
 
     @property
     def archive_key(self) -> str:
@@ -209,6 +259,7 @@ class BackupInfo:
             "source": self.source,
             "skipped": list(self.skipped),
             "plan": self.plan,
+            "cluster_kinds": list(self.cluster_kinds),
         }
 
     @classmethod
@@ -223,6 +274,12 @@ class BackupInfo:
             source=str(value["source"]),
             skipped=tuple(str(s) for s in value.get("skipped", ())),
             plan=str(value["plan"]) if value.get("plan") is not None else None,
+            cluster_kinds=tuple(str(k) for k in value.get("cluster_kinds", ())),
+            signature=CatalogueSignature(
+                key=str(value["signature"]["key"]), ed25519=str(value["signature"]["ed25519"])
+            )
+            if value.get("signature") is not None
+            else None,
         )
 
 
@@ -404,8 +461,10 @@ def create_backup(
     *,
     plan: str | None = None,
     now: datetime | None = None,
+    signer: CatalogueSigner | None = None,
 ) -> BackupInfo:
-    """Export ``namespaces``, archive them and store the archive with its catalogue entry."""
+    """Export ``namespaces``, archive them and store the archive with its catalogue entry,
+    signed by ``signer`` when one is given."""
     if not namespaces:
         raise InvalidInput("a backup needs at least one namespace")
     taken = now or datetime.now(UTC)
@@ -424,11 +483,47 @@ def create_backup(
         source=source,
         skipped=tuple(skipped),
         plan=plan,
+        cluster_kinds=tuple(
+            sorted(
+                {
+                    str(o["kind"])
+                    for o in objects
+                    if not _is_namespace(o) and not o["metadata"].get("namespace")
+                }
+            )
+        ),
     )
+    entry: dict[str, object] = info.to_json()
+    if signer is not None:
+        signature = CatalogueSignature(
+            key=signer.fingerprint, ed25519=signer.sign(info.signed_bytes())
+        )
+        info = replace(info, signature=signature)
+        entry["signature"] = {"key": signature.key, "ed25519": signature.ed25519}
     # The archive before its catalogue entry: a listed backup is a whole one.
     store.put(info.archive_key, archive)
-    store.put(info.catalogue_key, (json.dumps(info.to_json(), sort_keys=True) + "\n").encode())
+    store.put(info.catalogue_key, (json.dumps(entry, sort_keys=True) + "\n").encode())
     return info
+
+
+def ensure_signed(info: BackupInfo, verifier: CatalogueVerifier) -> None:
+    """``BackupRejected`` unless ``verifier``'s key signed this very catalogue entry."""
+    signature = info.signature
+    if signature is None:
+        raise BackupRejected(
+            f"backup {info.name}: its catalogue entry is not signed, and a key to check "
+            f"signatures with ({verifier.fingerprint}) is configured"
+        )
+    if signature.key != verifier.fingerprint:
+        raise BackupRejected(
+            f"backup {info.name}: its catalogue entry is signed by key {signature.key}, "
+            f"not {verifier.fingerprint}"
+        )
+    if not verifier.verify(signature.ed25519, info.signed_bytes()):
+        raise BackupRejected(
+            f"backup {info.name}: its catalogue entry does not match its signature "
+            "(changed since it was signed)"
+        )
 
 
 def build_archive(
@@ -513,8 +608,14 @@ def prune_backups(store: ObjectStore, *, plan: str, keep: int) -> list[BackupInf
     return doomed
 
 
-def load_backup(store: ObjectStore, info: BackupInfo) -> Backup:
-    """Read and verify a backup completely; ``BackupRejected`` naming what is wrong."""
+def load_backup(
+    store: ObjectStore, info: BackupInfo, *, verifier: CatalogueVerifier | None = None
+) -> Backup:
+    """Read and verify a backup completely; ``BackupRejected`` naming what is wrong.
+
+    With ``verifier``, the catalogue entry's signature is checked first."""
+    if verifier is not None:
+        ensure_signed(info, verifier)
     try:
         data = store.get(info.archive_key)
     except StorageError as error:
@@ -563,6 +664,42 @@ def _member(archive: tarfile.TarFile, members: Mapping[str, tarfile.TarInfo], pa
 
 
 # -- restore ------------------------------------------------------------------------------
+
+
+def ensure_within_backup(backup: Backup, *, allowed_cluster_kinds: Collection[str] = ()) -> None:
+    """``BackupRejected`` naming the first object a restore of ``backup`` must not write.
+
+    Allowed: objects in the namespaces the catalogue entry names, those Namespaces, and
+    cluster-scoped objects of a kind the entry declares and ``allowed_cluster_kinds``
+    names. Checked before any namespace mapping, against the catalogue, not the archive.
+    """
+    info = backup.info
+    for item in backup.objects:
+        key = ObjectKey.of(item)
+        if _is_namespace(item):
+            if key.name in info.namespaces:
+                continue
+            problem = "a namespace the backup does not cover"
+        elif key.namespace is not None:
+            if key.namespace in info.namespaces:
+                continue
+            problem = f"outside the backup's namespaces ({', '.join(info.namespaces)})"
+        elif key.kind not in info.cluster_kinds:
+            problem = f"a cluster-scoped {key.kind} that the catalogue entry does not declare"
+        elif key.kind not in allowed_cluster_kinds:
+            problem = (
+                f"a cluster-scoped {key.kind} that this restore does not allow "
+                "(allow the kind with cluster_kinds, or --allow-cluster-kind)"
+            )
+        else:
+            continue
+        raise BackupRejected(
+            f"backup {info.name} holds {key.describe()}, {problem}; nothing was restored"
+        )
+
+
+def _is_namespace(item: Mapping[str, Any]) -> bool:
+    return item.get("apiVersion") == "v1" and item.get("kind") == "Namespace"
 
 
 def restore_order(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

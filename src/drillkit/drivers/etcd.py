@@ -173,21 +173,37 @@ def check_digest(executor: Executor, snapshot: Snapshot) -> None:
 
 
 def read_catalogue(executor: Executor, directory: str) -> list[Snapshot]:
-    """Every catalogued snapshot in ``directory``, oldest first; empty when there is none."""
+    """Every catalogued snapshot in ``directory``, oldest first; empty when there is none.
+
+    An entry must name the file it sits beside (``<path>.json`` describes ``<path>``):
+    the path is later handed to the procedure's commands, so an entry that points
+    elsewhere, at a name the digest check never saw, is refused.
+    """
     quoted = shlex.quote(directory.rstrip("/"))
+    # Each sidecar as its name, NUL, its content, NUL: names may hold any byte but NUL.
     output = checked(
         executor,
-        f'for f in {quoted}/*.db.json; do [ -e "$f" ] && cat "$f"; done; true',
+        f'for f in {quoted}/*.db.json; do if [ -e "$f" ]; then '
+        "printf '%s\\0' \"$f\" && cat -- \"$f\" && printf '\\0' || exit 1; fi; done",
     )
+    *parts, rest = output.split("\0")
+    if rest.strip() or len(parts) % 2:
+        raise DrillError(f"unreadable catalogue in {directory}: {output[-120:]!r}")
     snapshots = []
-    for line in output.splitlines():
-        if line.strip():
-            try:
-                snapshots.append(Snapshot.from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as error:
-                raise DrillError(
-                    f"unreadable catalogue entry in {directory}: {error}: {line[:120]}"
-                ) from None
+    for sidecar, content in zip(parts[::2], parts[1::2], strict=True):
+        try:
+            snapshot = Snapshot.from_json(json.loads(content))
+        except (ValueError, KeyError, TypeError) as error:
+            raise DrillError(
+                f"unreadable catalogue entry {sidecar}: {error}: {content[:120]}"
+            ) from None
+        beside = sidecar.removesuffix(".json")
+        if snapshot.path != beside:
+            raise SnapshotRejected(
+                f"catalogue entry {sidecar} names {snapshot.path!r}, not the file beside it "
+                f"({beside}); refused"
+            )
+        snapshots.append(snapshot)
     return sorted(snapshots, key=lambda s: s.taken_utc)
 
 
@@ -210,7 +226,8 @@ def _sidecar(path: str) -> str:
 
 def _size_and_digest(executor: Executor, path: str) -> tuple[int, str]:
     quoted = shlex.quote(path)
-    output = checked(executor, f"stat -c %s {quoted} && sha256sum {quoted}")
+    # From standard input: sha256sum escapes a name holding a newline or a backslash.
+    output = checked(executor, f"stat -c %s -- {quoted} && sha256sum < {quoted}")
     size_line, digest_line = output.strip().splitlines()[-2:]
     return int(size_line), digest_line.split()[0]
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from drillkit.drivers.backups import (
     create_backup,
     delete_object,
     ensure_none_exist,
+    ensure_within_backup,
     find_backup,
     load_backup,
     map_namespaces,
@@ -221,9 +222,13 @@ def restore_backup(
     conflict: str = "skip",
     wait: bool = True,
     cleanup: bool = False,
+    cluster_kinds: list[str] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Restore the backup (the one the disaster proved, else ``backup``) into region B."""
+    """Restore the backup (the one the disaster proved, else ``backup``) into region B.
+
+    Only the backup's namespaces are written, plus cluster-scoped objects of the kinds
+    in ``cluster_kinds`` that the backup declares (its CRDs, say)."""
     if conflict not in CONFLICT_POLICIES:
         raise InvalidInput(
             f"restore_backup: conflict must be one of {', '.join(CONFLICT_POLICIES)}, "
@@ -254,6 +259,7 @@ def restore_backup(
         conflict=conflict,
         wait=wait,
         record=_record_in_source_or_target,
+        allowed_cluster_kinds=tuple(cluster_kinds or ()),
     )
     steps += restore_steps
     if cleanup:
@@ -436,9 +442,14 @@ def run_restore(
     wait: bool,
     record: Recorder,
     run_id: str | None = None,
+    allowed_cluster_kinds: Collection[str] = (),
 ) -> tuple[RestoreResult, list[dict[str, object]]]:
     """Restore a verified backup into ``target``, journalled; a failure cleans up what
-    this restore created and says so. Returns the result and the timed steps."""
+    this restore created and says so. Returns the result and the timed steps.
+
+    Only what the backup covers is written (``ensure_within_backup``); an archive
+    holding anything else is refused before the journal or the target is touched."""
+    ensure_within_backup(backup, allowed_cluster_kinds=allowed_cluster_kinds)
     journal = RestoreJournal(
         run_id=run_id or current_run_id(),
         backup=backup.info,
@@ -734,6 +745,12 @@ def _step(
 
 def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     path = Path(record.target[0])
+    # Only this run's own journal, in drillkit's state home, names what to delete.
+    if path.resolve() != restore_journal_file(record.run_id).resolve():
+        raise DrillError(
+            f"refused: {path} is not run {record.run_id}'s restore journal "
+            f"({restore_journal_file(record.run_id)}); nothing deleted"
+        )
     if not path.exists():
         return Reverted(notes=(f"no restore journal at {path}; nothing was restored",))
     journal = RestoreJournal.load(path)

@@ -343,7 +343,9 @@ def _render(step: ProcedureStep, fields: Mapping[str, str]) -> str:
         raise InvalidInput(
             f"step {step.name!r} uses {{{unknown[0]}}}, which is not defined; defined: {known}"
         )
-    return step.run.format_map(fields)
+    # Every value is one quoted word; the model refused templates that quote their
+    # placeholders themselves (drillkit.model.procedure), so nothing is quoted twice.
+    return step.run.format_map({name: shlex.quote(value) for name, value in fields.items()})
 
 
 def _affected_members(target: EtcdTargetSpec, mode: str) -> list[EtcdMemberSpec]:
@@ -404,9 +406,20 @@ def _finish(executor: Executor, state: RestoreState, cluster: Cluster) -> None:
 
 def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     path = Path(record.target[0])
+    # The state file's steps run on this machine: only this run's own, in drillkit's
+    # state home, is ever run (safety.undo takes this action from local records only).
+    if path.resolve() != restore_state_file(record.run_id).resolve():
+        raise DrillError(
+            f"refused: {path} is not run {record.run_id}'s etcd restore state "
+            f"({restore_state_file(record.run_id)}); nothing run"
+        )
     if not path.exists():
         return Reverted(notes=(f"no restore state at {path}; nothing to do",))
     state = RestoreState.load(path)
+    if state.run_id != record.run_id:
+        raise DrillError(
+            f"refused: {path} holds the state of run {state.run_id}, not {record.run_id}"
+        )
     if state.phase == "finished":
         path.unlink()
         return Reverted()

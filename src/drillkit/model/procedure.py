@@ -17,6 +17,15 @@ are always available, plus the target's ``variables``; a step with
 ``{peer_url}``, ``{client_url}`` and ``{component}`` filled in. Literal braces
 are written twice (``{{`` and ``}}``).
 
+Values come from places a template author does not control (a catalogue on the
+host, a state home's path), so every value is substituted shell-quoted, as one
+word: ``rm -rf {data_dir}.restoring`` is right as written, even for a path with
+a space or ``$(...)`` in it. A placeholder must therefore stand where a bare word
+may: inside ``'...'`` or ``"..."``, in a ``#`` comment or in a here-document the
+quoting would be taken literally or undone, so such a template is refused when
+it is loaded, as are conversions and format specs (``{snapshot!r}``,
+``{member:>8}``) that would change the quoted word.
+
 These models are pure values, validated when a drill's activity starts and before
 it touches anything.
 """
@@ -129,11 +138,18 @@ class EtcdTargetSpec(_Declared):
         return ",".join(f"{m.name}={m.peer_url}" for m in self.members)
 
 
+def _bare_placeholders(template: str) -> str:
+    ensure_bare_placeholders(template)
+    return template
+
+
 class ProcedureStep(_Declared):
     """One command of the runbook."""
 
     name: str = Field(min_length=1, description="What the step does, for the report.")
-    run: str = Field(min_length=1, description="A bash command template.")
+    run: Annotated[str, AfterValidator(_bare_placeholders)] = Field(
+        min_length=1, description="A bash command template; values are substituted quoted."
+    )
     each_member: bool = Field(
         default=False, description="Run once per affected member, with its fields filled in."
     )
@@ -169,10 +185,102 @@ class RestoreProcedure(_Declared):
 
 def placeholders(template: str) -> list[str]:
     """The ``{names}`` a command template uses; ``ValueError`` for a malformed template."""
-    names = []
-    for _, field, _, _ in string.Formatter().parse(template):
+    return [name for _, name in _pieces(template) if name is not None]
+
+
+def ensure_bare_placeholders(template: str) -> None:
+    """``ValueError`` unless every placeholder stands where bash reads a plain word.
+
+    The quoted value is one word there; inside quotes, a comment or a here-document
+    it would not be (see the module docstring). Tracks bash's quoting as far as a
+    runbook needs: quotes, backslashes, ``$(...)``, backticks, comments, ``<<``.
+    """
+    contexts = ["plain"]
+    heredoc = False
+    previous = "\n"
+    for literal, name in _pieces(template):
+        index = 0
+        while index < len(literal):
+            char, pair = literal[index], literal[index : index + 2]
+            top = contexts[-1]
+            # Only at the start of a word does # begin a comment (a#b is one word).
+            word_start = (literal[index - 1] if index else previous) in " \t\n;&|()"
+            if top == "comment":
+                if char == "\n":
+                    contexts.pop()
+            elif top == "single":
+                if char == "'":
+                    contexts.pop()
+            elif top in ("ansi", "double") and char == "\\":
+                index += 1
+            elif top == "ansi":
+                if char == "'":
+                    contexts.pop()
+            elif top == "double" and char == '"':
+                contexts.pop()
+            elif top == "double" and pair == "$(":
+                contexts.append("substitution")
+                index += 1
+            elif top == "double" and char == "`":
+                contexts.append("backtick")
+            elif top == "double":
+                pass
+            # A plain context: the top level, a command substitution, backticks.
+            elif char == "\\":
+                index += 1
+            elif char == "'":
+                contexts.append("single")
+            elif pair == "$'":
+                contexts.append("ansi")
+                index += 1
+            elif char == '"':
+                contexts.append("double")
+            elif char == "(":
+                contexts.append("substitution")
+            elif char == ")" and top == "substitution":
+                contexts.pop()
+            elif char == "`":
+                if top == "backtick":
+                    contexts.pop()
+                else:
+                    contexts.append("backtick")
+            elif char == "#" and word_start:
+                contexts.append("comment")
+            elif literal.startswith("<<<", index):
+                index += 2  # a here-string: its word is expanded like any other
+            elif pair == "<<":
+                heredoc = True
+                index += 1
+            index += 1
+        if name is None:
+            continue
+        previous = "x"  # a value is part of a word
+        where = {
+            "single": "inside '...'",
+            "ansi": "inside $'...'",
+            "double": 'inside "..."',
+            "comment": "in a # comment",
+        }.get(contexts[-1])
+        if where is None and heredoc:
+            where = "after a here-document (<<)"
+        if where is not None:
+            raise ValueError(
+                f"{{{name}}} stands {where}; drillkit substitutes every value quoted, "
+                f"as one word: write {{{name}}} bare"
+            )
+
+
+def _pieces(template: str) -> list[tuple[str, str | None]]:
+    """The template as (literal text, placeholder name or None) pairs, in order."""
+    pieces: list[tuple[str, str | None]] = []
+    for literal, field, spec, conversion in string.Formatter().parse(template):
         if field is not None:
             if not field.isidentifier():
                 raise ValueError(f"invalid placeholder {{{field}}} in {template!r}")
-            names.append(field)
-    return names
+            if spec or conversion:
+                raise ValueError(
+                    f"{{{field}}} in {template!r}: no conversion or format spec, the value "
+                    "is substituted as it is, quoted"
+                )
+        pieces.append((literal, field))
+    return pieces

@@ -8,6 +8,11 @@ alive, reverts it, verifies the revert and resolves the record. It then sweeps
 for orphaned cordons, nodes annotated ``drillkit.io/cordoned-by`` by a dead run
 that left no record. Everything is idempotent, so running it twice is harmless.
 
+Records it must not act on are reported as refused and left where they are: one
+that cannot be read, and a cluster-side record of an action that runs something
+on this machine without the same record in this machine's state home
+(``drillkit.safety.undo`` says why). Neither stops the other records' reverts.
+
 A run is alive when it holds the cluster lock (``drillkit.safety.lock``; a lock
 whose holder process is known dead on this host is not held), or when the process
 that wrote its record still exists on this host and started before the record was
@@ -37,12 +42,13 @@ from drillkit.safety.undo import (
     CORDONED_BY,
     UNCORDON_NODES,
     Progress,
+    RefusedUndo,
     Reverted,
     UndoRecord,
     describe_undo,
     local_control_plane_undo,
-    pending_undo,
     resolve_undo,
+    survey_undo,
     uncordon_nodes_marked_by,
     undo_action,
 )
@@ -61,6 +67,8 @@ class RecoveryOutcome(StrEnum):
     """The run is alive; left alone."""
     FAILED = "failed"
     """The revert or its verification failed; the record stays for the next attempt."""
+    REFUSED = "refused"
+    """Unreadable, or not to be trusted; nothing done, the record stays for a person."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,11 +82,15 @@ class RecoveryAction:
     details: tuple[str, ...] = ()
     orphan: bool = False
     """True for cordons found by their annotation alone, without an undo record."""
+    where: str | None = None
+    """For a refused record: the file or ConfigMap that holds it."""
 
     def describe(self) -> str:
         """One line for people: ``run X: uncordon nodes node-a-1: reverted (...)``."""
         what = describe_undo(self.action, self.target) if self.target else self.action
         source = " (orphaned cordon, no undo record)" if self.orphan else ""
+        if self.where is not None:
+            source = f" in {self.where}"
         detail = f" ({'; '.join(self.details)})" if self.details else ""
         return f"run {self.run_id}: {what}{source}: {self.outcome}{detail}"
 
@@ -176,7 +188,9 @@ def recover(
     alive = is_alive or default_liveness(
         cluster, lock_namespace=lock_namespace, lock_name=lock_name
     )
-    records = pending_undo(cluster, undo_dir=undo_dir)
+    pending = survey_undo(cluster, undo_dir=undo_dir)
+    actions += [_refused_action(r) for r in pending.refused]
+    records = pending.records
     by_run: dict[str, list[UndoRecord]] = {}
     for record in records:
         by_run.setdefault(record.run_id, []).append(record)
@@ -232,10 +246,12 @@ def revert_run(
         progress=progress,
         undo_dir=undo_dir,
     )
+    pending = survey_undo(cluster, undo_dir=undo_dir, run_id=run_id)
+    actions += [_refused_action(r) for r in pending.refused]
     return actions + _revert_run_records(
         cluster,
         run_id,
-        pending_undo(cluster, undo_dir=undo_dir, run_id=run_id),
+        pending.records,
         sweep_cordons=run_id in _runs_with_cordons(cluster),
         progress=progress,
         undo_dir=undo_dir,
@@ -347,6 +363,18 @@ def _action(
         target=record.target,
         outcome=outcome,
         details=details,
+    )
+
+
+def _refused_action(refused: RefusedUndo) -> RecoveryAction:
+    record = refused.record
+    return RecoveryAction(
+        run_id=refused.run_id,
+        action=record.action if record is not None else "undo records",
+        target=record.target if record is not None else (),
+        outcome=RecoveryOutcome.REFUSED,
+        details=(refused.reason,),
+        where=refused.where,
     )
 
 

@@ -13,8 +13,17 @@ the other may not:
 Both hold the run's list of records. Writing either is enough to proceed; only
 when neither can be written does ``record_undo`` raise, and the fault must then
 not act. ``resolve_undo`` removes a record once its revert was verified, and
-``pending_undo`` lists what is left for a cluster (``drillkit.safety.recover``
+``survey_undo`` lists what is left for a cluster (``drillkit.safety.recover``
 decides which of those belong to dead runs and reverts them).
+
+The two places are not trusted alike. Anyone who may write ConfigMaps in the
+drillkit namespace (the runner identity, for one) can write a record there, so a
+cluster-side record only ever asks for what the cluster's own API can check and
+undo (uncordon a node the run marked). An action whose revert acts on this
+machine (runs a restore state file's commands, starts a lab's processes) is taken
+only from a local record, in this machine's state home; a cluster-side record of
+it without that local twin is refused and reported, never executed. A record that
+cannot be read is reported too, and does not stop the others from being reverted.
 
 Each action is an ``UndoAction`` in ``UNDO_ACTIONS``: a name, the shape of its
 target and the function that reverts it. Reverts are idempotent: reverting
@@ -190,6 +199,13 @@ class UndoAction:
     control_plane: bool = False
     """Reverting it brings the API server back (an etcd restore): recovery runs it
     from the local record first, before anything that needs the API server."""
+    acts_on_this_machine: bool = False
+    """Reverting it runs something on this machine (a lab's processes)."""
+
+    @property
+    def local_only(self) -> bool:
+        """Only a local record may ask for it: its revert acts on this machine."""
+        return self.control_plane or self.acts_on_this_machine
 
     def ensure_valid_target(self, target: tuple[str, ...]) -> None:
         if not target or not all(target):
@@ -303,6 +319,7 @@ register_undo_action(
         target_arity=2,
         describe=lambda target: f"start zone {target[1]} of lab {target[0]}",
         revert=_revert_start_lab_zone,
+        acts_on_this_machine=True,
     )
 )
 
@@ -383,24 +400,82 @@ def resolve_undo(record: UndoRecord, *, cluster: Cluster, undo_dir: Path | None 
         raise failures[0]
 
 
-def pending_undo(
-    cluster: Cluster, *, undo_dir: Path | None = None, run_id: str | None = None
-) -> list[UndoRecord]:
-    """Records not yet resolved for this cluster: local files and ConfigMaps, de-duplicated.
+@dataclass(frozen=True, kw_only=True)
+class RefusedUndo:
+    """A stored record that is not acted on, and why; a person must look at it."""
 
-    Local records made against another API server are not this cluster's and are
-    skipped. ``run_id`` limits the answer to one run. Oldest first.
+    where: str
+    """The file or ConfigMap holding it."""
+    reason: str
+    run_id: str
+    """The run it names, as far as that can be read."""
+    record: UndoRecord | None = None
+    """The record, when it could be read."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingUndo:
+    """What is left for a cluster: records to revert, and those refused."""
+
+    records: list[UndoRecord]
+    refused: list[RefusedUndo]
+
+
+def survey_undo(
+    cluster: Cluster, *, undo_dir: Path | None = None, run_id: str | None = None
+) -> PendingUndo:
+    """Records not yet resolved for this cluster, de-duplicated, oldest first; and
+    the records refused: unreadable ones, and cluster-side records of an action that
+    acts on this machine without the same record in a local file (see the module
+    docstring). Local records made against another API server are not this
+    cluster's and are skipped. ``run_id`` limits the answer to one run.
     """
     server = _cluster_server(cluster)
     found: dict[tuple[str, str, tuple[str, ...]], UndoRecord] = {}
-    for record in _read_local_all(undo_dir or default_undo_dir()):
+    refused: list[RefusedUndo] = []
+    local, unreadable = _read_local_all_readable(undo_dir or default_undo_dir())
+    refused += unreadable
+    for record in local:
         if record.cluster == server:
             found.setdefault(record.key, record)
     for item in list_config_maps(cluster, UNDO_NAMESPACE, label_selector=UNDO_SELECTOR):
-        for record in _records_of_config_map(item):
-            found.setdefault(record.key, record)
+        where = f"configmap {item.namespace}/{item.name}"
+        try:
+            records = _records_of_config_map(item)
+        except UndoUnreadable as error:
+            named = item.annotations.get(RUN_ID_ANNOTATION) or item.name
+            refused.append(RefusedUndo(where=where, reason=str(error), run_id=named))
+            continue
+        for record in records:
+            if record.key in found:
+                continue
+            action = UNDO_ACTIONS.get(record.action)
+            if action is not None and action.local_only:
+                refused.append(
+                    RefusedUndo(
+                        where=where,
+                        reason=(
+                            f"{record.action} acts on this machine and no local undo record "
+                            "of the run asks for it; a cluster-side record is never executed"
+                        ),
+                        run_id=record.run_id,
+                        record=record,
+                    )
+                )
+                continue
+            found[record.key] = record
     records = [r for r in found.values() if run_id is None or r.run_id == run_id]
-    return sorted(records, key=lambda r: (r.created_utc, r.run_id, r.action, r.target))
+    return PendingUndo(
+        records=sorted(records, key=lambda r: (r.created_utc, r.run_id, r.action, r.target)),
+        refused=[r for r in refused if run_id is None or r.run_id == run_id],
+    )
+
+
+def pending_undo(
+    cluster: Cluster, *, undo_dir: Path | None = None, run_id: str | None = None
+) -> list[UndoRecord]:
+    """The records ``survey_undo`` would have reverted (refused ones left out)."""
+    return survey_undo(cluster, undo_dir=undo_dir, run_id=run_id).records
 
 
 # -- the local state file -----------------------------------------------------------------
@@ -412,9 +487,10 @@ def local_control_plane_undo(
     """This cluster's local records whose revert brings the API server back; oldest
     first. Read without the API server, which may well be down."""
     server = _cluster_server(cluster)
+    local, _ = _read_local_all_readable(undo_dir or default_undo_dir())
     records = [
         r
-        for r in _read_local_all(undo_dir or default_undo_dir())
+        for r in local
         if r.cluster == server
         and (run_id is None or r.run_id == run_id)
         and (r.action in UNDO_ACTIONS and UNDO_ACTIONS[r.action].control_plane)
@@ -450,14 +526,19 @@ def _update_local(
         write_atomically(path, _records_text(updated).encode(), mode=0o600)
 
 
-def _read_local_all(undo_dir: Path) -> list[UndoRecord]:
+def _read_local_all_readable(undo_dir: Path) -> tuple[list[UndoRecord], list[RefusedUndo]]:
+    """Every local record, and the files that cannot be read (skipped, not fatal)."""
     if not undo_dir.is_dir():
-        return []
+        return [], []
     records: list[UndoRecord] = []
+    unreadable: list[RefusedUndo] = []
     # Temporary files of an interrupted write start with a dot and are not records.
     for path in sorted(undo_dir.glob("[!.]*.json")):
-        records += _read_local(path)
-    return records
+        try:
+            records += _read_local(path)
+        except UndoUnreadable as error:
+            unreadable.append(RefusedUndo(where=str(path), reason=str(error), run_id=path.stem))
+    return records, unreadable
 
 
 def _read_local(path: Path) -> list[UndoRecord]:
