@@ -33,8 +33,8 @@ def test_an_executor_is_declared_with_its_environment_in_a_target() -> None:
                 {
                     "name": "cp-1",
                     "data_dir": "/var/lib/etcd",
-                    "peer_url": "https://10.0.0.1:2380",
-                    "client_url": "https://10.0.0.1:2379",
+                    "peer_url": "https://127.0.0.1:2380",
+                    "client_url": "https://127.0.0.1:2379",
                 }
             ],
             "executor": {

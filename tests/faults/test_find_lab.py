@@ -67,7 +67,7 @@ def test_a_restore_into_the_region_the_disaster_stops_is_refused() -> None:
         server="https://127.0.0.1:6443", ca_sha256="a" * 64, kube_system_uid="uid-a"
     )
     same_cluster_by_uid = ClusterIdentity(
-        server="https://10.0.0.1:6443", ca_sha256="b" * 64, kube_system_uid="uid-a"
+        server="https://127.0.0.2:6443", ca_sha256="b" * 64, kube_system_uid="uid-a"
     )
     region_b = ClusterIdentity(
         server="https://127.0.0.1:7443", ca_sha256="b" * 64, kube_system_uid="uid-b"
