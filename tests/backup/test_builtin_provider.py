@@ -336,17 +336,20 @@ def test_a_region_b_that_would_refuse_the_restore_stops_the_disaster_before_regi
 
     store = LocalStore(tmp_path / "store")
     back_up_shop(region_a, store)
-    # Region B is region A itself, seen as drillkit-runner: a backup reader, not a restorer.
     monkeypatch.setenv("KUBECONFIG", str(region_a.kubeconfig))
     monkeypatch.setenv("DRILLKIT_RUN_ID", "refused-restore")
     api = region_a.component("kube-apiserver")
     pid = api.pid()
 
-    with pytest.raises(DrillError, match=r"may not create namespaces there.*drillkit-restorer"):
+    # Region B is a lab of its own where drillkit-runner was never granted the restorer role.
+    with (
+        running_lab(f"ungranted-{uuid.uuid4().hex[:6]}", seed=False) as ungranted,
+        pytest.raises(DrillError, match=r"may not create namespaces there.*drillkit-restorer"),
+    ):
         region_disaster(
             lab=region_a.shape.name,
             store=str(store.root),
-            configuration={"restore_kubeconfig": str(region_a.kubeconfig)},
+            configuration={"restore_kubeconfig": str(ungranted.kubeconfig)},
         )
 
     assert api.pid() == pid

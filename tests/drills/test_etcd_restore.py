@@ -184,7 +184,7 @@ def test_drill_recover_after_a_kill_mid_restore_never_leaves_the_cluster_without
         check=False,
     )
 
-    assert recovered.returncode == 0, recovered.stderr
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     assert "bring etcd and the API server back" in recovered.stdout
     assert "reverted" in recovered.stdout
     assert api_answers(scratch_lab)

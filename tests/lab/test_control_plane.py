@@ -65,6 +65,15 @@ def test_lab_nodes_are_ready_in_three_zones_with_capacity(lab: Lab) -> None:
         assert {a.address for a in node.status.addresses if a.type == "InternalIP"} == {"127.0.0.1"}
 
 
+def test_the_readiness_check_leaves_the_connection_fit_for_the_next_request(lab: Lab) -> None:
+    # `drill recover` waits for /readyz, then writes through the same connection pool:
+    # a readiness answer left unread there broke that write (ResponseNotReady).
+    with lab.connect() as cluster:
+        assert cluster.api_server_ready()
+        assert cluster.api_server_ready()
+        assert cluster.core.list_namespace().items
+
+
 def test_seed_web_is_spread_over_every_zone(lab: Lab) -> None:
     with lab.connect() as cluster:
         pods = ready_pods(cluster, "shop")

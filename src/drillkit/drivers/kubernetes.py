@@ -45,10 +45,25 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 30.0
 """Between two reads of an answer; the API server's own request timeout is 60 s, but
 its answers come in well under a second unless it is stuck."""
+RETRY_AFTER_CAP_SECONDS = 5.0
+"""The longest wait a "429 Retry-After" answer can impose before a request is asked again."""
+
+
+class _Retry(urllib3.Retry):
+    """urllib3's retries, with the server's Retry-After capped."""
+
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, RETRY_AFTER_CAP_SECONDS)
+
+
 # A refused or timed-out connection is tried once more (a server restarting); a read
 # that timed out is not: the server took the request and did not answer, and asking
-# again would only double the wait.
-_RETRIES = urllib3.Retry(total=2, connect=1, read=0, redirect=0, status=0)
+# again would only double the wait. A read told "429, Retry-After" (storage still
+# initialising, or API Priority and Fairness shedding load) is asked again after the
+# wait, as kubectl does, a few times; then the 429 is the answer (urllib3 leaves
+# POSTs, evictions among them, to their callers).
+_RETRIES = _Retry(total=5, connect=1, read=0, redirect=0, status=3, raise_on_status=False)
 
 Manifest = Mapping[str, Any]
 T = TypeVar("T")
@@ -361,9 +376,14 @@ class Cluster:
             )
         except (ApiException, urllib3.exceptions.HTTPError, OSError):
             return False
-        status = response.status
-        response.release_conn()
-        return bool(status == 200)
+        try:
+            # Read to the end, or the pooled connection cannot carry the next request.
+            response.read()
+        except (urllib3.exceptions.HTTPError, OSError):
+            return False
+        finally:
+            response.release_conn()
+        return bool(response.status == 200)
 
     def may(self, verb: str, resource: str, *, group: str = "") -> bool:
         """Whether this identity may ``verb`` the cluster-wide ``resource`` (a
