@@ -7,8 +7,7 @@ It deletes only pods of ``namespace``, so it never disturbs the rest of the shar
 from __future__ import annotations
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
-from drillkit.faults.steps import AFFECTED_KEY, affected, instant
-from drillkit.running.chaostoolkit import INJECTED_AT_KEY
+from drillkit.faults.steps import AFFECTED_KEY, INJECTED_AT, affected, instant
 
 
 def empty_zone_of_namespace(zone: str, namespace: str) -> dict[str, object]:
@@ -21,4 +20,4 @@ def empty_zone_of_namespace(zone: str, namespace: str) -> dict[str, object]:
             for pod in cluster.pods(namespace, field_selector=f"spec.nodeName={node}"):
                 if cluster.delete_pod(pod.namespace, pod.name, grace_period=0):
                     hit.append(affected("Pod", pod.name, action="deleted", namespace=namespace))
-    return {INJECTED_AT_KEY: acknowledged, AFFECTED_KEY: hit}
+    return {INJECTED_AT: acknowledged, AFFECTED_KEY: hit}

@@ -108,6 +108,34 @@ def test_a_drill_that_recovers_within_its_objectives_is_met() -> None:
     assert (outcome.rpo.markers_written_before_inject, outcome.rpo.markers_lost) == (5, 1)
 
 
+def test_a_fault_known_only_within_a_window_counts_rto_from_its_start_and_loss_to_its_end() -> None:
+    # A runbook step from 10 to 14 crashed etcd at some moment inside it: markers 6 and 7
+    # (written at 12 and 14) may have been written before the crash, and were lost.
+    timeline = [
+        *prologue()[:-1],
+        *(MarkerWritten(at=at(2.0 * sequence), sequence=sequence) for sequence in (6, 7)),
+        FaultInjected(at=at(10), activity="crash-etcd", landed_within_seconds=4.0),
+        *recovered_run()[len(prologue()) :],
+    ]
+
+    outcome = measure_run(
+        timeline,
+        objectives=OBJECTIVES,
+        target=TARGET,
+        resolution=0.0,
+        marker_interval=2.0,
+        run_status=RunStatus.COMPLETED,
+    )
+
+    assert outcome.recovery is not None
+    assert outcome.recovery.t_inject == 10
+    assert outcome.recovery.rto.seconds == 10.0
+    assert outcome.rpo is not None
+    # Marker 4, written at 8, is the newest surviving: loss is counted until 14.
+    assert outcome.rpo.rpo.seconds == 6.0
+    assert (outcome.rpo.markers_written_before_inject, outcome.rpo.markers_lost) == (7, 3)
+
+
 def test_a_timeline_recorded_out_of_order_measures_the_same() -> None:
     in_order = measure_run(
         recovered_run(),

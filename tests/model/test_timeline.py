@@ -125,6 +125,7 @@ def test_an_event_is_a_flat_object_with_kind_both_clocks_and_its_fields() -> Non
         "activity": "drain-zone",
         "detail": "eviction accepted",
         "affected": None,
+        "landed_within_seconds": None,
     }
 
 

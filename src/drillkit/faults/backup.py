@@ -56,9 +56,9 @@ from drillkit.drivers.kubernetes import Cluster, ClusterIdentity
 from drillkit.drivers.velero import DEFAULT_NAMESPACE as DEFAULT_VELERO_NAMESPACE
 from drillkit.errors import ClusterError, DrillError, InvalidInput
 from drillkit.faults.clusters import ensure_distinct_regions
-from drillkit.faults.kubernetes import INJECTED_AT
 from drillkit.faults.steps import (
     AFFECTED_KEY,
+    INJECTED_AT,
     RESTORE_POINT_KEY,
     RESTORED_KEY,
     STEPS_KEY,

@@ -51,9 +51,10 @@ from drillkit.drivers.etcd import (
 from drillkit.drivers.executors import Executor, executor_for
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
-from drillkit.faults.kubernetes import INJECTED_AT
 from drillkit.faults.steps import (
     AFFECTED_KEY,
+    INJECTED_AT,
+    LANDED_WITHIN_KEY,
     RESTORE_POINT_KEY,
     STEPS_KEY,
     instant,
@@ -154,16 +155,19 @@ def etcd_disaster(
         record_undo(RESTORE_ETCD, (str(state_file),), cluster=cluster)
     planned_control_plane_outage(True)
     steps = run_phase(executor, state, "kill", procedure.kill, state.affected_members())
-    # The first kill step's end: its member was seen gone (the procedure's command
-    # returns once it is), the first disruption the target acknowledged.
-    acknowledged = steps[0]["finished"] if steps else instant()
+    # The runbook's first kill step crashes its member at some moment between its start
+    # and its end (its command returns once the member is gone); which, it cannot say.
+    # t_inject is the start, so the RTO is never shortened; data written until the end
+    # may be lost, so the RPO counts from there.
+    first = steps[0]
     for member in affected:
         _lose_data(executor, member, state.kept[member.name], mode)
     state.phase = "disaster"
     state.save()
     injected_at = datetime.now(UTC)
     return {
-        INJECTED_AT: acknowledged,
+        INJECTED_AT: first["started"],
+        LANDED_WITHIN_KEY: first["seconds"],
         AFFECTED_KEY: [
             faults_affected("EtcdMember", m.name, action=f"crashed ({mode})") for m in affected
         ],

@@ -30,11 +30,9 @@ from datetime import UTC, datetime
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster, EvictionAnswer, PodState
 from drillkit.errors import ClusterError, InvalidInput
-from drillkit.faults.steps import AFFECTED_KEY, affected
+from drillkit.faults.steps import AFFECTED_KEY, INJECTED_AT, affected
 from drillkit.model.timeline import format_utc
 from drillkit.safety.undo import CORDONED_BY, UNCORDON_NODES, current_run_id, record_undo
-
-INJECTED_AT = "drillkit_injected_at"
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 from drillkit.errors import ClusterError, InvalidInput
-from drillkit.faults.steps import AFFECTED_KEY, affected
+from drillkit.faults.steps import AFFECTED_KEY, INJECTED_AT, affected
 from drillkit.lab.cluster import Lab, lab_reached_by
 from drillkit.model.timeline import Instant, format_utc
 from drillkit.safety.undo import (
@@ -55,8 +55,6 @@ from drillkit.safety.undo import (
 
 if TYPE_CHECKING:
     from drillkit.drivers.aws import Ec2
-
-INJECTED_AT = "drillkit_injected_at"
 
 START_AWS_INSTANCES = "start-aws-instances"
 STOPPED_BY_TAG = "drillkit.io/stopped-by"

@@ -1,6 +1,11 @@
 """What a drillkit fault reports beside its effect, under keys the run's event handler
 (``drillkit.running.chaostoolkit``) reads into the timeline and the run record.
 
+- ``INJECTED_AT``: ``t_inject``, the instant the target acknowledged the first disruptive
+  operation, as ``instant()``; None when the fault disrupted nothing;
+- ``LANDED_WITHIN_KEY``: for a fault whose first disruption happened somewhere inside a
+  step (a runbook command), ``INJECTED_AT`` is the step's start and this the step's
+  length in seconds: data written until then may be lost with it;
 - ``STEPS_KEY``: the procedure steps it ran (``procedure_step``), each a timeline event;
 - ``RESTORE_POINT_KEY``: the snapshot or backup a restore starts from, and its age;
 - ``RESTORED_KEY``: what a backup restore wrote, counted by kind (never content);
@@ -15,6 +20,8 @@ from datetime import UTC, datetime
 
 from drillkit.model.timeline import format_utc
 
+INJECTED_AT = "drillkit_injected_at"
+LANDED_WITHIN_KEY = "drillkit_landed_within_seconds"
 STEPS_KEY = "drillkit_steps"
 RESTORE_POINT_KEY = "drillkit_restore_point"
 RESTORED_KEY = "drillkit_restored"

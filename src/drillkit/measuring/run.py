@@ -57,13 +57,13 @@ def measure_run(
 
     ``resolution`` is the observer's (event receipt for watches, the interval for polls);
     ``marker_interval`` is the marker writer's, None when the drill writes no markers.
-    ``t_inject`` is the earliest ``FaultInjected``; the deadline is ``t_inject`` plus
+    ``t_inject`` is the earliest ``FaultInjected``, and data loss is counted until it
+    had certainly landed (``FaultInjected.landed_by``); the deadline is ``t_inject`` plus
     ``objectives.timeout``. ``observed_until`` is the last moment the run is known to
     have been observing when its timeline does not show how it ended (a killed run):
     no bound reaches past it. Raise ValueError when the timeline contradicts itself (a
     surviving marker never written, markers without a marker interval).
     """
-    injections: list[float] = []
     faults: list[FaultInjected] = []
     observations: list[tuple[float, bool | None]] = []
     samples: list[tuple[float, str, int, int]] = []
@@ -80,7 +80,6 @@ def measure_run(
         moment = event.at.monotonic
         match event:
             case FaultInjected():
-                injections.append(moment)
                 faults.append(event)
             case ConditionObserved(holds=holds):
                 observations.append((moment, holds))
@@ -106,7 +105,8 @@ def measure_run(
             case _:
                 pass
 
-    t_inject = min(injections, default=None)
+    first_fault = min(faults, key=lambda fault: fault.at.monotonic, default=None)
+    t_inject = first_fault.at.monotonic if first_fault is not None else None
     deadline = t_inject + objectives.timeout.total_seconds() if t_inject is not None else None
     observed_until = (
         min((stop for stop in stops if stop >= t_inject), default=None)
@@ -142,7 +142,9 @@ def measure_run(
         rpo = measure_rpo(
             written,
             newest_surviving=last_read.newest_sequence if last_read else None,
-            t_inject=t_inject,
+            # Data may be lost until the fault had certainly landed (the end of the
+            # step that landed it, when only that window is known).
+            t_inject=first_fault.landed_by if first_fault is not None else None,
             interval=marker_interval,
             backup_age_seconds=last_read.backup_age_seconds if last_read else None,
             read_back=last_read is not None,

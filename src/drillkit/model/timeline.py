@@ -85,12 +85,22 @@ class FaultInjected(_Event):
     For example the first eviction or pod deletion the API server accepted, etcd
     stopped or its data removed, the primary region stopped. ``affected`` is what the
     fault says it disrupted; None when it cannot say (a generic Chaos Toolkit action).
+
+    When only a window is known (a runbook step, a generic action), ``at`` is its start
+    and ``landed_within_seconds`` its length: the RTO counts from the start, the data
+    loss (RPO) until the end, so neither is ever shortened. None when ``at`` is exact.
     """
 
     kind: ClassVar[str] = "fault_injected"
     activity: str
     detail: str = ""
     affected: tuple[Affected, ...] | None = None
+    landed_within_seconds: float | None = None
+
+    @property
+    def landed_by(self) -> float:
+        """The monotonic moment by which the fault had certainly landed."""
+        return self.at.monotonic + (self.landed_within_seconds or 0.0)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

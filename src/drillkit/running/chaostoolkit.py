@@ -37,7 +37,14 @@ from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Strategy
 
 from drillkit.errors import InvalidInput
-from drillkit.faults.steps import AFFECTED_KEY, RESTORE_POINT_KEY, RESTORED_KEY, STEPS_KEY
+from drillkit.faults.steps import (
+    AFFECTED_KEY,
+    INJECTED_AT,
+    LANDED_WITHIN_KEY,
+    RESTORE_POINT_KEY,
+    RESTORED_KEY,
+    STEPS_KEY,
+)
 from drillkit.model.drill import RollbackPolicy
 from drillkit.model.run import RestoredKind, RestoreSummary
 from drillkit.model.timeline import (
@@ -61,10 +68,6 @@ Journal = dict[str, Any]
 
 # chaoslib's code for "terminate now, keeping the rollbacks" (its SIGUSR1).
 _STOP_WITH_ROLLBACKS = 20
-# Faults written for drillkit report the instant the target acknowledged them in
-# their output under this key, as {"monotonic": float, "utc": str}.
-INJECTED_AT_KEY = "drillkit_injected_at"
-
 _ROLLBACK_STRATEGIES = {
     RollbackPolicy.ALWAYS: "always",
     RollbackPolicy.ON_FAILURE: "deviated",
@@ -319,28 +322,43 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
 
     def _record_injection(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
         output = run.get("output")
-        reports_injection = isinstance(output, Mapping) and INJECTED_AT_KEY in output
-        acknowledged = output.get(INJECTED_AT_KEY) if isinstance(output, Mapping) else None
+        reports_injection = isinstance(output, Mapping) and INJECTED_AT in output
+        acknowledged = output.get(INJECTED_AT) if isinstance(output, Mapping) else None
         if reports_injection and acknowledged is None:
             # A drillkit fault that disrupted nothing (e.g. a drain of an empty zone):
             # there is no t_inject, and the run will say the fault never took effect.
             return
+        landed_within: float | None = None
         if isinstance(acknowledged, Mapping) and "monotonic" in acknowledged:
             at = Instant(
                 monotonic=float(acknowledged["monotonic"]), utc=parse_utc(acknowledged["utc"])
             )
             detail = "acknowledged by the target"
+            window = output.get(LANDED_WITHIN_KEY) if isinstance(output, Mapping) else None
+            if isinstance(window, int | float) and not isinstance(window, bool) and window >= 0:
+                landed_within = float(window)
+                detail = f"start of the step that landed it within {window:.3f} s"
         else:
-            # A generic action cannot say when its effect began; its start is the
-            # conservative choice (the RTO is never under-reported).
+            # A generic action cannot say when its effect began: its start is t_inject
+            # (the RTO is never under-reported), and its effect may have landed at any
+            # moment until it returned (nor is the RPO).
             at = self._activity_starts.get(id(activity), self.recorder.now())
+            landed_within = max(0.0, self.recorder.now().monotonic - at.monotonic)
             detail = "start of a generic action (its acknowledgement time is unknown)"
         restore_point = output.get(RESTORE_POINT_KEY) if isinstance(output, Mapping) else None
         if isinstance(restore_point, Mapping):
             detail += f"; restore point {restore_point['path']} ({_describe(restore_point)})"
         name = activity.get("name", "?")
         affected = self._read_affected(output)
-        self.recorder.record(FaultInjected(at=at, activity=name, detail=detail, affected=affected))
+        self.recorder.record(
+            FaultInjected(
+                at=at,
+                activity=name,
+                detail=detail,
+                affected=affected,
+                landed_within_seconds=landed_within,
+            )
+        )
         if self.observer is not None:
             self.observer.poke()
 
@@ -490,7 +508,6 @@ def _short(value: object, limit: int = 120) -> str:
 
 
 __all__ = [
-    "INJECTED_AT_KEY",
     "DrillEventHandler",
     "ProbeCondition",
     "abort_main_thread",
