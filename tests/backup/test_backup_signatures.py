@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from drillkit.drivers.objectstore import LocalStore
-from drillkit.evidence.signing import generate_key_pair
 from drillkit.lab.cluster import Lab
+from drillkit.signing import generate_key_pair
 from tests.backup.regions import namespace_exists
 from tests.drills.support import drill_environment, run_cli
 
@@ -77,3 +77,61 @@ def test_a_catalogue_entry_the_key_did_not_sign_is_refused_before_a_restore(
     refused = verify(public_key)
     assert refused.returncode == 3
     assert "is not signed" in refused.stderr
+
+
+def test_a_drills_backup_activities_sign_with_the_ledger_key_and_refuse_an_unsigned_entry(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drillkit.drivers.backups import BackupRejected
+    from drillkit.faults.backup import restore_backup, take_backup
+
+    key, _ = generate_key_pair(tmp_path / "keys" / "signing-key.pem")
+    monkeypatch.delenv("DRILL_VERIFY_KEY", raising=False)
+    # As `drill run --signing-key` leaves it for the run's activities.
+    monkeypatch.setenv("DRILL_SIGNING_KEY", str(tmp_path / "keys" / "signing-key.pem"))
+    monkeypatch.setenv("KUBECONFIG", str(lab.kubeconfig))
+    monkeypatch.setenv("KUBERNETES_CONTEXT", lab.admin_context)
+    monkeypatch.setenv("DRILLKIT_RUN_ID", "signed-activities")
+    store = tmp_path / "store"
+
+    taken = take_backup(["shop"], store=str(store))
+
+    name = taken["backup"]["name"]
+    local = LocalStore(store)
+    entry = json.loads(local.get(f"backups/{name}.json"))
+    assert entry["signature"]["key"] == key.fingerprint
+
+    # The same entry without its signature: the restore refuses it before writing.
+    unsigned = {k: v for k, v in entry.items() if k != "signature"}
+    local.put(f"backups/{name}.json", json.dumps(unsigned).encode())
+    with pytest.raises(BackupRejected, match="is not signed"):
+        restore_backup(
+            store=str(store),
+            backup=name,
+            kubeconfig=str(lab.kubeconfig),
+            context=lab.admin_context,
+            namespace_map={"shop": "shop-unsigned"},
+            conflict="fail",
+        )
+    assert not namespace_exists(lab, "shop-unsigned")
+
+
+def test_a_backup_plan_fired_with_the_ledger_key_signs_its_backups(
+    lab: Lab, tmp_path: Path
+) -> None:
+    from drillkit.scheduling.backups import BackupPlan, take_planned_backup
+
+    key, _ = generate_key_pair(tmp_path / "keys" / "signing-key.pem")
+    plan = BackupPlan(namespaces=("shop",), store=str(tmp_path / "store"))
+
+    taken = take_planned_backup(
+        "nightly",
+        plan,
+        kubeconfig=lab.kubeconfig,
+        context=lab.admin_context,
+        signing_key=key,
+    )
+
+    entry = json.loads(LocalStore(tmp_path / "store").get(f"backups/{taken.backup.name}.json"))
+    assert entry["signature"]["key"] == key.fingerprint
+    assert entry["plan"] == "nightly"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from drillkit.evidence.ledger import append_run, append_skip
-from drillkit.evidence.signing import SigningKey
 from drillkit.reporting.writer import write_run_report
+from drillkit.signing import SigningKey
 from tests.reporting.conftest import UTC_ORIGIN, Variant, make_record
 
 RECORDED = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)

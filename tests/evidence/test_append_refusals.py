@@ -23,8 +23,8 @@ from drillkit.evidence.ledger import (
     digest_bytes,
     encode_canonical,
 )
-from drillkit.evidence.signing import generate_key_pair
 from drillkit.evidence.verify import ProblemKind, verify_ledger
+from drillkit.signing import generate_key_pair
 from tests.evidence.conftest import (
     RECORDED,
     ledger_lines,

@@ -20,7 +20,7 @@ from drillkit.errors import InvalidInput
 from drillkit.evidence.controls import load_catalogue
 from drillkit.evidence.export import CSV_COLUMNS, TamperingFound, export_bundle
 from drillkit.evidence.ledger import GENESIS, parse_ledger
-from drillkit.evidence.signing import generate_key_pair
+from drillkit.signing import generate_key_pair
 from tests.evidence.conftest import RECORDED, flip_byte, record_runs, record_skip
 from tests.reporting.conftest import UTC_ORIGIN
 

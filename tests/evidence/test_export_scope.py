@@ -20,8 +20,8 @@ from drillkit.errors import InvalidInput
 from drillkit.evidence.controls import load_catalogue
 from drillkit.evidence.export import TamperingFound, export_bundle
 from drillkit.evidence.ledger import adopt_runs, append_run, read_ledger
-from drillkit.evidence.signing import generate_key_pair
 from drillkit.evidence.verify import ProblemKind, verify_ledger
+from drillkit.signing import generate_key_pair
 from tests.evidence.conftest import RECORDED, record_runs, write_run
 from tests.reporting.conftest import UTC_ORIGIN
 

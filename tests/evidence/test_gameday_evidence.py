@@ -22,7 +22,6 @@ from drillkit.evidence import append_gameday
 from drillkit.evidence.controls import load_catalogue
 from drillkit.evidence.export import export_bundle
 from drillkit.evidence.ledger import GameDayEntry, RunEntry, read_ledger
-from drillkit.evidence.signing import generate_key_pair
 from drillkit.evidence.verify import ProblemKind, verify_ledger
 from drillkit.scheduling.gamedays import (
     GameDayRecord,
@@ -31,6 +30,7 @@ from drillkit.scheduling.gamedays import (
     StepStatus,
     write_gameday_report,
 )
+from drillkit.signing import generate_key_pair
 from tests.evidence.conftest import RECORDED, flip_byte, record_runs
 from tests.reporting.conftest import UTC_ORIGIN
 

@@ -26,8 +26,8 @@ from drillkit.evidence.ledger import (
     seal,
     witness_path,
 )
-from drillkit.evidence.signing import generate_key_pair
 from drillkit.evidence.verify import ProblemKind, verify_ledger
+from drillkit.signing import generate_key_pair
 from tests.evidence.conftest import ledger_lines, record_runs, run_id_of
 from tests.evidence.test_cli import drill_command
 from tests.reporting.conftest import UTC_ORIGIN

@@ -11,8 +11,8 @@ import pytest
 
 from drillkit.errors import InvalidInput
 from drillkit.evidence.ledger import read_ledger
-from drillkit.evidence.signing import generate_key_pair, load_signing_key, load_verify_key
 from drillkit.evidence.verify import ProblemKind, verify_ledger
+from drillkit.signing import generate_key_pair, load_signing_key, load_verify_key
 from tests.evidence.conftest import forge_verdict, record_runs, record_skip
 
 

@@ -23,13 +23,13 @@ from click.testing import CliRunner, Result
 from drillkit.cli.main import cli
 from drillkit.errors import InvalidInput
 from drillkit.evidence.ledger import RunEntry, SkipEntry, read_ledger
-from drillkit.evidence.signing import load_signing_key, load_verify_key
 from drillkit.evidence.verify import verify_ledger
 from drillkit.scheduling.daemon import DrillScheduler, FireProcesses
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.history import FireOutcome, list_fires
 from drillkit.scheduling.policies import SkipKind
 from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule
+from drillkit.signing import load_signing_key, load_verify_key
 from tests.helpers import free_port, wait_until
 from tests.scheduling.conftest import TEST_DRILLS, FakeClock
 

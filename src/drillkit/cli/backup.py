@@ -10,22 +10,19 @@ up a restore that was killed.
 Signing: with ``DRILL_SIGNING_KEY`` (the evidence ledger's Ed25519 key) ``create`` signs
 the catalogue entry, and ``verify`` and ``restore`` refuse an entry that the key
 (or ``DRILL_VERIFY_KEY``, a public key) did not sign. The keys are loaded here with
-``drillkit.evidence.signing`` and handed to the backup driver, which sits below it.
+``drillkit.signing`` and handed to the backup driver, which sits below it.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from drillkit.cli.options import context_option, kubeconfig_option, output_option
 from drillkit.cli.output import progress_printer
-
-if TYPE_CHECKING:
-    from drillkit.evidence.signing import SigningKey, VerifyKey
 
 _store_option = click.option(
     "--store",
@@ -80,8 +77,9 @@ def create(
     from drillkit.drivers.backups import create_backup
     from drillkit.drivers.kubernetes import Cluster
     from drillkit.drivers.objectstore import open_store
+    from drillkit.signing import signing_key_at
 
-    signer = _signing_key(signing_key)
+    signer = signing_key_at(signing_key)
     opened = open_store(store)
     with Cluster.connect(kubeconfig, context) as cluster:
         info = create_backup(cluster, opened, list(namespaces), signer=signer)
@@ -123,8 +121,9 @@ def verify(
     entry's signature when a key is configured; exit 3 if it fails."""
     from drillkit.drivers.backups import find_backup, load_backup
     from drillkit.drivers.objectstore import open_store
+    from drillkit.signing import verify_key_for
 
-    verifier = _verify_key(verify_key, signing_key)
+    verifier = verify_key_for(verify_key, signing_key)
     opened = open_store(store)
     loaded = load_backup(opened, find_backup(opened, name), verifier=verifier)
     _show(
@@ -193,6 +192,7 @@ def restore(
     )
     from drillkit.lab.backups import ClusterAddress
     from drillkit.safety.undo import UndoRecord, current_run_id, record_undo, resolve_undo
+    from drillkit.signing import verify_key_for
 
     namespace_map: dict[str, str] = {}
     for mapping in mappings:
@@ -200,7 +200,7 @@ def restore(
         if not source or not target:
             raise InvalidInput(f"--map {mapping!r}: use FROM=TO, such as shop=shop-verify")
         namespace_map[source] = target
-    verifier = _verify_key(verify_key, signing_key)
+    verifier = verify_key_for(verify_key, signing_key)
     opened = open_store(store)
     progress = progress_printer()
     loaded = load_backup(opened, find_backup(opened, name), verifier=verifier)
@@ -234,24 +234,6 @@ def restore(
             resolve_undo(item, cluster=cluster)
     journal_path.unlink(missing_ok=True)
     _show(summary, output, f"{loaded.info.name}: restored {_counts(result.counts())}")
-
-
-def _signing_key(path: Path | None) -> SigningKey | None:
-    if path is None:
-        return None
-    from drillkit.evidence.signing import load_signing_key
-
-    return load_signing_key(path.expanduser())
-
-
-def _verify_key(public_key: Path | None, signing_key: Path | None) -> VerifyKey | None:
-    """The public key given, else the public half of the signing key, else none."""
-    from drillkit.evidence.signing import load_verify_key
-
-    if public_key is not None:
-        return load_verify_key(public_key.expanduser())
-    key = _signing_key(signing_key)
-    return key.verify_key if key is not None else None
 
 
 def _counts(counts: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,8 +14,8 @@ import click
 from drillkit.cli.options import output_option, reports_dir_option
 
 if TYPE_CHECKING:
-    from drillkit.evidence.signing import SigningKey, VerifyKey
     from drillkit.evidence.verify import Verification
+    from drillkit.signing import SigningKey
 
 signing_key_option = click.option(
     "--signing-key",
@@ -91,8 +92,8 @@ def keygen(path: Path | None) -> None:
     key with whoever runs drills (set DRILL_SIGNING_KEY to its path); give the .pub
     file to auditors. An existing key is never overwritten.
     """
-    from drillkit.evidence.signing import generate_key_pair
     from drillkit.files import state_home
+    from drillkit.signing import generate_key_pair
 
     private_path = path or state_home() / "evidence" / "signing-key.pem"
     key, public_path = generate_key_pair(private_path)
@@ -155,12 +156,13 @@ def verify(
     2 invalid option or key, or a ledger that is a link or not a regular file.
     """
     from drillkit.evidence.verify import parse_anchor, verify_ledger
+    from drillkit.signing import verify_key_for
 
     anchors = [parse_anchor(text) for text in heads]
     result = verify_ledger(
         reports_dir,
         since=_start_of(since) if since is not None else None,
-        verify_key=_load_verify_key(public_key, signing_key),
+        verify_key=verify_key_for(public_key, signing_key),
         anchors=anchors,
     )
     if output == "json":
@@ -249,7 +251,9 @@ def export(
 
     period_start = _start_of(start)
     period_end = _end_of(end)
-    key = _load_signing_key(signing_key)
+    from drillkit.signing import signing_key_at
+
+    key = signing_key_at(signing_key)
     result = export_bundle(
         reports_dir,
         output_path,
@@ -296,7 +300,9 @@ def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
         for run_dir in find_unrecorded_runs(reports_dir):
             click.echo(f"would adopt {run_dir}")
         return
-    key = _load_signing_key(signing_key)
+    from drillkit.signing import signing_key_at
+
+    key = signing_key_at(signing_key)
     for finalised in finalise_interrupted_runs(reports_dir, signing_key=key):
         click.echo(finalised.describe())
     entries = adopt_runs(reports_dir, signing_key=key)
@@ -340,8 +346,17 @@ def list_controls(controls_files: tuple[Path, ...]) -> None:
 
 def load_signing_key_option(path: Path | None) -> SigningKey | None:
     """The signing key named by ``--signing-key``/``DRILL_SIGNING_KEY``, read before a run
-    so a broken key stops it before anything is touched."""
-    return _load_signing_key(path)
+    so a broken key stops it before anything is touched.
+
+    It is also made the key of this process's ``DRILL_SIGNING_KEY``, so that the backup
+    activities of the run (``drillkit.faults.backup``) sign and check catalogue entries
+    with the key that signs the run's ledger entry."""
+    from drillkit.signing import SIGNING_KEY_VARIABLE, signing_key_at
+
+    key = signing_key_at(path)
+    if path is not None:
+        os.environ[SIGNING_KEY_VARIABLE] = str(path.expanduser().absolute())
+    return key
 
 
 def enter_gameday(reports_dir: Path, gameday_dir: Path, signing_key: SigningKey | None) -> None:
@@ -356,23 +371,6 @@ def enter_gameday(reports_dir: Path, gameday_dir: Path, signing_key: SigningKey 
             f"the game-day report was written to {gameday_dir} but not entered in the "
             f"ledger: {error}"
         ) from error
-
-
-def _load_signing_key(path: Path | None) -> SigningKey | None:
-    if path is None:
-        return None
-    from drillkit.evidence.signing import load_signing_key
-
-    return load_signing_key(path.expanduser())
-
-
-def _load_verify_key(public_key: Path | None, signing_key: Path | None) -> VerifyKey | None:
-    from drillkit.evidence.signing import load_verify_key
-
-    if public_key is not None:
-        return load_verify_key(public_key.expanduser())
-    key = _load_signing_key(signing_key)
-    return key.verify_key if key is not None else None
 
 
 def _start_of(moment: datetime | date) -> datetime:

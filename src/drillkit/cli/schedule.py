@@ -23,12 +23,12 @@ from drillkit.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from drillkit.evidence.signing import SigningKey
     from drillkit.running.runner import RunOptions
     from drillkit.scheduling.database import Database
     from drillkit.scheduling.history import FireRecord
     from drillkit.scheduling.notifications import Notifier
     from drillkit.scheduling.schedules import Schedule, TargetKind
+    from drillkit.signing import SigningKey
 
 EXIT_CODES = {
     "met": 0,

@@ -34,7 +34,7 @@ over its own content (names, namespaces, digest of the archive, declared cluster
 kinds), and a restore given the matching key refuses an entry that is unsigned,
 signed by another key or changed since. The digests prove the archive matches the
 entry; the signature proves the entry is the one drillkit wrote. Keys are the
-evidence ledger's (``drillkit.evidence.signing``); this layer sits below it, so
+evidence ledger's (``drillkit.signing``); this layer sits below it, so
 it takes them as the small ``CatalogueSigner``/``CatalogueVerifier`` interfaces
 that those keys provide, and whoever may load them (the CLI) hands them in.
 
@@ -141,7 +141,7 @@ class BackupRejected(DrillError):
 
 
 class CatalogueSigner(Protocol):
-    """Signs catalogue entries (``drillkit.evidence.signing.SigningKey`` is one)."""
+    """Signs catalogue entries (``drillkit.signing.SigningKey`` is one)."""
 
     @property
     def fingerprint(self) -> str: ...
@@ -150,7 +150,7 @@ class CatalogueSigner(Protocol):
 
 
 class CatalogueVerifier(Protocol):
-    """Checks catalogue signatures (``drillkit.evidence.signing.VerifyKey`` is one)."""
+    """Checks catalogue signatures (``drillkit.signing.VerifyKey`` is one)."""
 
     @property
     def fingerprint(self) -> str: ...

@@ -8,7 +8,7 @@ auditor that the set of reports is complete and unaltered (DESIGN section 5):
   skipped scheduled run (:func:`append_skip`, for the scheduler) and per game day
   (:func:`append_gameday`, once its report is written), each linked to the previous by
   its SHA-256 and holding the digests of the report's files;
-- :mod:`~drillkit.evidence.signing`: optional Ed25519 signatures of entries, the head
+- :mod:`~drillkit.signing`: optional Ed25519 signatures of entries, the head
   and export bundles;
 - :mod:`~drillkit.evidence.verify`: recomputes chain and digests and names exactly what
   was altered, removed, reordered, truncated or left out;
@@ -30,14 +30,14 @@ from drillkit.evidence.ledger import (
     append_skip,
     read_ledger,
 )
-from drillkit.evidence.signing import (
+from drillkit.evidence.verify import Anchor, Problem, ProblemKind, Verification, verify_ledger
+from drillkit.signing import (
     SigningKey,
     VerifyKey,
     generate_key_pair,
     load_signing_key,
     load_verify_key,
 )
-from drillkit.evidence.verify import Anchor, Problem, ProblemKind, Verification, verify_ledger
 
 __all__ = [
     "Anchor",

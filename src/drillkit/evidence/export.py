@@ -64,7 +64,6 @@ from drillkit.evidence.ledger import (
     read_ledger,
     read_regular,
 )
-from drillkit.evidence.signing import ALGORITHM, SigningKey, VerifyKey
 from drillkit.evidence.verify import Verification, verify_ledger
 from drillkit.files import sync_directory
 from drillkit.model.measurement import format_seconds
@@ -78,6 +77,7 @@ from drillkit.reporting.document import (
 )
 from drillkit.reporting.writer import MANIFEST_FILE_NAME
 from drillkit.running.redaction import Secrets, collect_environment_secrets, redact_text
+from drillkit.signing import ALGORITHM, SigningKey, VerifyKey
 
 BUNDLE_FORMAT: Final = "drillkit-evidence-bundle"
 BUNDLE_VERSION: Final = 1

@@ -13,7 +13,7 @@ written, linked to the entries of its runs), each holding:
 - for a run, the digest of the report's ``manifest.json`` and of every file it lists,
   so changing a report file no longer matches its entry;
 - optionally ``sig``: an Ed25519 signature over the entry without ``sig``
-  (:mod:`drillkit.evidence.signing`), so the chain cannot be recomputed by someone
+  (:mod:`drillkit.signing`), so the chain cannot be recomputed by someone
   who edits it.
 
 A chain cannot show that its *tail* was cut off: a truncated ledger is a valid, shorter
@@ -67,12 +67,12 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from drillkit.errors import DrillError, InvalidInput
-from drillkit.evidence.signing import ALGORITHM, SigningKey
 from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, MeasurementDocument, read_report_document
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
 from drillkit.running.redaction import collect_environment_secrets, redact_text
+from drillkit.signing import ALGORITHM, SigningKey
 
 LEDGER_FILE_NAME: Final = "ledger.jsonl"
 HEAD_FILE_NAME: Final = "ledger.head"

@@ -35,7 +35,6 @@ from typing import Any
 from drillkit import __version__
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.ledger import append_run
-from drillkit.evidence.signing import SigningKey
 from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill, Target, WorkloadKind, WorkloadReference
 from drillkit.model.measurement import Finding, Outcome, RunStatus, Severity, Verdict
@@ -63,6 +62,7 @@ from drillkit.reporting.writer import (
 from drillkit.running import chaostoolkit
 from drillkit.running.redaction import Secrets, collect_secrets, redact_json, redact_record
 from drillkit.running.runner import RunOptions, operator_identity
+from drillkit.signing import SigningKey
 
 _FINALISE_LOCK = ".finalise.lock"
 """Held while a dead run is finalised, so two finalisers cannot enter it twice."""

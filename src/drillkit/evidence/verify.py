@@ -71,10 +71,10 @@ from drillkit.evidence.ledger import (
     witness_path,
     witness_record_path,
 )
-from drillkit.evidence.signing import VerifyKey
 from drillkit.model.timeline import parse_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
+from drillkit.signing import VerifyKey
 
 _SHORT: Final = 12
 

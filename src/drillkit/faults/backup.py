@@ -86,6 +86,7 @@ from drillkit.safety.undo import (
     record_undo,
     register_undo_action,
 )
+from drillkit.signing import keys_from_environment
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +111,9 @@ def take_backup(
 ) -> dict[str, Any]:
     """Back up ``namespaces`` of the drill's cluster into the store; disrupts nothing."""
     backup_store = resolve_store(store, configuration)
+    signer, _ = keys_from_environment()
     with source_address().connect() as cluster:
-        info = create_backup(cluster, backup_store, namespaces)
+        info = create_backup(cluster, backup_store, namespaces, signer=signer)
     return {INJECTED_AT: None, "backup": info.to_json(), "store": backup_store.description}
 
 
@@ -160,7 +162,8 @@ def region_disaster(
         backup_store = resolve_store(store, configuration)
         # Before anything destructive: the backup is whole and readable, every object,
         # and region B answers and lets this identity restore.
-        chosen = load_backup(backup_store, find_backup(backup_store, backup))
+        _, verifier = keys_from_environment()
+        chosen = load_backup(backup_store, find_backup(backup_store, backup), verifier=verifier)
         _ensure_restorable(chosen, conflict, configuration, region_a)
         restore_point = _restore_point(chosen.info, backup_store.description)
         journal = RestoreJournal(
@@ -241,7 +244,10 @@ def restore_backup(
     chosen_info = RestoreJournal.load(path).backup if path.exists() else None
     steps: list[dict[str, object]] = []
     started = instant()
-    loaded = load_backup(backup_store, chosen_info or find_backup(backup_store, backup))
+    _, verifier = keys_from_environment()
+    loaded = load_backup(
+        backup_store, chosen_info or find_backup(backup_store, backup), verifier=verifier
+    )
     steps.append(
         _step(
             "verify",

@@ -23,6 +23,7 @@ from drillkit.drivers.kubernetes import Cluster
 from drillkit.lab.backups import expand, resolve_store
 from drillkit.model.drill import Schedule
 from drillkit.scheduling.files import find_named_file, load_model
+from drillkit.signing import SigningKey
 
 
 class BackupPlan(BaseModel):
@@ -82,17 +83,25 @@ def load_backup_plan(path: Path) -> BackupPlan:
 
 
 def take_planned_backup(
-    name: str, plan: BackupPlan, *, kubeconfig: Path | None, context: str | None
+    name: str,
+    plan: BackupPlan,
+    *,
+    kubeconfig: Path | None,
+    context: str | None,
+    signing_key: SigningKey | None = None,
 ) -> PlannedBackup:
-    """Back up the plan's namespaces, verify what was stored, apply the plan's retention."""
+    """Back up the plan's namespaces, verify what was stored, apply the plan's retention.
+
+    With ``signing_key`` (the ledger's) the catalogue entry is signed, and checked as
+    it is read back."""
     store = resolve_store(plan.store, None)
     if plan.kubeconfig is not None:
         # A kubeconfig of its own comes with its own current context.
         kubeconfig = Path(expand(plan.kubeconfig, what=f"backup plan {name}: kubeconfig"))
         context = None
     with Cluster.connect(kubeconfig, plan.context or context) as cluster:
-        info = create_backup(cluster, store, plan.namespaces, plan=name)
+        info = create_backup(cluster, store, plan.namespaces, plan=name, signer=signing_key)
     # Read back what the store holds: a backup nobody can read is no backup.
-    load_backup(store, info)
+    load_backup(store, info, verifier=signing_key.verify_key if signing_key else None)
     pruned = prune_backups(store, plan=name, keep=plan.keep) if plan.keep else []
     return PlannedBackup(backup=info, pruned=tuple(pruned), store=store.description)

@@ -57,7 +57,6 @@ from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from drillkit.evidence.signing import SigningKey
 from drillkit.model.timeline import format_utc
 from drillkit.running.recorder import Clock, SystemClock
 from drillkit.scheduling.database import Database, job_table_name
@@ -65,6 +64,7 @@ from drillkit.scheduling.history import Fire, record_skip
 from drillkit.scheduling.notifications import FireEvent, Notifier
 from drillkit.scheduling.policies import Skip, SkipKind, plan_fires
 from drillkit.scheduling.schedules import Schedule, get_schedule, list_schedules
+from drillkit.signing import SigningKey
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from drillkit.drivers.prometheus import PrometheusError, query_instant
 from drillkit.errors import DrillError
 from drillkit.evidence.ledger import append_gameday
-from drillkit.evidence.signing import SigningKey
 from drillkit.model.drill import Blackout, ErrorBudgetGate, Schedule
 from drillkit.running.recorder import Clock
 from drillkit.running.runner import RunOptions
@@ -60,6 +59,7 @@ from drillkit.scheduling.policies import (
     judge_error_budget,
 )
 from drillkit.scheduling.schedules import TargetKind
+from drillkit.signing import SigningKey
 
 BACKUP_TAKEN = "taken"
 """The verdict recorded for a fire whose backup was stored and verified."""
@@ -277,7 +277,8 @@ class FireSetup:
     options: RunOptions
     operator: str
     signing_key: SigningKey | None = None
-    """Signs the ledger entries of the fire's runs and skips."""
+    """Signs the ledger entries of the fire's runs and skips, and planned backups' catalogue
+    entries."""
 
 
 def target_policies(kind: TargetKind, target: str, setup: FireSetup) -> FirePolicies:
@@ -315,7 +316,11 @@ def launch_target(
     if kind is TargetKind.BACKUP:
         plan = load_backup_plan(find_backup_plan(setup.backups_dir, target))
         taken = take_planned_backup(
-            target, plan, kubeconfig=setup.options.kubeconfig, context=setup.options.context
+            target,
+            plan,
+            kubeconfig=setup.options.kubeconfig,
+            context=setup.options.context,
+            signing_key=setup.signing_key,
         )
         on_message(f"backup {taken.describe()}")
         return LaunchOutcome(verdict=BACKUP_TAKEN, run_id=taken.backup.name)

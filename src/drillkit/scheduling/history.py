@@ -24,10 +24,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from drillkit.evidence import append_skip
-from drillkit.evidence.signing import SigningKey
 from drillkit.scheduling.database import Database, claims_table, fires_table
 from drillkit.scheduling.policies import Skip, SkipKind
 from drillkit.scheduling.schedules import TargetKind
+from drillkit.signing import SigningKey
 
 
 class FireOutcome(StrEnum):

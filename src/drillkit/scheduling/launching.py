@@ -19,7 +19,6 @@ from pathlib import Path
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.recording import RunRecording, finalise_interrupted_runs
-from drillkit.evidence.signing import SigningKey
 from drillkit.model.drill import Drill
 from drillkit.model.loading import load_drill
 from drillkit.model.measurement import RunStatus
@@ -28,6 +27,7 @@ from drillkit.running.runner import RunOptions, run_drill
 from drillkit.safety.lock import LockHeld
 from drillkit.safety.recover import RecoveryOutcome, recover
 from drillkit.scheduling.files import find_named_file
+from drillkit.signing import SigningKey
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,5 @@
-"""Ed25519 keys for signing ledger entries, the ledger head and export bundles.
+"""Ed25519 keys for signing ledger entries, the ledger head, export bundles and backup
+catalogue entries.
 
 A hash chain proves that the ledger was not edited *unless the editor recomputed the
 chain*, which anyone can do. A signature closes that gap: only the holder of the
@@ -12,6 +13,11 @@ drillkit. A key is named by its *fingerprint*: the first 16 hex digits of the SH
 of its raw 32-byte public key, which entries carry so a verifier can say "signed by a
 different key" rather than just "bad signature".
 
+One key serves the evidence ledger and the backup catalogues: ``DRILL_SIGNING_KEY``
+names it; ``DRILL_VERIFY_KEY`` names a public key that checks without signing. This
+module sits beside ``drillkit.errors`` and ``drillkit.files``, outside the layers: the
+ledger (evidence) and the backup activities (faults, scheduling) both sign with it.
+
 ``cryptography`` is imported only here.
 """
 
@@ -21,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -33,6 +40,8 @@ from drillkit.errors import InvalidInput
 from drillkit.files import sync_directory, write_atomically
 
 ALGORITHM: Final = "ed25519"
+SIGNING_KEY_VARIABLE: Final = "DRILL_SIGNING_KEY"
+VERIFY_KEY_VARIABLE: Final = "DRILL_VERIFY_KEY"
 _PRIVATE_KEY_MODE: Final = 0o600
 _PUBLIC_KEY_MODE: Final = 0o644
 
@@ -138,6 +147,32 @@ def load_verify_key(path: Path) -> VerifyKey:
     if not isinstance(key, Ed25519PublicKey):
         raise InvalidInput(f"{path}: the public key must be an Ed25519 key")
     return VerifyKey(key)
+
+
+def signing_key_at(path: Path | None) -> SigningKey | None:
+    """The private key at ``path`` (``~`` expanded), or None when no path is given."""
+    return load_signing_key(path.expanduser()) if path is not None else None
+
+
+def verify_key_for(public_key: Path | None, signing_key: Path | None) -> VerifyKey | None:
+    """The public key given, else the public half of the signing key, else none."""
+    if public_key is not None:
+        return load_verify_key(public_key.expanduser())
+    key = signing_key_at(signing_key)
+    return key.verify_key if key is not None else None
+
+
+def keys_from_environment(
+    environment: Mapping[str, str] = os.environ,
+) -> tuple[SigningKey | None, VerifyKey | None]:
+    """The keys ``DRILL_SIGNING_KEY`` and ``DRILL_VERIFY_KEY`` name, as the command line's
+    options read them: what signs, and what checks (default: the signing key's half)."""
+    signing = environment.get(SIGNING_KEY_VARIABLE) or None
+    public = environment.get(VERIFY_KEY_VARIABLE) or None
+    signer = signing_key_at(Path(signing) if signing else None)
+    if public is not None:
+        return signer, load_verify_key(Path(public).expanduser())
+    return signer, signer.verify_key if signer is not None else None
 
 
 def _read_key_file(path: Path, what: str) -> bytes:
