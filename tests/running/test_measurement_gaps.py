@@ -1,17 +1,23 @@
 """A gap in contact with the API server is a gap in measurement, never "condition lost".
 
 Table tests of the pure rule (``measure_recovery`` with ``holds`` None for "could not be
-observed") and of the watched condition that produces such observations.
+observed") and of the watched condition that produces such observations; the polled
+condition against an API server port on loopback where nothing listens.
 """
 
 from __future__ import annotations
+
+import socket
+from pathlib import Path
 
 import pytest
 
 from drillkit.measuring.recovery import measure_recovery
 from drillkit.model.measurement import Bound
+from drillkit.running.chaostoolkit import ProbeCondition
 from drillkit.running.observer import Evaluation
 from drillkit.running.watching import AllOf
+from tests.drivers.test_unanswering_api_server import write_kubeconfig
 
 
 @pytest.mark.parametrize(
@@ -128,3 +134,68 @@ def test_a_condition_with_a_part_out_of_contact_is_unobserved(
     )
     evaluation = condition.evaluate()
     assert (evaluation.holds, evaluation.observed) == (holds, observed)
+
+
+def _closed_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PODS_READY = {
+    "type": "probe",
+    "name": "web-pods-ready",
+    "tolerance": True,
+    "provider": {
+        "type": "python",
+        "module": "drillkit.probes.kubernetes",
+        "func": "pods_ready",
+        "arguments": {"label_selector": "app=web", "namespace": "shop"},
+    },
+}
+
+
+@pytest.fixture
+def api_server_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The measured cluster's API server URL, with nothing listening there."""
+    server = f"https://127.0.0.1:{_closed_loopback_port()}"
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig", server)))
+    monkeypatch.delenv("KUBERNETES_CONTEXT", raising=False)
+    return server
+
+
+def test_a_polled_probe_the_measured_api_server_did_not_answer_is_a_gap(
+    api_server_down: str,
+) -> None:
+    condition = ProbeCondition(
+        "recovery condition", [PODS_READY], {}, {}, api_server=api_server_down
+    )
+
+    evaluation = condition.evaluate()
+
+    assert (evaluation.holds, evaluation.observed) == (False, False)
+    assert "web-pods-ready" in evaluation.detail
+
+
+def test_a_polled_probe_that_failed_otherwise_is_a_loss_even_beside_a_gap(
+    api_server_down: str,
+) -> None:
+    # The service itself refuses connections: an answer about the service, not a gap.
+    service = {
+        "type": "probe",
+        "name": "storefront-answers",
+        "tolerance": 200,
+        "provider": {
+            "type": "http",
+            "url": f"http://127.0.0.1:{_closed_loopback_port()}/",
+            "timeout": 5,
+        },
+    }
+    condition = ProbeCondition(
+        "recovery condition", [PODS_READY, service], {}, {}, api_server=api_server_down
+    )
+
+    evaluation = condition.evaluate()
+
+    assert (evaluation.holds, evaluation.observed) == (False, True)
+    assert "storefront-answers" in evaluation.detail

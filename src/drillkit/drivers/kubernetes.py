@@ -24,6 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import urllib3
 import yaml
@@ -190,6 +191,28 @@ def describe_unreachable(error: BaseException) -> str:
         reason = error.reason
     where = f" at {server}" if server else ""
     return f"cannot reach the API server{where}: {_why_unreachable(reason)}"
+
+
+def failed_to_reach(error: BaseException, server: str) -> bool:
+    """Whether ``error``, or one it was raised from, is ``server`` (an API server URL) not
+    answering: refused, timed out, broken off. An answer, even an error status, is not
+    that, and neither is another host failing (the service an HTTP probe calls)."""
+    wanted = urlsplit(server)
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        answered = isinstance(current, urllib3.exceptions.MaxRetryError) and isinstance(
+            current.reason, urllib3.exceptions.ResponseError
+        )
+        if isinstance(current, urllib3.exceptions.PoolError) and not answered:
+            pool = current.pool
+            return bool(
+                pool.host == wanted.hostname
+                and pool.port == (wanted.port or (443 if wanted.scheme == "https" else 80))
+            )
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _why_unreachable(reason: BaseException) -> str:

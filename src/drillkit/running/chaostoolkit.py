@@ -36,6 +36,7 @@ from chaoslib.loader import load_experiment as chaoslib_load_experiment
 from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Strategy
 
+from drillkit.drivers.kubernetes import failed_to_reach
 from drillkit.errors import InvalidInput
 from drillkit.faults.steps import (
     AFFECTED_KEY,
@@ -139,7 +140,12 @@ def hypothesis_probes(experiment: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 class ProbeCondition:
-    """A condition made of Chaos Toolkit probes: it holds when every probe is within tolerance."""
+    """A condition made of Chaos Toolkit probes: it holds when every probe is within tolerance.
+
+    A probe that fails does not hold, except one that failed because ``api_server`` (the
+    measured cluster's) did not answer: that is a gap in measurement, and the condition
+    is unobserved unless another probe says it does not hold.
+    """
 
     def __init__(
         self,
@@ -147,18 +153,26 @@ class ProbeCondition:
         probes: Sequence[Mapping[str, Any]],
         configuration: Mapping[str, Any],
         secrets: Mapping[str, Any],
+        *,
+        api_server: str | None = None,
     ) -> None:
         self.name = name
         self.probes = [dict(p) for p in probes]
         self.configuration = dict(configuration)
         self.secrets = dict(secrets)
+        self.api_server = api_server
 
     def evaluate(self) -> Evaluation:
+        unanswered: list[str] = []
         for probe in self.probes:
             try:
                 value = run_activity(probe, self.configuration, self.secrets)
             except Exception as error:  # a probe that cannot answer does not hold
-                return Evaluation(holds=False, detail=f"{probe['name']}: {_one_line(error)}")
+                detail = f"{probe['name']}: {_one_line(error)}"
+                if self.api_server is not None and failed_to_reach(error, self.api_server):
+                    unanswered.append(detail)
+                    continue
+                return Evaluation(holds=False, detail=detail)
             tolerance = probe.get("tolerance")
             if tolerance is None:
                 continue
@@ -166,6 +180,8 @@ class ProbeCondition:
                 return Evaluation(
                     holds=False, detail=f"{probe['name']}: {_short(value)} outside tolerance"
                 )
+        if unanswered:
+            return Evaluation(holds=False, observed=False, detail="; ".join(unanswered))
         return Evaluation(holds=True)
 
 

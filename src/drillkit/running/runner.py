@@ -223,11 +223,14 @@ def _run(
     # Watched conditions are recorded on event receipt; polled ones at the interval.
     resolution = 0.0 if watched is not None else interval
 
+    # A probe that fails because this API server did not answer is a gap, not a loss.
+    measured_server = next((c.server for c in touched if c.role == "measured"), None)
+
     def make_observer(configuration: Mapping[str, Any], secrets_: Mapping[str, Any]) -> Observer:
         condition: Condition | None = watched
         if condition is None and probes:
             condition = chaostoolkit.ProbeCondition(
-                "recovery condition", probes, configuration, secrets_
+                "recovery condition", probes, configuration, secrets_, api_server=measured_server
             )
         guards = [
             chaostoolkit.ProbeCondition(
