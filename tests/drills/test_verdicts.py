@@ -15,7 +15,14 @@ import yaml
 
 from drillkit.drivers.kubernetes import ZONE_LABEL
 from drillkit.lab.cluster import Lab
-from tests.drills.support import drill_environment, run_cli, run_drill, shipped, write_variant
+from tests.drills.support import (
+    drill_environment,
+    run_cli,
+    run_drill,
+    run_drill_with,
+    shipped,
+    write_variant,
+)
 from tests.helpers import seed_web_manifests, wait_until
 
 pytestmark = pytest.mark.lab
@@ -212,6 +219,30 @@ def test_an_unchanged_chaosk8s_experiment_runs_against_the_namespace_it_names(
     journal = result.journal()
     assert [run["status"] for run in journal["run"]] == ["succeeded"]
     assert before - shop_web_pods(lab), "a web pod of shop was terminated"
+    wait_until("shop/web back to 6 pods", lambda: len(shop_web_pods(lab)) == 6 or None)
+
+
+def test_a_chaosk8s_fault_acts_on_the_kubeconfig_given_not_the_one_in_the_environment(
+    lab: Lab, scratch_lab: Lab, tmp_path: Path
+) -> None:
+    # The Kubernetes client fixes its default kubeconfig from $KUBECONFIG when it is first
+    # imported; chaostoolkit-kubernetes loads that default. --kubeconfig must win.
+    path = tmp_path / "terminate-a-web-pod.yaml"
+    path.write_text(yaml.safe_dump(copy.deepcopy(CHAOSK8S_EXPERIMENT)))
+    measured_before = shop_web_pods(lab)
+    elsewhere_before = shop_web_pods(scratch_lab)
+
+    result = run_drill_with(
+        drill_environment(scratch_lab),
+        path,
+        tmp_path / "reports",
+        *("--kubeconfig", str(lab.kubeconfig)),
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert [run["status"] for run in result.journal()["run"]] == ["succeeded"]
+    assert shop_web_pods(scratch_lab) == elsewhere_before, "the other cluster was touched"
+    assert measured_before - shop_web_pods(lab), "no web pod of the measured cluster went"
     wait_until("shop/web back to 6 pods", lambda: len(shop_web_pods(lab)) == 6 or None)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import certifi
 import pytest
+import urllib3
 import yaml
 
 from drillkit.drivers.kubernetes import Cluster
@@ -118,3 +119,28 @@ def test_a_plain_http_server_that_never_answers_times_out_reading(tmp_path: Path
     assert "\n" not in message
     assert server in message
     assert "no answer" in message
+
+
+@pytest.mark.timeout(BOUND_SECONDS)
+def test_a_chaostoolkit_kubernetes_client_in_a_run_gives_up_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chaostoolkit-kubernetes' activities make clients of their own; in a process that
+    runs drills (which imports drillkit's driver), theirs have the same timeouts."""
+    from chaosk8s import create_k8s_api_client
+    from kubernetes import client
+
+    from drillkit.drivers.kubernetes import default_kubeconfig
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        server = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig.yaml", server)
+        # As a drill run points chaostoolkit-kubernetes' activities at its cluster.
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        with default_kubeconfig(kubeconfig):
+            api = create_k8s_api_client()
+        # Retried as chaostoolkit-kubernetes' client retries, each try bounded.
+        with pytest.raises(urllib3.exceptions.HTTPError, match="timed out"):
+            client.CoreV1Api(api).list_namespace()

@@ -12,6 +12,7 @@ connection and never answers, and a drill that hangs holds its faults in place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -30,6 +31,7 @@ import urllib3
 import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import kube_config
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 
@@ -234,19 +236,48 @@ def _why_unreachable(reason: BaseException) -> str:
     return _one_line(reason)
 
 
-class _BoundedApiClient(client.ApiClient):  # type: ignore[misc]
-    """An ``ApiClient`` whose every request has connect and read timeouts.
+def _default_timeout(query_params: Any) -> tuple[float, float | None]:
+    """Connect and read timeouts for a request that names none: a watch may be silent for
+    as long as it asked the server to keep it open (``timeoutSeconds``), then some."""
+    params = dict(query_params or ())
+    if params.get("watch") in (True, "true", "True"):
+        seconds = params.get("timeoutSeconds")
+        read = float(seconds) + READ_TIMEOUT_SECONDS if seconds is not None else None
+        return CONNECT_TIMEOUT_SECONDS, read
+    return CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
+
+
+def _bound_every_request() -> None:
+    """Give every request of every ``ApiClient`` in this process connect and read timeouts.
 
     The client hands urllib3 ``timeout=None`` (wait for ever) for a call without
-    ``_request_timeout``, overriding any default of the connection pool; so the
-    default is given here, to every request, watches and discovery included.
+    ``_request_timeout``, overriding any default of the connection pool. drillkit's own
+    clients are not the only ones in a run: chaostoolkit-kubernetes' activities make
+    theirs, and a server that stops answering must not hang the run in one of them. So
+    the default is set on the class, once, for every client made in this process.
     """
+    request = client.ApiClient.request
+    if getattr(request, "drillkit_bounded", False):
+        return
 
-    def request(
-        self, method: str, url: str, *args: Any, _request_timeout: Any = None, **kwargs: Any
+    @functools.wraps(request)
+    def bounded(
+        self: client.ApiClient,
+        method: str,
+        url: str,
+        query_params: Any = None,
+        *args: Any,
+        _request_timeout: Any = None,
+        **kwargs: Any,
     ) -> Any:
-        bounded = _request_timeout or (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
-        return super().request(method, url, *args, _request_timeout=bounded, **kwargs)
+        timeout = _request_timeout or _default_timeout(query_params)
+        return request(self, method, url, query_params, *args, _request_timeout=timeout, **kwargs)
+
+    bounded.drillkit_bounded = True  # type: ignore[attr-defined]
+    client.ApiClient.request = bounded
+
+
+_bound_every_request()
 
 
 class Cluster:
@@ -292,7 +323,7 @@ class Cluster:
         # Faults evict and delete concurrently; one pooled connection per worker.
         configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
         configuration.retries = _RETRIES
-        cluster = cls(_BoundedApiClient(configuration))
+        cluster = cls(client.ApiClient(configuration))
         cluster.context_name = context or _current_context(paths)
         return cluster
 
@@ -544,6 +575,31 @@ class Cluster:
             time.sleep(0.25)
         detail = f" (last error: {last_error})" if last_error else ""
         raise ClusterError(f"timed out after {timeout:.0f} s waiting for {description}{detail}")
+
+
+@contextmanager
+def default_kubeconfig(kubeconfig: Path | None) -> Iterator[None]:
+    """While it lasts, the files ``Cluster.connect(kubeconfig)`` reads are the Kubernetes
+    client's default for this process.
+
+    The client fixes its default from ``$KUBECONFIG`` when it is first imported, and
+    chaostoolkit-kubernetes' activities load that default: without this, they act on
+    whatever ``$KUBECONFIG`` named when the process started, not the measured cluster.
+    """
+    try:
+        paths = _kubeconfig_paths(kubeconfig)
+    except KubeconfigInvalid:
+        if kubeconfig is not None:
+            raise
+        # No kubeconfig anywhere (a drill that does not speak Kubernetes): nothing to name.
+        yield
+        return
+    previous = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = os.pathsep.join(str(p) for p in paths)
+    try:
+        yield
+    finally:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = previous
 
 
 def _kubeconfig_paths(kubeconfig: Path | None) -> list[Path]:

@@ -26,7 +26,7 @@ import drillkit.faults.backup  # registers the undo actions of cross-region rest
 import drillkit.faults.etcd  # registers the undo action of etcd restores
 import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
 from drillkit import __version__
-from drillkit.drivers.kubernetes import Cluster
+from drillkit.drivers.kubernetes import Cluster, default_kubeconfig
 from drillkit.errors import ClusterError, DrillError
 from drillkit.faults.clusters import check_clusters
 from drillkit.measuring.run import measure_run
@@ -495,7 +495,8 @@ def _activity_environment(options: RunOptions, run_id: str, context: str | None)
         if value is not None:
             os.environ[key] = str(value)
     try:
-        yield
+        with default_kubeconfig(options.kubeconfig):
+            yield
     finally:
         for key, previous in saved.items():
             if previous is None:
