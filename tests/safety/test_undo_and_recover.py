@@ -364,6 +364,8 @@ def test_recover_refuses_a_forged_cluster_record_that_would_run_local_commands(
         in_state_home.unlink(missing_ok=True)
 
     assert not sentinel.exists(), recovered.stderr
+    # Left for a person to look at: not "nothing left to revert".
+    assert recovered.returncode == 3, recovered.stdout + recovered.stderr
     refused = [line for line in recovered.stdout.splitlines() if "refused" in line]
     assert len(refused) == 2, recovered.stdout + recovered.stderr
     for line, path in zip(refused, (in_state_home, elsewhere), strict=True):
@@ -402,6 +404,12 @@ def test_an_unreadable_record_is_reported_and_the_others_are_still_reverted(
         (bad,) = [line for line in lines if "refused" in line]
         assert f"in configmap {UNDO_NAMESPACE}/{garbled}: refused" in bad
         assert "cannot be read" in bad
+        assert recovered.returncode == 3
+        # What a run finds before it starts says the same, not "recovered".
+        with forgery_lab.connect(admin=False) as runner:
+            (leftover,) = [a.as_leftover() for a in recover(runner, progress=lambda _: None)]
+        assert leftover.startswith("not acted on, a person must look at it: ")
+        assert garbled in leftover
     finally:
         delete_undo_config_map(forgery_lab, garbled)
 

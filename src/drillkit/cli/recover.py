@@ -32,7 +32,12 @@ def recover(
     while writing it) gets a report marked interrupted, made from what it recorded
     until it died, and its entry in the evidence ledger (signed with --signing-key).
 
-    Exit code 0 when nothing is left to revert, 3 when a revert failed.
+    A record that cannot be read, or a cluster-side record of something that would run
+    on this machine without the same record in this machine's state home, is not acted
+    on: it is reported as refused, for a person to look at, and the others still run.
+
+    Exit code 0 when nothing is left to revert, 3 when a revert failed or a record was
+    refused.
     """
     import drillkit.faults.backup  # registers the undo actions of cross-region restores
     import drillkit.faults.etcd  # registers the undo action of etcd restores
@@ -65,5 +70,6 @@ def recover(
     for action in actions:
         click.echo(action.describe())
     failed = finalise()
-    if failed or any(a.outcome is RecoveryOutcome.FAILED for a in actions):
+    left = (RecoveryOutcome.FAILED, RecoveryOutcome.REFUSED)
+    if failed or any(a.outcome in left for a in actions):
         raise SystemExit(3)

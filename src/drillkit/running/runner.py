@@ -116,10 +116,7 @@ def run_drill(
 
         try:
             for action in recover(cluster, progress=on_message):
-                if action.outcome is RecoveryOutcome.SKIPPED:
-                    on_message(f"left alone, its run is alive: {action.describe()}")
-                else:
-                    on_message(f"recovered from an earlier run: {action.describe()}")
+                on_message(action.as_leftover())
             started = True
             return _run(
                 drill,

@@ -94,6 +94,18 @@ class RecoveryAction:
         detail = f" ({'; '.join(self.details)})" if self.details else ""
         return f"run {self.run_id}: {what}{source}: {self.outcome}{detail}"
 
+    def as_leftover(self) -> str:
+        """The line a run or the scheduler prints for what it found before starting."""
+        match self.outcome:
+            case RecoveryOutcome.SKIPPED:
+                return f"left alone, its run is alive: {self.describe()}"
+            case RecoveryOutcome.REFUSED:
+                return f"not acted on, a person must look at it: {self.describe()}"
+            case RecoveryOutcome.FAILED:
+                return f"could not revert what an earlier run left: {self.describe()}"
+            case _:
+                return f"recovered from an earlier run: {self.describe()}"
+
 
 # -- is a run alive? ------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from drillkit.model.measurement import RunStatus
 from drillkit.model.timeline import ActivityStarted, RunFinished, RunStarted, TimelineEvent
 from drillkit.running.runner import RunOptions, run_drill
 from drillkit.safety.lock import LockHeld
-from drillkit.safety.recover import RecoveryOutcome, recover
+from drillkit.safety.recover import recover
 from drillkit.scheduling.files import find_named_file
 from drillkit.signing import SigningKey
 
@@ -146,9 +146,6 @@ def recover_leftovers(
         on_message(f"could not look for faults left by crashed runs: {error}")
         return
     for action in actions:
-        if action.outcome is RecoveryOutcome.SKIPPED:
-            on_message(f"left alone, its run is alive: {action.describe()}")
-        else:
-            on_message(f"recovered from a crashed run: {action.describe()}")
+        on_message(action.as_leftover())
     if not actions:
         on_message("no faults left by crashed runs")
