@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from drillkit.cli.evidence import signing_key_option
 from drillkit.cli.options import context_option, kubeconfig_option, output_option
 from drillkit.cli.output import progress_printer
 
@@ -32,15 +33,6 @@ _store_option = click.option(
     "($DRILLKIT_BACKUP_STORE; S3 endpoint from $DRILLKIT_S3_ENDPOINT).",
 )
 
-
-_signing_key_option = click.option(
-    "--signing-key",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="DRILL_SIGNING_KEY",
-    help="Ed25519 private key (PEM) that signs catalogue entries [env: DRILL_SIGNING_KEY]; "
-    "the evidence ledger's key. Create one with: drill evidence keygen.",
-)
 _verify_key_option = click.option(
     "--verify-key",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -63,7 +55,7 @@ def backup() -> None:
 )
 @kubeconfig_option
 @context_option()
-@_signing_key_option
+@signing_key_option
 @output_option("the same, as one JSON document for tools.")
 def create(
     store: str,
@@ -112,7 +104,7 @@ def list_backups(store: str, output: str) -> None:
 @_store_option
 @click.argument("name", default="latest")
 @_verify_key_option
-@_signing_key_option
+@signing_key_option
 @output_option("the same, as one JSON document for tools.")
 def verify(
     store: str, name: str, verify_key: Path | None, signing_key: Path | None, output: str
@@ -163,7 +155,7 @@ def verify(
 @click.option("--no-wait", is_flag=True, help="Do not wait for restored workloads.")
 @click.option("--cleanup", is_flag=True, help="Delete the restore again once it is verified.")
 @_verify_key_option
-@_signing_key_option
+@signing_key_option
 @output_option("the same, as one JSON document for tools.")
 def restore(
     store: str,

@@ -22,8 +22,8 @@ signing_key_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     envvar="DRILL_SIGNING_KEY",
-    help="Ed25519 private key (PEM) that signs ledger entries and bundles "
-    "[env: DRILL_SIGNING_KEY]. Create one with: drill evidence keygen.",
+    help="Ed25519 private key (PEM) that signs ledger entries, bundles and backup catalogue "
+    "entries [env: DRILL_SIGNING_KEY]. Create one with: drill evidence keygen.",
 )
 
 
