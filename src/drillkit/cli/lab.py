@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from drillkit.cli.options import context_option, kubeconfig_option
 from drillkit.cli.output import progress_printer
 
 if TYPE_CHECKING:
@@ -130,8 +132,15 @@ def grant(role: str, namespaces: tuple[str, ...], name: str) -> None:
 
 
 @lab.command()
-@click.option("--name", default=DEFAULT_LAB, show_default=True)
-def reset(name: str) -> None:
+@click.option(
+    "--name",
+    default=None,
+    help="The lab [default: the one the kubeconfig reaches, as the drills find it; "
+    f"without a kubeconfig, {DEFAULT_LAB}].",
+)
+@kubeconfig_option
+@context_option()
+def reset(name: str | None, kubeconfig: Path | None, context: str | None) -> None:
     """Spread the seed workload shop/web over every zone again.
 
     A drained or darkened zone stays empty after its drill rolls back (nothing moves
@@ -145,8 +154,25 @@ def reset(name: str) -> None:
     """
     from drillkit.lab.cluster import Lab
 
-    Lab.open(name).reset(progress_printer())
-    click.echo(f"lab {name}: shop/web restarted and spread over every zone")
+    chosen = Lab.open(name) if name else _lab_of_kubeconfig(kubeconfig, context)
+    chosen.reset(progress_printer())
+    click.echo(f"lab {chosen.shape.name}: shop/web restarted and spread over every zone")
+
+
+def _lab_of_kubeconfig(kubeconfig: Path | None, context: str | None) -> Lab:
+    """The lab the kubeconfig reaches (read from the file alone), as lab faults find it;
+    the default lab when there is no kubeconfig at all."""
+    from drillkit.drivers.kubernetes import Cluster, KubeconfigInvalid
+    from drillkit.lab.cluster import Lab, lab_reached_by
+
+    try:
+        connection = Cluster.connect(kubeconfig, context)
+    except KubeconfigInvalid:
+        if kubeconfig is not None:
+            raise
+        return Lab.open(DEFAULT_LAB)
+    with connection as cluster:
+        return lab_reached_by(cluster.identity(ask=False))
 
 
 @lab.command()
