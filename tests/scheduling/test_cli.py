@@ -176,6 +176,7 @@ def test_export_writes_a_cronjob_per_schedule_with_its_files_and_rbac() -> None:
     drill("schedule", "add", "pod-kill", "--drills-dir", drills, "--cron", "0 10 * * TUE",
           "--tz", "Europe/Berlin", "--misfire-grace", "1h")  # fmt: skip
     drill("schedule", "pause", "pod-kill")
+    drill("schedule", "add", "etcd-restore", "--drills-dir", drills, "--cron", "0 3 1 * *")
 
     manifests = exported("--drills-dir", drills, "--image", "registry.example/drillkit:1")
 
@@ -183,7 +184,25 @@ def test_export_writes_a_cronjob_per_schedule_with_its_files_and_rbac() -> None:
     assert ("ServiceAccount", "drillkit-runner") in kinds
     assert ("ClusterRole", "drillkit-runner") in kinds
     assert ("RoleBinding", "drillkit-runner-state") in kinds
-    (cronjob,) = [m for m in manifests if m["kind"] == "CronJob"]
+    # Node patches are kept to cordons on the server, as deploy/ sets up any cluster.
+    assert ("ValidatingAdmissionPolicy", "drillkit-runner-node-patches") in kinds
+    assert ("ValidatingAdmissionPolicyBinding", "drillkit-runner-node-patches") in kinds
+    # Pods may be disrupted, and markers written, only in the namespaces the drills target.
+    bindings = {
+        (m["metadata"]["namespace"], m["roleRef"]["name"])
+        for m in manifests
+        if m["kind"] == "RoleBinding" and m["roleRef"]["name"] != "drillkit-runner-state"
+    }
+    assert bindings == {("shop", "drillkit-runner"), ("shop", "drillkit-markers")}
+    assert not [
+        m
+        for m in manifests
+        if m["kind"] == "ClusterRoleBinding"
+        and m["roleRef"]["name"] in ("drillkit-runner", "drillkit-markers")
+    ]
+    (cronjob,) = [
+        m for m in manifests if m["kind"] == "CronJob" and m["metadata"]["name"] == "drill-pod-kill"
+    ]
     spec = cronjob["spec"]
     assert spec["schedule"] == "0 10 * * TUE"
     assert spec["timeZone"] == "Europe/Berlin"

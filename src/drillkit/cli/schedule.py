@@ -659,7 +659,9 @@ def export(
     Each CronJob runs `drill schedule fire` in the cluster with the same cron
     expression and time zone, concurrencyPolicy Forbid, the misfire grace as
     startingDeadlineSeconds, and the drill's files in a ConfigMap. The output also
-    holds the namespace, ServiceAccount and RBAC (deploy/rbac.yaml) and an in-cluster
+    holds the namespace, ServiceAccount and RBAC (deploy/rbac.yaml), the admission policy
+    that keeps its node patches to cordons (deploy/node-guardrails.yaml), RoleBindings in
+    the namespaces the drills target (and write RPO markers in), and an in-cluster
     kubeconfig using the ServiceAccount's token.
 
     \b
@@ -687,17 +689,18 @@ def export(
             drill_names = load_gameday(find_gameday_file(gamedays_dir, item.target)).drills()
         else:
             drill_names = []  # gather_files says why a backup schedule is not exported
-        experiments = {}
-        for drill_name in drill_names:
-            drill = load_named_drill(drills_dir, drill_name)
-            experiments[drill_name] = drill.experiment_path()
+        drills = {name: load_named_drill(drills_dir, name) for name in drill_names}
         specs.append(
             gather_files(
                 item,
                 drills_dir=drills_dir,
                 gamedays_dir=gamedays_dir,
                 policy_file=policy_file,
-                drill_experiment=experiments,
+                drill_experiment={name: d.experiment_path() for name, d in drills.items()},
+                namespaces=sorted({n for d in drills.values() for n in d.target.namespaces}),
+                marker_namespaces=sorted(
+                    {d.markers.store.namespace for d in drills.values() if d.markers}
+                ),
             )
         )
     text = dump_manifests(

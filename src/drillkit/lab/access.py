@@ -63,8 +63,7 @@ def grant(cluster: Cluster, role: str, namespaces: Sequence[str], *, lab_name: s
             f"no namespace {', '.join(missing)} in lab {lab_name}; nothing was granted"
         )
     cluster.apply(
-        [_role_binding(role, namespace) for namespace in namespaces]
-        or [_cluster_role_binding(role)]
+        [role_binding(role, namespace) for namespace in namespaces] or [_cluster_role_binding(role)]
     )
 
 
@@ -90,7 +89,9 @@ def _role_ref(role: str) -> dict[str, str]:
     return {"apiGroup": RBAC_API, "kind": "ClusterRole", "name": role}
 
 
-def _role_binding(role: str, namespace: str) -> dict[str, Any]:
+def role_binding(role: str, namespace: str) -> dict[str, Any]:
+    """The RoleBinding of ClusterRole ``role`` in ``namespace`` to the runner identity (its
+    user and the ServiceAccount of in-cluster schedules), named after the role."""
     return {
         "apiVersion": f"{RBAC_API}/v1",
         "kind": "RoleBinding",

@@ -3,7 +3,11 @@
 ``render_cronjobs`` turns schedules into manifests (pure, given the files' contents):
 
 - the RBAC drills need (``deploy/rbac.yaml``: the ``drillkit`` namespace, the
-  ``drillkit-runner`` ServiceAccount, its ClusterRole, Role and bindings);
+  ``drillkit-runner`` ServiceAccount, its ClusterRole, Role and bindings), the admission
+  policy that keeps its node patches to cordons (``deploy/node-guardrails.yaml``), and,
+  in each namespace the exported drills target, the RoleBindings that let it disrupt
+  pods there (``drillkit-runner``) and write RPO markers (``drillkit-markers``), and
+  nowhere else;
 - a ConfigMap holding an in-cluster kubeconfig: the API server through
   ``kubernetes.default.svc`` and the pod's ServiceAccount token and CA;
 - per schedule, a ConfigMap with the drill (or game day and its drills), their
@@ -30,6 +34,7 @@ import yaml
 
 from drillkit import __version__
 from drillkit.errors import InvalidInput
+from drillkit.lab.access import role_binding
 from drillkit.lab.resources import deploy_dir
 from drillkit.scheduling.files import find_named_file
 from drillkit.scheduling.schedules import Schedule, TargetKind
@@ -60,6 +65,10 @@ class CronJobSpec:
     files: Sequence[ShippedFile]
     policy_file: str | None = None
     """Path of the scheduling policy file among ``files``, if there is one."""
+    namespaces: Sequence[str] = ()
+    """The namespaces its drills target: the runner may disrupt pods there."""
+    marker_namespaces: Sequence[str] = ()
+    """The namespaces its drills write RPO markers in."""
 
 
 def render_cronjobs(
@@ -69,8 +78,13 @@ def render_cronjobs(
     reports_claim: str | None = None,
     rbac: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every manifest, in the order to apply them (namespace and RBAC first)."""
+    """Every manifest, in the order to apply them (namespace, RBAC and guardrails first)."""
     manifests: list[dict[str, Any]] = [dict(m) for m in (rbac if rbac is not None else load_rbac())]
+    grants = {
+        *(("drillkit-runner", n) for spec in specs for n in spec.namespaces),
+        *(("drillkit-markers", n) for spec in specs for n in spec.marker_namespaces),
+    }
+    manifests += [role_binding(role, namespace) for role, namespace in sorted(grants)]
     manifests.append(_kubeconfig_configmap())
     for spec in specs:
         manifests.append(_files_configmap(spec))
@@ -79,9 +93,13 @@ def render_cronjobs(
 
 
 def load_rbac() -> list[dict[str, Any]]:
-    """The manifests of ``deploy/rbac.yaml``."""
-    text = (deploy_dir() / "rbac.yaml").read_text()
-    return [document for document in yaml.safe_load_all(text) if document]
+    """The manifests of ``deploy/rbac.yaml`` and ``deploy/node-guardrails.yaml``."""
+    return [
+        document
+        for name in ("rbac.yaml", "node-guardrails.yaml")
+        for document in yaml.safe_load_all((deploy_dir() / name).read_text())
+        if document
+    ]
 
 
 def cronjob_name(schedule: str) -> str:
@@ -95,10 +113,14 @@ def gather_files(
     gamedays_dir: Path,
     policy_file: Path | None,
     drill_experiment: Mapping[str, Path],
+    namespaces: Sequence[str] = (),
+    marker_namespaces: Sequence[str] = (),
 ) -> CronJobSpec:
     """The files a schedule's fire reads, laid out relative to the files root.
 
-    ``drill_experiment`` maps each drill the schedule runs to its experiment file. Drills
+    ``drill_experiment`` maps each drill the schedule runs to its experiment file;
+    ``namespaces`` and ``marker_namespaces`` are what those drills target and write RPO
+    markers in, for the RoleBindings that let the runner act there. Drills
     go to ``drills/``, game days to ``gamedays/``, the policy file to its own name, and
     experiments where the drill file's relative path points (``../experiments/x.yaml``
     from ``drills/`` lands in ``experiments/``).
@@ -133,7 +155,13 @@ def gather_files(
         shipped_policy = f"policy/{policy_file.name}"
         files.append(ShippedFile(path=shipped_policy, content=policy_file.read_text()))
     unique = {file.path: file for file in files}
-    return CronJobSpec(schedule=schedule, files=list(unique.values()), policy_file=shipped_policy)
+    return CronJobSpec(
+        schedule=schedule,
+        files=list(unique.values()),
+        policy_file=shipped_policy,
+        namespaces=tuple(namespaces),
+        marker_namespaces=tuple(marker_namespaces),
+    )
 
 
 def _metadata(name: str, **labels: str) -> dict[str, Any]:
