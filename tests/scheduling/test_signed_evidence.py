@@ -34,6 +34,10 @@ from tests.helpers import free_port, wait_until
 from tests.scheduling.conftest import TEST_DRILLS, FakeClock
 
 ALWAYS_BLACK = "blackouts:\n  - {name: always, start: 2000-01-01T00:00, end: 2100-01-01T00:00}\n"
+# Two fires of one schedule: each fire time runs once, so two fires in the same second
+# (the default fire time is now, to the second) would be one.
+FIRST_FIRE = ("--fire-time", "2026-01-05T10:00:00Z")
+SECOND_FIRE = ("--fire-time", "2026-01-05T11:00:00Z")
 
 
 @pytest.fixture(autouse=True)
@@ -77,11 +81,11 @@ def test_a_signed_ledger_with_a_scheduled_fire_and_a_skip_verifies_with_the_publ
     ran = drill("run", "noop", "--signing-key", str(key))
     assert ran.exit_code == 0, ran.output
 
-    fired = drill("schedule", "fire", "noop", "--signing-key", str(key))
+    fired = drill("schedule", "fire", "noop", "--signing-key", str(key), *FIRST_FIRE)
     assert fired.exit_code == 0, fired.output
     assert "noop: ran: met" in fired.output
     (tmp_path / "schedule-policy.yaml").write_text(ALWAYS_BLACK)
-    skipped = drill("schedule", "fire", "noop", "--signing-key", str(key))
+    skipped = drill("schedule", "fire", "noop", "--signing-key", str(key), *SECOND_FIRE)
     assert skipped.exit_code == 0, skipped.output
     assert skipped.output.startswith("noop: skipped: blackout")
 
@@ -98,9 +102,9 @@ def test_the_key_named_by_the_environment_signs_fires_and_skips_as_it_signs_runs
     reports = tmp_path / "reports"
 
     assert drill("run", "noop").exit_code == 0
-    assert drill("schedule", "fire", "noop").exit_code == 0
+    assert drill("schedule", "fire", "noop", *FIRST_FIRE).exit_code == 0
     (tmp_path / "schedule-policy.yaml").write_text(ALWAYS_BLACK)
-    assert drill("schedule", "fire", "noop").exit_code == 0
+    assert drill("schedule", "fire", "noop", *SECOND_FIRE).exit_code == 0
 
     assert kinds_and_signatures(reports) == [("run", True), ("run", True), ("skip", True)]
     assert verified_with(key, reports).exit_code == 0
