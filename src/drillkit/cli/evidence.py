@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -346,17 +345,10 @@ def list_controls(controls_files: tuple[Path, ...]) -> None:
 
 def load_signing_key_option(path: Path | None) -> SigningKey | None:
     """The signing key named by ``--signing-key``/``DRILL_SIGNING_KEY``, read before a run
-    so a broken key stops it before anything is touched.
+    so a broken key stops it before anything is touched."""
+    from drillkit.signing import signing_key_at
 
-    It is also made the key of this process's ``DRILL_SIGNING_KEY``, so that the backup
-    activities of the run (``drillkit.faults.backup``) sign and check catalogue entries
-    with the key that signs the run's ledger entry."""
-    from drillkit.signing import SIGNING_KEY_VARIABLE, signing_key_at
-
-    key = signing_key_at(path)
-    if path is not None:
-        os.environ[SIGNING_KEY_VARIABLE] = str(path.expanduser().absolute())
-    return key
+    return signing_key_at(path)
 
 
 def enter_gameday(reports_dir: Path, gameday_dir: Path, signing_key: SigningKey | None) -> None:

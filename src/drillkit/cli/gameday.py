@@ -106,7 +106,7 @@ def run_gameday_command(
     launcher = DrillLauncher(
         drills_dir=drills_dir,
         reports_dir=reports_dir,
-        options=RunOptions(kubeconfig=kubeconfig, context=context),
+        options=RunOptions(kubeconfig=kubeconfig, context=context, signing_key=signing_key),
         on_message=progress,
         signing_key=ledger_key,
     )

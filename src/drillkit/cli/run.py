@@ -110,7 +110,10 @@ def run(
             err=True,
         )
     options = RunOptions(
-        kubeconfig=kubeconfig, context=context, confirm_production=confirm_production
+        kubeconfig=kubeconfig,
+        context=context,
+        confirm_production=confirm_production,
+        signing_key=signing_key,
     )
     # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
     progress = LiveProgress(drill.name, collect_run_secrets(drill, options))

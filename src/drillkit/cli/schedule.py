@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -514,6 +515,7 @@ def fire_command(
             notifier=_notifier(webhooks, slack_webhooks),
             database=database,
             signing_key=ledger_key,
+            signing_key_file=signing_key,
         )
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
@@ -540,6 +542,7 @@ def _fire(
     notifier: Notifier,
     database: str | None,
     signing_key: SigningKey | None,
+    signing_key_file: Path | None,
 ) -> FireRecord:
     from drillkit.errors import InvalidInput
     from drillkit.running.recorder import SystemClock
@@ -568,7 +571,9 @@ def _fire(
             backups_dir=backups_dir.absolute(),
             reports_dir=reports_dir.absolute(),
             policy_file=policy_file.absolute(),
-            options=_fire_options(db, name, stored is not None, kubeconfig, context),
+            options=_fire_options(
+                db, name, stored is not None, kubeconfig, context, signing_key_file
+            ),
             operator=operator_identity(),
             signing_key=signing_key,
         )
@@ -595,18 +600,23 @@ def _fire(
 
 
 def _fire_options(
-    database: Database, name: str, stored: bool, kubeconfig: Path | None, context: str | None
+    database: Database,
+    name: str,
+    stored: bool,
+    kubeconfig: Path | None,
+    context: str | None,
+    signing_key: Path | None,
 ) -> RunOptions:
     """Run options of a fire; a schedule added with --confirm-production passes it on."""
     from drillkit.running.runner import RunOptions
     from drillkit.scheduling.schedules import production_confirmation
 
+    options = RunOptions(kubeconfig=kubeconfig, context=context, signing_key=signing_key)
     confirmation = production_confirmation(database, name) if stored else None
     if confirmation is None:
-        return RunOptions(kubeconfig=kubeconfig, context=context)
-    return RunOptions(
-        kubeconfig=kubeconfig,
-        context=context,
+        return options
+    return replace(
+        options,
         confirm_production=confirmation.context,
         confirmed_where=f"named by {confirmation.confirmed_by} when schedule {name} was added",
     )

@@ -44,6 +44,7 @@ from drillkit.running.watching import WatchedCapacity, WorkloadWatches, watched_
 from drillkit.safety.guardrails import ensure_guardrails, ensure_production_confirmed
 from drillkit.safety.lock import ClusterLock
 from drillkit.safety.recover import RecoveryOutcome, recover, revert_run
+from drillkit.signing import SIGNING_KEY_VARIABLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +55,9 @@ class RunOptions:
     """The cluster (kube context) the operator named to confirm a production drill."""
     confirmed_where: str = "named on the command line"
     """Where that confirmation was given, for the report."""
+    signing_key: Path | None = None
+    """The evidence key's file: the run's backup activities sign and check catalogue
+    entries with it (as ``DRILL_SIGNING_KEY``), as the ledger entry of the run is signed."""
 
 
 def run_drill(
@@ -480,12 +484,15 @@ def _decide_status(
 @contextmanager
 def _activity_environment(options: RunOptions, run_id: str, context: str | None) -> Iterator[None]:
     """Point every Kubernetes-speaking activity (ours and chaosk8s') at the measured
-    cluster (``context``: the option's, else the drill's), and tell drillkit's faults
-    which run they act for (their undo markers name it)."""
+    cluster (``context``: the option's, else the drill's), tell drillkit's faults
+    which run they act for (their undo markers name it) and which key signs."""
     wanted = {
         "KUBECONFIG": options.kubeconfig,
         "KUBERNETES_CONTEXT": context,
         "DRILLKIT_RUN_ID": run_id,
+        SIGNING_KEY_VARIABLE: options.signing_key.expanduser().absolute()
+        if options.signing_key
+        else None,
     }
     saved = {key: os.environ.get(key) for key in wanted}
     for key, value in wanted.items():
