@@ -651,10 +651,12 @@ def lab_reached_by(
     return found
 
 
-def load_manifests(directory: Path) -> list[dict[str, Any]]:
-    """Every YAML document in a directory's ``*.yaml`` files, in file-name order."""
+def load_manifests(directory: Path, names: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every YAML document in the files ``names`` of a directory, in that order (default:
+    its ``*.yaml`` files, in file-name order)."""
+    paths = [directory / name for name in names] or sorted(directory.glob("*.yaml"))
     manifests: list[dict[str, Any]] = []
-    for path in sorted(directory.glob("*.yaml")):
+    for path in paths:
         manifests += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
     return manifests
 

@@ -338,9 +338,9 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
 
     def _record_injection(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
         output = run.get("output")
-        reports_injection = isinstance(output, Mapping) and INJECTED_AT in output
-        acknowledged = output.get(INJECTED_AT) if isinstance(output, Mapping) else None
-        if reports_injection and acknowledged is None:
+        fields: Mapping[str, Any] = output if isinstance(output, Mapping) else {}
+        acknowledged = fields.get(INJECTED_AT)
+        if INJECTED_AT in fields and acknowledged is None:
             # A drillkit fault that disrupted nothing (e.g. a drain of an empty zone):
             # there is no t_inject, and the run will say the fault never took effect.
             return
@@ -350,7 +350,7 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
                 monotonic=float(acknowledged["monotonic"]), utc=parse_utc(acknowledged["utc"])
             )
             detail = "acknowledged by the target"
-            window = output.get(LANDED_WITHIN_KEY) if isinstance(output, Mapping) else None
+            window = fields.get(LANDED_WITHIN_KEY)
             if isinstance(window, int | float) and not isinstance(window, bool) and window >= 0:
                 landed_within = float(window)
                 detail = f"start of the step that landed it within {window:.3f} s"
@@ -358,10 +358,11 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
             # A generic action cannot say when its effect began: its start is t_inject
             # (the RTO is never under-reported), and its effect may have landed at any
             # moment until it returned (nor is the RPO).
-            at = self._activity_starts.get(id(activity), self.recorder.now())
-            landed_within = max(0.0, self.recorder.now().monotonic - at.monotonic)
+            now = self.recorder.now()
+            at = self._activity_starts.get(id(activity), now)
+            landed_within = max(0.0, now.monotonic - at.monotonic)
             detail = "start of a generic action (its acknowledgement time is unknown)"
-        restore_point = output.get(RESTORE_POINT_KEY) if isinstance(output, Mapping) else None
+        restore_point = fields.get(RESTORE_POINT_KEY)
         if isinstance(restore_point, Mapping):
             detail += f"; restore point {restore_point['path']} ({_describe(restore_point)})"
         name = activity.get("name", "?")

@@ -35,6 +35,7 @@ import yaml
 from drillkit import __version__
 from drillkit.errors import InvalidInput
 from drillkit.lab.access import role_binding
+from drillkit.lab.cluster import load_manifests
 from drillkit.lab.resources import deploy_dir
 from drillkit.scheduling.files import find_named_file
 from drillkit.scheduling.schedules import Schedule, TargetKind
@@ -94,12 +95,7 @@ def render_cronjobs(
 
 def load_rbac() -> list[dict[str, Any]]:
     """The manifests of ``deploy/rbac.yaml`` and ``deploy/node-guardrails.yaml``."""
-    return [
-        document
-        for name in ("rbac.yaml", "node-guardrails.yaml")
-        for document in yaml.safe_load_all((deploy_dir() / name).read_text())
-        if document
-    ]
+    return load_manifests(deploy_dir(), ("rbac.yaml", "node-guardrails.yaml"))
 
 
 def cronjob_name(schedule: str) -> str:
