@@ -126,7 +126,8 @@ def start_nothing() -> Callable[[], None]:
 
 
 def start_watching(lab: Lab, probe: dict[str, object], interval: float) -> Callable[[], None]:
-    watches = WorkloadWatches(lab.kubeconfig, lab.runner_context)
+    cluster = Cluster.connect(lab.kubeconfig, lab.runner_context)
+    watches = WorkloadWatches(cluster)
     condition = watched_condition([probe], watches)
     if condition is None:
         raise SystemExit("drillkit did not turn the probe into a watched condition")
@@ -144,6 +145,7 @@ def start_watching(lab: Lab, probe: dict[str, object], interval: float) -> Calla
     def stop() -> None:
         observer.stop()
         watches.stop()
+        cluster.close()
 
     return stop
 

@@ -270,7 +270,8 @@ def main() -> None:
             # The reference has a connection of its own, as drillkit's watches do.
             reference_cluster = lab.connect()
             reference = ReferenceWatch(reference_cluster, namespace, APP)
-            watches = WorkloadWatches(lab.kubeconfig, lab.runner_context)
+            watches_cluster = Cluster.connect(lab.kubeconfig, lab.runner_context)
+            watches = WorkloadWatches(watches_cluster)
             watched = watched_condition([probe], watches)
             if watched is None:
                 raise SystemExit("drillkit did not turn the probe into a watched condition")
@@ -315,6 +316,7 @@ def main() -> None:
                 polling_observer.stop()
                 watched_observer.stop()
                 watches.stop()
+                watches_cluster.close()
                 reference.stop()
                 reference_cluster.close()
                 set_cordoned(cluster, False)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kubernetes.config import kube_config
 
-from drillkit.running.runner import RunOptions, _activity_environment
+from drillkit.running.lifecycle import RunOptions, activity_environment
 
 
 def kubeconfig_file(path: Path, server: str) -> Path:
@@ -37,7 +37,7 @@ def test_the_run_options_reach_the_activities_and_nothing_outlives_the_run(
     before = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     options = RunOptions(kubeconfig=measured, signing_key=key)
 
-    with _activity_environment(options, "run-1", "c"):
+    with activity_environment(options, "run-1", "c"):
         assert os.environ["KUBECONFIG"] == str(measured)
         assert os.environ["KUBERNETES_CONTEXT"] == "c"
         assert os.environ["DRILLKIT_RUN_ID"] == "run-1"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError
@@ -14,11 +13,9 @@ from drillkit.running.observer import CapacitySample
 class WorkloadCapacity:
     """Samples ``(ready, desired)`` of each targeted Deployment or StatefulSet."""
 
-    def __init__(
-        self, workloads: Sequence[WorkloadReference], kubeconfig: Path | None, context: str | None
-    ) -> None:
+    def __init__(self, cluster: Cluster, workloads: Sequence[WorkloadReference]) -> None:
+        self.cluster = cluster
         self.workloads = list(workloads)
-        self.cluster = Cluster.connect(kubeconfig, context)
 
     def sample(self) -> list[CapacitySample]:
         if not self.cluster.api_server_ready():
@@ -43,6 +40,3 @@ class WorkloadCapacity:
                 )
             )
         return samples
-
-    def close(self) -> None:
-        self.cluster.close()

@@ -72,7 +72,8 @@ class MarkerWriter:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=30)
 
     def read_back(self, *, backup_age_seconds: float | None = None) -> None:
         """Record the newest marker of this run that the store holds now, and the age
@@ -91,12 +92,6 @@ class MarkerWriter:
                 backup_age_seconds=backup_age_seconds,
             )
         )
-
-    def close(self) -> None:
-        """Close the connections; after ``stop``."""
-        self.cluster.close()
-        if self.reader is not None:
-            self.reader.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster, WorkloadState, WorkloadWatch
@@ -32,8 +31,8 @@ _WATCHABLE_PROBES = {
 class WorkloadWatches:
     """The latest known state of each followed workload, kept current by watches."""
 
-    def __init__(self, kubeconfig: Path | None, context: str | None) -> None:
-        self.cluster = Cluster.connect(kubeconfig, context)
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
         self._lock = threading.Lock()
         self._states: dict[WorkloadKey, WorkloadState] = {}
         self._lost: dict[WorkloadKey, str] = {}
@@ -83,7 +82,6 @@ class WorkloadWatches:
     def stop(self) -> None:
         for each in self._watches.values():
             each.stop()
-        self.cluster.close()
 
     def _update(self, key: WorkloadKey, state: WorkloadState | None, lost: str | None) -> None:
         with self._lock:
