@@ -43,6 +43,32 @@ def deploy_web(lab: Lab, namespace: str) -> set[str]:
     return {p.name for p in pods}
 
 
+def bind_marker_role(lab: Lab, namespace: str) -> None:
+    with lab.connect() as cluster:
+        # The marker role, bound in this namespace as deploy/rbac.yaml tells users to.
+        cluster.apply(
+            [
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "RoleBinding",
+                    "metadata": {"name": "drillkit-markers", "namespace": namespace},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": "drillkit-markers",
+                    },
+                    "subjects": [
+                        {
+                            "apiGroup": "rbac.authorization.k8s.io",
+                            "kind": "User",
+                            "name": "drillkit-runner",
+                        }
+                    ],
+                }
+            ]
+        )
+
+
 def test_pod_kill_kills_exactly_the_requested_pods_and_meets_its_objective(
     lab: Lab, namespace: str, tmp_path: Path
 ) -> None:
@@ -86,29 +112,7 @@ def test_rpo_markers_written_through_the_fault_all_survive(
     lab: Lab, namespace: str, tmp_path: Path
 ) -> None:
     deploy_web(lab, namespace)
-    with lab.connect() as cluster:
-        # The marker role, bound in this namespace as deploy/rbac.yaml tells users to.
-        cluster.apply(
-            [
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "RoleBinding",
-                    "metadata": {"name": "drillkit-markers", "namespace": namespace},
-                    "roleRef": {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "ClusterRole",
-                        "name": "drillkit-markers",
-                    },
-                    "subjects": [
-                        {
-                            "apiGroup": "rbac.authorization.k8s.io",
-                            "kind": "User",
-                            "name": "drillkit-runner",
-                        }
-                    ],
-                }
-            ]
-        )
+    bind_marker_role(lab, namespace)
     path = pod_kill_in(namespace, tmp_path)
     drill = yaml.safe_load(path.read_text())
     drill["objectives"]["rpo"] = "0s"

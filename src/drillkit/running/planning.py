@@ -10,8 +10,12 @@ from drillkit.errors import DrillError
 from drillkit.faults.outage import open_provider
 from drillkit.model.drill import Drill
 from drillkit.running import chaostoolkit
-from drillkit.running.runner import RunOptions, check_touched_clusters, uses_kubernetes
-from drillkit.safety.guardrails import check_guardrails
+from drillkit.running.runner import (
+    RunOptions,
+    check_touched_clusters,
+    guardrail_violations,
+    uses_kubernetes,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,21 +45,7 @@ def plan_run(drill: Drill, options: RunOptions) -> RunPlan:
     if not uses_kubernetes(drill, experiment):
         return replace(plan, notes=("the experiment does not act on Kubernetes",))
     with Cluster.connect(options.kubeconfig, options.context or drill.target.context) as cluster:
-        nodes = cluster.nodes()
-        per_zone: dict[str, int] = {}
-        for node in nodes:
-            per_zone[node.zone or "-"] = per_zone.get(node.zone or "-", 0) + 1
-
-        def pods_matching(namespace: str, selector: str) -> int:
-            return sum(not p.terminating for p in cluster.pods(namespace, label_selector=selector))
-
-        violations = check_guardrails(
-            drill,
-            experiment,
-            nodes_per_zone=per_zone,
-            pods_matching=pods_matching,
-            nodes_matching=lambda selector: len(cluster.nodes(selector)),
-        )
+        violations = guardrail_violations(cluster, drill, experiment)
         refusals = [v.message for v in violations]
         try:
             # The same check a run makes before its first change.

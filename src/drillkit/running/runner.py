@@ -35,7 +35,12 @@ from drillkit.running import chaostoolkit
 from drillkit.running.lifecycle import DrillRun, RunOptions, operator_identity, run_secrets
 from drillkit.running.recorder import Clock, SystemClock, TimelineRecorder
 from drillkit.running.redaction import Secrets
-from drillkit.safety.guardrails import ensure_guardrails, ensure_production_confirmed
+from drillkit.safety.guardrails import (
+    GuardrailViolation,
+    Violation,
+    check_guardrails,
+    ensure_production_confirmed,
+)
 from drillkit.safety.lock import ClusterLock
 from drillkit.safety.recover import RecoveryOutcome, recover, revert_run
 
@@ -44,6 +49,7 @@ __all__ = [
     "check_touched_clusters",
     "collect_run_secrets",
     "describe_scope",
+    "guardrail_violations",
     "new_run_id",
     "operator_identity",
     "revert_until_deadline",
@@ -89,7 +95,9 @@ def run_drill(
         # the one it names, and the scope is the cluster as the run found it.
         touched = check_touched_clusters(cluster, experiment)
         scope = describe_scope(drill, options, touched, cluster=cluster)
-        _ensure_guardrails(cluster, drill, experiment)
+        violations = guardrail_violations(cluster, drill, experiment)
+        if violations:
+            raise GuardrailViolation(violations)
 
         def on_lock_lost(reason: str) -> None:
             recorder.record(LockLost(at=recorder.now(), reason=reason))
@@ -199,11 +207,15 @@ def uses_kubernetes(drill: Drill, experiment: Mapping[str, Any]) -> bool:
     )
 
 
-def _ensure_guardrails(cluster: Cluster, drill: Drill, experiment: Mapping[str, Any]) -> None:
+def guardrail_violations(
+    cluster: Cluster, drill: Drill, experiment: Mapping[str, Any]
+) -> list[Violation]:
+    """The guardrails the drill would break on ``cluster`` as it stands; reads only."""
+
     def pods_matching(namespace: str, selector: str) -> int:
         return sum(not p.terminating for p in cluster.pods(namespace, label_selector=selector))
 
-    ensure_guardrails(
+    return check_guardrails(
         drill,
         experiment,
         nodes_per_zone=nodes_per_zone(cluster),
