@@ -6,7 +6,6 @@ import json
 import socket
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,14 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from drillkit.cli.evidence import load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
+    F,
     context_option,
+    directory_option,
     drills_dir_option,
+    file_option,
+    gamedays_dir_option,
     kubeconfig_option,
+    load_signing_key_option,
     output_option,
+    parse_zoned_time,
     reports_dir_option,
+    signing_key_option,
 )
+from drillkit.cli.output import progress_printer
+from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
 
 if TYPE_CHECKING:
     from drillkit.running.runner import RunOptions
@@ -30,17 +37,6 @@ if TYPE_CHECKING:
     from drillkit.scheduling.notifications import Notifier
     from drillkit.scheduling.schedules import Schedule, TargetKind
     from drillkit.signing import SigningKey
-
-EXIT_CODES = {
-    "met": 0,
-    "taken": 0,
-    "missed": 1,
-    "inconclusive": 1,
-    "aborted": 1,
-    "unjudged": 1,
-    "incomplete": 1,
-    "error": 3,
-}
 
 
 class DurationType(click.ParamType[timedelta, Any]):
@@ -71,26 +67,15 @@ database_option = click.option(
     help="Scheduler database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "
     "(default: a SQLite file in the drillkit state directory; env DRILL_SCHEDULER_DATABASE).",
 )
-gamedays_dir_option = click.option(
-    "--gamedays-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("gamedays"),
-    show_default=True,
-    envvar="DRILL_GAMEDAYS_DIR",
-    help="Where game days are found by name.",
-)
-backups_dir_option = click.option(
+backups_dir_option = directory_option(
     "--backups-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("backups"),
-    show_default=True,
+    default="backups",
     envvar="DRILL_BACKUPS_DIR",
     help="Where backup plans are found by name.",
 )
-policy_option = click.option(
+policy_option = file_option(
     "--policy",
     "policy_file",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=Path("schedule-policy.yaml"),
     show_default=True,
     envvar="DRILL_SCHEDULE_POLICY",
@@ -113,6 +98,28 @@ slack_option = click.option(
     envvar="DRILL_SLACK_WEBHOOKS",
     help="Slack incoming webhook for the same messages (repeatable; env DRILL_SLACK_WEBHOOKS).",
 )
+
+
+def with_fire_options(command: F) -> F:
+    """The options of a fire: ``drill schedule fire`` takes them, and ``drill scheduler run``
+    takes the same and passes them on to the fire it starts for each schedule."""
+    for option in reversed(
+        (
+            drills_dir_option,
+            gamedays_dir_option,
+            backups_dir_option,
+            reports_dir_option,
+            policy_option,
+            kubeconfig_option,
+            context_option("the drill's, else current"),
+            webhook_option,
+            slack_option,
+            database_option,
+            signing_key_option,
+        )
+    ):
+        command = option(command)
+    return command
 
 
 def _open(database_url: str | None) -> Database:
@@ -449,17 +456,7 @@ def history(name: str | None, limit: int, database: str | None, output: str) -> 
     show_default=True,
     help="Who fires, as recorded in the history.",
 )
-@drills_dir_option
-@gamedays_dir_option
-@backups_dir_option
-@reports_dir_option
-@policy_option
-@kubeconfig_option
-@context_option("the drill's, else current")
-@webhook_option
-@slack_option
-@database_option
-@signing_key_option
+@with_fire_options
 @output_option("machine-readable output on stdout.")
 def fire_command(
     name: str,
@@ -492,14 +489,11 @@ def fire_command(
       drill schedule fire pod-kill
       drill schedule fire weekly --target gameday:quarterly-resilience --output json
     """
-    import signal
-
     # Read before the fire: a broken key must stop it before anything is touched.
     ledger_key = load_signing_key_option(signing_key)
     # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
     # running drill rolls back and reports; before the drill, the skip is recorded.
-    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
+    with stopping_on_sigterm():
         record = _fire(
             name,
             target=target,
@@ -517,8 +511,6 @@ def fire_command(
             signing_key=ledger_key,
             signing_key_file=signing_key,
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
     _print_fire(record, output)
     if record.outcome.value == "ran":
         sys.exit(EXIT_CODES.get(record.verdict or "error", 3))
@@ -552,7 +544,7 @@ def _fire(
     from drillkit.scheduling.schedules import TargetKind, get_schedule
 
     when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
-    progress = _progress()
+    progress = progress_printer()
     with _open(database) as db:
         stored = get_schedule(db, name)
         if target is not None:
@@ -642,12 +634,8 @@ def _fire_options(
     metavar="PVC",
     help="PersistentVolumeClaim for reports (default: an emptyDir; the summary is logged).",
 )
-@click.option(
-    "-o",
-    "--output-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the manifests here (default: stdout).",
+@file_option(
+    "-o", "--output-file", default=None, help="Write the manifests here (default: stdout)."
 )
 @drills_dir_option
 @gamedays_dir_option
@@ -776,17 +764,7 @@ def scheduler() -> None:
     show_default=True,
     help="How long stopping waits for running drills before killing them.",
 )
-@drills_dir_option
-@gamedays_dir_option
-@backups_dir_option
-@reports_dir_option
-@policy_option
-@kubeconfig_option
-@context_option("the drill's, else current")
-@webhook_option
-@slack_option
-@database_option
-@signing_key_option
+@with_fire_options
 def run_scheduler(
     scheduler_id: str | None,
     port: int,
@@ -915,25 +893,6 @@ def run_scheduler(
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def waiter(event: threading.Event) -> Callable[[float], None]:
-    """Waits that Ctrl-C or SIGTERM can interrupt (a game day's pauses)."""
-
-    def wait(seconds: float) -> None:
-        event.wait(seconds)
-
-    return wait
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _progress() -> Any:
-    from drillkit.cli.output import progress_printer
-
-    return progress_printer()
-
-
 def _notifier(webhooks: tuple[str, ...], slack_webhooks: tuple[str, ...]) -> Notifier:
     from drillkit.scheduling.notifications import Notifier
 
@@ -951,17 +910,11 @@ def _parse_target(text: str) -> tuple[TargetKind, str]:
 
 
 def _parse_time(text: str) -> datetime:
-    from drillkit.errors import InvalidInput
-
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            f"--fire-time {text!r}: use RFC 3339, such as 2026-12-01T09:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidInput(f"--fire-time {text!r}: give a time zone offset or Z")
-    return moment.astimezone(UTC)
+    return parse_zoned_time(
+        text.replace("Z", "+00:00"),
+        not_a_time=f"--fire-time {text!r}: use RFC 3339, such as 2026-12-01T09:00:00Z",
+        no_zone=f"--fire-time {text!r}: give a time zone offset or Z",
+    )
 
 
 def _show_time(moment: datetime, schedule: Schedule) -> str:
