@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from drillkit.scheduling.history import FireRecord
     from drillkit.scheduling.notifications import Notifier
     from drillkit.scheduling.schedules import Schedule, TargetKind
-    from drillkit.signing import SigningKey
 
 
 class DurationType(click.ParamType[timedelta, Any]):
@@ -489,53 +488,6 @@ def fire_command(
       drill schedule fire pod-kill
       drill schedule fire weekly --target gameday:quarterly-resilience --output json
     """
-    # Read before the fire: a broken key must stop it before anything is touched.
-    ledger_key = load_signing_key_option(signing_key)
-    # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
-    # running drill rolls back and reports; before the drill, the skip is recorded.
-    with stopping_on_sigterm():
-        record = _fire(
-            name,
-            target=target,
-            fire_time=fire_time,
-            scheduler_id=scheduler_id,
-            drills_dir=drills_dir,
-            gamedays_dir=gamedays_dir,
-            backups_dir=backups_dir,
-            reports_dir=reports_dir,
-            policy_file=policy_file,
-            kubeconfig=kubeconfig,
-            context=context,
-            notifier=_notifier(webhooks, slack_webhooks),
-            database=database,
-            signing_key=ledger_key,
-            signing_key_file=signing_key,
-        )
-    _print_fire(record, output)
-    if record.outcome.value == "ran":
-        sys.exit(EXIT_CODES.get(record.verdict or "error", 3))
-    if record.outcome.value == "error":
-        sys.exit(3)
-
-
-def _fire(
-    name: str,
-    *,
-    target: str | None,
-    fire_time: str | None,
-    scheduler_id: str,
-    drills_dir: Path,
-    gamedays_dir: Path,
-    backups_dir: Path,
-    reports_dir: Path,
-    policy_file: Path,
-    kubeconfig: Path | None,
-    context: str | None,
-    notifier: Notifier,
-    database: str | None,
-    signing_key: SigningKey | None,
-    signing_key_file: Path | None,
-) -> FireRecord:
     from drillkit.errors import InvalidInput
     from drillkit.running.recorder import SystemClock
     from drillkit.running.runner import operator_identity
@@ -543,52 +495,63 @@ def _fire(
     from drillkit.scheduling.history import Fire
     from drillkit.scheduling.schedules import TargetKind, get_schedule
 
-    when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
-    progress = progress_printer()
-    with _open(database) as db:
-        stored = get_schedule(db, name)
-        if target is not None:
-            kind, target_name = _parse_target(target)
-        elif stored is not None:
-            kind, target_name = stored.kind, stored.target
-        else:
-            kind, target_name = TargetKind.DRILL, name
-        if stored is not None and (stored.kind, stored.target) != (kind, target_name):
-            raise InvalidInput(
-                f"schedule {name!r} runs {stored.kind} {stored.target}, not {kind} {target_name}"
+    # Read before the fire: a broken key must stop it before anything is touched.
+    ledger_key = load_signing_key_option(signing_key)
+    # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
+    # running drill rolls back and reports; before the drill, the skip is recorded.
+    with stopping_on_sigterm():
+        notifier = _notifier(webhooks, slack_webhooks)
+        when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
+        progress = progress_printer()
+        with _open(database) as db:
+            stored = get_schedule(db, name)
+            if target is not None:
+                kind, target_name = _parse_target(target)
+            elif stored is not None:
+                kind, target_name = stored.kind, stored.target
+            else:
+                kind, target_name = TargetKind.DRILL, name
+            if stored is not None and (stored.kind, stored.target) != (kind, target_name):
+                raise InvalidInput(
+                    f"schedule {name!r} runs {stored.kind} {stored.target}, "
+                    f"not {kind} {target_name}"
+                )
+            setup = FireSetup(
+                drills_dir=drills_dir.absolute(),
+                gamedays_dir=gamedays_dir.absolute(),
+                backups_dir=backups_dir.absolute(),
+                reports_dir=reports_dir.absolute(),
+                policy_file=policy_file.absolute(),
+                options=_fire_options(
+                    db, name, stored is not None, kubeconfig, context, signing_key
+                ),
+                operator=operator_identity(),
+                signing_key=ledger_key,
             )
-        setup = FireSetup(
-            drills_dir=drills_dir.absolute(),
-            gamedays_dir=gamedays_dir.absolute(),
-            backups_dir=backups_dir.absolute(),
-            reports_dir=reports_dir.absolute(),
-            policy_file=policy_file.absolute(),
-            options=_fire_options(
-                db, name, stored is not None, kubeconfig, context, signing_key_file
-            ),
-            operator=operator_identity(),
-            signing_key=signing_key,
-        )
-        stop_waiting = threading.Event()
-        record = fire(
-            Fire(
-                schedule=name,
-                kind=kind,
-                target=target_name,
-                fire_time=when,
-                scheduler=scheduler_id,
-            ),
-            database=db,
-            policies=lambda: target_policies(kind, target_name, setup),
-            launch=lambda: launch_target(
-                kind, target_name, setup, on_message=progress, wait=waiter(stop_waiting)
-            ),
-            clock=SystemClock(),
-            notifier=notifier,
-            ledger=setup.reports_dir,
-            signing_key=signing_key,
-        )
-    return record
+            stop_waiting = threading.Event()
+            record = fire(
+                Fire(
+                    schedule=name,
+                    kind=kind,
+                    target=target_name,
+                    fire_time=when,
+                    scheduler=scheduler_id,
+                ),
+                database=db,
+                policies=lambda: target_policies(kind, target_name, setup),
+                launch=lambda: launch_target(
+                    kind, target_name, setup, on_message=progress, wait=waiter(stop_waiting)
+                ),
+                clock=SystemClock(),
+                notifier=notifier,
+                ledger=setup.reports_dir,
+                signing_key=ledger_key,
+            )
+    _print_fire(record, output)
+    if record.outcome.value == "ran":
+        sys.exit(EXIT_CODES.get(record.verdict or "error", 3))
+    if record.outcome.value == "error":
+        sys.exit(3)
 
 
 def _fire_options(
