@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import sys
 import threading
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from drillkit.cli.options import (
-    F,
     context_option,
     directory_option,
     drills_dir_option,
@@ -99,9 +100,68 @@ slack_option = click.option(
 )
 
 
-def with_fire_options(command: F) -> F:
-    """The options of a fire: ``drill schedule fire`` takes them, and ``drill scheduler run``
-    takes the same and passes them on to the fire it starts for each schedule."""
+@dataclass(frozen=True, kw_only=True)
+class FireSettings:
+    """The options of a fire: where it finds its files, the cluster it acts on, whom it
+    notifies, where it records and the key it signs with.
+
+    ``drill schedule fire`` takes them, and ``drill scheduler run`` takes the same and passes
+    them on to the ``drill schedule fire`` process it starts for each fire.
+    """
+
+    drills_dir: Path
+    gamedays_dir: Path
+    backups_dir: Path
+    reports_dir: Path
+    policy_file: Path
+    kubeconfig: Path | None
+    context: str | None
+    webhooks: tuple[str, ...]
+    slack_webhooks: tuple[str, ...]
+    database: str | None
+    signing_key: Path | None
+
+    def fire_arguments(self) -> list[str]:
+        """The options of a fire, as the command line of the fire process; all but the
+        database, which may hold a password and goes through the environment instead."""
+        arguments = [
+            "--drills-dir", str(self.drills_dir.absolute()),
+            "--gamedays-dir", str(self.gamedays_dir.absolute()),
+            "--backups-dir", str(self.backups_dir.absolute()),
+            "--reports-dir", str(self.reports_dir.absolute()),
+            "--policy", str(self.policy_file.absolute()),
+        ]  # fmt: skip
+        if self.kubeconfig is not None:
+            arguments += ["--kubeconfig", str(self.kubeconfig.absolute())]
+        if self.context is not None:
+            arguments += ["--context", self.context]
+        for url in self.webhooks:
+            arguments += ["--webhook", url]
+        for url in self.slack_webhooks:
+            arguments += ["--slack-webhook", url]
+        if self.signing_key is not None:
+            # Each fire signs its run and skips with the same key as the scheduler's own skips.
+            arguments += ["--signing-key", str(self.signing_key.expanduser().absolute())]
+        return arguments
+
+    def notifier(self) -> Notifier:
+        """Sends the messages of a fire to the webhooks and Slack webhooks given."""
+        from drillkit.scheduling.notifications import Notifier
+
+        return Notifier(webhooks=self.webhooks, slack_webhooks=self.slack_webhooks)
+
+
+def with_fire_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Adds the options of a fire to ``command``, which receives them as one
+    ``settings: FireSettings``."""
+    names = [field.name for field in fields(FireSettings)]
+
+    @functools.wraps(command)
+    def given_settings(**given: Any) -> None:
+        settings = FireSettings(**{name: given.pop(name) for name in names})
+        command(settings=settings, **given)
+
+    decorated: Callable[..., None] = given_settings
     for option in reversed(
         (
             drills_dir_option,
@@ -117,8 +177,8 @@ def with_fire_options(command: F) -> F:
             signing_key_option,
         )
     ):
-        command = option(command)
-    return command
+        decorated = option(decorated)
+    return decorated
 
 
 def _open(database_url: str | None) -> Database:
@@ -462,17 +522,7 @@ def fire_command(
     target: str | None,
     fire_time: str | None,
     scheduler_id: str,
-    drills_dir: Path,
-    gamedays_dir: Path,
-    backups_dir: Path,
-    reports_dir: Path,
-    policy_file: Path,
-    kubeconfig: Path | None,
-    context: str | None,
-    webhooks: tuple[str, ...],
-    slack_webhooks: tuple[str, ...],
-    database: str | None,
-    signing_key: Path | None,
+    settings: FireSettings,
     output: str,
 ) -> None:
     """Fire a schedule now, as the scheduler would: claim, check policies, run, record.
@@ -496,14 +546,14 @@ def fire_command(
     from drillkit.scheduling.schedules import TargetKind, get_schedule
 
     # Read before the fire: a broken key must stop it before anything is touched.
-    ledger_key = load_signing_key_option(signing_key)
+    ledger_key = load_signing_key_option(settings.signing_key)
     # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
     # running drill rolls back and reports; before the drill, the skip is recorded.
     with stopping_on_sigterm():
-        notifier = _notifier(webhooks, slack_webhooks)
+        notifier = settings.notifier()
         when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
         progress = progress_printer()
-        with _open(database) as db:
+        with _open(settings.database) as db:
             stored = get_schedule(db, name)
             if target is not None:
                 kind, target_name = _parse_target(target)
@@ -517,14 +567,12 @@ def fire_command(
                     f"not {kind} {target_name}"
                 )
             setup = FireSetup(
-                drills_dir=drills_dir.absolute(),
-                gamedays_dir=gamedays_dir.absolute(),
-                backups_dir=backups_dir.absolute(),
-                reports_dir=reports_dir.absolute(),
-                policy_file=policy_file.absolute(),
-                options=_fire_options(
-                    db, name, stored is not None, kubeconfig, context, signing_key
-                ),
+                drills_dir=settings.drills_dir.absolute(),
+                gamedays_dir=settings.gamedays_dir.absolute(),
+                backups_dir=settings.backups_dir.absolute(),
+                reports_dir=settings.reports_dir.absolute(),
+                policy_file=settings.policy_file.absolute(),
+                options=_fire_options(db, name, stored is not None, settings),
                 operator=operator_identity(),
                 signing_key=ledger_key,
             )
@@ -558,15 +606,15 @@ def _fire_options(
     database: Database,
     name: str,
     stored: bool,
-    kubeconfig: Path | None,
-    context: str | None,
-    signing_key: Path | None,
+    settings: FireSettings,
 ) -> RunOptions:
     """Run options of a fire; a schedule added with --confirm-production passes it on."""
     from drillkit.running.runner import RunOptions
     from drillkit.scheduling.schedules import production_confirmation
 
-    options = RunOptions(kubeconfig=kubeconfig, context=context, signing_key=signing_key)
+    options = RunOptions(
+        kubeconfig=settings.kubeconfig, context=settings.context, signing_key=settings.signing_key
+    )
     confirmation = production_confirmation(database, name) if stored else None
     if confirmation is None:
         return options
@@ -735,17 +783,7 @@ def run_scheduler(
     max_parallel: int,
     on_stop: str,
     stop_timeout: timedelta,
-    drills_dir: Path,
-    gamedays_dir: Path,
-    backups_dir: Path,
-    reports_dir: Path,
-    policy_file: Path,
-    kubeconfig: Path | None,
-    context: str | None,
-    webhooks: tuple[str, ...],
-    slack_webhooks: tuple[str, ...],
-    database: str | None,
-    signing_key: Path | None,
+    settings: FireSettings,
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C.
 
@@ -774,7 +812,7 @@ def run_scheduler(
 
     identity = ensure_scheduler_id(scheduler_id or socket.gethostname())
     # Read at start: a broken key must stop the scheduler, not each of its fires.
-    ledger_key = load_signing_key_option(signing_key)
+    ledger_key = load_signing_key_option(settings.signing_key)
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
@@ -784,37 +822,19 @@ def run_scheduler(
     root.setLevel(logging.INFO)
     log = logging.getLogger("drillkit.scheduling")
 
-    db = _open(database)
-    arguments = [
-        "--drills-dir", str(drills_dir.absolute()),
-        "--gamedays-dir", str(gamedays_dir.absolute()),
-        "--backups-dir", str(backups_dir.absolute()),
-        "--reports-dir", str(reports_dir.absolute()),
-        "--policy", str(policy_file.absolute()),
-    ]  # fmt: skip
-    if kubeconfig is not None:
-        arguments += ["--kubeconfig", str(kubeconfig.absolute())]
-    if context is not None:
-        arguments += ["--context", context]
-    for url in webhooks:
-        arguments += ["--webhook", url]
-    for url in slack_webhooks:
-        arguments += ["--slack-webhook", url]
-    if signing_key is not None:
-        # Each fire signs its run and skips with the same key as the scheduler's own skips.
-        arguments += ["--signing-key", str(signing_key.expanduser().absolute())]
+    db = _open(settings.database)
     # The database URL may hold a password: the fires get it from the environment,
     # not from their command line, which every local user can read.
     environment = dict(os.environ, DRILL_SCHEDULER_DATABASE=db.url)
-    processes = FireProcesses(arguments=arguments, environment=environment)
+    processes = FireProcesses(arguments=settings.fire_arguments(), environment=environment)
     daemon = DrillScheduler(
         db,
         scheduler_id=identity,
         processes=processes,
-        notifier=_notifier(webhooks, slack_webhooks),
+        notifier=settings.notifier(),
         refresh_interval=refresh.total_seconds(),
         max_parallel=max_parallel,
-        ledger=reports_dir.absolute(),
+        ledger=settings.reports_dir.absolute(),
         signing_key=ledger_key,
     )
     stop = threading.Event()
@@ -833,9 +853,9 @@ def run_scheduler(
     # As `drill run` does: what a crashed run (or a killed scheduler) left is reverted first,
     # and the runs it killed are reported as interrupted.
     recover_leftovers(
-        RunOptions(kubeconfig=kubeconfig, context=context),
+        RunOptions(kubeconfig=settings.kubeconfig, context=settings.context),
         on_message=log.info,
-        reports_dir=reports_dir.absolute(),
+        reports_dir=settings.reports_dir.absolute(),
         signing_key=ledger_key,
     )
     daemon.start()
@@ -854,12 +874,6 @@ def run_scheduler(
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def _notifier(webhooks: tuple[str, ...], slack_webhooks: tuple[str, ...]) -> Notifier:
-    from drillkit.scheduling.notifications import Notifier
-
-    return Notifier(webhooks=webhooks, slack_webhooks=slack_webhooks)
 
 
 def _parse_target(text: str) -> tuple[TargetKind, str]:
