@@ -21,8 +21,14 @@ from typing import Any
 
 import click
 
-from drillkit.cli.evidence import signing_key_option
-from drillkit.cli.options import context_option, kubeconfig_option, output_option
+from drillkit.cli.options import (
+    context_option,
+    file_option,
+    kubeconfig_option,
+    load_signing_key_option,
+    output_option,
+    signing_key_option,
+)
 from drillkit.cli.output import progress_printer
 
 _store_option = click.option(
@@ -33,9 +39,8 @@ _store_option = click.option(
     "($DRILLKIT_BACKUP_STORE; S3 endpoint from $DRILLKIT_S3_ENDPOINT).",
 )
 
-_verify_key_option = click.option(
+_verify_key_option = file_option(
     "--verify-key",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     envvar="DRILL_VERIFY_KEY",
     help="Refuse a backup whose catalogue entry this Ed25519 public key (PEM) did not sign "
@@ -69,9 +74,8 @@ def create(
     from drillkit.drivers.backups import create_backup
     from drillkit.drivers.kubernetes import Cluster
     from drillkit.drivers.objectstore import open_store
-    from drillkit.signing import signing_key_at
 
-    signer = signing_key_at(signing_key)
+    signer = load_signing_key_option(signing_key)
     opened = open_store(store)
     with Cluster.connect(kubeconfig, context) as cluster:
         info = create_backup(cluster, opened, list(namespaces), signer=signer)

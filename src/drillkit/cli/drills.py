@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from drillkit.cli.options import drills_dir_option
+from drillkit.cli.running import is_experiment_file, resolve_drill
 
 
 @click.command()
@@ -24,7 +25,6 @@ def validate(paths: tuple[Path, ...], drills_dir: Path) -> None:
       drill validate
       drill validate drills/zone-failure.yaml experiments/zone-failure.yaml
     """
-    from drillkit.cli.run import is_experiment_file
     from drillkit.errors import InvalidInput
     from drillkit.model.loading import load_drill
     from drillkit.running.chaostoolkit import load_experiment
@@ -82,8 +82,6 @@ def list_drills(drills_dir: Path) -> None:
 def show(name: str, drills_dir: Path) -> None:
     """Show a drill with every default filled in, as drill run will use it."""
     import yaml
-
-    from drillkit.cli.run import resolve_drill
 
     drill = resolve_drill(name, drills_dir)
     document = drill.model_dump(mode="json", exclude_none=True)

@@ -4,55 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from drillkit.cli.options import output_option, reports_dir_option
+from drillkit.cli.options import (
+    file_option,
+    load_signing_key_option,
+    moment_callback,
+    output_option,
+    reports_dir_option,
+    signing_key_option,
+    start_of,
+)
 
 if TYPE_CHECKING:
     from drillkit.evidence.verify import Verification
-    from drillkit.signing import SigningKey
-
-signing_key_option = click.option(
-    "--signing-key",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="DRILL_SIGNING_KEY",
-    help="Ed25519 private key (PEM) that signs ledger entries, bundles and backup catalogue "
-    "entries [env: DRILL_SIGNING_KEY]. Create one with: drill evidence keygen.",
-)
-
-
-def parse_moment(text: str) -> datetime | date:
-    """A day (2025-03-31) or an RFC 3339 time with its zone (2025-03-31T12:00:00Z), in UTC."""
-    from drillkit.errors import InvalidInput
-
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"{text!r} is not a date (2025-03-31) or a UTC time (2025-03-31T12:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidInput(f"{text!r} has no time zone; end it with Z for UTC")
-    return moment.astimezone(UTC)
-
-
-def _moment_option(
-    context: click.Context, parameter: click.Parameter, value: str | None
-) -> datetime | date | None:
-    from drillkit.errors import InvalidInput
-
-    try:
-        return None if value is None else parse_moment(value)
-    except InvalidInput as error:
-        raise click.BadParameter(str(error), context, parameter) from error
 
 
 @click.group()
@@ -107,14 +76,13 @@ def keygen(path: Path | None) -> None:
 @click.option(
     "--since",
     metavar="DATE",
-    callback=_moment_option,
+    callback=moment_callback,
     default=None,
     help="Re-read the report files of runs started since this date only (the chain is "
     "always checked whole).",
 )
-@click.option(
+@file_option(
     "--public-key",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     envvar="DRILL_VERIFY_KEY",
     help="Check every signature with this Ed25519 public key (PEM) [env: DRILL_VERIFY_KEY]; "
@@ -160,7 +128,7 @@ def verify(
     anchors = [parse_anchor(text) for text in heads]
     result = verify_ledger(
         reports_dir,
-        since=_start_of(since) if since is not None else None,
+        since=start_of(since) if since is not None else None,
         verify_key=verify_key_for(public_key, signing_key),
         anchors=anchors,
     )
@@ -177,7 +145,7 @@ def verify(
     "--from",
     "start",
     metavar="DATE",
-    callback=_moment_option,
+    callback=moment_callback,
     required=True,
     help="First day of the period (2025-01-01), or a UTC time (2025-01-01T00:00:00Z).",
 )
@@ -185,7 +153,7 @@ def verify(
     "--to",
     "end",
     metavar="DATE",
-    callback=_moment_option,
+    callback=moment_callback,
     required=True,
     help="Last day of the period, included; or a UTC time, excluded.",
 )
@@ -196,19 +164,11 @@ def verify(
     metavar="ID",
     help="Only runs that are evidence for this control (e.g. SOC2-A1.3). Repeatable.",
 )
-@click.option(
-    "-o",
-    "--output",
-    "output_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The bundle to write (a .zip).",
-)
-@click.option(
+@file_option("-o", "--output", "output_path", required=True, help="The bundle to write (a .zip).")
+@file_option(
     "--controls",
     "controls_files",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
     envvar="DRILL_CONTROLS",
     help="A YAML control catalogue adding to or overriding the shipped one "
     "[env: DRILL_CONTROLS]. See: drill evidence controls.",
@@ -248,11 +208,9 @@ def export(
     from drillkit.evidence.controls import load_catalogue
     from drillkit.evidence.export import export_bundle
 
-    period_start = _start_of(start)
+    period_start = start_of(start)
     period_end = _end_of(end)
-    from drillkit.signing import signing_key_at
-
-    key = signing_key_at(signing_key)
+    key = load_signing_key_option(signing_key)
     result = export_bundle(
         reports_dir,
         output_path,
@@ -299,9 +257,7 @@ def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
         for run_dir in find_unrecorded_runs(reports_dir):
             click.echo(f"would adopt {run_dir}")
         return
-    from drillkit.signing import signing_key_at
-
-    key = signing_key_at(signing_key)
+    key = load_signing_key_option(signing_key)
     for finalised in finalise_interrupted_runs(reports_dir, signing_key=key):
         click.echo(finalised.describe())
     entries = adopt_runs(reports_dir, signing_key=key)
@@ -312,11 +268,10 @@ def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
 
 
 @evidence.command(name="controls")
-@click.option(
+@file_option(
     "--controls",
     "controls_files",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
     envvar="DRILL_CONTROLS",
     help="Extra catalogue files [env: DRILL_CONTROLS].",
 )
@@ -343,39 +298,11 @@ def list_controls(controls_files: tuple[Path, ...]) -> None:
             click.echo(f"{'':<18}{aliases}")
 
 
-def load_signing_key_option(path: Path | None) -> SigningKey | None:
-    """The signing key named by ``--signing-key``/``DRILL_SIGNING_KEY``, read before a run
-    so a broken key stops it before anything is touched."""
-    from drillkit.signing import signing_key_at
-
-    return signing_key_at(path)
-
-
-def enter_gameday(reports_dir: Path, gameday_dir: Path, signing_key: SigningKey | None) -> None:
-    """Add a just-written game-day report to the ledger; on failure, say where it is."""
-    from drillkit.errors import DrillError
-    from drillkit.evidence.ledger import append_gameday
-
-    try:
-        append_gameday(reports_dir, gameday_dir, signing_key=signing_key)
-    except DrillError as error:
-        raise DrillError(
-            f"the game-day report was written to {gameday_dir} but not entered in the "
-            f"ledger: {error}"
-        ) from error
-
-
-def _start_of(moment: datetime | date) -> datetime:
-    if isinstance(moment, datetime):
-        return moment
-    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
-
-
 def _end_of(moment: datetime | date) -> datetime:
     # A day given as the end of a period includes the whole day.
     if isinstance(moment, datetime):
         return moment
-    return _start_of(moment) + timedelta(days=1)
+    return start_of(moment) + timedelta(days=1)
 
 
 def _print_verification(result: Verification) -> None:

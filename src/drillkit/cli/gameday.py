@@ -5,18 +5,25 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from drillkit.cli.evidence import enter_gameday, load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
+    gamedays_dir_option,
     kubeconfig_option,
+    load_signing_key_option,
     output_option,
     reports_dir_option,
+    signing_key_option,
 )
-from drillkit.cli.schedule import EXIT_CODES, gamedays_dir_option, waiter
+from drillkit.cli.output import progress_printer, verdict_colour
+from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
+
+if TYPE_CHECKING:
+    from drillkit.signing import SigningKey
 
 
 @click.group()
@@ -82,10 +89,8 @@ def run_gameday_command(
     Exit codes: 0 every drill met its objectives; 1 one missed, or the game day stopped
     early; 2 invalid game day; 3 a drill could not run.
     """
-    import signal
     import threading
 
-    from drillkit.cli.output import progress_printer
     from drillkit.running.runner import RunOptions, operator_identity
     from drillkit.scheduling.gamedays import (
         find_gameday_file,
@@ -117,11 +122,7 @@ def run_gameday_command(
         except click.Abort:
             return False  # no answer (end of input) is no confirmation
 
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
+    with stopping_on_sigterm():
         record = run_gameday(
             definition,
             run_drill=launcher.run,
@@ -130,21 +131,18 @@ def run_gameday_command(
             operator=operator_identity(),
             on_message=progress,
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
     report_dir = write_gameday_report(record, reports_dir)
-    enter_gameday(reports_dir, report_dir, ledger_key)
+    _enter_gameday(reports_dir, report_dir, ledger_key)
     if output == "json":
         from drillkit.scheduling.gamedays import render_gameday_json
 
         click.echo(json.dumps({**render_gameday_json(record), "report_dir": str(report_dir)}))
     else:
-        colours = {"met": "green", "missed": "red", "error": "red"}
         click.echo()
         click.secho(
             f"game day {record.name}: {record.verdict.value.upper()}",
             bold=True,
-            fg=colours.get(record.verdict.value, "yellow"),
+            fg=verdict_colour(record.verdict.value),
         )
         for step in record.steps:
             detail = f" (run {step.run_id})" if step.run_id else ""
@@ -155,6 +153,20 @@ def run_gameday_command(
             click.echo(f"  stopped early: {record.stopped}")
         click.echo(f"  report: {report_dir / 'gameday.md'}")
     sys.exit(EXIT_CODES.get(record.verdict.value, 1))
+
+
+def _enter_gameday(reports_dir: Path, gameday_dir: Path, signing_key: SigningKey | None) -> None:
+    """Add a just-written game-day report to the ledger; on failure, say where it is."""
+    from drillkit.errors import DrillError
+    from drillkit.evidence.ledger import append_gameday
+
+    try:
+        append_gameday(reports_dir, gameday_dir, signing_key=signing_key)
+    except DrillError as error:
+        raise DrillError(
+            f"the game-day report was written to {gameday_dir} but not entered in the "
+            f"ledger: {error}"
+        ) from error
 
 
 @gameday.command("list")

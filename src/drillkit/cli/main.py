@@ -2,6 +2,8 @@
 
 Subcommands live in sibling modules and import heavy libraries (the Kubernetes
 client, chaoslib, matplotlib) inside their functions, so ``drill --help`` stays fast.
+Only this module imports the command modules; they never import each other, and take
+what they share from ``options``, ``output`` and ``running`` (an import-linter contract).
 
 Exit codes: 0 objectives met; 1 missed, deviated or aborted; 2 usage error or an
 invalid drill; 3 the drill could not run (cluster unreachable, lab failed, lock held).

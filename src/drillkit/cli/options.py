@@ -1,36 +1,71 @@
-"""Options shared by several commands."""
+"""Options shared by several commands, and the functions that read what they give.
+
+Command modules take the options they share from here, never from each other (an
+import-linter contract keeps the command modules independent).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+if TYPE_CHECKING:
+    from drillkit.signing import SigningKey
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-drills_dir_option = click.option(
+
+def directory_option(name: str, *, default: str, envvar: str, help: str) -> Callable[[F], F]:
+    """A directory option with a default shown in ``--help`` and an environment variable."""
+    return click.option(
+        name,
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        envvar=envvar,
+        help=help,
+    )
+
+
+def file_option(*declarations: str, **settings: Any) -> Callable[[F], F]:
+    """An option that names a file (never a directory), given to the command as a ``Path``;
+    ``settings`` are click's (default, required, envvar, help...)."""
+    return click.option(*declarations, type=click.Path(dir_okay=False, path_type=Path), **settings)
+
+
+drills_dir_option = directory_option(
     "--drills-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("drills"),
-    show_default=True,
+    default="drills",
     envvar="DRILL_DRILLS_DIR",
     help="Where drills are found by name.",
 )
-reports_dir_option = click.option(
+gamedays_dir_option = directory_option(
+    "--gamedays-dir",
+    default="gamedays",
+    envvar="DRILL_GAMEDAYS_DIR",
+    help="Where game days are found by name.",
+)
+reports_dir_option = directory_option(
     "--reports-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reports"),
-    show_default=True,
+    default="reports",
     envvar="DRILL_REPORTS_DIR",
     help="Where run reports are written: <dir>/<drill>/<run-id>/.",
 )
-kubeconfig_option = click.option(
+kubeconfig_option = file_option(
     "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
+)
+signing_key_option = file_option(
+    "--signing-key",
+    default=None,
+    envvar="DRILL_SIGNING_KEY",
+    help="Ed25519 private key (PEM) that signs ledger entries, bundles and backup catalogue "
+    "entries [env: DRILL_SIGNING_KEY]. Create one with: drill evidence keygen.",
 )
 
 
@@ -48,3 +83,68 @@ def output_option(json_gives: str) -> Callable[[F], F]:
         show_default=True,
         help=f"json: {json_gives}",
     )
+
+
+def load_signing_key_option(path: Path | None) -> SigningKey | None:
+    """The signing key named by ``--signing-key``/``DRILL_SIGNING_KEY``; commands that
+    change something read it before their first change, so a broken key stops them
+    before anything is touched."""
+    from drillkit.signing import signing_key_at
+
+    return signing_key_at(path)
+
+
+def parse_moment(text: str) -> datetime | date:
+    """A day (2025-03-31) or an RFC 3339 time with its zone (2025-03-31T12:00:00Z), in UTC."""
+    from drillkit.errors import InvalidInput
+
+    text = text.strip()
+    not_a_moment = f"{text!r} is not a date (2025-03-31) or a UTC time (2025-03-31T12:00:00Z)"
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(not_a_moment) from None
+    return parse_zoned_time(
+        text,
+        not_a_time=not_a_moment,
+        no_zone=f"{text!r} has no time zone; end it with Z for UTC",
+    )
+
+
+def parse_zoned_time(text: str, *, not_a_time: str, no_zone: str) -> datetime:
+    """An ISO 8601 time that names its zone (Z or an offset), in UTC.
+
+    ``not_a_time`` and ``no_zone`` are the messages, in the words of the option given,
+    for text that is not a time and for a time without a zone: a time without one would
+    be read in this machine's zone, which a schedule or an audit period must not depend on.
+    """
+    from drillkit.errors import InvalidInput
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(not_a_time) from None
+    if moment.tzinfo is None:
+        raise InvalidInput(no_zone)
+    return moment.astimezone(UTC)
+
+
+def start_of(moment: datetime | date) -> datetime:
+    """When a moment begins: a day at its midnight UTC, a time as it is."""
+    if isinstance(moment, datetime):
+        return moment
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+def moment_callback(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> datetime | date | None:
+    """Click callback that reads a day or a UTC time with ``parse_moment``, as a usage error
+    naming the option when it is neither."""
+    from drillkit.errors import InvalidInput
+
+    try:
+        return None if value is None else parse_moment(value)
+    except InvalidInput as error:
+        raise click.BadParameter(str(error), context, parameter) from error

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import click
 
+_VERDICT_COLOURS = {"met": "green", "missed": "red", "error": "red"}
+
 
 def progress_printer(prefix: str = "") -> Callable[[str], None]:
     """A progress callback that prints one line per step with the elapsed time."""
@@ -20,3 +22,8 @@ def progress_printer(prefix: str = "") -> Callable[[str], None]:
         click.echo(f"{stamp} {prefix}{message}", err=True)
 
     return report
+
+
+def verdict_colour(verdict: str) -> str:
+    """The colour a verdict is shown in: green met, red missed or error, yellow the rest."""
+    return _VERDICT_COLOURS.get(verdict, "yellow")

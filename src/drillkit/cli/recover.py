@@ -6,8 +6,13 @@ from pathlib import Path
 
 import click
 
-from drillkit.cli.evidence import load_signing_key_option, signing_key_option
-from drillkit.cli.options import context_option, kubeconfig_option, reports_dir_option
+from drillkit.cli.options import (
+    context_option,
+    kubeconfig_option,
+    load_signing_key_option,
+    reports_dir_option,
+    signing_key_option,
+)
 
 
 @click.command()

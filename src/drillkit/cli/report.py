@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from drillkit.cli.options import output_option, reports_dir_option
+from drillkit.cli.options import (
+    file_option,
+    output_option,
+    parse_moment,
+    reports_dir_option,
+    start_of,
+)
 
 
 @click.group()
@@ -106,21 +112,14 @@ def _explain_unfinished(run_dir: Path) -> str:
     metavar="DATE",
     help="Only runs started on or after this day (2025-01-01) or UTC time.",
 )
-@click.option(
+@file_option(
     "-o",
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Where to write the HTML page with the charts [default: <reports-dir>/trend.html].",
 )
-@click.option(
-    "--pdf",
-    "pdf_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the page as a PDF here.",
-)
+@file_option("--pdf", "pdf_path", default=None, help="Also write the page as a PDF here.")
 @output_option("one object per drill (runs, pass_rate, mttr_seconds, points).")
 def trend(
     drill: str | None,
@@ -146,19 +145,11 @@ def trend(
     import json
     from datetime import UTC, datetime
 
-    from drillkit.cli.evidence import parse_moment
     from drillkit.files import write_atomically
     from drillkit.model.measurement import format_seconds
     from drillkit.reporting.trend import load_trend_points, measure_trends, render_trend_html
 
-    start = None
-    if since is not None:
-        moment = parse_moment(since)
-        start = (
-            moment
-            if isinstance(moment, datetime)
-            else datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
-        )
+    start = start_of(parse_moment(since)) if since is not None else None
     trends = measure_trends(load_trend_points(reports_dir, drill, since=start))
     page = render_trend_html(trends, generated=datetime.now(UTC))
     target = html_path or reports_dir / "trend.html"
@@ -222,11 +213,10 @@ def trend(
 @report.command(name="pdf")
 @click.argument("run", default="latest")
 @reports_dir_option
-@click.option(
+@file_option(
     "-o",
     "--output",
     "output_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="The PDF to write [default: <drill>-<run-id>.pdf here].",
 )

@@ -13,14 +13,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from drillkit.cli.evidence import load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
     kubeconfig_option,
+    load_signing_key_option,
     output_option,
     reports_dir_option,
+    signing_key_option,
 )
+from drillkit.cli.output import verdict_colour
+from drillkit.cli.running import EXIT_CODES, resolve_drill
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -30,15 +33,6 @@ if TYPE_CHECKING:
     from drillkit.model.timeline import TimelineEvent
     from drillkit.running.redaction import Secrets
     from drillkit.running.runner import RunOptions
-
-EXIT_CODES = {
-    "met": 0,
-    "missed": 1,
-    "inconclusive": 1,
-    "aborted": 1,
-    "unjudged": 1,
-    "error": 3,
-}
 
 
 @click.command()
@@ -135,67 +129,6 @@ def run(
     else:
         _print_summary(record, report_dir)
     sys.exit(EXIT_CODES[record.outcome.verdict.value])
-
-
-def resolve_drill(name_or_path: str, drills_dir: Path, namespaces: tuple[str, ...] = ()) -> Drill:
-    """A drill by name (drills/NAME.yaml), a drill file, or a plain experiment file, which
-    targets ``namespaces`` when given."""
-    from drillkit.errors import InvalidInput
-    from drillkit.model.loading import load_drill
-
-    path = Path(name_or_path)
-    if not path.is_file():
-        candidates = [drills_dir / f"{name_or_path}.yaml", drills_dir / f"{name_or_path}.yml"]
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            raise InvalidInput(
-                f"no drill named {name_or_path!r}: neither a file nor {candidates[0]}; "
-                f"list drills with: drill list"
-            )
-        path = found
-    if is_experiment_file(path):
-        return _drill_for_experiment(path, namespaces)
-    if namespaces:
-        raise InvalidInput(
-            f"{path}: --namespace is for a plain experiment; a drill file declares "
-            "target.namespaces"
-        )
-    return load_drill(path)
-
-
-def _drill_for_experiment(path: Path, namespaces: tuple[str, ...]) -> Drill:
-    """The drill around a plain experiment: it targets the namespaces its faults name, or
-    those given with --namespace; guardrails still refuse protected ones."""
-    from pydantic import ValidationError
-
-    from drillkit.errors import InvalidInput
-    from drillkit.model.drill import default_drill_for_experiment
-    from drillkit.running.chaostoolkit import load_experiment
-    from drillkit.safety.guardrails import namespaces_named
-
-    if not namespaces:
-        namespaces = namespaces_named(load_experiment(path)) or ("default",)
-    try:
-        return default_drill_for_experiment(path, namespaces)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        raise InvalidInput(
-            f"{path}: namespace {problem['input']!r} is not a valid namespace name: "
-            f"{problem['msg']}"
-        ) from None
-
-
-def is_experiment_file(path: Path) -> bool:
-    """A Chaos Toolkit experiment (JSON, or YAML with a method) rather than a drill file."""
-    import yaml
-
-    if path.suffix == ".json":
-        return True
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
-        return False
-    return isinstance(document, dict) and "method" in document and "experiment" not in document
 
 
 class _ProgressHandler(logging.Handler):
@@ -339,12 +272,9 @@ def _print_summary(record: RunRecord, report_dir: Path) -> None:
     from drillkit.model.measurement import Measurement, format_seconds
 
     outcome = record.outcome
-    colours = {"met": "green", "missed": "red", "error": "red"}
     verdict = outcome.verdict.value.upper()
     click.echo()
-    click.secho(
-        f"{record.drill}: {verdict}", bold=True, fg=colours.get(outcome.verdict.value, "yellow")
-    )
+    click.secho(f"{record.drill}: {verdict}", bold=True, fg=verdict_colour(outcome.verdict.value))
 
     def describe(measurement: Measurement | None, target: float | None) -> str:
         if measurement is None or measurement.seconds is None:

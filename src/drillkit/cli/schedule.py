@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from drillkit.cli.evidence import load_signing_key_option, signing_key_option
 from drillkit.cli.options import (
     context_option,
+    directory_option,
     drills_dir_option,
+    file_option,
+    gamedays_dir_option,
     kubeconfig_option,
+    load_signing_key_option,
     output_option,
+    parse_zoned_time,
     reports_dir_option,
+    signing_key_option,
 )
+from drillkit.cli.output import progress_printer
+from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
 
 if TYPE_CHECKING:
     from drillkit.running.runner import RunOptions
@@ -29,18 +37,6 @@ if TYPE_CHECKING:
     from drillkit.scheduling.history import FireRecord
     from drillkit.scheduling.notifications import Notifier
     from drillkit.scheduling.schedules import Schedule, TargetKind
-    from drillkit.signing import SigningKey
-
-EXIT_CODES = {
-    "met": 0,
-    "taken": 0,
-    "missed": 1,
-    "inconclusive": 1,
-    "aborted": 1,
-    "unjudged": 1,
-    "incomplete": 1,
-    "error": 3,
-}
 
 
 class DurationType(click.ParamType[timedelta, Any]):
@@ -71,26 +67,15 @@ database_option = click.option(
     help="Scheduler database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "
     "(default: a SQLite file in the drillkit state directory; env DRILL_SCHEDULER_DATABASE).",
 )
-gamedays_dir_option = click.option(
-    "--gamedays-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("gamedays"),
-    show_default=True,
-    envvar="DRILL_GAMEDAYS_DIR",
-    help="Where game days are found by name.",
-)
-backups_dir_option = click.option(
+backups_dir_option = directory_option(
     "--backups-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("backups"),
-    show_default=True,
+    default="backups",
     envvar="DRILL_BACKUPS_DIR",
     help="Where backup plans are found by name.",
 )
-policy_option = click.option(
+policy_option = file_option(
     "--policy",
     "policy_file",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=Path("schedule-policy.yaml"),
     show_default=True,
     envvar="DRILL_SCHEDULE_POLICY",
@@ -113,6 +98,87 @@ slack_option = click.option(
     envvar="DRILL_SLACK_WEBHOOKS",
     help="Slack incoming webhook for the same messages (repeatable; env DRILL_SLACK_WEBHOOKS).",
 )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FireSettings:
+    """The options of a fire: where it finds its files, the cluster it acts on, whom it
+    notifies, where it records and the key it signs with.
+
+    ``drill schedule fire`` takes them, and ``drill scheduler run`` takes the same and passes
+    them on to the ``drill schedule fire`` process it starts for each fire.
+    """
+
+    drills_dir: Path
+    gamedays_dir: Path
+    backups_dir: Path
+    reports_dir: Path
+    policy_file: Path
+    kubeconfig: Path | None
+    context: str | None
+    webhooks: tuple[str, ...]
+    slack_webhooks: tuple[str, ...]
+    database: str | None
+    signing_key: Path | None
+
+    def fire_arguments(self) -> list[str]:
+        """The options of a fire, as the command line of the fire process; all but the
+        database, which may hold a password and goes through the environment instead."""
+        arguments = [
+            "--drills-dir", str(self.drills_dir.absolute()),
+            "--gamedays-dir", str(self.gamedays_dir.absolute()),
+            "--backups-dir", str(self.backups_dir.absolute()),
+            "--reports-dir", str(self.reports_dir.absolute()),
+            "--policy", str(self.policy_file.absolute()),
+        ]  # fmt: skip
+        if self.kubeconfig is not None:
+            arguments += ["--kubeconfig", str(self.kubeconfig.absolute())]
+        if self.context is not None:
+            arguments += ["--context", self.context]
+        for url in self.webhooks:
+            arguments += ["--webhook", url]
+        for url in self.slack_webhooks:
+            arguments += ["--slack-webhook", url]
+        if self.signing_key is not None:
+            # Each fire signs its run and skips with the same key as the scheduler's own skips.
+            arguments += ["--signing-key", str(self.signing_key.expanduser().absolute())]
+        return arguments
+
+    def notifier(self) -> Notifier:
+        """Sends the messages of a fire to the webhooks and Slack webhooks given."""
+        from drillkit.scheduling.notifications import Notifier
+
+        return Notifier(webhooks=self.webhooks, slack_webhooks=self.slack_webhooks)
+
+
+def with_fire_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Adds the options of a fire to ``command``, which receives them as one
+    ``settings: FireSettings``."""
+    names = [field.name for field in fields(FireSettings)]
+
+    @functools.wraps(command)
+    def given_settings(**given: Any) -> None:
+        settings = FireSettings(**{name: given.pop(name) for name in names})
+        command(settings=settings, **given)
+
+    decorated: Callable[..., None] = given_settings
+    for option in reversed(
+        (
+            drills_dir_option,
+            gamedays_dir_option,
+            backups_dir_option,
+            reports_dir_option,
+            policy_option,
+            kubeconfig_option,
+            context_option("the drill's, else current"),
+            webhook_option,
+            slack_option,
+            database_option,
+            signing_key_option,
+        )
+    ):
+        decorated = option(decorated)
+    return decorated
 
 
 def _open(database_url: str | None) -> Database:
@@ -449,34 +515,14 @@ def history(name: str | None, limit: int, database: str | None, output: str) -> 
     show_default=True,
     help="Who fires, as recorded in the history.",
 )
-@drills_dir_option
-@gamedays_dir_option
-@backups_dir_option
-@reports_dir_option
-@policy_option
-@kubeconfig_option
-@context_option("the drill's, else current")
-@webhook_option
-@slack_option
-@database_option
-@signing_key_option
+@with_fire_options
 @output_option("machine-readable output on stdout.")
 def fire_command(
     name: str,
     target: str | None,
     fire_time: str | None,
     scheduler_id: str,
-    drills_dir: Path,
-    gamedays_dir: Path,
-    backups_dir: Path,
-    reports_dir: Path,
-    policy_file: Path,
-    kubeconfig: Path | None,
-    context: str | None,
-    webhooks: tuple[str, ...],
-    slack_webhooks: tuple[str, ...],
-    database: str | None,
-    signing_key: Path | None,
+    settings: FireSettings,
     output: str,
 ) -> None:
     """Fire a schedule now, as the scheduler would: claim, check policies, run, record.
@@ -492,58 +538,6 @@ def fire_command(
       drill schedule fire pod-kill
       drill schedule fire weekly --target gameday:quarterly-resilience --output json
     """
-    import signal
-
-    # Read before the fire: a broken key must stop it before anything is touched.
-    ledger_key = load_signing_key_option(signing_key)
-    # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
-    # running drill rolls back and reports; before the drill, the skip is recorded.
-    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        record = _fire(
-            name,
-            target=target,
-            fire_time=fire_time,
-            scheduler_id=scheduler_id,
-            drills_dir=drills_dir,
-            gamedays_dir=gamedays_dir,
-            backups_dir=backups_dir,
-            reports_dir=reports_dir,
-            policy_file=policy_file,
-            kubeconfig=kubeconfig,
-            context=context,
-            notifier=_notifier(webhooks, slack_webhooks),
-            database=database,
-            signing_key=ledger_key,
-            signing_key_file=signing_key,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
-    _print_fire(record, output)
-    if record.outcome.value == "ran":
-        sys.exit(EXIT_CODES.get(record.verdict or "error", 3))
-    if record.outcome.value == "error":
-        sys.exit(3)
-
-
-def _fire(
-    name: str,
-    *,
-    target: str | None,
-    fire_time: str | None,
-    scheduler_id: str,
-    drills_dir: Path,
-    gamedays_dir: Path,
-    backups_dir: Path,
-    reports_dir: Path,
-    policy_file: Path,
-    kubeconfig: Path | None,
-    context: str | None,
-    notifier: Notifier,
-    database: str | None,
-    signing_key: SigningKey | None,
-    signing_key_file: Path | None,
-) -> FireRecord:
     from drillkit.errors import InvalidInput
     from drillkit.running.recorder import SystemClock
     from drillkit.running.runner import operator_identity
@@ -551,67 +545,76 @@ def _fire(
     from drillkit.scheduling.history import Fire
     from drillkit.scheduling.schedules import TargetKind, get_schedule
 
-    when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
-    progress = _progress()
-    with _open(database) as db:
-        stored = get_schedule(db, name)
-        if target is not None:
-            kind, target_name = _parse_target(target)
-        elif stored is not None:
-            kind, target_name = stored.kind, stored.target
-        else:
-            kind, target_name = TargetKind.DRILL, name
-        if stored is not None and (stored.kind, stored.target) != (kind, target_name):
-            raise InvalidInput(
-                f"schedule {name!r} runs {stored.kind} {stored.target}, not {kind} {target_name}"
+    # Read before the fire: a broken key must stop it before anything is touched.
+    ledger_key = load_signing_key_option(settings.signing_key)
+    # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
+    # running drill rolls back and reports; before the drill, the skip is recorded.
+    with stopping_on_sigterm():
+        notifier = settings.notifier()
+        when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
+        progress = progress_printer()
+        with _open(settings.database) as db:
+            stored = get_schedule(db, name)
+            if target is not None:
+                kind, target_name = _parse_target(target)
+            elif stored is not None:
+                kind, target_name = stored.kind, stored.target
+            else:
+                kind, target_name = TargetKind.DRILL, name
+            if stored is not None and (stored.kind, stored.target) != (kind, target_name):
+                raise InvalidInput(
+                    f"schedule {name!r} runs {stored.kind} {stored.target}, "
+                    f"not {kind} {target_name}"
+                )
+            setup = FireSetup(
+                drills_dir=settings.drills_dir.absolute(),
+                gamedays_dir=settings.gamedays_dir.absolute(),
+                backups_dir=settings.backups_dir.absolute(),
+                reports_dir=settings.reports_dir.absolute(),
+                policy_file=settings.policy_file.absolute(),
+                options=_fire_options(db, name, stored is not None, settings),
+                operator=operator_identity(),
+                signing_key=ledger_key,
             )
-        setup = FireSetup(
-            drills_dir=drills_dir.absolute(),
-            gamedays_dir=gamedays_dir.absolute(),
-            backups_dir=backups_dir.absolute(),
-            reports_dir=reports_dir.absolute(),
-            policy_file=policy_file.absolute(),
-            options=_fire_options(
-                db, name, stored is not None, kubeconfig, context, signing_key_file
-            ),
-            operator=operator_identity(),
-            signing_key=signing_key,
-        )
-        stop_waiting = threading.Event()
-        record = fire(
-            Fire(
-                schedule=name,
-                kind=kind,
-                target=target_name,
-                fire_time=when,
-                scheduler=scheduler_id,
-            ),
-            database=db,
-            policies=lambda: target_policies(kind, target_name, setup),
-            launch=lambda: launch_target(
-                kind, target_name, setup, on_message=progress, wait=waiter(stop_waiting)
-            ),
-            clock=SystemClock(),
-            notifier=notifier,
-            ledger=setup.reports_dir,
-            signing_key=signing_key,
-        )
-    return record
+            stop_waiting = threading.Event()
+            record = fire(
+                Fire(
+                    schedule=name,
+                    kind=kind,
+                    target=target_name,
+                    fire_time=when,
+                    scheduler=scheduler_id,
+                ),
+                database=db,
+                policies=lambda: target_policies(kind, target_name, setup),
+                launch=lambda: launch_target(
+                    kind, target_name, setup, on_message=progress, wait=waiter(stop_waiting)
+                ),
+                clock=SystemClock(),
+                notifier=notifier,
+                ledger=setup.reports_dir,
+                signing_key=ledger_key,
+            )
+    _print_fire(record, output)
+    if record.outcome.value == "ran":
+        sys.exit(EXIT_CODES.get(record.verdict or "error", 3))
+    if record.outcome.value == "error":
+        sys.exit(3)
 
 
 def _fire_options(
     database: Database,
     name: str,
     stored: bool,
-    kubeconfig: Path | None,
-    context: str | None,
-    signing_key: Path | None,
+    settings: FireSettings,
 ) -> RunOptions:
     """Run options of a fire; a schedule added with --confirm-production passes it on."""
     from drillkit.running.runner import RunOptions
     from drillkit.scheduling.schedules import production_confirmation
 
-    options = RunOptions(kubeconfig=kubeconfig, context=context, signing_key=signing_key)
+    options = RunOptions(
+        kubeconfig=settings.kubeconfig, context=settings.context, signing_key=settings.signing_key
+    )
     confirmation = production_confirmation(database, name) if stored else None
     if confirmation is None:
         return options
@@ -642,12 +645,8 @@ def _fire_options(
     metavar="PVC",
     help="PersistentVolumeClaim for reports (default: an emptyDir; the summary is logged).",
 )
-@click.option(
-    "-o",
-    "--output-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the manifests here (default: stdout).",
+@file_option(
+    "-o", "--output-file", default=None, help="Write the manifests here (default: stdout)."
 )
 @drills_dir_option
 @gamedays_dir_option
@@ -776,17 +775,7 @@ def scheduler() -> None:
     show_default=True,
     help="How long stopping waits for running drills before killing them.",
 )
-@drills_dir_option
-@gamedays_dir_option
-@backups_dir_option
-@reports_dir_option
-@policy_option
-@kubeconfig_option
-@context_option("the drill's, else current")
-@webhook_option
-@slack_option
-@database_option
-@signing_key_option
+@with_fire_options
 def run_scheduler(
     scheduler_id: str | None,
     port: int,
@@ -794,17 +783,7 @@ def run_scheduler(
     max_parallel: int,
     on_stop: str,
     stop_timeout: timedelta,
-    drills_dir: Path,
-    gamedays_dir: Path,
-    backups_dir: Path,
-    reports_dir: Path,
-    policy_file: Path,
-    kubeconfig: Path | None,
-    context: str | None,
-    webhooks: tuple[str, ...],
-    slack_webhooks: tuple[str, ...],
-    database: str | None,
-    signing_key: Path | None,
+    settings: FireSettings,
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C.
 
@@ -833,7 +812,7 @@ def run_scheduler(
 
     identity = ensure_scheduler_id(scheduler_id or socket.gethostname())
     # Read at start: a broken key must stop the scheduler, not each of its fires.
-    ledger_key = load_signing_key_option(signing_key)
+    ledger_key = load_signing_key_option(settings.signing_key)
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
@@ -843,37 +822,19 @@ def run_scheduler(
     root.setLevel(logging.INFO)
     log = logging.getLogger("drillkit.scheduling")
 
-    db = _open(database)
-    arguments = [
-        "--drills-dir", str(drills_dir.absolute()),
-        "--gamedays-dir", str(gamedays_dir.absolute()),
-        "--backups-dir", str(backups_dir.absolute()),
-        "--reports-dir", str(reports_dir.absolute()),
-        "--policy", str(policy_file.absolute()),
-    ]  # fmt: skip
-    if kubeconfig is not None:
-        arguments += ["--kubeconfig", str(kubeconfig.absolute())]
-    if context is not None:
-        arguments += ["--context", context]
-    for url in webhooks:
-        arguments += ["--webhook", url]
-    for url in slack_webhooks:
-        arguments += ["--slack-webhook", url]
-    if signing_key is not None:
-        # Each fire signs its run and skips with the same key as the scheduler's own skips.
-        arguments += ["--signing-key", str(signing_key.expanduser().absolute())]
+    db = _open(settings.database)
     # The database URL may hold a password: the fires get it from the environment,
     # not from their command line, which every local user can read.
     environment = dict(os.environ, DRILL_SCHEDULER_DATABASE=db.url)
-    processes = FireProcesses(arguments=arguments, environment=environment)
+    processes = FireProcesses(arguments=settings.fire_arguments(), environment=environment)
     daemon = DrillScheduler(
         db,
         scheduler_id=identity,
         processes=processes,
-        notifier=_notifier(webhooks, slack_webhooks),
+        notifier=settings.notifier(),
         refresh_interval=refresh.total_seconds(),
         max_parallel=max_parallel,
-        ledger=reports_dir.absolute(),
+        ledger=settings.reports_dir.absolute(),
         signing_key=ledger_key,
     )
     stop = threading.Event()
@@ -892,9 +853,9 @@ def run_scheduler(
     # As `drill run` does: what a crashed run (or a killed scheduler) left is reverted first,
     # and the runs it killed are reported as interrupted.
     recover_leftovers(
-        RunOptions(kubeconfig=kubeconfig, context=context),
+        RunOptions(kubeconfig=settings.kubeconfig, context=settings.context),
         on_message=log.info,
-        reports_dir=reports_dir.absolute(),
+        reports_dir=settings.reports_dir.absolute(),
         signing_key=ledger_key,
     )
     daemon.start()
@@ -915,31 +876,6 @@ def run_scheduler(
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def waiter(event: threading.Event) -> Callable[[float], None]:
-    """Waits that Ctrl-C or SIGTERM can interrupt (a game day's pauses)."""
-
-    def wait(seconds: float) -> None:
-        event.wait(seconds)
-
-    return wait
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _progress() -> Any:
-    from drillkit.cli.output import progress_printer
-
-    return progress_printer()
-
-
-def _notifier(webhooks: tuple[str, ...], slack_webhooks: tuple[str, ...]) -> Notifier:
-    from drillkit.scheduling.notifications import Notifier
-
-    return Notifier(webhooks=webhooks, slack_webhooks=slack_webhooks)
-
-
 def _parse_target(text: str) -> tuple[TargetKind, str]:
     from drillkit.errors import InvalidInput
     from drillkit.scheduling.schedules import TargetKind
@@ -951,17 +887,11 @@ def _parse_target(text: str) -> tuple[TargetKind, str]:
 
 
 def _parse_time(text: str) -> datetime:
-    from drillkit.errors import InvalidInput
-
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            f"--fire-time {text!r}: use RFC 3339, such as 2026-12-01T09:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidInput(f"--fire-time {text!r}: give a time zone offset or Z")
-    return moment.astimezone(UTC)
+    return parse_zoned_time(
+        text.replace("Z", "+00:00"),
+        not_a_time=f"--fire-time {text!r}: use RFC 3339, such as 2026-12-01T09:00:00Z",
+        no_zone=f"--fire-time {text!r}: give a time zone offset or Z",
+    )
 
 
 def _show_time(moment: datetime, schedule: Schedule) -> str:

@@ -1,0 +1,115 @@
+"""What the commands that run drills share: the drill a NAME|PATH names, stopping on
+SIGTERM as on Ctrl-C, and the exit code of each verdict.
+
+``drill run``, ``drill show``, ``drill validate``, ``drill gameday run`` and ``drill schedule
+fire`` use it; the running itself happens in the layers below (``running``, ``scheduling``).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drillkit.model.drill import Drill
+
+# Exit codes by verdict (drill runs), game-day verdict and backup outcome ("taken").
+EXIT_CODES = {
+    "met": 0,
+    "taken": 0,
+    "missed": 1,
+    "inconclusive": 1,
+    "aborted": 1,
+    "unjudged": 1,
+    "incomplete": 1,
+    "error": 3,
+}
+
+
+def resolve_drill(name_or_path: str, drills_dir: Path, namespaces: tuple[str, ...] = ()) -> Drill:
+    """A drill by name (drills/NAME.yaml), a drill file, or a plain experiment file, which
+    targets ``namespaces`` when given."""
+    from drillkit.errors import InvalidInput
+    from drillkit.model.loading import load_drill
+
+    path = Path(name_or_path)
+    if not path.is_file():
+        candidates = [drills_dir / f"{name_or_path}.yaml", drills_dir / f"{name_or_path}.yml"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise InvalidInput(
+                f"no drill named {name_or_path!r}: neither a file nor {candidates[0]}; "
+                f"list drills with: drill list"
+            )
+        path = found
+    if is_experiment_file(path):
+        return _drill_for_experiment(path, namespaces)
+    if namespaces:
+        raise InvalidInput(
+            f"{path}: --namespace is for a plain experiment; a drill file declares "
+            "target.namespaces"
+        )
+    return load_drill(path)
+
+
+def _drill_for_experiment(path: Path, namespaces: tuple[str, ...]) -> Drill:
+    """The drill around a plain experiment: it targets the namespaces its faults name, or
+    those given with --namespace; guardrails still refuse protected ones."""
+    from pydantic import ValidationError
+
+    from drillkit.errors import InvalidInput
+    from drillkit.model.drill import default_drill_for_experiment
+    from drillkit.running.chaostoolkit import load_experiment
+    from drillkit.safety.guardrails import namespaces_named
+
+    if not namespaces:
+        namespaces = namespaces_named(load_experiment(path)) or ("default",)
+    try:
+        return default_drill_for_experiment(path, namespaces)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise InvalidInput(
+            f"{path}: namespace {problem['input']!r} is not a valid namespace name: "
+            f"{problem['msg']}"
+        ) from None
+
+
+def is_experiment_file(path: Path) -> bool:
+    """A Chaos Toolkit experiment (JSON, or YAML with a method) rather than a drill file."""
+    import yaml
+
+    if path.suffix == ".json":
+        return True
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return False
+    return isinstance(document, dict) and "method" in document and "experiment" not in document
+
+
+@contextmanager
+def stopping_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a scheduler stopping, a pod deleted) stops what runs inside as Ctrl-C
+    would: a running drill rolls back and reports, a game day records the steps left."""
+    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def waiter(event: threading.Event) -> Callable[[float], None]:
+    """Waits that Ctrl-C or SIGTERM can interrupt (a game day's pauses)."""
+
+    def wait(seconds: float) -> None:
+        event.wait(seconds)
+
+    return wait
