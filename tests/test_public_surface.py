@@ -29,6 +29,17 @@ import drillkit.probes
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# http_ok is http_get reduced to its "ok": the same parameters, for a tolerance of true.
+HTTP_PROBE_PARAMETERS = (
+    "url",
+    "expected_status",
+    "max_latency_ms",
+    "body_contains",
+    "body_matches",
+    "timeout",
+    "verify_tls",
+)
+
 # Every activity an experiment file may name, with its parameters. Chaos Toolkit calls
 # activities with keyword arguments only, so parameter names are the API; their order is not.
 PINNED_ACTIVITIES: dict[str, tuple[str, ...]] = {
@@ -133,24 +144,8 @@ PINNED_ACTIVITIES: dict[str, tuple[str, ...]] = {
         "directory",
         "configuration",
     ),
-    "drillkit.probes.http.http_get": (
-        "url",
-        "expected_status",
-        "max_latency_ms",
-        "body_contains",
-        "body_matches",
-        "timeout",
-        "verify_tls",
-    ),
-    "drillkit.probes.http.http_ok": (
-        "url",
-        "expected_status",
-        "max_latency_ms",
-        "body_contains",
-        "body_matches",
-        "timeout",
-        "verify_tls",
-    ),
+    "drillkit.probes.http.http_get": HTTP_PROBE_PARAMETERS,
+    "drillkit.probes.http.http_ok": HTTP_PROBE_PARAMETERS,
     "drillkit.probes.kubernetes.api_server_ready": (),
     "drillkit.probes.kubernetes.deployment_available": ("name", "namespace", "at_least"),
     "drillkit.probes.kubernetes.nodes_ready_in_zone": ("zone", "at_least"),

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.writer import Liveness, StartNote, judge_liveness
+from tests.test_processes import finished_pid
 
 
 def note(*, pid: int, host: str | None = None, started: datetime | str | None = None) -> StartNote:
@@ -21,16 +20,6 @@ def note(*, pid: int, host: str | None = None, started: datetime | str | None = 
         host=socket.gethostname() if host is None else host,
         started_utc=started if isinstance(started, str) else format_utc(started),
     )
-
-
-def finished_pid() -> int:
-    finished = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(finished.stdout)
 
 
 def test_a_run_whose_process_lives_here_is_alive() -> None:

@@ -107,29 +107,30 @@ def make_observer(
     )
 
 
+def tick_at(observer: Observer, clock: FakeClock, *seconds: float) -> list[bool]:
+    """Run one round at each of ``seconds``; whether the observer was settled after each."""
+    settled = []
+    for second in seconds:
+        clock.seconds = second
+        observer.tick()
+        settled.append(observer.settled)
+    return settled
+
+
 def test_it_settles_once_the_condition_held_for_stable_for_after_the_fault_and_not_before() -> None:
     clock, condition = FakeClock(), FakeCondition()
     observer = make_observer(clock, condition, stable_for=5.0)
     # Holding for far longer than stable_for before the fault settles nothing.
-    for before in range(10):
-        clock.seconds = float(before)
-        observer.tick()
-    assert not observer.settled
+    assert tick_at(observer, clock, *(float(second) for second in range(10))) == [False] * 10
 
     clock.seconds = 10.0
     inject_fault(observer.recorder)
     condition.set(holds=False)
-    observer.tick()
-    clock.seconds = 11.0
+    assert tick_at(observer, clock, 10.0) == [False]
     condition.set(holds=True)
-    for second in (11.0, 12.0, 13.0, 14.0, 15.0, 15.5):
-        clock.seconds = second
-        observer.tick()
-        assert not observer.settled, f"settled at {second} s, before 5 s of holding from 11 s"
-
-    clock.seconds = 16.0
-    observer.tick()
-    assert observer.settled
+    # Held from 11 s on: settled at 16 s, not a moment before.
+    settled = tick_at(observer, clock, 11.0, 12.0, 13.0, 14.0, 15.0, 15.5, 16.0)
+    assert settled == [False, False, False, False, False, False, True]
     assert observations(observer.recorder)[-8:] == [
         (10.0, False),
         (11.0, True),
@@ -147,14 +148,7 @@ def test_it_settles_at_the_deadline_when_the_condition_never_returns() -> None:
     observer = make_observer(clock, condition, stable_for=5.0, timeout=30.0)
     inject_fault(observer.recorder)
     condition.set(holds=False)
-    for second in (10.0, 20.0, 39.0, 39.999):
-        clock.seconds = second
-        observer.tick()
-        assert not observer.settled, f"settled at {second} s, before the 40 s deadline"
-
-    clock.seconds = 40.0
-    observer.tick()
-    assert observer.settled
+    assert tick_at(observer, clock, 10.0, 20.0, 39.0, 39.999, 40.0) == [False] * 4 + [True]
     assert all(not holds for _, holds in observations(observer.recorder))
 
 
@@ -178,9 +172,7 @@ def test_a_failing_guard_trips_once_however_long_it_keeps_failing() -> None:
     assert tripped == []
 
     guard.set(holds=False, detail="error rate 12%")
-    for second in (1.0, 2.0, 3.0, 4.0):
-        clock.seconds = second
-        observer.tick()
+    tick_at(observer, clock, 1.0, 2.0, 3.0, 4.0)
 
     trips = [event for event in observer.recorder.events() if isinstance(event, GuardTripped)]
     assert [(trip.at.monotonic, trip.name, trip.detail) for trip in trips] == [
@@ -212,13 +204,7 @@ def test_an_unobservable_evaluation_is_a_gap_never_a_loss() -> None:
 
     # Seen holding again after the gap: settled once it held for stable_for, as after a loss.
     condition.set(holds=True)
-    for second in (12.0, 13.0, 16.0):
-        clock.seconds = second
-        observer.tick()
-        assert not observer.settled
-    clock.seconds = 17.0
-    observer.tick()
-    assert observer.settled
+    assert tick_at(observer, clock, 12.0, 13.0, 16.0, 17.0) == [False, False, False, True]
     assert all(holds for _, holds in observations(observer.recorder))
 
 
