@@ -18,7 +18,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,6 @@ from drillkit.safety import (
     resolve_undo,
     revert_run,
 )
-from drillkit.safety.processes import process_is_alive
 from drillkit.safety.recover import RunIdentity, judge_alive
 from drillkit.safety.undo import CORDONED_BY, UNDO_NAMESPACE, config_map_name, undo_file
 from tests.conftest import running_lab
@@ -563,21 +562,6 @@ def test_whether_a_run_is_alive(
         process_alive=lambda pid, recorded: process_alive,
     )
     assert verdict is alive
-
-
-def test_a_process_is_alive_only_if_it_started_before_its_record() -> None:
-    now = datetime.now(UTC)
-    assert process_is_alive(os.getpid(), now)
-    assert process_is_alive(os.getpid(), None)
-    # Our pid with a record older than this process: a reused pid, so the writer is dead.
-    assert not process_is_alive(os.getpid(), now - timedelta(days=365))
-    finished = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert not process_is_alive(int(finished.stdout), None)
 
 
 def test_an_undo_record_reads_back_what_it_wrote() -> None:

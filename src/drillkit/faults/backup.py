@@ -816,3 +816,15 @@ register_undo_action(
         control_plane=True,
     )
 )
+
+
+# The Chaos Toolkit activities of this module (what `chaos discover` lists); the other
+# public functions serve drillkit itself and are no part of the experiment file API.
+__all__ = [
+    "region_disaster",
+    "restore_backup",
+    "restore_velero_backup",
+    "start_region",
+    "take_backup",
+    "take_velero_backup",
+]

@@ -151,3 +151,8 @@ def _restore_target(
     if disaster:
         ensure_distinct_regions(measured, identity)
     return identity
+
+
+# No Chaos Toolkit activities here: the functions serve drillkit's faults and runner
+# and are no part of the experiment file API.
+__all__: list[str] = []

@@ -465,3 +465,12 @@ register_undo_action(
         control_plane=True,
     )
 )
+
+
+# The Chaos Toolkit activities of this module (what `chaos discover` lists); the other
+# public functions serve drillkit itself and are no part of the experiment file API.
+__all__ = [
+    "etcd_disaster",
+    "restore_etcd",
+    "take_snapshot",
+]

@@ -319,3 +319,14 @@ def plan_eviction(
             )
         to_evict.append(pod)
     return to_evict, skipped
+
+
+# The Chaos Toolkit activities of this module (what `chaos discover` lists); the other
+# public functions serve drillkit itself and are no part of the experiment file API.
+__all__ = [
+    "cordon_nodes",
+    "drain_zone",
+    "kill_pods",
+    "uncordon_nodes",
+    "uncordon_zone",
+]

@@ -453,3 +453,11 @@ def end_zone_outage(
         )
         started = chosen.start(zone)
     return {"zone": zone, "provider": provider, "started": started}
+
+
+# The Chaos Toolkit activities of this module (what `chaos discover` lists); the other
+# public functions serve drillkit itself and are no part of the experiment file API.
+__all__ = [
+    "end_zone_outage",
+    "zone_outage",
+]

@@ -69,3 +69,8 @@ def procedure_step(
         "exit_code": exit_code,
         "output": output,
     }
+
+
+# No Chaos Toolkit activities here: the functions serve drillkit's faults and runner
+# and are no part of the experiment file API.
+__all__: list[str] = []

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drillkit.errors import LabError
+from drillkit.processes import process_is_alive
 
 # Processes this Python process started, kept so they can be reaped when they
 # exit (no zombies) and are not reported as leaked while still running.
@@ -152,11 +153,8 @@ def _is_alive(pid: int) -> bool:
             return True
         del _children[pid]
         return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    # No start time to compare: a reused pid is told apart by its command line (_is_ours).
+    return process_is_alive(pid, None)
 
 
 def _is_ours(pid: int, lab_dir: Path) -> bool:

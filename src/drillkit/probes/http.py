@@ -110,3 +110,11 @@ def _compile(body_matches: str | None) -> re.Pattern[str] | None:
         raise InvalidInput(
             f"body_matches {body_matches!r} is not a regular expression: {error}"
         ) from error
+
+
+# The Chaos Toolkit activities of this module (what `chaos discover` lists); the other
+# public functions serve drillkit itself and are no part of the experiment file API.
+__all__ = [
+    "http_get",
+    "http_ok",
+]

@@ -48,6 +48,7 @@ from drillkit.model.timeline import (
     format_utc,
     parse_utc,
 )
+from drillkit.processes import process_is_alive
 from drillkit.reporting.document import (
     REPORT_FILE_NAME,
     ReportSummary,
@@ -55,7 +56,6 @@ from drillkit.reporting.document import (
     render_report_json,
 )
 from drillkit.reporting.human import render_html, render_markdown
-from drillkit.safety.processes import process_is_alive
 
 MANIFEST_FILE_NAME: Final = "manifest.json"
 STARTED_FILE_NAME: Final = "started.json"

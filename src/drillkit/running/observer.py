@@ -146,15 +146,25 @@ class Observer:
     def settled(self) -> bool:
         return self._settled.is_set()
 
+    def tick(self) -> None:
+        """One round: evaluate the condition, sample capacity, check the guards and
+        decide whether recovery is settled.
+
+        The observer's thread runs it every ``interval`` (sooner when poked); a caller
+        that drives time itself, such as a test with an injected clock, may run it
+        directly instead of starting the thread.
+        """
+        with self._lock:
+            self._observe()
+            self._sample_capacity()
+        self._check_guards()
+        self._update_settled()
+
     # -- internals ----------------------------------------------------------------------
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            with self._lock:
-                self._observe()
-                self._sample_capacity()
-            self._check_guards()
-            self._update_settled()
+            self.tick()
             self._wake.wait(self.interval)
             self._wake.clear()
 

@@ -42,7 +42,7 @@ from drillkit.drivers.cluster_state import (
 )
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
-from drillkit.safety.processes import process_is_alive
+from drillkit.processes import process_is_alive
 
 LOCK_NAMESPACE = "drillkit"
 LOCK_NAME = "drillkit-run"

@@ -36,8 +36,8 @@ from pathlib import Path
 
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError
+from drillkit.processes import process_is_alive
 from drillkit.safety.lock import LOCK_NAME, LOCK_NAMESPACE, read_lock_holder
-from drillkit.safety.processes import process_is_alive
 from drillkit.safety.undo import (
     CORDONED_BY,
     UNCORDON_NODES,
