@@ -73,12 +73,12 @@ def test_the_shipped_game_day_runs_the_shipped_drills() -> None:
         ),
         pytest.param(
             "name: g\nname: h\nsteps: []\n",
-            "g.yaml:2:1: name: key written twice",
+            "g.yaml:2:1: name: duplicate key 'name' (first given on line 1)",
             id="duplicate-key",
         ),
         pytest.param(
             "name: g\nsteps: [drill: noop\n",
-            "g.yaml:3:1: invalid YAML",
+            "g.yaml:3:1: -: YAML syntax error: expected ',' or ']'",
             id="yaml-syntax",
         ),
     ],
