@@ -264,19 +264,11 @@ def _read_text(path: Path, noun: str) -> str:
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError as error:
-        line, column = _position_in_bytes(content, error.start)
         byte = content[error.start]
-        raise _invalid(
+        raise _invalid_text(
             path,
-            [
-                _Problem(
-                    line=line,
-                    column=column,
-                    field="-",
-                    message=f"not UTF-8 text: byte 0x{byte:02x} cannot be decoded; "
-                    "is this a binary file?",
-                )
-            ],
+            _position_in_bytes(content, error.start),
+            f"not UTF-8 text: byte 0x{byte:02x} cannot be decoded",
         ) from error
 
 
@@ -300,18 +292,10 @@ def _compose(path: Path, text: str, noun: str) -> Node | None:
     except yaml.MarkedYAMLError as error:
         raise _invalid(path, [_describe_syntax_error(error)]) from error
     except yaml.reader.ReaderError as error:
-        line, column = _position_in_text(text, error.position)
-        raise _invalid(
+        raise _invalid_text(
             path,
-            [
-                _Problem(
-                    line=line,
-                    column=column,
-                    field="-",
-                    message=f"the character #x{error.character:04x} is not allowed in YAML; "
-                    "is this a binary file?",
-                )
-            ],
+            _position_in_text(text, error.position),
+            f"the character #x{error.character:04x} is not allowed in YAML",
         ) from error
     except yaml.YAMLError as error:
         # Every YAML error PyYAML raises is one of the two above; this keeps the promise that
@@ -779,6 +763,13 @@ def _invalid(path: Path, problems: Sequence[_Problem]) -> InvalidInput:
     if others:
         message += f" (and {others} more problem{'s' if others > 1 else ''})"
     return InvalidInput(_one_line(message))
+
+
+def _invalid_text(path: Path, position: tuple[int, int], problem: str) -> InvalidInput:
+    """A file that is not text YAML can read, at the first byte or character that says so."""
+    line, column = position
+    message = f"{problem}; is this a binary file?"
+    return _invalid(path, [_Problem(line=line, column=column, field="-", message=message)])
 
 
 def _format_field_path(path: _FieldPath) -> str:
