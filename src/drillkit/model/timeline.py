@@ -317,7 +317,9 @@ def event_to_json(event: TimelineEvent) -> dict[str, object]:
     ``utc`` keeps milliseconds only, so an event read back equals the original when its
     UTC time had millisecond precision (the runner records it that way).
     """
-    data: dict[str, Any] = _CODECS[event.kind].dump_python(event, mode="json")
+    # Written as held, without pydantic's type warnings: an activity's name comes from the
+    # experiment and may be a YAML boolean (`name: true`), which the timeline must still record.
+    data: dict[str, Any] = _CODECS[event.kind].dump_python(event, mode="json", warnings=False)
     # `at` is every event's first field; its two clocks sit beside the kind, in that order.
     return {"kind": event.kind, **data.pop("at"), **data}
 
