@@ -186,7 +186,10 @@ def test_a_broken_catalogue_file_is_named_with_its_field(tmp_path: Path) -> None
     extra = tmp_path / "controls.yaml"
     extra.write_text("controls:\n  - id: X\n    framework: F\n    reference: R\n")
 
-    with pytest.raises(InvalidInput, match=r"controls.yaml: controls.0.title: Field required"):
+    with pytest.raises(
+        InvalidInput,
+        match=r"controls.yaml:2:5: controls\[0\].title: missing required field 'title'",
+    ):
         load_catalogue([extra])
 
 

@@ -72,13 +72,28 @@ def test_the_shipped_game_day_runs_the_shipped_drills() -> None:
             id="missing-name",
         ),
         pytest.param(
+            "name: g\nsteps:\n  - drill: noop\ndescriptoin: x\n",
+            "g.yaml:4:1: descriptoin: unknown field 'descriptoin' (did you mean 'description'?)",
+            id="misspelt-field",
+        ),
+        pytest.param(
+            "# nothing yet\n",
+            "g.yaml:1:1: -: the file is empty: a game day needs at least name and steps",
+            id="empty",
+        ),
+        pytest.param(
+            "- drill: noop\n",
+            "g.yaml:1:1: -: expected a mapping of game day fields (name, steps, ...), found a list",
+            id="not-a-mapping",
+        ),
+        pytest.param(
             "name: g\nname: h\nsteps: []\n",
-            "g.yaml:2:1: name: key written twice",
+            "g.yaml:2:1: name: duplicate key 'name' (first given on line 1)",
             id="duplicate-key",
         ),
         pytest.param(
             "name: g\nsteps: [drill: noop\n",
-            "g.yaml:3:1: invalid YAML",
+            "g.yaml:3:1: -: YAML syntax error: expected ',' or ']'",
             id="yaml-syntax",
         ),
     ],

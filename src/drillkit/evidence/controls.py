@@ -8,6 +8,8 @@ The catalogue is data, not code: ``controls.yaml`` beside this module ships SOC 
 and A1.3 and ISO/IEC 27001:2022 A.5.29, A.5.30, A.8.13 and A.8.14. Teams add their own
 frameworks (NIST, DORA, internal policies) with a file of the same shape, given with
 ``--controls FILE`` or ``DRILL_CONTROLS``: a new id is added, an existing id replaced.
+Catalogue files are read by ``drillkit.model.loading.load_model``, so a mistake in one is
+reported as ``FILE:LINE:COLUMN: field: problem`` like any other file a user writes.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from drillkit.errors import InvalidInput
+from drillkit.model.loading import load_model
 
 _BUILTIN: Final = "controls.yaml"
 
@@ -71,33 +72,18 @@ class Catalogue:
 def load_catalogue(extra: Iterable[Path] = ()) -> Catalogue:
     """The shipped catalogue, extended and overridden by each file in ``extra`` in turn."""
     builtin = importlib.resources.files("drillkit.evidence").joinpath(_BUILTIN)
-    controls: dict[str, Control] = {
-        control.id: control
-        for control in _parse(builtin.read_text(encoding="utf-8"), f"drillkit/{_BUILTIN}")
-    }
+    with importlib.resources.as_file(builtin) as builtin_path:
+        controls: dict[str, Control] = {
+            control.id: control for control in _load_controls(builtin_path)
+        }
     for path in extra:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InvalidInput(f"{path}: cannot read the control catalogue: {error}") from error
-        for control in _parse(text, str(path)):
+        for control in _load_controls(path):
             controls[control.id] = control
     return Catalogue(tuple(controls.values()))
 
 
-def _parse(text: str, source: str) -> tuple[Control, ...]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise InvalidInput(f"{source}{where}: not valid YAML") from error
-    try:
-        return _CatalogueFile.model_validate(data).controls
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "document"
-        raise InvalidInput(f"{source}: {where}: {first['msg']}") from error
+def _load_controls(path: Path) -> tuple[Control, ...]:
+    return load_model(path, _CatalogueFile, noun="control catalogue").controls
 
 
 def _normalise(name: str) -> str:

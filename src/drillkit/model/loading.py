@@ -1,8 +1,10 @@
-"""Reading drill files: YAML in, a validated ``Drill`` out, or one line that says what is wrong.
+"""Reading the YAML files users write: a validated model out, or one line saying what is wrong.
 
-This is the one place in ``model`` that reads a user's files: it reads the drill file and checks
-that the experiment it names exists. Every problem, whatever the input bytes, becomes
-``drillkit.errors.InvalidInput`` with a message such as::
+This is the one loader for every YAML file drillkit reads: drills (``load_drill``, which also
+checks that the experiment a drill names exists) and, through ``load_model``, game days, backup
+plans, the scheduling policy and control catalogues. Every problem, whatever the input bytes,
+becomes ``drillkit.errors.InvalidInput`` (exit status 2, before anything is touched) with a
+message such as::
 
     drills/x.yaml:7:8: objectives.rto: invalid duration '5 minutes': use a number with a unit, ...
 
@@ -13,8 +15,9 @@ data to find the node it is about. A wrong value is reported at the value, an un
 key and a missing field at the mapping that lacks it.
 
 The YAML is read as JSON-shaped data, because drill files carry Chaos Toolkit activities, which are
-JSON: mapping keys are text, timestamps stay the text written, and tags other than the core ones,
-duplicate keys, recursive aliases and non-finite numbers are errors.
+JSON: mapping keys are text, timestamps stay the text written (pydantic reads the fields that are
+times, with their time zone rules), and tags other than the core ones, duplicate keys, recursive
+aliases and non-finite numbers are errors.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ DRILL_SCHEMA_ID = "urn:drillkit:schema:drill:1"
 
 _JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-# A drill file is a few kilobytes; the limits keep hostile input from exhausting memory, the
+# These files are a few kilobytes; the limits keep hostile input from exhausting memory, the
 # recursion limit (PyYAML composes recursively) or time (aliases can expand exponentially).
 _MAX_FILE_BYTES = 1024 * 1024
 _MAX_DEPTH = 50
@@ -69,6 +72,8 @@ _PATTERN_HINTS = {
     OBJECT_NAME_PATTERN: "use lowercase letters, digits, dashes and dots, such as drill-markers",
 }
 
+ModelT = typing.TypeVar("ModelT", bound=BaseModel)
+
 _FieldPath = tuple[str | int, ...]
 """Where a value sits in the document: mapping keys and list indexes, from the top."""
 
@@ -85,7 +90,7 @@ class _Position(typing.Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class _Problem:
-    """One thing wrong with a drill file, at a 1-based position."""
+    """One thing wrong with a file, at a 1-based position."""
 
     line: int
     column: int
@@ -113,7 +118,7 @@ class _Marks:
 
 @dataclass(frozen=True, kw_only=True)
 class _Document:
-    """A drill file's content as plain values, with the position of every value."""
+    """A file's content as plain values, with the position of every value."""
 
     data: JsonValue
     marks: dict[_FieldPath, _Marks]
@@ -123,12 +128,17 @@ class _Document:
 
         Steps that are not in the data are skipped: pydantic inserts union member tags (such as
         ``python`` in ``provider.python.module``), and a missing field is not there by definition.
+        A tag may share its name with a key (``drill`` in a game day's drill step): a step that
+        reaches a scalar while the next step is a key beside it is that tag, and skipped too.
         """
         path: _FieldPath = ()
         current = self.data
-        for step in loc:
+        for index, step in enumerate(loc):
             if isinstance(current, dict) and isinstance(step, str):
                 if step not in current:
+                    continue
+                following = loc[index + 1] if index + 1 < len(loc) else None
+                if not isinstance(current[step], dict | list) and following in current:
                     continue
                 current = current[step]
             elif isinstance(current, list) and isinstance(step, int):
@@ -157,20 +167,27 @@ def load_drill(path: Path) -> Drill:
     Raises ``InvalidInput`` with a one-line ``path:line:column: field: problem`` message for any
     problem; if there are several, the first in the file is named and the rest counted.
     """
-    text = _read_text(path)
-    root = _compose(path, text)
+    drill, document = _load(path, Drill, noun="drill")
+    drill = drill.with_source(path)
+    _ensure_experiment_exists(path, drill, document)
+    return drill
+
+
+def load_model(path: Path, model: type[ModelT], *, noun: str) -> ModelT:
+    """Read ``path`` as one YAML document and validate it as ``model``.
+
+    ``noun`` names the kind of file in messages, such as "game day". Problems are reported
+    exactly as for drill files, as one ``InvalidInput`` line.
+    """
+    return _load(path, model, noun=noun)[0]
+
+
+def _load(path: Path, model: type[ModelT], *, noun: str) -> tuple[ModelT, _Document]:
+    text = _read_text(path, noun)
+    root = _compose(path, text, noun)
     if root is None:
-        raise _invalid(
-            path,
-            [
-                _Problem.at(
-                    None,
-                    (),
-                    "the file is empty: a drill needs at least name, experiment and target",
-                )
-            ],
-        )
-    document = _convert_document(path, root)
+        raise _invalid(path, [_Problem.at(None, (), f"the file is empty: {_needs(model, noun)}")])
+    document = _convert_document(path, root, noun)
     if not isinstance(document.data, dict):
         found = "nothing" if document.data is None else _describe_kind(document.data)
         raise _invalid(
@@ -179,17 +196,31 @@ def load_drill(path: Path) -> Drill:
                 _Problem.at(
                     root.start_mark,
                     (),
-                    "expected a mapping of drill fields (name, experiment, target, ...), "
-                    f"found {found}",
+                    f"expected a mapping of {noun} fields ({_some_fields(model)}), found {found}",
                 )
             ],
         )
     try:
-        drill = Drill.model_validate(document.data).with_source(path)
+        return model.model_validate(document.data), document
     except ValidationError as error:
-        raise _invalid(path, _describe_validation_error(error, document)) from error
-    _ensure_experiment_exists(path, drill, document)
-    return drill
+        raise _invalid(path, _describe_validation_error(error, document, model)) from error
+
+
+def _needs(model: type[BaseModel], noun: str) -> str:
+    """What an empty file lacks: ``a drill needs at least name, experiment and target``."""
+    required = [name for name, field in model.model_fields.items() if field.is_required()]
+    if required:
+        listed = ", ".join(required[:-1]) + " and " if len(required) > 1 else ""
+        return f"a {noun} needs at least {listed}{required[-1]}"
+    names = list(model.model_fields)
+    return f"a {noun} needs at least one of {', '.join(names[:-1])} or {names[-1]}"
+
+
+def _some_fields(model: type[BaseModel]) -> str:
+    """The fields to name when a file is not a mapping: the required ones, or else all."""
+    names = list(model.model_fields)
+    shown = [name for name in names if model.model_fields[name].is_required()] or names
+    return ", ".join(shown) + (", ..." if len(shown) < len(names) else "")
 
 
 def drill_json_schema() -> dict[str, object]:
@@ -212,7 +243,7 @@ class _DrillSchemaGenerator(GenerateJsonSchema):
 # --- Reading bytes and YAML -----------------------------------------------------------------------
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, noun: str) -> str:
     try:
         with path.open("rb") as stream:
             content = stream.read(_MAX_FILE_BYTES + 1)
@@ -225,7 +256,7 @@ def _read_text(path: Path) -> str:
             path,
             [
                 _Problem.at(
-                    None, (), "the file is larger than 1 MiB; a drill file is a few kilobytes"
+                    None, (), f"the file is larger than 1 MiB; a {noun} file is a few kilobytes"
                 )
             ],
         )
@@ -233,19 +264,11 @@ def _read_text(path: Path) -> str:
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError as error:
-        line, column = _position_in_bytes(content, error.start)
         byte = content[error.start]
-        raise _invalid(
+        raise _invalid_text(
             path,
-            [
-                _Problem(
-                    line=line,
-                    column=column,
-                    field="-",
-                    message=f"not UTF-8 text: byte 0x{byte:02x} cannot be decoded; "
-                    "is this a binary file?",
-                )
-            ],
+            _position_in_bytes(content, error.start),
+            f"not UTF-8 text: byte 0x{byte:02x} cannot be decoded",
         ) from error
 
 
@@ -262,33 +285,25 @@ def _position_in_text(text: str, offset: int) -> tuple[int, int]:
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
-def _compose(path: Path, text: str) -> Node | None:
+def _compose(path: Path, text: str, noun: str) -> Node | None:
     try:
-        _ensure_shallow_nesting(path, text)
+        _ensure_shallow_nesting(path, text, noun)
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         raise _invalid(path, [_describe_syntax_error(error)]) from error
     except yaml.reader.ReaderError as error:
-        line, column = _position_in_text(text, error.position)
-        raise _invalid(
+        raise _invalid_text(
             path,
-            [
-                _Problem(
-                    line=line,
-                    column=column,
-                    field="-",
-                    message=f"the character #x{error.character:04x} is not allowed in YAML; "
-                    "is this a binary file?",
-                )
-            ],
+            _position_in_text(text, error.position),
+            f"the character #x{error.character:04x} is not allowed in YAML",
         ) from error
     except yaml.YAMLError as error:
         # Every YAML error PyYAML raises is one of the two above; this keeps the promise that
-        # only InvalidInput leaves load_drill should a future version add another.
+        # only InvalidInput leaves the loader should a future version add another.
         raise _invalid(path, [_Problem.at(None, (), f"YAML error: {error}")]) from error
 
 
-def _ensure_shallow_nesting(path: Path, text: str) -> None:
+def _ensure_shallow_nesting(path: Path, text: str, noun: str) -> None:
     # PyYAML's parser is iterative but its composer recurses once per level, so deep nesting is
     # refused here, from the event stream, before it can exhaust the recursion limit.
     depth = 0
@@ -296,13 +311,13 @@ def _ensure_shallow_nesting(path: Path, text: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > _MAX_DEPTH:
-                raise _invalid(path, [_Problem.at(event.start_mark, (), _too_deep_message())])
+                raise _invalid(path, [_Problem.at(event.start_mark, (), _too_deep_message(noun))])
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 
 
-def _too_deep_message() -> str:
-    return f"nested more than {_MAX_DEPTH} levels deep; a drill file needs far fewer"
+def _too_deep_message(noun: str) -> str:
+    return f"nested more than {_MAX_DEPTH} levels deep; a {noun} file needs far fewer"
 
 
 def _describe_syntax_error(error: yaml.MarkedYAMLError) -> _Problem:
@@ -331,7 +346,8 @@ class _TooManyValues(Exception):
 class _DocumentConverter:
     """Turns a YAML node tree into plain JSON-shaped values, recording each value's position."""
 
-    def __init__(self) -> None:
+    def __init__(self, noun: str) -> None:
+        self.noun = noun
         self.marks: dict[_FieldPath, _Marks] = {}
         self.problems: list[_Problem] = []
         # The safe constructor turns scalar text into ints, floats and booleans exactly as
@@ -355,7 +371,7 @@ class _DocumentConverter:
             raise _TooManyValues
         if depth > _MAX_DEPTH:
             # Aliases can nest deeper than the text does.
-            self.problems.append(_Problem.at(node.start_mark, path, _too_deep_message()))
+            self.problems.append(_Problem.at(node.start_mark, path, _too_deep_message(self.noun)))
             return None
         if isinstance(node, ScalarNode):
             return self._convert_scalar(node, path)
@@ -377,10 +393,13 @@ class _DocumentConverter:
 
     def _convert_scalar(self, node: ScalarNode, path: _FieldPath) -> JsonValue:
         if node.tag == _TIMESTAMP_TAG:
-            # Keep dates as written: no drill field is a date, and Chaos Toolkit arguments are JSON.
+            # Keep dates as written: Chaos Toolkit arguments are JSON, and pydantic reads the
+            # fields that are times (a game day's start) from the text.
             return str(node.value)
         if node.tag not in _SCALAR_TAGS:
-            self.problems.append(_Problem.at(node.start_mark, path, _unsupported_tag(node.tag)))
+            self.problems.append(
+                _Problem.at(node.start_mark, path, _unsupported_tag(node.tag, self.noun))
+            )
             return None
         try:
             value: object = self._constructor.construct_object(node, deep=True)
@@ -398,12 +417,16 @@ class _DocumentConverter:
             return None
         if value is None or isinstance(value, str | bool | int | float):
             return value
-        self.problems.append(_Problem.at(node.start_mark, path, _unsupported_tag(node.tag)))
+        self.problems.append(
+            _Problem.at(node.start_mark, path, _unsupported_tag(node.tag, self.noun))
+        )
         return None
 
     def _convert_sequence(self, node: SequenceNode, path: _FieldPath, depth: int) -> JsonValue:
         if node.tag != f"{_YAML_TAG}seq":
-            self.problems.append(_Problem.at(node.start_mark, path, _unsupported_tag(node.tag)))
+            self.problems.append(
+                _Problem.at(node.start_mark, path, _unsupported_tag(node.tag, self.noun))
+            )
             return None
         return [
             self.convert(item, (*path, index), None, depth + 1)
@@ -412,7 +435,9 @@ class _DocumentConverter:
 
     def _convert_mapping(self, node: MappingNode, path: _FieldPath, depth: int) -> JsonValue:
         if node.tag != f"{_YAML_TAG}map":
-            self.problems.append(_Problem.at(node.start_mark, path, _unsupported_tag(node.tag)))
+            self.problems.append(
+                _Problem.at(node.start_mark, path, _unsupported_tag(node.tag, self.noun))
+            )
             return None
         own_marks = self.marks[path]
         mapping: dict[str, JsonValue] = {}
@@ -466,17 +491,17 @@ def _merge_sources(values: list[Node]) -> list[Node]:
     return sources
 
 
-def _unsupported_tag(tag: str) -> str:
+def _unsupported_tag(tag: str, noun: str) -> str:
     # Show standard tags as people write them: `!!binary`, not `tag:yaml.org,2002:binary`.
     written = f"!!{tag.removeprefix(_YAML_TAG)}" if tag.startswith(_YAML_TAG) else tag
     return (
-        f"unsupported YAML tag {_quote(written)}: a drill file holds text, numbers, true/false, "
+        f"unsupported YAML tag {_quote(written)}: a {noun} file holds text, numbers, true/false, "
         "null, lists and mappings"
     )
 
 
-def _convert_document(path: Path, root: Node) -> _Document:
-    converter = _DocumentConverter()
+def _convert_document(path: Path, root: Node, noun: str) -> _Document:
+    converter = _DocumentConverter(noun)
     try:
         data = converter.convert(root, (), None, 0)
     except _TooManyValues:
@@ -489,18 +514,23 @@ def _convert_document(path: Path, root: Node) -> _Document:
 # --- pydantic errors to sentences -----------------------------------------------------------------
 
 
-def _describe_validation_error(error: ValidationError, document: _Document) -> list[_Problem]:
+def _describe_validation_error(
+    error: ValidationError, document: _Document, model: type[BaseModel]
+) -> list[_Problem]:
     details = error.errors(include_url=False)
     # Pydantic counts a list's length after dropping invalid items, so `[yes]` for a list of
-    # names is reported both as "item 0 is not text" and "too short"; the first says it all.
-    invalid_items = {tuple(detail["loc"][:-1]) for detail in details}
+    # names is reported both as "item 0 is not text" and "too short"; the first says it all,
+    # however deep inside the item the problem is (a game day step's unknown field).
+    invalid_items = {
+        tuple(detail["loc"][:depth]) for detail in details for depth in range(len(detail["loc"]))
+    }
     # A misspelt field (`function` for `func`) is both unknown and missing; report the typo once.
     missing = {tuple(detail["loc"]) for detail in details if detail["type"] == "missing"}
     misspelt = {
         (*detail["loc"][:-1], suggestion)
         for detail in details
         if detail["type"] == "extra_forbidden"
-        and (suggestion := _suggest_field(detail["loc"])) is not None
+        and (suggestion := _suggest_field(detail["loc"], model)) is not None
     }
     problems: list[_Problem] = []
     for detail in details:
@@ -508,13 +538,15 @@ def _describe_validation_error(error: ValidationError, document: _Document) -> l
             continue
         if detail["type"] == "missing" and tuple(detail["loc"]) in missing & misspelt:
             continue
-        problem = _describe_error_detail(detail, document)
+        problem = _describe_error_detail(detail, document, model)
         if problem not in problems:
             problems.append(problem)
     return problems
 
 
-def _describe_error_detail(detail: ErrorDetails, document: _Document) -> _Problem:
+def _describe_error_detail(
+    detail: ErrorDetails, document: _Document, model: type[BaseModel]
+) -> _Problem:
     loc = detail["loc"]
     path = document.resolve(loc)
     kind = detail["type"]
@@ -528,7 +560,7 @@ def _describe_error_detail(detail: ErrorDetails, document: _Document) -> _Proble
         )
     if kind == "extra_forbidden":
         message = f"unknown field {_quote(str(loc[-1]))}"
-        suggestion = _suggest_field(loc)
+        suggestion = _suggest_field(loc, model)
         if suggestion is not None:
             message += f" (did you mean {_quote(suggestion)}?)"
         return _Problem.at(document.key_mark(path), path, message)
@@ -540,7 +572,7 @@ def _describe_error_detail(detail: ErrorDetails, document: _Document) -> _Proble
             return _Problem.at(document.value_mark(type_path), type_path, message)
         return _Problem.at(document.value_mark(path), path, message)
     if kind == "union_tag_not_found":
-        tags = ", ".join(_type_tags_at(loc))
+        tags = ", ".join(_type_tags_at(loc, model))
         return _Problem.at(
             document.value_mark(path),
             (*path, "type"),
@@ -550,7 +582,7 @@ def _describe_error_detail(detail: ErrorDetails, document: _Document) -> _Proble
 
 
 def _translate(detail: ErrorDetails) -> str:
-    """Say in plain words what pydantic's error type means for a drill file's author."""
+    """Say in plain words what pydantic's error type means for the file's author."""
     kind = detail["type"]
     context = detail.get("ctx", {})
     found = _describe_found(detail["input"])
@@ -647,20 +679,20 @@ def _split_expected(expected: str) -> list[str]:
     return re.findall(r"'([^']*)'", expected)
 
 
-def _suggest_field(loc: Sequence[str | int]) -> str | None:
+def _suggest_field(loc: Sequence[str | int], root: type[BaseModel]) -> str | None:
     """The known field closest to the unknown one at the end of ``loc``, if any is close."""
-    fields = sorted({name for model in _models_at(loc[:-1]) for name in model.model_fields})
+    fields = sorted({name for model in _models_at(loc[:-1], root) for name in model.model_fields})
     matches = difflib.get_close_matches(str(loc[-1]), fields, n=1)
     return matches[0] if matches else None
 
 
-def _type_tags_at(loc: Sequence[str | int]) -> list[str]:
-    return [tag for model in _models_at(loc) for tag in _type_tags(model)]
+def _type_tags_at(loc: Sequence[str | int], root: type[BaseModel]) -> list[str]:
+    return [tag for model in _models_at(loc, root) for tag in _type_tags(model)]
 
 
-def _models_at(loc: Sequence[str | int]) -> list[type[BaseModel]]:
-    """The models a value at ``loc`` may be, following field types from ``Drill`` down."""
-    models: list[type[BaseModel]] = [Drill]
+def _models_at(loc: Sequence[str | int], root: type[BaseModel]) -> list[type[BaseModel]]:
+    """The models a value at ``loc`` may be, following field types from ``root`` down."""
+    models: list[type[BaseModel]] = [root]
     for step in loc:
         if isinstance(step, int):
             # A list index: the element types are already among the candidates.
@@ -731,6 +763,13 @@ def _invalid(path: Path, problems: Sequence[_Problem]) -> InvalidInput:
     if others:
         message += f" (and {others} more problem{'s' if others > 1 else ''})"
     return InvalidInput(_one_line(message))
+
+
+def _invalid_text(path: Path, position: tuple[int, int], problem: str) -> InvalidInput:
+    """A file that is not text YAML can read, at the first byte or character that says so."""
+    line, column = position
+    message = f"{problem}; is this a binary file?"
+    return _invalid(path, [_Problem(line=line, column=column, field="-", message=message)])
 
 
 def _format_field_path(path: _FieldPath) -> str:

@@ -7,28 +7,65 @@ from, and the wall-clock UTC time beside it for people (DESIGN section 3: never
 subtract wall-clock times).
 
 Events are frozen, keyword-only dataclasses with a stable ``kind`` string, so the
-JSON form stays readable and stable when classes are renamed or fields are added.
+JSON form stays readable and stable when classes are renamed or fields are added. Their
+JSON codec is pydantic's, over the dataclasses themselves (strict, unknown fields refused),
+with the event's ``kind`` and its two clocks flattened into one object.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
-from types import NoneType, UnionType
-from typing import ClassVar, Final, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, ClassVar, Final, get_args, get_type_hints
+
+from pydantic import ConfigDict, PlainSerializer, PlainValidator, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from drillkit.model.measurement import RunStatus
+
+# Timelines are read back exactly as written: no coercion ("1" is not 1), no unknown fields.
+_JSON_CONFIG: Final = ConfigDict(extra="forbid", strict=True)
+
+
+def format_utc(moment: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds and ``Z``: ``2025-03-01T12:00:00.250Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(text: str) -> datetime:
+    """Read an RFC 3339 timestamp with an offset (``Z`` or ``+hh:mm``) as a UTC datetime."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"invalid RFC 3339 timestamp {text!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no UTC offset; write it with a trailing Z")
+    return moment.astimezone(UTC)
+
+
+def _read_utc(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise PydanticCustomError("utc_type", "Input should be an RFC 3339 string")
+    return parse_utc(value)
+
+
+_UtcTime = Annotated[
+    datetime, PlainValidator(_read_utc), PlainSerializer(format_utc, when_used="json")
+]
+"""A UTC moment, written as :func:`format_utc` writes it and read as :func:`parse_utc` reads it."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Instant:
     """One moment on both clocks: ``monotonic`` seconds for arithmetic, ``utc`` for display."""
 
+    __pydantic_config__ = _JSON_CONFIG
+
     monotonic: float
-    utc: datetime
+    utc: _UtcTime
 
     def __post_init__(self) -> None:
         if self.utc.tzinfo is None or self.utc.utcoffset() is None:
@@ -41,6 +78,8 @@ class Instant:
 class _Event:
     # Shared by every event; private because callers use the closed union TimelineEvent,
     # which lets mypy check that a match over events handles every kind.
+    __pydantic_config__ = _JSON_CONFIG
+
     kind: ClassVar[str]
     at: Instant
 
@@ -70,6 +109,8 @@ class Affected:
     to it (``deleted``, ``evicted``, ``stopped``, ``crashed``). ``workload`` names the
     owning workload as ``Kind/namespace/name`` when the fault knows it.
     """
+
+    __pydantic_config__ = _JSON_CONFIG
 
     kind: str
     name: str
@@ -262,38 +303,12 @@ TimelineEvent = (
 )
 """Every event a timeline may hold."""
 
-# The constructors by their stable tag, for reading timelines back. Typed as callables
-# returning the union so that decoding yields a TimelineEvent, not the private base.
-_EVENT_CLASSES: Final[Mapping[str, Callable[..., TimelineEvent]]] = {
-    event_class.kind: event_class for event_class in get_args(TimelineEvent)
+# One codec per event, by its stable tag. The tag is a class variable rather than a field,
+# so it picks the codec here instead of being validated as data.
+_CODECS: Final[Mapping[str, TypeAdapter[Any]]] = {
+    event_class.kind: TypeAdapter(event_class) for event_class in get_args(TimelineEvent)
 }
-# Field types resolved once; `from __future__ import annotations` leaves them as strings.
-_FIELD_TYPES: Final[Mapping[str, Mapping[str, object]]] = {
-    event_class.kind: {
-        event_field.name: get_type_hints(event_class)[event_field.name]
-        for event_field in fields(event_class)
-        if event_field.name != "at"
-    }
-    for event_class in get_args(TimelineEvent)
-}
-_ENVELOPE_KEYS: Final = frozenset({"kind", "monotonic", "utc"})
-_AFFECTED_TYPES: Final[Mapping[str, object]] = get_type_hints(Affected)
-
-
-def format_utc(moment: datetime) -> str:
-    """RFC 3339 in UTC with milliseconds and ``Z``: ``2025-03-01T12:00:00.250Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_utc(text: str) -> datetime:
-    """Read an RFC 3339 timestamp with an offset (``Z`` or ``+hh:mm``) as a UTC datetime."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"invalid RFC 3339 timestamp {text!r}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no UTC offset; write it with a trailing Z")
-    return moment.astimezone(UTC)
+_ENVELOPE: Final = ("monotonic", "utc")
 
 
 def event_to_json(event: TimelineEvent) -> dict[str, object]:
@@ -302,92 +317,79 @@ def event_to_json(event: TimelineEvent) -> dict[str, object]:
     ``utc`` keeps milliseconds only, so an event read back equals the original when its
     UTC time had millisecond precision (the runner records it that way).
     """
-    data: dict[str, object] = {
-        "kind": event.kind,
-        "monotonic": event.at.monotonic,
-        "utc": format_utc(event.at.utc),
-    }
-    for name in _FIELD_TYPES[event.kind]:
-        value = getattr(event, name)
-        if isinstance(value, Enum):
-            value = value.value
-        elif isinstance(value, tuple):
-            value = [asdict(item) for item in value]
-        data[name] = value
-    return data
+    # Written as held, without pydantic's type warnings: an activity's name comes from the
+    # experiment and may be a YAML boolean (`name: true`), which the timeline must still record.
+    data: dict[str, Any] = _CODECS[event.kind].dump_python(event, mode="json", warnings=False)
+    # `at` is every event's first field; its two clocks sit beside the kind, in that order.
+    return {"kind": event.kind, **data.pop("at"), **data}
 
 
 def event_from_json(data: Mapping[str, object]) -> TimelineEvent:
-    """Read back what :func:`event_to_json` wrote; raise ValueError naming what is wrong."""
+    """Read back what :func:`event_to_json` wrote; raise ValueError naming what is wrong.
+
+    Absent optional fields take the class default, so older timelines stay readable.
+    """
     kind = data.get("kind")
-    if not isinstance(kind, str) or kind not in _EVENT_CLASSES:
-        known = ", ".join(sorted(_EVENT_CLASSES))
+    if not isinstance(kind, str) or kind not in _CODECS:
+        known = ", ".join(sorted(_CODECS))
         raise ValueError(f"unknown timeline event kind {kind!r}; expected one of: {known}")
-    field_types = _FIELD_TYPES[kind]
-    unexpected = sorted(set(data) - _ENVELOPE_KEYS - set(field_types))
-    if unexpected:
-        raise ValueError(f"{kind} event has unexpected fields: {', '.join(unexpected)}")
-
-    monotonic = data.get("monotonic")
-    if not isinstance(monotonic, int | float) or isinstance(monotonic, bool):
-        raise ValueError(f"{kind}.monotonic must be a number of seconds, got {monotonic!r}")
-    utc = data.get("utc")
-    if not isinstance(utc, str):
-        raise ValueError(f"{kind}.utc must be an RFC 3339 string, got {utc!r}")
-    at = Instant(monotonic=float(monotonic), utc=parse_utc(utc))
-    arguments: dict[str, object] = {"at": at}
-    for name, field_type in field_types.items():
-        # Absent optional fields take the class default, so older timelines stay readable.
-        if name in data:
-            arguments[name] = _decode_value(field_type, data[name], f"{kind}.{name}")
+    fields = {name: value for name, value in data.items() if name != "kind"}
+    at = {name: fields.pop(name) for name in _ENVELOPE if name in fields}
     try:
-        return _EVENT_CLASSES[kind](**arguments)
-    except TypeError as error:
-        raise ValueError(f"{kind} event is incomplete: {error}") from None
+        # JSON text rather than Python values, so that strict mode still reads enums and
+        # tuples from their JSON form.
+        event: TimelineEvent = _CODECS[kind].validate_json(json.dumps({"at": at, **fields}))
+    except ValidationError as error:
+        raise ValueError(_describe_event_error(kind, error)) from None
+    return event
 
 
-def _decode_value(field_type: object, value: object, where: str) -> object:
-    # JSON knows fewer types than the events: ints arrive for floats, strings for enums,
-    # and bool is an int in Python, so each check is explicit.
-    if isinstance(field_type, UnionType):
-        if value is None and NoneType in get_args(field_type):
-            return None
-        (field_type,) = (member for member in get_args(field_type) if member is not NoneType)
-    if field_type is bool and isinstance(value, bool):
-        return value
-    if field_type is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if field_type is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if field_type is str and isinstance(value, str):
-        return value
-    if get_origin(field_type) is tuple and get_args(field_type)[0] is Affected:
-        if not isinstance(value, list):
-            raise ValueError(f"{where} must be a list, got {value!r}")
-        return tuple(_decode_affected(item, f"{where}[{i}]") for i, item in enumerate(value))
-    if isinstance(field_type, type) and issubclass(field_type, Enum):
-        try:
-            return field_type(value)
-        except ValueError:
-            pass
-    expected = getattr(field_type, "__name__", str(field_type))
-    raise ValueError(f"{where} must be {expected}, got {value!r}")
-
-
-def _decode_affected(value: object, where: str) -> Affected:
-    # The one record held inside an event: a flat object of text fields.
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{where} must be an object, got {value!r}")
-    hints = _AFFECTED_TYPES
-    unexpected = sorted(set(value) - set(hints))
+def _describe_event_error(kind: str, error: ValidationError) -> str:
+    """The first problem as one sentence naming the event and the field, as written in JSON."""
+    details = error.errors(include_url=False)
+    unexpected = [detail for detail in details if detail["type"] == "unexpected_keyword_argument"]
     if unexpected:
-        raise ValueError(f"{where} has unexpected fields: {', '.join(map(str, unexpected))}")
-    arguments = {
-        name: _decode_value(hints[name], value[name], f"{where}.{name}")
-        for name in hints
-        if name in value
+        where = _where(kind, unexpected[0]["loc"][:-1])
+        names = ", ".join(sorted(str(detail["loc"][-1]) for detail in unexpected))
+        return f"{where} has unexpected fields: {names}"
+    detail = details[0]
+    where = _where(kind, detail["loc"][:-1] if detail["type"] == "missing" else detail["loc"])
+    if detail["type"] == "missing":
+        return f"{where} is incomplete: missing {detail['loc'][-1]}"
+    if detail["type"] == "value_error":
+        return f"{where}: {detail.get('ctx', {}).get('error', detail['msg'])}"
+    return f"{where} must be {_expected(kind, detail)}, got {detail['input']!r}"
+
+
+def _where(kind: str, loc: tuple[int | str, ...]) -> str:
+    # `at` is written flat, so its clocks are named as in the file: `run_started.utc`.
+    steps = loc[1:] if loc[:1] == ("at",) else loc
+    text = kind if steps else f"{kind} event"
+    for step in steps:
+        text += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return text
+
+
+def _expected(kind: str, detail: ErrorDetails) -> str:
+    loc = detail["loc"]
+    if loc == ("at", "monotonic"):
+        return "a number of seconds"
+    if detail["type"] == "enum":
+        field_type = _FIELD_TYPES[kind][str(loc[0])]
+        return field_type.__name__ if isinstance(field_type, type) else str(field_type)
+    names = {
+        "int_type": "int",
+        "float_type": "float",
+        "bool_type": "bool",
+        "string_type": "str",
+        "tuple_type": "a list",
+        "dataclass_type": "an object",
+        "utc_type": "an RFC 3339 string",
     }
-    try:
-        return Affected(**arguments)  # type: ignore[arg-type]  # each checked above
-    except TypeError as error:
-        raise ValueError(f"{where} is incomplete: {error}") from None
+    return names.get(detail["type"], detail["msg"][:1].lower() + detail["msg"][1:])
+
+
+# Field types resolved once, to name an enum in a message.
+_FIELD_TYPES: Final[Mapping[str, Mapping[str, object]]] = {
+    event_class.kind: get_type_hints(event_class) for event_class in get_args(TimelineEvent)
+}

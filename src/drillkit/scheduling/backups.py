@@ -22,7 +22,8 @@ from drillkit.drivers.backups import BackupInfo, create_backup, load_backup, pru
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.lab.backups import expand, resolve_store
 from drillkit.model.drill import Schedule
-from drillkit.scheduling.files import find_named_file, load_model
+from drillkit.model.loading import load_model
+from drillkit.scheduling.files import find_named_file
 from drillkit.signing import SigningKey
 
 
@@ -79,7 +80,7 @@ def find_backup_plan(directory: Path, name: str) -> Path:
 
 def load_backup_plan(path: Path) -> BackupPlan:
     """Read a backup plan; InvalidInput names file, line and field."""
-    return load_model(path, BackupPlan, what="a backup plan (namespaces, store, keep, schedule)")
+    return load_model(path, BackupPlan, noun="backup plan")
 
 
 def take_planned_backup(

@@ -29,11 +29,11 @@ from drillkit.drivers.prometheus import PrometheusError, query_instant
 from drillkit.errors import DrillError
 from drillkit.evidence.ledger import append_gameday
 from drillkit.model.drill import Blackout, ErrorBudgetGate, Schedule
+from drillkit.model.loading import load_model
 from drillkit.running.recorder import Clock
 from drillkit.running.runner import RunOptions
 from drillkit.scheduling.backups import find_backup_plan, load_backup_plan, take_planned_backup
 from drillkit.scheduling.database import Database
-from drillkit.scheduling.files import load_model
 from drillkit.scheduling.gamedays import (
     find_gameday_file,
     load_gameday,
@@ -80,7 +80,7 @@ class SchedulingPolicy(BaseModel):
 
 def load_policy_file(path: Path) -> SchedulingPolicy:
     """Read a scheduling policy file; InvalidInput names file, line and field."""
-    return load_model(path, SchedulingPolicy, what="a scheduling policy (blackouts, error_budget)")
+    return load_model(path, SchedulingPolicy, noun="scheduling policy")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,9 +42,10 @@ from drillkit.errors import InvalidInput
 from drillkit.files import sha256_file, write_atomically
 from drillkit.model.drill import DrillName, Evidence, NonEmptyText, PositiveDuration, Schedule
 from drillkit.model.durations import format_duration
+from drillkit.model.loading import load_model
 from drillkit.model.timeline import format_utc
 from drillkit.running.recorder import Clock, SystemClock
-from drillkit.scheduling.files import find_named_file, load_model
+from drillkit.scheduling.files import find_named_file
 from drillkit.scheduling.launching import DrillRunResult
 
 GAMEDAY_REPORTS = "gamedays"
@@ -136,7 +137,7 @@ def find_gameday_file(gamedays_dir: Path, name: str) -> Path:
 
 def load_gameday(path: Path) -> GameDay:
     """Read and validate a game-day file; InvalidInput names file, line and field."""
-    return load_model(path, GameDay, what="a game day (name, steps)")
+    return load_model(path, GameDay, noun="game day")
 
 
 def list_gamedays(gamedays_dir: Path) -> list[Path]:

@@ -186,10 +186,11 @@ def add_schedule(
 
 
 def get_schedule(database: Database, name: str) -> Schedule | None:
-    with database.begin(f"reading schedule {name}") as connection:
-        row = connection.execute(
-            sa.select(schedules_table).where(schedules_table.c.name == name)
-        ).first()
+    row = _first_row(
+        database,
+        sa.select(schedules_table).where(schedules_table.c.name == name),
+        f"reading schedule {name}",
+    )
     return _schedule(row._mapping) if row is not None else None
 
 
@@ -221,10 +222,11 @@ def remove_schedule(database: Database, name: str) -> Schedule:
 
 def production_confirmation(database: Database, name: str) -> ProductionConfirmation | None:
     """The confirmation stored with schedule ``name``, if it was added with one."""
-    with database.begin(f"reading the confirmation of schedule {name}") as connection:
-        row = connection.execute(
-            sa.select(confirmations_table).where(confirmations_table.c.schedule == name)
-        ).first()
+    row = _first_row(
+        database,
+        sa.select(confirmations_table).where(confirmations_table.c.schedule == name),
+        f"reading the confirmation of schedule {name}",
+    )
     if row is None:
         return None
     return ProductionConfirmation(
@@ -247,6 +249,11 @@ def set_paused(database: Database, name: str, *, paused: bool, now: datetime) ->
     updated = get_schedule(database, name)
     assert updated is not None
     return updated
+
+
+def _first_row(database: Database, query: sa.Select[Any], doing: str) -> sa.Row[Any] | None:
+    with database.begin(doing) as connection:
+        return connection.execute(query).first()
 
 
 def _schedule(row: Any) -> Schedule:
