@@ -3,9 +3,9 @@
 Adapters translate foreign exceptions into these, each in one function, keeping only
 what a user needs: ``ApiException`` and urllib3's errors in
 ``drivers.kubernetes.translate_api_errors``, botocore's in
-``drivers.boto.translate_boto_errors``, failed commands in ``drivers.executors``. The
-CLI turns any ``DrillError`` into one readable line and its ``exit_code`` (3, could
-not run, unless the class says otherwise).
+``drivers.boto.translate_boto_errors``, a failed command in
+``drivers.executors.checked``. The CLI turns any ``DrillError`` into one readable
+line and its ``exit_code`` (3, could not run, unless the class says otherwise).
 
 Classes without a module beside them are defined here; the others are defined in
 the module named (a test keeps this drawing true)::

@@ -385,9 +385,8 @@ class Cluster:
             with translate_api_errors("reading namespace kube-system"):
                 uid = self.core.read_namespace("kube-system").metadata.uid
         except Forbidden as error:
-            # 403: this identity may not read it, which tells nothing about the cluster;
-            # 401 (credentials refused) is not an answer about the cluster either, but no
-            # other request can succeed after it.
+            # 403: this identity may not read it, which says nothing against the cluster.
+            # 401 (credentials refused) is no such answer: no other request would succeed.
             if error.status != 403:
                 raise
             uid = None
