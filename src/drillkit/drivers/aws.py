@@ -1,4 +1,4 @@
-"""Amazon EC2, through boto3: the only module that imports boto3 and botocore.
+"""Amazon EC2, through boto3.
 
 A real cluster's zone outage stops the EC2 instances behind that zone's nodes.
 This adapter knows how to find them (running instances of one availability zone
@@ -11,15 +11,15 @@ The region, the endpoint (``endpoint_url`` for an EC2-compatible server such as
 moto on loopback) and the retry policy come from the caller or boto3's normal
 chain (``AWS_REGION``, ``AWS_MAX_ATTEMPTS``, ``~/.aws/config``); so do the
 credentials, which drillkit never handles itself. botocore's exceptions are
-translated by ``_translate`` into ``CloudError``, one line naming the action.
+translated by ``drivers.boto``, as for S3, into ``CloudError``, one line naming
+the action.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from drillkit.errors import DrillError
+from drillkit.drivers.boto import translate_boto_errors
+from drillkit.errors import CloudError as CloudError
 
 CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 CLUSTER_TAG_VALUES = ("owned", "shared")
@@ -39,14 +40,6 @@ DEFAULT_POLL_INTERVAL = 5.0
 _MAX_PAGE_SIZE = 1000
 # Filters take at most 200 values each.
 _FILTER_VALUES_LIMIT = 200
-
-
-class CloudError(DrillError):
-    """The cloud provider's API refused or failed a request, or could not be reached."""
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,37 +55,8 @@ class InstanceState:
     tags: Mapping[str, str]
 
 
-@contextmanager
-def _translate(action: str) -> Iterator[None]:
-    """Turn botocore's exceptions into one ``CloudError`` line naming the action."""
-    try:
-        yield
-    except botocore.exceptions.ClientError as error:
-        details = error.response.get("Error", {})
-        code = str(details.get("Code") or "an error")
-        message = _one_line(details.get("Message") or "")
-        raise CloudError(
-            f"{action}: EC2 answered {code}{f': {message}' if message else ''}", code=code
-        ) from error
-    except botocore.exceptions.NoCredentialsError as error:
-        raise CloudError(
-            f"{action}: no AWS credentials found (environment, shared files, SSO or instance role)"
-        ) from error
-    except botocore.exceptions.NoRegionError as error:
-        raise CloudError(
-            f"{action}: no AWS region given (pass region, or set AWS_REGION)"
-        ) from error
-    except (
-        botocore.exceptions.EndpointConnectionError,
-        botocore.exceptions.ConnectionClosedError,
-        botocore.exceptions.ConnectTimeoutError,
-        botocore.exceptions.ReadTimeoutError,
-    ) as error:
-        raise CloudError(f"{action}: cannot reach the EC2 endpoint ({_one_line(error)})") from error
-    except botocore.exceptions.BotoCoreError as error:
-        # The rest (an invalid region name, bad configuration, an unparsable answer)
-        # carries a readable message of its own.
-        raise CloudError(f"{action}: {_one_line(error)}") from error
+def _translate_ec2(action: str) -> AbstractContextManager[None]:
+    return translate_boto_errors(action, service="EC2", raise_as=CloudError)
 
 
 class Ec2:
@@ -124,7 +88,7 @@ class Ec2:
     ) -> Ec2:
         """Connect to ``region`` (default: boto3's chain) at ``endpoint_url`` (default: AWS's)."""
         where = f"region {region}" if region else "the default region"
-        with _translate(f"connecting to EC2 in {where}"):
+        with _translate_ec2(f"connecting to EC2 in {where}"):
             session = boto3.session.Session(region_name=region)
             client = session.client(
                 "ec2",
@@ -194,7 +158,7 @@ class Ec2:
 
     def _describe(self, filters: list[dict[str, Any]], *, action: str) -> list[InstanceState]:
         found: dict[str, InstanceState] = {}
-        with _translate(action):
+        with _translate_ec2(action):
             pages = self._client.get_paginator("describe_instances").paginate(
                 Filters=filters, PaginationConfig={"PageSize": self.page_size}
             )
@@ -210,7 +174,7 @@ class Ec2:
     def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> None:
         if not instance_ids or not tags:
             return
-        with _translate(f"tagging instances {', '.join(instance_ids)}"):
+        with _translate_ec2(f"tagging instances {', '.join(instance_ids)}"):
             self._client.create_tags(
                 Resources=list(instance_ids),
                 Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
@@ -219,7 +183,7 @@ class Ec2:
     def untag_instances(self, instance_ids: Sequence[str], keys: Iterable[str]) -> None:
         if not instance_ids:
             return
-        with _translate(f"removing tags from instances {', '.join(instance_ids)}"):
+        with _translate_ec2(f"removing tags from instances {', '.join(instance_ids)}"):
             self._client.delete_tags(
                 Resources=list(instance_ids), Tags=[{"Key": key} for key in keys]
             )
@@ -232,7 +196,7 @@ class Ec2:
         """
         if not instance_ids:
             return []
-        with _translate(f"stopping instances {', '.join(instance_ids)}"):
+        with _translate_ec2(f"stopping instances {', '.join(instance_ids)}"):
             answer = self._client.stop_instances(InstanceIds=list(instance_ids), Force=force)
         return sorted(str(change["InstanceId"]) for change in answer.get("StoppingInstances", []))
 
@@ -240,7 +204,7 @@ class Ec2:
         """Ask EC2 to start stopped instances; returns those whose start it acknowledged."""
         if not instance_ids:
             return []
-        with _translate(f"starting instances {', '.join(instance_ids)}"):
+        with _translate_ec2(f"starting instances {', '.join(instance_ids)}"):
             answer = self._client.start_instances(InstanceIds=list(instance_ids))
         return sorted(str(change["InstanceId"]) for change in answer.get("StartingInstances", []))
 
@@ -286,8 +250,3 @@ def _instance_state(item: Mapping[str, Any]) -> InstanceState:
         private_dns_name=str(item.get("PrivateDnsName") or ""),
         tags={str(t["Key"]): str(t.get("Value", "")) for t in item.get("Tags", [])},
     )
-
-
-def _one_line(error: object) -> str:
-    text = re.sub(r"\s+", " ", str(error)).strip()
-    return text or type(error).__name__

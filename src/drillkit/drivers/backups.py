@@ -64,9 +64,9 @@ from typing import Any, Literal, Protocol
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource
 
-from drillkit.drivers.kubernetes import Cluster, _translate
+from drillkit.drivers.kubernetes import Cluster, translate_api_errors
 from drillkit.drivers.objectstore import ObjectStore, StorageError, sha256_of
-from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.errors import ClusterError, Conflict, DrillError, InvalidInput, NotFound
 from drillkit.model.timeline import format_utc, parse_utc
 
 FORMAT = "drillkit-backup"
@@ -324,13 +324,13 @@ def export_namespaces(
     skipped: list[str] = []
     custom_groups: set[tuple[str, str]] = set()
     for namespace in namespaces:
-        with _translate(f"reading namespace {namespace}"):
+        with translate_api_errors(f"reading namespace {namespace}"):
             item = cluster.core.read_namespace(namespace)
         objects.append(_strip(cluster.api_client.sanitize_for_serialization(item)))
     for resource in _namespaced_resources(cluster):
         for namespace in namespaces:
             try:
-                with _translate(f"listing {resource.name} in {namespace}"):
+                with translate_api_errors(f"listing {resource.name} in {namespace}"):
                     listed = resource.get(namespace=namespace).to_dict()
             except ClusterError as error:
                 if error.status in (403, 404, 405):
@@ -352,7 +352,7 @@ def export_namespaces(
 
 
 def _namespaced_resources(cluster: Cluster) -> list[Resource]:
-    with _translate("discovering the API"):
+    with translate_api_errors("discovering the API"):
         found = cluster.dynamic.resources.search()
     chosen = []
     for resource in found:
@@ -376,7 +376,7 @@ def _builtin(group: str) -> bool:
 def _definitions_of(cluster: Cluster, groups: set[tuple[str, str]]) -> list[dict[str, Any]]:
     if not groups:
         return []
-    with _translate("reading custom resource definitions"):
+    with translate_api_errors("reading custom resource definitions"):
         resource = cluster.dynamic.resources.get(
             api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
         )
@@ -787,7 +787,7 @@ def restore_objects(
 def find_resource(cluster: Cluster, api_version: str, kind: str) -> Resource:
     """The API resource serving ``kind``; discovery is refreshed once when it is not
     known (a CRD created since, by this restore or an installer)."""
-    with _translate(f"finding the API of {kind} ({api_version})"):
+    with translate_api_errors(f"finding the API of {kind} ({api_version})"):
         for attempt in range(2):
             try:
                 resource: Resource = cluster.dynamic.resources.get(
@@ -797,7 +797,7 @@ def find_resource(cluster: Cluster, api_version: str, kind: str) -> Resource:
             except ResourceNotFoundError:
                 if attempt == 0:
                     cluster.dynamic.resources.invalidate_cache()
-    raise ClusterError(f"the API server serves no {kind} in {api_version}", status=404)
+    raise NotFound(f"the API server serves no {kind} in {api_version}", status=404)
 
 
 def _resource(cluster: Cluster, item: Mapping[str, Any]) -> Resource:
@@ -809,12 +809,10 @@ def _read(cluster: Cluster, item: Mapping[str, Any]) -> dict[str, Any] | None:
     key = ObjectKey.of(item)
     resource = _resource(cluster, item)
     try:
-        with _translate(f"reading {key.describe()}"):
+        with translate_api_errors(f"reading {key.describe()}"):
             found: dict[str, Any] = resource.get(name=key.name, namespace=key.namespace).to_dict()
-    except ClusterError as error:
-        if error.status == 404:
-            return None
-        raise
+    except NotFound:
+        return None
     return found
 
 
@@ -822,11 +820,10 @@ def _create(cluster: Cluster, item: Mapping[str, Any]) -> None:
     key = ObjectKey.of(item)
     resource = _resource(cluster, item)
     try:
-        with _translate(f"creating {key.describe()}"):
+        with translate_api_errors(f"creating {key.describe()}"):
             resource.create(body=dict(item), namespace=key.namespace)
-    except ClusterError as error:
-        if error.status != 409:  # created meanwhile (a retried restore): nothing to do
-            raise
+    except Conflict:
+        pass  # created meanwhile (a retried restore): nothing to do
 
 
 def _replace(cluster: Cluster, item: Mapping[str, Any], current: Mapping[str, Any]) -> None:
@@ -841,7 +838,7 @@ def _replace(cluster: Cluster, item: Mapping[str, Any], current: Mapping[str, An
     if key.kind == "PersistentVolumeClaim" and current.get("spec", {}).get("volumeName"):
         body.setdefault("spec", {})["volumeName"] = current["spec"]["volumeName"]
     resource = _resource(cluster, item)
-    with _translate(f"replacing {key.describe()}"):
+    with translate_api_errors(f"replacing {key.describe()}"):
         resource.replace(body=body, namespace=key.namespace)
 
 
@@ -849,12 +846,10 @@ def delete_object(cluster: Cluster, key: ObjectKey) -> bool:
     """Delete one object; False when it was not there."""
     try:
         resource = find_resource(cluster, key.api_version, key.kind)
-        with _translate(f"deleting {key.describe()}"):
+        with translate_api_errors(f"deleting {key.describe()}"):
             resource.delete(name=key.name, namespace=key.namespace)
-    except ClusterError as error:
-        if error.status == 404:
-            return False
-        raise
+    except NotFound:
+        return False
     return True
 
 

@@ -7,56 +7,25 @@ ConfigMaps holding undo records. This module reads and writes them on a
 
 Optimistic concurrency is the point of most of it: replacing an object carries
 the ``resourceVersion`` it was read at, and the API server answers 409 when the
-object changed since. That answer is raised as ``Conflict`` (and 404 as
-``NotFound``), both ``ClusterError``s, because lock takeover and record updates
-decide what to do next from it.
+object changed since. The shared translation raises that answer as ``Conflict``
+(and 404 as ``NotFound``), both ``ClusterError``s from ``drillkit.errors``, because
+lock takeover and record updates decide what to do next from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from drillkit.drivers.kubernetes import Cluster, _translate
-from drillkit.errors import ClusterError
+from drillkit.drivers.kubernetes import Cluster, translate_api_errors
+from drillkit.errors import NotFound
 
 REQUEST_TIMEOUT = 10.0
 """Seconds to wait for one answer: a renewal that hangs must not outlive its lease."""
-
-
-class Conflict(ClusterError):
-    """409: the object already exists, or changed since it was read."""
-
-
-class NotFound(ClusterError):
-    """404: the object does not exist (any more)."""
-
-
-@contextmanager
-def _translate_state(action: str) -> Iterator[None]:
-    # 409 and 404 are answers the callers act on, not failures; give them their own types
-    # before the generic translation turns everything else into ClusterError.
-    with _translate(action):
-        try:
-            yield
-        except ApiException as error:
-            if error.status == 409:
-                raise Conflict(
-                    f"{action}: the object already exists or changed meanwhile",
-                    status=409,
-                    reason=error.reason,
-                ) from error
-            if error.status == 404:
-                raise NotFound(
-                    f"{action}: the object does not exist", status=404, reason=error.reason
-                ) from error
-            raise
 
 
 def _coordination(cluster: Cluster) -> client.CoordinationV1Api:
@@ -96,7 +65,7 @@ class LeaseRecord:
 def read_lease(cluster: Cluster, namespace: str, name: str) -> LeaseRecord | None:
     """The Lease, or None when there is none."""
     try:
-        with _translate_state(f"reading lease {namespace}/{name}"):
+        with translate_api_errors(f"reading lease {namespace}/{name}"):
             lease = _coordination(cluster).read_namespaced_lease(
                 name, namespace, _request_timeout=REQUEST_TIMEOUT
             )
@@ -108,7 +77,7 @@ def read_lease(cluster: Cluster, namespace: str, name: str) -> LeaseRecord | Non
 def create_lease(cluster: Cluster, namespace: str, name: str, claim: LeaseClaim) -> LeaseRecord:
     """Create the Lease; ``Conflict`` when it already exists."""
     body = _lease_body(name, claim, resource_version=None)
-    with _translate_state(f"creating lease {namespace}/{name}"):
+    with translate_api_errors(f"creating lease {namespace}/{name}"):
         lease = _coordination(cluster).create_namespaced_lease(
             namespace, body, _request_timeout=REQUEST_TIMEOUT
         )
@@ -123,7 +92,7 @@ def replace_lease(
     ``Conflict`` when someone else wrote it since; ``NotFound`` when it was deleted.
     """
     body = _lease_body(name, claim, resource_version=resource_version)
-    with _translate_state(f"updating lease {namespace}/{name}"):
+    with translate_api_errors(f"updating lease {namespace}/{name}"):
         lease = _coordination(cluster).replace_namespaced_lease(
             name, namespace, body, _request_timeout=REQUEST_TIMEOUT
         )
@@ -139,7 +108,7 @@ def delete_lease(
     """
     options = _delete_options(resource_version)
     try:
-        with _translate_state(f"deleting lease {namespace}/{name}"):
+        with translate_api_errors(f"deleting lease {namespace}/{name}"):
             _coordination(cluster).delete_namespaced_lease(
                 name, namespace, body=options, _request_timeout=REQUEST_TIMEOUT
             )
@@ -209,7 +178,7 @@ class ConfigMapRecord:
 def read_config_map(cluster: Cluster, namespace: str, name: str) -> ConfigMapRecord | None:
     """The ConfigMap, or None when there is none."""
     try:
-        with _translate_state(f"reading configmap {namespace}/{name}"):
+        with translate_api_errors(f"reading configmap {namespace}/{name}"):
             item = cluster.core.read_namespaced_config_map(
                 name, namespace, _request_timeout=REQUEST_TIMEOUT
             )
@@ -229,7 +198,7 @@ def create_config_map(
 ) -> ConfigMapRecord:
     """Create the ConfigMap; ``Conflict`` when it already exists."""
     body = _config_map_body(name, data, labels, annotations, resource_version=None)
-    with _translate_state(f"creating configmap {namespace}/{name}"):
+    with translate_api_errors(f"creating configmap {namespace}/{name}"):
         item = cluster.core.create_namespaced_config_map(
             namespace, body, _request_timeout=REQUEST_TIMEOUT
         )
@@ -251,7 +220,7 @@ def replace_config_map(
     ``Conflict`` when someone else wrote it since; ``NotFound`` when it was deleted.
     """
     body = _config_map_body(name, data, labels, annotations, resource_version=resource_version)
-    with _translate_state(f"updating configmap {namespace}/{name}"):
+    with translate_api_errors(f"updating configmap {namespace}/{name}"):
         item = cluster.core.replace_namespaced_config_map(
             name, namespace, body, _request_timeout=REQUEST_TIMEOUT
         )
@@ -267,7 +236,7 @@ def delete_config_map(
     """
     options = _delete_options(resource_version)
     try:
-        with _translate_state(f"deleting configmap {namespace}/{name}"):
+        with translate_api_errors(f"deleting configmap {namespace}/{name}"):
             cluster.core.delete_namespaced_config_map(
                 name, namespace, body=options, _request_timeout=REQUEST_TIMEOUT
             )
@@ -282,7 +251,7 @@ def list_config_maps(
     """ConfigMaps of one namespace matching a label selector, paginated."""
     items: list[client.V1ConfigMap] = []
     token: str | None = None
-    with _translate_state(f"listing configmaps in {namespace} ({label_selector})"):
+    with translate_api_errors(f"listing configmaps in {namespace} ({label_selector})"):
         while True:
             arguments: dict[str, Any] = {
                 "label_selector": label_selector,

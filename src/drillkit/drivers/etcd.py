@@ -23,14 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from drillkit.drivers.executors import CommandFailed, Executor, checked
-from drillkit.errors import DrillError
+from drillkit.drivers.executors import Executor, checked
+from drillkit.errors import CommandFailed, DrillError
+from drillkit.errors import SnapshotRejected as SnapshotRejected
 from drillkit.model.procedure import EtcdTargetSpec
 from drillkit.model.timeline import format_utc, parse_utc
-
-
-class SnapshotRejected(DrillError):
-    """A snapshot failed its integrity check; nothing destructive may use it."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from drillkit.errors import DrillError
+from drillkit.errors import CommandFailed as CommandFailed
 from drillkit.model.procedure import ExecutorSpec, LocalExecutorSpec, SshExecutorSpec
 
 # How much later than the local timeout the host kills a command itself: the local
@@ -47,10 +47,6 @@ class CommandResult:
         if self.timed_out:
             return f"timed out after {self.seconds:.0f} s: {last[0]}"
         return f"exit code {self.exit_code}: {last[0]}"
-
-
-class CommandFailed(DrillError):
-    """A command that had to succeed did not."""
 
 
 class Executor(Protocol):

@@ -1,8 +1,12 @@
-"""The Kubernetes API, through the official client: the only module that imports it.
+"""The Kubernetes API, through the official client, and the one translation of its errors.
 
-Everything above this module speaks in drillkit's terms (a node's zone, a
-deployment's ready replicas); ``ApiException`` and urllib3 errors are translated
-here into ``ClusterError`` by ``_translate``.
+Everything above the drivers speaks in drillkit's terms (a node's zone, a
+deployment's ready replicas). ``ApiException`` and urllib3 errors are translated
+here, by ``translate_api_errors``, into ``ClusterError`` or the subclass for the
+answer (``NotFound``, ``Conflict``, ``Forbidden``, ``TooManyRequests``); the other
+drivers that call the API (``cluster_state``, ``workload_reads``, ``backups``,
+``velero``) translate through it too, and act on those subclasses rather than on
+status numbers.
 
 Every request is bounded: ``CONNECT_TIMEOUT_SECONDS`` to connect (TLS handshake
 included) and ``READ_TIMEOUT_SECONDS`` for each read of the answer, unless a call
@@ -35,7 +39,8 @@ from kubernetes.config import kube_config
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 
-from drillkit.errors import ClusterError, InvalidInput
+from drillkit.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
+from drillkit.errors import KubeconfigInvalid as KubeconfigInvalid
 from drillkit.model.loading import yaml_syntax_error
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -70,15 +75,6 @@ _RETRIES = _Retry(total=5, connect=1, read=0, redirect=0, status=3, raise_on_sta
 
 Manifest = Mapping[str, Any]
 T = TypeVar("T")
-
-
-class KubeconfigInvalid(InvalidInput, ClusterError):
-    """A kubeconfig that cannot be read, parsed or used, or lacks the context asked for.
-
-    Bad input (exit 2, the message names the file), and also a ``ClusterError``: no
-    cluster can be reached through it, which is all that callers who merely look (the
-    report's scope, optional watches) need to know.
-    """
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,26 +155,44 @@ class NodeSpec:
     capacity: Mapping[str, str]
 
 
-@contextmanager
-def _translate(action: str) -> Iterator[None]:
-    """Turn the client's exceptions into one ``ClusterError`` line naming the action."""
-    try:
-        yield
-    except (ApiException, DynamicApiError) as error:
+_BY_STATUS: Mapping[int, type[ClusterError]] = {
+    401: Forbidden,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    429: TooManyRequests,
+}
+"""The answers callers act on (absent, already there, not allowed, not now), by status."""
+
+
+def api_error(action: str, error: BaseException) -> ClusterError:
+    """The ``ClusterError`` that a failure of the client while ``action`` means: an answer
+    becomes the subclass for its status (``NotFound`` for 404, ...) carrying it and the
+    reason; no answer (refused, timed out, TLS) becomes a plain one saying why."""
+    if isinstance(error, (ApiException, DynamicApiError)):
         status = getattr(error, "status", None)
         reason = getattr(error, "reason", None)
         if not status:
             # Status 0: the client's own wrapping of a TLS failure, not an answer.
-            raise ClusterError(
+            return ClusterError(
                 f"{action}: cannot reach the API server: {_one_line(reason or error)}"
-            ) from error
-        raise ClusterError(
+            )
+        return _BY_STATUS.get(status, ClusterError)(
             f"{action}: the API server answered {status} {reason}".rstrip(),
             status=status,
             reason=reason,
-        ) from error
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise ClusterError(f"{action}: {describe_unreachable(error)}") from error
+        )
+    return ClusterError(f"{action}: {describe_unreachable(error)}")
+
+
+@contextmanager
+def translate_api_errors(action: str) -> Iterator[None]:
+    """Turn the client's exceptions into one ``ClusterError`` line naming the action
+    (see ``api_error``); drillkit's own errors pass through unchanged."""
+    try:
+        yield
+    except (ApiException, DynamicApiError, urllib3.exceptions.HTTPError, OSError) as error:
+        raise api_error(action, error) from error
 
 
 def describe_unreachable(error: BaseException) -> str:
@@ -350,7 +364,7 @@ class Cluster:
     @property
     def dynamic(self) -> DynamicClient:
         if self._dynamic is None:
-            with _translate("discovering the API"):
+            with translate_api_errors("discovering the API"):
                 self._dynamic = DynamicClient(self.api_client)
         return self._dynamic
 
@@ -368,9 +382,11 @@ class Cluster:
                 server=str(configuration.host), ca_sha256=ca_sha256, kube_system_uid=None
             )
         try:
-            with _translate("reading namespace kube-system"):
+            with translate_api_errors("reading namespace kube-system"):
                 uid = self.core.read_namespace("kube-system").metadata.uid
-        except ClusterError as error:
+        except Forbidden as error:
+            # 403: this identity may not read it, which says nothing against the cluster.
+            # 401 (credentials refused) is no such answer: no other request would succeed.
             if error.status != 403:
                 raise
             uid = None
@@ -379,7 +395,7 @@ class Cluster:
         )
 
     def server_version(self) -> str:
-        with _translate("reading the server version"):
+        with translate_api_errors("reading the server version"):
             info = client.VersionApi(self.api_client).get_code()
         return str(info.git_version)
 
@@ -389,7 +405,7 @@ class Cluster:
             kind = manifest["kind"]
             metadata = manifest.get("metadata", {})
             name = metadata.get("name")
-            with _translate(f"applying {kind} {name}"):
+            with translate_api_errors(f"applying {kind} {name}"):
                 resource = self.dynamic.resources.get(api_version=manifest["apiVersion"], kind=kind)
                 namespace = metadata.get("namespace") if resource.namespaced else None
                 self.dynamic.server_side_apply(
@@ -408,12 +424,13 @@ class Cluster:
                 name=spec.name, labels=dict(spec.labels), annotations=dict(spec.annotations)
             )
         )
-        with _translate(f"registering node {spec.name}"):
-            try:
+        action = f"registering node {spec.name}"
+        try:
+            with translate_api_errors(action):
                 self.core.create_node(body)
-            except ApiException as error:
-                if error.status != 409:
-                    raise
+        except Conflict:
+            pass  # registered already
+        with translate_api_errors(action):
             # Capacity lives in the status subresource, which a create may not keep.
             status = {"capacity": dict(spec.capacity), "allocatable": dict(spec.capacity)}
             self.core.patch_node_status(spec.name, {"status": status})
@@ -449,14 +466,14 @@ class Cluster:
                 )
             )
         )
-        with _translate(f"asking whether this identity may {verb} {resource}"):
+        with translate_api_errors(f"asking whether this identity may {verb} {resource}"):
             answer = client.AuthorizationV1Api(self.api_client).create_self_subject_access_review(
                 review
             )
         return bool(answer.status.allowed)
 
     def nodes(self, label_selector: str = "") -> list[NodeState]:
-        with _translate("listing nodes"):
+        with translate_api_errors("listing nodes"):
             items = self.core.list_node(label_selector=label_selector).items
         return [_node_state(node) for node in items]
 
@@ -466,7 +483,7 @@ class Cluster:
         """Pods of one namespace (``"*"`` or ``""`` for every namespace), paginated."""
         items: list[client.V1Pod] = []
         token = None
-        with _translate(f"listing pods in {namespace or 'all namespaces'}"):
+        with translate_api_errors(f"listing pods in {namespace or 'all namespaces'}"):
             while True:
                 arguments: dict[str, Any] = {
                     "label_selector": label_selector,
@@ -487,29 +504,25 @@ class Cluster:
 
     def delete_pod(self, namespace: str, name: str, *, grace_period: int | None = None) -> bool:
         """Delete a pod; False when it was already gone."""
-        with _translate(f"deleting pod {namespace}/{name}"):
-            try:
+        try:
+            with translate_api_errors(f"deleting pod {namespace}/{name}"):
                 self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=grace_period)
-            except ApiException as error:
-                if error.status == 404:
-                    return False
-                raise
+        except NotFound:
+            return False
         return True
 
     def evict_pod(self, namespace: str, name: str) -> EvictionAnswer:
         """Ask the Eviction API to evict a pod, honouring PodDisruptionBudgets."""
         body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=namespace))
-        with _translate(f"evicting pod {namespace}/{name}"):
-            try:
+        try:
+            with translate_api_errors(f"evicting pod {namespace}/{name}"):
                 self.core.create_namespaced_pod_eviction(name, namespace, body)
-            except ApiException as error:
-                # 409: the API server gave up updating the PodDisruptionBudget under
-                # concurrent evictions; the pod was not evicted, so it is safe to retry.
-                if error.status in (429, 409):
-                    return EvictionAnswer.REFUSED
-                if error.status == 404:
-                    return EvictionAnswer.GONE
-                raise
+        # 409: the API server gave up updating the PodDisruptionBudget under
+        # concurrent evictions; the pod was not evicted, so it is safe to retry.
+        except (TooManyRequests, Conflict):
+            return EvictionAnswer.REFUSED
+        except NotFound:
+            return EvictionAnswer.GONE
         return EvictionAnswer.ACCEPTED
 
     def set_unschedulable(
@@ -519,24 +532,24 @@ class Cluster:
         patch: dict[str, Any] = {"spec": {"unschedulable": unschedulable or None}}
         if annotations:
             patch["metadata"] = {"annotations": dict(annotations)}
-        with _translate(f"{'cordoning' if unschedulable else 'uncordoning'} node {node}"):
+        with translate_api_errors(f"{'cordoning' if unschedulable else 'uncordoning'} node {node}"):
             self.core.patch_node(node, patch)
 
     def node_annotations(self, node: str) -> dict[str, str]:
-        with _translate(f"reading node {node}"):
+        with translate_api_errors(f"reading node {node}"):
             return dict(self.core.read_node(node).metadata.annotations or {})
 
     def restart_deployment(self, namespace: str, name: str, *, at: str) -> None:
         """Replace every pod of a Deployment, as ``kubectl rollout restart`` does: a new
         pod-template annotation makes a new ReplicaSet, scheduled afresh."""
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}}
-        with _translate(f"restarting deployment {namespace}/{name}"):
+        with translate_api_errors(f"restarting deployment {namespace}/{name}"):
             self.apps.patch_namespaced_deployment(name, namespace, patch)
 
     def deployment_rolled_out(self, namespace: str, name: str) -> bool:
         """Whether the Deployment's newest template runs on every replica, all ready, and
         no pod of an older one is left (``kubectl rollout status``'s test)."""
-        with _translate(f"reading deployment {namespace}/{name}"):
+        with translate_api_errors(f"reading deployment {namespace}/{name}"):
             deployment = self.apps.read_namespaced_deployment(name, namespace)
         status, desired = deployment.status, deployment.spec.replicas or 0
         return (
@@ -556,7 +569,7 @@ class Cluster:
             "Deployment": self.apps.read_namespaced_deployment,
             "StatefulSet": self.apps.read_namespaced_stateful_set,
         }[kind]
-        with _translate(f"reading {kind.lower()} {namespace}/{name}"):
+        with translate_api_errors(f"reading {kind.lower()} {namespace}/{name}"):
             workload = read(name, namespace)
         return (workload.status.ready_replicas or 0, workload.spec.replicas or 0)
 

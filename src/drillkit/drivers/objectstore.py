@@ -10,8 +10,9 @@ A store is named by a URL: a path or ``file:///path`` for a directory,
 ``s3://bucket/prefix`` for S3. The S3 endpoint (``endpoint_url``, for an
 S3-compatible server such as MinIO on loopback), the region and the
 credentials come from the caller or boto3's own chain (``AWS_ENDPOINT_URL_S3``,
-``AWS_REGION``, ...); drillkit never handles credentials itself. boto3 and the
-file system's errors are translated here into ``StorageError``.
+``AWS_REGION``, ...); drillkit never handles credentials itself. The file
+system's errors are translated here into ``StorageError``, botocore's by
+``drivers.boto`` (as for EC2).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,23 +29,15 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from drillkit.errors import DrillError, InvalidInput
+from drillkit.drivers.boto import translate_boto_errors
+from drillkit.errors import InvalidInput
+from drillkit.errors import ObjectCorrupted as ObjectCorrupted
+from drillkit.errors import ObjectMissing as ObjectMissing
+from drillkit.errors import StorageError as StorageError
 from drillkit.files import write_atomically
 
 _SIDECAR_SUFFIX = ".sha256"
 _DIGEST_METADATA = "sha256"
-
-
-class StorageError(DrillError):
-    """The object store refused or failed a request, or could not be reached."""
-
-
-class ObjectMissing(StorageError):
-    """No object under that key."""
-
-
-class ObjectCorrupted(StorageError):
-    """An object's content no longer matches the digest stored with it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +149,10 @@ class LocalStore:
                 item.unlink()
 
 
+def _translate_s3(action: str) -> contextlib.AbstractContextManager[None]:
+    return translate_boto_errors(action, service="S3", raise_as=StorageError)
+
+
 class S3Store:
     """A bucket (and key prefix) of an S3-compatible service, through boto3."""
 
@@ -172,7 +168,7 @@ class S3Store:
         self.prefix = f"{prefix}/" if prefix else ""
         self.description = f"s3://{bucket}/{self.prefix}"
         endpoint = endpoint_url or os.environ.get("DRILLKIT_S3_ENDPOINT") or None
-        with _translate("connecting to S3"):
+        with _translate_s3("connecting to S3"):
             self._client: Any = boto3.client(
                 "s3",
                 endpoint_url=endpoint,
@@ -182,7 +178,7 @@ class S3Store:
 
     def ensure_bucket(self) -> None:
         """Create the bucket when it does not exist (for labs and tests)."""
-        with _translate(f"creating bucket {self.bucket}"):
+        with _translate_s3(f"creating bucket {self.bucket}"):
             try:
                 self._client.head_bucket(Bucket=self.bucket)
             except botocore.exceptions.ClientError:
@@ -190,7 +186,7 @@ class S3Store:
 
     def put(self, key: str, data: bytes) -> StoredObject:
         digest = sha256_of(data)
-        with _translate(f"writing {self.description}{_ensure_key(key)}"):
+        with _translate_s3(f"writing {self.description}{_ensure_key(key)}"):
             self._client.put_object(
                 Bucket=self.bucket,
                 Key=self.prefix + key,
@@ -200,7 +196,7 @@ class S3Store:
         return StoredObject(key=key, size=len(data), sha256=digest)
 
     def get(self, key: str) -> bytes:
-        with _translate(f"reading {self.description}{_ensure_key(key)}"):
+        with _translate_s3(f"reading {self.description}{_ensure_key(key)}"):
             try:
                 answer = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
             except botocore.exceptions.ClientError as error:
@@ -214,7 +210,7 @@ class S3Store:
 
     def keys(self, prefix: str = "") -> list[str]:
         found: list[str] = []
-        with _translate(f"listing {self.description}"):
+        with _translate_s3(f"listing {self.description}"):
             pages = self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.prefix + prefix
             )
@@ -223,7 +219,7 @@ class S3Store:
         return sorted(found)
 
     def delete(self, key: str) -> None:
-        with _translate(f"deleting {self.description}{_ensure_key(key)}"):
+        with _translate_s3(f"deleting {self.description}{_ensure_key(key)}"):
             self._client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
 
 
@@ -236,22 +232,3 @@ def _ensure_digest(key: str, where: str, data: bytes, expected: str) -> None:
             f"object {key} in {where} does not match its digest: sha256 {actual[:12]}... "
             f"({len(data)} bytes), expected {expected[:12]}..."
         )
-
-
-@contextlib.contextmanager
-def _translate(action: str) -> Iterator[None]:
-    """Turn botocore's exceptions into one ``StorageError`` line naming the action."""
-    try:
-        yield
-    except botocore.exceptions.ClientError as error:
-        details = error.response.get("Error", {})
-        code = str(details.get("Code") or "an error")
-        message = str(details.get("Message") or "").strip().splitlines()
-        raise StorageError(
-            f"{action}: S3 answered {code}{f': {message[0]}' if message else ''}"
-        ) from error
-    except botocore.exceptions.NoCredentialsError as error:
-        raise StorageError(f"{action}: no AWS credentials found") from error
-    except botocore.exceptions.BotoCoreError as error:
-        lines = str(error).strip().splitlines()
-        raise StorageError(f"{action}: {lines[0] if lines else type(error).__name__}") from error

@@ -16,11 +16,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from drillkit.errors import DrillError
-
-
-class PrometheusError(DrillError):
-    """Prometheus could not be asked, or could not answer the query with one number."""
+from drillkit.errors import PrometheusError as PrometheusError
 
 
 def query_instant(url: str, query: str, *, timeout: float = 5.0) -> float | None:

@@ -28,8 +28,9 @@ from typing import Any
 from kubernetes.dynamic.resource import Resource
 
 from drillkit.drivers.backups import find_resource
-from drillkit.drivers.kubernetes import Cluster, _translate
-from drillkit.errors import ClusterError, DrillError
+from drillkit.drivers.kubernetes import Cluster, translate_api_errors
+from drillkit.errors import ClusterError, NotFound
+from drillkit.errors import VeleroFailed as VeleroFailed
 from drillkit.model.timeline import parse_utc
 
 VELERO_API = "velero.io/v1"
@@ -38,10 +39,6 @@ COMPLETED = "Completed"
 FAILED_PHASES = frozenset({"Failed", "PartiallyFailed", "FailedValidation"})
 POLL_INTERVAL = 0.5
 _MANAGED_BY = {"app.kubernetes.io/managed-by": "drillkit"}
-
-
-class VeleroFailed(DrillError):
-    """A Velero backup or restore ended in a failed phase, or not in time."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +87,7 @@ def create_backup(
     if ttl:
         spec["ttl"] = ttl
     body = _object("Backup", name, velero_namespace, spec)
-    with _translate(f"creating velero backup {velero_namespace}/{name}"):
+    with translate_api_errors(f"creating velero backup {velero_namespace}/{name}"):
         _resource(cluster, "Backup").create(body=body, namespace=velero_namespace)
     return name
 
@@ -114,7 +111,7 @@ def create_restore(
     if namespace_map:
         spec["namespaceMapping"] = dict(namespace_map)
     body = _object("Restore", name, velero_namespace, spec)
-    with _translate(f"creating velero restore {velero_namespace}/{name}"):
+    with translate_api_errors(f"creating velero restore {velero_namespace}/{name}"):
         _resource(cluster, "Restore").create(body=body, namespace=velero_namespace)
     return name
 
@@ -174,7 +171,7 @@ def latest_completed_backup(
     cluster: Cluster, velero_namespace: str = DEFAULT_NAMESPACE
 ) -> VeleroOperation | None:
     """The newest Completed Backup (by completion time), or None."""
-    with _translate(f"listing velero backups in {velero_namespace}"):
+    with translate_api_errors(f"listing velero backups in {velero_namespace}"):
         items = _resource(cluster, "Backup").get(namespace=velero_namespace).to_dict()["items"]
     done = [_operation("Backup", i) for i in items]
     done = [d for d in done if d.phase == COMPLETED and d.completed_utc is not None]
@@ -195,9 +192,11 @@ def _wait_for_completion(
     while True:
         try:
             item = _read(cluster, kind, name, velero_namespace)
-        except ClusterError as error:
-            # Not there (yet), or the API server briefly away: both may pass.
-            if time.monotonic() >= deadline and error.status != 404:
+        except NotFound:
+            pass  # not there yet
+        except ClusterError:
+            # The API server briefly away may pass, until the deadline.
+            if time.monotonic() >= deadline:
                 raise
         else:
             last = _operation(kind, item)
@@ -215,7 +214,7 @@ def _wait_for_completion(
 
 
 def _read(cluster: Cluster, kind: str, name: str, velero_namespace: str) -> dict[str, Any]:
-    with _translate(f"reading velero {kind.lower()} {velero_namespace}/{name}"):
+    with translate_api_errors(f"reading velero {kind.lower()} {velero_namespace}/{name}"):
         item: dict[str, Any] = (
             _resource(cluster, kind).get(name=name, namespace=velero_namespace).to_dict()
         )
@@ -265,10 +264,8 @@ def _time(value: object) -> datetime | None:
 def _resource(cluster: Cluster, kind: str) -> Resource:
     try:
         return find_resource(cluster, VELERO_API, kind)
-    except ClusterError as error:
-        if error.status != 404:
-            raise
-        raise ClusterError(
+    except NotFound:
+        raise NotFound(
             f"the cluster serves no Velero {kind} ({VELERO_API}): are Velero's CRDs installed?",
             status=404,
         ) from None

@@ -4,7 +4,7 @@ Probes ask three questions the ``Cluster`` wrapper does not answer by itself:
 how much a PodDisruptionBudget still allows, how many ready endpoints a Service
 has, and how many replicas of a StatefulSet are ready. Each function takes a
 ``Cluster`` and hands back plain values or a frozen record; client errors become
-``ClusterError`` through the shared ``_translate``.
+``ClusterError`` through the shared ``translate_api_errors``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from kubernetes import client
 
-from drillkit.drivers.kubernetes import Cluster, _translate
+from drillkit.drivers.kubernetes import Cluster, translate_api_errors
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 """The label the EndpointSlice controller puts on every slice of a Service."""
@@ -40,7 +40,7 @@ class BudgetState:
 def disruption_budget(cluster: Cluster, namespace: str, name: str) -> BudgetState:
     """The status of the PodDisruptionBudget ``namespace/name``."""
     policy = client.PolicyV1Api(cluster.api_client)
-    with _translate(f"reading poddisruptionbudget {namespace}/{name}"):
+    with translate_api_errors(f"reading poddisruptionbudget {namespace}/{name}"):
         budget = policy.read_namespaced_pod_disruption_budget(name, namespace)
     status = budget.status
     generation = budget.metadata.generation or 0
@@ -65,7 +65,7 @@ def ready_endpoint_count(cluster: Cluster, namespace: str, service: str) -> int:
     address family on a dual-stack Service), so endpoints are counted once each,
     by the object they point to or else by their first address.
     """
-    with _translate(f"reading service {namespace}/{service}"):
+    with translate_api_errors(f"reading service {namespace}/{service}"):
         cluster.core.read_namespaced_service(service, namespace)
     ready: set[tuple[str, ...]] = set()
     for endpoint in _endpoints(cluster, namespace, service):
@@ -83,7 +83,7 @@ def _endpoints(cluster: Cluster, namespace: str, service: str) -> list[Any]:
     discovery = client.DiscoveryV1Api(cluster.api_client)
     endpoints: list[Any] = []
     token = None
-    with _translate(f"listing endpointslices of service {namespace}/{service}"):
+    with translate_api_errors(f"listing endpointslices of service {namespace}/{service}"):
         while True:
             arguments: dict[str, Any] = {
                 "label_selector": f"{SERVICE_NAME_LABEL}={service}",

@@ -18,14 +18,12 @@ import threading
 from pathlib import Path
 
 from drillkit.drivers.cluster_state import (
-    Conflict,
-    NotFound,
     create_config_map,
     read_config_map,
     replace_config_map,
 )
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.errors import ClusterError
+from drillkit.errors import ClusterError, Conflict, NotFound
 from drillkit.lab.backups import expand
 from drillkit.model.drill import Markers
 from drillkit.model.timeline import MarkersRead, MarkerWritten

@@ -31,17 +31,15 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from drillkit.drivers.cluster_state import (
-    Conflict,
     LeaseClaim,
     LeaseRecord,
-    NotFound,
     create_lease,
     delete_lease,
     read_lease,
     replace_lease,
 )
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.errors import ClusterError, DrillError
+from drillkit.errors import ClusterError, Conflict, DrillError, NotFound
 from drillkit.processes import process_is_alive
 
 LOCK_NAMESPACE = "drillkit"

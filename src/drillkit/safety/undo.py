@@ -47,8 +47,6 @@ from pathlib import Path
 
 from drillkit.drivers.cluster_state import (
     ConfigMapRecord,
-    Conflict,
-    NotFound,
     create_config_map,
     delete_config_map,
     list_config_maps,
@@ -56,7 +54,7 @@ from drillkit.drivers.cluster_state import (
     replace_config_map,
 )
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.errors import ClusterError, Conflict, DrillError, InvalidInput, NotFound
 from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.timeline import format_utc, parse_utc
 
@@ -262,9 +260,7 @@ def uncordon_nodes_marked_by(
         progress(f"uncordoning node {name} (cordoned by run {run_id})")
         try:
             cluster.set_unschedulable(name, False, annotations={marker: None})
-        except ClusterError as error:
-            if error.status != 404:
-                raise
+        except NotFound:
             continue  # the node was deleted meanwhile; nothing left to revert
         done.append(f"uncordoned node {name}")
     by_name = {n.name: n for n in nodes}
