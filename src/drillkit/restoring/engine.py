@@ -123,12 +123,11 @@ def verify_and_restore(
     chosen = find_backup(store, backup) if isinstance(backup, str) else backup
     loaded = load_backup(store, chosen, verifier=verifier)
     steps = [
-        RestoreStep(
-            phase="verify",
-            name="verify the backup",
-            command=f"read {loaded.info.name} from {store.description}, check every digest",
-            started=started,
-            finished=_now(),
+        _finished(
+            "verify",
+            "verify the backup",
+            f"read {loaded.info.name} from {store.description}, check every digest",
+            started,
         )
     ]
     progress(f"{loaded.info.name} verified: {len(loaded.objects)} objects")
@@ -149,15 +148,7 @@ def verify_and_restore(
         started = _now()
         with target.connect() as cluster:
             removed = cleanup_restore(cluster, RestoreJournal.load(journal), progress=progress)
-        steps.append(
-            RestoreStep(
-                phase="cleanup",
-                name="delete the verification restore",
-                command=removed,
-                started=started,
-                finished=_now(),
-            )
-        )
+        steps.append(_finished("cleanup", "delete the verification restore", removed, started))
     return RestoreOutcome(
         backup=loaded.info,
         result=result,
@@ -229,13 +220,12 @@ def run_restore(
         journal.save()
         counts = ", ".join(f"{n} {k}" for k, n in result.counts().items())
         steps.append(
-            RestoreStep(
-                phase="restore",
-                name="restore the objects",
-                command=f"{len(result.created)} created, {len(result.replaced)} replaced, "
+            _finished(
+                "restore",
+                "restore the objects",
+                f"{len(result.created)} created, {len(result.replaced)} replaced, "
                 f"{len(result.skipped)} skipped ({counts}) into {target.describe()}",
-                started=started,
-                finished=_now(),
+                started,
             )
         )
         if wait:
@@ -252,12 +242,11 @@ def run_restore(
             journal.phase = "available"
             journal.save()
             steps.append(
-                RestoreStep(
-                    phase="restore",
-                    name="wait for the restored workloads",
-                    command=f"{len(workloads)} workloads available",
-                    started=started,
-                    finished=_now(),
+                _finished(
+                    "restore",
+                    "wait for the restored workloads",
+                    f"{len(workloads)} workloads available",
+                    started,
                 )
             )
     return result, steps
@@ -333,6 +322,11 @@ def _wait_available(cluster: Cluster, kind: str, namespace: str, name: str) -> N
 
 def _now() -> Instant:
     return Instant(monotonic=time.monotonic(), utc=datetime.now(UTC))
+
+
+def _finished(phase: str, name: str, command: str, started: Instant) -> RestoreStep:
+    """The step that began at ``started`` and has just finished."""
+    return RestoreStep(phase=phase, name=name, command=command, started=started, finished=_now())
 
 
 # -- undo ---------------------------------------------------------------------------------
