@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from drillkit.drivers.backups import BackupInfo, prune_backups, read_catalogue
+from drillkit.drivers.backups import prune_backups, read_catalogue
 from drillkit.drivers.objectstore import LocalStore
 from drillkit.errors import InvalidInput
 from drillkit.lab.cluster import Lab
+from drillkit.model.backups import BackupInfo
 from drillkit.scheduling.backups import load_backup_plan, take_planned_backup
 from drillkit.scheduling.cronjobs import gather_files
 from drillkit.scheduling.schedules import Schedule, TargetKind

@@ -82,8 +82,8 @@ def test_a_catalogue_entry_the_key_did_not_sign_is_refused_before_a_restore(
 def test_a_drills_backup_activities_sign_with_the_ledger_key_and_refuse_an_unsigned_entry(
     lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from drillkit.drivers.backups import BackupRejected
     from drillkit.faults.backup import restore_backup, take_backup
+    from drillkit.model.backups import BackupRejected
 
     key, _ = generate_key_pair(tmp_path / "keys" / "signing-key.pem")
     monkeypatch.delenv("DRILL_VERIFY_KEY", raising=False)

@@ -12,16 +12,12 @@ from pathlib import Path
 import pytest
 
 from drillkit.drivers.backups import (
-    BackupRejected,
-    ObjectKey,
     RestoreConflict,
-    build_archive,
     create_backup,
     delete_object,
     export_namespaces,
     find_backup,
     load_backup,
-    map_namespaces,
     object_exists,
     restore_objects,
 )
@@ -29,6 +25,7 @@ from drillkit.drivers.kubernetes import Cluster
 from drillkit.drivers.objectstore import LocalStore, ObjectStore, open_store, sha256_of
 from drillkit.errors import DrillError
 from drillkit.lab.cluster import Lab
+from drillkit.model.backups import BackupRejected, ObjectKey, build_archive, map_namespaces
 from tests.backup.regions import (
     SECRET_VALUE,
     delete_namespace,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from drillkit.drivers.backups import Backup, BackupInfo, BackupRejected, ensure_within_backup
+from drillkit.model.backups import Backup, BackupInfo, BackupRejected, ensure_within_backup
 
 
 def a_backup(*objects: dict[str, Any], cluster_kinds: tuple[str, ...] = ()) -> Backup:

@@ -22,7 +22,7 @@ from drillkit.drivers.executors import LocalExecutor, executor_for
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.lab import build
 from drillkit.lab.cluster import Lab
-from drillkit.lab.etcd import lab_target, resolve_procedure, resolve_target
+from drillkit.lab.etcd import lab_target
 from drillkit.model.procedure import (
     EtcdMemberSpec,
     EtcdTargetSpec,
@@ -30,6 +30,7 @@ from drillkit.model.procedure import (
     LocalExecutorSpec,
 )
 from drillkit.probes.etcd import latest_snapshot_age, latest_snapshot_younger_than
+from drillkit.restoring.etcd import resolve_procedure, resolve_target
 from tests.helpers import free_port, wait_until
 
 pytestmark = pytest.mark.lab

@@ -30,7 +30,6 @@ from drillkit.drivers.etcd import (
 from drillkit.drivers.executors import LocalExecutor
 from drillkit.errors import InvalidInput
 from drillkit.faults.etcd import RestoreState, run_phase
-from drillkit.lab.etcd import resolve_procedure
 from drillkit.model.procedure import (
     EtcdMemberSpec,
     EtcdTargetSpec,
@@ -39,6 +38,7 @@ from drillkit.model.procedure import (
     ensure_bare_placeholders,
 )
 from drillkit.model.timeline import format_utc
+from drillkit.restoring.etcd import resolve_procedure
 
 EXPERIMENT = Path(__file__).parents[2] / "experiments" / "etcd-restore.yaml"
 

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from drillkit.drivers.backups import ObjectKey, RestoreResult
 from drillkit.faults.backup import summarise_restore
 from drillkit.faults.steps import RESTORED_KEY
+from drillkit.model.backups import ObjectKey, RestoreResult
 
 
 def report_a_restore() -> dict[str, object]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from drillkit.drivers.backups import ObjectKey, RestoreResult
 from drillkit.faults.backup import summarise_restore
 from drillkit.faults.kubernetes import INJECTED_AT
 from drillkit.faults.steps import RESTORED_KEY, STEPS_KEY
+from drillkit.model.backups import ObjectKey, RestoreResult
 from drillkit.model.run import RestoredKind, RestoreSummary
 from drillkit.model.timeline import ProcedureStepRun
 from drillkit.reporting.document import render_report_json

@@ -176,18 +176,10 @@ def restore(
     output: str,
 ) -> None:
     """Verify backup NAME (default: the newest) completely, then restore it."""
-    from drillkit.drivers.backups import find_backup, load_backup
     from drillkit.drivers.objectstore import open_store
     from drillkit.errors import InvalidInput
-    from drillkit.faults.backup import (
-        RESTORE_BACKUP,
-        RestoreJournal,
-        cleanup_restore,
-        restore_journal_file,
-        run_restore,
-    )
-    from drillkit.lab.backups import ClusterAddress
-    from drillkit.safety.undo import UndoRecord, current_run_id, record_undo, resolve_undo
+    from drillkit.restoring.engine import UndoAtTarget, verify_and_restore
+    from drillkit.restoring.targets import ClusterAddress
     from drillkit.signing import verify_key_for
 
     namespace_map: dict[str, str] = {}
@@ -198,38 +190,27 @@ def restore(
         namespace_map[source] = target
     verifier = verify_key_for(verify_key, signing_key)
     opened = open_store(store)
-    progress = progress_printer()
-    loaded = load_backup(opened, find_backup(opened, name), verifier=verifier)
-    progress(f"{loaded.info.name} verified: {len(loaded.objects)} objects")
     address = ClusterAddress(kubeconfig=str(kubeconfig) if kubeconfig else None, context=context)
-    records: list[UndoRecord] = []
-
-    def record(path: Path, target: ClusterAddress) -> None:
-        # The record lives with the cluster restored into: `drill recover` there finds it.
-        with target.connect() as cluster:
-            records.append(record_undo(RESTORE_BACKUP, (str(path),), cluster=cluster))
-
-    result, _ = run_restore(
-        loaded,
+    records = UndoAtTarget()
+    outcome = verify_and_restore(
+        opened,
+        name,
         address,
-        store=opened.description,
+        verifier=verifier,
         namespace_map=namespace_map,
         conflict=conflict,
         wait=not no_wait,
-        record=record,
+        cleanup=cleanup,
+        record=records,
+        progress=progress_printer(),
         allowed_cluster_kinds=cluster_kinds,
     )
-    summary: dict[str, Any] = {"backup": loaded.info.name, "restored": result.to_json()}
-    journal_path = restore_journal_file(current_run_id())
-    with address.connect() as cluster:
-        if cleanup:
-            journal = RestoreJournal.load(journal_path)
-            summary["cleanup"] = cleanup_restore(cluster, journal, progress=progress)
-        # Completed: nothing is left for `drill recover` to do.
-        for item in records:
-            resolve_undo(item, cluster=cluster)
-    journal_path.unlink(missing_ok=True)
-    _show(summary, output, f"{loaded.info.name}: restored {_counts(result.counts())}")
+    summary: dict[str, Any] = {"backup": outcome.backup.name, "restored": outcome.result.to_json()}
+    if outcome.cleanup is not None:
+        summary["cleanup"] = outcome.cleanup
+    # Completed: nothing is left for `drill recover` to do.
+    records.resolve(address, outcome.journal)
+    _show(summary, output, f"{outcome.backup.name}: restored {_counts(outcome.result.counts())}")
 
 
 def _counts(counts: Any) -> str:

@@ -9,52 +9,42 @@ A cross-region-restore drill's method is three actions:
    touched; then lose region A: its API server stops (``api-unreachable``) or the
    whole lab does (``lab-stopped``);
 3. ``restore_backup``: restore the backup into region B (another kubeconfig or
-   context), each object announced in a journal before it is created, then wait
-   for the restored workloads to be available.
+   context) with the restore engine (``drillkit.restoring``), each object announced
+   in a journal before it is created, then wait for the restored workloads to be
+   available.
 
 Without a disaster, ``restore_backup`` alone is the weekly verification: restore
 into a scratch namespace of a running cluster (``namespace_map``), wait, and
 delete the scratch namespace again (``cleanup``).
 
+These activities parse their arguments, find their clusters and store
+(``drillkit.restoring.targets``), call the engine and report; the journal, the
+restore and its cleanup are the engine's.
+
 Undo before harm. ``region_disaster`` records, before it stops anything, how to
 start region A again and where this run's restore journal will be
 (``<state home>/backup-restores/<run>.json``). If the run dies, ``drill recover``
-starts region A, then reads the journal: a restore that completed stays; one that
-did not is cleaned up, every object it created deleted (newest first) and their
-absence verified, so region B is never left half-restored without saying so.
-Secrets are restored but never returned: outputs name objects and count kinds.
+starts region A, then reads the journal (``drillkit.restoring.engine``): a restore
+that completed stays; one that did not is cleaned up, every object it created
+deleted (newest first) and their absence verified, so region B is never left
+half-restored without saying so. Secrets are restored but never returned: outputs
+name objects and count kinds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from drillkit.drivers import velero
-from drillkit.drivers.backups import (
-    CONFLICT_POLICIES,
-    Backup,
-    BackupInfo,
-    ObjectKey,
-    RestoreResult,
-    create_backup,
-    delete_object,
-    ensure_none_exist,
-    ensure_within_backup,
-    find_backup,
-    load_backup,
-    map_namespaces,
-    object_exists,
-    restore_objects,
-)
+from drillkit.drivers.backups import create_backup, ensure_none_exist, find_backup, load_backup
 from drillkit.drivers.kubernetes import Cluster, ClusterIdentity
 from drillkit.drivers.velero import DEFAULT_NAMESPACE as DEFAULT_VELERO_NAMESPACE
-from drillkit.errors import ClusterError, DrillError, InvalidInput
+from drillkit.errors import DrillError, InvalidInput
 from drillkit.faults.clusters import ensure_distinct_regions
 from drillkit.faults.steps import (
     AFFECTED_KEY,
@@ -67,14 +57,23 @@ from drillkit.faults.steps import (
     procedure_step,
 )
 from drillkit.files import state_home, write_atomically
-from drillkit.lab.backups import (
+from drillkit.lab.cluster import Lab, lab_reached_by
+from drillkit.model.backups import CONFLICT_POLICIES, Backup, BackupInfo, RestoreResult
+from drillkit.model.timeline import Instant, format_utc
+from drillkit.restoring.engine import (
+    RESTORE_BACKUP,
+    RestoreStep,
+    prepare_restore,
+    prepared_backup,
+    record_in_source_or_target,
+    verify_and_restore,
+)
+from drillkit.restoring.targets import (
     ClusterAddress,
     resolve_restore_target,
     resolve_store,
     source_address,
 )
-from drillkit.lab.cluster import Lab, lab_reached_by
-from drillkit.model.timeline import format_utc
 from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
     Progress,
@@ -90,15 +89,11 @@ from drillkit.signing import keys_from_environment
 
 logger = logging.getLogger(__name__)
 
-RESTORE_BACKUP = "restore-backup"
 START_REGION = "start-region-lab"
 DISASTER_MODES: tuple[str, ...] = ("api-unreachable", "lab-stopped")
 PROVIDERS: tuple[str, ...] = ("builtin", "velero")
 VELERO_TIMEOUT = 1800.0
 VELERO_SYNC_TIMEOUT = 300.0
-WORKLOAD_TIMEOUT = 300.0
-CLEANUP_TIMEOUT = 120.0
-_WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
 
 # -- the activities ---------------------------------------------------------------------
@@ -166,14 +161,7 @@ def region_disaster(
         chosen = load_backup(backup_store, find_backup(backup_store, backup), verifier=verifier)
         _ensure_restorable(chosen, conflict, configuration, region_a)
         restore_point = _restore_point(chosen.info, backup_store.description)
-        journal = RestoreJournal(
-            run_id=current_run_id(),
-            backup=chosen.info,
-            store=backup_store.description,
-            target=None,
-            phase="prepared",
-        )
-        journal_file = journal.save()
+        journal_file = prepare_restore(chosen.info, backup_store.description)
     # Undo before harm, in this order: a revert runs newest first, so region A's
     # API server is back before the restore journal is read.
     with source_address().connect() as cluster:
@@ -239,49 +227,28 @@ def restore_backup(
         )
     backup_store = resolve_store(store, configuration)
     target = resolve_restore_target(kubeconfig, context, configuration)
-    run_id = current_run_id()
-    path = restore_journal_file(run_id)
-    chosen_info = RestoreJournal.load(path).backup if path.exists() else None
-    steps: list[dict[str, object]] = []
-    started = instant()
     _, verifier = keys_from_environment()
-    loaded = load_backup(
-        backup_store, chosen_info or find_backup(backup_store, backup), verifier=verifier
-    )
-    steps.append(
-        _step(
-            "verify",
-            "verify the backup",
-            f"read {loaded.info.name} from {backup_store.description}, check every digest",
-            started,
-            instant(),
-        )
-    )
-    result, restore_steps = run_restore(
-        loaded,
+    outcome = verify_and_restore(
+        backup_store,
+        prepared_backup(current_run_id()) or backup,
         target,
-        store=backup_store.description,
+        verifier=verifier,
         namespace_map=dict(namespace_map or {}),
         conflict=conflict,
         wait=wait,
-        record=_record_in_source_or_target,
+        cleanup=cleanup,
+        record=record_in_source_or_target,
+        progress=logger.info,
         allowed_cluster_kinds=tuple(cluster_kinds or ()),
     )
-    steps += restore_steps
-    if cleanup:
-        started = instant()
-        with target.connect() as cluster:
-            removed = cleanup_restore(cluster, RestoreJournal.load(path), progress=logger.info)
-        steps.append(
-            _step("cleanup", "delete the verification restore", removed, started, instant())
-        )
+    name = outcome.backup.name
     return {
         INJECTED_AT: None,
-        STEPS_KEY: steps,
-        "backup": loaded.info.name,
+        STEPS_KEY: [_restore_step(step) for step in outcome.steps],
+        "backup": name,
         "target": target.describe(),
-        "restored": result.to_json(),
-        RESTORED_KEY: summarise_restore(loaded.info.name, target.describe(), result),
+        "restored": outcome.result.to_json(),
+        RESTORED_KEY: summarise_restore(name, target.describe(), outcome.result),
     }
 
 
@@ -374,198 +341,6 @@ def start_region(
     changes = _start_lab(lab_name, progress=logger.info)
     planned_control_plane_outage(False)
     return {"lab": lab_name, "changes": list(changes)}
-
-
-# -- the restore and its journal ----------------------------------------------------------
-
-
-def restore_journal_file(run_id: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    return state_home() / "backup-restores" / f"{safe}.json"
-
-
-@dataclass(kw_only=True)
-class RestoreJournal:
-    """What an interrupted restore needs to be cleaned up; saved before each create."""
-
-    run_id: str
-    backup: BackupInfo
-    store: str
-    target: ClusterAddress | None
-    phase: str
-    """prepared (nothing written yet), restoring, restored (every object written),
-    available (workloads up), cleaned (an interrupted restore removed)."""
-    created: list[ObjectKey] = field(default_factory=list)
-    """Objects this restore created (or was about to), in order; never their content."""
-
-    def save(self) -> Path:
-        path = restore_journal_file(self.run_id)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        document = {
-            "run_id": self.run_id,
-            "backup": self.backup.to_json(),
-            "store": self.store,
-            "target": None
-            if self.target is None
-            else {"kubeconfig": self.target.kubeconfig, "context": self.target.context},
-            "phase": self.phase,
-            "created": [k.to_json() for k in self.created],
-        }
-        write_atomically(path, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600)
-        return path
-
-    @classmethod
-    def load(cls, path: Path) -> RestoreJournal:
-        try:
-            document = json.loads(path.read_text())
-            target = document["target"]
-            return cls(
-                run_id=str(document["run_id"]),
-                backup=BackupInfo.from_json(document["backup"]),
-                store=str(document["store"]),
-                target=None
-                if target is None
-                else ClusterAddress(kubeconfig=target["kubeconfig"], context=target["context"]),
-                phase=str(document["phase"]),
-                created=[ObjectKey.from_json(k) for k in document["created"]],
-            )
-        except FileNotFoundError:
-            raise DrillError(f"no restore journal at {path}") from None
-        except (ValueError, KeyError, TypeError) as error:
-            raise DrillError(f"unreadable restore journal {path}: {error}") from None
-
-
-Recorder = Callable[[Path, ClusterAddress], None]
-
-
-def run_restore(
-    backup: Backup,
-    target: ClusterAddress,
-    *,
-    store: str,
-    namespace_map: Mapping[str, str],
-    conflict: str,
-    wait: bool,
-    record: Recorder,
-    run_id: str | None = None,
-    allowed_cluster_kinds: Collection[str] = (),
-) -> tuple[RestoreResult, list[dict[str, object]]]:
-    """Restore a verified backup into ``target``, journalled; a failure cleans up what
-    this restore created and says so. Returns the result and the timed steps.
-
-    Only what the backup covers is written (``ensure_within_backup``); an archive
-    holding anything else is refused before the journal or the target is touched."""
-    ensure_within_backup(backup, allowed_cluster_kinds=allowed_cluster_kinds)
-    journal = RestoreJournal(
-        run_id=run_id or current_run_id(),
-        backup=backup.info,
-        store=store,
-        target=target,
-        phase="restoring",
-    )
-    path = journal.save()
-    record(path, target)
-    objects = map_namespaces(backup.objects, namespace_map)
-
-    def before_create(key: ObjectKey) -> None:
-        journal.created.append(key)
-        journal.save()
-
-    steps: list[dict[str, object]] = []
-    with target.connect() as cluster:
-        started = instant()
-        try:
-            result = restore_objects(
-                cluster, objects, conflict=conflict, before_create=before_create
-            )
-        except DrillError as failure:
-            removed = cleanup_restore(cluster, journal, progress=logger.info)
-            raise DrillError(f"{failure}; the partial restore was cleaned up: {removed}") from None
-        journal.phase = "restored"
-        journal.save()
-        counts = ", ".join(f"{n} {k}" for k, n in result.counts().items())
-        steps.append(
-            _step(
-                "restore",
-                "restore the objects",
-                f"{len(result.created)} created, {len(result.replaced)} replaced, "
-                f"{len(result.skipped)} skipped ({counts}) into {target.describe()}",
-                started,
-                instant(),
-            )
-        )
-        if wait:
-            started = instant()
-            workloads = [
-                o
-                for o in objects
-                if o["kind"] in _WORKLOAD_KINDS and o["metadata"].get("namespace")
-            ]
-            for item in workloads:
-                kind = str(item["kind"])
-                where, name = str(item["metadata"]["namespace"]), str(item["metadata"]["name"])
-                _wait_available(cluster, kind, where, name)
-            journal.phase = "available"
-            journal.save()
-            steps.append(
-                _step(
-                    "restore",
-                    "wait for the restored workloads",
-                    f"{len(workloads)} workloads available",
-                    started,
-                    instant(),
-                )
-            )
-    return result, steps
-
-
-def cleanup_restore(cluster: Cluster, journal: RestoreJournal, *, progress: Progress) -> str:
-    """Delete every object the restore created, newest first, and verify they are gone."""
-    created = list(dict.fromkeys(journal.created))
-    # Deleting a namespace this restore created takes everything in it along; its
-    # objects are not deleted one by one, the namespace goes last.
-    namespaces = {k.name for k in created if k.kind == "Namespace"}
-    deleted = 0
-    for key in reversed(created):
-        if key.namespace in namespaces:
-            continue
-        progress(f"deleting {key.describe()} (created by the interrupted restore)")
-        deleted += delete_object(cluster, key)
-    remaining = [k for k in created if k.namespace not in namespaces]
-
-    def gone() -> bool:
-        return not any(object_exists(cluster, k) for k in remaining)
-
-    cluster.wait_for(
-        "the objects of the interrupted restore to be gone", gone, timeout=CLEANUP_TIMEOUT
-    )
-    journal.phase = "cleaned"
-    journal.save()
-    return f"{deleted} of {len(created)} created objects deleted"
-
-
-def _record_in_source_or_target(path: Path, target: ClusterAddress) -> None:
-    """Record the restore's undo where ``drill recover`` will look: the drill's own
-    cluster when it answers (the record may exist from the disaster already), else the
-    restore target."""
-    for address in (source_address(), target):
-        try:
-            with address.connect() as cluster:
-                record_undo(RESTORE_BACKUP, (str(path),), cluster=cluster)
-            return
-        except DrillError as error:
-            logger.info("restore undo record not kept in %s: %s", address.describe(), error)
-    raise DrillError(f"cannot record how to clean up the restore journalled in {path}")
-
-
-def _wait_available(cluster: Cluster, kind: str, namespace: str, name: str) -> None:
-    def available() -> bool:
-        ready, desired = cluster.workload_ready_replicas(kind, namespace, name)
-        return ready >= desired
-
-    cluster.wait_for(
-        f"{kind.lower()} {namespace}/{name} to be available", available, timeout=WORKLOAD_TIMEOUT
-    )
 
 
 def _start_lab(lab_name: str, *, progress: Progress) -> tuple[str, ...]:
@@ -746,47 +521,18 @@ def _step(
     )
 
 
-# -- undo ---------------------------------------------------------------------------------
-
-
-def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
-    path = Path(record.target[0])
-    # Only this run's own journal, in drillkit's state home, names what to delete.
-    if path.resolve() != restore_journal_file(record.run_id).resolve():
-        raise DrillError(
-            f"refused: {path} is not run {record.run_id}'s restore journal "
-            f"({restore_journal_file(record.run_id)}); nothing deleted"
-        )
-    if not path.exists():
-        return Reverted(notes=(f"no restore journal at {path}; nothing was restored",))
-    journal = RestoreJournal.load(path)
-    if journal.phase in ("prepared", "cleaned") or journal.target is None:
-        path.unlink()
-        return Reverted(notes=(f"restore of {journal.backup.name}: nothing left to clean up",))
-    if journal.phase in ("restored", "available"):
-        path.unlink()
-        return Reverted(
-            notes=(
-                f"restore of {journal.backup.name} into {journal.target.describe()} had "
-                f"completed ({len(journal.created)} objects created); it stays",
-            )
-        )
-    progress(f"cleaning up the interrupted restore of {journal.backup.name}")
-    try:
-        with journal.target.connect() as target:
-            removed = cleanup_restore(target, journal, progress=progress)
-    except ClusterError as error:
-        raise DrillError(
-            f"the interrupted restore of {journal.backup.name} into {journal.target.describe()} "
-            f"is half-applied and could not be cleaned up: {error}"
-        ) from error
-    path.unlink()
-    return Reverted(
-        changes=(
-            f"interrupted restore of {journal.backup.name} cleaned up in "
-            f"{journal.target.describe()}: {removed}",
-        )
+def _restore_step(step: RestoreStep) -> dict[str, object]:
+    return _step(
+        step.phase, step.name, step.command, _instant(step.started), _instant(step.finished)
     )
+
+
+def _instant(moment: Instant) -> dict[str, object]:
+    """An engine's instant as ``instant()`` gives one."""
+    return {"monotonic": moment.monotonic, "utc": format_utc(moment.utc)}
+
+
+# -- undo ---------------------------------------------------------------------------------
 
 
 def _revert_start_region(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
@@ -798,15 +544,6 @@ def _revert_start_region(record: UndoRecord, cluster: Cluster, progress: Progres
     return Reverted(changes=changes)
 
 
-register_undo_action(
-    UndoAction(
-        name=RESTORE_BACKUP,
-        target_arity=1,
-        describe=lambda target: f"finish or clean up the restore journalled in {target[0]}",
-        revert=_revert_restore,
-        control_plane=True,
-    )
-)
 register_undo_action(
     UndoAction(
         name=START_REGION,

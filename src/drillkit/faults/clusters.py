@@ -25,10 +25,10 @@ from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster, ClusterIdentity
 from drillkit.errors import ClusterError, InvalidInput
-from drillkit.lab.backups import resolve_restore_target
 from drillkit.lab.cluster import lab_reached_by
-from drillkit.lab.etcd import ensure_members_hold, resolve_target
 from drillkit.model.run import TouchedCluster
+from drillkit.restoring.etcd import ensure_members_hold, resolve_target
+from drillkit.restoring.targets import resolve_restore_target
 
 _LAB_FAULTS = {
     ("drillkit.faults.zones", "stop_zone"),

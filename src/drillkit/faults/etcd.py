@@ -13,7 +13,7 @@ An etcd-restore drill's method is three actions:
 
 The target is the experiment's configuration: ``etcd`` (an ``EtcdTargetSpec``
 mapping, for real control planes, usually with an SSH executor), else the lab the
-run's kubeconfig reaches (``drillkit.lab.etcd.resolve_target``). Before the first
+run's kubeconfig reaches (``drillkit.restoring.etcd.resolve_target``). Before the first
 kill, every member must answer with the measured cluster's data
 (``ensure_members_hold``). The procedure is the configuration's ``etcd_procedure``.
 ``etcd_disaster`` names the members it crashed under ``drillkit_affected``, and its
@@ -62,12 +62,6 @@ from drillkit.faults.steps import (
 )
 from drillkit.faults.steps import affected as faults_affected
 from drillkit.files import state_home, write_atomically
-from drillkit.lab.etcd import (
-    ensure_members_hold,
-    resolve_procedure,
-    resolve_target,
-    snapshot_directory,
-)
 from drillkit.model.procedure import (
     RUN_FIELDS,
     EtcdMemberSpec,
@@ -75,6 +69,12 @@ from drillkit.model.procedure import (
     ProcedureStep,
     RestoreProcedure,
     placeholders,
+)
+from drillkit.restoring.etcd import (
+    ensure_members_hold,
+    resolve_procedure,
+    resolve_target,
+    snapshot_directory,
 )
 from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (

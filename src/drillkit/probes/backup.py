@@ -17,8 +17,8 @@ from typing import Any
 
 from drillkit.drivers.backups import read_catalogue
 from drillkit.errors import ClusterError
-from drillkit.lab.backups import resolve_restore_target, resolve_store, source_address
 from drillkit.model.durations import parse_duration
+from drillkit.restoring.targets import resolve_restore_target, resolve_store, source_address
 
 
 def latest_backup_age(

@@ -15,8 +15,8 @@ from typing import Any
 
 from drillkit.drivers.etcd import read_catalogue
 from drillkit.drivers.executors import executor_for
-from drillkit.lab.etcd import resolve_target, snapshot_directory
 from drillkit.model.durations import parse_duration
+from drillkit.restoring.etcd import resolve_target, snapshot_directory
 
 
 def latest_snapshot_age(

@@ -24,9 +24,9 @@ from drillkit.drivers.cluster_state import (
 )
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, Conflict, NotFound
-from drillkit.lab.backups import expand
 from drillkit.model.drill import Markers
 from drillkit.model.timeline import MarkersRead, MarkerWritten
+from drillkit.restoring.targets import expand
 from drillkit.running.recorder import TimelineRecorder
 
 _LABELS = {"app.kubernetes.io/managed-by": "drillkit", "app.kubernetes.io/component": "rpo-marker"}

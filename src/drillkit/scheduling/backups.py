@@ -18,11 +18,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from drillkit.drivers.backups import BackupInfo, create_backup, load_backup, prune_backups
+from drillkit.drivers.backups import create_backup, load_backup, prune_backups
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.lab.backups import expand, resolve_store
+from drillkit.model.backups import BackupInfo
 from drillkit.model.drill import Schedule
 from drillkit.model.loading import load_model
+from drillkit.restoring.targets import expand, resolve_store
 from drillkit.scheduling.files import find_named_file
 from drillkit.signing import SigningKey
 

@@ -1,11 +1,13 @@
-"""Where backup activities find their store and their restore target.
+"""Where backup activities and commands find their store and their clusters.
 
-Shared by ``drillkit.faults.backup`` and ``drillkit.probes.backup`` (which may not
-import each other). An activity's own argument wins; else the experiment's
-configuration (``backup_store``, ``restore_kubeconfig``, ``restore_context``);
-else the environment (``DRILLKIT_BACKUP_STORE``, ``DRILLKIT_RESTORE_KUBECONFIG``,
-``DRILLKIT_RESTORE_CONTEXT``). A lab named by ``restore_lab`` stands for its
-kubeconfig and its least-privilege runner context.
+Shared by ``drillkit.faults.backup``, ``drillkit.probes.backup`` (which may not
+import each other) and the backup plans of ``drillkit.scheduling``. An activity's own
+argument wins; else the experiment's configuration (``backup_store``,
+``restore_kubeconfig``, ``restore_context``); else the environment
+(``DRILLKIT_BACKUP_STORE``, ``DRILLKIT_RESTORE_KUBECONFIG``,
+``DRILLKIT_RESTORE_CONTEXT``). A real cluster is named by its kubeconfig and context;
+a drill lab named by ``restore_lab`` stands for its kubeconfig and its
+least-privilege runner context.
 """
 
 from __future__ import annotations
