@@ -32,7 +32,7 @@ the module named (a test keeps this drawing true)::
     ├── SnapshotRejected            an etcd snapshot failed its integrity check
     ├── PrometheusError             Prometheus could not answer a query with one number
     ├── VeleroFailed                a Velero backup or restore failed, or did not finish
-    ├── BackupRejected              drivers.backups: a backup failed its integrity check
+    ├── BackupRejected              model.backups: a backup failed its integrity check
     ├── RestoreConflict             drivers.backups: objects of the backup exist already
     ├── UndoNotRecorded             safety.undo: no undo record could be written
     ├── UndoUnreadable              safety.undo: a stored undo record cannot be read
