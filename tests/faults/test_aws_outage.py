@@ -31,13 +31,8 @@ import pytest
 from drillkit.drivers.aws import CloudError, Ec2
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import InvalidInput
-from drillkit.faults.outage import (
-    INJECTED_AT,
-    START_AWS_INSTANCES,
-    STOPPED_BY_TAG,
-    end_zone_outage,
-    zone_outage,
-)
+from drillkit.faults.outage import end_zone_outage, zone_outage
+from drillkit.faults.platforms import INJECTED_AT, START_AWS_INSTANCES, STOPPED_BY_TAG
 from drillkit.model.timeline import parse_utc
 from drillkit.safety.undo import UndoNotRecorded, UndoRecord, undo_action, undo_file
 from tests.helpers import free_port, isolate_from_aws, running_moto_server

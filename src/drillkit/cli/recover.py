@@ -46,7 +46,7 @@ def recover(
     """
     import drillkit.faults.backup  # registers the undo actions of cross-region restores
     import drillkit.faults.etcd  # registers the undo action of etcd restores
-    import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
+    import drillkit.faults.platforms  # noqa: F401  (registers the undo action of cloud zone outages)
     from drillkit.drivers.kubernetes import Cluster
     from drillkit.errors import DrillError
     from drillkit.evidence.recording import FinaliseOutcome, finalise_interrupted_runs

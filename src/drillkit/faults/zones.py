@@ -15,7 +15,7 @@ the measured cluster is refused before anything is stopped.
 from __future__ import annotations
 
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.faults.outage import LabProvider, inject_zone_outage
+from drillkit.faults.platforms import LabProvider, inject_zone_outage
 
 
 def stop_zone(zone: str, lab: str | None = None) -> dict[str, object]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 from drillkit.errors import DrillError
-from drillkit.faults.outage import open_provider
+from drillkit.faults.platforms import open_provider
 from drillkit.model.drill import Drill
 from drillkit.running import chaostoolkit
 from drillkit.running.runner import (

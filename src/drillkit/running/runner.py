@@ -23,7 +23,7 @@ from typing import Any
 
 import drillkit.faults.backup  # registers the undo actions of cross-region restores
 import drillkit.faults.etcd  # registers the undo action of etcd restores
-import drillkit.faults.outage  # noqa: F401  (registers the undo action of cloud zone outages)
+import drillkit.faults.platforms  # noqa: F401  (registers the undo action of cloud zone outages)
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
 from drillkit.faults.clusters import check_clusters
