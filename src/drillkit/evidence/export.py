@@ -75,6 +75,7 @@ from drillkit.reporting.document import (
     ReportDocument,
     read_report_document,
 )
+from drillkit.reporting.templating import template_environment
 from drillkit.reporting.writer import MANIFEST_FILE_NAME
 from drillkit.running.redaction import Secrets, collect_environment_secrets, redact_text
 from drillkit.signing import ALGORITHM, SigningKey, VerifyKey
@@ -407,14 +408,7 @@ def render_index_html(context: _IndexContext) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("drillkit.evidence", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return template_environment("drillkit.evidence")
 
 
 def _resolve_controls(catalogue: Catalogue, names: Sequence[str]) -> set[str]:

@@ -52,6 +52,7 @@ from drillkit.reporting.document import (
     find_time_origin,
     render_report_document,
 )
+from drillkit.reporting.templating import template_environment
 
 _NOT_APPLICABLE: Final = "—"
 
@@ -132,26 +133,14 @@ def _render(template_name: str, record: RunRecord, *, chart: Markup | None) -> s
 
 @functools.cache
 def _html_environment() -> jinja2.Environment:
-    return _make_environment(autoescape=True)
+    return template_environment("drillkit.reporting")
 
 
 @functools.cache
 def _md_environment() -> jinja2.Environment:
-    environment = _make_environment(autoescape=False)
+    environment = template_environment("drillkit.reporting", autoescape=False)
     environment.filters["md"] = _escape_markdown
     return environment
-
-
-def _make_environment(*, autoescape: bool) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("drillkit.reporting", "templates"),
-        autoescape=autoescape,
-        # A typo in a template must fail the tests, not print an empty cell in evidence.
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
 
 
 def _escape_markdown(value: object) -> str:

@@ -36,6 +36,7 @@ from drillkit.errors import InvalidInput
 from drillkit.model.measurement import RunStatus, format_seconds
 from drillkit.model.timeline import format_utc, parse_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
+from drillkit.reporting.templating import template_environment
 from drillkit.reporting.writer import list_reports
 
 if TYPE_CHECKING:
@@ -301,14 +302,7 @@ def _read_point(report_dir: Path) -> TrendPoint:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("drillkit.reporting", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return template_environment("drillkit.reporting")
 
 
 def _latest(values: Iterable[float | None]) -> float | None:
