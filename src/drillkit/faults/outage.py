@@ -15,9 +15,15 @@ of the outage (``t_inject``).
 from __future__ import annotations
 
 from contextlib import ExitStack
+from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.faults.platforms import ZONE_OUTAGE_TIMEOUT, inject_zone_outage, open_provider
+from drillkit.faults.platforms import (
+    ZONE_OUTAGE_TIMEOUT,
+    ZoneOutageProvider,
+    inject_zone_outage,
+    open_provider,
+)
 
 
 def zone_outage(
@@ -38,20 +44,15 @@ def zone_outage(
     The undo record goes to that cluster and to the local state directory.
     """
     with ExitStack() as stack:
-        # The lab's provider asks the cluster which lab it is; the others are checked
-        # first, so bad arguments are refused before any connection.
-        cluster = stack.enter_context(Cluster.from_environment()) if provider == "lab" else None
-        chosen = stack.enter_context(
-            open_provider(
-                provider,
-                cluster_name=cluster_name,
-                region=region,
-                endpoint_url=endpoint_url,
-                lab=lab,
-                cluster=cluster,
-                force=force,
-                timeout=timeout,
-            )
+        chosen, cluster = _open(
+            stack,
+            provider,
+            cluster_name=cluster_name,
+            region=region,
+            endpoint_url=endpoint_url,
+            lab=lab,
+            force=force,
+            timeout=timeout,
         )
         if cluster is None:
             cluster = stack.enter_context(Cluster.from_environment())
@@ -75,21 +76,28 @@ def end_zone_outage(
     reverted and resolve, as for every drillkit rollback.
     """
     with ExitStack() as stack:
-        # Only the lab's provider asks the cluster (which lab it is).
-        cluster = stack.enter_context(Cluster.from_environment()) if provider == "lab" else None
-        chosen = stack.enter_context(
-            open_provider(
-                provider,
-                cluster_name=cluster_name,
-                region=region,
-                endpoint_url=endpoint_url,
-                lab=lab,
-                cluster=cluster,
-                timeout=timeout,
-            )
+        chosen, _ = _open(
+            stack,
+            provider,
+            cluster_name=cluster_name,
+            region=region,
+            endpoint_url=endpoint_url,
+            lab=lab,
+            timeout=timeout,
         )
         started = chosen.start(zone)
     return {"zone": zone, "provider": provider, "started": started}
+
+
+def _open(
+    stack: ExitStack, provider: str, **arguments: Any
+) -> tuple[ZoneOutageProvider, Cluster | None]:
+    """The provider the arguments name, and the measured cluster when it is the lab's:
+    only the lab's provider asks the cluster (which lab it is); the others are checked
+    first, so bad arguments are refused before any connection."""
+    cluster = stack.enter_context(Cluster.from_environment()) if provider == "lab" else None
+    chosen = stack.enter_context(open_provider(provider, cluster=cluster, **arguments))
+    return chosen, cluster
 
 
 # The Chaos Toolkit activities of this module (what `chaos discover` lists); the other
