@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from kubernetes.dynamic.exceptions import DynamicApiError
 from drillkit.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
 from drillkit.errors import KubeconfigInvalid as KubeconfigInvalid
 from drillkit.model.loading import yaml_syntax_error
+from drillkit.waiting import poll_until
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
@@ -575,17 +575,19 @@ class Cluster:
 
     def wait_for(self, description: str, condition: Callable[[], T | None], *, timeout: float) -> T:
         """Poll ``condition`` until it returns a value, tolerating API errors meanwhile."""
-        deadline = time.monotonic() + timeout
         last_error: ClusterError | None = None
-        while time.monotonic() < deadline:
+
+        def tolerant() -> T | None:
+            nonlocal last_error
             try:
-                value = condition()
+                return condition()
             except ClusterError as error:
                 last_error = error
-            else:
-                if value is not None and value is not False:
-                    return value
-            time.sleep(0.25)
+                return None
+
+        value = poll_until(tolerant, timeout=timeout)
+        if value is not None:
+            return value
         detail = f" (last error: {last_error})" if last_error else ""
         raise ClusterError(f"timed out after {timeout:.0f} s waiting for {description}{detail}")
 

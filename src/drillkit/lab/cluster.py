@@ -17,6 +17,7 @@ kill or restart a single component, e.g. one zone's kwok for an abrupt outage.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -47,6 +48,7 @@ from drillkit.lab.pki import ensure_pki
 from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
 from drillkit.model.timeline import format_utc
+from drillkit.waiting import poll_until
 
 Progress = Callable[[str], None]
 
@@ -665,12 +667,19 @@ def ensure_ports_free(item: Component, *, wait: float = 0.0) -> None:
     """Raise LabError naming the port when something else listens on a component's port."""
     deadline = time.monotonic() + wait
     for port in item.ports:
-        while _is_listening(port):
-            if time.monotonic() >= deadline:
-                raise LabError(
-                    f"port 127.0.0.1:{port} needed by {item.name} is in use by another process"
-                )
-            time.sleep(0.2)
+        freed = poll_until(
+            functools.partial(_is_free, port),
+            timeout=max(0.0, deadline - time.monotonic()),
+            interval=0.2,
+        )
+        if freed is None:
+            raise LabError(
+                f"port 127.0.0.1:{port} needed by {item.name} is in use by another process"
+            )
+
+
+def _is_free(port: int) -> bool:
+    return not _is_listening(port)
 
 
 def _is_listening(port: int) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from drillkit.errors import LabError
 from drillkit.processes import process_is_alive
+from drillkit.waiting import poll_until
 
 # Processes this Python process started, kept so they can be reaped when they
 # exit (no zombies) and are not reported as leaked while still running.
@@ -177,15 +178,7 @@ def _signal(pid: int, signum: signal.Signals) -> None:
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+    return poll_until(condition, timeout=timeout, interval=0.05, max_interval=0.5) is not None
 
 
 def _answers_ok(health: HealthCheck) -> bool:

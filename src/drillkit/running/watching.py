@@ -10,13 +10,13 @@ quiet observation costs a few requests a minute instead of one per probe per pol
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster, WorkloadState, WorkloadWatch
 from drillkit.model.drill import WorkloadReference
 from drillkit.running.observer import CapacitySample, Evaluation
+from drillkit.waiting import poll_until
 
 WorkloadKey = tuple[str, str, str]
 """(kind, namespace, name)"""
@@ -72,12 +72,11 @@ class WorkloadWatches:
         observation is a fact rather than "not observed yet"."""
         for each in self._watches.values():
             each.start()
-        deadline = time.monotonic() + initial_timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if all(k in self._states or k in self._lost for k in self._watches):
-                    return
-            time.sleep(0.01)
+        poll_until(self._all_reported, timeout=initial_timeout, interval=0.01)
+
+    def _all_reported(self) -> bool:
+        with self._lock:
+            return all(k in self._states or k in self._lost for k in self._watches)
 
     def stop(self) -> None:
         for each in self._watches.values():
