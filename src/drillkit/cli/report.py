@@ -25,7 +25,7 @@ def report() -> None:
 @reports_dir_option
 def list_reports(drill: str | None, reports_dir: Path) -> None:
     """List runs, newest first, with verdict and measured RTO and RPO."""
-    from drillkit.model.measurement import format_seconds
+    from drillkit.model.measurement import format_measured
     from drillkit.reporting.writer import list_reports as find_reports
 
     summaries = find_reports(reports_dir, drill)
@@ -37,9 +37,7 @@ def list_reports(drill: str | None, reports_dir: Path) -> None:
     )
 
     def seconds(value: float | None, bound: str | None) -> str:
-        if value is None:
-            return "-"
-        return (">=" if bound == "lower" else "") + format_seconds(value) + "s"
+        return "-" if value is None else format_measured(value, bound)
 
     for summary in summaries:
         started = summary.started_utc.strftime("%Y-%m-%d %H:%M:%S") if summary.started_utc else "-"

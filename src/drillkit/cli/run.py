@@ -269,7 +269,7 @@ def _summary_json(record: RunRecord, report_dir: Path) -> dict[str, object]:
 
 
 def _print_summary(record: RunRecord, report_dir: Path) -> None:
-    from drillkit.model.measurement import Measurement, format_seconds
+    from drillkit.model.measurement import Measurement, format_measured, format_seconds
 
     outcome = record.outcome
     verdict = outcome.verdict.value.upper()
@@ -277,13 +277,11 @@ def _print_summary(record: RunRecord, report_dir: Path) -> None:
     click.secho(f"{record.drill}: {verdict}", bold=True, fg=verdict_colour(outcome.verdict.value))
 
     def describe(measurement: Measurement | None, target: float | None) -> str:
-        if measurement is None or measurement.seconds is None:
+        if measurement is None:
             text = "not measured"
         else:
-            prefix = ">= " if measurement.bound.value == "lower" else ""
-            text = (
-                f"{prefix}{format_seconds(measurement.seconds)} s "
-                f"(resolution {format_seconds(measurement.resolution_seconds)} s)"
+            text = format_measured(
+                measurement.seconds, measurement.bound, resolution=measurement.resolution_seconds
             )
         if target is not None:
             text += f", objective {format_seconds(target)} s"

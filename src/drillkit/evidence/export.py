@@ -66,7 +66,7 @@ from drillkit.evidence.ledger import (
 )
 from drillkit.evidence.verify import Verification, verify_ledger
 from drillkit.files import sync_directory
-from drillkit.model.measurement import format_seconds
+from drillkit.model.measurement import format_measured, format_seconds
 from drillkit.model.timeline import format_utc, parse_utc
 from drillkit.reporting.document import (
     REPORT_FILE_NAME,
@@ -646,13 +646,9 @@ def _objective_text(objective: ObjectiveDocument | None) -> str:
 
 
 def _actual_text(measurement: MeasurementDocument) -> str:
-    if measurement.seconds is None:
-        return "not measured"
-    prefix = "≥ " if measurement.bound is not None and measurement.bound.value == "lower" else ""
-    text = f"{prefix}{format_seconds(measurement.seconds)} s"
-    if measurement.resolution_seconds:
-        text += f" (resolution {format_seconds(measurement.resolution_seconds)} s)"
-    return text
+    return format_measured(
+        measurement.seconds, measurement.bound, resolution=measurement.resolution_seconds
+    )
 
 
 def _number(value: float | None) -> str:

@@ -166,6 +166,20 @@ class Outcome:
     rpo: RpoMeasurement | None = None
 
 
+def format_measured(
+    seconds: float | None, bound: Bound | str | None, *, resolution: float | None = None
+) -> str:
+    """A measured duration for people, the one way every report and command shows it:
+    ``47.2 s``; ``≥ 600 s`` when only a floor is known (``bound`` lower); with a
+    ``resolution`` other than 0, `` (resolution 2 s)``; ``not measured`` for None."""
+    if seconds is None:
+        return "not measured"
+    text = ("≥ " if bound == Bound.LOWER else "") + f"{format_seconds(seconds)} s"
+    if resolution:
+        text += f" (resolution {format_seconds(resolution)} s)"
+    return text
+
+
 def format_seconds(seconds: float) -> str:
     """Render seconds for people: ``47.2``, ``30``, ``0.25`` (no unit)."""
     if seconds != 0 and abs(seconds) < 1:

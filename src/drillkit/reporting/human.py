@@ -21,7 +21,7 @@ from typing import Final
 import jinja2
 from markupsafe import Markup
 
-from drillkit.model.measurement import Bound, format_seconds
+from drillkit.model.measurement import Bound, format_measured, format_seconds
 from drillkit.model.run import RunRecord
 from drillkit.model.timeline import (
     ActivityCompleted,
@@ -160,12 +160,7 @@ def _render_objective_row(
     name: str, measurement: MeasurementDocument, objective: ObjectiveDocument | None
 ) -> ObjectiveRow:
     seconds = measurement.seconds
-    if seconds is None:
-        measured = "not measured"
-    elif measurement.bound is Bound.LOWER:
-        measured = f"≥ {_render_seconds(seconds)}"
-    else:
-        measured = _render_seconds(seconds)
+    measured = format_measured(seconds, measurement.bound)
 
     if measurement.resolution_seconds is None or seconds is None:
         resolution = _NOT_APPLICABLE

@@ -33,7 +33,7 @@ import jinja2
 from markupsafe import Markup
 
 from drillkit.errors import InvalidInput
-from drillkit.model.measurement import RunStatus, format_seconds
+from drillkit.model.measurement import RunStatus, format_measured, format_seconds
 from drillkit.model.timeline import format_utc, parse_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
 from drillkit.reporting.templating import template_environment
@@ -166,7 +166,7 @@ def render_trend_html(trends: Sequence[DrillTrend], *, generated: datetime) -> s
         generated=format_utc(generated),
         seconds=_seconds,
         percent=_percent,
-        measured=_measured,
+        measured=format_measured,
     )
 
 
@@ -316,9 +316,3 @@ def _seconds(value: float | None) -> str:
 
 def _percent(value: float | None) -> str:
     return _NOT_APPLICABLE if value is None else f"{100 * value:.0f} %"
-
-
-def _measured(seconds: float | None, bound: str | None) -> str:
-    if seconds is None:
-        return "not measured"
-    return ("≥ " if bound == "lower" else "") + f"{format_seconds(seconds)} s"
