@@ -171,11 +171,14 @@ def format_measured(
 ) -> str:
     """A measured duration for people, the one way every report and command shows it:
     ``47.2 s``; ``≥ 600 s`` when only a floor is known (``bound`` lower); with a
-    ``resolution`` other than 0, `` (resolution 2 s)``; ``not measured`` for None."""
+    ``resolution``, `` (resolution 2 s)``, or `` (at event receipt)`` for a watch's 0;
+    ``not measured`` for None."""
     if seconds is None:
         return "not measured"
     text = ("≥ " if bound == Bound.LOWER else "") + f"{format_seconds(seconds)} s"
-    if resolution:
+    if resolution == 0:
+        text += " (at event receipt)"
+    elif resolution is not None:
         text += f" (resolution {format_seconds(resolution)} s)"
     return text
 
