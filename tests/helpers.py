@@ -28,6 +28,12 @@ T = TypeVar("T")
 DEADLINE = 180.0
 
 
+def drill_command(*arguments: str) -> list[str]:
+    """``drill ARGUMENTS`` as a process of its own, run by this interpreter (so the
+    code under test, not whatever ``drill`` is first on PATH)."""
+    return [sys.executable, "-m", "drillkit.cli", *arguments]
+
+
 def log_progress(message: str) -> None:
     print(f"[lab] {message}", file=sys.stderr)
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import yaml
 
 from drillkit.lab.cluster import Lab
-from tests.helpers import free_port, wait_until
+from tests.helpers import drill_command, free_port, wait_until
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHIPPED_DRILLS = REPOSITORY / "drills"
@@ -57,10 +56,6 @@ def drill_environment(lab: Lab, **extra: str) -> dict[str, str]:
     env.pop("DRILLKIT_RUN_ID", None)
     env.update(extra)
     return env
-
-
-def drill_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "drillkit.cli", *arguments]
 
 
 def run_cli(

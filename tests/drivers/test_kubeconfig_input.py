@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import yaml
 
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import InvalidInput
+from tests.helpers import drill_command
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -76,7 +76,7 @@ def drill(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ, DRILLKIT_HOME=str(tmp_path / "home"))
     environment.pop("KUBERNETES_CONTEXT", None)
     return subprocess.run(
-        [sys.executable, "-m", "drillkit.cli", *arguments],
+        drill_command(*arguments),
         env=environment,
         capture_output=True,
         text=True,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import yaml
 
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError
+from tests.helpers import drill_command
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # Far beyond the client's connect and read timeouts, far below "hangs for ever".
@@ -61,7 +61,7 @@ def drill(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ, DRILLKIT_HOME=str(tmp_path / "home"))
     environment.pop("KUBERNETES_CONTEXT", None)
     return subprocess.run(
-        [sys.executable, "-m", "drillkit.cli", *arguments],
+        drill_command(*arguments),
         env=environment,
         capture_output=True,
         text=True,

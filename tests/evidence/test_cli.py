@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 from drillkit.cli.main import cli
 from drillkit.evidence.ledger import read_ledger
 from tests.evidence.conftest import flip_byte, record_runs
+from tests.helpers import drill_command
 
 EXPERIMENT = """\
 title: the shell answers
@@ -38,10 +38,6 @@ objectives: {rto: 30s, stable_for: 200ms, timeout: 1s}
 recovery: {poll_interval: 200ms}
 evidence: {owner: sre, controls: [SOC2-A1.3]}
 """
-
-
-def drill_command() -> list[str]:
-    return [str(Path(sys.executable).parent / "drill")]
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from drillkit.evidence.ledger import RunEntry, read_ledger
-from tests.helpers import wait_until
+from tests.helpers import drill_command, wait_until
 
 SLOW_EXPERIMENT = """\
 title: a method that takes its time
@@ -69,7 +68,7 @@ def write_drill(directory: Path, name: str, experiment: str) -> Path:
 
 def drill(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "drillkit.cli", *arguments],
+        drill_command(*arguments),
         capture_output=True,
         text=True,
         timeout=300,
@@ -104,7 +103,7 @@ def test_a_killed_run_keeps_its_timeline_shows_in_one_line_and_is_finalised_as_i
     with log_path.open("w") as log:
         # A session of its own: the kill takes the action's `sleep` with it.
         process = subprocess.Popen(
-            [sys.executable, "-m", "drillkit.cli", "run", str(path), "--reports-dir", str(reports)],
+            drill_command("run", str(path), "--reports-dir", str(reports)),
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,

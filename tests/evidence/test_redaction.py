@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from drillkit.running.redaction import (
     redact_record,
     redact_text,
 )
+from tests.helpers import drill_command
 from tests.reporting.conftest import UTC_ORIGIN, make_record
 
 LITERAL_CONFIG_TOKEN = "cfg-token-5b1e0c7d"
@@ -363,7 +363,7 @@ def test_the_live_progress_on_stderr_redacts_a_secret_in_an_activity_error(
     experiment.write_text(LEAKY_ACTIVITY % {"token": PROGRESS_TOKEN})
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "drillkit.cli", "run", str(experiment)),
+            *drill_command("run", str(experiment)),
             *("--reports-dir", str(tmp_path / "reports")),
         ],
         env=dict(os.environ, KUBECONFIG=str(tmp_path / "no-kubeconfig")),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from drillkit.errors import LabError
 from drillkit.lab import build
 from drillkit.lab.cluster import Lab
-from tests.helpers import wait_until
+from tests.helpers import drill_command, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -199,7 +198,7 @@ def _decode_address(hex_address: str, width: int) -> ipaddress.IPv4Address | ipa
 def test_cli_lab_up_status_kubeconfig_down_leaves_no_process_or_port(
     drillkit_home: Path, lab_binaries: Path
 ) -> None:
-    drill = [sys.executable, "-m", "drillkit.cli", "lab"]
+    drill = drill_command("lab")
     name = ["--name", "cli-lab"]
     up = subprocess.run(
         [*drill, "up", *name, "--zones", "2", "--nodes-per-zone", "1"],

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from drillkit.running.redaction import collect_secrets
+from tests.helpers import drill_command
 
 BOMB_LEVELS = "bcdefghi"
 
@@ -49,7 +49,7 @@ def write_bomb_experiment(path: Path) -> Path:
 def drill(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ, KUBECONFIG=str(tmp_path / "no-kubeconfig"))
     return subprocess.run(
-        [sys.executable, "-m", "drillkit.cli", *arguments],
+        drill_command(*arguments),
         env=environment,
         capture_output=True,
         text=True,

@@ -11,18 +11,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.helpers import wait_until
+from tests.helpers import drill_command, wait_until
 
 DRILLS = Path(__file__).parent / "drills"
-
-
-def drill_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "drillkit.cli", *arguments]
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from drillkit.scheduling.history import FireOutcome, list_fires
 from drillkit.scheduling.policies import SkipKind
 from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule
 from drillkit.signing import load_signing_key, load_verify_key
-from tests.helpers import free_port, wait_until
+from tests.helpers import drill_command, free_port, wait_until
 from tests.scheduling.conftest import TEST_DRILLS, FakeClock
 
 ALWAYS_BLACK = "blackouts:\n  - {name: always, start: 2000-01-01T00:00, end: 2100-01-01T00:00}\n"
@@ -230,9 +229,7 @@ def test_drill_scheduler_run_hands_its_key_to_the_fires_it_starts(
     log = (tmp_path / "scheduler.log").open("w")
     scheduler = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "drillkit.cli",
+            *drill_command(),
             "scheduler",
             "run",
             "--id",
