@@ -84,6 +84,7 @@ from drillkit.safety.undo import (
     UndoRecord,
     current_run_id,
     file_safe,
+    own_state_file,
     record_undo,
     register_undo_action,
 )
@@ -409,14 +410,11 @@ def _finish(executor: Executor, state: RestoreState, cluster: Cluster) -> None:
 
 
 def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
-    path = Path(record.target[0])
     # The state file's steps run on this machine: only this run's own, in drillkit's
     # state home, is ever run (safety.undo takes this action from local records only).
-    if path.resolve() != restore_state_file(record.run_id).resolve():
-        raise DrillError(
-            f"refused: {path} is not run {record.run_id}'s etcd restore state "
-            f"({restore_state_file(record.run_id)}); nothing run"
-        )
+    path = own_state_file(
+        record, restore_state_file(record.run_id), what="etcd restore state", refused="nothing run"
+    )
     if not path.exists():
         return Reverted(notes=(f"no restore state at {path}; nothing to do",))
     state = RestoreState.load(path)

@@ -61,6 +61,7 @@ from drillkit.safety.undo import (
     UndoAction,
     UndoRecord,
     current_run_id,
+    own_state_file,
     record_undo,
     register_undo_action,
     resolve_undo,
@@ -333,13 +334,13 @@ def _finished(phase: str, name: str, command: str, started: Instant) -> RestoreS
 
 
 def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
-    path = Path(record.target[0])
     # Only this run's own journal, in drillkit's state home, names what to delete.
-    if path.resolve() != restore_journal_file(record.run_id).resolve():
-        raise DrillError(
-            f"refused: {path} is not run {record.run_id}'s restore journal "
-            f"({restore_journal_file(record.run_id)}); nothing deleted"
-        )
+    path = own_state_file(
+        record,
+        restore_journal_file(record.run_id),
+        what="restore journal",
+        refused="nothing deleted",
+    )
     if not path.exists():
         return Reverted(notes=(f"no restore journal at {path}; nothing was restored",))
     journal = RestoreJournal.load(path)

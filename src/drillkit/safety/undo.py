@@ -164,6 +164,18 @@ CORDONED_BY = "drillkit.io/cordoned-by"
 """Node annotation naming the run that cordoned a node, so its cordon can be reverted."""
 
 
+def own_state_file(record: UndoRecord, expected: Path, *, what: str, refused: str) -> Path:
+    """The state file an undo record names, when it is the run's own ``expected`` one
+    (in drillkit's state home); otherwise refused: an undo record must never make
+    drillkit read, run or delete what another file says."""
+    path = Path(record.target[0])
+    if path.resolve() != expected.resolve():
+        raise DrillError(
+            f"refused: {path} is not run {record.run_id}'s {what} ({expected}); {refused}"
+        )
+    return path
+
+
 def current_run_id() -> str:
     """The run a fault acts for: the drill run's id, or the process under ``chaos run``."""
     return os.environ.get("DRILLKIT_RUN_ID") or f"pid-{os.getpid()}@{socket.gethostname()}"
