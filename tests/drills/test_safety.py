@@ -39,15 +39,29 @@ def cordoned(lab: Lab) -> list[str]:
         return [n.name for n in cluster.nodes() if n.unschedulable]
 
 
-def resource_versions(lab: Lab) -> dict[str, str]:
+def what_a_drill_writes(lab: Lab) -> dict[str, object]:
+    """Everything a drill can change: node labels, annotations, cordons and taints,
+    the pods and where they run, and which lab processes run.
+
+    Not resource versions: kwok's heartbeats rewrite node status on their own
+    schedule, and the node controller sets its ``node.kubernetes.io/`` taints from
+    that status (and from a cordon, which ``unschedulable`` shows already).
+    """
     with lab.connect() as cluster:
-        nodes = cluster.core.list_node().items
-        pods = cluster.core.list_pod_for_all_namespaces().items
-    versions = {f"node/{n.metadata.name}": n.metadata.resource_version for n in nodes}
-    versions |= {
-        f"pod/{p.metadata.namespace}/{p.metadata.name}": p.metadata.resource_version for p in pods
+        nodes = cluster.nodes()
+        pods = cluster.pods("*")
+    state: dict[str, object] = {
+        f"node/{n.name}": (
+            n.labels,
+            n.annotations,
+            n.unschedulable,
+            sorted(t for t in n.taints if not t.startswith("node.kubernetes.io/")),
+        )
+        for n in nodes
     }
-    return versions
+    state |= {f"pod/{p.namespace}/{p.name}": (p.uid, p.node, p.terminating) for p in pods}
+    state["running"] = sorted(c.name for c in lab.components() if c.is_running())
+    return state
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +222,7 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lock(
 def test_guardrails_refuse_protected_namespaces_and_extra_zones_before_any_change(
     lab: Lab, tmp_path: Path
 ) -> None:
-    before = resource_versions(lab)
+    before = what_a_drill_writes(lab)
 
     drill, experiment = shipped("pod-kill")
     drill["target"]["namespaces"] = ["kube-system"]
@@ -229,11 +243,11 @@ def test_guardrails_refuse_protected_namespaces_and_extra_zones_before_any_chang
     assert refused.returncode == 2, refused.stderr
     assert "zone" in refused.stderr
 
-    assert resource_versions(lab) == before, "a refused drill changed the cluster"
+    assert what_a_drill_writes(lab) == before, "a refused drill changed the cluster"
 
 
 def test_dry_run_lists_the_plan_and_changes_nothing(lab: Lab, tmp_path: Path) -> None:
-    before = resource_versions(lab)
+    before = what_a_drill_writes(lab)
     for name in ("pod-kill", "zone-failure", "zone-outage"):
         result = drill_cli(
             lab,
@@ -248,5 +262,5 @@ def test_dry_run_lists_the_plan_and_changes_nothing(lab: Lab, tmp_path: Path) ->
         assert result.returncode == 0, result.stderr
         assert "dry run" in result.stdout
         assert "method action" in result.stdout
-    assert resource_versions(lab) == before
+    assert what_a_drill_writes(lab) == before
     assert not (tmp_path / "reports").exists()
