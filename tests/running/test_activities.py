@@ -119,3 +119,28 @@ def test_an_unknown_drillkit_fault_is_judged_by_its_arguments() -> None:
 
     assert declaration(activity) is not DISRUPTS_NOTHING
     assert disruptions([activity])[0].radius == BlastRadius(zones=("a",))
+
+
+@pytest.mark.parametrize(
+    ("module", "func", "arguments", "configuration", "acts_on_lab"),
+    [
+        ("drillkit.faults.zones", "stop_zone", {"zone": "a"}, {}, True),
+        ("drillkit.faults.outage", "zone_outage", {"zone": "a", "provider": "lab"}, {}, True),
+        ("drillkit.faults.outage", "zone_outage", {"zone": "a"}, {}, False),
+        ("drillkit.faults.etcd", "etcd_disaster", {"mode": "data-loss"}, {}, True),
+        ("drillkit.faults.etcd", "etcd_disaster", {"mode": "data-loss"}, {"etcd": {}}, False),
+        ("drillkit.faults.kubernetes", "drain_zone", {"zone": "a"}, {}, False),
+    ],
+)
+def test_each_fault_declares_whether_it_acts_on_the_lab(
+    module: str,
+    func: str,
+    arguments: dict[str, Any],
+    configuration: dict[str, Any],
+    acts_on_lab: bool,
+) -> None:
+    activity = parse_activities({"method": [action("a", module, func, **arguments)]})[0]
+    declared = declaration(activity)
+
+    assert declared is not None
+    assert declared.reach.lab(arguments, configuration) is acts_on_lab

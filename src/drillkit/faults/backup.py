@@ -46,7 +46,13 @@ from drillkit.drivers.kubernetes import Cluster, ClusterIdentity
 from drillkit.drivers.velero import DEFAULT_NAMESPACE as DEFAULT_VELERO_NAMESPACE
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.faults.clusters import ensure_distinct_regions
-from drillkit.faults.declarations import DISRUPTS_NOTHING, FaultDeclaration, declare
+from drillkit.faults.declarations import (
+    DISRUPTS_NOTHING,
+    FaultDeclaration,
+    Reach,
+    always,
+    declare,
+)
 from drillkit.faults.steps import (
     AFFECTED_KEY,
     INJECTED_AT,
@@ -114,7 +120,7 @@ def take_backup(
     return {INJECTED_AT: None, "backup": info.to_json(), "store": backup_store.description}
 
 
-@declare(FaultDeclaration())
+@declare(FaultDeclaration(reach=Reach(lab=always, region_b=True, stops_region_a=True)))
 def region_disaster(
     mode: str = "api-unreachable",
     lab: str | None = None,
@@ -207,7 +213,7 @@ def region_disaster(
     }
 
 
-@declare(DISRUPTS_NOTHING)
+@declare(FaultDeclaration(blast_radius=None, reach=Reach(region_b=True)))
 def restore_backup(
     store: str | None = None,
     backup: str = "latest",
@@ -287,7 +293,7 @@ def take_velero_backup(
     return {INJECTED_AT: None, STEPS_KEY: [step], "backup": done.to_json()}
 
 
-@declare(DISRUPTS_NOTHING)
+@declare(FaultDeclaration(blast_radius=None, reach=Reach(region_b=True)))
 def restore_velero_backup(
     backup: str = "latest",
     kubeconfig: str | None = None,
@@ -334,7 +340,7 @@ def restore_velero_backup(
     return {INJECTED_AT: None, STEPS_KEY: [step], "restore": done.to_json()}
 
 
-@declare(DISRUPTS_NOTHING)
+@declare(FaultDeclaration(blast_radius=None, reach=Reach(lab=always)))
 def start_region(
     lab: str | None = None, configuration: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:

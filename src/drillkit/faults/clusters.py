@@ -4,8 +4,9 @@ A fault must act on the cluster the run measures. Lab faults find their lab from
 the run's kubeconfig (``drillkit.lab.cluster.lab_reached_by``), but a drill can
 also name clusters of its own: a ``lab`` argument or configuration, region B of a
 cross-region restore (``restore_kubeconfig``, ``restore_lab``), etcd members.
-``check_clusters`` reads the method and rollbacks and, reading only, confirms that
-each answers as the cluster named:
+``check_clusters`` reads what each fault of the method and rollbacks declares it
+reaches (``drillkit.faults.declarations.Reach``) and, reading only, confirms that
+each cluster answers as the one named:
 
 - a lab fault's lab is the measured cluster (the ``lab`` it names, if any, too);
 - region B answers, is the lab ``restore_lab`` names, and is not the measured
@@ -25,45 +26,33 @@ from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster, ClusterIdentity
 from drillkit.errors import ClusterError, InvalidInput
+from drillkit.faults.declarations import Reach
 from drillkit.lab.cluster import lab_reached_by
 from drillkit.model.run import TouchedCluster
 from drillkit.restoring.etcd import ensure_members_hold, resolve_target
 from drillkit.restoring.targets import resolve_restore_target
 
-_LAB_FAULTS = {
-    ("drillkit.faults.zones", "stop_zone"),
-    ("drillkit.faults.zones", "start_zone"),
-    ("drillkit.faults.backup", "region_disaster"),
-    ("drillkit.faults.backup", "start_region"),
-}
-_ZONE_OUTAGES = {"zone_outage", "end_zone_outage"}
-_ETCD_FAULTS = {"take_snapshot", "etcd_disaster", "restore_etcd"}
-_RESTORES = {"region_disaster", "restore_backup", "restore_velero_backup"}
+FaultReach = tuple[Mapping[str, object], Reach]
+"""A fault's arguments, substituted as chaoslib will, and what it declares it reaches."""
 
 
 def check_clusters(
     cluster: Cluster,
-    activities: Sequence[Mapping[str, Any]],
+    faults: Sequence[FaultReach],
     configuration: Mapping[str, Any],
 ) -> list[TouchedCluster]:
-    """Confirm every cluster the activities name is the one they will act on; reads only.
+    """Confirm every cluster the faults name is the one they will act on; reads only.
 
     ``cluster`` is the measured one. Returns it first, then every other cluster
     touched; ``InvalidInput`` at the first that answers as another cluster.
     """
     measured = cluster.identity()
     touched = [_touched("measured", measured)]
-    ours = [
-        (str(a["provider"]["module"]), str(a["provider"].get("func", "")), a)
-        for a in activities
-        if str((a.get("provider") or {}).get("module", "")).startswith("drillkit.faults.")
-    ]
-    for module, func, activity in ours:
-        arguments = activity["provider"].get("arguments") or {}
-        if _acts_on_a_lab(module, func, arguments, configuration):
+    for arguments, reach in faults:
+        if reach.lab(arguments, configuration):
             named = arguments.get("lab") or configuration.get("lab") or None
             lab_reached_by(measured, named=str(named) if named else None)
-    if any(m == "drillkit.faults.etcd" and f == "etcd_disaster" for m, f, _ in ours):
+    if any(reach.etcd_members for _, reach in faults):
         target = resolve_target(configuration, cluster)
         ensure_members_hold(target, measured)
         # Each member answered with the measured cluster's kube-system UID.
@@ -76,12 +65,12 @@ def check_clusters(
             )
             for m in target.members
         ]
-    disaster = any(f == "region_disaster" for m, f, _ in ours if m == "drillkit.faults.backup")
+    disaster = any(reach.stops_region_a for _, reach in faults)
     seen: set[ClusterIdentity] = set()
-    for module, func, activity in ours:
-        if module != "drillkit.faults.backup" or func not in _RESTORES:
+    for arguments, reach in faults:
+        if not reach.region_b:
             continue
-        identity = _restore_target(activity, configuration, measured, disaster=disaster)
+        identity = _restore_target(arguments, configuration, measured, disaster=disaster)
         if identity is not None and identity not in seen:
             seen.add(identity)
             touched.append(_touched("region B (restore target)", identity))
@@ -110,26 +99,13 @@ def ensure_distinct_regions(region_a: ClusterIdentity, region_b: ClusterIdentity
         )
 
 
-def _acts_on_a_lab(
-    module: str, func: str, arguments: Mapping[str, Any], configuration: Mapping[str, Any]
-) -> bool:
-    if (module, func) in _LAB_FAULTS:
-        return True
-    if module == "drillkit.faults.outage" and func in _ZONE_OUTAGES:
-        return bool(arguments.get("provider", "aws") == "lab")
-    if module == "drillkit.faults.etcd" and func in _ETCD_FAULTS:
-        return configuration.get("etcd") is None
-    return False
-
-
 def _restore_target(
-    activity: Mapping[str, Any],
+    arguments: Mapping[str, Any],
     configuration: Mapping[str, Any],
     measured: ClusterIdentity,
     *,
     disaster: bool,
 ) -> ClusterIdentity | None:
-    arguments = activity["provider"].get("arguments") or {}
     try:
         address = resolve_restore_target(
             arguments.get("kubeconfig"), arguments.get("context"), configuration

@@ -8,7 +8,9 @@ A fault module decorates each public activity with ``@declare(FaultDeclaration(.
 - ``plan``: the line ``drill run --dry-run`` prints for it, read from the cluster as it
   stands (what it would touch);
 - ``no_target``: why, as the cluster stands, it would affect none of the drill's target
-  namespaces, or None.
+  namespaces, or None;
+- ``reach``: the clusters beyond the measured one it acts on (its lab, region B, etcd
+  members), which ``drillkit.faults.clusters`` confirms before the run's first change.
 
 ``drillkit.running.activities`` collects the declarations of every fault module into one
 registry; nothing else switches on a fault's name.
@@ -39,11 +41,39 @@ def namespace_and_zone(arguments: Mapping[str, object]) -> BlastRadius:
     return reader.radius(namespaces=reader.texts("namespace"))
 
 
+LabCheck = Callable[[Mapping[str, object], Mapping[str, object]], bool]
+"""``(arguments, configuration) -> whether the fault acts on a lab`` (found from the run's
+kubeconfig)."""
+
+
+def never(arguments: Mapping[str, object], configuration: Mapping[str, object]) -> bool:
+    return False
+
+
+def always(arguments: Mapping[str, object], configuration: Mapping[str, object]) -> bool:
+    return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reach:
+    """The clusters beyond the measured one's API a fault acts on."""
+
+    lab: LabCheck = never
+    """It acts on the measured cluster's lab (its processes)."""
+    region_b: bool = False
+    """It restores into region B, the cluster its arguments or configuration name."""
+    stops_region_a: bool = False
+    """It stops the measured region, so region B must be another cluster."""
+    etcd_members: bool = False
+    """It acts on the etcd members the configuration names."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class FaultDeclaration:
     blast_radius: RadiusReader | None = namespace_and_zone
     plan: Planner | None = None
     no_target: TargetCheck | None = None
+    reach: Reach = Reach()
 
 
 DISRUPTS_NOTHING = FaultDeclaration(blast_radius=None)

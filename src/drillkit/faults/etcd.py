@@ -51,7 +51,7 @@ from drillkit.drivers.etcd import (
 from drillkit.drivers.executors import Executor, executor_for
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
-from drillkit.faults.declarations import DISRUPTS_NOTHING, FaultDeclaration, declare
+from drillkit.faults.declarations import FaultDeclaration, Reach, declare
 from drillkit.faults.steps import (
     AFFECTED_KEY,
     INJECTED_AT,
@@ -106,7 +106,15 @@ class StepFailed(DrillError):
 # -- the activities ---------------------------------------------------------------------
 
 
-@declare(DISRUPTS_NOTHING)
+def _the_labs_etcd(arguments: Mapping[str, object], configuration: Mapping[str, object]) -> bool:
+    """Without an ``etcd`` target in the configuration, the members are the lab's."""
+    return configuration.get("etcd") is None
+
+
+ON_ETCD = Reach(lab=_the_labs_etcd)
+
+
+@declare(FaultDeclaration(blast_radius=None, reach=ON_ETCD))
 def take_snapshot(
     directory: str | None = None, configuration: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -122,7 +130,7 @@ def take_snapshot(
     return {INJECTED_AT: None, "snapshot": snapshot.to_json()}
 
 
-@declare(FaultDeclaration())
+@declare(FaultDeclaration(reach=Reach(lab=_the_labs_etcd, etcd_members=True)))
 def etcd_disaster(
     mode: str,
     directory: str | None = None,
@@ -185,7 +193,7 @@ def etcd_disaster(
     }
 
 
-@declare(DISRUPTS_NOTHING)
+@declare(FaultDeclaration(blast_radius=None, reach=ON_ETCD))
 def restore_etcd(configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run the declared procedure (stop, restore, start) from this run's disaster."""
     state = RestoreState.load(restore_state_file(current_run_id()))

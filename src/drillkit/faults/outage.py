@@ -14,11 +14,12 @@ of the outage (``t_inject``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.faults.declarations import DISRUPTS_NOTHING, FaultDeclaration, declare
+from drillkit.faults.declarations import FaultDeclaration, Reach, declare
 from drillkit.faults.platforms import (
     ZONE_OUTAGE_TIMEOUT,
     ZoneOutageProvider,
@@ -26,6 +27,13 @@ from drillkit.faults.platforms import (
     open_provider,
 )
 from drillkit.model.activities import Activity
+
+
+def _in_a_lab(arguments: Mapping[str, object], configuration: Mapping[str, object]) -> bool:
+    return arguments.get("provider", "aws") == "lab"
+
+
+ON_ITS_PROVIDER = Reach(lab=_in_a_lab)
 
 
 def _plan_zone_outage(cluster: Cluster, activity: Activity) -> str:
@@ -46,7 +54,7 @@ def _plan_zone_outage(cluster: Cluster, activity: Activity) -> str:
     )
 
 
-@declare(FaultDeclaration(plan=_plan_zone_outage))
+@declare(FaultDeclaration(plan=_plan_zone_outage, reach=ON_ITS_PROVIDER))
 def zone_outage(
     zone: str,
     provider: str = "aws",
@@ -81,7 +89,7 @@ def zone_outage(
     return {**output, "provider": provider}
 
 
-@declare(DISRUPTS_NOTHING)
+@declare(FaultDeclaration(blast_radius=None, reach=ON_ITS_PROVIDER))
 def end_zone_outage(
     zone: str,
     provider: str = "aws",

@@ -16,16 +16,23 @@ from __future__ import annotations
 
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.faults.declarations import (
-    DISRUPTS_NOTHING,
     FaultDeclaration,
+    Reach,
+    always,
     declare,
     no_target_on_zone,
     zone_plan,
 )
 from drillkit.faults.platforms import LabProvider, inject_zone_outage
 
+IN_THE_LAB = Reach(lab=always)
 
-@declare(FaultDeclaration(plan=zone_plan("cuts the heartbeats of"), no_target=no_target_on_zone))
+
+@declare(
+    FaultDeclaration(
+        plan=zone_plan("cuts the heartbeats of"), no_target=no_target_on_zone, reach=IN_THE_LAB
+    )
+)
 def stop_zone(zone: str, lab: str | None = None) -> dict[str, object]:
     """Cut every heartbeat of ``zone`` in the measured lab (kill its kwok abruptly).
 
@@ -37,7 +44,7 @@ def stop_zone(zone: str, lab: str | None = None) -> dict[str, object]:
     return {**output, "lab": provider.lab}
 
 
-@declare(DISRUPTS_NOTHING)
+@declare(FaultDeclaration(blast_radius=None, reach=IN_THE_LAB))
 def start_zone(zone: str, lab: str | None = None) -> dict[str, object]:
     """The rollback of ``stop_zone``: the zone's heartbeats resume."""
     with Cluster.from_environment() as cluster:

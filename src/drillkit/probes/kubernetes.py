@@ -5,8 +5,26 @@ Each returns a value that a Chaos Toolkit ``tolerance`` judges (usually ``true``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from drillkit.drivers import workload_reads
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+
+F = TypeVar("F", bound=Callable[..., object])
+
+WATCHED_KIND = "drillkit_watched_kind"
+
+
+def _answered_by_watch(kind: str) -> Callable[[F], F]:
+    """Mark a probe that a watch on its workload of ``kind`` answers as well as a poll
+    (``drillkit.running.watching``); the function is unchanged."""
+
+    def mark(function: F) -> F:
+        setattr(function, WATCHED_KIND, kind)
+        return function
+
+    return mark
 
 
 def api_server_ready() -> bool:
@@ -15,6 +33,7 @@ def api_server_ready() -> bool:
         return cluster.api_server_ready()
 
 
+@_answered_by_watch("Deployment")
 def deployment_available(name: str, namespace: str, at_least: int | None = None) -> bool:
     """True when the Deployment has ``at_least`` ready replicas (default: all it wants)."""
     with Cluster.from_environment() as cluster:
@@ -31,6 +50,7 @@ def nodes_ready_in_zone(zone: str, at_least: int | None = None) -> bool:
     return ready >= (len(nodes) if at_least is None else at_least) and bool(nodes)
 
 
+@_answered_by_watch("StatefulSet")
 def statefulset_available(name: str, namespace: str, at_least: int | None = None) -> bool:
     """True when the StatefulSet has ``at_least`` ready replicas (default: all it wants)."""
     with Cluster.from_environment() as cluster:

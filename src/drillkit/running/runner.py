@@ -27,13 +27,13 @@ import drillkit.faults.platforms  # noqa: F401  (registers the undo action of cl
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
 from drillkit.faults.clusters import check_clusters
-from drillkit.model.activities import Activity, parse_activities
+from drillkit.model.activities import Activity, Section, parse_activities, parse_activity
 from drillkit.model.drill import Drill
 from drillkit.model.measurement import format_seconds
 from drillkit.model.run import RunRecord, Scope, TouchedCluster
 from drillkit.model.timeline import LockLost, TimelineEvent
 from drillkit.running import chaostoolkit
-from drillkit.running.activities import disruptions, speaks_kubernetes
+from drillkit.running.activities import declaration, disruptions, speaks_kubernetes
 from drillkit.running.lifecycle import DrillRun, RunOptions, operator_identity, run_secrets
 from drillkit.running.recorder import Clock, SystemClock, TimelineRecorder
 from drillkit.running.redaction import Secrets
@@ -221,9 +221,16 @@ def guardrail_violations(
 
 def check_touched_clusters(cluster: Cluster, experiment: Mapping[str, Any]) -> list[TouchedCluster]:
     """Every cluster the experiment's faults will act on, confirmed to be the one they
-    name (``drillkit.faults.clusters``); ``InvalidInput`` naming both sides if not."""
-    configuration, activities = chaostoolkit.resolve_activities(experiment)
-    return check_clusters(cluster, activities, configuration)
+    name (``drillkit.faults.clusters``); ``InvalidInput`` naming both sides if not.
+    Their arguments are substituted as chaoslib will (environment variables read)."""
+    configuration, resolved = chaostoolkit.resolve_activities(experiment)
+    faults = []
+    for activity in resolved:
+        parsed = parse_activity(activity, Section.METHOD)
+        declared = declaration(parsed)
+        if declared is not None:
+            faults.append((activity["provider"].get("arguments") or {}, declared.reach))
+    return check_clusters(cluster, faults, configuration)
 
 
 def describe_scope(

@@ -15,17 +15,21 @@ from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster, WorkloadState, WorkloadWatch
 from drillkit.model.drill import WorkloadReference
+from drillkit.probes import kubernetes as kubernetes_probes
 from drillkit.running.observer import CapacitySample, Evaluation
 from drillkit.waiting import poll_until
 
 WorkloadKey = tuple[str, str, str]
 """(kind, namespace, name)"""
 
-# Probes whose meaning is known, so they can be answered from a watch instead of polled.
-_WATCHABLE_PROBES = {
-    ("drillkit.probes.kubernetes", "deployment_available"): "Deployment",
-    ("drillkit.probes.kubernetes", "statefulset_available"): "StatefulSet",
-}
+
+def _watched_kind(provider: Mapping[str, Any]) -> str | None:
+    """The workload kind whose watch answers the probe, for probes that declare one."""
+    if provider.get("type") != "python" or provider.get("module") != kubernetes_probes.__name__:
+        return None
+    probe = getattr(kubernetes_probes, str(provider.get("func")), None)
+    kind = getattr(probe, kubernetes_probes.WATCHED_KIND, None)
+    return kind if isinstance(kind, str) else None
 
 
 class WorkloadWatches:
@@ -148,8 +152,8 @@ def watched_condition(
     parts = []
     for probe in probes:
         provider = probe.get("provider", {})
-        kind = _WATCHABLE_PROBES.get((provider.get("module"), provider.get("func")))
-        if kind is None or provider.get("type") != "python" or probe.get("tolerance") is not True:
+        kind = _watched_kind(provider)
+        if kind is None or probe.get("tolerance") is not True:
             return None
         arguments = provider.get("arguments", {})
         try:
