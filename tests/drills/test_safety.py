@@ -45,11 +45,17 @@ def what_a_drill_writes(lab: Lab) -> dict[str, object]:
 
     Not resource versions: kwok's heartbeats rewrite node status on their own
     schedule, and the node controller sets its ``node.kubernetes.io/`` taints from
-    that status (and from a cordon, which ``unschedulable`` shows already).
+    that status (and from a cordon, which ``unschedulable`` shows already). Nor the
+    pods of namespaces being deleted: an earlier test's namespace goes on its own.
     """
     with lab.connect() as cluster:
         nodes = cluster.nodes()
         pods = cluster.pods("*")
+        leaving = {
+            n.metadata.name
+            for n in cluster.core.list_namespace().items
+            if n.metadata.deletion_timestamp is not None
+        }
     state: dict[str, object] = {
         f"node/{n.name}": (
             n.labels,
@@ -59,7 +65,11 @@ def what_a_drill_writes(lab: Lab) -> dict[str, object]:
         )
         for n in nodes
     }
-    state |= {f"pod/{p.namespace}/{p.name}": (p.uid, p.node, p.terminating) for p in pods}
+    state |= {
+        f"pod/{p.namespace}/{p.name}": (p.uid, p.node, p.terminating)
+        for p in pods
+        if p.namespace not in leaving
+    }
     state["running"] = sorted(c.name for c in lab.components() if c.is_running())
     return state
 

@@ -1,4 +1,5 @@
-"""Guardrails are a pure function of the drill, the experiment and a few counts: table tests."""
+"""Guardrails are a pure function of the drill, the blast radii its faults declare and a few
+counts: table tests, from the experiment as a user writes it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from drillkit.errors import InvalidInput
+from drillkit.model.activities import Disruption, parse_activities
 from drillkit.model.drill import (
     BlastRadius,
     Drill,
@@ -18,6 +20,7 @@ from drillkit.model.drill import (
     Target,
     default_drill_for_experiment,
 )
+from drillkit.running.activities import disruptions
 from drillkit.safety.guardrails import (
     GuardrailViolation,
     ProductionNotConfirmed,
@@ -51,6 +54,11 @@ def kill(name: str = "kill", namespace: str = "shop", **arguments: Any) -> dict[
 
 def drain(zone: str, name: str | None = None) -> dict[str, Any]:
     return fault(name or f"drain-{zone}", "drain_zone", zone=zone)
+
+
+def disruptions_of(experiment: Mapping[str, Any]) -> list[Disruption]:
+    """What the run hands the guardrails: the method's disruptions, as the faults declare."""
+    return disruptions(parse_activities(experiment))
 
 
 def six_web_pods(namespace: str, selector: str) -> int:
@@ -286,7 +294,7 @@ def test_guardrails(case: Case) -> None:
     nodes = case.nodes_matching
     violations = check_guardrails(
         drill,
-        experiment,
+        disruptions_of(experiment),
         nodes_per_zone=case.nodes_per_zone,
         pods_matching=six_web_pods if case.counts_pods else None,
         nodes_matching=(lambda selector: nodes) if nodes is not None else None,
@@ -300,7 +308,9 @@ def test_ensure_guardrails_refuses_with_one_line_per_violation() -> None:
         "method": [kill(namespace="kube-system", count=1), drain("zone-a"), drain("zone-b")]
     }
     with pytest.raises(GuardrailViolation) as raised:
-        ensure_guardrails(drill, experiment, nodes_per_zone=SIX_NODES, pods_matching=None)
+        ensure_guardrails(
+            drill, disruptions_of(experiment), nodes_per_zone=SIX_NODES, pods_matching=None
+        )
     error = raised.value
     assert isinstance(error, InvalidInput)
     assert error.exit_code == 2
@@ -315,7 +325,9 @@ def test_ensure_guardrails_refuses_with_one_line_per_violation() -> None:
 def test_ensure_guardrails_passes_a_drill_within_its_limits() -> None:
     drill = Drill(name="guarded", experiment="e.yaml", target=Target(namespaces=("shop",)))
     experiment = {"method": [kill(count=2), drain("zone-a")]}
-    ensure_guardrails(drill, experiment, nodes_per_zone=SIX_NODES, pods_matching=six_web_pods)
+    ensure_guardrails(
+        drill, disruptions_of(experiment), nodes_per_zone=SIX_NODES, pods_matching=six_web_pods
+    )
 
 
 # -- plain experiments: their targets are what their faults name --------------------------
@@ -368,7 +380,7 @@ def test_namespaces_named_by_a_plain_experiment(
 ) -> None:
     experiment = {"method": method, "configuration": configuration}
 
-    assert namespaces_named(experiment) == named
+    assert namespaces_named(disruptions_of(experiment)) == named
 
 
 def test_a_plain_chaosk8s_experiment_passes_with_the_namespaces_it_names() -> None:
@@ -377,11 +389,15 @@ def test_a_plain_chaosk8s_experiment_passes_with_the_namespaces_it_names() -> No
             chaosk8s("kill-web", "pod", "terminate_pods", label_selector="app=web", ns="shop")
         ]
     }
-    drill = default_drill_for_experiment(Path("kill-web.yaml"), namespaces_named(experiment))
+    drill = default_drill_for_experiment(
+        Path("kill-web.yaml"), namespaces_named(disruptions_of(experiment))
+    )
 
     assert drill.target.namespaces == ("shop",)
     assert (
-        check_guardrails(drill, experiment, nodes_per_zone=SIX_NODES, pods_matching=six_web_pods)
+        check_guardrails(
+            drill, disruptions_of(experiment), nodes_per_zone=SIX_NODES, pods_matching=six_web_pods
+        )
         == []
     )
 
@@ -401,10 +417,12 @@ def test_a_plain_experiment_is_still_refused_what_its_drill_would_refuse(
             chaosk8s("kill-web", "pod", "terminate_pods", label_selector="app=web", **arguments)
         ]
     }
-    drill = default_drill_for_experiment(Path("kill-web.yaml"), namespaces_named(experiment))
+    drill = default_drill_for_experiment(
+        Path("kill-web.yaml"), namespaces_named(disruptions_of(experiment))
+    )
 
     violations = check_guardrails(
-        drill, experiment, nodes_per_zone=SIX_NODES, pods_matching=six_web_pods
+        drill, disruptions_of(experiment), nodes_per_zone=SIX_NODES, pods_matching=six_web_pods
     )
 
     assert rule in [violation.rule for violation in violations]

@@ -62,12 +62,15 @@ def _drill_for_experiment(path: Path, namespaces: tuple[str, ...]) -> Drill:
     from pydantic import ValidationError
 
     from drillkit.errors import InvalidInput
+    from drillkit.model.activities import parse_activities
     from drillkit.model.drill import default_drill_for_experiment
+    from drillkit.running.activities import disruptions
     from drillkit.running.chaostoolkit import load_experiment
     from drillkit.safety.guardrails import namespaces_named
 
     if not namespaces:
-        namespaces = namespaces_named(load_experiment(path)) or ("default",)
+        method = disruptions(parse_activities(load_experiment(path)))
+        namespaces = namespaces_named(method) or ("default",)
     try:
         return default_drill_for_experiment(path, namespaces)
     except ValidationError as error:

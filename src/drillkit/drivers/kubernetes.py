@@ -40,10 +40,10 @@ from kubernetes.dynamic.exceptions import DynamicApiError
 
 from drillkit.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
 from drillkit.errors import KubeconfigInvalid as KubeconfigInvalid
+from drillkit.model.activities import ZONE_LABEL as ZONE_LABEL
 from drillkit.model.loading import yaml_syntax_error
 from drillkit.waiting import poll_until
 
-ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 FIELD_MANAGER = "drillkit"
 RESTARTED_AT = "drillkit.io/restarted-at"

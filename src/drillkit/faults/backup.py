@@ -46,6 +46,7 @@ from drillkit.drivers.kubernetes import Cluster, ClusterIdentity
 from drillkit.drivers.velero import DEFAULT_NAMESPACE as DEFAULT_VELERO_NAMESPACE
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.faults.clusters import ensure_distinct_regions
+from drillkit.faults.declarations import DISRUPTS_NOTHING, FaultDeclaration, declare
 from drillkit.faults.steps import (
     AFFECTED_KEY,
     INJECTED_AT,
@@ -99,6 +100,7 @@ VELERO_SYNC_TIMEOUT = 300.0
 # -- the activities ---------------------------------------------------------------------
 
 
+@declare(DISRUPTS_NOTHING)
 def take_backup(
     namespaces: list[str],
     store: str | None = None,
@@ -112,6 +114,7 @@ def take_backup(
     return {INJECTED_AT: None, "backup": info.to_json(), "store": backup_store.description}
 
 
+@declare(FaultDeclaration())
 def region_disaster(
     mode: str = "api-unreachable",
     lab: str | None = None,
@@ -204,6 +207,7 @@ def region_disaster(
     }
 
 
+@declare(DISRUPTS_NOTHING)
 def restore_backup(
     store: str | None = None,
     backup: str = "latest",
@@ -252,6 +256,7 @@ def restore_backup(
     }
 
 
+@declare(DISRUPTS_NOTHING)
 def take_velero_backup(
     namespaces: list[str],
     velero_namespace: str = DEFAULT_VELERO_NAMESPACE,
@@ -282,6 +287,7 @@ def take_velero_backup(
     return {INJECTED_AT: None, STEPS_KEY: [step], "backup": done.to_json()}
 
 
+@declare(DISRUPTS_NOTHING)
 def restore_velero_backup(
     backup: str = "latest",
     kubeconfig: str | None = None,
@@ -328,6 +334,7 @@ def restore_velero_backup(
     return {INJECTED_AT: None, STEPS_KEY: [step], "restore": done.to_json()}
 
 
+@declare(DISRUPTS_NOTHING)
 def start_region(
     lab: str | None = None, configuration: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:

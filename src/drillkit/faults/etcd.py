@@ -51,6 +51,7 @@ from drillkit.drivers.etcd import (
 from drillkit.drivers.executors import Executor, executor_for
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
+from drillkit.faults.declarations import DISRUPTS_NOTHING, FaultDeclaration, declare
 from drillkit.faults.steps import (
     AFFECTED_KEY,
     INJECTED_AT,
@@ -105,6 +106,7 @@ class StepFailed(DrillError):
 # -- the activities ---------------------------------------------------------------------
 
 
+@declare(DISRUPTS_NOTHING)
 def take_snapshot(
     directory: str | None = None, configuration: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -120,6 +122,7 @@ def take_snapshot(
     return {INJECTED_AT: None, "snapshot": snapshot.to_json()}
 
 
+@declare(FaultDeclaration())
 def etcd_disaster(
     mode: str,
     directory: str | None = None,
@@ -182,6 +185,7 @@ def etcd_disaster(
     }
 
 
+@declare(DISRUPTS_NOTHING)
 def restore_etcd(configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run the declared procedure (stop, restore, start) from this run's disaster."""
     state = RestoreState.load(restore_state_file(current_run_id()))

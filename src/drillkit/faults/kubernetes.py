@@ -23,14 +23,22 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster, EvictionAnswer, PodState
 from drillkit.errors import ClusterError, InvalidInput
+from drillkit.faults.declarations import (
+    DISRUPTS_NOTHING,
+    FaultDeclaration,
+    declare,
+    no_target_on_zone,
+    zone_plan,
+)
 from drillkit.faults.steps import AFFECTED_KEY, INJECTED_AT, affected
+from drillkit.model.activities import Activity, BlastRadius, PodSelection, TargetReader
 from drillkit.model.timeline import format_utc
 from drillkit.safety.undo import CORDONED_BY, UNCORDON_NODES, current_run_id, record_undo
 
@@ -60,6 +68,46 @@ class _FirstAcknowledgement:
 # -- kill pods ----------------------------------------------------------------------------
 
 
+def _kill_pods_radius(arguments: Mapping[str, object]) -> BlastRadius:
+    reader = TargetReader(arguments)
+    namespaces = reader.texts("namespace")
+    pods = None
+    if namespaces:
+        pods = PodSelection(
+            namespace=namespaces[0],
+            label_selector=reader.text("label_selector"),
+            count=reader.number("count"),
+            percentage=reader.number("percentage"),
+        )
+    return reader.radius(namespaces=namespaces, pods=pods)
+
+
+def _plan_kill_pods(cluster: Cluster, activity: Activity) -> str:
+    arguments = activity.arguments
+    namespace, selector = str(arguments.get("namespace")), str(arguments.get("label_selector"))
+    pods = [p for p in cluster.pods(namespace, label_selector=selector) if not p.terminating]
+    amount = arguments.get("count") or f"{arguments.get('percentage')}%"
+    return (
+        f"{activity.name} kills {amount} of {len(pods)} pods matching {selector} in {namespace} "
+        f"({arguments.get('mode', 'random')})"
+    )
+
+
+def _no_pod_to_kill(cluster: Cluster, activity: Activity, namespaces: Sequence[str]) -> str | None:
+    namespace = str(activity.arguments.get("namespace"))
+    selector = str(activity.arguments.get("label_selector"))
+    if namespace not in namespaces:
+        return None
+    if any(not p.terminating for p in cluster.pods(namespace, label_selector=selector)):
+        return None
+    return f"no pod matches {selector} in {namespace}"
+
+
+@declare(
+    FaultDeclaration(
+        blast_radius=_kill_pods_radius, plan=_plan_kill_pods, no_target=_no_pod_to_kill
+    )
+)
 def kill_pods(
     label_selector: str,
     namespace: str,
@@ -133,6 +181,13 @@ def choose_pods(
 # -- cordon, uncordon, drain ---------------------------------------------------------------
 
 
+def _cordon_radius(arguments: Mapping[str, object]) -> BlastRadius:
+    reader = TargetReader(arguments)
+    reader.nodes_by_selector("label_selector")
+    return reader.radius()
+
+
+@declare(FaultDeclaration(blast_radius=_cordon_radius))
 def cordon_nodes(label_selector: str) -> dict[str, object]:
     """Mark the matching nodes unschedulable, noting the run that did it."""
     with Cluster.from_environment() as cluster:
@@ -155,6 +210,7 @@ def _cordon(cluster: Cluster, label_selector: str) -> tuple[list[str], list[str]
     return mine, already
 
 
+@declare(DISRUPTS_NOTHING)
 def uncordon_nodes(label_selector: str) -> dict[str, object]:
     """Make the matching nodes this run cordoned schedulable again, and verify it."""
     with Cluster.from_environment() as cluster:
@@ -174,6 +230,7 @@ def uncordon_nodes(label_selector: str) -> dict[str, object]:
     return {"uncordoned": mine}
 
 
+@declare(DISRUPTS_NOTHING)
 def uncordon_zone(zone: str) -> dict[str, object]:
     """The rollback of ``drain_zone``: every node of the zone schedulable again."""
     return uncordon_nodes(f"{ZONE_LABEL}={zone}")
@@ -186,6 +243,7 @@ class _DrainProgress:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@declare(FaultDeclaration(plan=zone_plan("drains"), no_target=no_target_on_zone))
 def drain_zone(
     zone: str,
     parallelism: int = 16,

@@ -18,14 +18,35 @@ from contextlib import ExitStack
 from typing import Any
 
 from drillkit.drivers.kubernetes import Cluster
+from drillkit.faults.declarations import DISRUPTS_NOTHING, FaultDeclaration, declare
 from drillkit.faults.platforms import (
     ZONE_OUTAGE_TIMEOUT,
     ZoneOutageProvider,
     inject_zone_outage,
     open_provider,
 )
+from drillkit.model.activities import Activity
 
 
+def _plan_zone_outage(cluster: Cluster, activity: Activity) -> str:
+    arguments = {k: str(v) for k, v in activity.arguments.items() if v is not None}
+    zone, provider_name = arguments.get("zone"), arguments.get("provider", "aws")
+    with open_provider(
+        provider_name,
+        cluster_name=arguments.get("cluster_name"),
+        region=arguments.get("region"),
+        endpoint_url=arguments.get("endpoint_url"),
+        lab=arguments.get("lab"),
+        cluster=cluster,
+    ) as provider:
+        stopped = provider.find_targets(str(zone))
+    return (
+        f"{activity.name} stops zone {zone} through {provider_name}: "
+        f"{', '.join(stopped) or '(nothing running there)'}"
+    )
+
+
+@declare(FaultDeclaration(plan=_plan_zone_outage))
 def zone_outage(
     zone: str,
     provider: str = "aws",
@@ -60,6 +81,7 @@ def zone_outage(
     return {**output, "provider": provider}
 
 
+@declare(DISRUPTS_NOTHING)
 def end_zone_outage(
     zone: str,
     provider: str = "aws",

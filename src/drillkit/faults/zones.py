@@ -15,9 +15,17 @@ the measured cluster is refused before anything is stopped.
 from __future__ import annotations
 
 from drillkit.drivers.kubernetes import Cluster
+from drillkit.faults.declarations import (
+    DISRUPTS_NOTHING,
+    FaultDeclaration,
+    declare,
+    no_target_on_zone,
+    zone_plan,
+)
 from drillkit.faults.platforms import LabProvider, inject_zone_outage
 
 
+@declare(FaultDeclaration(plan=zone_plan("cuts the heartbeats of"), no_target=no_target_on_zone))
 def stop_zone(zone: str, lab: str | None = None) -> dict[str, object]:
     """Cut every heartbeat of ``zone`` in the measured lab (kill its kwok abruptly).
 
@@ -29,9 +37,17 @@ def stop_zone(zone: str, lab: str | None = None) -> dict[str, object]:
     return {**output, "lab": provider.lab}
 
 
+@declare(DISRUPTS_NOTHING)
 def start_zone(zone: str, lab: str | None = None) -> dict[str, object]:
     """The rollback of ``stop_zone``: the zone's heartbeats resume."""
     with Cluster.from_environment() as cluster:
         provider = LabProvider.for_cluster(cluster, named=lab)
         started = provider.start(zone)
     return {"zone": zone, "lab": provider.lab, "started": started}
+
+
+# The Chaos Toolkit activities of this module (what `chaos discover` lists).
+__all__ = [
+    "start_zone",
+    "stop_zone",
+]

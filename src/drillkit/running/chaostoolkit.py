@@ -46,6 +46,7 @@ from drillkit.faults.steps import (
     RESTORED_KEY,
     STEPS_KEY,
 )
+from drillkit.model.activities import Section, parse_activity
 from drillkit.model.drill import RollbackPolicy
 from drillkit.model.run import RestoredKind, RestoreSummary
 from drillkit.model.timeline import (
@@ -272,7 +273,7 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         if self._phase == "method" and activity["type"] == "action":
             if status == "succeeded":
                 self._record_injection(activity, run)
-            elif _is_drillkit_fault(activity):
+            elif parse_activity(activity, Section.METHOD).is_drillkit_fault:
                 # A drillkit fault fails before harm (a rejected snapshot, a refused
                 # eviction budget) or half-way: either way the method cannot go on as
                 # designed. Stop it here; the rollbacks and the undo records run.
@@ -473,11 +474,6 @@ def _describe(restore_point: Mapping[str, Any]) -> str:
     if restore_point.get("items") is not None:
         facts.append(f"{restore_point['items']} items")
     return ", ".join(facts)
-
-
-def _is_drillkit_fault(activity: Mapping[str, Any]) -> bool:
-    module = str(activity.get("provider", {}).get("module", ""))
-    return module.startswith("drillkit.faults.")
 
 
 def abort_main_thread() -> None:

@@ -27,11 +27,13 @@ import drillkit.faults.platforms  # noqa: F401  (registers the undo action of cl
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
 from drillkit.faults.clusters import check_clusters
+from drillkit.model.activities import Activity, parse_activities
 from drillkit.model.drill import Drill
 from drillkit.model.measurement import format_seconds
 from drillkit.model.run import RunRecord, Scope, TouchedCluster
 from drillkit.model.timeline import LockLost, TimelineEvent
 from drillkit.running import chaostoolkit
+from drillkit.running.activities import disruptions, speaks_kubernetes
 from drillkit.running.lifecycle import DrillRun, RunOptions, operator_identity, run_secrets
 from drillkit.running.recorder import Clock, SystemClock, TimelineRecorder
 from drillkit.running.redaction import Secrets
@@ -75,12 +77,13 @@ def run_drill(
     ``ClusterError`` when it cannot start.
     """
     experiment = chaostoolkit.load_experiment(drill.experiment_path())
+    activities = parse_activities(experiment)
     context = options.context or drill.target.context
     recorder = TimelineRecorder(clock)
     if on_event is not None:
         recorder.subscribe(on_event)
     run_id = new_run_id(clock)
-    if not uses_kubernetes(drill, experiment):
+    if not uses_kubernetes(drill, activities):
         ensure_production_confirmed(drill, confirmation=options.confirm_production, context=context)
         scope = describe_scope(drill, options)
         return DrillRun(
@@ -95,7 +98,7 @@ def run_drill(
         # the one it names, and the scope is the cluster as the run found it.
         touched = check_touched_clusters(cluster, experiment)
         scope = describe_scope(drill, options, touched, cluster=cluster)
-        violations = guardrail_violations(cluster, drill, experiment)
+        violations = guardrail_violations(cluster, drill, activities)
         if violations:
             raise GuardrailViolation(violations)
 
@@ -188,27 +191,19 @@ def new_run_id(clock: Clock | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-_KUBERNETES_MODULES = ("drillkit.faults", "drillkit.probes.kubernetes", "chaosk8s")
-
-
-def uses_kubernetes(drill: Drill, experiment: Mapping[str, Any]) -> bool:
+def uses_kubernetes(drill: Drill, activities: Sequence[Activity]) -> bool:
     """Whether the run acts on or observes a cluster (and so needs lock and guardrails):
     target workloads, RPO markers, or an activity (the experiment's or one of the
     drill's recovery probes) of a Kubernetes-speaking module."""
     if drill.target.workloads or drill.markers is not None:
         return True
-    sections = [experiment.get("method", []), experiment.get("rollbacks", [])]
-    sections.append((experiment.get("steady-state-hypothesis") or {}).get("probes", []))
-    sections.append([p.to_chaostoolkit() for p in drill.recovery.probes])
-    return any(
-        str(activity.get("provider", {}).get("module", "")).startswith(_KUBERNETES_MODULES)
-        for section in sections
-        for activity in section
-    )
+    recovery = {"probes": [p.to_chaostoolkit() for p in drill.recovery.probes]}
+    recovery_probes = parse_activities({"steady-state-hypothesis": recovery})
+    return any(speaks_kubernetes(a) for a in (*activities, *recovery_probes))
 
 
 def guardrail_violations(
-    cluster: Cluster, drill: Drill, experiment: Mapping[str, Any]
+    cluster: Cluster, drill: Drill, activities: Sequence[Activity]
 ) -> list[Violation]:
     """The guardrails the drill would break on ``cluster`` as it stands; reads only."""
 
@@ -217,7 +212,7 @@ def guardrail_violations(
 
     return check_guardrails(
         drill,
-        experiment,
+        disruptions(activities),
         nodes_per_zone=nodes_per_zone(cluster),
         pods_matching=pods_matching,
         nodes_matching=lambda selector: len(cluster.nodes(selector)),

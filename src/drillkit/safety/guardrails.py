@@ -1,7 +1,9 @@
 """Guardrails: what a drill's experiment may touch, checked before its first change.
 
-``check_guardrails`` reads the experiment's method and returns every
-``Violation`` of the drill's safety settings; ``ensure_guardrails`` raises
+``check_guardrails`` judges the blast radius of each disruptive activity of the
+method (``drillkit.model.activities.Disruption``, which the run reads from what each
+fault declares, ``drillkit.running.activities``) and returns every ``Violation`` of
+the drill's safety settings; ``ensure_guardrails`` raises
 ``GuardrailViolation`` (an ``InvalidInput``, exit 2) listing them, so a drill
 that would break a rule never starts. It is a pure function: what it needs to
 know about the cluster (nodes per zone, how many pods a selector matches) comes
@@ -25,18 +27,18 @@ The rules, each with the id a ``Violation`` carries:
   that cannot be counted; it is refused rather than waved through.
 
 Only disruptive activities count: drillkit's faults (``drillkit.faults.*``, except
-those that restore, such as ``uncordon_zone``) and chaostoolkit-kubernetes actions
-whose targets are obvious (pods, nodes, namespaces). Rollbacks are not checked.
+those that put things back, such as ``uncordon_zone``, or only read) and
+chaostoolkit-kubernetes actions whose targets are obvious (pods, nodes, namespaces).
+Rollbacks are not checked.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from drillkit.drivers.kubernetes import ZONE_LABEL
 from drillkit.errors import InvalidInput
+from drillkit.model.activities import ZONE_LABEL, Disruption, PodSelection
 from drillkit.model.drill import Drill
 
 ALL_NAMESPACES = ("*", "")
@@ -45,11 +47,6 @@ PodsMatching = Callable[[str, str], int]
 """``(namespace, label selector) -> number of pods`` that the selector matches now."""
 NodesMatching = Callable[[str], int]
 """``label selector -> number of nodes`` that the selector matches now."""
-
-# Faults whose names start so put things back; they are no disruption.
-_RESTORING_PREFIXES = ("uncordon", "start", "restore", "resume")
-_TEMPLATE = re.compile(r"^\$\{(?P<key>[^}]+)\}$")
-_ZONE_SELECTOR = re.compile(rf"^\s*{re.escape(ZONE_LABEL)}\s*==?\s*(?P<zone>[A-Za-z0-9._-]+)\s*$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,38 +74,15 @@ class GuardrailViolation(InvalidInput):
         self.violations = tuple(violations)
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Fault:
-    """What one disruptive activity targets, as far as the experiment says."""
-
-    name: str
-    namespaces: tuple[str, ...] = ()
-    zones: tuple[str, ...] = ()
-    node_selectors: tuple[str, ...] = ()
-    """Label selectors choosing nodes otherwise than by zone."""
-    named_nodes: tuple[str, ...] = ()
-    pods: _PodSelection | None = None
-    unchecked: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class _PodSelection:
-    namespace: str
-    label_selector: str
-    count: float | None = None
-    percentage: float | None = None
-    everything: bool = False
-
-
 def check_guardrails(
     drill: Drill,
-    experiment: Mapping[str, object],
+    disruptions: Sequence[Disruption],
     *,
     nodes_per_zone: Mapping[str, int],
     pods_matching: PodsMatching | None,
     nodes_matching: NodesMatching | None = None,
 ) -> list[Violation]:
-    """Every guardrail the experiment's method would break, in method order; pure.
+    """Every guardrail the method's ``disruptions`` would break, in method order; pure.
 
     ``nodes_per_zone`` counts the cluster's nodes by zone. ``pods_matching`` counts
     the pods a selector matches; without it, pod counts (not percentages) go
@@ -122,7 +96,8 @@ def check_guardrails(
     counted_nodes = 0
     zone_rule_broken = node_rule_broken = False
 
-    for fault in _faults(experiment):
+    for disruption in disruptions:
+        fault = disruption.radius
         broken: list[tuple[str, str]] = [("unchecked-target", text) for text in fault.unchecked]
         for namespace in fault.namespaces:
             broken += _namespace_rules(drill, namespace)
@@ -176,14 +151,15 @@ def check_guardrails(
                 )
             )
         violations += [
-            Violation(activity=fault.name, rule=rule, message=message) for rule, message in broken
+            Violation(activity=disruption.activity, rule=rule, message=message)
+            for rule, message in broken
         ]
     return violations
 
 
 def ensure_guardrails(
     drill: Drill,
-    experiment: Mapping[str, object],
+    disruptions: Sequence[Disruption],
     *,
     nodes_per_zone: Mapping[str, int],
     pods_matching: PodsMatching | None,
@@ -192,7 +168,7 @@ def ensure_guardrails(
     """Raise ``GuardrailViolation`` listing every broken guardrail, one line each."""
     violations = check_guardrails(
         drill,
-        experiment,
+        disruptions,
         nodes_per_zone=nodes_per_zone,
         pods_matching=pods_matching,
         nodes_matching=nodes_matching,
@@ -201,7 +177,7 @@ def ensure_guardrails(
         raise GuardrailViolation(violations)
 
 
-def namespaces_named(experiment: Mapping[str, object]) -> tuple[str, ...]:
+def namespaces_named(disruptions: Sequence[Disruption]) -> tuple[str, ...]:
     """The namespaces an experiment's faults name, in method order; pure.
 
     The targets of a plain experiment run without a drill file: the ``namespace`` of
@@ -212,8 +188,8 @@ def namespaces_named(experiment: Mapping[str, object]) -> tuple[str, ...]:
     """
     named = [
         namespace
-        for fault in _faults(experiment)
-        for namespace in fault.namespaces
+        for disruption in disruptions
+        for namespace in disruption.radius.namespaces
         if namespace not in ALL_NAMESPACES
     ]
     return tuple(dict.fromkeys(named))
@@ -273,185 +249,8 @@ def _namespace_rules(drill: Drill, namespace: str) -> list[tuple[str, str]]:
     return broken
 
 
-# -- reading the experiment ---------------------------------------------------------------
-
-
-def _faults(experiment: Mapping[str, object]) -> Iterator[_Fault]:
-    configuration = experiment.get("configuration")
-    values = configuration if isinstance(configuration, Mapping) else {}
-    by_name = {a.get("name"): a for a in _all_activities(experiment)}
-    method = experiment.get("method")
-    for position, item in enumerate(method if isinstance(method, list) else [], start=1):
-        if not isinstance(item, Mapping):
-            continue
-        # Chaos Toolkit lets a method step refer to an activity defined elsewhere.
-        activity = by_name.get(item["ref"]) if "ref" in item else item
-        if not isinstance(activity, Mapping):
-            continue
-        provider = activity.get("provider")
-        if not isinstance(provider, Mapping) or provider.get("type") != "python":
-            continue
-        module, func = str(provider.get("module", "")), str(provider.get("func", ""))
-        raw = provider.get("arguments")
-        arguments = {
-            str(k): _resolve(v, values)
-            for k, v in (raw if isinstance(raw, Mapping) else {}).items()
-        }
-        name = str(activity.get("name") or f"method step {position}")
-        fault = _describe(name, module, func, arguments)
-        if fault is not None:
-            yield fault
-
-
-def _all_activities(experiment: Mapping[str, object]) -> Iterator[Mapping[str, object]]:
-    hypothesis = experiment.get("steady-state-hypothesis")
-    sections = [
-        experiment.get("method"),
-        experiment.get("rollbacks"),
-        hypothesis.get("probes") if isinstance(hypothesis, Mapping) else None,
-    ]
-    for section in sections:
-        for item in section if isinstance(section, list) else []:
-            if isinstance(item, Mapping) and "ref" not in item:
-                yield item
-
-
-@dataclass(frozen=True)
-class _Unresolved:
-    """An argument whose value comes from outside the experiment (environment, secrets)."""
-
-    text: str
-
-
-def _resolve(value: object, configuration: Mapping[str, object]) -> object:
-    # Chaos Toolkit substitutes ${key} from the configuration; only literal values can be
-    # checked here, so anything read at run time stays unresolved.
-    if not isinstance(value, str):
-        return value
-    match = _TEMPLATE.match(value)
-    if match is None:
-        return _Unresolved(value) if "${" in value else value
-    configured = configuration.get(match["key"])
-    if isinstance(configured, str | int | float | bool):
-        return configured
-    return _Unresolved(value)
-
-
-def _describe(name: str, module: str, func: str, arguments: Mapping[str, object]) -> _Fault | None:
-    if module == "drillkit.faults" or module.startswith("drillkit.faults."):
-        if func.startswith(_RESTORING_PREFIXES):
-            return None
-        return _describe_drillkit(name, func, arguments)
-    if module.startswith("chaosk8s.") and module.endswith("actions"):
-        return _describe_chaosk8s(name, module, func, arguments)
-    return None
-
-
-def _describe_drillkit(name: str, func: str, arguments: Mapping[str, object]) -> _Fault:
-    unchecked: list[str] = []
-    namespaces = _namespaces(arguments, "namespace", unchecked)
-    zones = _text_values(arguments, "zone", unchecked)
-    node_selectors: list[str] = []
-    pods = None
-    if func == "cordon_nodes":
-        _nodes_by_selector(arguments.get("label_selector"), zones, node_selectors, unchecked)
-    if func == "kill_pods" and namespaces:
-        pods = _PodSelection(
-            namespace=namespaces[0],
-            label_selector=_text(arguments.get("label_selector")),
-            count=_number(arguments.get("count")),
-            percentage=_number(arguments.get("percentage")),
-        )
-    return _Fault(
-        name=name,
-        namespaces=namespaces,
-        zones=tuple(zones),
-        node_selectors=tuple(node_selectors),
-        pods=pods,
-        unchecked=tuple(unchecked),
-    )
-
-
-def _describe_chaosk8s(
-    name: str, module: str, func: str, arguments: Mapping[str, object]
-) -> _Fault | None:
-    unchecked: list[str] = []
-    zones: list[str] = []
-    node_selectors: list[str] = []
-    named_nodes: list[str] = []
-    namespaces: tuple[str, ...] = ()
-    pods = None
-    if module == "chaosk8s.namespace.actions":
-        if func != "delete_namespace":
-            return None
-        namespaces = _namespaces(arguments, "name", unchecked)
-    elif module == "chaosk8s.node.actions":
-        if func not in ("cordon_node", "drain_nodes", "delete_nodes"):
-            return None
-        node_name = arguments.get("name")
-        if isinstance(node_name, str) and node_name:
-            named_nodes.append(node_name)
-        else:
-            _nodes_by_selector(arguments.get("label_selector"), zones, node_selectors, unchecked)
-    else:
-        # Every other chaosk8s action acts in one namespace, `ns`, defaulting to default.
-        namespaces = _namespaces({"ns": "default", **arguments}, "ns", unchecked)
-        if module == "chaosk8s.pod.actions" and func in ("terminate_pods", "delete_pods"):
-            selector = _text(arguments.get("label_selector"))
-            qty = _number(arguments.get("qty", 1))
-            everything = func == "delete_pods" or arguments.get("all") is True
-            percentage = arguments.get("mode") == "percentage"
-            pods = _PodSelection(
-                namespace=namespaces[0] if namespaces else "default",
-                label_selector=selector,
-                count=None if percentage else qty,
-                percentage=qty if percentage else None,
-                everything=everything,
-            )
-    return _Fault(
-        name=name,
-        namespaces=namespaces,
-        zones=tuple(zones),
-        node_selectors=tuple(node_selectors),
-        named_nodes=tuple(named_nodes),
-        pods=pods,
-        unchecked=tuple(unchecked),
-    )
-
-
-def _namespaces(arguments: Mapping[str, object], key: str, unchecked: list[str]) -> tuple[str, ...]:
-    return tuple(_text_values(arguments, key, unchecked))
-
-
-def _text_values(arguments: Mapping[str, object], key: str, unchecked: list[str]) -> list[str]:
-    value = arguments.get(key)
-    if value is None:
-        return []
-    if isinstance(value, _Unresolved):
-        unchecked.append(
-            f"its {key} {value.text!r} is only known at run time; write it in the "
-            "experiment or its configuration so the guardrails can check it"
-        )
-        return []
-    return [str(value)]
-
-
-def _nodes_by_selector(
-    selector: object, zones: list[str], node_selectors: list[str], unchecked: list[str]
-) -> None:
-    if isinstance(selector, _Unresolved):
-        unchecked.append(f"its label_selector {selector.text!r} is only known at run time")
-        return
-    text = _text(selector)
-    zone = _ZONE_SELECTOR.match(text)
-    if zone is not None:
-        zones.append(zone["zone"])
-    else:
-        node_selectors.append(text)
-
-
 def _pod_share(
-    selection: _PodSelection, pods_matching: PodsMatching | None
+    selection: PodSelection, pods_matching: PodsMatching | None
 ) -> tuple[float, str] | None:
     """(fraction, description) of the selected pods an activity kills; None when unknown."""
     matching = (
@@ -468,16 +267,6 @@ def _pod_share(
     if selection.count is not None and matching:
         return selection.count / matching, f"{selection.count:g} of {matching} pods"
     return None
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value
 
 
 def _percent(fraction: float) -> str:
