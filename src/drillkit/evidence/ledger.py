@@ -62,7 +62,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -120,14 +120,20 @@ class ReportDigests(_Entry):
     files: dict[str, Annotated[str, Field(pattern=_DIGEST_PATTERN)]]
 
 
-class RunEntry(_Entry):
-    """A run whose report was written."""
-
+class _ChainedEntry(_Entry):
+    # What every line holds of the chain, in the order each line's fields are checked.
     v: Literal[1]
     seq: int = Field(ge=1)
-    kind: Literal["run"]
+    kind: str
+    """Each kind of entry narrows it to its own tag."""
     prev: str = Field(pattern=_DIGEST_PATTERN)
     recorded_utc: str
+
+
+class RunEntry(_ChainedEntry):
+    """A run whose report was written."""
+
+    kind: Literal["run"]
     run_id: str
     drill: str
     started_utc: str
@@ -142,14 +148,10 @@ class RunEntry(_Entry):
     sig: Signature | None = None
 
 
-class SkipEntry(_Entry):
+class SkipEntry(_ChainedEntry):
     """A scheduled run that did not happen, and why."""
 
-    v: Literal[1]
-    seq: int = Field(ge=1)
     kind: Literal["skip"]
-    prev: str = Field(pattern=_DIGEST_PATTERN)
-    recorded_utc: str
     drill: str
     scheduled_for: str
     reason: str
@@ -169,14 +171,10 @@ class LinkedRun(_Entry):
     """None when the run had no ledger entry (its append failed; adopt enters it)."""
 
 
-class GameDayEntry(_Entry):
+class GameDayEntry(_ChainedEntry):
     """A game day whose report was written: its files and the runs it made."""
 
-    v: Literal[1]
-    seq: int = Field(ge=1)
     kind: Literal["gameday"]
-    prev: str = Field(pattern=_DIGEST_PATTERN)
-    recorded_utc: str
     gameday_id: str
     gameday: str
     started_utc: str
@@ -203,6 +201,23 @@ class LedgerHead(_Entry):
     digest: str = Field(pattern=_DIGEST_PATTERN)
     updated_utc: str
     sig: Signature | None = None
+
+    def anchor(self, source: str) -> Anchor:
+        """This head as an anchor; ``source`` says where it was read, for messages."""
+        return Anchor(seq=self.seq, digest=self.digest, source=source)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Anchor:
+    """A head kept somewhere else: "the ledger had entry ``seq`` with this digest".
+
+    An append must agree with every one it finds, and verification checks each.
+    """
+
+    seq: int
+    digest: str
+    source: str
+    """Where it comes from, for messages: ``ledger.head``, ``the witness ...``."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -431,13 +446,10 @@ def append_run(
     digests = _digest_report(reports_dir, run_dir, relative)
     measurements = document.measurements
 
-    def build(seq: int, prev: str) -> RunEntry:
+    def build(link: _Link) -> RunEntry:
         return RunEntry(
-            v=ENTRY_VERSION,
-            seq=seq,
+            **link,
             kind="run",
-            prev=prev,
-            recorded_utc=format_utc(now or datetime.now(UTC)),
             run_id=document.run_id,
             drill=document.drill,
             started_utc=document.started_utc,
@@ -454,9 +466,7 @@ def append_run(
             adopted=adopted,
         )
 
-    entry = _append(reports_dir, build, signing_key=signing_key, now=now)
-    assert isinstance(entry, RunEntry)
-    return entry
+    return _append(reports_dir, build, signing_key=signing_key, now=now)
 
 
 def append_skip(
@@ -482,22 +492,17 @@ def append_skip(
         raise InvalidInput("scheduled_for must be a timezone-aware time")
     one_line = " ".join(redact_text(reason, collect_environment_secrets(os.environ)).split())
 
-    def build(seq: int, prev: str) -> SkipEntry:
+    def build(link: _Link) -> SkipEntry:
         return SkipEntry(
-            v=ENTRY_VERSION,
-            seq=seq,
+            **link,
             kind="skip",
-            prev=prev,
-            recorded_utc=format_utc(now or datetime.now(UTC)),
             drill=drill,
             scheduled_for=format_utc(scheduled_for),
             reason=one_line or "no reason given",
             schedule=schedule,
         )
 
-    entry = _append(reports_dir, build, signing_key=signing_key, now=now)
-    assert isinstance(entry, SkipEntry)
-    return entry
+    return _append(reports_dir, build, signing_key=signing_key, now=now)
 
 
 def append_gameday(
@@ -537,13 +542,10 @@ def append_gameday(
         for step, drill, run_id, run in summary.runs
     )
 
-    def build(seq: int, prev: str) -> GameDayEntry:
+    def build(link: _Link) -> GameDayEntry:
         return GameDayEntry(
-            v=ENTRY_VERSION,
-            seq=seq,
+            **link,
             kind="gameday",
-            prev=prev,
-            recorded_utc=format_utc(now or datetime.now(UTC)),
             gameday_id=summary.gameday_id,
             gameday=summary.gameday,
             started_utc=summary.started_utc,
@@ -553,9 +555,7 @@ def append_gameday(
             runs=runs,
         )
 
-    entry = _append(reports_dir, build, signing_key=signing_key, now=now)
-    assert isinstance(entry, GameDayEntry)
-    return entry
+    return _append(reports_dir, build, signing_key=signing_key, now=now)
 
 
 class _GameDayStep(BaseModel):
@@ -718,20 +718,38 @@ class LedgerMismatch(DrillError):
     """
 
 
+class _Link(TypedDict):
+    # The chain fields of an entry (all but its kind), known only under the append's lock.
+    v: Literal[1]
+    seq: int
+    prev: str
+    recorded_utc: str
+
+
+_EntryT = TypeVar("_EntryT", RunEntry, SkipEntry, GameDayEntry)
+
+
 def _append(
     reports_dir: Path,
-    build: Callable[[int, str], AnyEntry],
+    build: Callable[[_Link], _EntryT],
     *,
     signing_key: SigningKey | None,
     now: datetime | None,
-) -> AnyEntry:
+) -> _EntryT:
     with _locked(reports_dir):
         path = ledger_path(reports_dir)
         existed = os.path.lexists(path)
         descriptor = open_regular(path, flags=os.O_RDWR | os.O_CREAT | os.O_APPEND)
         try:
             seq, prev = _find_chain_end(descriptor, path, _read_anchors(reports_dir))
-            entry = build(seq, prev)
+            entry = build(
+                _Link(
+                    v=ENTRY_VERSION,
+                    seq=seq,
+                    prev=prev,
+                    recorded_utc=format_utc(now or datetime.now(UTC)),
+                )
+            )
             line = seal(entry.model_dump(mode="json", exclude={"sig"}), signing_key)
             _write_all(descriptor, line + b"\n")
             # The head must never name a line the disk may not have.
@@ -741,7 +759,7 @@ def _append(
         if not existed:
             sync_directory(reports_dir)
         _write_head(reports_dir, seq, digest_bytes(line), signing_key=signing_key, now=now)
-    return _ENTRY_ADAPTER.validate_json(line)
+    return type(entry).model_validate_json(line)
 
 
 def seal(data: Mapping[str, Any], signing_key: SigningKey | None) -> bytes:
@@ -767,36 +785,23 @@ def _locked(reports_dir: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _HeadRecord:
-    """A head an append must agree with, and how messages name it."""
-
-    seq: int
-    digest: str
-    source: str
-
-
-def _read_anchors(reports_dir: Path) -> list[_HeadRecord]:
+def _read_anchors(reports_dir: Path) -> list[Anchor]:
     """``ledger.head`` and the witness, as they stand before an append."""
-    anchors: list[_HeadRecord] = []
+    anchors: list[Anchor] = []
     path = head_path(reports_dir)
     try:
         head = read_head(path)
     except DrillError as error:
         raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
     if head is not None:
-        anchors.append(_HeadRecord(seq=head.seq, digest=head.digest, source=HEAD_FILE_NAME))
+        anchors.append(head.anchor(HEAD_FILE_NAME))
     witness = witness_path(reports_dir)
     try:
         remembered = read_head(witness)
     except DrillError as error:
         raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
     if remembered is not None:
-        anchors.append(
-            _HeadRecord(
-                seq=remembered.seq, digest=remembered.digest, source=f"the witness {witness}"
-            )
-        )
+        anchors.append(remembered.anchor(f"the witness {witness}"))
     elif witness_record_path(reports_dir).exists():
         raise LedgerMismatch(
             f"refusing to append: the witness copy of the head {witness} is missing, though "
@@ -805,7 +810,7 @@ def _read_anchors(reports_dir: Path) -> list[_HeadRecord]:
     return anchors
 
 
-def _find_chain_end(descriptor: int, path: Path, anchors: Sequence[_HeadRecord]) -> tuple[int, str]:
+def _find_chain_end(descriptor: int, path: Path, anchors: Sequence[Anchor]) -> tuple[int, str]:
     """The next ``seq`` and the ``prev`` it links to, once the end matches every head.
 
     A last line without its newline is a write torn by a crash when every head still
@@ -856,7 +861,7 @@ def _find_chain_end(descriptor: int, path: Path, anchors: Sequence[_HeadRecord])
 
 
 def _disagreement(
-    descriptor: int, size: int, end_seq: int, end_digest: str, anchor: _HeadRecord
+    descriptor: int, size: int, end_seq: int, end_digest: str, anchor: Anchor
 ) -> str | None:
     """Why the ledger's first ``size`` bytes, ending at ``end_seq``, contradict ``anchor``."""
     if anchor.seq > end_seq:

@@ -53,6 +53,7 @@ from drillkit.evidence.ledger import (
     GAMEDAYS_DIR_NAME,
     GENESIS,
     HEAD_FILE_NAME,
+    Anchor,
     GameDayEntry,
     LedgerHead,
     LedgerLine,
@@ -111,16 +112,6 @@ class Problem:
     """``<drill>/<run-id>`` of the run concerned, when there is one."""
     file: str | None = None
     """The report file concerned, when there is one."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Anchor:
-    """A head kept somewhere else: "the ledger had entry ``seq`` with this digest"."""
-
-    seq: int
-    digest: str
-    source: str
-    """Where it comes from, for messages: ``ledger.head``, ``the witness ...``."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -227,11 +218,11 @@ def _check_lines(lines: Sequence[LedgerLine]) -> list[Problem]:
             )
         elif line.entry is None:
             problems.append(
-                Problem(
-                    kind=ProblemKind.LINE_UNREADABLE,
-                    message=f"ledger line {line.number} is not a valid entry ({line.problem}): "
+                _line_problem(
+                    ProblemKind.LINE_UNREADABLE,
+                    f"ledger line {line.number} is not a valid entry ({line.problem}): "
                     "it was altered",
-                    line=line.number,
+                    line,
                 )
             )
     return problems
@@ -246,12 +237,11 @@ def _check_order(lines: Sequence[LedgerLine], by_seq: Mapping[int, LedgerLine]) 
         first = seen.setdefault(line.entry.seq, line)
         if first is not line:
             problems.append(
-                Problem(
-                    kind=ProblemKind.DUPLICATED,
-                    message=f"entry {line.entry.seq} appears twice, on lines {first.number} and "
+                _line_problem(
+                    ProblemKind.DUPLICATED,
+                    f"entry {line.entry.seq} appears twice, on lines {first.number} and "
                     f"{line.number}: a line was copied",
-                    line=line.number,
-                    run=_run_of(line),
+                    line,
                 )
             )
 
@@ -266,11 +256,8 @@ def _check_order(lines: Sequence[LedgerLine], by_seq: Mapping[int, LedgerLine]) 
             f"line {line.number} holds entry {_seq(line)}{_about(line)}" for line in misplaced
         )
         problems.append(
-            Problem(
-                kind=ProblemKind.REORDERED,
-                message=f"ledger entries were reordered: {described}",
-                line=misplaced[0].number,
-                run=_run_of(misplaced[0]),
+            _line_problem(
+                ProblemKind.REORDERED, f"ledger entries were reordered: {described}", misplaced[0]
             )
         )
     else:
@@ -278,13 +265,12 @@ def _check_order(lines: Sequence[LedgerLine], by_seq: Mapping[int, LedgerLine]) 
         for line in readable:
             if previous is not None and _seq(line) < _seq(previous):
                 problems.append(
-                    Problem(
-                        kind=ProblemKind.REORDERED,
-                        message=f"ledger line {line.number} holds entry {_seq(line)}{_about(line)} "
+                    _line_problem(
+                        ProblemKind.REORDERED,
+                        f"ledger line {line.number} holds entry {_seq(line)}{_about(line)} "
                         f"after entry {_seq(previous)} on line {previous.number}: "
                         "entries were reordered",
-                        line=line.number,
-                        run=_run_of(line),
+                        line,
                     )
                 )
             previous = line
@@ -336,7 +322,7 @@ def _read_heads(
                 )
             )
     if head is not None:
-        anchors.append(Anchor(seq=head.seq, digest=head.digest, source=HEAD_FILE_NAME))
+        anchors.append(head.anchor(HEAD_FILE_NAME))
 
     witness_file = witness_path(reports_dir)
     try:
@@ -345,9 +331,7 @@ def _read_heads(
         notices.append(f"the witness copy of the head is unreadable: {error}")
         witness = None
     if witness is not None:
-        anchors.append(
-            Anchor(seq=witness.seq, digest=witness.digest, source=f"the witness {witness_file}")
-        )
+        anchors.append(witness.anchor(f"the witness {witness_file}"))
     elif lines and witness_record_path(reports_dir).exists():
         problems.append(
             Problem(
@@ -403,11 +387,8 @@ def _check_links(by_seq: Mapping[int, LedgerLine], anchors: Sequence[Anchor]) ->
                 f"the link from entry {seq} no longer matches it (or that link was altered)",
             )
     return [
-        Problem(
-            kind=ProblemKind.LINE_ALTERED,
-            message=f"ledger {by_seq[seq].label} was altered: {why}",
-            line=by_seq[seq].number,
-            run=_run_of(by_seq[seq]),
+        _line_problem(
+            ProblemKind.LINE_ALTERED, f"ledger {by_seq[seq].label} was altered: {why}", by_seq[seq]
         )
         for seq, why in sorted(altered.items())
     ]
@@ -435,12 +416,11 @@ def _check_anchors(by_seq: Mapping[int, LedgerLine], anchors: Sequence[Anchor]) 
         line = by_seq.get(anchor.seq)
         if line is not None and line.digest != anchor.digest:
             problems.append(
-                Problem(
-                    kind=ProblemKind.LINE_ALTERED,
-                    message=f"ledger {line.label} was altered: it differs from the entry "
+                _line_problem(
+                    ProblemKind.LINE_ALTERED,
+                    f"ledger {line.label} was altered: it differs from the entry "
                     f"{anchor.source} records",
-                    line=line.number,
-                    run=_run_of(line),
+                    line,
                 )
             )
     return _unique(problems)
@@ -481,10 +461,7 @@ def _check_signatures(
             line.entry.sig, json.loads(line.raw), verify_key, f"ledger {line.label}"
         )
         if problem is not None:
-            kind, message = problem
-            problems.append(
-                Problem(kind=kind, message=message, line=line.number, run=_run_of(line))
-            )
+            problems.append(_line_problem(*problem, line))
     if head is not None:
         problem = _check_signature(
             head.sig, head.model_dump(mode="json"), verify_key, HEAD_FILE_NAME
@@ -523,12 +500,12 @@ def _check_run_files(reports_dir: Path, line: LedgerLine) -> list[Problem]:
     if run_dir is None:
         shape = "gamedays/<name>/<id>" if is_gameday else "<drill>/<run-id>"
         return [
-            Problem(
-                kind=ProblemKind.LINE_ALTERED,
-                message=f"ledger {line.label} was altered: its report directory {run!r} is not "
+            _report_problem(
+                ProblemKind.LINE_ALTERED,
+                f"ledger {line.label} was altered: its report directory {run!r} is not "
                 f"a {shape} directory",
-                line=line.number,
-                run=run,
+                line,
+                run,
             )
         ]
     what = f"game day {run.split('/', 1)[1]}" if is_gameday else f"run {run}"
@@ -536,21 +513,21 @@ def _check_run_files(reports_dir: Path, line: LedgerLine) -> list[Problem]:
         directory = open_directory(reports_dir, run)
     except FileNotFoundError:
         return [
-            Problem(
-                kind=ProblemKind.RUN_REMOVED,
-                message=f"{what} (ledger line {line.number}): its report directory "
+            _report_problem(
+                ProblemKind.RUN_REMOVED,
+                f"{what} (ledger line {line.number}): its report directory "
                 f"{run_dir} is gone: the {'game day' if is_gameday else 'run'} was removed",
-                line=line.number,
-                run=run,
+                line,
+                run,
             )
         ]
     except NotRegularFile as error:
         return [
-            Problem(
-                kind=ProblemKind.NOT_REGULAR,
-                message=f"{what} (ledger line {line.number}): {error}: it was replaced",
-                line=line.number,
-                run=run,
+            _report_problem(
+                ProblemKind.NOT_REGULAR,
+                f"{what} (ledger line {line.number}): {error}: it was replaced",
+                line,
+                run,
             )
         ]
     try:
@@ -572,7 +549,7 @@ def _check_directory(
     where = f"{what} (ledger line {line.number})"
 
     def problem(kind: ProblemKind, message: str, name: str | None = None) -> Problem:
-        return Problem(kind=kind, message=message, line=line.number, run=run, file=name)
+        return _report_problem(kind, message, line, run, name)
 
     problems: list[Problem] = []
     for name, digest in expected.items():
@@ -750,6 +727,18 @@ def _seq(line: LedgerLine) -> int:
 def _about(line: LedgerLine) -> str:
     run = _run_of(line)
     return f" (run {run})" if run else ""
+
+
+def _line_problem(kind: ProblemKind, message: str, line: LedgerLine) -> Problem:
+    """A problem with one ledger line: it names the line and the run its entry records."""
+    return Problem(kind=kind, message=message, line=line.number, run=_run_of(line))
+
+
+def _report_problem(
+    kind: ProblemKind, message: str, line: LedgerLine, run: str, file: str | None = None
+) -> Problem:
+    """A problem with the report an entry vouches for, in ``run`` (its directory)."""
+    return Problem(kind=kind, message=message, line=line.number, run=run, file=file)
 
 
 def _run_of(line: LedgerLine) -> str | None:

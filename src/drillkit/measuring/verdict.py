@@ -109,48 +109,26 @@ def decide_verdict(
     findings += rto_findings + rpo_findings + _describe_capacity(capacity)
 
     verdict: Verdict
+    # When the measurements alone do not explain the verdict, its reason leads the findings.
+    headline: Finding | None = None
     if run_status is RunStatus.ERROR:
         verdict = Verdict.ERROR
-        findings.insert(
-            0,
-            Finding(
-                severity=Severity.FAILURE,
-                text="the drill could not run to completion: an error stopped it, so its "
-                "measurements cannot be judged",
-            ),
+        headline = Finding(
+            severity=Severity.FAILURE,
+            text="the drill could not run to completion: an error stopped it, so its "
+            "measurements cannot be judged",
         )
     elif run_status is RunStatus.ABORTED and lock_lost is not None and not guard_tripped:
         verdict = Verdict.ABORTED
-        findings.insert(
-            0,
-            Finding(
-                severity=Severity.FAILURE,
-                text=f"aborted because the cluster lock was lost ({lock_lost}): the drill "
-                "was stopped and rolled back before it could be judged",
-            ),
-        )
+        headline = _stopped(f"aborted because the cluster lock was lost ({lock_lost})")
     elif run_status is RunStatus.ABORTED or guard_tripped:
         verdict = Verdict.ABORTED
         tripped = f" ({'; '.join(guards)})" if guards else ""
-        findings.insert(
-            0,
-            Finding(
-                severity=Severity.FAILURE,
-                text=f"aborted by a guard{tripped}: the drill was stopped and rolled back "
-                "before it could be judged",
-            ),
-        )
+        headline = _stopped(f"aborted by a guard{tripped}")
     elif run_status is RunStatus.INTERRUPTED:
         verdict = Verdict.ABORTED
         signal = f" {interrupt_signal}" if interrupt_signal else ""
-        findings.insert(
-            0,
-            Finding(
-                severity=Severity.FAILURE,
-                text=f"interrupted by signal{signal}: the drill was stopped and rolled back "
-                "before it completed",
-            ),
-        )
+        headline = _stopped(f"interrupted by signal{signal}", until="before it completed")
     elif run_status is RunStatus.FAILED or _Judgement.MISSED in judgements:
         verdict = Verdict.MISSED
     elif not fault_took_effect or not landed or _Judgement.UNMEASURED in judgements:
@@ -158,18 +136,25 @@ def decide_verdict(
     elif objectives.rto is None and objectives.rpo is None:
         # Without a promise there is nothing to meet: measured is not the same as met.
         verdict = Verdict.UNJUDGED
-        findings.insert(
-            0,
-            Finding(
-                severity=Severity.WARNING,
-                text="no objective was declared, so nothing was judged: declare "
-                "objectives.rto or objectives.rpo in the drill",
-            ),
+        headline = Finding(
+            severity=Severity.WARNING,
+            text="no objective was declared, so nothing was judged: declare "
+            "objectives.rto or objectives.rpo in the drill",
         )
     else:
         verdict = Verdict.MET
+    if headline is not None:
+        findings.insert(0, headline)
     return Outcome(
         verdict=verdict, findings=tuple(findings), recovery=recovery, capacity=capacity, rpo=rpo
+    )
+
+
+def _stopped(reason: str, *, until: str = "before it could be judged") -> Finding:
+    # Every stop short of a judgement (a guard, the lock, a signal) rolled the drill back.
+    return Finding(
+        severity=Severity.FAILURE,
+        text=f"{reason}: the drill was stopped and rolled back {until}",
     )
 
 

@@ -8,9 +8,8 @@ the measured loss and restore, and the rollback. A second panel shows ready repl
 per targeted workload when the run sampled them.
 
 The x axis is seconds relative to ``t_inject`` (the run start when the fault never
-took effect), computed from monotonic readings only. The SVG is self-contained: text
-is drawn as paths (no fonts to fetch), there is no date or random id in it, and the
-XML prolog with its DTD address is cut off so the element can be embedded in HTML.
+took effect), computed from monotonic readings only. The SVG is self-contained and
+reproducible (:mod:`drillkit.reporting.figures`).
 
 matplotlib is imported inside the function: it is slow to import, and ``drill --help``
 must stay fast.
@@ -18,11 +17,9 @@ must stay fast.
 
 from __future__ import annotations
 
-import html
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from drillkit.model.run import RunRecord
 from drillkit.model.timeline import (
@@ -34,12 +31,8 @@ from drillkit.model.timeline import (
     RunInterrupted,
 )
 from drillkit.reporting.document import find_time_origin
+from drillkit.reporting.figures import add_legend, render_svg_element, reproducible_drawing
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
-# Matplotlib's svg backend names clip paths and glyphs by hashing with this salt; a
-# fixed one makes the same record render to the same bytes.
 _HASH_SALT: Final = "drillkit"
 _CONDITION_COLOUR: Final = "#1f4e9c"
 _LOST_COLOUR: Final = "#c62828"
@@ -69,24 +62,11 @@ class _ChartData:
 
 def render_condition_chart(record: RunRecord) -> str:
     """The recovery condition of ``record`` over time as an ``<svg>`` element string."""
-    import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     data = _collect_chart_data(record)
-    with matplotlib.rc_context(
-        {
-            "svg.hashsalt": _HASH_SALT,
-            # Glyphs as paths: the report must render the same without any font installed.
-            "svg.fonttype": "path",
-            # DejaVu Sans ships with matplotlib, so every machine draws the same glyphs.
-            "font.family": "DejaVu Sans",
-            "font.size": 9.0,
-            # Drill names and workload names are data, never TeX: "$" must not start math.
-            "text.parse_math": False,
-            "text.usetex": False,
-        }
-    ):
+    with reproducible_drawing(_HASH_SALT):
         # A bare Figure, not pyplot: no global figure registry, no backend to select,
         # nothing left open when the function returns.
         has_capacity = bool(data.capacity)
@@ -146,7 +126,9 @@ def render_condition_chart(record: RunRecord) -> str:
                     label=label if axes is condition_axes and label not in labelled else None,
                 )
                 labelled.add(label)
-        _add_legend(condition_axes)
+        # A run that stopped before anything was observed has no legend; the panel's
+        # "no observations" says it instead.
+        add_legend(condition_axes)
 
         if capacity_axes is not None:
             for index, (workload, samples) in enumerate(sorted(data.capacity.items())):
@@ -169,37 +151,16 @@ def render_condition_chart(record: RunRecord) -> str:
             capacity_axes.set_ylim(bottom=0)
             capacity_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
             capacity_axes.grid(axis="x", color="#dddddd", linewidth=0.6)
-            _add_legend(capacity_axes)
+            add_legend(capacity_axes)
             capacity_axes.set_xlabel(f"seconds since {data.origin_label}")
         else:
             condition_axes.set_xlabel(f"seconds since {data.origin_label}")
 
-        buffer = io.StringIO()
-        # Date and the Dublin Core block are dropped: they change on every render and
-        # carry addresses (purl.org, creativecommons.org) that a report must not contain.
-        figure.savefig(
-            buffer,
-            format="svg",
-            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        return render_svg_element(
+            figure,
+            f"Chart: recovery condition of {record.drill} over time, in seconds since "
+            f"{data.origin_label}",
         )
-    svg = buffer.getvalue()
-    # The prolog (<?xml?> and the DOCTYPE naming the SVG 1.1 DTD by URL) is invalid
-    # inside HTML; the <svg> element alone is what gets embedded.
-    svg = svg[svg.index("<svg") :]
-    label = html.escape(
-        f"Chart: recovery condition of {record.drill} over time, in seconds since "
-        f"{data.origin_label}",
-        quote=True,
-    )
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1).strip() + "\n"
-
-
-def _add_legend(axes: Axes) -> None:
-    # A run that stopped before anything was observed has nothing to name, and an empty
-    # legend() warns; the panel's "no observations" says it instead.
-    handles, _ = axes.get_legend_handles_labels()
-    if handles:
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
 def _collect_chart_data(record: RunRecord) -> _ChartData:

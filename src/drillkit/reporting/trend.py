@@ -20,8 +20,6 @@ reads the ``report.json`` of every run, groups runs by drill and computes, per d
 from __future__ import annotations
 
 import functools
-import html
-import io
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from drillkit.errors import InvalidInput
 from drillkit.model.measurement import RunStatus, format_measured, format_seconds
 from drillkit.model.timeline import format_utc, parse_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
+from drillkit.reporting.figures import add_legend, render_svg_element, reproducible_drawing
 from drillkit.reporting.templating import template_environment
 from drillkit.reporting.writer import list_reports
 
@@ -172,21 +171,11 @@ def render_trend_html(trends: Sequence[DrillTrend], *, generated: datetime) -> s
 
 def render_trend_chart(trend: DrillTrend) -> str:
     """RTO (and RPO, when any run measured it) of one drill over time, as ``<svg>``."""
-    import matplotlib
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
     has_rpo = any(point.rpo_seconds is not None for point in trend.points)
-    with matplotlib.rc_context(
-        {
-            "svg.hashsalt": _HASH_SALT,
-            "svg.fonttype": "path",
-            "font.family": "DejaVu Sans",
-            "font.size": 9.0,
-            "text.parse_math": False,
-            "text.usetex": False,
-        }
-    ):
+    with reproducible_drawing(_HASH_SALT):
         figure = Figure(figsize=(9.0, 5.4 if has_rpo else 3.2), layout="constrained")
         panels: list[Axes] = (
             list(figure.subplots(2, 1, sharex=True)) if has_rpo else [figure.subplots(1, 1)]
@@ -202,16 +191,7 @@ def render_trend_chart(trend: DrillTrend) -> str:
         panels[-1].xaxis.set_major_locator(locator)
         formatter = ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
         panels[-1].xaxis.set_major_formatter(formatter)
-        buffer = io.StringIO()
-        figure.savefig(
-            buffer,
-            format="svg",
-            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-        )
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]
-    label = html.escape(f"Chart: RTO and RPO of {trend.drill} per run over time", quote=True)
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1).strip() + "\n"
+        return render_svg_element(figure, f"Chart: RTO and RPO of {trend.drill} per run over time")
 
 
 def _draw_series(
@@ -272,9 +252,7 @@ def _draw_series(
     axes.set_ylabel(f"{name} (seconds)")
     axes.set_ylim(bottom=0)
     axes.grid(color="#dddddd", linewidth=0.6)
-    handles, _ = axes.get_legend_handles_labels()
-    if handles:
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    add_legend(axes)
 
 
 def _date_number(moment: datetime) -> float:
