@@ -21,10 +21,11 @@ import yaml
 from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, StatusServer
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.history import FireOutcome, FireRecord, list_fires
+from drillkit.scheduling.notifications import Notifier
 from drillkit.scheduling.policies import SkipKind
 from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule, set_paused
 from tests.helpers import wait_until
-from tests.scheduling.conftest import TEST_DRILLS, FakeClock
+from tests.scheduling.conftest import TEST_DRILLS, FakeClock, Receiver
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SLOW_DRILLS = REPOSITORY / "tests" / "running" / "drills"
@@ -68,7 +69,7 @@ class Schedulers:
         self.database = Database(url)
         self.running: list[DrillScheduler] = []
 
-    def start(self, scheduler_id: str = "a") -> DrillScheduler:
+    def start(self, scheduler_id: str = "a", notifier: Notifier | None = None) -> DrillScheduler:
         environment = dict(
             os.environ,
             DRILL_SCHEDULER_DATABASE=self.url,
@@ -89,6 +90,7 @@ class Schedulers:
             scheduler_id=scheduler_id,
             processes=processes,
             clock=self.clock,
+            notifier=notifier,
             # The tests sync and wake the scheduler themselves.
             refresh_interval=3600,
         )
@@ -179,6 +181,35 @@ def test_a_fire_missed_beyond_the_grace_is_recorded_as_missed_and_not_run(
     )
     assert restarted.next_fire_times() == {"noop": datetime(2026, 1, 6, 10, 0, tzinfo=UTC)}
     assert not (schedulers.tmp_path / "reports").exists()
+
+
+def test_a_fire_the_scheduler_skips_itself_is_announced_as_the_history_records_it(
+    schedulers: Schedulers, clock: FakeClock, receiver: Receiver
+) -> None:
+    schedulers.add()
+    schedulers.stop(schedulers.start())
+
+    clock.set(datetime(2026, 1, 5, 11, 5, tzinfo=UTC))
+    schedulers.start(notifier=Notifier(webhooks=[f"{receiver.url}/hook"]))
+
+    (record,) = schedulers.wait_for_fire(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+    ((path, body),) = wait_until("the skip announced", lambda: receiver.received() or None)
+    assert path == "/hook"
+    assert body == {
+        "source": "drillkit",
+        "event": "skipped",
+        "schedule": "noop",
+        "target": {"kind": "drill", "name": "noop"},
+        "fire_time": "2026-01-05T10:00:00.000Z",
+        "scheduler": "a",
+        "at": "2026-01-05T11:05:00.000Z",
+        "run_id": None,
+        "verdict": None,
+        "report_dir": None,
+        "skip": {"kind": "missed", "reason": record.reason},
+        "error": None,
+        "text": f"noop (drill noop): skipped: missed: {record.reason}",
+    }
 
 
 def test_fires_missed_during_a_long_downtime_are_coalesced_into_one_run(

@@ -34,6 +34,7 @@ from typing import Any
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource
 
+from drillkit.drivers.catalogues import find_entry
 from drillkit.drivers.kubernetes import Cluster, translate_api_errors
 from drillkit.drivers.objectstore import ObjectStore, StorageError
 from drillkit.errors import ClusterError, Conflict, DrillError, InvalidInput, NotFound
@@ -208,15 +209,14 @@ def read_catalogue(store: ObjectStore) -> list[BackupInfo]:
 
 def find_backup(store: ObjectStore, reference: str = "latest") -> BackupInfo:
     """``latest`` or a backup's name: its catalogue entry."""
-    catalogue = read_catalogue(store)
-    if not catalogue:
-        raise DrillError(f"no backup in {store.description}")
-    if reference == "latest":
-        return catalogue[-1]
-    for info in catalogue:
-        if info.name == reference:
-            return info
-    raise DrillError(f"backup {reference} is not in the catalogue of {store.description}")
+    return find_entry(
+        read_catalogue(store),
+        reference,
+        name_of=lambda info: info.name,
+        what="backup",
+        where=store.description,
+        none_there=f"no backup in {store.description}",
+    )
 
 
 def prune_backups(store: ObjectStore, *, plan: str, keep: int) -> list[BackupInfo]:

@@ -14,18 +14,20 @@ lock takeover and record updates decide what to do next from it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 from kubernetes import client
 
-from drillkit.drivers.kubernetes import Cluster, translate_api_errors
+from drillkit.drivers.kubernetes import Cluster, list_all, translate_api_errors
 from drillkit.errors import NotFound
 
 REQUEST_TIMEOUT = 10.0
 """Seconds to wait for one answer: a renewal that hangs must not outlive its lease."""
+
+T = TypeVar("T")
 
 
 def _coordination(cluster: Cluster) -> client.CoordinationV1Api:
@@ -64,24 +66,16 @@ class LeaseRecord:
 
 def read_lease(cluster: Cluster, namespace: str, name: str) -> LeaseRecord | None:
     """The Lease, or None when there is none."""
-    try:
-        with translate_api_errors(f"reading lease {namespace}/{name}"):
-            lease = _coordination(cluster).read_namespaced_lease(
-                name, namespace, _request_timeout=REQUEST_TIMEOUT
-            )
-    except NotFound:
-        return None
-    return _lease_record(lease)
+    read = _coordination(cluster).read_namespaced_lease
+    lease = _read_object(read, "lease", namespace, name)
+    return _lease_record(lease) if lease is not None else None
 
 
 def create_lease(cluster: Cluster, namespace: str, name: str, claim: LeaseClaim) -> LeaseRecord:
     """Create the Lease; ``Conflict`` when it already exists."""
     body = _lease_body(name, claim, resource_version=None)
-    with translate_api_errors(f"creating lease {namespace}/{name}"):
-        lease = _coordination(cluster).create_namespaced_lease(
-            namespace, body, _request_timeout=REQUEST_TIMEOUT
-        )
-    return _lease_record(lease)
+    create = _coordination(cluster).create_namespaced_lease
+    return _lease_record(_create_object(create, "lease", namespace, name, body))
 
 
 def replace_lease(
@@ -92,11 +86,8 @@ def replace_lease(
     ``Conflict`` when someone else wrote it since; ``NotFound`` when it was deleted.
     """
     body = _lease_body(name, claim, resource_version=resource_version)
-    with translate_api_errors(f"updating lease {namespace}/{name}"):
-        lease = _coordination(cluster).replace_namespaced_lease(
-            name, namespace, body, _request_timeout=REQUEST_TIMEOUT
-        )
-    return _lease_record(lease)
+    replace = _coordination(cluster).replace_namespaced_lease
+    return _lease_record(_replace_object(replace, "lease", namespace, name, body))
 
 
 def delete_lease(
@@ -106,15 +97,8 @@ def delete_lease(
 
     False when it was already gone; ``Conflict`` when it changed since that version.
     """
-    options = _delete_options(resource_version)
-    try:
-        with translate_api_errors(f"deleting lease {namespace}/{name}"):
-            _coordination(cluster).delete_namespaced_lease(
-                name, namespace, body=options, _request_timeout=REQUEST_TIMEOUT
-            )
-    except NotFound:
-        return False
-    return True
+    delete = _coordination(cluster).delete_namespaced_lease
+    return _delete_object(delete, "lease", namespace, name, resource_version)
 
 
 def _lease_body(name: str, claim: LeaseClaim, *, resource_version: str | None) -> client.V1Lease:
@@ -177,14 +161,8 @@ class ConfigMapRecord:
 
 def read_config_map(cluster: Cluster, namespace: str, name: str) -> ConfigMapRecord | None:
     """The ConfigMap, or None when there is none."""
-    try:
-        with translate_api_errors(f"reading configmap {namespace}/{name}"):
-            item = cluster.core.read_namespaced_config_map(
-                name, namespace, _request_timeout=REQUEST_TIMEOUT
-            )
-    except NotFound:
-        return None
-    return _config_map_record(item)
+    item = _read_object(cluster.core.read_namespaced_config_map, "configmap", namespace, name)
+    return _config_map_record(item) if item is not None else None
 
 
 def create_config_map(
@@ -198,11 +176,8 @@ def create_config_map(
 ) -> ConfigMapRecord:
     """Create the ConfigMap; ``Conflict`` when it already exists."""
     body = _config_map_body(name, data, labels, annotations, resource_version=None)
-    with translate_api_errors(f"creating configmap {namespace}/{name}"):
-        item = cluster.core.create_namespaced_config_map(
-            namespace, body, _request_timeout=REQUEST_TIMEOUT
-        )
-    return _config_map_record(item)
+    create = cluster.core.create_namespaced_config_map
+    return _config_map_record(_create_object(create, "configmap", namespace, name, body))
 
 
 def replace_config_map(
@@ -220,11 +195,8 @@ def replace_config_map(
     ``Conflict`` when someone else wrote it since; ``NotFound`` when it was deleted.
     """
     body = _config_map_body(name, data, labels, annotations, resource_version=resource_version)
-    with translate_api_errors(f"updating configmap {namespace}/{name}"):
-        item = cluster.core.replace_namespaced_config_map(
-            name, namespace, body, _request_timeout=REQUEST_TIMEOUT
-        )
-    return _config_map_record(item)
+    replace = cluster.core.replace_namespaced_config_map
+    return _config_map_record(_replace_object(replace, "configmap", namespace, name, body))
 
 
 def delete_config_map(
@@ -234,37 +206,21 @@ def delete_config_map(
 
     False when it was already gone; ``Conflict`` when it changed since that version.
     """
-    options = _delete_options(resource_version)
-    try:
-        with translate_api_errors(f"deleting configmap {namespace}/{name}"):
-            cluster.core.delete_namespaced_config_map(
-                name, namespace, body=options, _request_timeout=REQUEST_TIMEOUT
-            )
-    except NotFound:
-        return False
-    return True
+    delete = cluster.core.delete_namespaced_config_map
+    return _delete_object(delete, "configmap", namespace, name, resource_version)
 
 
 def list_config_maps(
     cluster: Cluster, namespace: str, *, label_selector: str
 ) -> list[ConfigMapRecord]:
     """ConfigMaps of one namespace matching a label selector, paginated."""
-    items: list[client.V1ConfigMap] = []
-    token: str | None = None
     with translate_api_errors(f"listing configmaps in {namespace} ({label_selector})"):
-        while True:
-            arguments: dict[str, Any] = {
-                "label_selector": label_selector,
-                "limit": 500,
-                "_request_timeout": REQUEST_TIMEOUT,
-            }
-            if token:
-                arguments["_continue"] = token
-            page = cluster.core.list_namespaced_config_map(namespace, **arguments)
-            items += page.items
-            token = page.metadata._continue
-            if not token:
-                break
+        items = list_all(
+            cluster.core.list_namespaced_config_map,
+            namespace,
+            label_selector=label_selector,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
     return [_config_map_record(item) for item in items]
 
 
@@ -298,10 +254,48 @@ def _config_map_record(item: client.V1ConfigMap) -> ConfigMapRecord:
     )
 
 
-def _delete_options(resource_version: str | None) -> client.V1DeleteOptions:
-    """Delete only the version read, when one is given (optimistic concurrency)."""
-    return client.V1DeleteOptions(
+# -- the four requests, for either kind ---------------------------------------------------
+#
+# Each takes the client's method for the kind (``read_namespaced_lease``, ...) and the
+# kind's name for messages: how a request is bounded, named in its errors and answered
+# when the object is absent is the same for Leases and ConfigMaps.
+
+
+def _read_object(read: Callable[..., T], kind: str, namespace: str, name: str) -> T | None:
+    try:
+        with translate_api_errors(f"reading {kind} {namespace}/{name}"):
+            return read(name, namespace, _request_timeout=REQUEST_TIMEOUT)
+    except NotFound:
+        return None
+
+
+def _create_object(create: Callable[..., T], kind: str, namespace: str, name: str, body: T) -> T:
+    with translate_api_errors(f"creating {kind} {namespace}/{name}"):
+        return create(namespace, body, _request_timeout=REQUEST_TIMEOUT)
+
+
+def _replace_object(replace: Callable[..., T], kind: str, namespace: str, name: str, body: T) -> T:
+    with translate_api_errors(f"updating {kind} {namespace}/{name}"):
+        return replace(name, namespace, body, _request_timeout=REQUEST_TIMEOUT)
+
+
+def _delete_object(
+    delete: Callable[..., object],
+    kind: str,
+    namespace: str,
+    name: str,
+    resource_version: str | None,
+) -> bool:
+    """False when the object was already gone."""
+    # Only the version read, when one is given (optimistic concurrency).
+    options = client.V1DeleteOptions(
         preconditions=client.V1Preconditions(resource_version=resource_version)
         if resource_version
         else None
     )
+    try:
+        with translate_api_errors(f"deleting {kind} {namespace}/{name}"):
+            delete(name, namespace, body=options, _request_timeout=REQUEST_TIMEOUT)
+    except NotFound:
+        return False
+    return True

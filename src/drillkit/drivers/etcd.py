@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from drillkit.drivers.catalogues import find_entry
 from drillkit.drivers.executors import Executor, checked
 from drillkit.errors import CommandFailed, DrillError
 from drillkit.errors import SnapshotRejected as SnapshotRejected
@@ -206,15 +207,14 @@ def read_catalogue(executor: Executor, directory: str) -> list[Snapshot]:
 
 def find_snapshot(executor: Executor, directory: str, reference: str) -> Snapshot:
     """``latest`` or a path: the catalogued snapshot it names."""
-    catalogue = read_catalogue(executor, directory)
-    if not catalogue:
-        raise DrillError(f"no catalogued etcd snapshot in {directory}")
-    if reference == "latest":
-        return catalogue[-1]
-    for snapshot in catalogue:
-        if snapshot.path == reference:
-            return snapshot
-    raise DrillError(f"snapshot {reference} is not in the catalogue of {directory}")
+    return find_entry(
+        read_catalogue(executor, directory),
+        reference,
+        name_of=lambda snapshot: snapshot.path,
+        what="snapshot",
+        where=directory,
+        none_there=f"no catalogued etcd snapshot in {directory}",
+    )
 
 
 def _sidecar(path: str) -> str:

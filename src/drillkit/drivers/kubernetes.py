@@ -55,6 +55,8 @@ READ_TIMEOUT_SECONDS = 30.0
 its answers come in well under a second unless it is stuck."""
 RETRY_AFTER_CAP_SECONDS = 5.0
 """The longest wait a "429 Retry-After" answer can impose before a request is asked again."""
+PAGE_SIZE = 500
+"""Objects per answer of a list: a large namespace never comes back in one answer."""
 
 
 class _Retry(urllib3.Retry):
@@ -193,6 +195,20 @@ def translate_api_errors(action: str) -> Iterator[None]:
         yield
     except (ApiException, DynamicApiError, urllib3.exceptions.HTTPError, OSError) as error:
         raise api_error(action, error) from error
+
+
+def list_all(list_page: Callable[..., Any], *arguments: Any, **options: Any) -> list[Any]:
+    """Every item a list call of the client returns, asked for ``PAGE_SIZE`` at a time,
+    each page continuing where the last ended; errors are the caller's to translate."""
+    items: list[Any] = []
+    token: str | None = None
+    while True:
+        resume = {"_continue": token} if token else {}
+        page = list_page(*arguments, **options, limit=PAGE_SIZE, **resume)
+        items += page.items
+        token = page.metadata._continue
+        if not token:
+            return items
 
 
 def describe_unreachable(error: BaseException) -> str:
@@ -481,25 +497,12 @@ class Cluster:
         self, namespace: str, *, label_selector: str = "", field_selector: str = ""
     ) -> list[PodState]:
         """Pods of one namespace (``"*"`` or ``""`` for every namespace), paginated."""
-        items: list[client.V1Pod] = []
-        token = None
+        selectors = {"label_selector": label_selector, "field_selector": field_selector}
         with translate_api_errors(f"listing pods in {namespace or 'all namespaces'}"):
-            while True:
-                arguments: dict[str, Any] = {
-                    "label_selector": label_selector,
-                    "field_selector": field_selector,
-                    "limit": 500,
-                }
-                if token:
-                    arguments["_continue"] = token
-                if namespace in ("", "*"):
-                    page = self.core.list_pod_for_all_namespaces(**arguments)
-                else:
-                    page = self.core.list_namespaced_pod(namespace, **arguments)
-                items += page.items
-                token = page.metadata._continue
-                if not token:
-                    break
+            if namespace in ("", "*"):
+                items = list_all(self.core.list_pod_for_all_namespaces, **selectors)
+            else:
+                items = list_all(self.core.list_namespaced_pod, namespace, **selectors)
         return [_pod_state(pod) for pod in items]
 
     def delete_pod(self, namespace: str, name: str, *, grace_period: int | None = None) -> bool:

@@ -14,12 +14,10 @@ from typing import Any
 
 from kubernetes import client
 
-from drillkit.drivers.kubernetes import Cluster, translate_api_errors
+from drillkit.drivers.kubernetes import Cluster, list_all, translate_api_errors
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 """The label the EndpointSlice controller puts on every slice of a Service."""
-
-PAGE_SIZE = 500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,23 +79,13 @@ def statefulset_ready_replicas(cluster: Cluster, namespace: str, name: str) -> t
 
 def _endpoints(cluster: Cluster, namespace: str, service: str) -> list[Any]:
     discovery = client.DiscoveryV1Api(cluster.api_client)
-    endpoints: list[Any] = []
-    token = None
     with translate_api_errors(f"listing endpointslices of service {namespace}/{service}"):
-        while True:
-            arguments: dict[str, Any] = {
-                "label_selector": f"{SERVICE_NAME_LABEL}={service}",
-                "limit": PAGE_SIZE,
-            }
-            if token:
-                arguments["_continue"] = token
-            page = discovery.list_namespaced_endpoint_slice(namespace, **arguments)
-            for endpoint_slice in page.items:
-                endpoints += endpoint_slice.endpoints or []
-            token = page.metadata._continue
-            if not token:
-                break
-    return endpoints
+        slices = list_all(
+            discovery.list_namespaced_endpoint_slice,
+            namespace,
+            label_selector=f"{SERVICE_NAME_LABEL}={service}",
+        )
+    return [endpoint for endpoint_slice in slices for endpoint in endpoint_slice.endpoints or []]
 
 
 def _endpoint_ready(endpoint: Any) -> bool:

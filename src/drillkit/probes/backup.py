@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drillkit.drivers.backups import read_catalogue
+from drillkit.drivers.catalogues import newest_age
 from drillkit.errors import ClusterError
 from drillkit.model.durations import parse_duration
 from drillkit.restoring.targets import resolve_restore_target, resolve_store, source_address
@@ -25,10 +26,7 @@ def latest_backup_age(
     store: str | None = None, configuration: Mapping[str, Any] | None = None
 ) -> float | None:
     """Seconds since the newest catalogued backup was taken; None when there is none."""
-    catalogue = read_catalogue(resolve_store(store, configuration))
-    if not catalogue:
-        return None
-    return catalogue[-1].age_seconds(datetime.now(UTC))
+    return newest_age(read_catalogue(resolve_store(store, configuration)), datetime.now(UTC))
 
 
 def latest_backup_younger_than(

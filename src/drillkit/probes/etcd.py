@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from drillkit.drivers.catalogues import newest_age
 from drillkit.drivers.etcd import read_catalogue
 from drillkit.drivers.executors import executor_for
 from drillkit.model.durations import parse_duration
@@ -25,9 +26,7 @@ def latest_snapshot_age(
     """Seconds since the newest catalogued snapshot was taken; None when there is none."""
     target = resolve_target(configuration)
     catalogue = read_catalogue(executor_for(target.executor), snapshot_directory(target, directory))
-    if not catalogue:
-        return None
-    return catalogue[-1].age_seconds(datetime.now(UTC))
+    return newest_age(catalogue, datetime.now(UTC))
 
 
 def latest_snapshot_younger_than(

@@ -497,7 +497,7 @@ class DrillScheduler:
             scheduler=self.scheduler_id,
         )
         now = self.clock.utc()
-        record_skip(
+        record = record_skip(
             self.database, fire, skip, now=now, ledger=self.ledger, signing_key=self.signing_key
         )
         self.metrics.fires.labels(schedule=schedule.name, outcome="skipped").inc()
@@ -506,19 +506,7 @@ class DrillScheduler:
             "fire of %s for %s %s", schedule.name, format_utc(fire_time), skip.describe()
         )
         if self.notifier is not None and self.notifier.configured:
-            self.notifier.notify(
-                FireEvent(
-                    event="skipped",
-                    schedule=schedule.name,
-                    kind=schedule.kind.value,
-                    target=schedule.target,
-                    fire_time=fire_time,
-                    scheduler=self.scheduler_id,
-                    at=now,
-                    skip_kind=skip.kind.value,
-                    reason=skip.reason,
-                )
-            )
+            self.notifier.notify(FireEvent.from_record("skipped", record, at=now))
 
     def _on_max_instances(self, event: JobSubmissionEvent) -> None:
         schedule = get_schedule(self.database, event.job_id)

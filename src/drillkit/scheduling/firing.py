@@ -243,22 +243,7 @@ class _Announcer:
 
     def send(self, event: EventName, record: FireRecord) -> FireRecord:
         if self.notifier is not None and self.notifier.configured:
-            self.notifier.notify(
-                FireEvent(
-                    event=event,
-                    schedule=record.schedule,
-                    kind=record.kind.value,
-                    target=record.target,
-                    fire_time=record.fire_time,
-                    scheduler=record.scheduler,
-                    at=self.clock.utc(),
-                    run_id=record.run_id,
-                    verdict=record.verdict,
-                    report_dir=record.report_dir,
-                    skip_kind=record.skip_kind.value if record.skip_kind else None,
-                    reason=record.reason,
-                )
-            )
+            self.notifier.notify(FireEvent.from_record(event, record, at=self.clock.utc()))
         return record
 
 

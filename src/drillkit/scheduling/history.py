@@ -134,17 +134,15 @@ def record_skip(
             now=now,
         )
     if started is not None:
-        values = {
-            "outcome": FireOutcome.SKIPPED.value,
-            "skip_kind": skip.kind.value,
-            "reason": skip.reason,
-            "finished_at": now.timestamp(),
-        }
-        with database.begin(f"recording a skip of {fire.schedule}") as connection:
-            connection.execute(
-                fires_table.update().where(fires_table.c.id == started.id).values(**values)
-            )
-        return _read(database, started.id)
+        return _update(
+            database,
+            started.id,
+            f"recording a skip of {fire.schedule}",
+            outcome=FireOutcome.SKIPPED.value,
+            skip_kind=skip.kind.value,
+            reason=skip.reason,
+            finished_at=now.timestamp(),
+        )
     return _insert(
         database,
         fire,
@@ -185,19 +183,17 @@ def record_finished(
     reason: str | None = None,
 ) -> FireRecord:
     """Complete a ``running`` row with what the run gave (or why it failed)."""
-    values: dict[str, Any] = {
-        "outcome": outcome.value,
-        "verdict": verdict,
-        "run_id": run_id,
-        "report_dir": report_dir,
-        "reason": reason,
-        "finished_at": now.timestamp(),
-    }
-    with database.begin(f"recording the end of a fire of {record.schedule}") as connection:
-        connection.execute(
-            fires_table.update().where(fires_table.c.id == record.id).values(**values)
-        )
-    return _read(database, record.id)
+    return _update(
+        database,
+        record.id,
+        f"recording the end of a fire of {record.schedule}",
+        outcome=outcome.value,
+        verdict=verdict,
+        run_id=run_id,
+        report_dir=report_dir,
+        reason=reason,
+        finished_at=now.timestamp(),
+    )
 
 
 def list_fires(
@@ -231,6 +227,15 @@ def _insert(
         key = result.inserted_primary_key
     assert key is not None
     return _read(database, int(key[0]))
+
+
+def _update(database: Database, record_id: int, action: str, **values: Any) -> FireRecord:
+    """Complete the row ``record_id`` (a fire that was running) with ``values``."""
+    with database.begin(action) as connection:
+        connection.execute(
+            fires_table.update().where(fires_table.c.id == record_id).values(**values)
+        )
+    return _read(database, record_id)
 
 
 def _read(database: Database, record_id: int) -> FireRecord:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from drillkit.model.timeline import format_utc
+from drillkit.scheduling.history import FireRecord
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,24 @@ class FireEvent:
     report_dir: str | None = None
     skip_kind: str | None = None
     reason: str | None = None
+
+    @classmethod
+    def from_record(cls, event: EventName, record: FireRecord, *, at: datetime) -> FireEvent:
+        """The event ``event`` of the fire whose history row is ``record``, noticed ``at``."""
+        return cls(
+            event=event,
+            schedule=record.schedule,
+            kind=record.kind.value,
+            target=record.target,
+            fire_time=record.fire_time,
+            scheduler=record.scheduler,
+            at=at,
+            run_id=record.run_id,
+            verdict=record.verdict,
+            report_dir=record.report_dir,
+            skip_kind=record.skip_kind.value if record.skip_kind else None,
+            reason=record.reason,
+        )
 
     def summary(self) -> str:
         """One line: ``pod-kill (drill pod-kill): verdict met, run 2026...``."""
