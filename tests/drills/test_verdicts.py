@@ -147,7 +147,7 @@ def test_a_fault_on_a_zone_holding_no_target_pod_is_inconclusive_not_met(
 def test_a_fault_that_deleted_target_pods_landed_and_is_judged(
     lab: Lab, namespace: str, tmp_path: Path
 ) -> None:
-    before = deploy_web(lab, namespace)
+    deploy_web(lab, namespace)
     zone = zone_of_a_web_pod(lab, namespace)
 
     result = run_drill(lab, emptying_drill(tmp_path, namespace, zone), tmp_path / "reports")
@@ -156,7 +156,10 @@ def test_a_fault_that_deleted_target_pods_landed_and_is_judged(
     assert result.summary["verdict"] == "met"
     fault = next(e for e in result.timeline() if e["kind"] == "fault_injected")
     deleted = {e["name"] for e in fault["affected"] if e["kind"] == "Pod"}
-    assert deleted and deleted <= before
+    # Pods of web, though not necessarily those that were ready first: on a loaded
+    # machine a kwok heartbeat can lapse, and web's pods leave a node that goes
+    # unreachable after 10 s (lab/seed/shop.yaml), replaced before the fault.
+    assert deleted and all(name.startswith("web-") for name in deleted)
     assert all(e["namespace"] == namespace for e in fault["affected"] if e["kind"] == "Pod")
 
 
