@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -588,3 +589,14 @@ def test_an_undo_record_reads_back_what_it_wrote() -> None:
 )
 def test_configmap_names_are_valid_object_names(run_id: str, name: str) -> None:
     assert config_map_name(run_id).startswith(name)
+
+
+def test_a_run_id_too_long_for_an_object_name_is_cut_and_told_apart_by_a_digest() -> None:
+    long_id, other_id = "run-" + "a" * 300, "run-" + "a" * 299 + "b"
+
+    name, other = config_map_name(long_id), config_map_name(other_id)
+
+    assert len(name) == 253 and len(other) == 253
+    assert name.startswith("drillkit-undo-run-aaaa")
+    assert re.fullmatch(r"[a-z0-9.-]+-[0-9a-f]{8}", name)
+    assert name != other

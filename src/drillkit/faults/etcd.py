@@ -30,7 +30,6 @@ copies are removed once a restore has completed.
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 from collections.abc import Mapping, Sequence
@@ -38,8 +37,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from drillkit.drivers.etcd import (
     Snapshot,
@@ -62,7 +59,7 @@ from drillkit.faults.steps import (
     procedure_step,
 )
 from drillkit.faults.steps import affected as faults_affected
-from drillkit.files import state_home, write_atomically
+from drillkit.files import state_home
 from drillkit.model.procedure import (
     RUN_FIELDS,
     EtcdMemberSpec,
@@ -77,6 +74,7 @@ from drillkit.restoring.etcd import (
     resolve_target,
     snapshot_directory,
 )
+from drillkit.restoring.state_files import load_state_file, save_state_file
 from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
     Progress,
@@ -245,8 +243,6 @@ class RestoreState:
         return [m for m in self.target.members if m.name in self.affected]
 
     def save(self) -> Path:
-        path = restore_state_file(self.run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "run_id": self.run_id,
             "mode": self.mode,
@@ -257,27 +253,30 @@ class RestoreState:
             "kept": self.kept,
             "phase": self.phase,
         }
-        write_atomically(path, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600)
-        return path
+        return save_state_file(restore_state_file(self.run_id), document)
 
     @classmethod
     def load(cls, path: Path) -> RestoreState:
-        try:
-            document = json.loads(path.read_text())
-            return cls(
-                run_id=document["run_id"],
-                mode=document["mode"],
-                target=EtcdTargetSpec.model_validate(document["target"]),
-                procedure=RestoreProcedure.model_validate(document["procedure"]),
-                snapshot=Snapshot.from_json(document["snapshot"]),
-                affected=tuple(document["affected"]),
-                kept=dict(document["kept"]),
-                phase=document["phase"],
-            )
-        except FileNotFoundError:
-            raise DrillError(f"no etcd restore state at {path}: no disaster ran first") from None
-        except (ValueError, KeyError, TypeError, ValidationError) as error:
-            raise DrillError(f"unreadable etcd restore state {path}: {error}") from None
+        return load_state_file(
+            path,
+            cls._from_json,
+            what="etcd restore state",
+            missing=f"no etcd restore state at {path}: no disaster ran first",
+        )
+
+    @classmethod
+    def _from_json(cls, document: Any) -> RestoreState:
+        # A pydantic ValidationError is a ValueError: load_state_file reports it.
+        return cls(
+            run_id=document["run_id"],
+            mode=document["mode"],
+            target=EtcdTargetSpec.model_validate(document["target"]),
+            procedure=RestoreProcedure.model_validate(document["procedure"]),
+            snapshot=Snapshot.from_json(document["snapshot"]),
+            affected=tuple(document["affected"]),
+            kept=dict(document["kept"]),
+            phase=document["phase"],
+        )
 
 
 # -- running the procedure --------------------------------------------------------------

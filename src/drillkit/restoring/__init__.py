@@ -5,6 +5,8 @@
   the ``restore_backup`` activity (``drillkit.faults.backup``) and ``drill backup
   restore`` both call it;
 - :mod:`~drillkit.restoring.journal`: the journal a restore keeps before each write;
+- :mod:`~drillkit.restoring.state_files`: how that journal, and an etcd restore's state,
+  are written to the state home and read back after a crash;
 - :mod:`~drillkit.restoring.targets`: the backup store and the clusters a backup
   activity names (arguments, the experiment's configuration, the environment), real
   clusters or drill labs;

@@ -13,13 +13,13 @@ Phases, in order: ``prepared`` (a disaster proved the backup; nothing written ye
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from drillkit.errors import DrillError
-from drillkit.files import state_home, write_atomically
+from drillkit.files import state_home
 from drillkit.model.backups import BackupInfo, ObjectKey
+from drillkit.restoring.state_files import load_state_file, save_state_file
 from drillkit.restoring.targets import ClusterAddress
 
 
@@ -44,8 +44,6 @@ class RestoreJournal:
     """Objects this restore created (or was about to), in order; never their content."""
 
     def save(self) -> Path:
-        path = restore_journal_file(self.run_id)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         document = {
             "run_id": self.run_id,
             "backup": self.backup.to_json(),
@@ -56,25 +54,24 @@ class RestoreJournal:
             "phase": self.phase,
             "created": [k.to_json() for k in self.created],
         }
-        write_atomically(path, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600)
-        return path
+        return save_state_file(restore_journal_file(self.run_id), document)
 
     @classmethod
     def load(cls, path: Path) -> RestoreJournal:
-        try:
-            document = json.loads(path.read_text())
-            target = document["target"]
-            return cls(
-                run_id=str(document["run_id"]),
-                backup=BackupInfo.from_json(document["backup"]),
-                store=str(document["store"]),
-                target=None
-                if target is None
-                else ClusterAddress(kubeconfig=target["kubeconfig"], context=target["context"]),
-                phase=str(document["phase"]),
-                created=[ObjectKey.from_json(k) for k in document["created"]],
-            )
-        except FileNotFoundError:
-            raise DrillError(f"no restore journal at {path}") from None
-        except (ValueError, KeyError, TypeError) as error:
-            raise DrillError(f"unreadable restore journal {path}: {error}") from None
+        return load_state_file(
+            path, cls._from_json, what="restore journal", missing=f"no restore journal at {path}"
+        )
+
+    @classmethod
+    def _from_json(cls, document: Any) -> RestoreJournal:
+        target = document["target"]
+        return cls(
+            run_id=str(document["run_id"]),
+            backup=BackupInfo.from_json(document["backup"]),
+            store=str(document["store"]),
+            target=None
+            if target is None
+            else ClusterAddress(kubeconfig=target["kubeconfig"], context=target["context"]),
+            phase=str(document["phase"]),
+            created=[ObjectKey.from_json(k) for k in document["created"]],
+        )

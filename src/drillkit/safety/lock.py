@@ -213,16 +213,11 @@ class ClusterLock:
                     )
                 logger.info("taking over the expired cluster lock of run %s", current.holder)
             try:
-                self._record = replace_lease(
-                    self.cluster,
-                    self.namespace,
-                    self.name,
-                    self._claim(
-                        now,
-                        acquired_at=now,
-                        transitions=current.transitions + (current.holder != self.holder),
-                    ),
-                    resource_version=current.resource_version,
+                self._record = self._replace(
+                    current,
+                    now=now,
+                    acquired_at=now,
+                    transitions=current.transitions + (current.holder != self.holder),
                 )
                 break
             except (Conflict, NotFound):
@@ -289,16 +284,11 @@ class ClusterLock:
             if record is None or self._lost.is_set():
                 return
             try:
-                self._record = replace_lease(
-                    self.cluster,
-                    self.namespace,
-                    self.name,
-                    self._claim(
-                        _utc_now(),
-                        acquired_at=record.acquired_at or _utc_now(),
-                        transitions=record.transitions,
-                    ),
-                    resource_version=record.resource_version,
+                self._record = self._replace(
+                    record,
+                    now=_utc_now(),
+                    acquired_at=record.acquired_at or _utc_now(),
+                    transitions=record.transitions,
                 )
                 return
             except NotFound:
@@ -342,6 +332,19 @@ class ClusterLock:
         logger.error("the cluster lock was lost: %s", reason)
         if self._on_lost is not None:
             self._on_lost(reason)
+
+    def _replace(
+        self, read: LeaseRecord, *, now: datetime, acquired_at: datetime, transitions: int
+    ) -> LeaseRecord:
+        """Write this run's claim over the Lease as it was ``read``; ``Conflict`` when it
+        changed since, ``NotFound`` when it was deleted."""
+        return replace_lease(
+            self.cluster,
+            self.namespace,
+            self.name,
+            self._claim(now, acquired_at=acquired_at, transitions=transitions),
+            resource_version=read.resource_version,
+        )
 
     def _claim(self, now: datetime, *, acquired_at: datetime, transitions: int = 0) -> LeaseClaim:
         return LeaseClaim(

@@ -158,11 +158,17 @@ def default_liveness(
     cluster: Cluster, *, lock_namespace: str = LOCK_NAMESPACE, lock_name: str = LOCK_NAME
 ) -> IsAlive:
     """The lock holder now, this host and its processes, as ``judge_alive`` wants them."""
-    holder = read_lock_holder(cluster, namespace=lock_namespace, name=lock_name)
+    return _liveness(read_lock_holder(cluster, namespace=lock_namespace, name=lock_name))
+
+
+def _liveness(lock_holder: str | None) -> IsAlive:
+    """``judge_alive`` with the run holding the lock (None: free, or not to be read)."""
     host = socket.gethostname()
 
     def is_alive(run: RunIdentity) -> bool:
-        return judge_alive(run, lock_holder=holder, this_host=host, process_alive=process_is_alive)
+        return judge_alive(
+            run, lock_holder=lock_holder, this_host=host, process_alive=process_is_alive
+        )
 
     return is_alive
 
@@ -186,10 +192,12 @@ def recover(
     """
     # First what brings the API server back (a crashed etcd restore), judged and
     # reverted from the local records alone: every other step below needs the API.
-    actions = _revert_control_plane(
+    actions = _revert_dead_runs(
         cluster,
         local_control_plane_undo(cluster, undo_dir=undo_dir),
-        alive=is_alive or _process_liveness(),
+        # No lock to read without the API server: this host's processes only.
+        alive=is_alive or _liveness(None),
+        cordoned_runs=set(),
         progress=progress,
         undo_dir=undo_dir,
     )
@@ -202,38 +210,23 @@ def recover(
     )
     pending = survey_undo(cluster, undo_dir=undo_dir)
     actions += [_refused_action(r) for r in pending.refused]
-    records = pending.records
-    by_run: dict[str, list[UndoRecord]] = {}
-    for record in records:
-        by_run.setdefault(record.run_id, []).append(record)
     marked_runs = _runs_with_cordons(cluster)
-    for run_id, run_records in by_run.items():
-        # Records of one run may come from several processes (a retried fault); the
-        # run is alive while any of them is.
-        if any(alive(RunIdentity.of_record(r)) for r in run_records):
-            actions += [
-                _action(r, RecoveryOutcome.SKIPPED, (f"run {run_id} is still alive",))
-                for r in run_records
-            ]
-            continue
-        actions += _revert_run_records(
-            cluster,
-            run_id,
-            run_records,
-            sweep_cordons=run_id in marked_runs,
-            progress=progress,
-            undo_dir=undo_dir,
-        )
-    for run_id in sorted(marked_runs - set(by_run)):
+    actions += _revert_dead_runs(
+        cluster,
+        pending.records,
+        alive=alive,
+        cordoned_runs=marked_runs,
+        progress=progress,
+        undo_dir=undo_dir,
+    )
+    for run_id in sorted(marked_runs - {r.run_id for r in pending.records}):
         if alive(RunIdentity.of_marker(run_id)):
             actions.append(
-                RecoveryAction(
-                    run_id=run_id,
-                    action=UNCORDON_NODES,
-                    target=_nodes_marked_by(cluster, run_id),
-                    outcome=RecoveryOutcome.SKIPPED,
-                    details=(f"run {run_id} is still alive",),
-                    orphan=True,
+                _orphan_action(
+                    run_id,
+                    _nodes_marked_by(cluster, run_id),
+                    RecoveryOutcome.SKIPPED,
+                    (f"run {run_id} is still alive",),
                 )
             )
             continue
@@ -251,10 +244,11 @@ def revert_run(
     ``drill run`` calls this on normal end, on error and on SIGINT/SIGTERM, after the
     experiment's rollbacks: what they already reverted is found reverted and resolved.
     """
-    actions = _revert_control_plane(
+    actions = _revert_dead_runs(
         cluster,
         local_control_plane_undo(cluster, undo_dir=undo_dir, run_id=run_id),
         alive=lambda _: False,
+        cordoned_runs=set(),
         progress=progress,
         undo_dir=undo_dir,
     )
@@ -270,41 +264,37 @@ def revert_run(
     )
 
 
-def _process_liveness() -> IsAlive:
-    """Liveness without the API server (no lock to read): this host's processes only."""
-    host = socket.gethostname()
-
-    def is_alive(run: RunIdentity) -> bool:
-        return judge_alive(run, lock_holder=None, this_host=host, process_alive=process_is_alive)
-
-    return is_alive
-
-
-def _revert_control_plane(
+def _revert_dead_runs(
     cluster: Cluster,
     records: Sequence[UndoRecord],
     *,
     alive: IsAlive,
+    cordoned_runs: set[str],
     progress: Progress,
     undo_dir: Path | None,
 ) -> list[RecoveryAction]:
+    """Revert the records of each run that is no longer alive, run by run in the order
+    the records come, sweeping the cordons of those in ``cordoned_runs`` too; the
+    records of live runs are reported as skipped."""
     actions: list[RecoveryAction] = []
     for run_id in dict.fromkeys(r.run_id for r in records):
         run_records = [r for r in records if r.run_id == run_id]
+        # Records of one run may come from several processes (a retried fault); the
+        # run is alive while any of them is.
         if any(alive(RunIdentity.of_record(r)) for r in run_records):
             actions += [
                 _action(r, RecoveryOutcome.SKIPPED, (f"run {run_id} is still alive",))
                 for r in run_records
             ]
-        else:
-            actions += _revert_run_records(
-                cluster,
-                run_id,
-                run_records,
-                sweep_cordons=False,
-                progress=progress,
-                undo_dir=undo_dir,
-            )
+            continue
+        actions += _revert_run_records(
+            cluster,
+            run_id,
+            run_records,
+            sweep_cordons=run_id in cordoned_runs,
+            progress=progress,
+            undo_dir=undo_dir,
+        )
     return actions
 
 
@@ -338,16 +328,7 @@ def _revert_run_records(
         try:
             reverted = uncordon_nodes_marked_by(cluster, run_id, progress=progress)
         except DrillError as error:
-            actions.append(
-                RecoveryAction(
-                    run_id=run_id,
-                    action=UNCORDON_NODES,
-                    target=nodes,
-                    outcome=RecoveryOutcome.FAILED,
-                    details=(str(error),),
-                    orphan=True,
-                )
-            )
+            actions.append(_orphan_action(run_id, nodes, RecoveryOutcome.FAILED, (str(error),)))
         else:
             if reverted.changes:
                 actions.append(
@@ -375,6 +356,20 @@ def _action(
         target=record.target,
         outcome=outcome,
         details=details,
+    )
+
+
+def _orphan_action(
+    run_id: str, nodes: tuple[str, ...], outcome: RecoveryOutcome, details: tuple[str, ...]
+) -> RecoveryAction:
+    """What became of a run's cordons found by their annotation alone."""
+    return RecoveryAction(
+        run_id=run_id,
+        action=UNCORDON_NODES,
+        target=nodes,
+        outcome=outcome,
+        details=details,
+        orphan=True,
     )
 
 

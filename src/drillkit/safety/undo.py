@@ -673,19 +673,23 @@ def file_safe(run_id: str) -> str:
 
 def _dns_safe(run_id: str, *, limit: int) -> str:
     safe = re.sub(r"[^a-z0-9.-]+", "-", run_id.lower()).strip(".-")
-    if safe == run_id and len(safe) <= limit:
-        return safe
-    # Lossy: a digest of the real id keeps two different run ids apart.
-    suffix = _digest(run_id)
-    return f"{safe[: limit - len(suffix) - 1].rstrip('.-')}-{suffix}".lstrip("-")
+    return _within(safe, run_id, limit=limit, edges=".-")
 
 
 def _label_safe(run_id: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id).strip("_.-")
-    if safe == run_id and len(safe) <= 63:
+    return _within(safe, run_id, limit=63, edges="_.-")
+
+
+def _within(safe: str, run_id: str, *, limit: int, edges: str) -> str:
+    """``safe`` (``run_id`` with what a Kubernetes name may not hold replaced) when it
+    is the run id itself and fits in ``limit``; else cut to fit, with a digest of the
+    run id, and no ``edges`` character where the cut ends."""
+    if safe == run_id and len(safe) <= limit:
         return safe
+    # Lossy: a digest of the real id keeps two different run ids apart.
     suffix = _digest(run_id)
-    return f"{safe[: 63 - len(suffix) - 1].rstrip('_.-')}-{suffix}".lstrip("-")
+    return f"{safe[: limit - len(suffix) - 1].rstrip(edges)}-{suffix}".lstrip("-")
 
 
 def _digest(text: str) -> str:
