@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from drillkit.drivers.etcd import Snapshot
 from drillkit.model.backups import (
     BackupInfo,
@@ -180,3 +182,18 @@ def test_a_snapshot_sidecar_does_not_change_and_reads_back() -> None:
         ', "taken_utc": "2026-12-01T09:30:15.250Z", "total_keys": 17}\n'
     )
     assert Snapshot.from_json(json.loads(sidecar)) == snapshot
+
+
+def test_an_entry_missing_a_field_is_refused_in_one_line_naming_it() -> None:
+    entry = json.loads(catalogue_document(an_entry()[0]))
+    del entry["size"]
+
+    with pytest.raises(ValueError, match=r"^size: Field required$"):
+        BackupInfo.from_json(entry)
+
+
+def test_an_entry_with_a_timestamp_without_offset_is_refused() -> None:
+    entry = json.loads(catalogue_document(an_entry()[0])) | {"taken_utc": "2026-12-01T09:30:15"}
+
+    with pytest.raises(ValueError, match=r"^taken_utc: .*has no UTC offset"):
+        BackupInfo.from_json(entry)

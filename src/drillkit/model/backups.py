@@ -52,10 +52,13 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Final, Literal, Protocol
+
+from pydantic import BeforeValidator, Field, PlainSerializer, TypeAdapter
 
 from drillkit.errors import DrillError
-from drillkit.model.timeline import format_utc, parse_utc
+from drillkit.model.records import UtcTime, read_record
+from drillkit.model.timeline import format_utc
 
 FORMAT = "drillkit-backup"
 FORMAT_VERSION = 1
@@ -133,6 +136,14 @@ class CatalogueVerifier(Protocol):
     def verify(self, signature: str, data: bytes) -> bool: ...
 
 
+def _none_if_empty(namespace: object) -> object:
+    return namespace or None
+
+
+def _sorted_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
+
+
 @dataclass(frozen=True, kw_only=True)
 class CatalogueSignature:
     """Who signed a catalogue entry (a key fingerprint) and the signature (base64)."""
@@ -145,9 +156,10 @@ class CatalogueSignature:
 class ObjectKey:
     """One object, by identity only (never its content)."""
 
-    api_version: str
+    api_version: Annotated[str, Field(alias="apiVersion")]
     kind: str
-    namespace: str | None
+    namespace: Annotated[str | None, BeforeValidator(_none_if_empty)]
+    """None for a cluster-scoped object (written null; an empty string reads as None)."""
     name: str
 
     def describe(self) -> str:
@@ -155,22 +167,13 @@ class ObjectKey:
         return f"{self.kind} {where}{self.name}"
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
-        }
+        document: dict[str, object] = _OBJECT_KEY.dump_python(self, mode="json", by_alias=True)
+        return document
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> ObjectKey:
-        namespace = value.get("namespace")
-        return cls(
-            api_version=str(value["apiVersion"]),
-            kind=str(value["kind"]),
-            namespace=str(namespace) if namespace else None,
-            name=str(value["name"]),
-        )
+        """The object a manifest entry or a journal names (other fields ignored)."""
+        return read_record(_OBJECT_KEY, value)
 
     @classmethod
     def of(cls, manifest: Mapping[str, Any]) -> ObjectKey:
@@ -188,12 +191,12 @@ class BackupInfo:
     """A catalogue entry: what a listing shows and what a restore checks against."""
 
     name: str
-    taken_utc: datetime
+    taken_utc: UtcTime
     size: int
     sha256: str
     namespaces: tuple[str, ...]
-    counts: Mapping[str, int]
-    """Objects by kind."""
+    counts: Annotated[Mapping[str, int], PlainSerializer(_sorted_counts)]
+    """Objects by kind, written in the order of the kinds."""
     source: str
     skipped: tuple[str, ...] = ()
     """Resources that could not be listed (forbidden), by ``group/resource``."""
@@ -220,38 +223,21 @@ class BackupInfo:
         return (now - self.taken_utc).total_seconds()
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "taken_utc": format_utc(self.taken_utc),
-            "size": self.size,
-            "sha256": self.sha256,
-            "namespaces": list(self.namespaces),
-            "counts": dict(sorted(self.counts.items())),
-            "source": self.source,
-            "skipped": list(self.skipped),
-            "plan": self.plan,
-            "cluster_kinds": list(self.cluster_kinds),
-        }
+        """The entry's content, without its signature."""
+        document: dict[str, object] = _BACKUP_INFO.dump_python(
+            self, mode="json", exclude={"signature"}
+        )
+        return document
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> BackupInfo:
-        return cls(
-            name=str(value["name"]),
-            taken_utc=parse_utc(str(value["taken_utc"])),
-            size=int(value["size"]),
-            sha256=str(value["sha256"]),
-            namespaces=tuple(str(n) for n in value["namespaces"]),
-            counts={str(k): int(v) for k, v in dict(value["counts"]).items()},
-            source=str(value["source"]),
-            skipped=tuple(str(s) for s in value.get("skipped", ())),
-            plan=str(value["plan"]) if value.get("plan") is not None else None,
-            cluster_kinds=tuple(str(k) for k in value.get("cluster_kinds", ())),
-            signature=CatalogueSignature(
-                key=str(value["signature"]["key"]), ed25519=str(value["signature"]["ed25519"])
-            )
-            if value.get("signature") is not None
-            else None,
-        )
+        """The entry as stored, its signature included; older entries lack the optional
+        fields and take their defaults."""
+        return read_record(_BACKUP_INFO, value)
+
+
+_OBJECT_KEY: Final = TypeAdapter(ObjectKey)
+_BACKUP_INFO: Final = TypeAdapter(BackupInfo)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -415,9 +401,8 @@ def signed(info: BackupInfo, signer: CatalogueSigner) -> BackupInfo:
 
 def catalogue_document(info: BackupInfo) -> bytes:
     """The catalogue entry as stored: its content, and its signature beside it."""
-    entry: dict[str, object] = info.to_json()
-    if info.signature is not None:
-        entry["signature"] = {"key": info.signature.key, "ed25519": info.signature.ed25519}
+    unsigned = {"signature"} if info.signature is None else None
+    entry = _BACKUP_INFO.dump_python(info, mode="json", exclude=unsigned)
     return (json.dumps(entry, sort_keys=True) + "\n").encode()
 
 
