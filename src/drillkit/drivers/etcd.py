@@ -21,14 +21,16 @@ import json
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
+
+from pydantic import TypeAdapter
 
 from drillkit.drivers.catalogues import find_entry
 from drillkit.drivers.executors import Executor, checked
 from drillkit.errors import CommandFailed, DrillError
 from drillkit.errors import SnapshotRejected as SnapshotRejected
 from drillkit.model.procedure import EtcdTargetSpec
-from drillkit.model.timeline import format_utc, parse_utc
+from drillkit.model.records import UtcTime, read_record
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +38,7 @@ class Snapshot:
     """One catalogued snapshot."""
 
     path: str
-    taken_utc: datetime
+    taken_utc: UtcTime
     size: int
     sha256: str
     revision: int
@@ -47,27 +49,16 @@ class Snapshot:
         return (now - self.taken_utc).total_seconds()
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "taken_utc": format_utc(self.taken_utc),
-            "size": self.size,
-            "sha256": self.sha256,
-            "revision": self.revision,
-            "total_keys": self.total_keys,
-            "endpoint": self.endpoint,
-        }
+        """The sidecar's content."""
+        document: dict[str, object] = _SNAPSHOT.dump_python(self, mode="json")
+        return document
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Snapshot:
-        return cls(
-            path=str(value["path"]),
-            taken_utc=parse_utc(str(value["taken_utc"])),
-            size=int(value["size"]),
-            sha256=str(value["sha256"]),
-            revision=int(value["revision"]),
-            total_keys=int(value["total_keys"]),
-            endpoint=str(value["endpoint"]),
-        )
+        return read_record(_SNAPSHOT, value)
+
+
+_SNAPSHOT: Final = TypeAdapter(Snapshot)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,9 +23,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Final
 
 from kubernetes.dynamic.resource import Resource
+from pydantic import PlainSerializer, TypeAdapter
 
 from drillkit.drivers.backups import find_resource
 from drillkit.drivers.kubernetes import Cluster, translate_api_errors
@@ -41,6 +42,11 @@ POLL_INTERVAL = 0.5
 _MANAGED_BY = {"app.kubernetes.io/managed-by": "drillkit"}
 
 
+_OffsetTime = Annotated[datetime, PlainSerializer(datetime.isoformat, when_used="json")]
+"""Written with Python's ISO format (``+00:00``, microseconds when there are any), as
+journals have always held Velero's times."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class VeleroOperation:
     """A Backup or a Restore as Velero reports it."""
@@ -49,25 +55,19 @@ class VeleroOperation:
     name: str
     namespace: str
     phase: str
-    started_utc: datetime | None
-    completed_utc: datetime | None
+    started_utc: _OffsetTime | None
+    completed_utc: _OffsetTime | None
     items: int | None
     """Items backed up or restored, when Velero reports progress."""
     warnings: int
     errors: int
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "namespace": self.namespace,
-            "phase": self.phase,
-            "started_utc": self.started_utc.isoformat() if self.started_utc else None,
-            "completed_utc": self.completed_utc.isoformat() if self.completed_utc else None,
-            "items": self.items,
-            "warnings": self.warnings,
-            "errors": self.errors,
-        }
+        document: dict[str, object] = _OPERATION.dump_python(self, mode="json")
+        return document
+
+
+_OPERATION: Final = TypeAdapter(VeleroOperation)
 
 
 def create_backup(
