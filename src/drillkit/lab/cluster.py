@@ -26,12 +26,13 @@ import string
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
+from pydantic import TypeAdapter
 
 from drillkit.drivers.kubernetes import (
     REGION_LABEL,
@@ -47,6 +48,7 @@ from drillkit.lab import access, build
 from drillkit.lab.pki import ensure_pki
 from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
+from drillkit.model.records import read_record
 from drillkit.model.timeline import format_utc
 from drillkit.waiting import poll_until
 
@@ -115,6 +117,9 @@ class LabConfig:
     ports: dict[str, int] = field(default_factory=dict)
 
 
+_LAB_CONFIG: Final = TypeAdapter(LabConfig)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ComponentStatus:
     name: str
@@ -169,8 +174,7 @@ class Lab:
             raise InvalidInput(
                 f"there is no lab named {name!r}; start one with: drill lab up --name {name}"
             ) from None
-        config = LabConfig(shape=LabShape(**raw["shape"]), ports=dict(raw["ports"]))
-        return cls(directory, config)
+        return cls(directory, read_record(_LAB_CONFIG, raw))
 
     @classmethod
     def create(cls, shape: LabShape) -> Lab:
@@ -202,7 +206,8 @@ class Lab:
         config = LabConfig(
             shape=shape, ports=dict(zip(names, _free_ports(len(names)), strict=True))
         )
-        (directory / "lab.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+        document = _LAB_CONFIG.dump_python(config, mode="json")
+        (directory / "lab.json").write_text(json.dumps(document, indent=2) + "\n")
         return cls(directory, config)
 
     @staticmethod
