@@ -5,7 +5,9 @@ changed byte would make every entry written before it fail its signature check."
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import tarfile
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,12 +15,15 @@ import pytest
 
 from drillkit.drivers.etcd import Snapshot
 from drillkit.model.backups import (
+    FORMAT,
     BackupInfo,
+    BackupRejected,
     CatalogueSignature,
     ObjectKey,
     build_archive,
     catalogue_document,
     catalogue_entry,
+    open_archive,
     signed,
 )
 
@@ -197,3 +202,48 @@ def test_an_entry_with_a_timestamp_without_offset_is_refused() -> None:
 
     with pytest.raises(ValueError, match=r"^taken_utc: .*has no UTC offset"):
         BackupInfo.from_json(entry)
+
+
+def rewritten(archive: bytes, change: Any) -> tuple[BackupInfo, bytes]:
+    """``archive`` with its manifest changed by ``change``, catalogued as it now is."""
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as source:
+        files = {m.name: source.extractfile(m).read() for m in source.getmembers()}  # type: ignore[union-attr]
+    manifest = change(json.loads(files["manifest.json"]))
+    files["manifest.json"] = json.dumps(manifest).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as target:
+        for path, data in files.items():
+            member = tarfile.TarInfo(path)
+            member.size = len(data)
+            target.addfile(member, io.BytesIO(data))
+    data = buffer.getvalue()
+    return catalogue_entry(data, OBJECTS, namespaces=["shop"], taken=TAKEN, source=SOURCE), data
+
+
+def test_a_manifest_of_another_version_is_named_as_such() -> None:
+    info, data = rewritten(an_entry()[1], lambda manifest: {"format": FORMAT, "version": 2})
+
+    with pytest.raises(BackupRejected, match="not a version 1 drillkit-backup archive"):
+        open_archive(info, data)
+
+
+def test_a_manifest_entry_naming_another_object_is_refused() -> None:
+    def renamed(manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["objects"][2]["name"] = "other"
+        return manifest
+
+    info, data = rewritten(an_entry()[1], renamed)
+
+    with pytest.raises(BackupRejected, match="holds another object"):
+        open_archive(info, data)
+
+
+def test_a_manifest_entry_without_its_digest_is_refused() -> None:
+    def undigested(manifest: dict[str, Any]) -> dict[str, Any]:
+        del manifest["objects"][0]["sha256"]
+        return manifest
+
+    info, data = rewritten(an_entry()[1], undigested)
+
+    with pytest.raises(BackupRejected, match=r"the manifest is invalid \(objects\.0\.sha256: "):
+        open_archive(info, data)

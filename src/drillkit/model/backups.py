@@ -58,7 +58,6 @@ from pydantic import BeforeValidator, Field, PlainSerializer, TypeAdapter
 
 from drillkit.errors import DrillError
 from drillkit.model.records import UtcTime, read_record
-from drillkit.model.timeline import format_utc
 
 FORMAT = "drillkit-backup"
 FORMAT_VERSION = 1
@@ -236,8 +235,36 @@ class BackupInfo:
         return read_record(_BACKUP_INFO, value)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ArchivedObject(ObjectKey):
+    """A manifest entry: an object, the archive's file that holds it, and that file's digest."""
+
+    file: str
+    sha256: str
+
+    @property
+    def key(self) -> ObjectKey:
+        """The object alone, to compare with what the file holds."""
+        return ObjectKey(
+            api_version=self.api_version, kind=self.kind, namespace=self.namespace, name=self.name
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchiveManifest:
+    """``manifest.json``, an archive's first file: what it holds, where, and each digest."""
+
+    format: str
+    version: int
+    taken_utc: UtcTime
+    source: str
+    namespaces: tuple[str, ...]
+    objects: tuple[ArchivedObject, ...]
+
+
 _OBJECT_KEY: Final = TypeAdapter(ObjectKey)
 _BACKUP_INFO: Final = TypeAdapter(BackupInfo)
+_MANIFEST: Final = TypeAdapter(ArchiveManifest)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -414,29 +441,30 @@ def build_archive(
     source: str,
 ) -> bytes:
     """A gzipped tar: ``manifest.json`` first, then one JSON file per object."""
-    entries: list[dict[str, object]] = []
+    entries: list[ArchivedObject] = []
     files: list[tuple[str, bytes]] = []
     for index, item in enumerate(objects):
         key = ObjectKey.of(item)
         path = f"objects/{index:05d}-{key.kind.lower()}-{key.namespace or '_'}-{key.name}.json"
         data = (json.dumps(item, sort_keys=True) + "\n").encode()
         files.append((path, data))
-        entries.append({**key.to_json(), "file": path, "sha256": _sha256(data)})
-    manifest = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "taken_utc": format_utc(taken),
-        "source": source,
-        "namespaces": list(namespaces),
-        "objects": entries,
-    }
+        entries.append(ArchivedObject(**vars(key), file=path, sha256=_sha256(data)))
+    manifest = ArchiveManifest(
+        format=FORMAT,
+        version=FORMAT_VERSION,
+        taken_utc=taken,
+        source=source,
+        namespaces=tuple(namespaces),
+        objects=tuple(entries),
+    )
+    document = _MANIFEST.dump_python(manifest, mode="json", by_alias=True)
     buffer = io.BytesIO()
     # A fixed mtime: the same objects make the same archive.
     with (
         gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed,
         tarfile.open(fileobj=compressed, mode="w") as archive,
     ):
-        for path, data in [("manifest.json", json.dumps(manifest, indent=1).encode()), *files]:
+        for path, data in [("manifest.json", json.dumps(document, indent=1).encode()), *files]:
             info = tarfile.TarInfo(path)
             info.size = len(data)
             info.mode = 0o600
@@ -460,21 +488,23 @@ def _read_archive(name: str, data: bytes) -> list[dict[str, Any]]:
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             members = {m.name: m for m in archive.getmembers() if m.isfile()}
-            manifest = json.loads(_member(archive, members, "manifest.json"))
-            if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+            document = json.loads(_member(archive, members, "manifest.json"))
+            # The format first: another version's manifest need not have this one's fields.
+            if document.get("format") != FORMAT or document.get("version") != FORMAT_VERSION:
                 raise BackupRejected(
                     f"backup {name}: not a version {FORMAT_VERSION} {FORMAT} archive"
                 )
+            manifest = read_record(_MANIFEST, document)
             objects = []
-            for entry in manifest["objects"]:
-                content = _member(archive, members, str(entry["file"]))
-                if _sha256(content) != entry["sha256"]:
+            for entry in manifest.objects:
+                content = _member(archive, members, entry.file)
+                if _sha256(content) != entry.sha256:
                     raise BackupRejected(
-                        f"backup {name}: {entry['file']} does not match its manifest digest"
+                        f"backup {name}: {entry.file} does not match its manifest digest"
                     )
                 item = json.loads(content)
-                if ObjectKey.of(item) != ObjectKey.from_json(entry):
-                    raise BackupRejected(f"backup {name}: {entry['file']} holds another object")
+                if ObjectKey.of(item) != entry.key:
+                    raise BackupRejected(f"backup {name}: {entry.file} holds another object")
                 objects.append(item)
             return objects
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
