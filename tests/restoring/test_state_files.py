@@ -159,3 +159,30 @@ def test_a_state_file_lacking_a_field_names_the_first_it_missed(
         kind.load(path)
 
     assert str(unreadable.value) == f"unreadable {what} {path}: '{first}'"
+
+
+DOCUMENTS = Path(__file__).parent / "documents"
+
+
+@pytest.mark.parametrize(
+    ("state", "document"),
+    [(a_journal(), "restore-journal.json"), (an_etcd_state(), "etcd-restore-state.json")],
+    ids=["journal", "etcd"],
+)
+def test_a_state_file_is_written_byte_for_byte_as_earlier_versions_wrote_it(
+    state: RestoreJournal | RestoreState, document: str, drillkit_home: Path
+) -> None:
+    path = state.save()
+
+    assert path.read_bytes() == (DOCUMENTS / document).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("state", "document"),
+    [(a_journal(), "restore-journal.json"), (an_etcd_state(), "etcd-restore-state.json")],
+    ids=["journal", "etcd"],
+)
+def test_a_state_file_written_by_an_earlier_version_still_loads(
+    state: RestoreJournal | RestoreState, document: str
+) -> None:
+    assert type(state).load(DOCUMENTS / document) == state
