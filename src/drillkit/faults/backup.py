@@ -85,12 +85,11 @@ from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
     Progress,
     Reverted,
-    UndoAction,
     UndoRecord,
     current_run_id,
     file_safe,
     record_undo,
-    register_undo_action,
+    reverts,
 )
 from drillkit.signing import keys_from_environment
 
@@ -548,6 +547,11 @@ def _instant(moment: Instant) -> dict[str, object]:
 # -- undo ---------------------------------------------------------------------------------
 
 
+def _describe_start_region(target: tuple[str, ...]) -> str:
+    return f"start region lab {target[0]} again (after {target[1]})"
+
+
+@reverts(START_REGION, target_arity=2, describe=_describe_start_region, control_plane=True)
 def _revert_start_region(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     lab_name = record.target[0]
     changes = _start_lab(lab_name, progress=progress)
@@ -555,17 +559,6 @@ def _revert_start_region(record: UndoRecord, cluster: Cluster, progress: Progres
     # The Velero backup the run's disaster proved, left when the run died before its restore.
     _velero_restore_point_file(record.run_id).unlink(missing_ok=True)
     return Reverted(changes=changes)
-
-
-register_undo_action(
-    UndoAction(
-        name=START_REGION,
-        target_arity=2,
-        describe=lambda target: f"start region lab {target[0]} again (after {target[1]})",
-        revert=_revert_start_region,
-        control_plane=True,
-    )
-)
 
 
 # The Chaos Toolkit activities of this module (what `chaos discover` lists); the other

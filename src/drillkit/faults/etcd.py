@@ -79,13 +79,12 @@ from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
     Progress,
     Reverted,
-    UndoAction,
     UndoRecord,
     current_run_id,
     file_safe,
     own_state_file,
     record_undo,
-    register_undo_action,
+    reverts,
 )
 
 logger = logging.getLogger(__name__)
@@ -420,6 +419,11 @@ def _finish(executor: Executor, state: RestoreState, cluster: Cluster) -> None:
 # -- undo ---------------------------------------------------------------------------------
 
 
+def _describe_restore(target: tuple[str, ...]) -> str:
+    return f"bring etcd and the API server back ({target[0]})"
+
+
+@reverts(RESTORE_ETCD, target_arity=1, describe=_describe_restore, control_plane=True)
 def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     # The state file's steps run on this machine: only this run's own, in drillkit's
     # state home, is ever run (safety.undo takes this action from local records only).
@@ -463,17 +467,6 @@ def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) ->
     _finish(executor, state, cluster)
     path.unlink()
     return Reverted(changes=tuple(changes))
-
-
-register_undo_action(
-    UndoAction(
-        name=RESTORE_ETCD,
-        target_arity=1,
-        describe=lambda target: f"bring etcd and the API server back ({target[0]})",
-        revert=_revert_restore,
-        control_plane=True,
-    )
-)
 
 
 # The Chaos Toolkit activities of this module (what `chaos discover` lists); the other
