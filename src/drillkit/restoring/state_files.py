@@ -53,10 +53,7 @@ class StateFile:
         except FileNotFoundError:
             raise DrillError(cls.missing.format(path=path)) from None
         except ValidationError as error:
-            first = error.errors(include_url=False)[0]
-            where = ".".join(str(part) for part in first["loc"])
-            problem = f"{where}: {first['msg']}" if where else first["msg"]
-            raise DrillError(f"unreadable {cls.describes} {path}: {problem}") from None
+            raise DrillError(f"unreadable {cls.describes} {path}: {first_problem(error)}") from None
         except ValueError as error:
             raise DrillError(f"unreadable {cls.describes} {path}: {error}") from None
         return state
@@ -70,3 +67,10 @@ def _adapter(kind: type[StateFile]) -> TypeAdapter[Any]:
     if kind not in _ADAPTERS:
         _ADAPTERS[kind] = TypeAdapter(kind)
     return _ADAPTERS[kind]
+
+
+def first_problem(error: ValidationError) -> str:
+    """The first problem pydantic found in a document, as one line naming the field."""
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
