@@ -36,9 +36,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+from pydantic import TypeAdapter, ValidationError
 
 from drillkit.drivers import velero
 from drillkit.drivers.backups import create_backup, ensure_none_exist, find_backup, load_backup
@@ -75,6 +78,7 @@ from drillkit.restoring.engine import (
     record_in_source_or_target,
     verify_and_restore,
 )
+from drillkit.restoring.state_files import first_problem
 from drillkit.restoring.targets import (
     ClusterAddress,
     resolve_restore_target,
@@ -85,12 +89,11 @@ from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
     Progress,
     Reverted,
-    UndoAction,
     UndoRecord,
     current_run_id,
     file_safe,
     record_undo,
-    register_undo_action,
+    reverts,
 )
 from drillkit.signing import keys_from_environment
 
@@ -282,15 +285,9 @@ def take_velero_backup(
         done = velero.wait_for_phase(
             cluster, "Backup", name, velero_namespace=velero_namespace, timeout=timeout
         )
-    step = _step(
-        "backup",
-        "velero backup",
-        f"velero backup {velero_namespace}/{name} of {', '.join(namespaces)}: "
-        f"{_velero_outcome(done)}",
-        started,
-        instant(),
+    return _velero_output(
+        "backup", f"{velero_namespace}/{name} of {', '.join(namespaces)}", done, started
     )
-    return {INJECTED_AT: None, STEPS_KEY: [step], "backup": done.to_json()}
 
 
 @declare(FaultDeclaration(blast_radius=None, reach=Reach(region_b=True)))
@@ -330,14 +327,7 @@ def restore_velero_backup(
         done = velero.wait_for_phase(
             cluster, "Restore", name, velero_namespace=velero_namespace, timeout=timeout
         )
-    step = _step(
-        "restore",
-        "velero restore",
-        f"velero restore {velero_namespace}/{name} of {chosen}: {_velero_outcome(done)}",
-        started,
-        instant(),
-    )
-    return {INJECTED_AT: None, STEPS_KEY: [step], "restore": done.to_json()}
+    return _velero_output("restore", f"{velero_namespace}/{name} of {chosen}", done, started)
 
 
 @declare(FaultDeclaration(blast_radius=None, reach=Reach(lab=always)))
@@ -415,10 +405,9 @@ def _velero_restore_point(
             "its age, and so the data a restore of it loses, is unknown"
         )
     # restore_velero_backup restores this backup, not whatever is newest by then.
-    path = _velero_restore_point_file(current_run_id())
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    chosen = {"backup": name, "velero_namespace": velero_namespace}
-    write_atomically(path, (json.dumps(chosen) + "\n").encode(), mode=0o600)
+    _save_velero_restore_point(
+        current_run_id(), VeleroRestorePoint(backup=name, velero_namespace=velero_namespace)
+    )
     return {
         "path": f"velero://{velero_namespace}/{name}",
         "sha256": None,  # Velero keeps the archive and its checksums in its bucket
@@ -461,23 +450,56 @@ def _ensure_restorable(
             ensure_none_exist(cluster, backup.objects, consequence="region A was not touched")
 
 
+@dataclass(frozen=True, kw_only=True)
+class VeleroRestorePoint:
+    """The Velero backup a run's region disaster proved, for its ``restore_velero_backup``."""
+
+    backup: str
+    velero_namespace: str
+
+
+_RESTORE_POINT: Final[TypeAdapter[VeleroRestorePoint]] = TypeAdapter(VeleroRestorePoint)
+
+
 def _velero_restore_point_file(run_id: str) -> Path:
     return state_home() / "velero-restore-points" / f"{file_safe(run_id)}.json"
+
+
+def _save_velero_restore_point(run_id: str, chosen: VeleroRestorePoint) -> Path:
+    path = _velero_restore_point_file(run_id)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    document = _RESTORE_POINT.dump_python(chosen, mode="json")
+    write_atomically(path, (json.dumps(document) + "\n").encode(), mode=0o600)
+    return path
 
 
 def _proved_velero_backup(run_id: str, velero_namespace: str) -> str | None:
     """The backup this run's disaster proved, once: the file goes as it is read."""
     path = _velero_restore_point_file(run_id)
     try:
-        chosen = json.loads(path.read_text())
+        chosen = _RESTORE_POINT.validate_python(json.loads(path.read_text()))
     except FileNotFoundError:
         return None
+    except ValidationError as error:
+        raise DrillError(
+            f"unreadable velero restore point {path}: {first_problem(error)}"
+        ) from None
     except ValueError as error:
         raise DrillError(f"unreadable velero restore point {path}: {error}") from None
     path.unlink(missing_ok=True)
-    if chosen.get("velero_namespace") != velero_namespace:
+    if chosen.velero_namespace != velero_namespace:
         return None
-    return str(chosen["backup"])
+    return chosen.backup
+
+
+def _velero_output(
+    phase: str, what: str, done: velero.VeleroOperation, started: dict[str, object]
+) -> dict[str, Any]:
+    """An activity's output once the Velero ``phase`` (backup or restore) of ``what``
+    is done: the operation as one procedure step, and as Velero reports it."""
+    command = f"velero {phase} {what}: {_velero_outcome(done)}"
+    step = _step(phase, f"velero {phase}", command, started, instant())
+    return {INJECTED_AT: None, STEPS_KEY: [step], phase: done.to_json()}
 
 
 def _velero_outcome(done: velero.VeleroOperation) -> str:
@@ -548,6 +570,11 @@ def _instant(moment: Instant) -> dict[str, object]:
 # -- undo ---------------------------------------------------------------------------------
 
 
+def _describe_start_region(target: tuple[str, ...]) -> str:
+    return f"start region lab {target[0]} again (after {target[1]})"
+
+
+@reverts(START_REGION, target_arity=2, describe=_describe_start_region, control_plane=True)
 def _revert_start_region(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     lab_name = record.target[0]
     changes = _start_lab(lab_name, progress=progress)
@@ -555,17 +582,6 @@ def _revert_start_region(record: UndoRecord, cluster: Cluster, progress: Progres
     # The Velero backup the run's disaster proved, left when the run died before its restore.
     _velero_restore_point_file(record.run_id).unlink(missing_ok=True)
     return Reverted(changes=changes)
-
-
-register_undo_action(
-    UndoAction(
-        name=START_REGION,
-        target_arity=2,
-        describe=lambda target: f"start region lab {target[0]} again (after {target[1]})",
-        revert=_revert_start_region,
-        control_plane=True,
-    )
-)
 
 
 # The Chaos Toolkit activities of this module (what `chaos discover` lists); the other

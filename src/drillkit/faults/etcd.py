@@ -36,7 +36,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+from pydantic import PlainSerializer, PlainValidator
 
 from drillkit.drivers.etcd import (
     Snapshot,
@@ -74,18 +76,17 @@ from drillkit.restoring.etcd import (
     resolve_target,
     snapshot_directory,
 )
-from drillkit.restoring.state_files import load_state_file, save_state_file
+from drillkit.restoring.state_files import StateFile
 from drillkit.safety.lock import planned_control_plane_outage
 from drillkit.safety.undo import (
     Progress,
     Reverted,
-    UndoAction,
     UndoRecord,
     current_run_id,
     file_safe,
     own_state_file,
     record_undo,
-    register_undo_action,
+    reverts,
 )
 
 logger = logging.getLogger(__name__)
@@ -219,19 +220,28 @@ def restore_etcd(configuration: Mapping[str, Any] | None = None) -> dict[str, An
 # -- the restore state ------------------------------------------------------------------
 
 
+# The snapshot catalogue's own encoding of a snapshot.
+_Snapshot = Annotated[
+    Snapshot, PlainValidator(Snapshot.from_json), PlainSerializer(Snapshot.to_json)
+]
+
+
 def restore_state_file(run_id: str) -> Path:
     return state_home() / "etcd-restores" / f"{file_safe(run_id)}.json"
 
 
 @dataclass(kw_only=True)
-class RestoreState:
+class RestoreState(StateFile):
     """What a crashed restore needs to be finished or undone; saved at every phase."""
+
+    describes: ClassVar[str] = "etcd restore state"
+    missing: ClassVar[str] = "no etcd restore state at {path}: no disaster ran first"
 
     run_id: str
     mode: str
     target: EtcdTargetSpec
     procedure: RestoreProcedure
-    snapshot: Snapshot
+    snapshot: _Snapshot
     affected: tuple[str, ...]
     kept: dict[str, str]
     """Member name -> where its data from before the disaster was moved."""
@@ -242,41 +252,8 @@ class RestoreState:
         """The members the disaster hit."""
         return [m for m in self.target.members if m.name in self.affected]
 
-    def save(self) -> Path:
-        document = {
-            "run_id": self.run_id,
-            "mode": self.mode,
-            "target": self.target.model_dump(mode="json"),
-            "procedure": self.procedure.model_dump(mode="json"),
-            "snapshot": self.snapshot.to_json(),
-            "affected": list(self.affected),
-            "kept": self.kept,
-            "phase": self.phase,
-        }
-        return save_state_file(restore_state_file(self.run_id), document)
-
-    @classmethod
-    def load(cls, path: Path) -> RestoreState:
-        return load_state_file(
-            path,
-            cls._from_json,
-            what="etcd restore state",
-            missing=f"no etcd restore state at {path}: no disaster ran first",
-        )
-
-    @classmethod
-    def _from_json(cls, document: Any) -> RestoreState:
-        # A pydantic ValidationError is a ValueError: load_state_file reports it.
-        return cls(
-            run_id=document["run_id"],
-            mode=document["mode"],
-            target=EtcdTargetSpec.model_validate(document["target"]),
-            procedure=RestoreProcedure.model_validate(document["procedure"]),
-            snapshot=Snapshot.from_json(document["snapshot"]),
-            affected=tuple(document["affected"]),
-            kept=dict(document["kept"]),
-            phase=document["phase"],
-        )
+    def state_file(self) -> Path:
+        return restore_state_file(self.run_id)
 
 
 # -- running the procedure --------------------------------------------------------------
@@ -420,6 +397,11 @@ def _finish(executor: Executor, state: RestoreState, cluster: Cluster) -> None:
 # -- undo ---------------------------------------------------------------------------------
 
 
+def _describe_restore(target: tuple[str, ...]) -> str:
+    return f"bring etcd and the API server back ({target[0]})"
+
+
+@reverts(RESTORE_ETCD, target_arity=1, describe=_describe_restore, control_plane=True)
 def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     # The state file's steps run on this machine: only this run's own, in drillkit's
     # state home, is ever run (safety.undo takes this action from local records only).
@@ -463,17 +445,6 @@ def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) ->
     _finish(executor, state, cluster)
     path.unlink()
     return Reverted(changes=tuple(changes))
-
-
-register_undo_action(
-    UndoAction(
-        name=RESTORE_ETCD,
-        target_arity=1,
-        describe=lambda target: f"bring etcd and the API server back ({target[0]})",
-        revert=_revert_restore,
-        control_plane=True,
-    )
-)
 
 
 # The Chaos Toolkit activities of this module (what `chaos discover` lists); the other

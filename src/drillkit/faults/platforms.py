@@ -40,11 +40,10 @@ from drillkit.safety.undo import (
     START_LAB_ZONE,
     Progress,
     Reverted,
-    UndoAction,
     UndoRecord,
     current_run_id,
     record_undo,
-    register_undo_action,
+    reverts,
 )
 
 if TYPE_CHECKING:
@@ -256,6 +255,15 @@ def _restart(
     return to_start, notes
 
 
+def _describe_start_aws_instances(target: tuple[str, ...]) -> str:
+    if len(target) < 4:
+        return f"{START_AWS_INSTANCES} {', '.join(target)}"
+    region, endpoint, zone, *instance_ids = target
+    where = "" if endpoint == DEFAULT_ENDPOINT else f" at {endpoint}"
+    return f"start EC2 instances {', '.join(instance_ids)} in {zone} ({region}{where})"
+
+
+@reverts(START_AWS_INSTANCES, target_arity=None, describe=_describe_start_aws_instances)
 def _revert_start_aws_instances(
     record: UndoRecord, cluster: Cluster, progress: Progress
 ) -> Reverted:
@@ -275,24 +283,6 @@ def _revert_start_aws_instances(
             ec2, instance_ids, run_id=record.run_id, timeout=ZONE_OUTAGE_TIMEOUT, progress=progress
         )
     return Reverted(changes=tuple(f"started instance {i}" for i in started), notes=tuple(notes))
-
-
-def _describe_start_aws_instances(target: tuple[str, ...]) -> str:
-    if len(target) < 4:
-        return f"{START_AWS_INSTANCES} {', '.join(target)}"
-    region, endpoint, zone, *instance_ids = target
-    where = "" if endpoint == DEFAULT_ENDPOINT else f" at {endpoint}"
-    return f"start EC2 instances {', '.join(instance_ids)} in {zone} ({region}{where})"
-
-
-register_undo_action(
-    UndoAction(
-        name=START_AWS_INSTANCES,
-        target_arity=None,
-        describe=_describe_start_aws_instances,
-        revert=_revert_start_aws_instances,
-    )
-)
 
 
 # -- the activities -----------------------------------------------------------------------

@@ -58,13 +58,12 @@ from drillkit.restoring.targets import ClusterAddress, source_address
 from drillkit.safety.undo import (
     Progress,
     Reverted,
-    UndoAction,
     UndoRecord,
     current_run_id,
     own_state_file,
     record_undo,
-    register_undo_action,
     resolve_undo,
+    reverts,
 )
 
 logger = logging.getLogger(__name__)
@@ -333,6 +332,11 @@ def _finished(phase: str, name: str, command: str, started: Instant) -> RestoreS
 # -- undo ---------------------------------------------------------------------------------
 
 
+def _describe_restore(target: tuple[str, ...]) -> str:
+    return f"finish or clean up the restore journalled in {target[0]}"
+
+
+@reverts(RESTORE_BACKUP, target_arity=1, describe=_describe_restore, control_plane=True)
 def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     # Only this run's own journal, in drillkit's state home, names what to delete.
     path = own_state_file(
@@ -371,14 +375,3 @@ def _revert_restore(record: UndoRecord, cluster: Cluster, progress: Progress) ->
             f"{journal.target.describe()}: {removed}",
         )
     )
-
-
-register_undo_action(
-    UndoAction(
-        name=RESTORE_BACKUP,
-        target_arity=1,
-        describe=lambda target: f"finish or clean up the restore journalled in {target[0]}",
-        revert=_revert_restore,
-        control_plane=True,
-    )
-)

@@ -15,12 +15,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, ClassVar
+
+from pydantic import PlainSerializer, PlainValidator
 
 from drillkit.files import state_home
 from drillkit.model.backups import BackupInfo, ObjectKey
-from drillkit.restoring.state_files import load_state_file, save_state_file
+from drillkit.restoring.state_files import StateFile
 from drillkit.restoring.targets import ClusterAddress
+
+# The catalogue's own encoding of a backup and of an object's identity.
+_Backup = Annotated[
+    BackupInfo, PlainValidator(BackupInfo.from_json), PlainSerializer(BackupInfo.to_json)
+]
+_Key = Annotated[ObjectKey, PlainValidator(ObjectKey.from_json), PlainSerializer(ObjectKey.to_json)]
 
 
 def restore_journal_file(run_id: str) -> Path:
@@ -30,48 +38,21 @@ def restore_journal_file(run_id: str) -> Path:
 
 
 @dataclass(kw_only=True)
-class RestoreJournal:
+class RestoreJournal(StateFile):
     """What an interrupted restore needs to be cleaned up; saved before each create."""
 
+    describes: ClassVar[str] = "restore journal"
+    missing: ClassVar[str] = "no restore journal at {path}"
+
     run_id: str
-    backup: BackupInfo
+    backup: _Backup
     store: str
     target: ClusterAddress | None
     phase: str
     """prepared (nothing written yet), restoring, restored (every object written),
     available (workloads up), cleaned (an interrupted restore removed)."""
-    created: list[ObjectKey] = field(default_factory=list)
+    created: list[_Key] = field(default_factory=list)
     """Objects this restore created (or was about to), in order; never their content."""
 
-    def save(self) -> Path:
-        document = {
-            "run_id": self.run_id,
-            "backup": self.backup.to_json(),
-            "store": self.store,
-            "target": None
-            if self.target is None
-            else {"kubeconfig": self.target.kubeconfig, "context": self.target.context},
-            "phase": self.phase,
-            "created": [k.to_json() for k in self.created],
-        }
-        return save_state_file(restore_journal_file(self.run_id), document)
-
-    @classmethod
-    def load(cls, path: Path) -> RestoreJournal:
-        return load_state_file(
-            path, cls._from_json, what="restore journal", missing=f"no restore journal at {path}"
-        )
-
-    @classmethod
-    def _from_json(cls, document: Any) -> RestoreJournal:
-        target = document["target"]
-        return cls(
-            run_id=str(document["run_id"]),
-            backup=BackupInfo.from_json(document["backup"]),
-            store=str(document["store"]),
-            target=None
-            if target is None
-            else ClusterAddress(kubeconfig=target["kubeconfig"], context=target["context"]),
-            phase=str(document["phase"]),
-            created=[ObjectKey.from_json(k) for k in document["created"]],
-        )
+    def state_file(self) -> Path:
+        return restore_journal_file(self.run_id)

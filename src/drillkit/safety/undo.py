@@ -28,7 +28,8 @@ cannot be read is reported too, and does not stop the others from being reverted
 Each action is an ``UndoAction`` in ``UNDO_ACTIONS``: a name, the shape of its
 target and the function that reverts it. Reverts are idempotent: reverting
 something already reverted changes nothing and reports nothing done. Adding an
-action is adding one ``UndoAction`` (``register_undo_action``).
+action is adding one ``UndoAction`` (``register_undo_action``), or decorating its revert
+with ``@reverts``.
 """
 
 from __future__ import annotations
@@ -40,10 +41,22 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Annotated, Final
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 from drillkit.drivers.cluster_state import (
     ConfigMapRecord,
@@ -91,6 +104,19 @@ class UndoUnreadable(DrillError):
     """A stored undo record cannot be read; the message names where it is."""
 
 
+def _read_utc(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise PydanticCustomError("utc_type", "Input should be an RFC 3339 string")
+    return parse_utc(value)
+
+
+_Text = Annotated[str, Field(min_length=1)]
+_UtcTime = Annotated[
+    datetime, PlainValidator(_read_utc), PlainSerializer(format_utc, when_used="json")
+]
+"""A UTC moment, stored as ``format_utc`` writes it (milliseconds, ``Z``)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class UndoRecord:
     """One thing a run must revert.
@@ -100,13 +126,16 @@ class UndoRecord:
     record was made against; local records are only applied to that cluster.
     """
 
-    run_id: str
-    action: str
+    # Read back exactly as written: no coercion ("7" is not a pid).
+    __pydantic_config__ = ConfigDict(strict=True)
+
+    run_id: _Text
+    action: _Text
     target: tuple[str, ...]
-    created_utc: datetime
+    created_utc: _UtcTime
     pid: int
-    host: str
-    cluster: str
+    host: _Text
+    cluster: _Text
 
     @property
     def key(self) -> tuple[str, str, tuple[str, ...]]:
@@ -118,46 +147,30 @@ class UndoRecord:
         return describe_undo(self.action, self.target)
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "action": self.action,
-            "target": list(self.target),
-            "created_utc": format_utc(self.created_utc),
-            "pid": self.pid,
-            "host": self.host,
-            "cluster": self.cluster,
-        }
+        """The record as stored: its fields, the time as RFC 3339 UTC."""
+        document: dict[str, object] = _RECORD.dump_python(self, mode="json")
+        return document
 
     @classmethod
     def from_json(cls, value: object) -> UndoRecord:
         """Read a record written by ``to_json``; ``ValueError`` naming what is wrong."""
-        if not isinstance(value, Mapping):
-            raise ValueError("an undo record must be a JSON object")
         try:
-            target = value["target"]
-            pid = value["pid"]
-            if not isinstance(target, list) or not all(isinstance(t, str) for t in target):
-                raise ValueError("target must be a list of strings")
-            if not isinstance(pid, int):
-                raise ValueError("pid must be an integer")
-            return cls(
-                run_id=_text(value, "run_id"),
-                action=_text(value, "action"),
-                target=tuple(target),
-                created_utc=parse_utc(_text(value, "created_utc")),
-                pid=pid,
-                host=_text(value, "host"),
-                cluster=_text(value, "cluster"),
-            )
-        except KeyError as missing:
-            raise ValueError(f"an undo record lacks {missing}") from None
+            # JSON text rather than Python values, so that strict mode still reads the
+            # target from its JSON list.
+            return _RECORD.validate_json(json.dumps(value))
+        except ValidationError as error:
+            raise ValueError(_first_problem(error)) from None
 
 
-def _text(value: Mapping[str, object], key: str) -> str:
-    item = value[key]
-    if not isinstance(item, str) or not item:
-        raise ValueError(f"{key} must be a non-empty string")
-    return item
+_RECORD: Final[TypeAdapter[UndoRecord]] = TypeAdapter(UndoRecord)
+_RECORDS: Final[TypeAdapter[list[UndoRecord]]] = TypeAdapter(list[UndoRecord])
+
+
+def _first_problem(error: ValidationError) -> str:
+    """The first problem pydantic found, as one line naming the field."""
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
 
 
 CORDONED_BY = "drillkit.io/cordoned-by"
@@ -237,6 +250,33 @@ def register_undo_action(action: UndoAction) -> UndoAction:
     return action
 
 
+def reverts(
+    name: str,
+    *,
+    target_arity: int | None,
+    describe: Callable[[tuple[str, ...]], str],
+    control_plane: bool = False,
+    acts_on_this_machine: bool = False,
+) -> Callable[[Revert], Revert]:
+    """Register the decorated function as the revert of the undo action ``name``
+    (see ``UndoAction`` for the rest), next to the function itself."""
+
+    def register(revert: Revert) -> Revert:
+        register_undo_action(
+            UndoAction(
+                name=name,
+                target_arity=target_arity,
+                describe=describe,
+                revert=revert,
+                control_plane=control_plane,
+                acts_on_this_machine=acts_on_this_machine,
+            )
+        )
+        return revert
+
+    return register
+
+
 def undo_action(name: str) -> UndoAction:
     try:
         return UNDO_ACTIONS[name]
@@ -297,12 +337,22 @@ def uncordon_nodes_marked_by(
     return Reverted(changes=tuple(done), notes=tuple(notes))
 
 
+@reverts(
+    UNCORDON_NODES, target_arity=None, describe=lambda target: f"uncordon nodes {', '.join(target)}"
+)
 def _revert_uncordon_nodes(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     return uncordon_nodes_marked_by(
         cluster, record.run_id, expected=record.target, progress=progress
     )
 
 
+def _describe_start_lab_zone(target: tuple[str, ...]) -> str:
+    return f"start zone {target[1]} of lab {target[0]}"
+
+
+@reverts(
+    START_LAB_ZONE, target_arity=2, describe=_describe_start_lab_zone, acts_on_this_machine=True
+)
 def _revert_start_lab_zone(record: UndoRecord, cluster: Cluster, progress: Progress) -> Reverted:
     # Imported here: only lab drills record this action, and the lab package pulls in
     # the PKI and process machinery that nothing else in a recovery needs.
@@ -311,25 +361,6 @@ def _revert_start_lab_zone(record: UndoRecord, cluster: Cluster, progress: Progr
     lab_name, zone = record.target
     started = Lab.open(lab_name).start_zones([zone], cluster, progress)
     return Reverted(changes=tuple(f"started {name} of lab {lab_name}" for name in started))
-
-
-register_undo_action(
-    UndoAction(
-        name=UNCORDON_NODES,
-        target_arity=None,
-        describe=lambda target: f"uncordon nodes {', '.join(target)}",
-        revert=_revert_uncordon_nodes,
-    )
-)
-register_undo_action(
-    UndoAction(
-        name=START_LAB_ZONE,
-        target_arity=2,
-        describe=lambda target: f"start zone {target[1]} of lab {target[0]}",
-        revert=_revert_start_lab_zone,
-        acts_on_this_machine=True,
-    )
-)
 
 
 # -- recording and resolving --------------------------------------------------------------
@@ -370,12 +401,12 @@ def record_undo(
     directory = undo_dir or default_undo_dir()
     local_error = cluster_error = None
     try:
-        _update_local(directory, record.run_id, add=record)
+        _update_local(directory, record, present=True)
     except (OSError, UndoUnreadable) as error:
         local_error = error
         logger.warning("undo record kept in the cluster only: %s", error)
     try:
-        _update_config_map(cluster, record.run_id, add=record)
+        _update_config_map(cluster, record, present=True)
     except (ClusterError, UndoUnreadable) as error:
         cluster_error = error
         logger.warning("undo record kept in %s only: %s", directory, error)
@@ -395,13 +426,13 @@ def resolve_undo(record: UndoRecord, *, cluster: Cluster, undo_dir: Path | None 
     """
     failures: list[DrillError] = []
     try:
-        _update_local(undo_dir or default_undo_dir(), record.run_id, remove=record)
+        _update_local(undo_dir or default_undo_dir(), record, present=False)
     except OSError as error:
         failures.append(DrillError(f"cannot update the local undo records: {error}"))
     except UndoUnreadable as error:
         failures.append(error)
     try:
-        _update_config_map(cluster, record.run_id, remove=record)
+        _update_config_map(cluster, record, present=False)
     except (ClusterError, UndoUnreadable) as error:
         failures.append(error)
     if failures:
@@ -511,19 +542,14 @@ def undo_file(undo_dir: Path, run_id: str) -> Path:
     return undo_dir / f"{file_safe(run_id)}.json"
 
 
-def _update_local(
-    undo_dir: Path,
-    run_id: str,
-    *,
-    add: UndoRecord | None = None,
-    remove: UndoRecord | None = None,
-) -> None:
-    path = undo_file(undo_dir, run_id)
+def _update_local(undo_dir: Path, record: UndoRecord, *, present: bool) -> None:
+    """Add ``record`` to its run's local file (``present``), or remove it from there."""
+    path = undo_file(undo_dir, record.run_id)
     with _local_lock:
-        if remove is not None and not path.exists():
+        if not present and not path.exists():
             return
         records = _read_local(path) if path.exists() else []
-        updated = _changed(records, add=add, remove=remove)
+        updated = _changed(records, record, present=present)
         if updated == records and path.exists():
             return
         if not updated:
@@ -569,42 +595,34 @@ def config_map_name(run_id: str) -> str:
     return CONFIG_MAP_PREFIX + _dns_safe(run_id, limit=253 - len(CONFIG_MAP_PREFIX))
 
 
-def _update_config_map(
-    cluster: Cluster,
-    run_id: str,
-    *,
-    add: UndoRecord | None = None,
-    remove: UndoRecord | None = None,
-) -> None:
+def _update_config_map(cluster: Cluster, record: UndoRecord, *, present: bool) -> None:
+    """Add ``record`` to its run's ConfigMap (``present``), or remove it from there."""
+    run_id = record.run_id
     name = config_map_name(run_id)
     for _ in range(_WRITE_ATTEMPTS):
         current = read_config_map(cluster, UNDO_NAMESPACE, name)
         records = _records_of_config_map(current) if current is not None else []
-        updated = _changed(records, add=add, remove=remove)
+        updated = _changed(records, record, present=present)
         try:
-            if current is None:
-                if updated:
-                    create_config_map(
-                        cluster,
-                        UNDO_NAMESPACE,
-                        name,
-                        data={RECORDS_KEY: _records_text(updated)},
-                        labels=_labels(run_id),
-                        annotations={RUN_ID_ANNOTATION: run_id},
-                    )
-            elif not updated:
+            if current is not None and not updated:
                 delete_config_map(
                     cluster, UNDO_NAMESPACE, name, resource_version=current.resource_version
                 )
-            elif updated != records:
-                replace_config_map(
+            elif updated and updated != records:
+                # Created or replaced, the ConfigMap holds the same; a replace only
+                # where it still is as it was read.
+                write: Callable[..., ConfigMapRecord] = (
+                    create_config_map
+                    if current is None
+                    else partial(replace_config_map, resource_version=current.resource_version)
+                )
+                write(
                     cluster,
                     UNDO_NAMESPACE,
                     name,
                     data={RECORDS_KEY: _records_text(updated)},
                     labels=_labels(run_id),
                     annotations={RUN_ID_ANNOTATION: run_id},
-                    resource_version=current.resource_version,
                 )
             return
         except (Conflict, NotFound):
@@ -634,17 +652,17 @@ def _labels(run_id: str) -> dict[str, str]:
 # -- shared helpers -----------------------------------------------------------------------
 
 
-def _changed(
-    records: list[UndoRecord], *, add: UndoRecord | None, remove: UndoRecord | None
-) -> list[UndoRecord]:
-    updated = [r for r in records if remove is None or r.key != remove.key]
-    if add is not None and all(r.key != add.key for r in updated):
-        updated.append(add)
-    return updated
+def _changed(records: list[UndoRecord], record: UndoRecord, *, present: bool) -> list[UndoRecord]:
+    """``records`` with ``record`` in it (once, where it already was) or without it."""
+    if not present:
+        return [r for r in records if r.key != record.key]
+    if any(r.key == record.key for r in records):
+        return records
+    return [*records, record]
 
 
 def _records_text(records: list[UndoRecord]) -> str:
-    document = {"version": _FORMAT_VERSION, "records": [r.to_json() for r in records]}
+    document = {"version": _FORMAT_VERSION, "records": _RECORDS.dump_python(records, mode="json")}
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -658,7 +676,10 @@ def _parse_records(text: str) -> list[UndoRecord]:
         raise ValueError(f"not a version {_FORMAT_VERSION} undo record list")
     if not isinstance(items, list):
         raise ValueError("records must be a list")
-    return [UndoRecord.from_json(item) for item in items]
+    try:
+        return _RECORDS.validate_json(json.dumps(items))
+    except ValidationError as error:
+        raise ValueError(f"records.{_first_problem(error)}") from None
 
 
 def _cluster_server(cluster: Cluster) -> str:
