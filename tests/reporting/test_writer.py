@@ -139,6 +139,19 @@ def test_the_journal_of_an_unfinished_run_reads_back_as_written(tmp_path: Path) 
     assert unfinished.journal["start"] == "2025-03-01 09:00:00+00:00"
 
 
+def test_a_journal_that_is_not_an_object_is_a_problem_of_the_unfinished_run(
+    tmp_path: Path,
+) -> None:
+    run_dir = write_run_report(make_record("met"), tmp_path)
+    (run_dir / "manifest.json").unlink()
+    (run_dir / "journal.json").write_text("[1, 2]\n", encoding="utf-8")
+
+    unfinished = writer.read_unfinished_run(run_dir)
+
+    assert unfinished.journal == {}
+    assert any(problem.startswith("journal.json cannot be read") for problem in unfinished.problems)
+
+
 def test_writing_a_run_again_replaces_its_files_and_leaves_no_temporary_files(
     tmp_path: Path,
 ) -> None:
