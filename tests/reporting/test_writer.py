@@ -77,6 +77,19 @@ def test_the_timeline_file_reads_back_as_the_recorded_events(tmp_path: Path) -> 
     assert tuple(event_from_json(json.loads(line)) for line in lines) == record.timeline
 
 
+def test_the_manifest_bytes_stay_those_earlier_versions_wrote(tmp_path: Path) -> None:
+    # The ledger chains the digest of these bytes: they must not change by one byte.
+    run_dir = write_run_report(make_record("met"), tmp_path)
+
+    digests = {
+        name: sha256_file(run_dir / name) for name in sorted(REPORT_FILES - {"manifest.json"})
+    }
+    listed = ",\n".join(f'    "{name}": "{digest}"' for name, digest in digests.items())
+    assert (run_dir / "manifest.json").read_bytes() == (
+        '{\n  "algorithm": "sha256",\n  "files": {\n' + listed + "\n  }\n}\n"
+    ).encode("utf-8")
+
+
 def test_the_journal_is_stored_with_sorted_keys_and_odd_values_in_words(tmp_path: Path) -> None:
     run_dir = write_run_report(make_record("met"), tmp_path)
 

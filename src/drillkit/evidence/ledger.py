@@ -70,7 +70,7 @@ from drillkit.errors import DrillError, InvalidInput
 from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, MeasurementDocument, read_report_document
-from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
+from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME, decode_manifest
 from drillkit.running.redaction import collect_environment_secrets, redact_text
 from drillkit.signing import ALGORITHM, SigningKey
 
@@ -1038,11 +1038,11 @@ def _digest_open_report(directory: int, run_dir: Path, relative: str) -> ReportD
             f"{run_dir}: the report is incomplete (no {MANIFEST_FILE_NAME})"
         ) from None
     try:
-        listed = json.loads(manifest_bytes)["files"]
-        if not isinstance(listed, dict):
-            raise TypeError("files is not an object")
-    except (ValueError, KeyError, TypeError) as error:
-        raise InvalidInput(f"{manifest_path}: not a report manifest ({error})") from error
+        listed = decode_manifest(manifest_bytes).files
+    except ValidationError as error:
+        raise InvalidInput(
+            f"{manifest_path}: not a report manifest ({_first_error(error)})"
+        ) from error
     files: dict[str, str] = {}
     for name, expected in sorted(listed.items()):
         if not is_plain_name(name):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Final, TypeAlias, TypedDict
+from typing import Annotated, Any, Final, TypeAlias
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, TypeAdapter, ValidationError
 
@@ -66,11 +66,25 @@ LATEST: Final = "latest"
 """What :func:`find_report` accepts in place of a run id: the newest readable report."""
 
 
-class Manifest(TypedDict):
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
     """``manifest.json``: the digest of every file in a report directory but itself."""
 
     algorithm: str
     files: dict[str, str]
+
+
+MANIFEST_ADAPTER: Final = TypeAdapter(Manifest)
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """The bytes of ``manifest.json``, keys sorted."""
+    return _encode_json(MANIFEST_ADAPTER.dump_python(manifest, mode="json"), sort_keys=True)
+
+
+def decode_manifest(data: bytes) -> Manifest:
+    """A manifest as :func:`encode_manifest` wrote it; raise ValidationError if it is not one."""
+    return MANIFEST_ADAPTER.validate_json(data)
 
 
 def _in_words(value: object) -> object:
@@ -135,7 +149,7 @@ def write_run_report(record: RunRecord, reports_dir: Path) -> Path:
         algorithm="sha256",
         files={name: sha256_file(run_dir / name) for name in sorted(renderers)},
     )
-    write_atomically(manifest_path, _encode_json(manifest, sort_keys=True))
+    write_atomically(manifest_path, encode_manifest(manifest))
     return run_dir
 
 
