@@ -18,7 +18,7 @@ from matplotlib import image
 
 from drillkit.errors import InvalidInput
 from drillkit.evidence.controls import load_catalogue
-from drillkit.evidence.export import CSV_COLUMNS, TamperingFound, export_bundle
+from drillkit.evidence.export import CSV_COLUMNS, BundleManifest, TamperingFound, export_bundle
 from drillkit.evidence.ledger import GENESIS, parse_ledger
 from drillkit.signing import generate_key_pair
 from tests.evidence.conftest import RECORDED, flip_byte, record_runs, record_skip
@@ -160,6 +160,9 @@ def test_the_manifest_bytes_stay_those_earlier_versions_wrote(
     )
     assert bundle.read("manifest.json") == expected.encode("utf-8")
     assert list(manifest["files"]) == sorted(manifest["files"])
+    read_back = BundleManifest.model_validate_json(bundle.read("manifest.json"))
+    assert read_back.period.start == "2025-03-01T00:00:00.000Z"
+    assert read_back.files == manifest["files"]
 
 
 def test_the_ledger_slice_is_contiguous_and_chains_to_the_run_files(
