@@ -18,7 +18,7 @@ from matplotlib import image
 
 from drillkit.errors import InvalidInput
 from drillkit.evidence.controls import load_catalogue
-from drillkit.evidence.export import CSV_COLUMNS, TamperingFound, export_bundle
+from drillkit.evidence.export import CSV_COLUMNS, BundleManifest, TamperingFound, export_bundle
 from drillkit.evidence.ledger import GENESIS, parse_ledger
 from drillkit.signing import generate_key_pair
 from tests.evidence.conftest import RECORDED, flip_byte, record_runs, record_skip
@@ -117,6 +117,52 @@ def test_every_file_of_the_bundle_matches_its_manifest(reports: Path, tmp_path: 
         "to": "2025-03-09T00:00:00.000Z",
     }
     assert manifest["ledger"]["head"].startswith("9:")
+
+
+def test_the_manifest_bytes_stay_those_earlier_versions_wrote(
+    reports: Path, tmp_path: Path
+) -> None:
+    # A signature covers these bytes: their layout must not change by one byte.
+    bundle = export(reports, tmp_path / "q1.zip", 0, 7)
+
+    manifest = json.loads(bundle.read("manifest.json"))
+    files = ",\n".join(f'    "{name}": "{digest}"' for name, digest in manifest["files"].items())
+    ledger = manifest["ledger"]
+    expected = (
+        "{\n"
+        '  "controls": [],\n'
+        '  "files": {\n' + files + "\n  },\n"
+        '  "format": "drillkit-evidence-bundle",\n'
+        '  "gamedays": 0,\n'
+        f'  "generated_utc": "{manifest["generated_utc"]}",\n'
+        '  "ledger": {\n'
+        f'    "head": "{ledger["head"]}",\n'
+        '    "slice": {\n'
+        '      "first_line": 1,\n'
+        f'      "last_line": {ledger["slice"]["last_line"]}\n'
+        "    },\n"
+        '    "verified": {\n'
+        f'      "entries": {ledger["verified"]["entries"]},\n'
+        '      "problems": 0,\n'
+        f'      "runs_checked": {ledger["verified"]["runs_checked"]}\n'
+        "    }\n"
+        "  },\n"
+        '  "period": {\n'
+        '    "from": "2025-03-01T00:00:00.000Z",\n'
+        '    "to": "2025-03-09T00:00:00.000Z"\n'
+        "  },\n"
+        '  "runs": 8,\n'
+        '  "signed_by": null,\n'
+        f'  "skips": {manifest["skips"]},\n'
+        f'  "tool_version": "{manifest["tool_version"]}",\n'
+        '  "version": 1\n'
+        "}\n"
+    )
+    assert bundle.read("manifest.json") == expected.encode("utf-8")
+    assert list(manifest["files"]) == sorted(manifest["files"])
+    read_back = BundleManifest.model_validate_json(bundle.read("manifest.json"))
+    assert read_back.period.start == "2025-03-01T00:00:00.000Z"
+    assert read_back.files == manifest["files"]
 
 
 def test_the_ledger_slice_is_contiguous_and_chains_to_the_run_files(

@@ -145,6 +145,15 @@ def test_an_incomplete_report_is_refused(tmp_path: Path) -> None:
         append_run(tmp_path, run_dir)
 
 
+def test_a_manifest_without_its_files_is_refused_naming_what_it_lacks(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, 0)
+    (run_dir / "manifest.json").write_text('{"algorithm": "sha256"}\n')
+
+    with pytest.raises(InvalidInput, match=r"not a report manifest \(files: Field required\)"):
+        append_run(tmp_path, run_dir)
+    assert read_ledger(tmp_path) == []
+
+
 def test_a_directory_outside_the_reports_directory_is_refused(tmp_path: Path) -> None:
     run_dir = write_run(tmp_path / "elsewhere", 0)
 

@@ -77,6 +77,19 @@ def test_the_timeline_file_reads_back_as_the_recorded_events(tmp_path: Path) -> 
     assert tuple(event_from_json(json.loads(line)) for line in lines) == record.timeline
 
 
+def test_the_manifest_bytes_stay_those_earlier_versions_wrote(tmp_path: Path) -> None:
+    # The ledger chains the digest of these bytes: they must not change by one byte.
+    run_dir = write_run_report(make_record("met"), tmp_path)
+
+    digests = {
+        name: sha256_file(run_dir / name) for name in sorted(REPORT_FILES - {"manifest.json"})
+    }
+    listed = ",\n".join(f'    "{name}": "{digest}"' for name, digest in digests.items())
+    assert (run_dir / "manifest.json").read_bytes() == (
+        '{\n  "algorithm": "sha256",\n  "files": {\n' + listed + "\n  }\n}\n"
+    ).encode("utf-8")
+
+
 def test_the_journal_is_stored_with_sorted_keys_and_odd_values_in_words(tmp_path: Path) -> None:
     run_dir = write_run_report(make_record("met"), tmp_path)
 
@@ -87,6 +100,69 @@ def test_the_journal_is_stored_with_sorted_keys_and_odd_values_in_words(tmp_path
     # The journal holds a datetime, which JSON cannot; it is kept as text, not dropped.
     assert journal["start"] == "2025-03-01 09:00:00+00:00"
     assert text.startswith('{\n  "chaoslib-version"')
+
+
+def test_the_journal_bytes_stay_those_earlier_versions_wrote(tmp_path: Path) -> None:
+    # The manifest, and through it the ledger, chains these bytes: a journal must be
+    # written exactly as before, whatever odd values the activities returned.
+    journal = {
+        "status": "completed",
+        "start": UTC_ORIGIN,
+        "run": [
+            {
+                "output": {
+                    "pods": ("web-1", "web-2"),
+                    "zones": {"zone-a"},
+                    "delay": timedelta(seconds=1.5),
+                    "verdict": Verdict.MET,
+                    "bytes": b"\x00",
+                    "ratio": 2.5,
+                    "left": None,
+                },
+                "status": "succeeded",
+                "name": "drain-zone café",
+            }
+        ],
+        "deviated": False,
+        "duration": 12,
+    }
+    record = dataclasses.replace(make_record("met"), journal=journal)
+
+    run_dir = write_run_report(record, tmp_path)
+
+    assert (run_dir / "journal.json").read_bytes() == (
+        b'{\n  "deviated": false,\n  "duration": 12,\n  "run": [\n    {\n'
+        b'      "name": "drain-zone caf\xc3\xa9",\n      "output": {\n'
+        b'        "bytes": "b\'\\\\x00\'",\n'
+        b'        "delay": "0:00:01.500000",\n        "left": null,\n        "pods": [\n'
+        b'          "web-1",\n          "web-2"\n        ],\n        "ratio": 2.5,\n'
+        b'        "verdict": "met",\n'
+        b'        "zones": "{\'zone-a\'}"\n      },\n      "status": "succeeded"\n    }\n  ],\n'
+        b'  "start": "2025-03-01 09:00:00+00:00",\n  "status": "completed"\n}\n'
+    )
+
+
+def test_the_journal_of_an_unfinished_run_reads_back_as_written(tmp_path: Path) -> None:
+    run_dir = write_run_report(make_record("met"), tmp_path)
+    (run_dir / "manifest.json").unlink()
+
+    unfinished = writer.read_unfinished_run(run_dir)
+
+    assert unfinished.journal == json.loads((run_dir / "journal.json").read_bytes())
+    assert unfinished.journal["start"] == "2025-03-01 09:00:00+00:00"
+
+
+def test_a_journal_that_is_not_an_object_is_a_problem_of_the_unfinished_run(
+    tmp_path: Path,
+) -> None:
+    run_dir = write_run_report(make_record("met"), tmp_path)
+    (run_dir / "manifest.json").unlink()
+    (run_dir / "journal.json").write_text("[1, 2]\n", encoding="utf-8")
+
+    unfinished = writer.read_unfinished_run(run_dir)
+
+    assert unfinished.journal == {}
+    assert any(problem.startswith("journal.json cannot be read") for problem in unfinished.problems)
 
 
 def test_writing_a_run_again_replaces_its_files_and_leaves_no_temporary_files(

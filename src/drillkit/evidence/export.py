@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import IO, Final
 
 import jinja2
+from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit import __version__
 from drillkit.errors import DrillError, InvalidInput
@@ -544,34 +545,84 @@ def _ledger_slice(lines: Sequence[LedgerLine], in_period: Sequence[LedgerLine]) 
     return [line for line in lines if first <= line.number <= last]
 
 
+class _Period(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class _LedgerSlice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    first_line: int | None
+    last_line: int | None
+
+
+class _Verified(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    entries: int
+    runs_checked: int
+    problems: int
+
+
+class _LedgerSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    head: str | None
+    """``SEQ:DIGEST`` of the ledger's head, as ``verify`` prints it."""
+    slice: _LedgerSlice
+    verified: _Verified
+
+
+class BundleManifest(BaseModel):
+    """``manifest.json`` of a bundle: what it holds, the period, the ledger and every digest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: str
+    version: int
+    generated_utc: str
+    tool_version: str
+    period: _Period
+    controls: list[str]
+    runs: int
+    skips: int
+    gamedays: int
+    ledger: _LedgerSummary
+    signed_by: str | None
+    files: dict[str, str]
+
+
 def _render_manifest(context: _IndexContext, files: dict[str, bytes | RecordedFile]) -> bytes:
     head = context.verification.head
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "version": BUNDLE_VERSION,
-        "generated_utc": format_utc(context.generated),
-        "tool_version": __version__,
-        "period": {"from": format_utc(context.start), "to": format_utc(context.end)},
-        "controls": list(context.filter),
-        "runs": len(context.rows),
-        "skips": len(context.skips),
-        "gamedays": len(context.gamedays),
-        "ledger": {
-            "head": f"{head.seq}:{head.digest}" if head is not None else None,
-            "slice": {
-                "first_line": context.slice_lines[0].number if context.slice_lines else None,
-                "last_line": context.slice_lines[-1].number if context.slice_lines else None,
-            },
-            "verified": {
-                "entries": context.verification.entries,
-                "runs_checked": context.verification.runs_checked,
-                "problems": len(context.verification.problems),
-            },
-        },
-        "signed_by": context.signed_by,
-        "files": {name: _digest(source) for name, source in sorted(files.items())},
-    }
-    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    slice_lines = context.slice_lines
+    manifest = BundleManifest(
+        format=BUNDLE_FORMAT,
+        version=BUNDLE_VERSION,
+        generated_utc=format_utc(context.generated),
+        tool_version=__version__,
+        period=_Period.model_validate(
+            {"from": format_utc(context.start), "to": format_utc(context.end)}
+        ),
+        controls=list(context.filter),
+        runs=len(context.rows),
+        skips=len(context.skips),
+        gamedays=len(context.gamedays),
+        ledger=_LedgerSummary(
+            head=f"{head.seq}:{head.digest}" if head is not None else None,
+            slice=_LedgerSlice(
+                first_line=slice_lines[0].number if slice_lines else None,
+                last_line=slice_lines[-1].number if slice_lines else None,
+            ),
+            verified=_Verified(
+                entries=context.verification.entries,
+                runs_checked=context.verification.runs_checked,
+                problems=len(context.verification.problems),
+            ),
+        ),
+        signed_by=context.signed_by,
+        files={name: _digest(source) for name, source in sorted(files.items())},
+    )
+    document = manifest.model_dump(mode="json", by_alias=True)
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
 def _write_zip(output: Path, files: dict[str, bytes | RecordedFile], generated: datetime) -> int:

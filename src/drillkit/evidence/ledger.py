@@ -70,7 +70,7 @@ from drillkit.errors import DrillError, InvalidInput
 from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, MeasurementDocument, read_report_document
-from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME
+from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME, decode_manifest
 from drillkit.running.redaction import collect_environment_secrets, redact_text
 from drillkit.signing import ALGORITHM, SigningKey
 
@@ -785,29 +785,74 @@ def _locked(reports_dir: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HeadReadings:
+    """``ledger.head`` and its witness as they stand, before an append or a verification.
+
+    An append refuses what a verification reports: each reads the heads here and
+    judges them its own way.
+    """
+
+    head: LedgerHead | None
+    head_error: DrillError | None
+    """Why ``ledger.head`` exists but cannot be read; None when it could be."""
+    witness_file: Path
+    witness: LedgerHead | None
+    """None when the witness is missing or unreadable."""
+    witness_error: DrillError | None
+    witness_kept: bool
+    """This machine notes that it keeps a witness for this ledger."""
+
+    @property
+    def anchors(self) -> list[Anchor]:
+        """The heads that could be read, ``ledger.head`` first."""
+        anchors: list[Anchor] = []
+        if self.head is not None:
+            anchors.append(self.head.anchor(HEAD_FILE_NAME))
+        if self.witness is not None:
+            anchors.append(self.witness.anchor(f"the witness {self.witness_file}"))
+        return anchors
+
+
+def read_heads(reports_dir: Path) -> HeadReadings:
+    """Read ``ledger.head`` and its witness; what cannot be read is kept as its error."""
+    head: LedgerHead | None = None
+    head_error: DrillError | None = None
+    try:
+        head = read_head(head_path(reports_dir))
+    except DrillError as error:
+        head_error = error
+    witness_file = witness_path(reports_dir)
+    witness: LedgerHead | None = None
+    witness_error: DrillError | None = None
+    try:
+        witness = read_head(witness_file)
+    except DrillError as error:
+        witness_error = error
+    return HeadReadings(
+        head=head,
+        head_error=head_error,
+        witness_file=witness_file,
+        witness=witness,
+        witness_error=witness_error,
+        witness_kept=witness_record_path(reports_dir).exists(),
+    )
+
+
 def _read_anchors(reports_dir: Path) -> list[Anchor]:
     """``ledger.head`` and the witness, as they stand before an append."""
-    anchors: list[Anchor] = []
-    path = head_path(reports_dir)
-    try:
-        head = read_head(path)
-    except DrillError as error:
-        raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
-    if head is not None:
-        anchors.append(head.anchor(HEAD_FILE_NAME))
-    witness = witness_path(reports_dir)
-    try:
-        remembered = read_head(witness)
-    except DrillError as error:
-        raise LedgerMismatch(f"refusing to append: {error}; run: drill evidence verify") from error
-    if remembered is not None:
-        anchors.append(remembered.anchor(f"the witness {witness}"))
-    elif witness_record_path(reports_dir).exists():
+    readings = read_heads(reports_dir)
+    for error in (readings.head_error, readings.witness_error):
+        if error is not None:
+            raise LedgerMismatch(
+                f"refusing to append: {error}; run: drill evidence verify"
+            ) from error
+    if readings.witness is None and readings.witness_kept:
         raise LedgerMismatch(
-            f"refusing to append: the witness copy of the head {witness} is missing, though "
-            "this machine kept one for this ledger; run: drill evidence verify"
+            f"refusing to append: the witness copy of the head {readings.witness_file} is "
+            "missing, though this machine kept one for this ledger; run: drill evidence verify"
         )
-    return anchors
+    return readings.anchors
 
 
 def _find_chain_end(descriptor: int, path: Path, anchors: Sequence[Anchor]) -> tuple[int, str]:
@@ -993,11 +1038,11 @@ def _digest_open_report(directory: int, run_dir: Path, relative: str) -> ReportD
             f"{run_dir}: the report is incomplete (no {MANIFEST_FILE_NAME})"
         ) from None
     try:
-        listed = json.loads(manifest_bytes)["files"]
-        if not isinstance(listed, dict):
-            raise TypeError("files is not an object")
-    except (ValueError, KeyError, TypeError) as error:
-        raise InvalidInput(f"{manifest_path}: not a report manifest ({error})") from error
+        listed = decode_manifest(manifest_bytes).files
+    except ValidationError as error:
+        raise InvalidInput(
+            f"{manifest_path}: not a report manifest ({_first_error(error)})"
+        ) from error
     files: dict[str, str] = {}
     for name, expected in sorted(listed.items()):
         if not is_plain_name(name):

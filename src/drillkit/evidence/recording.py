@@ -26,7 +26,7 @@ import fcntl
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -84,29 +84,22 @@ def record_run(record: RunRecord, reports_dir: Path, *, signing_key: SigningKey 
     return report_dir
 
 
+@dataclass(eq=False)
 class RunRecording:
     """The evidence of one run of ``drill``, from its start note to its ledger entry.
 
     Give :meth:`on_event` to ``run_drill`` and the record it returns to :meth:`finish`.
     """
 
-    def __init__(
-        self,
-        drill: Drill,
-        options: RunOptions,
-        reports_dir: Path,
-        *,
-        signing_key: SigningKey | None = None,
-        on_message: Callable[[str], None] = lambda _: None,
-    ) -> None:
-        self.drill = drill
-        self.options = options
-        self.reports_dir = reports_dir
-        self.signing_key = signing_key
-        self.on_message = on_message
-        self._run_dir: Path | None = None
-        self._secrets = Secrets()
-        self._appending = False
+    drill: Drill
+    options: RunOptions
+    reports_dir: Path
+    _: KW_ONLY
+    signing_key: SigningKey | None = None
+    on_message: Callable[[str], None] = lambda _: None
+    _run_dir: Path | None = field(init=False, default=None, repr=False)
+    _secrets: Secrets = field(init=False, default_factory=Secrets, repr=False)
+    _appending: bool = field(init=False, default=False, repr=False)
 
     def on_event(self, event: TimelineEvent) -> None:
         """Note the start (before anything changes), then keep each event on disk."""

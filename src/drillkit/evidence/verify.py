@@ -48,7 +48,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
-from drillkit.errors import DrillError, InvalidInput
+from drillkit.errors import InvalidInput
 from drillkit.evidence.ledger import (
     GAMEDAYS_DIR_NAME,
     GENESIS,
@@ -66,10 +66,9 @@ from drillkit.evidence.ledger import (
     is_plain_name,
     ledger_path,
     open_directory,
-    read_head,
+    read_heads,
     read_ledger,
     signed_payload,
-    witness_path,
     witness_record_path,
 )
 from drillkit.model.timeline import parse_utc
@@ -306,48 +305,40 @@ def _find_gaps(by_seq: Mapping[int, LedgerLine]) -> list[Problem]:
 def _read_heads(
     reports_dir: Path, lines: Sequence[LedgerLine], problems: list[Problem], notices: list[str]
 ) -> tuple[LedgerHead | None, list[Anchor]]:
-    anchors: list[Anchor] = []
-    head: LedgerHead | None = None
-    try:
-        head = read_head(head_path(reports_dir))
-    except DrillError as error:
-        problems.append(Problem(kind=ProblemKind.HEAD, message=f"{error}: it was altered"))
-    else:
-        if head is None and lines:
-            problems.append(
-                Problem(
-                    kind=ProblemKind.HEAD,
-                    message=f"{head_path(reports_dir)} is missing (every append writes it): "
-                    "it was removed, and a truncated tail could go unnoticed",
-                )
-            )
-    if head is not None:
-        anchors.append(head.anchor(HEAD_FILE_NAME))
-
-    witness_file = witness_path(reports_dir)
-    try:
-        witness = read_head(witness_file)
-    except DrillError as error:
-        notices.append(f"the witness copy of the head is unreadable: {error}")
-        witness = None
-    if witness is not None:
-        anchors.append(witness.anchor(f"the witness {witness_file}"))
-    elif lines and witness_record_path(reports_dir).exists():
+    readings = read_heads(reports_dir)
+    if readings.head_error is not None:
+        problems.append(
+            Problem(kind=ProblemKind.HEAD, message=f"{readings.head_error}: it was altered")
+        )
+    elif readings.head is None and lines:
         problems.append(
             Problem(
                 kind=ProblemKind.HEAD,
-                message=f"the witness copy of the head {witness_file} is missing, though this "
-                f"machine kept one for this ledger ({witness_record_path(reports_dir)}): it was "
-                "removed, and a truncated tail could go unnoticed",
+                message=f"{head_path(reports_dir)} is missing (every append writes it): "
+                "it was removed, and a truncated tail could go unnoticed",
             )
         )
-    elif lines:
-        notices.append(
-            f"no witness copy of the head on this machine ({witness_file}): the ledger was "
-            "written elsewhere or the state directory was reset; truncation is checked "
-            f"against {HEAD_FILE_NAME} and the heads you give only"
-        )
-    return head, anchors
+
+    witness_file = readings.witness_file
+    if readings.witness_error is not None:
+        notices.append(f"the witness copy of the head is unreadable: {readings.witness_error}")
+    if readings.witness is None and lines:
+        if readings.witness_kept:
+            problems.append(
+                Problem(
+                    kind=ProblemKind.HEAD,
+                    message=f"the witness copy of the head {witness_file} is missing, though "
+                    f"this machine kept one for this ledger ({witness_record_path(reports_dir)}): "
+                    "it was removed, and a truncated tail could go unnoticed",
+                )
+            )
+        else:
+            notices.append(
+                f"no witness copy of the head on this machine ({witness_file}): the ledger was "
+                "written elsewhere or the state directory was reset; truncation is checked "
+                f"against {HEAD_FILE_NAME} and the heads you give only"
+            )
+    return readings.head, readings.anchors
 
 
 def _check_links(by_seq: Mapping[int, LedgerLine], anchors: Sequence[Anchor]) -> list[Problem]:

@@ -5,7 +5,8 @@ ended (a run never silently disappears). It writes, each file atomically:
 
 - ``report.json``: the versioned document (:mod:`drillkit.reporting.document`);
 - ``report.md`` and ``report.html``: the same for people (:mod:`drillkit.reporting.human`);
-- ``journal.json``: the Chaos Toolkit journal, secrets already removed by the runner;
+- ``journal.json``: the Chaos Toolkit journal, secrets already removed by the runner
+  (:data:`JOURNAL_ADAPTER` writes and reads it);
 - ``timeline.jsonl``: one event per line, as :func:`~drillkit.model.timeline.event_to_json`;
 - ``manifest.json``, last: the SHA-256 digest of every other file. Its presence marks
   the directory complete; the evidence ledger chains the manifest's own digest.
@@ -32,9 +33,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, TypedDict
+from typing import Annotated, Any, Final, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, TypeAdapter, ValidationError
 
 from drillkit.errors import InvalidInput
 from drillkit.files import sha256_file, sync_directory, write_atomically
@@ -58,17 +59,61 @@ from drillkit.reporting.document import (
 from drillkit.reporting.human import render_html, render_markdown
 
 MANIFEST_FILE_NAME: Final = "manifest.json"
+JOURNAL_FILE_NAME: Final = "journal.json"
 STARTED_FILE_NAME: Final = "started.json"
 TIMELINE_FILE_NAME: Final = "timeline.jsonl"
 LATEST: Final = "latest"
 """What :func:`find_report` accepts in place of a run id: the newest readable report."""
 
 
-class Manifest(TypedDict):
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
     """``manifest.json``: the digest of every file in a report directory but itself."""
 
     algorithm: str
     files: dict[str, str]
+
+
+MANIFEST_ADAPTER: Final = TypeAdapter(Manifest)
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """The bytes of ``manifest.json``, keys sorted."""
+    return _encode_json(MANIFEST_ADAPTER.dump_python(manifest, mode="json"), sort_keys=True)
+
+
+def decode_manifest(data: bytes) -> Manifest:
+    """A manifest as :func:`encode_manifest` wrote it; raise ValidationError if it is not one."""
+    return MANIFEST_ADAPTER.validate_json(data)
+
+
+def _in_words(value: object) -> object:
+    # A journal holds whatever activities returned (datetimes, sets, objects): JSON
+    # cannot hold those, and evidence with a value in words beats no evidence. str(),
+    # not pydantic's own forms, is how journals have always written them.
+    if isinstance(value, dict):
+        return {key: _in_words(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_in_words(item) for item in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return str(value)
+
+
+Journal: TypeAlias = dict[str, JsonValue]
+"""``journal.json``: the Chaos Toolkit journal, one JSON object."""
+JOURNAL_ADAPTER: Final = TypeAdapter(Annotated[Journal, BeforeValidator(_in_words)])
+
+
+def encode_journal(journal: Mapping[str, Any]) -> bytes:
+    """The bytes of ``journal.json``: keys sorted, what JSON cannot hold in words."""
+    document = JOURNAL_ADAPTER.dump_python(JOURNAL_ADAPTER.validate_python(journal), mode="json")
+    return _encode_json(document, sort_keys=True)
+
+
+def decode_journal(data: bytes) -> Journal:
+    """A journal as :func:`encode_journal` wrote it; raise ValidationError if it is not one."""
+    return JOURNAL_ADAPTER.validate_json(data)
 
 
 def write_run_report(record: RunRecord, reports_dir: Path) -> Path:
@@ -92,9 +137,7 @@ def write_run_report(record: RunRecord, reports_dir: Path) -> Path:
         REPORT_FILE_NAME: lambda: _encode_json(render_report_json(record)),
         "report.md": lambda: render_markdown(record).encode("utf-8"),
         "report.html": lambda: render_html(record).encode("utf-8"),
-        # default=str: a journal holds whatever activities returned (datetimes, sets);
-        # evidence with a value in words beats no evidence.
-        "journal.json": lambda: _encode_json(record.journal, sort_keys=True, default=str),
+        JOURNAL_FILE_NAME: lambda: encode_journal(record.journal),
         TIMELINE_FILE_NAME: lambda: "".join(
             json.dumps(event_to_json(event), ensure_ascii=False) + "\n" for event in record.timeline
         ).encode("utf-8"),
@@ -106,7 +149,7 @@ def write_run_report(record: RunRecord, reports_dir: Path) -> Path:
         algorithm="sha256",
         files={name: sha256_file(run_dir / name) for name in sorted(renderers)},
     )
-    write_atomically(manifest_path, _encode_json(manifest, sort_keys=True))
+    write_atomically(manifest_path, encode_manifest(manifest))
     return run_dir
 
 
@@ -265,13 +308,13 @@ def read_unfinished_run(run_dir: Path) -> UnfinishedRun:
 
     journal: Mapping[str, Any] = {}
     try:
-        loaded = json.loads((run_dir / "journal.json").read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            journal = loaded
+        journal = decode_journal((run_dir / JOURNAL_FILE_NAME).read_bytes())
     except FileNotFoundError:
         pass
-    except (OSError, ValueError) as error:
-        problems.append(f"journal.json cannot be read: {error}")
+    except OSError as error:
+        problems.append(f"{JOURNAL_FILE_NAME} cannot be read: {error}")
+    except ValidationError as error:
+        problems.append(f"{JOURNAL_FILE_NAME} cannot be read: {error.errors()[0]['msg']}")
 
     return UnfinishedRun(
         run_dir=run_dir,
@@ -443,9 +486,7 @@ def _first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def _encode_json(
-    value: object, *, sort_keys: bool = False, default: Callable[[object], object] | None = None
-) -> bytes:
-    return (
-        json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False, default=default) + "\n"
-    ).encode("utf-8")
+def _encode_json(value: object, *, sort_keys: bool = False) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n").encode(
+        "utf-8"
+    )
