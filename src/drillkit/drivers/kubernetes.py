@@ -38,6 +38,7 @@ from kubernetes.config import kube_config
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 
+from drillkit.drivers.connections import Connection
 from drillkit.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
 from drillkit.errors import KubeconfigInvalid as KubeconfigInvalid
 from drillkit.model.activities import ZONE_LABEL as ZONE_LABEL
@@ -310,7 +311,7 @@ def _bound_every_request() -> None:
 _bound_every_request()
 
 
-class Cluster:
+class Cluster(Connection):
     """A connection to one cluster as one identity (a kubeconfig context)."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
@@ -371,11 +372,6 @@ class Cluster:
     def close(self) -> None:
         self.api_client.close()
 
-    def __enter__(self) -> Cluster:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @property
     def dynamic(self) -> DynamicClient:
