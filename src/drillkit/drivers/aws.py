@@ -104,7 +104,6 @@ class Ec2(Connection):
     def close(self) -> None:
         self.client.close()
 
-
     # -- reading --------------------------------------------------------------------------
 
     def cluster_instances(

@@ -158,9 +158,7 @@ def _stopped(reason: str, *, until: str = "before it could be judged") -> Findin
     )
 
 
-def _unmeasured(
-    why: str, objective: timedelta | None
-) -> tuple[_Judgement | None, list[Finding]]:
+def _unmeasured(why: str, objective: timedelta | None) -> tuple[_Judgement | None, list[Finding]]:
     """The judgement when nothing was measured: no objective, nothing to say; else the
     objective is unverified, and the finding says ``why``."""
     if objective is None:

@@ -86,9 +86,7 @@ class Observer:
     _guard_tripped: bool = field(init=False, default=False, repr=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
     _started: bool = field(init=False, default=False, repr=False)
-    _last_capacity: dict[str, tuple[int, int]] = field(
-        init=False, default_factory=dict, repr=False
-    )
+    _last_capacity: dict[str, tuple[int, int]] = field(init=False, default_factory=dict, repr=False)
 
     def start(self) -> None:
         self._started = True
