@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import boto3
@@ -28,6 +28,7 @@ import botocore.config
 import botocore.exceptions
 
 from drillkit.drivers.boto import translate_boto_errors
+from drillkit.drivers.connections import Connection
 from drillkit.errors import CloudError as CloudError
 
 CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
@@ -59,23 +60,17 @@ def _translate_ec2(action: str) -> AbstractContextManager[None]:
     return translate_boto_errors(action, service="EC2", raise_as=CloudError)
 
 
-class Ec2:
+@dataclass(eq=False)
+class Ec2(Connection):
     """A connection to EC2 in one region, as the identity boto3's credential chain finds."""
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        region: str,
-        endpoint_url: str | None,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        page_size: int = _MAX_PAGE_SIZE,
-    ) -> None:
-        self._client = client
-        self.region = region
-        self.endpoint_url = endpoint_url
-        self.poll_interval = poll_interval
-        self.page_size = page_size
+    client: Any = field(repr=False)
+    """boto3's EC2 client, which the methods below call."""
+    _: KW_ONLY
+    region: str
+    endpoint_url: str | None
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    page_size: int = _MAX_PAGE_SIZE
 
     @classmethod
     def connect(
@@ -107,13 +102,7 @@ class Ec2:
         )
 
     def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Ec2:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self.client.close()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -159,7 +148,7 @@ class Ec2:
     def _describe(self, filters: list[dict[str, Any]], *, action: str) -> list[InstanceState]:
         found: dict[str, InstanceState] = {}
         with _translate_ec2(action):
-            pages = self._client.get_paginator("describe_instances").paginate(
+            pages = self.client.get_paginator("describe_instances").paginate(
                 Filters=filters, PaginationConfig={"PageSize": self.page_size}
             )
             for page in pages:
@@ -175,7 +164,7 @@ class Ec2:
         if not instance_ids or not tags:
             return
         with _translate_ec2(f"tagging instances {', '.join(instance_ids)}"):
-            self._client.create_tags(
+            self.client.create_tags(
                 Resources=list(instance_ids),
                 Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
             )
@@ -184,7 +173,7 @@ class Ec2:
         if not instance_ids:
             return
         with _translate_ec2(f"removing tags from instances {', '.join(instance_ids)}"):
-            self._client.delete_tags(
+            self.client.delete_tags(
                 Resources=list(instance_ids), Tags=[{"Key": key} for key in keys]
             )
 
@@ -197,7 +186,7 @@ class Ec2:
         if not instance_ids:
             return []
         with _translate_ec2(f"stopping instances {', '.join(instance_ids)}"):
-            answer = self._client.stop_instances(InstanceIds=list(instance_ids), Force=force)
+            answer = self.client.stop_instances(InstanceIds=list(instance_ids), Force=force)
         return sorted(str(change["InstanceId"]) for change in answer.get("StoppingInstances", []))
 
     def start_instances(self, instance_ids: Sequence[str]) -> list[str]:
@@ -205,7 +194,7 @@ class Ec2:
         if not instance_ids:
             return []
         with _translate_ec2(f"starting instances {', '.join(instance_ids)}"):
-            answer = self._client.start_instances(InstanceIds=list(instance_ids))
+            answer = self.client.start_instances(InstanceIds=list(instance_ids))
         return sorted(str(change["InstanceId"]) for change in answer.get("StartingInstances", []))
 
     def wait_for_state(

@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +38,7 @@ from kubernetes.config import kube_config
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 
+from drillkit.drivers.connections import Connection
 from drillkit.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
 from drillkit.errors import KubeconfigInvalid as KubeconfigInvalid
 from drillkit.model.activities import ZONE_LABEL as ZONE_LABEL
@@ -310,7 +311,7 @@ def _bound_every_request() -> None:
 _bound_every_request()
 
 
-class Cluster:
+class Cluster(Connection):
     """A connection to one cluster as one identity (a kubeconfig context)."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
@@ -370,12 +371,6 @@ class Cluster:
 
     def close(self) -> None:
         self.api_client.close()
-
-    def __enter__(self) -> Cluster:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @property
     def dynamic(self) -> DynamicClient:
@@ -723,6 +718,7 @@ def _node_state(node: client.V1Node) -> NodeState:
     )
 
 
+@dataclass(eq=False)
 class WorkloadWatch:
     """Follows one Deployment or StatefulSet by watch, so a change is seen as it happens.
 
@@ -733,31 +729,24 @@ class WorkloadWatch:
     never mistakes a stale state for a current one.
     """
 
-    def __init__(
-        self,
-        cluster: Cluster,
-        *,
-        kind: str,
-        namespace: str,
-        name: str,
-        on_state: Callable[[WorkloadState], None],
-        on_lost: Callable[[str], None],
-        relist_seconds: int = 60,
-    ) -> None:
-        self.cluster = cluster
-        self.kind = kind
-        self.namespace = namespace
-        self.name = name
-        self.on_state = on_state
-        self.on_lost = on_lost
-        self.relist_seconds = relist_seconds
-        self._stop = threading.Event()
-        self._watch: watch.Watch | None = None
-        self._thread: threading.Thread | None = None
+    cluster: Cluster
+    _: KW_ONLY
+    kind: str
+    namespace: str
+    name: str
+    on_state: Callable[[WorkloadState], None]
+    on_lost: Callable[[str], None]
+    relist_seconds: int = 60
+    _stop: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
+    _watch: watch.Watch | None = field(init=False, default=None, repr=False)
+    _thread: threading.Thread | None = field(init=False, default=None, repr=False)
+    _list: Callable[..., Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
         self._list = {
-            "Deployment": cluster.apps.list_namespaced_deployment,
-            "StatefulSet": cluster.apps.list_namespaced_stateful_set,
-        }[kind]
+            "Deployment": self.cluster.apps.list_namespaced_deployment,
+            "StatefulSet": self.cluster.apps.list_namespaced_stateful_set,
+        }[self.kind]
 
     def start(self) -> None:
         self._thread = threading.Thread(

@@ -158,6 +158,19 @@ def _stopped(reason: str, *, until: str = "before it could be judged") -> Findin
     )
 
 
+def _unmeasured(why: str, objective: timedelta | None) -> tuple[_Judgement | None, list[Finding]]:
+    """The judgement when nothing was measured: no objective, nothing to say; else the
+    objective is unverified, and the finding says ``why``."""
+    if objective is None:
+        return None, []
+    return _Judgement.UNMEASURED, [
+        Finding(
+            severity=Severity.WARNING,
+            text=f"{why}, so the {_seconds(objective)} s objective is unverified",
+        )
+    ]
+
+
 def _judge_rto(
     recovery: RecoveryMeasurement | None,
     objective: timedelta | None,
@@ -168,15 +181,7 @@ def _judge_rto(
         # Already explained once; repeating the reason per objective adds nothing.
         return (_Judgement.UNMEASURED if objective is not None else None), []
     if recovery is None:
-        if objective is None:
-            return None, []
-        return _Judgement.UNMEASURED, [
-            Finding(
-                severity=Severity.WARNING,
-                text=f"RTO was not measured, so the {_seconds(objective)} s objective "
-                "is unverified",
-            )
-        ]
+        return _unmeasured("RTO was not measured", objective)
     findings: list[Finding] = []
     # Tolerating a fault that landed elsewhere says nothing about the targets; the
     # landing findings already say what it hit instead.
@@ -196,15 +201,7 @@ def _judge_rpo(
     rpo: RpoMeasurement | None, objective: timedelta | None
 ) -> tuple[_Judgement | None, list[Finding]]:
     if rpo is None:
-        if objective is None:
-            return None, []
-        return _Judgement.UNMEASURED, [
-            Finding(
-                severity=Severity.WARNING,
-                text=f"RPO was not measured (no data markers), so the {_seconds(objective)} s "
-                "objective is unverified",
-            )
-        ]
+        return _unmeasured("RPO was not measured (no data markers)", objective)
     judgement, finding = _judge("RPO", rpo.rpo, objective)
     findings = [finding]
     if rpo.markers_written_before_inject and rpo.markers_lost is not None:

@@ -22,6 +22,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -189,30 +190,25 @@ class ProbeCondition:
 ObserverFactory = Callable[[Mapping[str, Any], Mapping[str, Any]], Observer]
 
 
+@dataclass(eq=False)
 class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     """Follows chaoslib's run: timeline events, the observer, signals, the recovery wait."""
 
-    def __init__(
-        self,
-        recorder: TimelineRecorder,
-        make_observer: ObserverFactory,
-        after_recovery: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.recorder = recorder
-        self.make_observer = make_observer
-        self.after_recovery = after_recovery
-        self.observer: Observer | None = None
-        self.interrupted_by: str | None = None
-        self.steady_state_before: bool | None = None
-        self.failed_fault: str | None = None
-        """Why a drillkit fault of the method failed; the run then ends in error."""
-        self.restore_point_age: float | None = None
-        """Age of the snapshot or backup restored, at the disaster (for the RPO report)."""
-        self.restore: RestoreSummary | None = None
-        """What the run's backup restore wrote, by kind (for the report's restore section)."""
-        self._phase = "starting"
-        self._activity_starts: dict[int, Instant] = {}
-        self._previous_handlers: dict[int, Any] = {}
+    recorder: TimelineRecorder
+    make_observer: ObserverFactory
+    after_recovery: Callable[[], None] = lambda: None
+    observer: Observer | None = field(init=False, default=None)
+    interrupted_by: str | None = field(init=False, default=None)
+    steady_state_before: bool | None = field(init=False, default=None)
+    failed_fault: str | None = field(init=False, default=None)
+    """Why a drillkit fault of the method failed; the run then ends in error."""
+    restore_point_age: float | None = field(init=False, default=None)
+    """Age of the snapshot or backup restored, at the disaster (for the RPO report)."""
+    restore: RestoreSummary | None = field(init=False, default=None)
+    """What the run's backup restore wrote, by kind (for the report's restore section)."""
+    _phase: str = field(init=False, default="starting", repr=False)
+    _activity_starts: dict[int, Instant] = field(init=False, default_factory=dict, repr=False)
+    _previous_handlers: dict[int, Any] = field(init=False, default_factory=dict, repr=False)
 
     # -- chaoslib callbacks -------------------------------------------------------------
 

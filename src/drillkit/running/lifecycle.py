@@ -27,7 +27,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ class RunOptions:
     entries with it (as ``DRILL_SIGNING_KEY``), as the ledger entry of the run is signed."""
 
 
+@dataclass(eq=False)
 class DrillRun:
     """The life of one run, from ``RunStarted`` to its (redacted) ``RunRecord``.
 
@@ -70,38 +71,32 @@ class DrillRun:
     the rollbacks and says what it could not revert (None: everything is back).
     """
 
-    def __init__(
-        self,
-        drill: Drill,
-        experiment: dict[str, Any],
-        options: RunOptions,
-        *,
-        run_id: str,
-        recorder: TimelineRecorder,
-        scope: Scope,
-        cluster: Cluster | None = None,
-        revert: Callable[[], str | None] = lambda: None,
-    ) -> None:
-        self.drill = drill
-        self.experiment = experiment
-        self.options = options
-        self.run_id = run_id
-        self.recorder = recorder
-        self.scope = scope
-        self.cluster = cluster
-        self._revert = revert
-        self.interval = drill.recovery.poll_interval.total_seconds()
+    drill: Drill
+    experiment: dict[str, Any]
+    options: RunOptions
+    _: KW_ONLY
+    run_id: str
+    recorder: TimelineRecorder
+    scope: Scope
+    cluster: Cluster | None = None
+    revert: Callable[[], str | None] = lambda: None
+    interval: float = field(init=False)
+    probes: list[dict[str, Any]] = field(init=False)
+    handler: chaostoolkit.DrillEventHandler = field(init=False, repr=False)
+    _watches: WorkloadWatches | None = field(init=False, default=None, repr=False)
+    _watched: Condition | None = field(init=False, default=None, repr=False)
+    _capacity: CapacitySampler | None = field(init=False, default=None, repr=False)
+    _markers: MarkerWriter | None = field(init=False, default=None, repr=False)
+    _marker_reader: Cluster | None = field(init=False, default=None, repr=False)
+    _started: RunStarted | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.interval = self.drill.recovery.poll_interval.total_seconds()
         # The drill's own recovery probes first: a polled condition stops at the first
         # probe that fails, and "is the API server ready?" fails fast where a read waits.
-        self.probes: list[dict[str, Any]] = [p.to_chaostoolkit() for p in drill.recovery.probes]
-        self.probes += chaostoolkit.hypothesis_probes(experiment)
-        self.handler = chaostoolkit.DrillEventHandler(recorder, self.observe, self.stop)
-        self._watches: WorkloadWatches | None = None
-        self._watched: Condition | None = None
-        self._capacity: CapacitySampler | None = None
-        self._markers: MarkerWriter | None = None
-        self._marker_reader: Cluster | None = None
-        self._started: RunStarted | None = None
+        self.probes = [p.to_chaostoolkit() for p in self.drill.recovery.probes]
+        self.probes += chaostoolkit.hypothesis_probes(self.experiment)
+        self.handler = chaostoolkit.DrillEventHandler(self.recorder, self.observe, self.stop)
 
     @property
     def resolution(self) -> float:
@@ -128,7 +123,7 @@ class DrillRun:
                     journal = {"status": "aborted", "deviated": False}
         finally:
             self.close()
-            not_reverted = self._revert()
+            not_reverted = self.revert()
         return self._record(journal, error, not_reverted)
 
     # -- the life -------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from drillkit.measuring.recovery import measure_recovery
@@ -64,38 +64,29 @@ class CapacitySampler(Protocol):
     def sample(self) -> Sequence[CapacitySample]: ...
 
 
+@dataclass(eq=False, kw_only=True)
 class Observer:
     """Evaluates the recovery condition, capacity and guards on a fixed interval."""
 
-    def __init__(
-        self,
-        *,
-        recorder: TimelineRecorder,
-        condition: Condition | None,
-        interval: float,
-        stable_for: float,
-        timeout: float,
-        capacity: CapacitySampler | None = None,
-        guards: Sequence[Condition] = (),
-        on_guard_tripped: Callable[[str], None] = lambda _: None,
-    ) -> None:
-        self.recorder = recorder
-        self.condition = condition
-        self.interval = interval
-        self.stable_for = stable_for
-        self.timeout = timeout
-        self.capacity = capacity
-        self.guards = guards
-        self.on_guard_tripped = on_guard_tripped
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._settled = threading.Event()
-        self._observations: list[tuple[float, bool | None]] = []
-        self._thread: threading.Thread | None = None
-        self._guard_tripped = False
-        self._lock = threading.Lock()
-        self._started = False
-        self._last_capacity: dict[str, tuple[int, int]] = {}
+    recorder: TimelineRecorder
+    condition: Condition | None
+    interval: float
+    stable_for: float
+    timeout: float
+    capacity: CapacitySampler | None = None
+    guards: Sequence[Condition] = ()
+    on_guard_tripped: Callable[[str], None] = lambda _: None
+    _stop: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
+    _wake: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
+    _settled: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
+    _observations: list[tuple[float, bool | None]] = field(
+        init=False, default_factory=list, repr=False
+    )
+    _thread: threading.Thread | None = field(init=False, default=None, repr=False)
+    _guard_tripped: bool = field(init=False, default=False, repr=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
+    _started: bool = field(init=False, default=False, repr=False)
+    _last_capacity: dict[str, tuple[int, int]] = field(init=False, default_factory=dict, repr=False)
 
     def start(self) -> None:
         self._started = True
