@@ -474,10 +474,9 @@ def test_the_game_day_report_json_and_manifest_keep_their_bytes(tmp_path: Path) 
       "detail": null
     }
   ],
-  "tool_version": "%s"
+  "tool_version": "VERSION"
 }
-"""
-        % __version__
+""".replace("VERSION", __version__)
     )
     digests = {
         name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
@@ -487,11 +486,12 @@ def test_the_game_day_report_json_and_manifest_keep_their_bytes(tmp_path: Path) 
         """{
   "algorithm": "sha256",
   "files": {
-    "gameday.html": "%(gameday.html)s",
-    "gameday.json": "%(gameday.json)s",
-    "gameday.md": "%(gameday.md)s"
+    "gameday.html": "HTML",
+    "gameday.json": "JSON",
+    "gameday.md": "MARKDOWN"
   }
 }
-"""
-        % digests
+""".replace("HTML", digests["gameday.html"])
+        .replace("JSON", digests["gameday.json"])
+        .replace("MARKDOWN", digests["gameday.md"])
     )
