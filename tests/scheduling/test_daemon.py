@@ -358,3 +358,39 @@ def test_stopping_with_finish_lets_a_running_drill_complete(
         assert report["status"] == "completed"
     finally:
         schedulers.close()
+
+
+def test_the_health_document_keeps_its_bytes(schedulers: Schedulers) -> None:
+    schedulers.add()
+    schedulers.add("paused-one")
+    set_paused(schedulers.database, "paused-one", paused=True, now=schedulers.clock.utc())
+    scheduler = schedulers.start()
+    server = StatusServer(scheduler, port=0)
+    server.start()
+    try:
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
+            body = response.read()
+    finally:
+        server.stop()
+    database = json.dumps(scheduler.database.shown_url)
+    assert body.decode() == (
+        "{\n"
+        '  "status": "ok",\n'
+        '  "scheduler": "a",\n'
+        f'  "database": {database},\n'
+        '  "fires_running": 0,\n'
+        '  "schedules": [\n'
+        "    {\n"
+        '      "name": "noop",\n'
+        '      "next_fire": "2026-01-05T10:00:00.000Z",\n'
+        '      "paused": false\n'
+        "    },\n"
+        "    {\n"
+        '      "name": "paused-one",\n'
+        '      "next_fire": null,\n'
+        '      "paused": true\n'
+        "    }\n"
+        "  ],\n"
+        '  "problems": []\n'
+        "}\n"
+    )

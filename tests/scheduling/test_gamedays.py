@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,13 +10,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from drillkit import __version__
 from drillkit.cli.main import cli
 from drillkit.errors import InvalidInput
 from drillkit.scheduling.gamedays import (
+    GameDayRecord,
     GameDayVerdict,
+    StepResult,
     StepStatus,
     load_gameday,
     run_gameday,
+    write_gameday_report,
 )
 from drillkit.scheduling.launching import DrillRunResult
 from tests.scheduling.conftest import TEST_DRILLS, FakeClock
@@ -330,3 +335,163 @@ def test_an_interruption_during_a_pause_stops_the_game_day(tmp_path: Path) -> No
     assert [step.status.value for step in record.steps] == ["met", "interrupted", "not-run"]
     assert record.verdict is GameDayVerdict.INCOMPLETE
     assert record.stopped == "interrupted"
+
+
+def _finished_record() -> GameDayRecord:
+    started = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
+    ended = datetime(2026, 3, 1, 9, 5, 30, 987654, tzinfo=UTC)
+    return GameDayRecord(
+        gameday_id="20260301-090000-abcdef",
+        name="quarterly",
+        description="Twice a year, \u00e0 la carte",
+        started_utc=started,
+        ended_utc=ended,
+        duration_seconds=330.86419753,
+        unattended=True,
+        steps=(
+            StepResult(
+                index=0,
+                kind="drill",
+                title="pod-kill",
+                status=StepStatus.MET,
+                started_utc=started,
+                ended_utc=datetime(2026, 3, 1, 9, 2, 0, tzinfo=UTC),
+                duration_seconds=119.8765432,
+                run_id="20260301-090000-pod",
+                report_dir="/reports/pod-kill/20260301-090000-pod",
+            ),
+            StepResult(
+                index=1,
+                kind="pause",
+                title="30s",
+                status=StepStatus.WAITED,
+                started_utc=datetime(2026, 3, 1, 9, 2, 0, tzinfo=UTC),
+                ended_utc=datetime(2026, 3, 1, 9, 2, 30, tzinfo=UTC),
+                duration_seconds=30.0,
+                detail="let the dashboards settle",
+            ),
+            StepResult(
+                index=2,
+                kind="drill",
+                title="zone-failure",
+                status=StepStatus.MISSED,
+                started_utc=datetime(2026, 3, 1, 9, 2, 30, tzinfo=UTC),
+                ended_utc=ended,
+                duration_seconds=180.0004,
+                run_id="20260301-090230-zone",
+                report_dir="/reports/zone-failure/20260301-090230-zone",
+            ),
+            StepResult(index=3, kind="checkpoint", title="All clear", status=StepStatus.NOT_RUN),
+        ),
+        verdict=GameDayVerdict.MISSED,
+        stopped="drill zone-failure ended missed",
+        operator="ops@example.com",
+        owner="sre",
+        approver=None,
+        controls=("SOC2-A1.2", "ISO-A.17"),
+    )
+
+
+def test_the_game_day_report_json_and_manifest_keep_their_bytes(tmp_path: Path) -> None:
+    directory = write_gameday_report(_finished_record(), tmp_path)
+
+    assert (directory / "gameday.json").read_text(encoding="utf-8") == (
+        """{
+  "schema_version": 1,
+  "gameday_id": "20260301-090000-abcdef",
+  "gameday": "quarterly",
+  "description": "Twice a year, \\u00e0 la carte",
+  "verdict": "missed",
+  "started_utc": "2026-03-01T09:00:00.123Z",
+  "ended_utc": "2026-03-01T09:05:30.987Z",
+  "duration_seconds": 330.864,
+  "unattended": true,
+  "stopped": "drill zone-failure ended missed",
+  "accountability": {
+    "operator": "ops@example.com",
+    "owner": "sre",
+    "approver": null,
+    "controls": [
+      "SOC2-A1.2",
+      "ISO-A.17"
+    ]
+  },
+  "drills": {
+    "total": 2,
+    "ran": 2,
+    "by_status": {
+      "met": 1,
+      "missed": 1
+    }
+  },
+  "steps": [
+    {
+      "index": 1,
+      "kind": "drill",
+      "title": "pod-kill",
+      "status": "met",
+      "started_utc": "2026-03-01T09:00:00.123Z",
+      "ended_utc": "2026-03-01T09:02:00.000Z",
+      "duration_seconds": 119.877,
+      "run_id": "20260301-090000-pod",
+      "report_dir": "/reports/pod-kill/20260301-090000-pod",
+      "detail": null
+    },
+    {
+      "index": 2,
+      "kind": "pause",
+      "title": "30s",
+      "status": "waited",
+      "started_utc": "2026-03-01T09:02:00.000Z",
+      "ended_utc": "2026-03-01T09:02:30.000Z",
+      "duration_seconds": 30.0,
+      "run_id": null,
+      "report_dir": null,
+      "detail": "let the dashboards settle"
+    },
+    {
+      "index": 3,
+      "kind": "drill",
+      "title": "zone-failure",
+      "status": "missed",
+      "started_utc": "2026-03-01T09:02:30.000Z",
+      "ended_utc": "2026-03-01T09:05:30.987Z",
+      "duration_seconds": 180.0,
+      "run_id": "20260301-090230-zone",
+      "report_dir": "/reports/zone-failure/20260301-090230-zone",
+      "detail": null
+    },
+    {
+      "index": 4,
+      "kind": "checkpoint",
+      "title": "All clear",
+      "status": "not-run",
+      "started_utc": null,
+      "ended_utc": null,
+      "duration_seconds": null,
+      "run_id": null,
+      "report_dir": null,
+      "detail": null
+    }
+  ],
+  "tool_version": "VERSION"
+}
+""".replace("VERSION", __version__)
+    )
+    digests = {
+        name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
+        for name in ("gameday.html", "gameday.json", "gameday.md")
+    }
+    assert (directory / "manifest.json").read_text(encoding="utf-8") == (
+        """{
+  "algorithm": "sha256",
+  "files": {
+    "gameday.html": "HTML",
+    "gameday.json": "JSON",
+    "gameday.md": "MARKDOWN"
+  }
+}
+""".replace("HTML", digests["gameday.html"])
+        .replace("JSON", digests["gameday.json"])
+        .replace("MARKDOWN", digests["gameday.md"])
+    )

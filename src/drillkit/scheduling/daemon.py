@@ -37,11 +37,11 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Final, Literal
 
 import sqlalchemy as sa
 from apscheduler.events import (  # type: ignore[import-untyped]
@@ -56,6 +56,7 @@ from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
 )
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import PlainSerializer, TypeAdapter, ValidationError
 
 from drillkit.model.timeline import format_utc
 from drillkit.running.recorder import Clock, SystemClock
@@ -86,11 +87,25 @@ def scheduled_fire(schedule: str, revision: int) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FireSummary:
+    """What the scheduler reads of the JSON line a fire process prints last
+    (``drill schedule fire --output json``); the rest of the line is the history's."""
+
+    outcome: str | None = None
+    skip_kind: str | None = None
+    verdict: str | None = None
+    summary: str | None = None
+
+
+_SUMMARY_CODEC: Final = TypeAdapter(FireSummary)
+
+
+@dataclass(frozen=True, kw_only=True)
 class FireResult:
     """What a fire process printed (its JSON summary) and how it exited."""
 
     returncode: int
-    summary: Mapping[str, Any]
+    summary: FireSummary
 
 
 class FireProcesses:
@@ -191,15 +206,19 @@ def _relay_lines(process: subprocess.Popen[str], schedule: str) -> None:
         logger.info("[%s] %s", schedule, line.rstrip())
 
 
-def _last_json_line(stdout: str) -> Mapping[str, Any]:
+def _last_json_line(stdout: str) -> FireSummary:
     for line in reversed(stdout.strip().splitlines()):
         try:
             value = json.loads(line)
         except ValueError:
             continue
-        if isinstance(value, dict):
-            return value
-    return {}
+        if not isinstance(value, dict):
+            continue
+        try:
+            return _SUMMARY_CODEC.validate_python(value)
+        except ValidationError:
+            continue
+    return FireSummary()
 
 
 # -- the executor ----------------------------------------------------------------------------------
@@ -278,48 +297,42 @@ class SchedulerMetrics:
 # -- the scheduler ---------------------------------------------------------------------------------
 
 
+@dataclass(eq=False)
 class DrillScheduler:
     """APScheduler over the scheduler database, firing schedules through ``FireProcesses``."""
 
-    def __init__(
-        self,
-        database: Database,
-        *,
-        scheduler_id: str,
-        processes: FireProcesses,
-        clock: Clock | None = None,
-        notifier: Notifier | None = None,
-        refresh_interval: float = 5.0,
-        max_parallel: int = 4,
-        ledger: Path | None = None,
-        signing_key: SigningKey | None = None,
-    ) -> None:
-        self.database = database
-        self.ledger = ledger
-        """The reports directory whose evidence ledger records skips too."""
-        self.signing_key = signing_key
-        """Signs the skips this scheduler enters in the ledger (its fires sign their own)."""
-        self.scheduler_id = scheduler_id
-        self.processes = processes
-        self.clock = clock or SystemClock()
-        self.notifier = notifier
-        self.refresh_interval = refresh_interval
-        self.metrics = SchedulerMetrics()
-        self._stopping = threading.Event()
-        self._refresher: threading.Thread | None = None
+    database: Database
+    _: KW_ONLY
+    scheduler_id: str
+    processes: FireProcesses
+    clock: Clock = field(default_factory=SystemClock)
+    notifier: Notifier | None = None
+    refresh_interval: float = 5.0
+    max_parallel: InitVar[int] = 4
+    ledger: Path | None = None
+    """The reports directory whose evidence ledger records skips too."""
+    signing_key: SigningKey | None = None
+    """Signs the skips this scheduler enters in the ledger (its fires sign their own)."""
+    metrics: SchedulerMetrics = field(init=False, default_factory=SchedulerMetrics)
+    _stopping: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
+    _refresher: threading.Thread | None = field(init=False, default=None, repr=False)
+    _last_sync_error: str | None = field(init=False, default=None, repr=False)
+    _executor: FireExecutor = field(init=False, repr=False)
+    _scheduler: BackgroundScheduler = field(init=False, repr=False)
+
+    def __post_init__(self, max_parallel: int) -> None:
         self._executor = FireExecutor(self._fire_due, max_parallel)
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             jobstores={
                 "default": SQLAlchemyJobStore(
-                    engine=database.engine, tablename=job_table_name(scheduler_id)
+                    engine=self.database.engine, tablename=job_table_name(self.scheduler_id)
                 )
             },
             executors={"default": self._executor},
             job_defaults={"misfire_grace_time": None, "coalesce": False, "max_instances": 1},
         )
         self._scheduler.add_listener(self._on_max_instances, EVENT_JOB_MAX_INSTANCES)
-        self._last_sync_error: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -471,21 +484,17 @@ class DrillScheduler:
         finally:
             self.metrics.running.dec()
         summary = result.summary
-        outcome = str(summary.get("outcome") or "error")
+        outcome = summary.outcome or "error"
         self.metrics.fires.labels(schedule=schedule.name, outcome=outcome).inc()
         if outcome == "skipped":
-            self.metrics.skips.labels(
-                schedule=schedule.name, reason=str(summary.get("skip_kind"))
-            ).inc()
+            self.metrics.skips.labels(schedule=schedule.name, reason=str(summary.skip_kind)).inc()
         elif outcome == "ran":
-            self.metrics.verdicts.labels(
-                schedule=schedule.name, verdict=str(summary.get("verdict"))
-            ).inc()
+            self.metrics.verdicts.labels(schedule=schedule.name, verdict=str(summary.verdict)).inc()
         logger.info(
             "fire of %s for %s: %s",
             schedule.name,
             format_utc(fire_time),
-            summary.get("summary") or f"exit status {result.returncode}",
+            summary.summary or f"exit status {result.returncode}",
         )
 
     def _record_skip(self, schedule: Schedule, fire_time: datetime, skip: Skip) -> None:
@@ -521,8 +530,8 @@ class DrillScheduler:
 
     # -- health ----------------------------------------------------------------------------------
 
-    def health(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the scheduler is healthy, and a JSON-ready description for ``/healthz``."""
+    def health(self) -> SchedulerHealth:
+        """Whether the scheduler is healthy, and why not, as ``/healthz`` shows it."""
         problems: list[str] = []
         try:
             with self.database.begin("checking the database") as connection:
@@ -533,25 +542,51 @@ class DrillScheduler:
             problems.append(f"schedules: {self._last_sync_error}")
         if self._stopping.is_set():
             problems.append("stopping")
-        schedules = []
-        for job in self.jobs():
-            next_run = job.next_run_time
-            schedules.append(
-                {
-                    "name": job.id,
-                    "next_fire": format_utc(next_run) if next_run is not None else None,
-                    "paused": next_run is None,
-                }
-            )
-        document = {
-            "status": "ok" if not problems else "unhealthy",
-            "scheduler": self.scheduler_id,
-            "database": self.database.shown_url,
-            "fires_running": self.processes.running,
-            "schedules": schedules,
-            "problems": problems,
-        }
-        return not problems, document
+        return SchedulerHealth(
+            status="ok" if not problems else "unhealthy",
+            scheduler=self.scheduler_id,
+            database=self.database.shown_url,
+            fires_running=self.processes.running,
+            schedules=tuple(
+                ScheduleState(
+                    name=job.id, next_fire=job.next_run_time, paused=job.next_run_time is None
+                )
+                for job in self.jobs()
+            ),
+            problems=tuple(problems),
+        )
+
+
+_UtcTime = Annotated[datetime, PlainSerializer(format_utc, when_used="json")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleState:
+    """One schedule in ``/healthz``: its next fire time in the job store, None while paused."""
+
+    name: str
+    next_fire: _UtcTime | None
+    paused: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchedulerHealth:
+    """``/healthz``: the scheduler's state, and what makes it unhealthy if anything does."""
+
+    status: Literal["ok", "unhealthy"]
+    scheduler: str
+    database: str
+    """The database URL as shown to people (its password hidden)."""
+    fires_running: int
+    schedules: tuple[ScheduleState, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+_HEALTH_CODEC: Final = TypeAdapter(SchedulerHealth)
 
 
 # -- /healthz and /metrics -------------------------------------------------------------------------
@@ -587,9 +622,10 @@ def _status_handler(scheduler: DrillScheduler) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
-                healthy, document = scheduler.health()
+                health = scheduler.health()
+                document = _HEALTH_CODEC.dump_python(health, mode="json")
                 body = json.dumps(document, indent=2).encode() + b"\n"
-                self._answer(200 if healthy else 503, "application/json", body)
+                self._answer(200 if health.healthy else 503, "application/json", body)
             elif self.path == "/metrics":
                 self._answer(200, CONTENT_TYPE_LATEST, scheduler.metrics.render())
             else:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ def ensure_scheduler_id(scheduler_id: str) -> str:
     return scheduler_id
 
 
-class Database:
+class Database(AbstractContextManager["Database"]):
     """An open scheduler database; its tables are created on first use."""
 
     def __init__(self, url: str | None = None) -> None:
@@ -170,9 +170,6 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> Database:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -32,10 +32,19 @@ from datetime import datetime
 from enum import StrEnum
 from html import escape
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    TypeAdapter,
+    field_validator,
+)
 
 from drillkit import __version__
 from drillkit.errors import InvalidInput
@@ -44,6 +53,7 @@ from drillkit.model.drill import DrillName, Evidence, NonEmptyText, PositiveDura
 from drillkit.model.durations import format_duration
 from drillkit.model.loading import load_model
 from drillkit.model.timeline import format_utc
+from drillkit.reporting.writer import MANIFEST_FILE_NAME, Manifest
 from drillkit.running.recorder import Clock, SystemClock
 from drillkit.scheduling.files import find_named_file
 from drillkit.scheduling.launching import DrillRunResult
@@ -172,15 +182,27 @@ class GameDayVerdict(StrEnum):
     ERROR = "error"
 
 
+# How ``gameday.json`` writes the records' values: times as every report writes them,
+# durations to the millisecond, steps counted from 1 as people count them.
+_ReportedTime = Annotated[datetime, PlainSerializer(format_utc, when_used="json")]
+_ReportedSeconds = Annotated[
+    float, PlainSerializer(lambda seconds: round(seconds, 3), when_used="json")
+]
+_StepNumber = Annotated[int, PlainSerializer(lambda index: index + 1, when_used="json")]
+
+
 @dataclass(frozen=True, kw_only=True)
 class StepResult:
-    index: int
+    """One step of a game day, in the order and form ``gameday.json`` lists it."""
+
+    index: _StepNumber
+    """From 0; the report numbers steps from 1."""
     kind: str
     title: str
     status: StepStatus
-    started_utc: datetime | None = None
-    ended_utc: datetime | None = None
-    duration_seconds: float | None = None
+    started_utc: _ReportedTime | None = None
+    ended_utc: _ReportedTime | None = None
+    duration_seconds: _ReportedSeconds | None = None
     run_id: str | None = None
     report_dir: str | None = None
     detail: str | None = None
@@ -188,24 +210,26 @@ class StepResult:
 
 @dataclass(frozen=True, kw_only=True)
 class GameDayRecord:
+    """A game day that ran; its fields in the order ``gameday.json`` writes them."""
+
     gameday_id: str
-    name: str
+    name: Annotated[str, Field(serialization_alias="gameday")]
     description: str
-    started_utc: datetime
-    ended_utc: datetime
-    duration_seconds: float
-    unattended: bool
-    steps: tuple[StepResult, ...]
     verdict: GameDayVerdict
+    started_utc: _ReportedTime
+    ended_utc: _ReportedTime
+    duration_seconds: _ReportedSeconds
+    unattended: bool
     stopped: str | None
     """Why the game day stopped before its last step, if it did."""
     operator: str
     owner: str | None = None
     approver: str | None = None
     controls: tuple[str, ...] = ()
-    lock_held: str | None = None
+    steps: tuple[StepResult, ...]
+    lock_held: Annotated[str | None, Field(exclude=True)] = None
     """The cluster lock was held when the first drill was to start: nothing ran."""
-    report_dir: Path | None = field(default=None, compare=False)
+    report_dir: Annotated[Path | None, Field(exclude=True)] = field(default=None, compare=False)
 
     def drill_results(self) -> list[StepResult]:
         return [step for step in self.steps if step.kind == "drill"]
@@ -379,51 +403,27 @@ def _not_run(index: int, step: object) -> StepResult:
 
 GAMEDAY_SCHEMA_VERSION = 1
 
+_RECORD_CODEC: Final = TypeAdapter(GameDayRecord)
+_ACCOUNTABILITY: Final = ("operator", "owner", "approver", "controls")
+"""The record's fields that ``gameday.json`` groups under ``accountability``."""
+
 
 def render_gameday_json(record: GameDayRecord) -> dict[str, Any]:
-    def moment(value: datetime | None) -> str | None:
-        return format_utc(value) if value is not None else None
-
+    """``gameday.json``: the record, its accountability grouped, its drills counted."""
+    fields: dict[str, Any] = _RECORD_CODEC.dump_python(record, mode="json", by_alias=True)
+    accountability = {name: fields.pop(name) for name in _ACCOUNTABILITY}
+    steps = fields.pop("steps")
     drills = record.drill_results()
     return {
         "schema_version": GAMEDAY_SCHEMA_VERSION,
-        "gameday_id": record.gameday_id,
-        "gameday": record.name,
-        "description": record.description,
-        "verdict": record.verdict.value,
-        "started_utc": format_utc(record.started_utc),
-        "ended_utc": format_utc(record.ended_utc),
-        "duration_seconds": round(record.duration_seconds, 3),
-        "unattended": record.unattended,
-        "stopped": record.stopped,
-        "accountability": {
-            "operator": record.operator,
-            "owner": record.owner,
-            "approver": record.approver,
-            "controls": list(record.controls),
-        },
+        **fields,
+        "accountability": accountability,
         "drills": {
             "total": len(drills),
             "ran": sum(1 for step in drills if step.run_id),
             "by_status": _count_statuses(drills),
         },
-        "steps": [
-            {
-                "index": step.index + 1,
-                "kind": step.kind,
-                "title": step.title,
-                "status": step.status.value,
-                "started_utc": moment(step.started_utc),
-                "ended_utc": moment(step.ended_utc),
-                "duration_seconds": (
-                    round(step.duration_seconds, 3) if step.duration_seconds is not None else None
-                ),
-                "run_id": step.run_id,
-                "report_dir": step.report_dir,
-                "detail": step.detail,
-            }
-            for step in record.steps
-        ],
+        "steps": steps,
         "tool_version": __version__,
     }
 
@@ -565,9 +565,11 @@ def write_gameday_report(record: GameDayRecord, reports_dir: Path) -> Path:
     }
     for name, content in files.items():
         write_atomically(directory / name, content)
-    manifest = {
-        "algorithm": "sha256",
-        "files": {name: sha256_file(directory / name) for name in sorted(files)},
-    }
-    write_atomically(directory / "manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
+    manifest = Manifest(
+        algorithm="sha256",
+        files={name: sha256_file(directory / name) for name in sorted(files)},
+    )
+    write_atomically(
+        directory / MANIFEST_FILE_NAME, json.dumps(manifest, indent=2).encode() + b"\n"
+    )
     return directory

@@ -60,25 +60,16 @@ def load_named_drill(drills_dir: Path, name: str) -> Drill:
     return load_drill(find_drill_file(drills_dir, name))
 
 
+@dataclass(frozen=True, kw_only=True)
 class DrillLauncher:
     """Runs drills by name from one drills directory, writing reports to one directory."""
 
-    def __init__(
-        self,
-        *,
-        drills_dir: Path,
-        reports_dir: Path,
-        options: RunOptions,
-        on_message: Callable[[str], None] = lambda _: None,
-        on_event: Callable[[TimelineEvent], None] | None = None,
-        signing_key: SigningKey | None = None,
-    ) -> None:
-        self.drills_dir = drills_dir
-        self.reports_dir = reports_dir
-        self.options = options
-        self.on_message = on_message
-        self.on_event = on_event
-        self.signing_key = signing_key
+    drills_dir: Path
+    reports_dir: Path
+    options: RunOptions
+    on_message: Callable[[str], None] = lambda _: None
+    on_event: Callable[[TimelineEvent], None] | None = None
+    signing_key: SigningKey | None = None
 
     def run(self, name: str) -> DrillRunResult:
         """Run the drill ``name`` once; never raises for a drill that could not run."""

@@ -186,11 +186,7 @@ def add_schedule(
 
 
 def get_schedule(database: Database, name: str) -> Schedule | None:
-    row = _first_row(
-        database,
-        sa.select(schedules_table).where(schedules_table.c.name == name),
-        f"reading schedule {name}",
-    )
+    row = _row_keyed(database, schedules_table.c.name, name, f"reading schedule {name}")
     return _schedule(row._mapping) if row is not None else None
 
 
@@ -222,9 +218,10 @@ def remove_schedule(database: Database, name: str) -> Schedule:
 
 def production_confirmation(database: Database, name: str) -> ProductionConfirmation | None:
     """The confirmation stored with schedule ``name``, if it was added with one."""
-    row = _first_row(
+    row = _row_keyed(
         database,
-        sa.select(confirmations_table).where(confirmations_table.c.schedule == name),
+        confirmations_table.c.schedule,
+        name,
         f"reading the confirmation of schedule {name}",
     )
     if row is None:
@@ -251,9 +248,12 @@ def set_paused(database: Database, name: str, *, paused: bool, now: datetime) ->
     return updated
 
 
-def _first_row(database: Database, query: sa.Select[Any], doing: str) -> sa.Row[Any] | None:
+def _row_keyed(
+    database: Database, key: sa.Column[Any], value: str, doing: str
+) -> sa.Row[Any] | None:
+    """The row of ``key``'s table whose ``key`` is ``value``, if there is one."""
     with database.begin(doing) as connection:
-        return connection.execute(query).first()
+        return connection.execute(sa.select(key.table).where(key == value)).first()
 
 
 def _schedule(row: Any) -> Schedule:
