@@ -68,6 +68,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.files import state_home, sync_directory, write_atomically
+from drillkit.model.records import first_problem
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, MeasurementDocument, read_report_document
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME, decode_manifest
@@ -603,7 +604,7 @@ def _read_gameday_summary(directory: int, gameday_dir: Path, relative: str) -> _
     try:
         summary = _GameDaySummary.model_validate_json(content)
     except ValidationError as error:
-        raise InvalidInput(f"{path}: not a game-day report: {_first_error(error)}") from error
+        raise InvalidInput(f"{path}: not a game-day report: {first_problem(error)}") from error
     if [GAMEDAYS_DIR_NAME, summary.gameday, summary.gameday_id] != relative.split("/"):
         raise InvalidInput(
             f"{path}: game day {summary.gameday!r} and id {summary.gameday_id!r} do not name "
@@ -707,7 +708,7 @@ def read_head(path: Path) -> LedgerHead | None:
     try:
         return LedgerHead.model_validate_json(content)
     except ValidationError as error:
-        raise DrillError(f"{path}: not a ledger head: {_first_error(error)}") from error
+        raise DrillError(f"{path}: not a ledger head: {first_problem(error)}") from error
 
 
 class LedgerMismatch(DrillError):
@@ -982,7 +983,7 @@ def _parse_line(number: int, raw: bytes, *, complete: bool) -> LedgerLine:
     try:
         entry = _ENTRY_ADAPTER.validate_json(raw)
     except ValidationError as error:
-        problem = _first_error(error)
+        problem = first_problem(error)
     return LedgerLine(
         number=number,
         raw=raw,
@@ -991,13 +992,6 @@ def _parse_line(number: int, raw: bytes, *, complete: bool) -> LedgerLine:
         problem=problem,
         complete=complete,
     )
-
-
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = first["msg"]
-    return f"{where}: {message}" if where else message
 
 
 def _relative_run_dir(reports_dir: Path, run_dir: Path) -> str:
@@ -1041,7 +1035,7 @@ def _digest_open_report(directory: int, run_dir: Path, relative: str) -> ReportD
         listed = decode_manifest(manifest_bytes).files
     except ValidationError as error:
         raise InvalidInput(
-            f"{manifest_path}: not a report manifest ({_first_error(error)})"
+            f"{manifest_path}: not a report manifest ({first_problem(error)})"
         ) from error
     files: dict[str, str] = {}
     for name, expected in sorted(listed.items()):

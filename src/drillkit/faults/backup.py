@@ -69,6 +69,7 @@ from drillkit.faults.steps import (
 from drillkit.files import state_home, write_atomically
 from drillkit.lab.cluster import Lab, lab_reached_by
 from drillkit.model.backups import CONFLICT_POLICIES, Backup, BackupInfo, RestoreResult
+from drillkit.model.records import first_problem
 from drillkit.model.timeline import Instant, format_utc
 from drillkit.restoring.engine import (
     RESTORE_BACKUP,
@@ -78,7 +79,6 @@ from drillkit.restoring.engine import (
     record_in_source_or_target,
     verify_and_restore,
 )
-from drillkit.restoring.state_files import first_problem
 from drillkit.restoring.targets import (
     ClusterAddress,
     resolve_restore_target,

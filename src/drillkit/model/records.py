@@ -27,7 +27,14 @@ def read_record(adapter: TypeAdapter[Record], value: object) -> Record:
     try:
         return adapter.validate_python(value)
     except ValidationError as error:
-        # One line, not pydantic's report: callers put it after the file's name.
-        first = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"{where}: {first['msg']}" if where else first["msg"]) from None
+        raise ValueError(first_problem(error)) from None
+
+
+def first_problem(error: ValidationError) -> str:
+    """The first problem pydantic found, as one line naming the field.
+
+    One line, not pydantic's report: callers put it after the file's name.
+    """
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]

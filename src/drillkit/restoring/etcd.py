@@ -27,6 +27,7 @@ from drillkit.errors import DrillError, InvalidInput
 from drillkit.lab.cluster import lab_reached_by
 from drillkit.lab.etcd import lab_target
 from drillkit.model.procedure import EtcdTargetSpec, RestoreProcedure
+from drillkit.model.records import first_problem
 
 KUBE_SYSTEM_KEY = "/registry/namespaces/kube-system"
 """Where the API server (default ``--etcd-prefix``) keeps namespace kube-system."""
@@ -115,6 +116,4 @@ def _validated(model: type[_Model], value: object, where: str) -> _Model:
     try:
         return model.model_validate(value)
     except ValidationError as error:
-        first = error.errors()[0]
-        path = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{where}.{path}: {first['msg']}") from None
+        raise InvalidInput(f"{where}.{first_problem(error)}") from None

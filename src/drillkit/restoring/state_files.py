@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from drillkit.errors import DrillError
 from drillkit.files import write_atomically
+from drillkit.model.records import first_problem
 
 
 class StateFile:
@@ -67,10 +68,3 @@ def _adapter(kind: type[StateFile]) -> TypeAdapter[Any]:
     if kind not in _ADAPTERS:
         _ADAPTERS[kind] = TypeAdapter(kind)
     return _ADAPTERS[kind]
-
-
-def first_problem(error: ValidationError) -> str:
-    """The first problem pydantic found in a document, as one line naming the field."""
-    first = error.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else first["msg"]

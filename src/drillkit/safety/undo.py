@@ -69,6 +69,7 @@ from drillkit.drivers.cluster_state import (
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, Conflict, DrillError, InvalidInput, NotFound
 from drillkit.files import state_home, sync_directory, write_atomically
+from drillkit.model.records import first_problem
 from drillkit.model.timeline import format_utc, parse_utc
 
 Progress = Callable[[str], None]
@@ -159,18 +160,11 @@ class UndoRecord:
             # target from its JSON list.
             return _RECORD.validate_json(json.dumps(value))
         except ValidationError as error:
-            raise ValueError(_first_problem(error)) from None
+            raise ValueError(first_problem(error)) from None
 
 
 _RECORD: Final[TypeAdapter[UndoRecord]] = TypeAdapter(UndoRecord)
 _RECORDS: Final[TypeAdapter[list[UndoRecord]]] = TypeAdapter(list[UndoRecord])
-
-
-def _first_problem(error: ValidationError) -> str:
-    """The first problem pydantic found, as one line naming the field."""
-    first = error.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else first["msg"]
 
 
 CORDONED_BY = "drillkit.io/cordoned-by"
@@ -679,7 +673,7 @@ def _parse_records(text: str) -> list[UndoRecord]:
     try:
         return _RECORDS.validate_json(json.dumps(items))
     except ValidationError as error:
-        raise ValueError(f"records.{_first_problem(error)}") from None
+        raise ValueError(f"records.{first_problem(error)}") from None
 
 
 def _cluster_server(cluster: Cluster) -> str:

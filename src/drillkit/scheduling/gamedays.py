@@ -53,7 +53,7 @@ from drillkit.model.drill import DrillName, Evidence, NonEmptyText, PositiveDura
 from drillkit.model.durations import format_duration
 from drillkit.model.loading import load_model
 from drillkit.model.timeline import format_utc
-from drillkit.reporting.writer import MANIFEST_FILE_NAME, Manifest
+from drillkit.reporting.writer import MANIFEST_FILE_NAME, Manifest, encode_manifest
 from drillkit.running.recorder import Clock, SystemClock
 from drillkit.scheduling.files import find_named_file
 from drillkit.scheduling.launching import DrillRunResult
@@ -569,7 +569,5 @@ def write_gameday_report(record: GameDayRecord, reports_dir: Path) -> Path:
         algorithm="sha256",
         files={name: sha256_file(directory / name) for name in sorted(files)},
     )
-    write_atomically(
-        directory / MANIFEST_FILE_NAME, json.dumps(manifest, indent=2).encode() + b"\n"
-    )
+    write_atomically(directory / MANIFEST_FILE_NAME, encode_manifest(manifest))
     return directory
