@@ -375,6 +375,7 @@ def test_decide_verdict(case: Case) -> None:
         rpo=case.rpo,
         objectives=case.objectives,
         guard_tripped=case.guard_tripped,
+        rolled_back=True,
         guards=case.guards,
         interrupt_signal=case.interrupt_signal,
         landing=case.landing,
@@ -394,11 +395,29 @@ def test_a_verdict_other_than_met_leads_with_a_failure_finding() -> None:
         rpo=None,
         objectives=NONE,
         guard_tripped=False,
+        rolled_back=True,
         interrupt_signal="SIGINT",
     )
 
     assert outcome.findings[0].severity is Severity.FAILURE
     assert outcome.findings[0].text.startswith("interrupted by signal SIGINT")
+
+
+def test_a_run_its_experiment_interrupted_says_so_and_whether_it_rolled_back() -> None:
+    outcome = decide_verdict(
+        run_status=RunStatus.INTERRUPTED,
+        recovery=recovered(12.0),
+        rpo=None,
+        objectives=NONE,
+        guard_tripped=False,
+        rolled_back=False,
+    )
+
+    assert outcome.verdict is Verdict.ABORTED
+    assert outcome.findings[0].text == (
+        "interrupted by the experiment itself (a control or an activity stopped it): "
+        "the drill was stopped, its rollbacks not run, before it completed"
+    )
 
 
 def test_capacity_is_reported_with_each_workload_that_ran_short() -> None:
@@ -417,6 +436,7 @@ def test_capacity_is_reported_with_each_workload_that_ran_short() -> None:
         rpo=None,
         objectives=RTO_ONLY,
         guard_tripped=False,
+        rolled_back=True,
         capacity=capacity,
     )
 
@@ -457,6 +477,7 @@ def test_capacity_that_is_not_exact_is_a_warning_but_never_decides_the_verdict(
         rpo=None,
         objectives=RTO_ONLY,
         guard_tripped=False,
+        rolled_back=True,
         capacity=CapacityMeasurement(time_to_full_capacity=measurement, t_full_capacity=None),
     )
 
@@ -480,6 +501,7 @@ def test_backup_age_is_reported() -> None:
         rpo=rpo,
         objectives=NONE,
         guard_tripped=False,
+        rolled_back=True,
     )
 
     assert "the backup in use at the fault was 3600 s old" in [f.text for f in outcome.findings]
@@ -492,6 +514,7 @@ def test_a_fault_that_landed_nowhere_never_claims_the_service_tolerated_it() -> 
         rpo=None,
         objectives=RTO_ONLY,
         guard_tripped=False,
+        rolled_back=True,
         landing=FaultLanding(landed=False, misses=(ZONE_MISS,)),
     )
 
@@ -506,6 +529,7 @@ def test_an_unjudged_run_leads_with_the_missing_objective() -> None:
         rpo=None,
         objectives=NONE,
         guard_tripped=False,
+        rolled_back=True,
         landing=FaultLanding(landed=True),
     )
 

@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,7 +120,8 @@ def run(
         recording.on_event(event)
         progress.on_event(event)
 
-    with progress.showing_logs():
+    # What an activity prints goes with the progress: stdout is the summary's alone.
+    with progress.showing_logs(), redirect_stdout(sys.stderr):
         record = run_drill(drill, options, on_event=on_event, on_message=progress.message)
     progress.close()
     report_dir = recording.finish(record)
@@ -322,7 +323,7 @@ def _print_plan(drill: Drill, options: RunOptions) -> None:
     for target in plan.targets:
         click.echo(f"  target        {target}")
     for step in plan.rollbacks:
-        click.echo(f"  rollback      {step}  (policy: {drill.safety.rollback})")
+        click.echo(f"  rollback      {step}  (strategy: {plan.rollback_strategy})")
     for note in plan.notes:
         click.echo(f"  note          {note}")
     if drill.safety.production:

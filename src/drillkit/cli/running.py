@@ -82,16 +82,22 @@ def _drill_for_experiment(path: Path, namespaces: tuple[str, ...]) -> Drill:
 
 
 def is_experiment_file(path: Path) -> bool:
-    """A Chaos Toolkit experiment (JSON, or YAML with a method) rather than a drill file."""
+    """A Chaos Toolkit experiment rather than a drill file, by what it holds: an
+    experiment has a title, a method or a hypothesis; a drill file has a name and an
+    experiment. A file that does not parse is an experiment if it ends in ``.json``."""
     import yaml
 
-    if path.suffix == ".json":
-        return True
     try:
         document = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return path.suffix == ".json"
+    if not isinstance(document, dict) or "experiment" in document or "name" in document:
         return False
-    return isinstance(document, dict) and "method" in document and "experiment" not in document
+    return bool(_EXPERIMENT_KEYS & document.keys())
+
+
+# Keys only a Chaos Toolkit experiment has at its top (title is required there).
+_EXPERIMENT_KEYS = frozenset({"title", "method", "steady-state-hypothesis", "rollbacks"})
 
 
 @contextmanager

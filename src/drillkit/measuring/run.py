@@ -72,6 +72,7 @@ def measure_run(
     guards: list[str] = []
     signals: list[str] = []
     lock_lost: str | None = None
+    rolled_back = False
     # Moments by which the observer had certainly stopped looking; a bound measured past
     # them would claim observation that never happened.
     stops: list[float] = [observed_until] if observed_until is not None else []
@@ -100,7 +101,10 @@ def measure_run(
             case RunInterrupted(signal=signal):
                 signals.append(signal)
                 stops.append(moment)
-            case RollbackStarted() | RunFinished():
+            case RollbackStarted():
+                rolled_back = True
+                stops.append(moment)
+            case RunFinished():
                 stops.append(moment)
             case _:
                 pass
@@ -168,6 +172,7 @@ def measure_run(
         capacity=capacity,
         guards=guards,
         interrupt_signal=signals[0] if signals else None,
+        rolled_back=rolled_back,
         landing=landing,
         lock_lost=lock_lost,
     )

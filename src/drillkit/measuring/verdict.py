@@ -68,9 +68,12 @@ def decide_verdict(
     interrupt_signal: str | None = None,
     landing: FaultLanding | None = None,
     lock_lost: str | None = None,
+    rolled_back: bool,
 ) -> Outcome:
     """Judge a run; ``guards``, ``interrupt_signal`` and ``lock_lost`` (why the cluster
     lock was lost, which aborts a run as a guard does) only enrich the findings.
+    An interrupted run without ``interrupt_signal`` was stopped by its experiment (a
+    control or an activity); ``rolled_back`` says whether its rollbacks ran.
 
     ``recovery`` or ``rpo`` is None when the drill did not measure it; that is only a
     problem when the matching objective is declared. ``landing`` is None when the run
@@ -120,15 +123,23 @@ def decide_verdict(
         )
     elif run_status is RunStatus.ABORTED and lock_lost is not None and not guard_tripped:
         verdict = Verdict.ABORTED
-        headline = _stopped(f"aborted because the cluster lock was lost ({lock_lost})")
+        headline = _stopped(
+            f"aborted because the cluster lock was lost ({lock_lost})", rolled_back=rolled_back
+        )
     elif run_status is RunStatus.ABORTED or guard_tripped:
         verdict = Verdict.ABORTED
         tripped = f" ({'; '.join(guards)})" if guards else ""
-        headline = _stopped(f"aborted by a guard{tripped}")
+        headline = _stopped(f"aborted by a guard{tripped}", rolled_back=rolled_back)
     elif run_status is RunStatus.INTERRUPTED:
         verdict = Verdict.ABORTED
-        signal = f" {interrupt_signal}" if interrupt_signal else ""
-        headline = _stopped(f"interrupted by signal{signal}", until="before it completed")
+        by = (
+            f"signal {interrupt_signal}"
+            if interrupt_signal
+            else "the experiment itself (a control or an activity stopped it)"
+        )
+        headline = _stopped(
+            f"interrupted by {by}", until="before it completed", rolled_back=rolled_back
+        )
     elif run_status is RunStatus.FAILED or _Judgement.MISSED in judgements:
         verdict = Verdict.MISSED
     elif not fault_took_effect or not landed or _Judgement.UNMEASURED in judgements:
@@ -150,12 +161,13 @@ def decide_verdict(
     )
 
 
-def _stopped(reason: str, *, until: str = "before it could be judged") -> Finding:
-    # Every stop short of a judgement (a guard, the lock, a signal) rolled the drill back.
-    return Finding(
-        severity=Severity.FAILURE,
-        text=f"{reason}: the drill was stopped and rolled back {until}",
-    )
+def _stopped(
+    reason: str, *, rolled_back: bool, until: str = "before it could be judged"
+) -> Finding:
+    # A stop short of a judgement (a guard, the lock, a signal, the experiment) plays the
+    # rollbacks unless the rollback strategy or an ungraceful exit skipped them.
+    done = "stopped and rolled back" if rolled_back else "stopped, its rollbacks not run,"
+    return Finding(severity=Severity.FAILURE, text=f"{reason}: the drill was {done} {until}")
 
 
 def _unmeasured(why: str, objective: timedelta | None) -> tuple[_Judgement | None, list[Finding]]:

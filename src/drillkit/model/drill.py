@@ -216,10 +216,17 @@ class Recovery(_DrillFileModel):
         default=timedelta(seconds=1),
         description="How often to evaluate probes that cannot be watched.",
     )
+    poll_hypothesis: bool = Field(
+        default=True,
+        description="Evaluate the experiment's steady-state hypothesis between its own "
+        "checks too, every poll interval, to measure recovery. False: only probes a watch "
+        "answers are followed; the others run only when the experiment's hypothesis "
+        "strategy runs them. A plain experiment run directly is false.",
+    )
 
 
 class RollbackPolicy(StrEnum):
-    """When the experiment's rollbacks run. drillkit defaults to always, unlike Chaos Toolkit."""
+    """When the experiment's rollbacks run, when a drill file says so."""
 
     ALWAYS = "always"
     ON_FAILURE = "on-failure"
@@ -241,8 +248,11 @@ class BlastRadius(_DrillFileModel):
 class Safety(_DrillFileModel):
     """Guardrails that keep a drill from leaving a cluster broken."""
 
-    rollback: RollbackPolicy = Field(
-        default=RollbackPolicy.ALWAYS, description="When to run the experiment's rollbacks."
+    rollback: RollbackPolicy | None = Field(
+        default=None,
+        description="When to run the experiment's rollbacks. Unset: as the experiment's "
+        "runtime.rollbacks.strategy says, else always (unlike Chaos Toolkit, whose default "
+        "skips them after an interruption).",
     )
     rollback_deadline: PositiveDuration = Field(
         default=timedelta(minutes=5),
@@ -568,12 +578,17 @@ def slugify_drill_name(text: str) -> str:
     return slug[:63].rstrip("-") or "experiment"
 
 
+PLAIN_EXPERIMENT_TIMEOUT = timedelta(minutes=2)
+"""How long a plain experiment's run waits for recovery after its method (watched probes)."""
+
+
 def default_drill_for_experiment(
     experiment_path: Path, namespaces: Sequence[str] = ("default",)
 ) -> Drill:
     """Build the drill used when a user runs a plain Chaos Toolkit experiment directly.
 
-    It has default objectives (none: its verdict is ``unjudged``) and default safety, is named
+    It has default objectives (none: its verdict is ``unjudged``) but a recovery wait of
+    ``PLAIN_EXPERIMENT_TIMEOUT``, default safety, no polling of the hypothesis, is named
     after the experiment file, and targets ``namespaces``: those the experiment's activities
     name (``drillkit.safety.guardrails.namespaces_named``) or that the operator stated.
     Raises pydantic's ``ValidationError`` when a namespace is not a valid name.
@@ -582,4 +597,8 @@ def default_drill_for_experiment(
         name=slugify_drill_name(experiment_path.stem),
         experiment=str(experiment_path),
         target=Target(namespaces=tuple(dict.fromkeys(namespaces))),
+        # Its probes run when its hypothesis strategy says, as under chaos run; and a
+        # wait for recovery that suits CI.
+        recovery=Recovery(poll_hypothesis=False),
+        objectives=Objectives(timeout=PLAIN_EXPERIMENT_TIMEOUT),
     )

@@ -1,7 +1,9 @@
 """chaostoolkit-lib, behind one module: loading experiments, running them, evaluating probes.
 
 drillkit does not re-implement the engine: ``run_experiment`` hands the experiment
-to chaoslib's ``Runner`` and follows it through a ``RunEventHandler``
+to chaoslib's ``run_experiment``, the entry point ``chaos run`` uses (so references,
+controls, the runtime block and interruptions behave as there), and follows it
+through a ``RunEventHandler``
 (``DrillEventHandler``) that stamps timeline events, starts the observer when the
 method starts and, when the method completes, holds the run until recovery is
 confirmed or times out, so the after-hypothesis and the rollbacks come after the
@@ -9,10 +11,12 @@ measured recovery.
 
 Signals: chaoslib turns SIGTERM into an exception that a running Python activity
 swallows as a plain failure. While the experiment runs, drillkit's own handler
-takes SIGINT, SIGTERM and SIGUSR1 (abort from a guard) instead and raises
+takes SIGINT, SIGTERM and ``GUARD_SIGNAL`` (abort from a guard) instead and raises
 ``SystemExit(20)``, chaoslib's "stop now, but play the rollbacks", which no
 activity or event handler catches. A second signal during rollbacks is ignored:
-rollbacks always finish (SIGKILL still works; undo records cover that).
+rollbacks always finish (SIGKILL still works; undo records cover that). SIGUSR1
+and SIGUSR2 stay chaoslib's: an experiment's own ``exit_gracefully`` and
+``exit_ungracefully`` end it as they end it under ``chaos run``.
 """
 
 from __future__ import annotations
@@ -25,17 +29,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Final
 
 from chaoslib import substitute
 from chaoslib.activity import run_activity
 from chaoslib.configuration import load_configuration
 from chaoslib.exceptions import ChaosException, InterruptExecution
 from chaoslib.experiment import ensure_experiment_is_valid
+from chaoslib.experiment import run_experiment as chaoslib_run_experiment
 from chaoslib.hypothesis import within_tolerance
 from chaoslib.loader import load_experiment as chaoslib_load_experiment
-from chaoslib.run import RunEventHandler, Runner
-from chaoslib.types import Strategy
+from chaoslib.run import RunEventHandler
+from chaoslib.types import Schedule, Strategy
 
 from drillkit.drivers.kubernetes import failed_to_reach
 from drillkit.errors import InvalidInput
@@ -71,11 +76,77 @@ Journal = dict[str, Any]
 
 # chaoslib's code for "terminate now, keeping the rollbacks" (its SIGUSR1).
 _STOP_WITH_ROLLBACKS = 20
+
+GUARD_SIGNAL: Final = signal.SIGRTMIN
+"""How a tripped guard stops the main thread: a real-time signal, which Chaos Toolkit
+does not use (its SIGUSR1 and SIGUSR2 are an experiment's own graceful and ungraceful exit)."""
+
 _ROLLBACK_STRATEGIES = {
     RollbackPolicy.ALWAYS: "always",
     RollbackPolicy.ON_FAILURE: "deviated",
     RollbackPolicy.NEVER: "never",
 }
+_CHAOS_ROLLBACK_STRATEGIES = ("default", "always", "never", "deviated")
+# What chaos run reads from a runtime block, its old misspelling included.
+_HYPOTHESIS_STRATEGIES = (
+    "default",
+    "before-method-only",
+    "after-method-only",
+    "during-method-only",
+    "continuously",
+    "continously",
+    "skip",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeStrategies:
+    """When the rollbacks and the hypothesis run, as ``chaos run`` resolves them."""
+
+    rollbacks: str
+    """chaoslib's rollback strategy: default, always, never or deviated."""
+    hypothesis: Strategy
+
+
+def runtime_strategies(
+    experiment: Mapping[str, Any], rollback: RollbackPolicy | None
+) -> RuntimeStrategies:
+    """The experiment's ``runtime`` block, under the drill file's rollback policy.
+
+    A drill file's ``safety.rollback`` wins; else the experiment's own
+    ``runtime.rollbacks.strategy``; else drillkit plays the rollbacks always, unlike
+    Chaos Toolkit's default (which skips them after an interruption): a drill never
+    leaves a cluster as a fault left it. The hypothesis strategy is the experiment's.
+    """
+    runtime = experiment.get("runtime") or {}
+    rollbacks = (runtime.get("rollbacks") or {}).get("strategy")
+    hypothesis = (runtime.get("hypothesis") or {}).get("strategy") or "default"
+    if rollback is not None:
+        rollbacks = _ROLLBACK_STRATEGIES[rollback]
+    return RuntimeStrategies(
+        rollbacks=rollbacks or "always",
+        hypothesis=Strategy.from_string(
+            "continuously" if hypothesis == "continously" else hypothesis
+        ),
+    )
+
+
+def _check_runtime(experiment: Mapping[str, Any]) -> None:
+    runtime = experiment.get("runtime")
+    if runtime is None:
+        return
+    if not isinstance(runtime, Mapping):
+        raise ValueError("runtime: must be a mapping")
+    for section, allowed in (
+        ("rollbacks", _CHAOS_ROLLBACK_STRATEGIES),
+        ("hypothesis", _HYPOTHESIS_STRATEGIES),
+    ):
+        block = runtime.get(section) or {}
+        strategy = block.get("strategy") if isinstance(block, Mapping) else block
+        if strategy is not None and strategy not in allowed:
+            raise ValueError(
+                f"runtime.{section}.strategy: {strategy!r} is not one of {', '.join(allowed)}"
+            )
 
 
 # An experiment is a few hundred values; YAML aliases nested in each other can make a
@@ -91,6 +162,7 @@ def load_experiment(path: Path) -> Experiment:
         experiment: Experiment = chaoslib_load_experiment(str(path))
         _ensure_bounded_expansion(path, experiment)
         ensure_experiment_is_valid(experiment)
+        _check_runtime(experiment)
     except ChaosException as error:
         raise InvalidInput(f"{path}: invalid experiment: {_one_line(error)}") from error
     except (ValueError, TypeError, OSError) as error:
@@ -222,7 +294,7 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         settings: Any,
     ) -> None:
         self.observer = self.make_observer(configuration or {}, secrets or {})
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        for signum in (signal.SIGINT, signal.SIGTERM, GUARD_SIGNAL):
             self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
 
     def hypothesis_before_completed(
@@ -397,8 +469,8 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
         if self.interrupted_by is not None:
             return
         name = signal.Signals(signum).name
-        self.interrupted_by = "guard" if signum == signal.SIGUSR1 else name
-        if signum != signal.SIGUSR1:
+        self.interrupted_by = "guard" if signum == GUARD_SIGNAL else name
+        if signum != GUARD_SIGNAL:
             self.recorder.record(RunInterrupted(at=self.recorder.now(), signal=name))
         raise SystemExit(_STOP_WITH_ROLLBACKS)
 
@@ -476,19 +548,31 @@ def abort_main_thread() -> None:
     """Ask the main thread to stop the run with rollbacks (a guard tripped)."""
     main = threading.main_thread().ident
     if main is not None:
-        signal.pthread_kill(main, signal.SIGUSR1)
+        signal.pthread_kill(main, GUARD_SIGNAL)
 
 
 def run_experiment(
-    experiment: Experiment, *, rollback: RollbackPolicy, handler: DrillEventHandler
+    experiment: Experiment, *, strategies: RuntimeStrategies, handler: DrillEventHandler
 ) -> Journal:
-    """Run the experiment through chaoslib and return its journal."""
-    settings = {"runtime": {"rollbacks": {"strategy": _ROLLBACK_STRATEGIES[rollback]}}}
+    """Run the experiment through chaoslib's entry point and return its journal."""
+    settings = {
+        "runtime": {
+            "rollbacks": {"strategy": strategies.rollbacks},
+            "hypothesis": {"strategy": strategies.hypothesis.value},
+        }
+    }
     logging.getLogger("chaostoolkit").setLevel(logging.ERROR)
-    runner = Runner(Strategy.DEFAULT)
-    runner.register_event_handler(handler)
+    experiment = copy.deepcopy(experiment)
+    # As chaos run without --dry: the document does not choose what to skip.
+    experiment["dry"] = None
     try:
-        journal: Journal = runner.run(copy.deepcopy(experiment), settings=settings)
+        journal: Journal = chaoslib_run_experiment(
+            experiment,
+            settings=settings,
+            strategy=strategies.hypothesis,
+            schedule=Schedule(),
+            event_handlers=[handler],
+        )
     except (KeyboardInterrupt, InterruptExecution, SystemExit):
         # Interrupted before chaoslib's run loop took over (while loading its
         # configuration): nothing was injected, so there is nothing to roll back.

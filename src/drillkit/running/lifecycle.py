@@ -45,7 +45,12 @@ from drillkit.running.markers import MarkerWriter, connect_marker_reader
 from drillkit.running.observer import CapacitySampler, Condition, Observer
 from drillkit.running.recorder import TimelineRecorder
 from drillkit.running.redaction import Secrets, collect_secrets, redact_record
-from drillkit.running.watching import WatchedCapacity, WorkloadWatches, watched_condition
+from drillkit.running.watching import (
+    WatchedCapacity,
+    WorkloadWatches,
+    watchable,
+    watched_condition,
+)
 from drillkit.signing import SIGNING_KEY_VARIABLE
 
 
@@ -95,7 +100,12 @@ class DrillRun:
         # The drill's own recovery probes first: a polled condition stops at the first
         # probe that fails, and "is the API server ready?" fails fast where a read waits.
         self.probes = [p.to_chaostoolkit() for p in self.drill.recovery.probes]
-        self.probes += chaostoolkit.hypothesis_probes(self.experiment)
+        hypothesis = chaostoolkit.hypothesis_probes(self.experiment)
+        # Without poll_hypothesis, the experiment's probes run when its strategy says:
+        # only a hypothesis that watches answer is followed in between, as watches call
+        # no probe of the experiment's.
+        if self.drill.recovery.poll_hypothesis or all(map(watchable, hypothesis)):
+            self.probes += hypothesis
         self.handler = chaostoolkit.DrillEventHandler(self.recorder, self.observe, self.stop)
 
     @property
@@ -116,7 +126,11 @@ class DrillRun:
             with activity_environment(self.options, self.run_id, self._context):
                 try:
                     journal = chaostoolkit.run_experiment(
-                        self.experiment, rollback=self.drill.safety.rollback, handler=self.handler
+                        self.experiment,
+                        strategies=chaostoolkit.runtime_strategies(
+                            self.experiment, self.drill.safety.rollback
+                        ),
+                        handler=self.handler,
                     )
                 except DrillError as failure:
                     error = str(failure)
@@ -300,6 +314,13 @@ def decide_status(
         return RunStatus.ABORTED, error
     if handler.interrupted_by is not None:
         return RunStatus.INTERRUPTED, error
+    status = journal.get("status")
+    if status == "interrupted":
+        # Not by drillkit's signals: a control raised InterruptExecution or SystemExit,
+        # or an activity called chaoslib.exit. chaos run reports it so; so does drill.
+        return RunStatus.INTERRUPTED, error or (
+            "the experiment interrupted itself: a control or an activity stopped it"
+        )
     if error is not None:
         return RunStatus.ERROR, error
     if handler.steady_state_before is False:
@@ -307,7 +328,6 @@ def decide_status(
             "the steady state did not hold before the fault, so nothing was injected; "
             "fix the system (or the hypothesis) first"
         )
-    status = journal.get("status")
     if status == "aborted":
         return RunStatus.ERROR, "the experiment's method failed unexpectedly; see journal.json"
     if journal.get("deviated") or status == "failed":

@@ -24,6 +24,8 @@ class RunPlan:
     steady_state_probes: tuple[str, ...]
     method: tuple[str, ...]
     rollbacks: tuple[str, ...]
+    rollback_strategy: str
+    """When the rollbacks run, in Chaos Toolkit's words (always, deviated, never, default)."""
     targets: tuple[str, ...] = ()
     violations: tuple[str, ...] = ()
     cluster: str | None = None
@@ -42,6 +44,9 @@ def plan_run(drill: Drill, options: RunOptions) -> RunPlan:
         steady_state_probes=tuple(a.name for a in by_section[Section.STEADY_STATE]),
         method=tuple(f"{a.type} {a.name}" for a in by_section[Section.METHOD]),
         rollbacks=tuple(a.name for a in by_section[Section.ROLLBACKS]),
+        rollback_strategy=chaostoolkit.runtime_strategies(
+            experiment, drill.safety.rollback
+        ).rollbacks,
     )
     if not uses_kubernetes(drill, activities):
         return replace(plan, notes=("the experiment does not act on Kubernetes",))

@@ -32,6 +32,19 @@ def _watched_kind(provider: Mapping[str, Any]) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def watchable(probe: Mapping[str, Any]) -> bool:
+    """Whether a workload watch answers the probe, without calling it: a drillkit
+    workload probe naming its workload, expected to hold (tolerance true)."""
+    provider = probe.get("provider") or {}
+    arguments = provider.get("arguments") or {}
+    return (
+        _watched_kind(provider) is not None
+        and probe.get("tolerance") is True
+        and "namespace" in arguments
+        and "name" in arguments
+    )
+
+
 class WorkloadWatches:
     """The latest known state of each followed workload, kept current by watches."""
 
@@ -149,17 +162,15 @@ def watched_condition(
     probes: Sequence[Mapping[str, Any]], watches: WorkloadWatches
 ) -> AllOf | None:
     """The recovery condition answered from watches, or None when a probe needs polling."""
+    if not all(map(watchable, probes)):
+        return None
     parts = []
     for probe in probes:
-        provider = probe.get("provider", {})
+        provider = probe["provider"]
         kind = _watched_kind(provider)
-        if kind is None or probe.get("tolerance") is not True:
-            return None
-        arguments = provider.get("arguments", {})
-        try:
-            key = watches.follow(kind, str(arguments["namespace"]), str(arguments["name"]))
-        except KeyError:
-            return None
+        assert kind is not None
+        arguments = provider["arguments"]
+        key = watches.follow(kind, str(arguments["namespace"]), str(arguments["name"]))
         at_least = arguments.get("at_least")
         parts.append(WorkloadAvailable(watches, key, int(at_least) if at_least else None))
     return AllOf("recovery condition", parts) if parts else None
