@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -78,3 +79,65 @@ def test_drill_show_of_a_plain_chaosk8s_experiment_targets_the_namespace_it_name
     shown = yaml.safe_load(result.stdout)
     assert shown["target"]["namespaces"] == ["shop"]
     assert shown["strategy"] == "unknown"
+
+
+def test_an_experiment_is_known_by_what_it_holds_not_by_its_name(tmp_path: Path) -> None:
+    # A YAML experiment without a method is still an experiment: Chaos Toolkit's own
+    # validation says what is wrong, not the drill file loader.
+    path = tmp_path / "no-method.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "description": "d"}))
+
+    result = subprocess.run(
+        drill_command("validate", str(path)),
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert f"{path}: invalid experiment:" in result.stderr
+    assert "method" in result.stderr
+    assert "name" not in result.stderr.replace(str(path), "")
+
+
+def test_an_experiment_that_stops_itself_is_reported_interrupted_by_itself(
+    tmp_path: Path,
+) -> None:
+    # chaoslib.exit.exit_gracefully is SIGUSR1, Chaos Toolkit's own: not a guard of drill's.
+    experiment = {
+        "title": "stops itself",
+        "description": "an activity asks Chaos Toolkit to stop, gracefully",
+        "method": [
+            {
+                "type": "action",
+                "name": "leave",
+                "provider": {
+                    "type": "python",
+                    "module": "chaoslib.exit",
+                    "func": "exit_gracefully",
+                },
+            },
+            {"type": "action", "name": "never", "provider": {"type": "process", "path": "true"}},
+        ],
+        "rollbacks": [
+            {"type": "action", "name": "undo", "provider": {"type": "process", "path": "true"}}
+        ],
+    }
+    path = tmp_path / "stops-itself.json"
+    path.write_text(json.dumps(experiment))
+
+    result = run(tmp_path, str(path), "--output", "json")
+
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["status"], summary["verdict"]) == ("interrupted", "aborted")
+    assert summary["findings"][0].startswith(
+        "interrupted by the experiment itself (a control or an activity stopped it): "
+        "the drill was stopped and rolled back"
+    )
+    journal = json.loads((Path(summary["report_dir"]) / "journal.json").read_text())
+    assert journal["status"] == "interrupted"
+    assert [entry["activity"]["name"] for entry in journal["rollbacks"]] == ["undo"]
+    assert "Traceback" not in result.stderr
