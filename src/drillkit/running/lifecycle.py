@@ -309,7 +309,7 @@ def decide_status(
     if handler.failed_fault is not None:
         return RunStatus.ERROR, handler.failed_fault
     if handler.interrupted_by == "guard" or lock_lost:
-        # SIGUSR1 stops the run for a guard and for a lost lock alike; the timeline's
+        # GUARD_SIGNAL stops the run for a guard and for a lost lock alike; the timeline's
         # GuardTripped or LockLost says which.
         return RunStatus.ABORTED, error
     if handler.interrupted_by is not None:

@@ -105,8 +105,9 @@ def run_drill(
         def on_lock_lost(reason: str) -> None:
             recorder.record(LockLost(at=recorder.now(), reason=reason))
             # Only while the experiment runs is there a handler to stop it with its
-            # rollbacks; before or after, SIGUSR1's default would kill the process.
-            if signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            # rollbacks; before or after, the guard signal's default would kill the process.
+            guard = chaostoolkit.GUARD_SIGNAL
+            if signal.getsignal(guard) not in (signal.SIG_DFL, signal.SIG_IGN, None):
                 chaostoolkit.abort_main_thread()
 
         def revert() -> str | None:
