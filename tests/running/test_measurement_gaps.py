@@ -199,3 +199,24 @@ def test_a_polled_probe_that_failed_otherwise_is_a_loss_even_beside_a_gap(
 
     assert (evaluation.holds, evaluation.observed) == (False, True)
     assert "storefront-answers" in evaluation.detail
+
+
+def test_a_polled_probe_is_judged_against_its_tolerance_substituted_as_chaoslib_does() -> None:
+    # chaoslib substitutes ${...} in a string tolerance before comparing; so must the
+    # recovery condition, or a hypothesis that holds is never seen holding.
+    greeting = {
+        "type": "probe",
+        "name": "greets",
+        "tolerance": "${greeting}, world",
+        "provider": {
+            "type": "python",
+            "module": "os.path",
+            "func": "basename",
+            "arguments": {"p": "/greetings/hello, world"},
+        },
+    }
+    condition = ProbeCondition(
+        "recovery condition", [greeting], {"greeting": "hello"}, {}, api_server=None
+    )
+
+    assert condition.evaluate().holds is True

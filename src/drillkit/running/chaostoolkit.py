@@ -250,6 +250,9 @@ class ProbeCondition:
             tolerance = probe.get("tolerance")
             if tolerance is None:
                 continue
+            if isinstance(tolerance, str):
+                # As chaoslib's hypothesis does: a string tolerance may name the configuration.
+                tolerance = substitute(tolerance, self.configuration, self.secrets)
             if not within_tolerance(tolerance, value, self.configuration, self.secrets):
                 return Evaluation(
                     holds=False, detail=f"{probe['name']}: {_short(value)} outside tolerance"
