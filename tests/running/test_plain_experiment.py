@@ -12,8 +12,12 @@ from tests.running.test_drill_run import DRILLS, drill_command, environment
 
 
 def run(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return drill(tmp_path, "run", *arguments, "--reports-dir", str(tmp_path / "reports"))
+
+
+def drill(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        drill_command("run", *arguments, "--reports-dir", str(tmp_path / "reports")),
+        drill_command(*arguments),
         env=environment(tmp_path),
         capture_output=True,
         text=True,
@@ -87,14 +91,7 @@ def test_an_experiment_is_known_by_what_it_holds_not_by_its_name(tmp_path: Path)
     path = tmp_path / "no-method.yaml"
     path.write_text(yaml.safe_dump({"title": "t", "description": "d"}))
 
-    result = subprocess.run(
-        drill_command("validate", str(path)),
-        env=environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = drill(tmp_path, "validate", str(path))
 
     assert result.returncode == 2
     assert f"{path}: invalid experiment:" in result.stderr
