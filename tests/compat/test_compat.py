@@ -57,7 +57,8 @@ VERDICTS: dict[tuple[str, bool], frozenset[str]] = {
     ("failed", False): frozenset({"error"}),
     ("failed", True): frozenset({"missed"}),
     ("interrupted", False): frozenset({"aborted"}),
-    ("aborted", False): frozenset({"aborted"}),
+    # An activity raised outside its own run (an unknown ref): the run could not proceed.
+    ("aborted", False): frozenset({"error"}),
 }
 BEFORE_FAILED = frozenset({"error"})
 

@@ -71,5 +71,21 @@ def test_an_unknown_runtime_strategy_is_refused_naming_the_field(
     with pytest.raises(InvalidInput) as refused:
         load_experiment(path)
 
-    assert str(refused.value).startswith(f"{path}: ")
-    assert message in str(refused.value)
+    assert str(refused.value).startswith(f"{path}: invalid experiment: {message}")
+
+
+def test_a_rollback_naming_no_activity_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    # chaoslib validates the method's references only; chaos run meets this one after the
+    # method, when the rollbacks play, and stops with a traceback.
+    document = experiment()
+    document["rollbacks"] = [{"ref": "nowhere"}]
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(document))
+
+    with pytest.raises(InvalidInput) as refused:
+        load_experiment(path)
+
+    assert str(refused.value) == (
+        f"{path}: invalid experiment: rollbacks[0]: referenced activity 'nowhere' could "
+        "not be found in the experiment"
+    )

@@ -34,7 +34,7 @@ from typing import Any, Final
 from chaoslib import substitute
 from chaoslib.activity import run_activity
 from chaoslib.configuration import load_configuration
-from chaoslib.exceptions import ChaosException, InterruptExecution
+from chaoslib.exceptions import ChaosException, InterruptExecution, InvalidExperiment
 from chaoslib.experiment import ensure_experiment_is_valid
 from chaoslib.experiment import run_experiment as chaoslib_run_experiment
 from chaoslib.hypothesis import within_tolerance
@@ -131,12 +131,31 @@ def runtime_strategies(
     )
 
 
+def _check_rollback_references(experiment: Mapping[str, Any]) -> None:
+    # chaoslib validates the method's references, not the rollbacks': chaos run finds an
+    # unknown one only when the rollbacks play, after the method, and stops there with a
+    # traceback. drill refuses it before anything runs.
+    hypothesis = experiment.get("steady-state-hypothesis") or {}
+    activities = [
+        *hypothesis.get("probes", []),
+        *experiment.get("method", []),
+        *experiment.get("rollbacks", []),
+    ]
+    names = {a.get("name") for a in activities if isinstance(a, Mapping)}
+    for index, rollback in enumerate(experiment.get("rollbacks", [])):
+        if isinstance(rollback, Mapping) and "ref" in rollback and rollback["ref"] not in names:
+            raise InvalidExperiment(
+                f"rollbacks[{index}]: referenced activity {rollback['ref']!r} could not be "
+                "found in the experiment"
+            )
+
+
 def _check_runtime(experiment: Mapping[str, Any]) -> None:
     runtime = experiment.get("runtime")
     if runtime is None:
         return
     if not isinstance(runtime, Mapping):
-        raise ValueError("runtime: must be a mapping")
+        raise InvalidExperiment("runtime: must be a mapping")
     for section, allowed in (
         ("rollbacks", _CHAOS_ROLLBACK_STRATEGIES),
         ("hypothesis", _HYPOTHESIS_STRATEGIES),
@@ -144,7 +163,7 @@ def _check_runtime(experiment: Mapping[str, Any]) -> None:
         block = runtime.get(section) or {}
         strategy = block.get("strategy") if isinstance(block, Mapping) else block
         if strategy is not None and strategy not in allowed:
-            raise ValueError(
+            raise InvalidExperiment(
                 f"runtime.{section}.strategy: {strategy!r} is not one of {', '.join(allowed)}"
             )
 
@@ -163,6 +182,7 @@ def load_experiment(path: Path) -> Experiment:
         _ensure_bounded_expansion(path, experiment)
         ensure_experiment_is_valid(experiment)
         _check_runtime(experiment)
+        _check_rollback_references(experiment)
     except ChaosException as error:
         raise InvalidInput(f"{path}: invalid experiment: {_one_line(error)}") from error
     except (ValueError, TypeError, OSError) as error:
