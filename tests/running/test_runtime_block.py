@@ -60,6 +60,7 @@ def test_runtime_strategies(
         ({"rollbacks": {"strategy": "sometimes"}}, "runtime.rollbacks.strategy: 'sometimes'"),
         ({"hypothesis": {"strategy": "during"}}, "runtime.hypothesis.strategy: 'during'"),
         ("never", "runtime: must be a mapping"),
+        ({"rollbacks": "never"}, "runtime.rollbacks: must be a mapping"),
     ],
 )
 def test_an_unknown_runtime_strategy_is_refused_naming_the_field(

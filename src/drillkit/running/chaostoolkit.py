@@ -161,7 +161,9 @@ def _check_runtime(experiment: Mapping[str, Any]) -> None:
         ("hypothesis", _HYPOTHESIS_STRATEGIES),
     ):
         block = runtime.get(section) or {}
-        strategy = block.get("strategy") if isinstance(block, Mapping) else block
+        if not isinstance(block, Mapping):
+            raise InvalidExperiment(f"runtime.{section}: must be a mapping")
+        strategy = block.get("strategy")
         if strategy is not None and strategy not in allowed:
             raise InvalidExperiment(
                 f"runtime.{section}.strategy: {strategy!r} is not one of {', '.join(allowed)}"
