@@ -136,7 +136,7 @@ def test_secrets_given_with_var_and_var_file_are_in_no_report_file_nor_stderr(
     # The activities were given the values of the command line, not the experiment's.
     assert digest(VAR_TOKEN) in journal
     assert digest(FILE_PASSWORD) in journal
-    assert "the service refused" in result.stderr
+    assert "the login was refused with [redacted]" in result.stderr
     written = [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
     assert any(p.name == "timeline.jsonl" for p in written)
     for secret in (VAR_TOKEN, FILE_PASSWORD):
@@ -212,7 +212,9 @@ def test_bad_var_input_is_one_line_naming_the_option_and_touches_nothing(
     drill = yaml.safe_load((DRILLS / "file-service.yaml").read_text())
     drill["experiment"] = str(DRILLS / "file-service-experiment.yaml")
     (tmp_path / "drill.yaml").write_text(yaml.safe_dump(drill))
-    relative = [str(tmp_path / a) if a.endswith((".json", ".yaml", ".env")) else a for a in arguments]
+    relative = [
+        str(tmp_path / a) if a.endswith((".json", ".yaml", ".env")) else a for a in arguments
+    ]
 
     result = drill_run(tmp_path, tmp_path / "drill.yaml", *relative)
 

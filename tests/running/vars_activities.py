@@ -11,10 +11,11 @@ def digest(text: str) -> str:
 
 
 def reveal_the_password(secrets: dict[str, Any] | None = None) -> dict[str, str]:
-    """Return the service's password as it is and its digest (which is no secret)."""
-    password = str((secrets or {})["service"]["password"])
+    """Return the password as it is and its digest (which is no secret); chaoslib hands
+    the keys of the targets the provider names, merged."""
+    password = str((secrets or {})["password"])
     return {"seen": password, "digest": digest(password)}
 
 
 def fail_quoting(text: str) -> None:
-    raise RuntimeError(f"the service refused {text}")
+    raise RuntimeError(f"the login was refused with {text}")
