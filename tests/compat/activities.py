@@ -130,3 +130,8 @@ def leave_ungracefully() -> None:
 def greet(greeting: str, token: str, expected_token: str) -> str:
     """What the configuration and the secrets substituted in, without the secret itself."""
     return f"{greeting}, token {'accepted' if token == expected_token else 'refused'}"
+
+
+def echo(value: object) -> object:
+    """The value it is given, as substituted: what the configuration holds."""
+    return value

@@ -2,7 +2,8 @@
 
 Every document of ``documents/`` (each about one behaviour of Chaos Toolkit, its outcome
 under ``chaos run`` stated in ``EXPECTED`` below and in its description) is run by both
-commands, each in a directory of its own, with the same environment. The first test
+commands, each in a directory of its own, with the same environment and the same extra
+arguments (``ARGUMENTS``: ``--var``, ``--var-file``). The first test
 checks that Chaos Toolkit does what we say it does; the second, that drill agrees: the
 journal's status, deviation, the activities played and the hypothesis checks, a verdict
 that ``VERDICTS`` allows for Chaos Toolkit's outcome (``docs/compatibility.md`` says
@@ -37,6 +38,7 @@ from tests.helpers import drill_command
 
 COMPAT = Path(__file__).parent
 DOCUMENTS = COMPAT / "documents"
+VAR_FILES = COMPAT / "var-files"
 CHAOS = Path(sys.executable).with_name("chaos")
 # Bounds a hang only: chaos runs a document in about a second, drill in 25 s at most
 # here (its recovery wait included) while the other documents run beside it.
@@ -103,6 +105,9 @@ EXPECTED: dict[str, Expected | None] = {
         rollbacks=_REPAIR,
     ),
     "configuration-and-secrets.json": _HARMLESS,
+    "configuration-from-env-file.json": _HARMLESS,
+    "configuration-from-var-file.json": _HARMLESS,
+    "configuration-from-var.json": _HARMLESS,
     "control-exits.yaml": Expected("interrupted", run=_TOUCH, drill_rollbacks=_REPAIR),
     "control-interrupts-before-activity.json": Expected(
         "interrupted", run=_TOUCH, drill_rollbacks=_REPAIR
@@ -151,6 +156,20 @@ EXPECTED: dict[str, Expected | None] = {
     # completed, not deviated, and exits 0; its default strategy then plays the rollbacks.
     "tolerance-string-deviates-before.json": Expected("completed", rollbacks=_REPAIR),
     "tolerance-string.json": _HARMLESS,
+}
+
+# What both commands are given after the document's path, for the documents that need it:
+# the values their configuration and secrets expect (else their hypothesis does not hold).
+ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "configuration-from-env-file.json": ("--var-file", str(VAR_FILES / "greeting.env")),
+    "configuration-from-var-file.json": (
+        "--var-file",
+        str(VAR_FILES / "greeting.json"),
+        # Given after the file and over it, as chaos run merges them.
+        "--var",
+        "greeting=hello",
+    ),
+    "configuration-from-var.json": ("--var", "greeting=hello", "--var", "expected_replicas:int=3"),
 }
 
 
@@ -260,8 +279,14 @@ def _text(output: bytes | str | None) -> str:
     return output or ""
 
 
-def run_both(document: Path, directory: Path, environment: Mapping[str, str]) -> DocumentRuns:
-    """``chaos run`` then ``drill run`` of ``document``, each in a directory of its own."""
+def run_both(
+    document: Path,
+    directory: Path,
+    environment: Mapping[str, str],
+    arguments: tuple[str, ...] = (),
+) -> DocumentRuns:
+    """``chaos run`` then ``drill run`` of ``document``, each in a directory of its own,
+    both given ``arguments``."""
     chaos = run_command(
         [
             str(CHAOS),
@@ -273,6 +298,7 @@ def run_both(document: Path, directory: Path, environment: Mapping[str, str]) ->
             "run",
             "--journal-path",
             str(directory / "chaos" / "chaos.json"),
+            *arguments,
             str(document),
         ],
         directory / "chaos",
@@ -286,6 +312,7 @@ def run_both(document: Path, directory: Path, environment: Mapping[str, str]) ->
             "json",
             "--reports-dir",
             str(directory / "drill" / "reports"),
+            *arguments,
         ),
         directory / "drill",
         environment,
@@ -373,7 +400,13 @@ def runs(
         max_workers=CONCURRENT_RUNS, thread_name_prefix="compat-run"
     ) as documents:
         futures = {
-            name: documents.submit(run_both, DOCUMENTS / name, root / Path(name).stem, env)
+            name: documents.submit(
+                run_both,
+                DOCUMENTS / name,
+                root / Path(name).stem,
+                env,
+                ARGUMENTS.get(name, ()),
+            )
             for name in wanted
         }
         yield futures
@@ -386,6 +419,7 @@ def runs(
 
 def test_every_document_states_its_expected_outcome() -> None:
     assert sorted(p.name for p in DOCUMENTS.iterdir()) == sorted(EXPECTED)
+    assert set(ARGUMENTS) <= set(EXPECTED)
 
 
 @pytest.mark.parametrize("document", sorted(EXPECTED))

@@ -55,6 +55,25 @@ if TYPE_CHECKING:
     help="Confirm a drill marked safety.production by naming the kube context it runs "
     "against; without it such a drill is refused (asked for on a terminal).",
 )
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY[:TYPE]=VALUE",
+    help="A value for the experiment's configuration, over its own (repeatable); TYPE "
+    "converts it: str (the default), int, float, bytes, bool or json. As chaos run --var.",
+)
+@click.option(
+    "--var-file",
+    "var_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="A JSON or YAML file of values for the experiment's configuration and secrets "
+    "({configuration: {...}, secrets: {...}}), or a .env file of environment variables "
+    "(repeatable); each file overrides the ones before it, --var overrides them all. As "
+    "chaos run --var-file.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would run and change nothing.")
 @signing_key_option
 @output_option("print one JSON object (run_id, verdict, report_dir, measurements).")
@@ -66,6 +85,8 @@ def run(
     context: str | None,
     namespaces: tuple[str, ...],
     confirm_production: str | None,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
     dry_run: bool,
     signing_key: Path | None,
     output: str,
@@ -83,18 +104,25 @@ def run(
       drill run zone-failure
       drill run drills/pod-kill.yaml --context staging --output json
       drill run experiments/my-chaos-experiment.yaml --namespace shop
+      drill run experiments/checkout.json --var replicas:int=3 --var-file secrets.json
 
     Exit codes: 0 objectives met; 1 missed, inconclusive, aborted or unjudged (no
     objective declared); 2 invalid drill or options; 3 the drill could not run.
     """
     from drillkit.evidence.recording import RunRecording
+    from drillkit.running.chaostoolkit import load_experiment_vars
     from drillkit.running.runner import RunOptions, collect_run_secrets, run_drill
 
-    drill = resolve_drill(drill_name, drills_dir, namespaces)
+    # First: bad values stop the command before anything is read from or done to a cluster.
+    experiment_vars = load_experiment_vars(variables, var_files)
+    drill = resolve_drill(drill_name, drills_dir, namespaces, experiment_vars)
     # Read before the run: a broken key must stop it before anything is touched.
     ledger_key = load_signing_key_option(signing_key)
     if dry_run:
-        _print_plan(drill, RunOptions(kubeconfig=kubeconfig, context=context))
+        _print_plan(
+            drill,
+            RunOptions(kubeconfig=kubeconfig, context=context, experiment_vars=experiment_vars),
+        )
         return
     if drill.safety.production and confirm_production is None and sys.stdin.isatty():
         # Only a person at a terminal is asked; anything else must say it on the command line.
@@ -108,6 +136,7 @@ def run(
         context=context,
         confirm_production=confirm_production,
         signing_key=signing_key,
+        experiment_vars=experiment_vars,
     )
     # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
     progress = LiveProgress(drill.name, collect_run_secrets(drill, options))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from drillkit.model.drill import Drill
+    from drillkit.running.chaostoolkit import ExperimentVars
 
 # Exit codes by verdict (drill runs), game-day verdict and backup outcome ("taken").
 EXIT_CODES = {
@@ -30,9 +31,15 @@ EXIT_CODES = {
 }
 
 
-def resolve_drill(name_or_path: str, drills_dir: Path, namespaces: tuple[str, ...] = ()) -> Drill:
+def resolve_drill(
+    name_or_path: str,
+    drills_dir: Path,
+    namespaces: tuple[str, ...] = (),
+    experiment_vars: ExperimentVars | None = None,
+) -> Drill:
     """A drill by name (drills/NAME.yaml), a drill file, or a plain experiment file, which
-    targets ``namespaces`` when given."""
+    targets ``namespaces`` when given, else those its faults name (with the configuration
+    ``experiment_vars`` give it)."""
     from drillkit.errors import InvalidInput
     from drillkit.model.loading import load_drill
 
@@ -47,7 +54,7 @@ def resolve_drill(name_or_path: str, drills_dir: Path, namespaces: tuple[str, ..
             )
         path = found
     if is_experiment_file(path):
-        return _drill_for_experiment(path, namespaces)
+        return _drill_for_experiment(path, namespaces, experiment_vars)
     if namespaces:
         raise InvalidInput(
             f"{path}: --namespace is for a plain experiment; a drill file declares "
@@ -56,7 +63,9 @@ def resolve_drill(name_or_path: str, drills_dir: Path, namespaces: tuple[str, ..
     return load_drill(path)
 
 
-def _drill_for_experiment(path: Path, namespaces: tuple[str, ...]) -> Drill:
+def _drill_for_experiment(
+    path: Path, namespaces: tuple[str, ...], experiment_vars: ExperimentVars | None
+) -> Drill:
     """The drill around a plain experiment: it targets the namespaces its faults name, or
     those given with --namespace; guardrails still refuse protected ones."""
     from pydantic import ValidationError
@@ -65,11 +74,12 @@ def _drill_for_experiment(path: Path, namespaces: tuple[str, ...]) -> Drill:
     from drillkit.model.activities import parse_activities
     from drillkit.model.drill import default_drill_for_experiment
     from drillkit.running.activities import disruptions
-    from drillkit.running.chaostoolkit import load_experiment
+    from drillkit.running.chaostoolkit import ExperimentVars, load_experiment
     from drillkit.safety.guardrails import namespaces_named
 
     if not namespaces:
-        method = disruptions(parse_activities(load_experiment(path)))
+        experiment = (experiment_vars or ExperimentVars()).applied_to(load_experiment(path))
+        method = disruptions(parse_activities(experiment))
         namespaces = namespaces_named(method) or ("default",)
     try:
         return default_drill_for_experiment(path, namespaces)

@@ -60,7 +60,8 @@ from drillkit.reporting.writer import (
     write_run_started,
 )
 from drillkit.running import chaostoolkit
-from drillkit.running.redaction import Secrets, collect_secrets, redact_json, redact_record
+from drillkit.running.lifecycle import run_secrets
+from drillkit.running.redaction import Secrets, redact_json, redact_record
 from drillkit.running.runner import RunOptions, operator_identity
 from drillkit.signing import SigningKey
 
@@ -165,12 +166,7 @@ class RunRecording:
         experiment: dict[str, Any] = {}
         with contextlib.suppress(InvalidInput):
             experiment = dict(chaostoolkit.load_experiment(self.drill.experiment_path()))
-        return collect_secrets(
-            experiment=experiment,
-            drill_document=self.drill.model_dump(mode="json"),
-            environ=os.environ,
-            kubeconfig=self.options.kubeconfig,
-        )
+        return run_secrets(self.drill, experiment, self.options)
 
 
 # -- runs that died before they were recorded ----------------------------------------------------

@@ -22,7 +22,9 @@ and SIGUSR2 stay chaoslib's: an experiment's own ``exit_gracefully`` and
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +33,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
-from chaoslib import substitute
+import yaml
+from chaoslib import convert_to_type, convert_vars, merge_vars, substitute
 from chaoslib.activity import run_activity
 from chaoslib.configuration import load_configuration
 from chaoslib.exceptions import ChaosException, InterruptExecution, InvalidExperiment
@@ -209,6 +212,120 @@ def _ensure_bounded_expansion(path: Path, experiment: object) -> None:
             pending += value.values()
         elif isinstance(value, list):
             pending += value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentVars:
+    """Values given for an experiment's configuration and secrets (``--var``,
+    ``--var-file``), handed to chaoslib as ``chaos run`` hands them.
+
+    chaoslib's precedence: a configuration key given replaces the experiment's entry (its
+    definition, when a var file gives one, ``{type: env, ...}`` included); a secrets
+    target given replaces the experiment's target whole. What the experiment does not
+    declare is ignored.
+    """
+
+    configuration: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, Any] = field(default_factory=dict)
+
+    def applied_to(self, experiment: Mapping[str, Any]) -> Experiment:
+        """A copy of ``experiment`` holding the configuration and secrets the run will use
+        (environment variables still unread), for what is judged before the run or after
+        it: the guardrails, the clusters the faults name, the secrets to redact."""
+        applied: Experiment = copy.deepcopy(dict(experiment))
+        configuration = applied.get("configuration")
+        if isinstance(configuration, dict):
+            for key in configuration:
+                if key in self.configuration:
+                    configuration[key] = copy.deepcopy(self.configuration[key])
+        secrets = applied.get("secrets")
+        if isinstance(secrets, dict):
+            for key, target in secrets.items():
+                if isinstance(target, Mapping) and self.secrets.get(key) is not None:
+                    secrets[key] = copy.deepcopy(self.secrets[key])
+        return applied
+
+    def for_chaoslib(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        # chaoslib pops from these what it uses: it gets copies, the options stay whole.
+        return copy.deepcopy(dict(self.configuration)), copy.deepcopy(dict(self.secrets))
+
+
+def load_experiment_vars(variables: Sequence[str], files: Sequence[Path]) -> ExperimentVars:
+    """``--var`` and ``--var-file`` as ``chaos run`` reads them, with chaoslib's own
+    ``convert_vars`` and ``merge_vars``: the files in order, each over the ones before,
+    then ``--var`` over them all. A file that is neither JSON nor YAML (a ``.env`` file)
+    sets its variables in this process's environment, as under ``chaos run``, where
+    configuration and secrets of ``type: env`` read them.
+
+    Every value and file is checked before anything is set: ``InvalidInput`` names the
+    option or the file, never a value (it may be a secret). Where chaoslib logs a file it
+    cannot parse and goes on without it, a drill does not start.
+    """
+    given: dict[str, Any] = {}
+    for variable in variables:
+        given.update(_convert_var(variable))
+    for path in files:
+        _check_var_file(path)
+    configuration, secrets = merge_vars(given, [str(path) for path in files])
+    return ExperimentVars(configuration=configuration, secrets=secrets)
+
+
+def _convert_var(variable: str) -> dict[str, Any]:
+    name, separator, _ = variable.partition("=")
+    if not separator:
+        raise InvalidInput(f"--var {variable!r}: expected KEY=VALUE or KEY:TYPE=VALUE")
+    kind = name.rpartition(":")[2] if ":" in name else "str"
+    try:
+        # Any value of a known type converts from "0": only an unknown type fails here,
+        # in chaoslib's own words.
+        convert_to_type(kind, "0")
+    except ValueError as error:
+        raise InvalidInput(f"--var {name}: {_one_line(error)}") from None
+    try:
+        converted: dict[str, Any] = convert_vars([variable])
+    except ValueError:
+        raise InvalidInput(f"--var {name}: cannot convert the value to {kind}") from None
+    return converted
+
+
+def _check_var_file(path: Path) -> None:
+    """Refuse a var file ``merge_vars`` would skip or fail on; it reads files as here."""
+    try:
+        content = path.read_text()
+    except OSError as error:
+        raise InvalidInput(f"--var-file {path}: cannot read it: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise InvalidInput(f"--var-file {path}: cannot read it: {error}") from None
+    if not content:
+        return
+    data: object = None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(content)
+        elif path.suffix == ".json":
+            data = json.loads(content)
+    except yaml.YAMLError as error:
+        raise InvalidInput(f"--var-file {path}: not valid YAML: {_one_line(error)}") from None
+    except ValueError as error:
+        raise InvalidInput(f"--var-file {path}: not valid JSON: {_one_line(error)}") from None
+    if not data:
+        # What chaoslib reads as a .env file: NAME=VALUE lines, blanks and # comments.
+        for number, line in enumerate(content.split(os.linesep), start=1):
+            line = line.strip()
+            if line and not line.startswith("#") and "=" not in line:
+                raise InvalidInput(
+                    f"--var-file {path}: line {number}: expected NAME=VALUE (a .env file), "
+                    "or a JSON or YAML file of configuration and secrets"
+                )
+        return
+    if not isinstance(data, Mapping):
+        raise InvalidInput(
+            f"--var-file {path}: expected a mapping of configuration and secrets, "
+            f"found a {type(data).__name__}"
+        )
+    for section in ("configuration", "secrets"):
+        if not isinstance(data.get(section, {}), Mapping):
+            raise InvalidInput(f"--var-file {path}: {section}: expected a mapping")
 
 
 def resolve_activities(experiment: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
@@ -577,9 +694,14 @@ def abort_main_thread() -> None:
 
 
 def run_experiment(
-    experiment: Experiment, *, strategies: RuntimeStrategies, handler: DrillEventHandler
+    experiment: Experiment,
+    *,
+    strategies: RuntimeStrategies,
+    handler: DrillEventHandler,
+    experiment_vars: ExperimentVars | None = None,
 ) -> Journal:
-    """Run the experiment through chaoslib's entry point and return its journal."""
+    """Run the experiment through chaoslib's entry point and return its journal;
+    ``experiment_vars`` override its configuration and secrets as under ``chaos run``."""
     settings = {
         "runtime": {
             "rollbacks": {"strategy": strategies.rollbacks},
@@ -597,6 +719,7 @@ def run_experiment(
             strategy=strategies.hypothesis,
             schedule=Schedule(),
             event_handlers=[handler],
+            experiment_vars=(experiment_vars or ExperimentVars()).for_chaoslib(),
         )
     except (KeyboardInterrupt, InterruptExecution, SystemExit):
         # Interrupted before chaoslib's run loop took over (while loading its
@@ -627,10 +750,12 @@ def _short(value: object, limit: int = 120) -> str:
 
 __all__ = [
     "DrillEventHandler",
+    "ExperimentVars",
     "ProbeCondition",
     "abort_main_thread",
     "hypothesis_probes",
     "load_experiment",
+    "load_experiment_vars",
     "read_affected",
     "read_restore_summary",
     "resolve_activities",

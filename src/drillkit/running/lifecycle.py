@@ -65,6 +65,12 @@ class RunOptions:
     signing_key: Path | None = None
     """The evidence key's file: the run's backup activities sign and check catalogue
     entries with it (as ``DRILL_SIGNING_KEY``), as the ledger entry of the run is signed."""
+    experiment_vars: chaostoolkit.ExperimentVars = field(
+        default_factory=chaostoolkit.ExperimentVars
+    )
+    """Values given for the experiment's configuration and secrets (``--var``,
+    ``--var-file``): chaoslib runs it with them, and the pre-flight judges, and the
+    redaction searches, the configuration and secrets they make."""
 
 
 @dataclass(eq=False)
@@ -131,6 +137,7 @@ class DrillRun:
                             self.experiment, self.drill.safety.rollback
                         ),
                         handler=self.handler,
+                        experiment_vars=self.options.experiment_vars,
                     )
                 except DrillError as failure:
                     error = str(failure)
@@ -372,9 +379,10 @@ def activity_environment(options: RunOptions, run_id: str, context: str | None) 
 
 
 def run_secrets(drill: Drill, experiment: Mapping[str, Any], options: RunOptions) -> Secrets:
-    """The secrets a run of ``drill`` could see, for whatever prints or is recorded."""
+    """The secrets a run of ``drill`` could see, for whatever prints or is recorded: the
+    experiment's configuration and secrets as the values given for them made them."""
     return collect_secrets(
-        experiment=experiment,
+        experiment=options.experiment_vars.applied_to(experiment),
         drill_document=drill.model_dump(mode="json"),
         environ=os.environ,
         kubeconfig=options.kubeconfig,

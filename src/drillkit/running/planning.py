@@ -36,7 +36,10 @@ class RunPlan:
 
 def plan_run(drill: Drill, options: RunOptions) -> RunPlan:
     """Resolve the drill's targets and check its guardrails; reads only."""
-    experiment = chaostoolkit.load_experiment(drill.experiment_path())
+    # As the run judges it: under the values given for its configuration.
+    experiment = options.experiment_vars.applied_to(
+        chaostoolkit.load_experiment(drill.experiment_path())
+    )
     activities = parse_activities(experiment)
     by_section = {section: [a for a in activities if a.section is section] for section in Section}
     plan = RunPlan(

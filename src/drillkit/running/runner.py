@@ -77,7 +77,10 @@ def run_drill(
     ``ClusterError`` when it cannot start.
     """
     experiment = chaostoolkit.load_experiment(drill.experiment_path())
-    activities = parse_activities(experiment)
+    # Judged before the run (guardrails, the clusters faults name): the configuration
+    # chaoslib will use, the experiment's under the values given for it.
+    judged = options.experiment_vars.applied_to(experiment)
+    activities = parse_activities(judged)
     context = options.context or drill.target.context
     recorder = TimelineRecorder(clock)
     if on_event is not None:
@@ -96,7 +99,7 @@ def run_drill(
         )
         # Before the first change (the lock): every cluster a fault will act on is
         # the one it names, and the scope is the cluster as the run found it.
-        touched = check_touched_clusters(cluster, experiment)
+        touched = check_touched_clusters(cluster, judged)
         scope = describe_scope(drill, options, touched, cluster=cluster)
         violations = guardrail_violations(cluster, drill, activities)
         if violations:
