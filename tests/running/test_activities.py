@@ -14,7 +14,7 @@ from drillkit.model.activities import (
     Unresolved,
     parse_activities,
 )
-from drillkit.running.activities import FAULT_MODULES, declaration, disruptions
+from drillkit.running.activities import declaration, disruptions, fault_modules
 
 
 def action(name: str, module: str, func: str, **arguments: Any) -> dict[str, Any]:
@@ -103,11 +103,11 @@ def test_kill_pods_declares_the_pods_it_selects() -> None:
     )
 
 
-@pytest.mark.parametrize("module", sorted(FAULT_MODULES))
+@pytest.mark.parametrize("module", sorted(fault_modules()))
 def test_every_public_fault_declares_itself(module: str) -> None:
     """A fault without a declaration would be judged by guesswork; each says what it does."""
-    for name in FAULT_MODULES[module].__all__:
-        function = getattr(FAULT_MODULES[module], name)
+    for name in fault_modules()[module].__all__:
+        function = getattr(fault_modules()[module], name)
         assert hasattr(function, "drillkit_fault"), f"{module}.{name} declares nothing"
         activity = parse_activities({"method": [action(name, module, name)]})[0]
         assert declaration(activity) is function.drillkit_fault

@@ -44,12 +44,10 @@ def recover(
     Exit code 0 when nothing is left to revert, 3 when a revert failed or a record was
     refused.
     """
-    import drillkit.faults.backup  # registers the undo actions of cross-region restores
-    import drillkit.faults.etcd  # registers the undo action of etcd restores
-    import drillkit.faults.platforms  # noqa: F401  (registers the undo action of cloud zone outages)
     from drillkit.drivers.kubernetes import Cluster
     from drillkit.errors import DrillError
     from drillkit.evidence.recording import FinaliseOutcome, finalise_interrupted_runs
+    from drillkit.running.runner import register_undo_actions
     from drillkit.safety.recover import RecoveryOutcome
     from drillkit.safety.recover import recover as recover_runs
 
@@ -63,6 +61,7 @@ def recover(
             click.echo(run.describe())
         return any(run.outcome is FinaliseOutcome.FAILED for run in finalised)
 
+    register_undo_actions()
     try:
         with Cluster.connect(kubeconfig, context) as cluster:
             actions = recover_runs(cluster, progress=lambda text: click.echo(text, err=True))

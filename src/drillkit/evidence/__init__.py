@@ -16,28 +16,37 @@ auditor that the set of reports is complete and unaltered (DESIGN section 5):
   mapped to controls (:mod:`~drillkit.evidence.controls`).
 
 It sits above ``running`` and ``reporting`` and below ``scheduling`` and the CLI.
+
+The names are imported when first asked for: ``drill run`` needs only the ledger, and
+the export and the control catalogues would cost every run their imports.
 """
 
-from drillkit.evidence.controls import Catalogue, Control, load_catalogue
-from drillkit.evidence.export import ExportResult, TamperingFound, export_bundle
-from drillkit.evidence.ledger import (
-    GameDayEntry,
-    RunEntry,
-    SkipEntry,
-    adopt_runs,
-    append_gameday,
-    append_run,
-    append_skip,
-    read_ledger,
-)
-from drillkit.evidence.verify import Anchor, Problem, ProblemKind, Verification, verify_ledger
-from drillkit.signing import (
-    SigningKey,
-    VerifyKey,
-    generate_key_pair,
-    load_signing_key,
-    load_verify_key,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drillkit.evidence.controls import Catalogue, Control, load_catalogue
+    from drillkit.evidence.export import ExportResult, TamperingFound, export_bundle
+    from drillkit.evidence.ledger import (
+        GameDayEntry,
+        RunEntry,
+        SkipEntry,
+        adopt_runs,
+        append_gameday,
+        append_run,
+        append_skip,
+        read_ledger,
+    )
+    from drillkit.evidence.verify import Anchor, Problem, ProblemKind, Verification, verify_ledger
+    from drillkit.signing import (
+        SigningKey,
+        VerifyKey,
+        generate_key_pair,
+        load_signing_key,
+        load_verify_key,
+    )
 
 __all__ = [
     "Anchor",
@@ -65,3 +74,38 @@ __all__ = [
     "read_ledger",
     "verify_ledger",
 ]
+
+_MODULE_OF = {
+    "Anchor": "drillkit.evidence.verify",
+    "Catalogue": "drillkit.evidence.controls",
+    "Control": "drillkit.evidence.controls",
+    "ExportResult": "drillkit.evidence.export",
+    "GameDayEntry": "drillkit.evidence.ledger",
+    "Problem": "drillkit.evidence.verify",
+    "ProblemKind": "drillkit.evidence.verify",
+    "RunEntry": "drillkit.evidence.ledger",
+    "SigningKey": "drillkit.signing",
+    "SkipEntry": "drillkit.evidence.ledger",
+    "TamperingFound": "drillkit.evidence.export",
+    "Verification": "drillkit.evidence.verify",
+    "VerifyKey": "drillkit.signing",
+    "adopt_runs": "drillkit.evidence.ledger",
+    "append_gameday": "drillkit.evidence.ledger",
+    "append_run": "drillkit.evidence.ledger",
+    "append_skip": "drillkit.evidence.ledger",
+    "export_bundle": "drillkit.evidence.export",
+    "generate_key_pair": "drillkit.signing",
+    "load_catalogue": "drillkit.evidence.controls",
+    "load_signing_key": "drillkit.signing",
+    "load_verify_key": "drillkit.signing",
+    "read_ledger": "drillkit.evidence.ledger",
+    "verify_ledger": "drillkit.evidence.verify",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value

@@ -9,10 +9,11 @@ switches on an activity's function name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from types import ModuleType
 
 from drillkit.drivers.kubernetes import Cluster
-from drillkit.faults import backup, etcd, kubernetes, outage, zones
 from drillkit.faults.declarations import FaultDeclaration, declaration_of
 from drillkit.model.activities import (
     Activity,
@@ -23,8 +24,18 @@ from drillkit.model.activities import (
     TargetReader,
 )
 
-FAULT_MODULES = {module.__name__: module for module in (backup, etcd, kubernetes, outage, zones)}
-"""Every module whose functions experiments name as ``drillkit.faults.*`` activities."""
+
+@functools.cache
+def fault_modules() -> Mapping[str, ModuleType]:
+    """Every module whose functions experiments name as ``drillkit.faults.*`` activities.
+
+    Imported when an experiment names one: they reach boto3, the lab and the restore
+    engine, which an experiment of other activities never needs.
+    """
+    from drillkit.faults import backup, etcd, kubernetes, outage, zones
+
+    return {module.__name__: module for module in (backup, etcd, kubernetes, outage, zones)}
+
 
 KUBERNETES_MODULES = ("drillkit.faults", "drillkit.probes.kubernetes", "chaosk8s")
 """Modules whose activities act on or observe a Kubernetes cluster."""
@@ -38,7 +49,7 @@ def declaration(activity: Activity) -> FaultDeclaration | None:
     """
     if not activity.is_drillkit_fault:
         return None
-    module = FAULT_MODULES.get(activity.module)
+    module = fault_modules().get(activity.module)
     return declaration_of(getattr(module, activity.func, None))
 
 

@@ -26,7 +26,6 @@ from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, Conflict, NotFound
 from drillkit.model.drill import Markers
 from drillkit.model.timeline import MarkersRead, MarkerWritten
-from drillkit.restoring.targets import expand
 from drillkit.running.recorder import TimelineRecorder
 
 _LABELS = {"app.kubernetes.io/managed-by": "drillkit", "app.kubernetes.io/component": "rpo-marker"}
@@ -140,6 +139,10 @@ def connect_marker_reader(
 ) -> Cluster | None:
     """The cluster ``markers.read_from`` names, or None when markers are read where they
     are written. A kubeconfig of its own comes with its own current context."""
+    # Imported here: the restoring package reaches boto3 and the restore engine, which
+    # only a drill whose markers come back elsewhere needs.
+    from drillkit.restoring.targets import expand
+
     source = markers.read_from
     if source is None:
         return None

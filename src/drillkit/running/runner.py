@@ -21,12 +21,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import drillkit.faults.backup  # registers the undo actions of cross-region restores
-import drillkit.faults.etcd  # registers the undo action of etcd restores
-import drillkit.faults.platforms  # noqa: F401  (registers the undo action of cloud zone outages)
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
-from drillkit.faults.clusters import check_clusters
 from drillkit.model.activities import Activity, Section, parse_activities, parse_activity
 from drillkit.model.drill import Drill
 from drillkit.model.measurement import format_seconds
@@ -54,6 +50,7 @@ __all__ = [
     "guardrail_violations",
     "new_run_id",
     "operator_identity",
+    "register_undo_actions",
     "revert_until_deadline",
     "run_drill",
     "uses_kubernetes",
@@ -92,6 +89,7 @@ def run_drill(
         return DrillRun(
             drill, experiment, options, run_id=run_id, recorder=recorder, scope=scope
         ).execute()
+    register_undo_actions()
     with Cluster.connect(options.kubeconfig, context) as cluster:
         # Before anything else touches the cluster: a refused run changes nothing.
         ensure_production_confirmed(
@@ -142,6 +140,18 @@ def run_drill(
             return run.execute()
         finally:
             _release(lock, on_message)
+
+
+def register_undo_actions() -> None:
+    """Make every kind of undo record revertible: the fault modules that write them
+    register, when imported, the functions that revert them (``@reverts``).
+
+    Called before recovering or reverting, not at import: the modules reach boto3, the
+    lab and the restore engine, which a run that touches no cluster never needs.
+    """
+    import drillkit.faults.backup  # the undo actions of cross-region restores
+    import drillkit.faults.etcd  # the undo action of etcd restores
+    import drillkit.faults.platforms  # noqa: F401  (the undo action of cloud zone outages)
 
 
 def revert_until_deadline(
@@ -227,6 +237,9 @@ def check_touched_clusters(cluster: Cluster, experiment: Mapping[str, Any]) -> l
     """Every cluster the experiment's faults will act on, confirmed to be the one they
     name (``drillkit.faults.clusters``); ``InvalidInput`` naming both sides if not.
     Their arguments are substituted as chaoslib will (environment variables read)."""
+    # Imported here: it reaches the lab and etcd, which only a run on a cluster needs.
+    from drillkit.faults.clusters import check_clusters
+
     configuration, resolved = chaostoolkit.resolve_activities(experiment)
     faults = []
     for activity in resolved:

@@ -23,7 +23,7 @@ from drillkit.model.drill import Drill
 from drillkit.model.loading import load_drill
 from drillkit.model.measurement import RunStatus
 from drillkit.model.timeline import ActivityStarted, RunFinished, RunStarted, TimelineEvent
-from drillkit.running.runner import RunOptions, run_drill
+from drillkit.running.runner import RunOptions, register_undo_actions, run_drill
 from drillkit.safety.lock import LockHeld
 from drillkit.safety.recover import recover
 from drillkit.scheduling.files import find_named_file
@@ -130,6 +130,7 @@ def recover_leftovers(
     if reports_dir is not None:
         for finalised in finalise_interrupted_runs(reports_dir, signing_key=signing_key):
             on_message(finalised.describe())
+    register_undo_actions()
     try:
         with Cluster.connect(options.kubeconfig, options.context) as cluster:
             actions = recover(cluster, progress=lambda _: None)
