@@ -215,12 +215,18 @@ def test_an_unchanged_chaosk8s_experiment_runs_against_the_namespace_it_names(
     # Not refused (exit 2): it ran, and with no objective declared it is not met.
     assert result.returncode == 1, result.stderr
     summary = result.summary
-    assert summary["verdict"] in ("unjudged", "inconclusive"), summary
     report = result.report()
     assert report["scope"]["namespaces"] == ["shop"]
     assert report["strategy"] == "unknown"
     journal = result.journal()
     assert [run["status"] for run in journal["run"]] == ["succeeded"]
+    # Its hypothesis runs right after the method, as under chaos run: whether web is whole
+    # again by then is a race its experiment leaves open. The verdict follows the journal
+    # (README: each Chaos Toolkit outcome maps to one verdict).
+    if journal["deviated"]:
+        assert summary["verdict"] == "missed", summary
+    else:
+        assert summary["verdict"] in ("unjudged", "inconclusive"), summary
     assert before - shop_web_pods(lab), "a web pod of shop was terminated"
     wait_until("shop/web back to 6 pods", lambda: len(shop_web_pods(lab)) == 6 or None)
 
