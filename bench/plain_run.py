@@ -44,38 +44,9 @@ from pathlib import Path
 
 GOAL_OVERHEAD_SECONDS = 0.5
 
-EXPERIMENT = {
-    "version": "1.0.0",
-    "title": "a plain experiment that touches no cluster",
-    "description": "python and process providers only, no pauses",
-    "steady-state-hypothesis": {
-        "title": "the platform answers",
-        "probes": [
-            {
-                "type": "probe",
-                "name": "python-answers",
-                "tolerance": "posix",
-                "provider": {
-                    "type": "python",
-                    "module": "os.path",
-                    "func": "basename",
-                    "arguments": {"p": "/a/posix"},
-                },
-            }
-        ],
-    },
-    "method": [
-        {"type": "action", "name": "run-true", "provider": {"type": "process", "path": "true"}},
-        {
-            "type": "probe",
-            "name": "read-platform",
-            "provider": {"type": "python", "module": "platform", "func": "system"},
-        },
-    ],
-    "rollbacks": [
-        {"type": "action", "name": "undo", "provider": {"type": "process", "path": "true"}}
-    ],
-}
+# Shared with tests/running/test_run_imports.py, which guards what such a run imports.
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENT = ROOT / "tests" / "running" / "drills" / "no-cluster-experiment.json"
 
 
 _started = time.monotonic()
@@ -163,8 +134,6 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="drillkit-bench-plain-") as scratch:
         root = Path(scratch)
-        experiment = root / "experiment.json"
-        experiment.write_text(json.dumps(EXPERIMENT, indent=2))
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
@@ -173,9 +142,9 @@ def main() -> None:
 
         def command(tool: str, workdir: Path) -> list[str]:
             if tool == "chaos":
-                return [chaos, "run", str(experiment)]
+                return [chaos, "run", str(EXPERIMENT)]
             reports = str(workdir / "reports")
-            return [drill, "run", str(experiment), "--output", "json", "--reports-dir", reports]
+            return [drill, "run", str(EXPERIMENT), "--output", "json", "--reports-dir", reports]
 
         def measure(tool: str, label: str) -> Measured:
             workdir = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=root))

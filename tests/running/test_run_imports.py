@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.running.test_drill_run import environment
+from tests.running.test_drill_run import DRILLS, environment
 
 # Run drill as ``python -m drillkit.cli`` does, then write sys.modules' names to a file.
 WRAPPER = """
@@ -25,30 +25,8 @@ sys.argv[0] = "drill"
 runpy.run_module("drillkit.cli", run_name="__main__")
 """
 
-PLAIN_EXPERIMENT = {
-    "title": "touches no cluster",
-    "description": "python and process providers only",
-    "steady-state-hypothesis": {
-        "title": "python answers",
-        "probes": [
-            {
-                "type": "probe",
-                "name": "python-answers",
-                "tolerance": "posix",
-                "provider": {
-                    "type": "python",
-                    "module": "os.path",
-                    "func": "basename",
-                    "arguments": {"p": "/a/posix"},
-                },
-            }
-        ],
-    },
-    "method": [{"type": "action", "name": "act", "provider": {"type": "process", "path": "true"}}],
-    "rollbacks": [
-        {"type": "action", "name": "undo", "provider": {"type": "process", "path": "true"}}
-    ],
-}
+# The document bench/plain_run.py times: a run that touches no cluster.
+PLAIN_EXPERIMENT = DRILLS / "no-cluster-experiment.json"
 
 NOT_NEEDED = (
     "boto3",
@@ -68,8 +46,7 @@ NOT_NEEDED = (
 
 
 def test_a_plain_experiment_imports_no_cloud_restore_lab_or_scheduler(tmp_path: Path) -> None:
-    experiment = tmp_path / "plain.json"
-    experiment.write_text(json.dumps(PLAIN_EXPERIMENT))
+    experiment = PLAIN_EXPERIMENT
     listing = tmp_path / "modules.json"
     arguments = ["run", str(experiment), "--output", "json"]
     arguments += ["--reports-dir", str(tmp_path / "reports")]
