@@ -83,6 +83,7 @@ class Case:
     guards: tuple[str, ...] = ()
     interrupt_signal: str | None = None
     landing: FaultLanding | None = None
+    rolled_back: bool = True
 
 
 CASES = [
@@ -132,6 +133,16 @@ CASES = [
             finding="interrupted by signal SIGINT",
         ),
         id="an interrupted run is aborted with a finding naming the signal",
+    ),
+    pytest.param(
+        Case(
+            verdict=Verdict.ABORTED,
+            run_status=RunStatus.INTERRUPTED,
+            rolled_back=False,
+            finding="interrupted by the experiment itself (a control or an activity stopped "
+            "it): the drill was stopped, its rollbacks not run, before it completed",
+        ),
+        id="a run its experiment interrupted says so and that its rollbacks did not run",
     ),
     pytest.param(
         Case(
@@ -375,7 +386,7 @@ def test_decide_verdict(case: Case) -> None:
         rpo=case.rpo,
         objectives=case.objectives,
         guard_tripped=case.guard_tripped,
-        rolled_back=True,
+        rolled_back=case.rolled_back,
         guards=case.guards,
         interrupt_signal=case.interrupt_signal,
         landing=case.landing,
@@ -401,23 +412,6 @@ def test_a_verdict_other_than_met_leads_with_a_failure_finding() -> None:
 
     assert outcome.findings[0].severity is Severity.FAILURE
     assert outcome.findings[0].text.startswith("interrupted by signal SIGINT")
-
-
-def test_a_run_its_experiment_interrupted_says_so_and_whether_it_rolled_back() -> None:
-    outcome = decide_verdict(
-        run_status=RunStatus.INTERRUPTED,
-        recovery=recovered(12.0),
-        rpo=None,
-        objectives=NONE,
-        guard_tripped=False,
-        rolled_back=False,
-    )
-
-    assert outcome.verdict is Verdict.ABORTED
-    assert outcome.findings[0].text == (
-        "interrupted by the experiment itself (a control or an activity stopped it): "
-        "the drill was stopped, its rollbacks not run, before it completed"
-    )
 
 
 def test_capacity_is_reported_with_each_workload_that_ran_short() -> None:
