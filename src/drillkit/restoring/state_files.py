@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from drillkit.errors import DrillError
 from drillkit.files import write_atomically
-from drillkit.model.records import first_problem
+from drillkit.model.records import read_record
 
 
 class StateFile:
@@ -50,12 +50,10 @@ class StateFile:
         """The state saved at ``path``; ``DrillError`` when there is none, or naming
         the file and its first problem when it cannot be read."""
         try:
-            state: Self = _adapter(cls).validate_python(json.loads(path.read_text()))
+            state: Self = read_record(_adapter(cls), json.loads(path.read_text()))
         except FileNotFoundError:
             raise DrillError(cls.missing.format(path=path)) from None
-        except ValidationError as error:
-            raise DrillError(f"unreadable {cls.describes} {path}: {first_problem(error)}") from None
-        except ValueError as error:
+        except ValueError as error:  # not JSON, or not this state (read_record's one line)
             raise DrillError(f"unreadable {cls.describes} {path}: {error}") from None
         return state
 
