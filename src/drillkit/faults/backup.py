@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from drillkit.drivers import velero
 from drillkit.drivers.backups import create_backup, ensure_none_exist, find_backup, load_backup
@@ -69,7 +69,7 @@ from drillkit.faults.steps import (
 from drillkit.files import state_home, write_atomically
 from drillkit.lab.cluster import Lab, lab_reached_by
 from drillkit.model.backups import CONFLICT_POLICIES, Backup, BackupInfo, RestoreResult
-from drillkit.model.records import first_problem
+from drillkit.model.records import read_record
 from drillkit.model.timeline import Instant, format_utc
 from drillkit.restoring.engine import (
     RESTORE_BACKUP,
@@ -477,14 +477,10 @@ def _proved_velero_backup(run_id: str, velero_namespace: str) -> str | None:
     """The backup this run's disaster proved, once: the file goes as it is read."""
     path = _velero_restore_point_file(run_id)
     try:
-        chosen = _RESTORE_POINT.validate_python(json.loads(path.read_text()))
+        chosen = read_record(_RESTORE_POINT, json.loads(path.read_text()))
     except FileNotFoundError:
         return None
-    except ValidationError as error:
-        raise DrillError(
-            f"unreadable velero restore point {path}: {first_problem(error)}"
-        ) from None
-    except ValueError as error:
+    except ValueError as error:  # not JSON, or not a restore point (read_record's one line)
         raise DrillError(f"unreadable velero restore point {path}: {error}") from None
     path.unlink(missing_ok=True)
     if chosen.velero_namespace != velero_namespace:
