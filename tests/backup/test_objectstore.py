@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 
 from drillkit.drivers.objectstore import (
@@ -86,3 +87,23 @@ def test_an_unknown_store_url_is_one_line(url: str) -> None:
 def test_keys_cannot_leave_the_store(tmp_path: Path, key: str) -> None:
     with pytest.raises(InvalidInput, match="invalid object key"):
         LocalStore(tmp_path).put(key, b"x")
+
+
+def test_a_store_uses_the_credentials_of_its_time_not_those_another_client_cached(
+    s3_endpoint: str, aws_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # boto3's default session keeps the credentials it first resolved. A store opened
+    # later in the same process (the scheduler's, a game day's) must read its own.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # put back as it was after the test
+    with monkeypatch.context() as earlier:
+        earlier.setenv("AWS_ACCESS_KEY_ID", "someone-else")
+        earlier.setenv("AWS_SESSION_TOKEN", "someone-elses-session")
+        boto3.client("s3", endpoint_url=s3_endpoint)
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.get_credentials()  # resolved, and kept by the session
+
+    store = S3Store("credentials-of-their-time", endpoint_url=s3_endpoint)
+    store.ensure_bucket()
+    store.put("k", b"v")
+
+    assert store.get("k") == b"v"

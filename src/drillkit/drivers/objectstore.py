@@ -169,7 +169,9 @@ class S3Store:
         self.description = f"s3://{bucket}/{self.prefix}"
         endpoint = endpoint_url or os.environ.get("DRILLKIT_S3_ENDPOINT") or None
         with _translate_s3("connecting to S3"):
-            self._client: Any = boto3.client(
+            # A session of its own, as EC2's: boto3's default one keeps the credentials it
+            # resolved first, for the life of the process.
+            self._client: Any = boto3.session.Session().client(
                 "s3",
                 endpoint_url=endpoint,
                 region_name=region or os.environ.get("AWS_REGION") or "us-east-1",
