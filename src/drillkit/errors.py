@@ -54,9 +54,17 @@ class DrillError(Exception):
 
 
 class InvalidInput(DrillError):
-    """A user-written file or option is invalid; nothing was touched."""
+    """A user-written file or option is invalid; nothing was touched.
+
+    The message is one line, the first problem; ``problems`` holds every problem found,
+    each a line of its own, for ``drill validate`` to list (just the message when the
+    check stopped at the first)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
 
 
 class LabError(DrillError):

@@ -44,8 +44,29 @@ def test_an_answer_becomes_the_error_for_its_status_keeping_status_and_reason(
     error = api_error("reading node n1", ApiException(status=status, reason=reason))
 
     assert type(error) is expected
-    assert str(error) == f"reading node n1: the API server answered {status} {reason}"
+    assert str(error) == f"reading node n1: the API server answered {status} {reason}" + {
+        401: "; the cluster does not accept the kubeconfig's credentials: renew them, "
+        "or choose another context with --context",
+        403: "; the kubeconfig's user may not do this: grant it the roles in "
+        "deploy/rbac.yaml, or choose another context with --context",
+    }.get(status, "")
     assert (error.status, error.reason) == (status, reason)
+
+
+def test_a_refusal_says_what_the_server_said_and_what_to_do_next() -> None:
+    refused = ApiException(status=403, reason="Forbidden")
+    refused.body = (
+        '{"kind":"Status","status":"Failure","reason":"Forbidden","code":403,'
+        '"message":"nodes is forbidden: User \\"ci\\" cannot list resource \\"nodes\\""}'
+    )
+
+    error = api_error("listing nodes", refused)
+
+    assert str(error) == (
+        'listing nodes: the API server answered 403 Forbidden (nodes is forbidden: User "ci" '
+        'cannot list resource "nodes"); the kubeconfig\'s user may not do this: grant it the '
+        "roles in deploy/rbac.yaml, or choose another context with --context"
+    )
 
 
 def test_the_dynamic_clients_errors_translate_as_the_typed_clients_do() -> None:

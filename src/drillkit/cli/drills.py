@@ -17,7 +17,7 @@ from drillkit.cli.running import is_experiment_file, resolve_drill
 def validate(paths: tuple[Path, ...], drills_dir: Path) -> None:
     """Check drill files and the experiments they use, without touching any cluster.
 
-    With no PATHS, checks every drills/*.yaml. Each problem is one line naming
+    With no PATHS, checks every drills/*.yaml. Every problem found is one line naming
     the file, line, column and field. Exit code 2 when anything is invalid.
 
     \b
@@ -42,9 +42,10 @@ def validate(paths: tuple[Path, ...], drills_dir: Path) -> None:
                 drill = load_drill(path)
                 load_experiment(drill.experiment_path())
                 click.echo(f"ok       {path} (drill {drill.name})")
-        except InvalidInput as problem:
+        except InvalidInput as invalid:
             problems += 1
-            click.echo(f"invalid  {problem}", err=True)
+            for problem in invalid.problems:
+                click.echo(f"invalid  {problem}", err=True)
     if problems:
         raise SystemExit(2)
 

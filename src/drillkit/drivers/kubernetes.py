@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import re
 import threading
@@ -41,6 +42,7 @@ from kubernetes.dynamic.exceptions import DynamicApiError
 from drillkit.drivers.connections import Connection
 from drillkit.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
 from drillkit.errors import KubeconfigInvalid as KubeconfigInvalid
+from drillkit.files import state_home
 from drillkit.model.activities import ZONE_LABEL as ZONE_LABEL
 from drillkit.model.loading import yaml_syntax_error
 from drillkit.waiting import poll_until
@@ -180,12 +182,32 @@ def api_error(action: str, error: BaseException) -> ClusterError:
             return ClusterError(
                 f"{action}: cannot reach the API server: {_one_line(reason or error)}"
             )
-        return _BY_STATUS.get(status, ClusterError)(
-            f"{action}: the API server answered {status} {reason}".rstrip(),
-            status=status,
-            reason=reason,
-        )
+        answer = f"{action}: the API server answered {status} {reason}".rstrip()
+        if status in _NEXT_STEP:
+            said = _status_message(getattr(error, "body", None))
+            answer += f" ({said}); {_NEXT_STEP[status]}" if said else f"; {_NEXT_STEP[status]}"
+        return _BY_STATUS.get(status, ClusterError)(answer, status=status, reason=reason)
     return ClusterError(f"{action}: {describe_unreachable(error)}")
+
+
+_NEXT_STEP: Mapping[int, str] = {
+    401: "the cluster does not accept the kubeconfig's credentials: renew them, "
+    "or choose another context with --context",
+    403: "the kubeconfig's user may not do this: grant it the roles in deploy/rbac.yaml, "
+    "or choose another context with --context",
+}
+"""What to do next, for the answers that are the user's to fix rather than the cluster's."""
+
+
+def _status_message(body: object) -> str | None:
+    """The ``message`` of the Status object an API server answers an error with, if any:
+    it says which user may not do what (``nodes is forbidden: User "ci" cannot list...``)."""
+    try:
+        document = json.loads(body) if isinstance(body, (str, bytes)) else None
+    except ValueError:
+        return None
+    message = document.get("message") if isinstance(document, dict) else None
+    return _one_line(message) if isinstance(message, str) and message.strip() else None
 
 
 @contextmanager
@@ -321,6 +343,8 @@ class Cluster(Connection):
         self._dynamic: DynamicClient | None = None
         self.context_name: str | None = None
         """The kubeconfig context in use, for reports (None when not from a kubeconfig)."""
+        self.kubeconfig_paths: list[Path] = []
+        """The kubeconfig files it was made from, to name in errors."""
 
     @classmethod
     def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Cluster:
@@ -356,6 +380,7 @@ class Cluster(Connection):
         configuration.retries = _RETRIES
         cluster = cls(client.ApiClient(configuration))
         cluster.context_name = context or _current_context(paths)
+        cluster.kubeconfig_paths = paths
         return cluster
 
     @classmethod
@@ -401,8 +426,27 @@ class Cluster(Connection):
             if error.status != 403:
                 raise
             uid = None
+        except ClusterError as error:
+            if error.status is not None:
+                raise
+            # The first request of a run: no answer at all is most often a cluster that
+            # is not up, or a kubeconfig naming another one.
+            raise ClusterError(f"{error}; {self._when_unreachable()}") from error
         return ClusterIdentity(
             server=str(configuration.host), ca_sha256=ca_sha256, kube_system_uid=uid
+        )
+
+    def _when_unreachable(self) -> str:
+        """What to do when the API server does not answer: start the lab, when the
+        kubeconfig is one a drillkit lab wrote; otherwise check the cluster and context."""
+        labs = state_home() / "labs"
+        for path in self.kubeconfig_paths:
+            if path.name == "kubeconfig.yaml" and path.resolve().parent.parent == labs.resolve():
+                name = path.parent.name
+                return f"is lab {name} up? start it with: drill lab up --name {name}"
+        files = ", ".join(str(p) for p in self.kubeconfig_paths) or "the kubeconfig"
+        return (
+            f"is the cluster up, and is context {self.context_name} of {files} the one you meant?"
         )
 
     def server_version(self) -> str:

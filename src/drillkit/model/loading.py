@@ -756,13 +756,17 @@ def _ensure_experiment_exists(path: Path, drill: Drill, document: _Document) -> 
 
 
 def _invalid(path: Path, problems: Sequence[_Problem]) -> InvalidInput:
-    """Build the one-line error for the first problem in the file, counting the rest."""
-    first = min(problems, key=lambda problem: (problem.line, problem.column))
-    message = f"{path}:{first.line}:{first.column}: {first.field}: {first.message}"
-    others = len(problems) - 1
+    """Build the one-line error for the first problem in the file, counting the rest;
+    every problem, in the order of the file, is the error's ``problems``."""
+    lines = tuple(
+        _one_line(f"{path}:{problem.line}:{problem.column}: {problem.field}: {problem.message}")
+        for problem in sorted(problems, key=lambda problem: (problem.line, problem.column))
+    )
+    message = lines[0]
+    others = len(lines) - 1
     if others:
         message += f" (and {others} more problem{'s' if others > 1 else ''})"
-    return InvalidInput(_one_line(message))
+    return InvalidInput(message, problems=lines)
 
 
 def _invalid_text(path: Path, position: tuple[int, int], problem: str) -> InvalidInput:
