@@ -139,7 +139,11 @@ def run(
         experiment_vars=experiment_vars,
     )
     # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
-    progress = LiveProgress(drill.name, collect_run_secrets(drill, options))
+    progress = LiveProgress(
+        drill.name,
+        collect_run_secrets(drill, options),
+        stable_for=drill.objectives.stable_for.total_seconds(),
+    )
     # Kept on disk as the run goes, so that even a killed run leaves evidence.
     recording = RunRecording(
         drill, options, reports_dir, signing_key=ledger_key, on_message=progress.message
@@ -173,22 +177,40 @@ class _ProgressHandler(logging.Handler):
 class LiveProgress:
     """Phase, elapsed time and the recovery condition, live on a terminal, as lines otherwise.
 
-    Every line passes through the run's redaction first: CI and CronJob logs keep stderr
-    as long as reports, and an activity's error may quote a secret.
+    After the fault, while the condition holds, the live line counts down the drill's
+    ``stable_for``: the wait a recovery must last to count, which otherwise looks like a
+    hang. Every line passes through the run's redaction first: CI and CronJob logs keep
+    stderr as long as reports, and an activity's error may quote a secret.
     """
 
-    def __init__(self, drill: str, secrets: Secrets | None = None) -> None:
+    def __init__(
+        self,
+        drill: str,
+        secrets: Secrets | None = None,
+        *,
+        stable_for: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        live: bool | None = None,
+    ) -> None:
         self.drill = drill
         self.secrets = secrets
-        self.started = time.monotonic()
+        self.stable_for = stable_for
+        self.clock = clock
+        self.started = clock()
         self.phase = "starting"
         self.condition = "not observed yet"
+        self.fault_seen = False
+        self.held_since: float | None = None
         self.live: Live | None = None
-        if sys.stderr.isatty():
+        if sys.stderr.isatty() if live is None else live:
             from rich.console import Console
             from rich.live import Live
 
-            self.live = Live(self._render(), console=Console(stderr=True), refresh_per_second=4)
+            self.live = Live(
+                get_renderable=self._render,
+                console=Console(stderr=True),
+                refresh_per_second=4,
+            )
             self.live.start()
 
     def on_event(self, event: TimelineEvent) -> None:
@@ -233,12 +255,18 @@ class LiveProgress:
             self.live.stop()
 
     def _elapsed(self) -> str:
-        return f"[{time.monotonic() - self.started:7.1f}s]"
+        return f"[{self.clock() - self.started:7.1f}s]"
 
     def _render(self) -> str:
+        condition = self.condition
+        if self.held_since is not None and self.stable_for > 0:
+            left = max(0.0, self.stable_for - (self.clock() - self.held_since))
+            condition += (
+                f", recovered if it holds {left:.0f} s more (stable_for {self.stable_for:g} s)"
+            )
         return (
-            f"{self.drill}: {self.phase} | elapsed {time.monotonic() - self.started:.0f} s | "
-            f"recovery condition: {self.condition}"
+            f"{self.drill}: {self.phase} | elapsed {self.clock() - self.started:.0f} s | "
+            f"recovery condition: {condition}"
         )
 
     def _describe(self, event: TimelineEvent) -> str | None:
@@ -262,12 +290,21 @@ class LiveProgress:
                 return None
             case t.FaultInjected():
                 self.phase = "waiting for recovery"
+                self.fault_seen = True
                 return f"fault injected by {event.activity} ({event.detail})"
             case t.ConditionObserved():
                 state = "holds" if event.holds else f"LOST ({event.detail})"
                 changed = state != self.condition
                 self.condition = state
-                return f"recovery condition {state}" if changed else None
+                if not changed:
+                    return None
+                self.held_since = self.clock() if event.holds and self.fault_seen else None
+                if self.held_since is not None and self.stable_for > 0:
+                    return (
+                        f"recovery condition holds; recovered once it has held for "
+                        f"{self.stable_for:g} s (stable_for)"
+                    )
+                return f"recovery condition {state}"
             case t.GuardTripped():
                 return f"abort condition {event.name} tripped: {event.detail}; rolling back"
             case t.RunInterrupted():
