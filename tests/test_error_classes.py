@@ -244,3 +244,72 @@ def test_validate_lists_every_problem_of_every_file(home: Path) -> None:
         "invalid  drills/unnamed.yaml:1:1: name: missing required field 'name'",
         "invalid  drills/unnamed.yaml:1:1: target: missing required field 'target'",
     ]
+
+
+def test_an_activity_that_fails_is_told_once_in_plain_words(home: Path) -> None:
+    experiment = home / "latency.json"
+    probe = {
+        "type": "probe",
+        "name": "latency",
+        "tolerance": True,
+        "provider": {
+            "type": "python",
+            "module": "drillkit.probes.prometheus",
+            "func": "prometheus_threshold",
+            "arguments": {"url": f"http://127.0.0.1:{free_port()}", "query": "up"},
+        },
+    }
+    experiment.write_text(
+        json.dumps(
+            {
+                "title": "latency stays low",
+                "description": "a probe given no threshold",
+                "steady-state-hypothesis": {"title": "fast", "probes": [probe]},
+                "method": [
+                    {
+                        "type": "action",
+                        "name": "nothing",
+                        "provider": {"type": "process", "path": "true"},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    result = drill(home, "run", str(experiment), "--output", "json")
+
+    failure = "probe latency failed: prometheus_threshold needs min_value, max_value or both"
+    assert result.returncode == 3
+    progress = result.stderr.splitlines()
+    assert [line for line in progress if FOREIGN_NAMES.search(line)] == []
+    assert sum(failure in line for line in progress) == 1, result.stderr
+    report = home / json.loads(result.stdout)["report_dir"] / "report.json"
+    assert json.loads(report.read_text(encoding="utf-8"))["error"] == (
+        f"the steady state could not be checked before the fault ({failure}), "
+        "so nothing was injected; fix the probe first"
+    )
+
+
+@pytest.mark.parametrize(
+    ("journaled", "plain"),
+    [
+        (
+            "Traceback...\nchaoslib.exceptions.ActivityFailed: drillkit.errors.InvalidInput: "
+            "needs min_value\n",
+            "needs min_value",
+        ),
+        (
+            "chaoslib.exceptions.ActivityFailed: requests.exceptions.ReadTimeout: no answer",
+            "ReadTimeout: no answer",
+        ),
+        ("ValueError: 3 is not a zone", "ValueError: 3 is not a zone"),
+        ("chaoslib.exceptions.ActivityFailed: failed: exit 1", "failed: exit 1"),
+    ],
+)
+def test_an_activity_error_is_said_without_wrapping_or_module_paths(
+    journaled: str, plain: str
+) -> None:
+    from drillkit.running.chaostoolkit import plain_activity_error
+
+    assert plain_activity_error(journaled) == plain

@@ -171,7 +171,11 @@ class _ProgressHandler(logging.Handler):
         self.show = show
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.show(record.getMessage())
+        message = record.getMessage()
+        # chaoslib's own line for a failed activity; the activity's completion says it.
+        if record.name == "chaostoolkit" and message.startswith("  => failed: "):
+            return
+        self.show(message)
 
 
 class LiveProgress:

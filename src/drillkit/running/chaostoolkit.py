@@ -25,6 +25,7 @@ import copy
 import json
 import logging
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -404,6 +405,21 @@ class ProbeCondition:
 ObserverFactory = Callable[[Mapping[str, Any], Mapping[str, Any]], Observer]
 
 
+def plain_activity_error(exception: str) -> str:
+    """The last line of an activity's journaled exception, in the user's words: without
+    chaoslib's ``ActivityFailed`` wrapping and without module paths, so that
+    ``chaoslib.exceptions.ActivityFailed: drillkit.errors.InvalidInput: needs min_value``
+    reads ``needs min_value`` and a foreign ``requests.exceptions.ReadTimeout: ...``
+    reads ``ReadTimeout: ...``."""
+    lines = exception.strip().splitlines()
+    line = lines[-1] if lines else ""
+    line = line.removeprefix("chaoslib.exceptions.ActivityFailed: ")
+    own = re.match(r"drillkit\.errors\.\w+: ", line)
+    if own:
+        return line[own.end() :]
+    return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )", "", line)
+
+
 @dataclass(eq=False)
 class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     """Follows chaoslib's run: timeline events, the observer, signals, the recovery wait."""
@@ -416,6 +432,9 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     steady_state_before: bool | None = field(init=False, default=None)
     failed_fault: str | None = field(init=False, default=None)
     """Why a drillkit fault of the method failed; the run then ends in error."""
+    failed_before_method: str | None = field(init=False, default=None)
+    """Why a probe of the steady state before the method failed (raised, not out of
+    tolerance): the steady state was not checked, rather than found not to hold."""
     restore_point_age: float | None = field(init=False, default=None)
     """Age of the snapshot or backup restored, at the disaster (for the RPO report)."""
     restore: RestoreSummary | None = field(init=False, default=None)
@@ -461,7 +480,9 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     def activity_completed(self, activity: Mapping[str, Any], run: Mapping[str, Any]) -> None:
         status = str(run.get("status", "unknown"))
         error = run.get("exception")
-        error_line = "".join(error).strip().splitlines()[-1] if error else None
+        error_line = plain_activity_error("".join(error)) if error else None
+        if error_line and self._phase == "starting" and self.failed_before_method is None:
+            self.failed_before_method = f"probe {activity.get('name', '?')} failed: {error_line}"
         self.recorder.record(
             ActivityCompleted(
                 at=self.recorder.now(),

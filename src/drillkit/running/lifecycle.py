@@ -330,6 +330,11 @@ def decide_status(
         )
     if error is not None:
         return RunStatus.ERROR, error
+    if handler.steady_state_before is False and handler.failed_before_method is not None:
+        return RunStatus.ERROR, (
+            f"the steady state could not be checked before the fault "
+            f"({handler.failed_before_method}), so nothing was injected; fix the probe first"
+        )
     if handler.steady_state_before is False:
         return RunStatus.ERROR, (
             "the steady state did not hold before the fault, so nothing was injected; "
