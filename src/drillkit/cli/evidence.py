@@ -282,12 +282,13 @@ def list_controls(controls_files: tuple[Path, ...]) -> None:
     Drill files name controls in evidence.controls, by id or alias. Add your own
     framework with a YAML file of the same shape, given with --controls or DRILL_CONTROLS:
       controls:
-        - id: DORA-11.6
-          framework: EU DORA
-          reference: Art. 11(6)
-          title: Testing of ICT business continuity plans
-          evidence: The run tested the recovery plan against its RTO and RPO.
-          aliases: [DORA 11.6]
+        - id: ACME-DR-2
+          framework: ACME resilience policy
+          reference: DR-2
+          title: Every tier-1 service survives the loss of a zone
+          requirement: "Tier-1 services recover from a zone loss within 15 minutes."
+          evidence: The run drained a zone and measured the RTO against 15 minutes.
+          aliases: [DR-2]
     """
     from drillkit.evidence.controls import load_catalogue
 

@@ -5,8 +5,10 @@ run to the controls it names and describes them from this catalogue, so an audit
 reading the bundle sees "A1.3 Recovery plan testing" and what the run showed for it.
 
 The catalogue is data, not code: ``controls.yaml`` beside this module ships SOC 2 A1.2
-and A1.3 and ISO/IEC 27001:2022 A.5.29, A.5.30, A.8.13 and A.8.14. Teams add their own
-frameworks (NIST, DORA, internal policies) with a file of the same shape, given with
+and A1.3, ISO/IEC 27001:2022 A.5.29, A.5.30, A.8.13 and A.8.14, DORA Articles 11(6),
+12(2), 12(3), 24(5) and 25(1), and NIST SP 800-53 Rev. 5 CP-4, CP-9(1), CP-9(2) and
+CP-10, the last two frameworks with their requirements quoted. Teams add their own
+(internal policies, other frameworks) with a file of the same shape, given with
 ``--controls FILE`` or ``DRILL_CONTROLS``: a new id is added, an existing id replaced.
 Catalogue files are read by ``drillkit.model.loading.load_model``, so a mistake in one is
 reported as ``FILE:LINE:COLUMN: field: problem`` like any other file a user writes.
@@ -36,6 +38,9 @@ class Control(BaseModel):
     framework: str = Field(min_length=1)
     reference: str = Field(min_length=1, description="The control's number in its framework.")
     title: str = Field(min_length=1)
+    requirement: str = Field(
+        default="", description="The control's own words (the part a drill gives evidence for)."
+    )
     evidence: str = Field(default="", description="What a drill run shows for this control.")
     aliases: tuple[str, ...] = Field(default=(), description="Other accepted spellings.")
 
