@@ -152,13 +152,17 @@ def test_lab_names_complete_from_the_labs_drillkit_home_holds(tmp_path: Path) ->
     assert complete("drill lab down --name re") == ["plain,region-b"]
 
 
-def test_schedule_names_complete_from_the_scheduler_database(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'scheduler.db'}"
-    for name, cron in (("nightly", "0 3 * * *"), ("weekly", "0 10 * * TUE")):
-        arguments = ["schedule", "add", "noop", "--as", name, "--cron", cron]
+def add_schedules(database: str, *names: str) -> None:
+    for name in names:
+        arguments = ["schedule", "add", "noop", "--as", name, "--cron", "0 3 * * *"]
         arguments += ["--drills-dir", str(SCHEDULING_DRILLS), "--database", database]
         added = CliRunner().invoke(cli, arguments)
         assert added.exit_code == 0, added.output
+
+
+def test_schedule_names_complete_from_the_scheduler_database(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'scheduler.db'}"
+    add_schedules(database, "nightly", "weekly")
 
     assert complete(f"drill schedule remove --database {database} ") == [
         "plain,nightly",
@@ -170,6 +174,10 @@ def test_schedule_names_complete_from_the_scheduler_database(tmp_path: Path) -> 
 def test_schedule_names_complete_quietly_to_nothing_without_a_readable_database(
     tmp_path: Path,
 ) -> None:
+    readable = f"sqlite:///{tmp_path / 'scheduler.db'}"
+    add_schedules(readable, "nightly")
+    assert complete(f"drill schedule history --database {readable} ") == ["plain,nightly"]
+
     # No database: none is created by asking, in the default place or a given one.
     assert complete("drill schedule history ") == []
     assert not (tmp_path / "home").exists()
