@@ -33,8 +33,10 @@ Completer: TypeAlias = Callable[[click.Context, click.Parameter, str], list[Comp
 @click.argument("shell", metavar="SHELL", type=click.Choice(["bash", "zsh", "fish"]))
 @click.pass_context
 def completion(context: click.Context, shell: str) -> None:
-    """Print the completion script for SHELL (bash, zsh or fish): commands, options, and
-    the names of drills, game days, runs, labs and schedules as they exist at each Tab.
+    """Print the completion script of SHELL: bash, zsh or fish.
+
+    It completes commands and options, and the names of the drills, game days, runs,
+    labs and schedules that exist when Tab is pressed.
 
     \b
     Install it once, then open a new shell:
