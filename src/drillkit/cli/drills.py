@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from drillkit.cli.completing import complete_drills
 from drillkit.cli.options import drills_dir_option
 from drillkit.cli.running import is_experiment_file, resolve_drill
 
@@ -78,7 +79,7 @@ def list_drills(drills_dir: Path) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_drills)
 @drills_dir_option
 def show(name: str, drills_dir: Path) -> None:
     """Show a drill with every default filled in, as drill run will use it."""

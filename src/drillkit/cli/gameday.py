@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from drillkit.cli.completing import complete_gamedays
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
@@ -47,7 +48,7 @@ def gameday() -> None:
 
 
 @gameday.command("run")
-@click.argument("name", metavar="NAME|PATH")
+@click.argument("name", metavar="NAME|PATH", shell_complete=complete_gamedays)
 @click.option(
     "--yes",
     "-y",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from drillkit.cli.completing import complete_labs
 from drillkit.cli.options import context_option, kubeconfig_option
 from drillkit.cli.output import progress_printer
 
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
     from drillkit.lab.cluster import Lab
 
 DEFAULT_LAB = "local"
+# The lab a command acts on, completed from the labs on this machine.
+lab_name_option = click.option(
+    "--name", default=DEFAULT_LAB, show_default=True, shell_complete=complete_labs
+)
 
 
 @click.group()
@@ -50,7 +55,11 @@ def build() -> None:
 
 @lab.command()
 @click.option(
-    "--name", default=DEFAULT_LAB, show_default=True, help="Lab name; one directory each."
+    "--name",
+    default=DEFAULT_LAB,
+    show_default=True,
+    help="Lab name; one directory each.",
+    shell_complete=complete_labs,
 )
 @click.option("--zones", default=3, show_default=True, type=click.IntRange(1, 26))
 @click.option("--nodes-per-zone", default=2, show_default=True, type=click.IntRange(1, 500))
@@ -104,7 +113,7 @@ def up(
     multiple=True,
     help="Bind ROLE in this namespace only (a RoleBinding); repeat for several.",
 )
-@click.option("--name", default=DEFAULT_LAB, show_default=True)
+@lab_name_option
 def grant(role: str, namespaces: tuple[str, ...], name: str) -> None:
     """Give the lab's drillkit-runner identity the ClusterRole ROLE.
 
@@ -135,6 +144,7 @@ def grant(role: str, namespaces: tuple[str, ...], name: str) -> None:
 @click.option(
     "--name",
     default=None,
+    shell_complete=complete_labs,
     help="The lab [default: the one the kubeconfig reaches, as the drills find it; "
     f"without a kubeconfig, {DEFAULT_LAB}].",
 )
@@ -176,7 +186,7 @@ def _lab_of_kubeconfig(kubeconfig: Path | None, context: str | None) -> Lab:
 
 
 @lab.command()
-@click.option("--name", default=DEFAULT_LAB, show_default=True)
+@lab_name_option
 @click.option("--purge", is_flag=True, help="Also delete the lab's directory (data, PKI, logs).")
 def down(name: str, purge: bool) -> None:
     """Stop every process of a lab and free its ports."""
@@ -192,7 +202,12 @@ def down(name: str, purge: bool) -> None:
 
 
 @lab.command()
-@click.option("--name", default=None, help="One lab (default: every lab on this machine).")
+@click.option(
+    "--name",
+    default=None,
+    help="One lab (default: every lab on this machine).",
+    shell_complete=complete_labs,
+)
 def status(name: str | None) -> None:
     """Show each lab's components, ports and nodes per zone."""
     from drillkit.lab.cluster import Lab
@@ -205,7 +220,7 @@ def status(name: str | None) -> None:
 
 
 @lab.command()
-@click.option("--name", default=DEFAULT_LAB, show_default=True)
+@lab_name_option
 def kubeconfig(name: str) -> None:
     """Print the path of a lab's kubeconfig (on the last line, for scripts).
 
@@ -221,7 +236,7 @@ def kubeconfig(name: str) -> None:
 @lab.command()
 @click.argument("component_name", metavar="COMPONENT")
 @click.argument("operation", type=click.Choice(["start", "stop", "kill", "wait"]))
-@click.option("--name", default=DEFAULT_LAB, show_default=True)
+@lab_name_option
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for readiness.")
 def component(component_name: str, operation: str, name: str, timeout: float) -> None:
     """Start, stop, kill -9 or wait for one process of a lab.

@@ -3,7 +3,8 @@
 Subcommands live in sibling modules and import heavy libraries (the Kubernetes
 client, chaoslib, matplotlib) inside their functions, so ``drill --help`` stays fast.
 Only this module imports the command modules; they never import each other, and take
-what they share from ``options``, ``output`` and ``running`` (an import-linter contract).
+what they share from ``options``, ``output``, ``running`` and ``completing`` (an
+import-linter contract).
 
 Exit codes: 0 objectives met; 1 missed, deviated or aborted; 2 usage error or an
 invalid drill; 3 the drill could not run (cluster unreachable, lab failed, lock held).
@@ -18,6 +19,7 @@ import click
 
 from drillkit import __version__
 from drillkit.cli.backup import backup
+from drillkit.cli.completing import completion
 from drillkit.cli.drills import list_drills, schema, show, validate
 from drillkit.cli.evidence import evidence
 from drillkit.cli.gameday import gameday
@@ -57,6 +59,7 @@ cli.add_command(schedule)
 cli.add_command(scheduler)
 cli.add_command(gameday)
 cli.add_command(backup)
+cli.add_command(completion)
 
 
 def main(argv: list[str] | None = None) -> None:

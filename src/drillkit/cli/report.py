@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from drillkit.cli.completing import complete_reported_drills, complete_run_ids
 from drillkit.cli.options import (
     file_option,
     output_option,
@@ -21,7 +22,7 @@ def report() -> None:
 
 
 @report.command(name="list")
-@click.argument("drill", required=False)
+@click.argument("drill", required=False, shell_complete=complete_reported_drills)
 @reports_dir_option
 def list_reports(drill: str | None, reports_dir: Path) -> None:
     """List runs, newest first, with verdict and measured RTO and RPO."""
@@ -49,7 +50,7 @@ def list_reports(drill: str | None, reports_dir: Path) -> None:
 
 
 @report.command(name="show")
-@click.argument("run", default="latest")
+@click.argument("run", default="latest", shell_complete=complete_run_ids)
 @reports_dir_option
 @click.option(
     "--format",
@@ -102,7 +103,7 @@ def _explain_unfinished(run_dir: Path) -> str:
 
 
 @report.command(name="trend")
-@click.argument("drill", required=False)
+@click.argument("drill", required=False, shell_complete=complete_reported_drills)
 @reports_dir_option
 @click.option(
     "--since",
@@ -209,7 +210,7 @@ def trend(
 
 
 @report.command(name="pdf")
-@click.argument("run", default="latest")
+@click.argument("run", default="latest", shell_complete=complete_run_ids)
 @reports_dir_option
 @file_option(
     "-o",

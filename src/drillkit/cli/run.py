@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from drillkit.cli.completing import complete_drills
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("drill_name", metavar="NAME|PATH")
+@click.argument("drill_name", metavar="NAME|PATH", shell_complete=complete_drills)
 @drills_dir_option
 @reports_dir_option
 @kubeconfig_option

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from drillkit.cli.completing import complete_schedule_targets, complete_schedules
 from drillkit.cli.options import (
     context_option,
     directory_option,
@@ -212,7 +213,7 @@ def schedule() -> None:
 
 
 @schedule.command("add")
-@click.argument("target", metavar="NAME")
+@click.argument("target", metavar="NAME", shell_complete=complete_schedule_targets)
 @click.option(
     "--cron",
     help='Five-field cron expression, such as "0 10 * * TUE" (minute hour day-of-month '
@@ -427,7 +428,7 @@ def list_command(count: int, database: str | None, output: str) -> None:
 
 
 @schedule.command("remove")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_schedules)
 @database_option
 def remove(name: str, database: str | None) -> None:
     """Remove a schedule; its history stays."""
@@ -439,7 +440,7 @@ def remove(name: str, database: str | None) -> None:
 
 
 @schedule.command("pause")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_schedules)
 @database_option
 def pause(name: str, database: str | None) -> None:
     """Stop firing a schedule until it is resumed; fires while paused are not made up."""
@@ -451,7 +452,7 @@ def pause(name: str, database: str | None) -> None:
 
 
 @schedule.command("resume")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_schedules)
 @database_option
 def resume(name: str, database: str | None) -> None:
     """Fire a paused schedule again, from its next fire time on."""
@@ -466,7 +467,7 @@ def resume(name: str, database: str | None) -> None:
 
 
 @schedule.command("history")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedules)
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @database_option
 @output_option("machine-readable output on stdout.")
@@ -496,7 +497,7 @@ def history(name: str | None, limit: int, database: str | None, output: str) -> 
 
 
 @schedule.command("fire")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_schedules)
 @click.option(
     "--target",
     metavar="KIND:NAME",
@@ -626,7 +627,7 @@ def _fire_options(
 
 
 @schedule.command("export")
-@click.argument("names", nargs=-1, metavar="[SCHEDULE]...")
+@click.argument("names", nargs=-1, metavar="[SCHEDULE]...", shell_complete=complete_schedules)
 @click.option(
     "--format",
     "fmt",

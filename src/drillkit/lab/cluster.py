@@ -43,8 +43,8 @@ from drillkit.drivers.kubernetes import (
     NodeState,
 )
 from drillkit.errors import InvalidInput, LabError
-from drillkit.files import state_home
 from drillkit.lab import access, build
+from drillkit.lab.directories import LAB_FILE_NAME, lab_names, labs_root
 from drillkit.lab.pki import ensure_pki
 from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
@@ -64,11 +64,6 @@ NODE_MONITOR_GRACE_PERIOD = "20s"
 NODE_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 SEED_WAIT_SECONDS = 180.0
 KWOK_START_ATTEMPTS = 3
-
-
-def labs_root() -> Path:
-    """Where labs live: ``<state home>/labs`` (see ``drillkit.files.state_home``)."""
-    return state_home() / "labs"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,7 +164,7 @@ class Lab:
         """Open an existing lab; raise InvalidInput when there is none by that name."""
         directory = labs_root() / name
         try:
-            raw = json.loads((directory / "lab.json").read_text())
+            raw = json.loads((directory / LAB_FILE_NAME).read_text())
         except FileNotFoundError:
             raise InvalidInput(
                 f"there is no lab named {name!r}; start one with: drill lab up --name {name}"
@@ -187,7 +182,7 @@ class Lab:
                 f"a lab runs {', '.join(map(str, ETCD_MEMBER_COUNTS))} etcd members, "
                 f"not {shape.etcd_members}"
             )
-        if (labs_root() / shape.name / "lab.json").exists():
+        if (labs_root() / shape.name / LAB_FILE_NAME).exists():
             lab = cls.open(shape.name)
             if lab.shape != shape:
                 raise InvalidInput(
@@ -207,16 +202,13 @@ class Lab:
             shape=shape, ports=dict(zip(names, _free_ports(len(names)), strict=True))
         )
         document = _LAB_CONFIG.dump_python(config, mode="json")
-        (directory / "lab.json").write_text(json.dumps(document, indent=2) + "\n")
+        (directory / LAB_FILE_NAME).write_text(json.dumps(document, indent=2) + "\n")
         return cls(directory, config)
 
     @staticmethod
     def names() -> list[str]:
         """Names of every lab that has a directory on this machine."""
-        root = labs_root()
-        if not root.is_dir():
-            return []
-        return sorted(p.name for p in root.iterdir() if (p / "lab.json").exists())
+        return lab_names()
 
     # -- paths and endpoints ------------------------------------------------------------
 

@@ -272,7 +272,7 @@ def find_unfinished_runs(reports_dir: Path) -> list[Path]:
     """
     return [
         run_dir
-        for run_dir in _find_run_dirs(reports_dir, None)
+        for run_dir in find_run_dirs(reports_dir, None)
         if not (run_dir / MANIFEST_FILE_NAME).is_file()
     ]
 
@@ -377,7 +377,7 @@ def list_reports(reports_dir: Path, drill: str | None = None) -> list[ReportSumm
     modification time.
     """
     summaries: list[tuple[datetime, ReportSummary]] = []
-    for run_dir in _find_run_dirs(reports_dir, drill):
+    for run_dir in find_run_dirs(reports_dir, drill):
         if not (run_dir / REPORT_FILE_NAME).is_file():
             unfinished = _summarise_unfinished(run_dir)
             summaries.append((_sort_time(unfinished), unfinished))
@@ -420,7 +420,7 @@ def find_report(reports_dir: Path, run_id_or_prefix: str, *, drill: str | None =
         scope = f" of drill {drill!r}" if drill else ""
         raise InvalidInput(f"no readable reports{scope} in {reports_dir}")
 
-    run_dirs = _find_run_dirs(reports_dir, drill)
+    run_dirs = find_run_dirs(reports_dir, drill)
     exact = [run_dir for run_dir in run_dirs if run_dir.name == wanted]
     matches = exact or [run_dir for run_dir in run_dirs if run_dir.name.startswith(wanted)]
     if not matches:
@@ -434,7 +434,9 @@ def find_report(reports_dir: Path, run_id_or_prefix: str, *, drill: str | None =
     return matches[0]
 
 
-def _find_run_dirs(reports_dir: Path, drill: str | None) -> list[Path]:
+def find_run_dirs(reports_dir: Path, drill: str | None) -> list[Path]:
+    """Every run directory under ``reports_dir`` (of one ``drill`` if given): those with a
+    report or a note of their start, whose names are the run ids ``find_report`` takes."""
     if drill is not None:
         drill_dirs = [reports_dir / _ensure_path_part(drill, "drill name")]
     elif reports_dir.is_dir():

@@ -128,13 +128,19 @@ def ensure_scheduler_id(scheduler_id: str) -> str:
 
 
 class Database(AbstractContextManager["Database"]):
-    """An open scheduler database; its tables are created on first use."""
+    """An open scheduler database; its tables are created on first use.
 
-    def __init__(self, url: str | None = None) -> None:
+    With ``create=False`` it creates nothing (no SQLite file, directory or table): a
+    SQLite file must exist, and connecting to a server gives up after a few seconds.
+    That is for quick reads that must not leave anything behind, such as shell completion.
+    """
+
+    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
         self.url = normalise_url(url or default_database_url())
-        self.engine = _create_engine(self.url)
+        self.engine = _create_engine(self.url, create=create)
         self.shown_url = self.engine.url.render_as_string(hide_password=True)
-        self._create_tables()
+        if create:
+            self._create_tables()
 
     def _create_tables(self) -> None:
         # Schedulers starting together on an empty PostgreSQL database race to create the
@@ -175,7 +181,7 @@ class Database(AbstractContextManager["Database"]):
         self.close()
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, *, create: bool) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
@@ -187,13 +193,19 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            elif not Path(database).expanduser().is_file():
+                # SQLite would create the file on connecting.
+                raise SchedulerDatabaseError(f"no scheduler database at {database}")
         # Several processes (the scheduler, its fires, the CLI) share the file: wait for
         # each other's writes instead of failing at once.
         options["connect_args"] = {"timeout": 30}
     elif parsed.get_backend_name() == "postgresql":
         # A database that went away (restart, failover) is noticed before a statement fails.
         options["pool_pre_ping"] = True
+        if not create:
+            options["connect_args"] = {"connect_timeout": 3}
     try:
         engine = sa.create_engine(parsed, **options)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
