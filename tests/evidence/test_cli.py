@@ -147,7 +147,7 @@ def test_export_refuses_tampered_evidence_with_exit_1(tmp_path: Path) -> None:
             "2025-03-01",
             "--to",
             "2025-03-31",
-            "-o",
+            "--output-file",
             str(output),
         ],
         capture_output=True,
@@ -175,7 +175,7 @@ def test_export_prints_the_head_to_keep(tmp_path: Path) -> None:
             "2025-03-01",
             "--to",
             "2025-03-02",
-            "-o",
+            "--output-file",
             str(output),
         ],
     )
@@ -192,7 +192,7 @@ def test_export_prints_the_head_to_keep(tmp_path: Path) -> None:
 def test_a_bad_date_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
-        ["evidence", "export", "--from", "March", "--to", "2025-03-31", "-o", "x.zip"],
+        ["evidence", "export", "--from", "March", "--to", "2025-03-31", "--output-file", "x.zip"],
     )
 
     assert result.exit_code == 2

@@ -125,7 +125,7 @@ def test_drill_report_trend_prints_a_table_and_writes_the_page(tmp_path: Path) -
     page = tmp_path / "out" / "trend.html"
 
     result = CliRunner().invoke(
-        cli, ["report", "trend", "--reports-dir", str(tmp_path), "-o", str(page)]
+        cli, ["report", "trend", "--reports-dir", str(tmp_path), "--output-file", str(page)]
     )
 
     assert result.exit_code == 0, result.output

@@ -166,7 +166,7 @@ def test_an_invalid_policy_file_names_its_line_and_field(tmp_path: Path) -> None
 
 
 def exported(*arguments: str) -> list[dict[str, Any]]:
-    result = drill("schedule", "export", "--format", "cronjob", *arguments)
+    result = drill("schedule", "export", "--kind", "cronjob", *arguments)
     assert result.exit_code == 0, result.output
     return [d for d in yaml.safe_load_all(result.output) if d]
 
