@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from drillkit.reporting.trend import (
     measure_trends,
     render_trend_html,
 )
+from tests.cli_schemas import assert_matches_schema
 from tests.evidence.conftest import record_runs
 
 DAY = datetime(2025, 3, 1, tzinfo=UTC)
@@ -142,10 +142,10 @@ def test_drill_report_trend_json_gives_one_object_per_drill(tmp_path: Path) -> N
 
     result = CliRunner().invoke(
         cli,
-        ["report", "trend", "zone-failure", "--reports-dir", str(tmp_path), "--output", "json"],
+        ["report", "trend", "zone-failure", "--reports-dir", str(tmp_path), "-o", "json"],
     )
 
     assert result.exit_code == 0, result.output
-    (trend,) = json.loads(result.output)
+    (trend,) = assert_matches_schema("report-trend", result.output)
     assert (trend["drill"], trend["runs"], trend["pass_rate"]) == ("zone-failure", 2, 1.0)
     assert [p["rto_seconds"] for p in trend["points"]] == [20.0, 20.0]

@@ -92,11 +92,11 @@ def show_report(run: str, reports_dir: Path, output: str, path_only: bool) -> No
     A run without a complete report (still running, or killed) is named in one line;
     `drill recover` turns a killed run's record into a report marked interrupted.
     """
-    from drillkit.errors import DrillError, InvalidInput
+    from drillkit.errors import DrillError
     from drillkit.reporting.writer import MANIFEST_FILE_NAME, find_report
 
     if path_only and output != "text":
-        raise InvalidInput("--path prints the report directory, not a document: leave out -o")
+        raise click.UsageError("--path prints the report directory, not a document: leave out -o")
     directory = find_report(reports_dir, run)
     if path_only:
         click.echo(str(directory))
