@@ -84,7 +84,7 @@ def run_gameday_command(
     \b
     Examples:
       drill gameday run quarterly-resilience
-      drill gameday run quarterly-resilience --yes --output json
+      drill gameday run quarterly-resilience --yes -o json
 
     Exit codes: 0 every drill met its objectives; 1 one missed, or the game day stopped
     early; 2 invalid game day; 3 a drill could not run.

@@ -538,7 +538,7 @@ def fire_command(
     \b
     Examples:
       drill schedule fire pod-kill
-      drill schedule fire weekly --target gameday:quarterly-resilience --output json
+      drill schedule fire weekly --target gameday:quarterly-resilience -o json
     """
     from drillkit.errors import InvalidInput
     from drillkit.running.recorder import SystemClock
