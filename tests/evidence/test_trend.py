@@ -149,3 +149,17 @@ def test_drill_report_trend_json_gives_one_object_per_drill(tmp_path: Path) -> N
     (trend,) = assert_matches_schema("report-trend", result.output)
     assert (trend["drill"], trend["runs"], trend["pass_rate"]) == ("zone-failure", 2, 1.0)
     assert [p["rto_seconds"] for p in trend["points"]] == [20.0, 20.0]
+
+
+def test_drill_report_trend_pdf_writes_the_pdf_beside_the_page(tmp_path: Path) -> None:
+    record_runs(tmp_path, 2)
+    page = tmp_path / "out" / "trend.html"
+
+    result = CliRunner().invoke(
+        cli,
+        ["report", "trend", "--reports-dir", str(tmp_path), "--output-file", str(page), "--pdf"],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"charts: {page}\npdf: {page.with_suffix('.pdf')}\n")
+    assert page.with_suffix(".pdf").read_bytes().startswith(b"%PDF-")
