@@ -85,7 +85,7 @@ def test_a_run_killed_mid_fault_is_reverted_reported_as_interrupted_entered_and_
         run_id,
         "--reports-dir",
         str(reports),
-        "--format",
+        "-o",
         "json",
     )
     assert code == 0, stderr
@@ -116,7 +116,7 @@ def test_a_run_killed_mid_fault_is_reverted_reported_as_interrupted_entered_and_
         scratch_lab,
         key,
         "evidence", "export", "--reports-dir", str(reports),
-        "--from", today, "--to", today, "-o", str(bundle),
+        "--from", today, "--to", today, "--output-file", str(bundle),
     )  # fmt: skip
     assert code == 0, stderr
     with zipfile.ZipFile(bundle) as archive:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 
 from drillkit.cli.main import cli
 from drillkit.evidence.ledger import read_ledger
+from tests.cli_schemas import assert_matches_schema
 from tests.evidence.conftest import flip_byte, record_runs
 from tests.helpers import drill_command
 
@@ -113,10 +113,10 @@ def test_verify_json_lists_problems_with_line_run_and_file(tmp_path: Path) -> No
     flip_byte(run_dirs[0] / "report.json", 5)
 
     result = CliRunner().invoke(
-        cli, ["evidence", "verify", "--reports-dir", str(tmp_path), "--output", "json"]
+        cli, ["evidence", "verify", "--reports-dir", str(tmp_path), "-o", "json"]
     )
 
-    report = json.loads(result.output)
+    report = assert_matches_schema("evidence-verify", result.output)
     assert result.exit_code == 1
     assert report["intact"] is False
     assert report["head"].startswith("2:")
@@ -147,7 +147,7 @@ def test_export_refuses_tampered_evidence_with_exit_1(tmp_path: Path) -> None:
             "2025-03-01",
             "--to",
             "2025-03-31",
-            "-o",
+            "--output-file",
             str(output),
         ],
         capture_output=True,
@@ -175,7 +175,7 @@ def test_export_prints_the_head_to_keep(tmp_path: Path) -> None:
             "2025-03-01",
             "--to",
             "2025-03-02",
-            "-o",
+            "--output-file",
             str(output),
         ],
     )
@@ -192,7 +192,7 @@ def test_export_prints_the_head_to_keep(tmp_path: Path) -> None:
 def test_a_bad_date_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
-        ["evidence", "export", "--from", "March", "--to", "2025-03-31", "-o", "x.zip"],
+        ["evidence", "export", "--from", "March", "--to", "2025-03-31", "--output-file", "x.zip"],
     )
 
     assert result.exit_code == 2
@@ -216,3 +216,87 @@ def test_adopt_enters_reports_missing_from_the_ledger(tmp_path: Path) -> None:
         CliRunner().invoke(cli, ["evidence", "verify", "--reports-dir", str(tmp_path)]).exit_code
         == 0
     )
+
+
+def test_run_o_json_prints_the_summary_alone_on_stdout(
+    tmp_path: Path, harmless: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+
+    result = CliRunner().invoke(
+        cli, ["run", str(harmless), "--reports-dir", str(tmp_path / "reports"), "-o", "json"]
+    )
+
+    summary = assert_matches_schema("run", result.stdout)
+    assert summary["drill"] == "harmless"
+    assert result.exit_code == {"met": 0}.get(summary["verdict"], result.exit_code)
+
+
+def test_run_dry_run_o_json_prints_the_plan_and_changes_nothing(
+    tmp_path: Path, harmless: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    reports = tmp_path / "reports"
+
+    result = CliRunner().invoke(
+        cli, ["run", str(harmless), "--reports-dir", str(reports), "--dry-run", "-o", "json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    plan = assert_matches_schema("run-dry-run", result.stdout)
+    assert (plan["drill"], plan["dry_run"], plan["namespaces"]) == ("harmless", True, ["shop"])
+    assert plan["method"] and plan["violations"] == []
+    assert not reports.exists()
+
+
+def test_report_list_o_json_gives_every_run_newest_first(tmp_path: Path) -> None:
+    run_dirs = record_runs(tmp_path, 3)
+
+    result = CliRunner().invoke(
+        cli, ["report", "list", "--reports-dir", str(tmp_path), "-o", "json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    listed = assert_matches_schema("report-list", result.stdout)
+    assert [run["run_id"] for run in listed] == [d.name for d in reversed(run_dirs)]
+    assert all(run["state"] == (run["verdict"] or run["state"]) for run in listed)
+
+
+def test_report_show_o_json_prints_report_json_and_path_prints_the_directory(
+    tmp_path: Path,
+) -> None:
+    (run_dir,) = record_runs(tmp_path, 1)
+    show = ["report", "show", run_dir.name, "--reports-dir", str(tmp_path)]
+
+    as_json = CliRunner().invoke(cli, [*show, "-o", "json"])
+    as_text = CliRunner().invoke(cli, show)
+    path = CliRunner().invoke(cli, [*show, "--path"])
+    both = CliRunner().invoke(cli, [*show, "--path", "-o", "json"])
+
+    assert as_json.exit_code == 0, as_json.output
+    report = assert_matches_schema("report", as_json.stdout)
+    assert report["run_id"] == run_dir.name
+    assert as_text.stdout == (
+        (run_dir / "report.md").read_text().rstrip() + f"\n\n(HTML: {run_dir / 'report.html'})\n"
+    )
+    assert path.stdout == f"{run_dir}\n"
+    assert both.exit_code == 2 and both.stdout == ""
+
+
+def test_export_o_json_describes_the_bundle_written(tmp_path: Path) -> None:
+    record_runs(tmp_path, 3)
+    bundle = tmp_path / "q1.zip"
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evidence", "export", "--reports-dir", str(tmp_path),
+            "--from", "2025-03-01", "--to", "2025-03-02", "--output-file", str(bundle),
+            "-o", "json",
+        ],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    exported = assert_matches_schema("evidence-export", result.stdout)
+    assert (exported["bundle"], exported["runs"]) == (str(bundle), 2)
+    assert exported["head"] is not None and bundle.is_file()

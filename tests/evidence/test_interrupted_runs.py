@@ -87,7 +87,7 @@ def exported_names(reports: Path, tmp_path: Path) -> list[str]:
     bundle = tmp_path / "bundle.zip"
     exported = drill(
         "evidence", "export", "--reports-dir", str(reports),
-        "--from", today, "--to", today, "-o", str(bundle),
+        "--from", today, "--to", today, "--output-file", str(bundle),
     )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     with zipfile.ZipFile(bundle) as archive:
@@ -125,9 +125,9 @@ def test_a_killed_run_keeps_its_timeline_shows_in_one_line_and_is_finalised_as_i
     assert kept[0] == "run_started"
     assert "activity_started" in kept and "run_finished" not in kept
 
-    pdf = ("pdf", run_id, "--reports-dir", str(reports), "-o", str(tmp_path / "run.pdf"))
-    show = ("show", run_id, "--reports-dir", str(reports), "--format")
-    for arguments in (pdf, (*show, "md"), (*show, "json")):
+    pdf = ("pdf", run_id, "--reports-dir", str(reports), "--output-file", str(tmp_path / "run.pdf"))
+    show = ("show", run_id, "--reports-dir", str(reports), "-o")
+    for arguments in (pdf, (*show, "text"), (*show, "json")):
         shown = drill("report", *arguments)
         assert shown.returncode != 0
         assert "Traceback" not in shown.stderr
@@ -142,7 +142,7 @@ def test_a_killed_run_keeps_its_timeline_shows_in_one_line_and_is_finalised_as_i
         adopted.stdout
     )
 
-    shown = drill("report", "show", run_id, "--reports-dir", str(reports), "--format", "json")
+    shown = drill("report", "show", run_id, "--reports-dir", str(reports), "-o", "json")
     assert shown.returncode == 0, shown.stderr
     report = json.loads(shown.stdout)
     assert (report["status"], report["verdict"]) == ("interrupted", "aborted")

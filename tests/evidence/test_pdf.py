@@ -212,7 +212,16 @@ def test_drill_report_pdf_writes_the_pdf_of_a_run_outside_its_report_directory(
     target = tmp_path / "out" / "run.pdf"
 
     result = CliRunner().invoke(
-        cli, ["report", "pdf", run_dir.name, "--reports-dir", str(reports), "-o", str(target)]
+        cli,
+        [
+            "report",
+            "pdf",
+            run_dir.name,
+            "--reports-dir",
+            str(reports),
+            "--output-file",
+            str(target),
+        ],
     )
 
     assert result.exit_code == 0, result.output

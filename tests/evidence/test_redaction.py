@@ -170,7 +170,7 @@ def test_planted_secrets_reach_no_report_ledger_entry_or_bundle(
             "2000-01-01",
             "--to",
             "2100-01-01",
-            "-o",
+            "--output-file",
             str(bundle),
         ],
     )

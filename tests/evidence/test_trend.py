@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from drillkit.reporting.trend import (
     measure_trends,
     render_trend_html,
 )
+from tests.cli_schemas import assert_matches_schema
 from tests.evidence.conftest import record_runs
 
 DAY = datetime(2025, 3, 1, tzinfo=UTC)
@@ -125,7 +125,7 @@ def test_drill_report_trend_prints_a_table_and_writes_the_page(tmp_path: Path) -
     page = tmp_path / "out" / "trend.html"
 
     result = CliRunner().invoke(
-        cli, ["report", "trend", "--reports-dir", str(tmp_path), "-o", str(page)]
+        cli, ["report", "trend", "--reports-dir", str(tmp_path), "--output-file", str(page)]
     )
 
     assert result.exit_code == 0, result.output
@@ -142,10 +142,24 @@ def test_drill_report_trend_json_gives_one_object_per_drill(tmp_path: Path) -> N
 
     result = CliRunner().invoke(
         cli,
-        ["report", "trend", "zone-failure", "--reports-dir", str(tmp_path), "--output", "json"],
+        ["report", "trend", "zone-failure", "--reports-dir", str(tmp_path), "-o", "json"],
     )
 
     assert result.exit_code == 0, result.output
-    (trend,) = json.loads(result.output)
+    (trend,) = assert_matches_schema("report-trend", result.output)
     assert (trend["drill"], trend["runs"], trend["pass_rate"]) == ("zone-failure", 2, 1.0)
     assert [p["rto_seconds"] for p in trend["points"]] == [20.0, 20.0]
+
+
+def test_drill_report_trend_pdf_writes_the_pdf_beside_the_page(tmp_path: Path) -> None:
+    record_runs(tmp_path, 2)
+    page = tmp_path / "out" / "trend.html"
+
+    result = CliRunner().invoke(
+        cli,
+        ["report", "trend", "--reports-dir", str(tmp_path), "--output-file", str(page), "--pdf"],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"charts: {page}\npdf: {page.with_suffix('.pdf')}\n")
+    assert page.with_suffix(".pdf").read_bytes().startswith(b"%PDF-")

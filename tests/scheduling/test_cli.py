@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from drillkit.cli.main import cli
 from drillkit.evidence.ledger import SkipEntry, find_run_dirs, read_ledger
+from tests.cli_schemas import assert_matches_schema
 from tests.scheduling.conftest import TEST_DRILLS
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -40,8 +41,8 @@ def test_a_schedule_is_added_and_listed_with_its_next_fires() -> None:
         "schedule noop: drill noop, 0 10 * * TUE Europe/Berlin, misfire grace 30m\n"
     )
     assert "next fires: Tue " in added.output and " 10:00 CE" in added.output
-    listed = drill("schedule", "list", "--next", "3", "--output", "json")
-    (entry,) = json.loads(listed.output)
+    listed = drill("schedule", "list", "--next", "3", "-o", "json")
+    (entry,) = assert_matches_schema("schedule-list", listed.output)
     assert entry["name"] == "noop" and entry["paused"] is False
     assert len(entry["next_fires"]) == 3
     assert all(fire.endswith(("+01:00", "+02:00")) for fire in entry["next_fires"])
@@ -119,10 +120,11 @@ def test_firing_by_hand_runs_the_drill_and_records_it() -> None:
     fired = drill("schedule", "fire", "noop", "--output", "json")
 
     assert fired.exit_code == 0, fired.output
-    summary = json.loads(fired.stdout.strip().splitlines()[-1])
+    summary = assert_matches_schema("schedule-fire", fired.stdout.strip().splitlines()[-1])
     assert summary["outcome"] == "ran" and summary["verdict"] == "met"
     assert summary["scheduler"] == "manual"
-    history = json.loads(drill("schedule", "history", "noop", "--output", "json").output)
+    history = drill("schedule", "history", "noop", "-o", "json").output
+    history = assert_matches_schema("schedule-history", history)
     assert [entry["summary"] for entry in history] == [summary["summary"]]
 
 
@@ -166,7 +168,7 @@ def test_an_invalid_policy_file_names_its_line_and_field(tmp_path: Path) -> None
 
 
 def exported(*arguments: str) -> list[dict[str, Any]]:
-    result = drill("schedule", "export", "--format", "cronjob", *arguments)
+    result = drill("schedule", "export", "--kind", "cronjob", *arguments)
     assert result.exit_code == 0, result.output
     return [d for d in yaml.safe_load_all(result.output) if d]
 
@@ -220,3 +222,23 @@ def test_export_writes_a_cronjob_per_schedule_with_its_files_and_rbac() -> None:
     assert (
         files["data"]["drills__pod-kill.yaml"] == (REPOSITORY / "drills/pod-kill.yaml").read_text()
     )
+
+
+def test_export_o_json_is_the_same_manifests_as_one_kubernetes_list(tmp_path: Path) -> None:
+    drills = str(REPOSITORY / "drills")
+    drill("schedule", "add", "pod-kill", "--drills-dir", drills, "--cron", "0 10 * * TUE")
+    target = tmp_path / "cronjobs.json"
+
+    as_yaml = exported("--drills-dir", drills)
+    as_json = drill("schedule", "export", "--drills-dir", drills, "-o", "json")
+    written = drill(
+        "schedule", "export", "--drills-dir", drills, "-o", "json", "--output-file", str(target)
+    )
+
+    assert as_json.exit_code == 0, as_json.output
+    document = assert_matches_schema("schedule-export", as_json.stdout)
+    assert (document["apiVersion"], document["kind"]) == ("v1", "List")
+    assert document["items"] == as_yaml
+    assert written.exit_code == 0, written.output
+    assert written.stdout == ""
+    assert json.loads(target.read_text()) == document

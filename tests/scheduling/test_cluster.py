@@ -199,13 +199,13 @@ def test_exported_cronjobs_are_accepted_by_the_api_server(
         [
             "schedule",
             "export",
-            "--format",
+            "--kind",
             "cronjob",
             "--drills-dir",
             drills,
             "--gamedays-dir",
             str(REPOSITORY / "gamedays"),
-            "-o",
+            "--output-file",
             str(output),
         ],
     )

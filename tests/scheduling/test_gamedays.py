@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from drillkit.scheduling.gamedays import (
     write_gameday_report,
 )
 from drillkit.scheduling.launching import DrillRunResult
+from tests.cli_schemas import assert_matches_schema
 from tests.scheduling.conftest import TEST_DRILLS, FakeClock
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -157,7 +157,8 @@ def test_an_unattended_game_day_runs_every_step_and_reports_them_together(
     result = run_cli(tmp_path, "--yes", "--output", "json")
 
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[attr-defined]
+    last_line = result.stdout.strip().splitlines()[-1]  # type: ignore[attr-defined]
+    summary = assert_matches_schema("gameday-run", last_line)
     assert summary["verdict"] == "met"
     assert summary["unattended"] is True
     assert [(s["kind"], s["status"]) for s in summary["steps"]] == [

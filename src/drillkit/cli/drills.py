@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from drillkit.cli.completing import complete_drills
-from drillkit.cli.options import drills_dir_option
+from drillkit.cli.options import drills_dir_option, output_option
+from drillkit.cli.output import echo_json
 from drillkit.cli.running import is_experiment_file, resolve_drill
+
+if TYPE_CHECKING:
+    from drillkit.cli.documents import ListedDrill, ValidatedFile
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @drills_dir_option
-def validate(paths: tuple[Path, ...], drills_dir: Path) -> None:
+@output_option("one object: valid, and each file with its kind, drill and problem.")
+def validate(paths: tuple[Path, ...], drills_dir: Path, output: str) -> None:
     """Check drill files and the experiments they use, without touching any cluster.
 
     With no PATHS, checks every drills/*.yaml. Every problem found is one line naming
@@ -25,6 +31,7 @@ def validate(paths: tuple[Path, ...], drills_dir: Path) -> None:
     Examples:
       drill validate
       drill validate drills/zone-failure.yaml experiments/zone-failure.yaml
+      drill validate -o json
     """
     from drillkit.errors import InvalidInput
     from drillkit.model.loading import load_drill
@@ -33,33 +40,52 @@ def validate(paths: tuple[Path, ...], drills_dir: Path) -> None:
     files = list(paths) or sorted(drills_dir.glob("*.yaml"))
     if not files:
         raise InvalidInput(f"no drill files to validate in {drills_dir}")
-    problems = 0
+    checked: list[ValidatedFile] = []
     for path in files:
+        experiment = is_experiment_file(path)
+        result: ValidatedFile = {
+            "file": str(path),
+            "kind": "experiment" if experiment else "drill",
+            "drill": None,
+            "problems": [],
+        }
         try:
-            if is_experiment_file(path):
+            if experiment:
                 load_experiment(path)
-                click.echo(f"ok       {path} (experiment)")
+                line = f"ok       {path} (experiment)"
             else:
                 drill = load_drill(path)
                 load_experiment(drill.experiment_path())
-                click.echo(f"ok       {path} (drill {drill.name})")
+                result["drill"] = drill.name
+                line = f"ok       {path} (drill {drill.name})"
+            if output == "text":
+                click.echo(line)
         except InvalidInput as invalid:
-            problems += 1
+            result["problems"] = list(invalid.problems)
+            # Each problem is one line on stderr in either format, for the person watching.
             for problem in invalid.problems:
                 click.echo(f"invalid  {problem}", err=True)
-    if problems:
+        checked.append(result)
+    valid = all(not result["problems"] for result in checked)
+    if output == "json":
+        echo_json({"valid": valid, "files": checked})
+    if not valid:
         raise SystemExit(2)
 
 
 @click.command(name="list")
 @drills_dir_option
-def list_drills(drills_dir: Path) -> None:
+@output_option("a list of drills: name, file, strategy, rto_seconds, rpo_seconds, problem.")
+def list_drills(drills_dir: Path, output: str) -> None:
     """List the drills in the drills directory with their objectives."""
     from drillkit.errors import InvalidInput
     from drillkit.model.durations import format_duration
     from drillkit.model.loading import load_drill
 
     files = sorted(drills_dir.glob("*.yaml"))
+    if output == "json":
+        echo_json([_listed_drill(path) for path in files])
+        return
     if not files:
         click.echo(f"no drills in {drills_dir}")
         return
@@ -78,15 +104,49 @@ def list_drills(drills_dir: Path) -> None:
         )
 
 
+def _listed_drill(path: Path) -> ListedDrill:
+    """One drill file as ``drill list -o json`` gives it; one that does not load, with why."""
+    from drillkit.errors import InvalidInput
+    from drillkit.model.loading import load_drill
+
+    try:
+        drill = load_drill(path)
+    except InvalidInput as problem:
+        return {
+            "name": path.stem,
+            "file": str(path),
+            "strategy": None,
+            "rto_seconds": None,
+            "rpo_seconds": None,
+            "description": None,
+            "problem": str(problem),
+        }
+    objectives = drill.objectives
+    return {
+        "name": drill.name,
+        "file": str(path),
+        "strategy": drill.strategy,
+        "rto_seconds": objectives.rto.total_seconds() if objectives.rto is not None else None,
+        "rpo_seconds": objectives.rpo.total_seconds() if objectives.rpo is not None else None,
+        "description": drill.description,
+        "problem": None,
+    }
+
+
 @click.command()
 @click.argument("name", shell_complete=complete_drills)
 @drills_dir_option
-def show(name: str, drills_dir: Path) -> None:
+@output_option("one object: source (the drill file) and drill (as drill run uses it).")
+def show(name: str, drills_dir: Path, output: str) -> None:
     """Show a drill with every default filled in, as drill run will use it."""
     import yaml
 
     drill = resolve_drill(name, drills_dir)
     document = drill.model_dump(mode="json", exclude_none=True)
+    if output == "json":
+        # The drill as its model dumps it: the schema's drill is that model's.
+        echo_json({"source": str(drill.source) if drill.source else None, "drill": document})
+        return
     click.echo(f"# {drill.source or '(built from an experiment)'}")
     click.echo(yaml.safe_dump(document, sort_keys=False).rstrip())
 

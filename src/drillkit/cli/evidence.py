@@ -14,13 +14,16 @@ from drillkit.cli.options import (
     file_option,
     load_signing_key_option,
     moment_callback,
+    output_file_option,
     output_option,
     reports_dir_option,
     signing_key_option,
     start_of,
 )
+from drillkit.cli.output import echo_json
 
 if TYPE_CHECKING:
+    from drillkit.cli.documents import ExportDocument
     from drillkit.evidence.verify import Verification
 
 
@@ -46,7 +49,7 @@ def evidence() -> None:
     \b
     Typical use:
       drill evidence verify
-      drill evidence export --from 2025-01-01 --to 2025-03-31 -o q1-evidence.zip
+      drill evidence export --from 2025-01-01 --to 2025-03-31 --output-file q1-evidence.zip
       drill evidence verify --public-key signing-key.pem.pub --head 42:3f1c...
     """
 
@@ -164,7 +167,7 @@ def verify(
     metavar="ID",
     help="Only runs that are evidence for this control (e.g. SOC2-A1.3). Repeatable.",
 )
-@file_option("-o", "--output", "output_path", required=True, help="The bundle to write (a .zip).")
+@output_file_option(required=True, help="The bundle to write (a .zip).")
 @file_option(
     "--controls",
     "controls_files",
@@ -175,15 +178,17 @@ def verify(
 )
 @click.option("--pdf", is_flag=True, help="Add index.pdf, the index rendered for print.")
 @signing_key_option
+@output_option("one object: bundle, runs, skips, gamedays, files, bytes, head, signed_by.")
 def export(
     reports_dir: Path,
     start: datetime | date,
     end: datetime | date,
     controls: tuple[str, ...],
-    output_path: Path,
+    output_file: Path,
     controls_files: tuple[Path, ...],
     pdf: bool,
     signing_key: Path | None,
+    output: str,
 ) -> None:
     """Bundle every run of a period into one zip for an auditor.
 
@@ -203,7 +208,8 @@ def export(
 
     \b
     Example:
-      drill evidence export --from 2025-01-01 --to 2025-03-31 --control SOC2-A1.3 -o q1.zip
+      drill evidence export --from 2025-01-01 --to 2025-03-31 --control SOC2-A1.3 \
+        --output-file q1.zip
     """
     from drillkit.evidence.controls import load_catalogue
     from drillkit.evidence.export import export_bundle
@@ -213,7 +219,7 @@ def export(
     key = load_signing_key_option(signing_key)
     result = export_bundle(
         reports_dir,
-        output_path,
+        output_file,
         start=period_start,
         end=period_end,
         catalogue=load_catalogue(controls_files),
@@ -222,6 +228,19 @@ def export(
         verify_key=key.verify_key if key is not None else None,
         include_pdf=pdf,
     )
+    if output == "json":
+        exported: ExportDocument = {
+            "bundle": str(result.path),
+            "runs": result.runs,
+            "skips": result.skips,
+            "gamedays": result.gamedays,
+            "files": result.files,
+            "bytes": result.bytes,
+            "head": f"{result.head.seq}:{result.head.digest}" if result.head is not None else None,
+            "signed_by": result.signed_by or None,
+        }
+        echo_json(exported)
+        return
     head = f"{result.head.seq}:{result.head.digest}" if result.head is not None else "none"
     click.echo(
         f"{result.path}: {result.runs} runs, {result.skips} skips, {result.gamedays} game days, "
@@ -275,7 +294,8 @@ def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
     envvar="DRILL_CONTROLS",
     help="Extra catalogue files [env: DRILL_CONTROLS].",
 )
-def list_controls(controls_files: tuple[Path, ...]) -> None:
+@output_option("a list of controls: id, framework, reference, title, evidence, aliases.")
+def list_controls(controls_files: tuple[Path, ...], output: str) -> None:
     """List the control catalogue that exports map runs to.
 
     \b
@@ -292,7 +312,11 @@ def list_controls(controls_files: tuple[Path, ...]) -> None:
     """
     from drillkit.evidence.controls import load_catalogue
 
-    for control in load_catalogue(controls_files).controls:
+    catalogue = load_catalogue(controls_files).controls
+    if output == "json":
+        echo_json([control.model_dump(mode="json") for control in catalogue])
+        return
+    for control in catalogue:
         aliases = f"  (also: {', '.join(control.aliases)})" if control.aliases else ""
         click.echo(f"{control.id:<18} {control.framework} {control.reference}: {control.title}")
         if aliases:

@@ -20,7 +20,7 @@ from drillkit.cli.options import (
     reports_dir_option,
     signing_key_option,
 )
-from drillkit.cli.output import progress_printer, verdict_colour
+from drillkit.cli.output import echo_json, progress_printer, verdict_colour
 from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def run_gameday_command(
     \b
     Examples:
       drill gameday run quarterly-resilience
-      drill gameday run quarterly-resilience --yes --output json
+      drill gameday run quarterly-resilience --yes -o json
 
     Exit codes: 0 every drill met its objectives; 1 one missed, or the game day stopped
     early; 2 invalid game day; 3 a drill could not run.
@@ -172,7 +172,8 @@ def _enter_gameday(reports_dir: Path, gameday_dir: Path, signing_key: SigningKey
 
 @gameday.command("list")
 @gamedays_dir_option
-def list_gamedays_command(gamedays_dir: Path) -> None:
+@output_option("a list of game days: name, file, gameday (as loaded) and problem.")
+def list_gamedays_command(gamedays_dir: Path, output: str) -> None:
     """List the game days in the game-days directory, with their steps."""
     from drillkit.errors import InvalidInput
     from drillkit.model.durations import format_duration
@@ -185,16 +186,31 @@ def list_gamedays_command(gamedays_dir: Path) -> None:
     )
 
     paths = list_gamedays(gamedays_dir)
-    if not paths:
+    if not paths and output == "text":
         click.echo(f"no game days in {gamedays_dir}")
         return
     invalid = 0
+    listed: list[dict[str, object]] = []
     for path in paths:
         try:
             definition = load_gameday(path)
         except InvalidInput as error:
             invalid += 1
             click.secho(f"{path.stem}: INVALID: {error}", fg="red", err=True)
+            listed.append(
+                {"name": path.stem, "file": str(path), "gameday": None, "problem": str(error)}
+            )
+            continue
+        if output == "json":
+            gameday_document = definition.model_dump(mode="json", exclude_none=True)
+            listed.append(
+                {
+                    "name": definition.name,
+                    "file": str(path),
+                    "gameday": gameday_document,
+                    "problem": None,
+                }
+            )
             continue
         steps = []
         for step in definition.steps:
@@ -205,5 +221,7 @@ def list_gamedays_command(gamedays_dir: Path) -> None:
             elif isinstance(step, CheckpointStep):
                 steps.append("checkpoint")
         click.echo(f"{definition.name:<28} {' -> '.join(steps)}")
+    if output == "json":
+        echo_json(listed)
     if invalid:
         sys.exit(2)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
 from drillkit.cli.completing import complete_labs
-from drillkit.cli.options import context_option, kubeconfig_option
-from drillkit.cli.output import progress_printer
+from drillkit.cli.options import context_option, kubeconfig_option, output_option
+from drillkit.cli.output import echo_json, progress_printer
 
 if TYPE_CHECKING:
-    from drillkit.lab.cluster import Lab
+    from drillkit.cli.documents import LabDocument
+    from drillkit.lab.cluster import Lab, LabStatus
 
 DEFAULT_LAB = "local"
 # The lab a command acts on, completed from the labs on this machine.
@@ -208,11 +209,15 @@ def down(name: str, purge: bool) -> None:
     help="One lab (default: every lab on this machine).",
     shell_complete=complete_labs,
 )
-def status(name: str | None) -> None:
+@output_option("a list of labs (empty without one): state, api_server, components, zones.")
+def status(name: str | None, output: str) -> None:
     """Show each lab's components, ports and nodes per zone."""
     from drillkit.lab.cluster import Lab
 
     names = [name] if name else Lab.names()
+    if output == "json":
+        echo_json([_status_json(Lab.open(each)) for each in names])
+        return
     if not names:
         click.echo("no labs; start one with: drill lab up")
     for each in names:
@@ -267,10 +272,38 @@ def component(component_name: str, operation: str, name: str, timeout: float) ->
     click.echo(f"{component_name} of lab {name}: {operation} done")
 
 
+def _overall(state: LabStatus) -> Literal["running", "stopped", "degraded"]:
+    return "running" if state.running else ("stopped" if state.stopped else "degraded")
+
+
+def _status_json(instance: Lab) -> LabDocument:
+    state = instance.status()
+    return {
+        "name": state.name,
+        "state": _overall(state),
+        "region": instance.shape.region,
+        "api_server": state.api_server,
+        "directory": str(state.directory),
+        "kubeconfig": str(state.kubeconfig),
+        "components": [
+            {
+                "name": component.name,
+                "pid": component.pid,
+                "ready": component.ready,
+                "ports": list(component.ports),
+            }
+            for component in state.components
+        ],
+        "zones": [
+            {"zone": zone, "ready_nodes": ready, "nodes": total}
+            for zone, (ready, total) in state.nodes_per_zone().items()
+        ],
+    }
+
+
 def _print_status(instance: Lab) -> None:
     state = instance.status()
-    overall = "running" if state.running else ("stopped" if state.stopped else "degraded")
-    click.echo(f"lab {state.name} ({overall}), region {instance.shape.region}")
+    click.echo(f"lab {state.name} ({_overall(state)}), region {instance.shape.region}")
     click.echo(f"  api server   {state.api_server}")
     click.echo(f"  directory    {state.directory}")
     for component in state.components:

@@ -32,9 +32,23 @@ def directory_option(name: str, *, default: str, envvar: str, help: str) -> Call
 
 
 def file_option(*declarations: str, **settings: Any) -> Callable[[F], F]:
-    """An option that names a file (never a directory), given to the command as a ``Path``;
-    ``settings`` are click's (default, required, envvar, help...)."""
+    """An option that names a file the command reads (never a directory), given to the
+    command as a ``Path``; ``settings`` are click's (default, required, envvar, help...).
+    A file the command writes is ``output_file_option``'s."""
     return click.option(*declarations, type=click.Path(dir_okay=False, path_type=Path), **settings)
+
+
+def output_file_option(**settings: Any) -> Callable[[F], F]:
+    """``--output-file FILE``: the one name of every file a command writes (a bundle, a
+    PDF, a page, manifests), given as a ``Path``. It is never ``-o``, which is the format
+    of what is printed (``output_option``). Its type is marked writable, which is how the
+    CLI's convention test tells it from the files a command reads."""
+    return click.option(
+        "--output-file",
+        type=click.Path(dir_okay=False, readable=False, writable=True, path_type=Path),
+        metavar="FILE",
+        **settings,
+    )
 
 
 drills_dir_option = directory_option(
@@ -74,12 +88,19 @@ def context_option(default: str = "the current one") -> Callable[[F], F]:
     return click.option("--context", default=None, help=f"Kubeconfig context (default: {default}).")
 
 
-def output_option(json_gives: str) -> Callable[[F], F]:
-    """``--output text|json``; ``json_gives`` says what the JSON output holds."""
+def output_option(json_gives: str, *, native: str = "text") -> Callable[[F], F]:
+    """``-o/--output text|json``, the format of what the command prints on stdout (never a
+    file: that is ``--output-file``); ``json_gives`` says what the JSON output holds.
+
+    ``native`` is the format printed without ``-o``: ``text`` for people, or ``yaml`` for
+    a command whose own output is YAML manifests (``drill schedule export``). The JSON
+    documents' shapes are ``cli/documents.py``'s, their schemas in ``schemas/cli/``.
+    """
     return click.option(
+        "-o",
         "--output",
-        type=click.Choice(["text", "json"]),
-        default="text",
+        type=click.Choice([native, "json"]),
+        default=native,
         show_default=True,
         help=f"json: {json_gives}",
     )

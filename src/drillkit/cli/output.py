@@ -1,10 +1,13 @@
-"""How the CLI talks to people: progress lines, tables, colours only on a terminal."""
+"""How the CLI talks to people and scripts: progress lines, tables, colours only on a
+terminal, and the JSON documents of ``-o json``."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -27,3 +30,8 @@ def progress_printer(prefix: str = "") -> Callable[[str], None]:
 def verdict_colour(verdict: str) -> str:
     """The colour a verdict is shown in: green met, red missed or error, yellow the rest."""
     return _VERDICT_COLOURS.get(verdict, "yellow")
+
+
+def echo_json(document: Any) -> None:
+    """Print one JSON document, alone on stdout, as ``-o json`` gives it (one line)."""
+    click.echo(json.dumps(document))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,9 +11,16 @@ from drillkit.cli.options import (
     context_option,
     kubeconfig_option,
     load_signing_key_option,
+    output_option,
     reports_dir_option,
     signing_key_option,
 )
+from drillkit.cli.output import echo_json
+
+if TYPE_CHECKING:
+    from drillkit.cli.documents import RecoveryDocument
+    from drillkit.evidence.recording import FinalisedRun
+    from drillkit.safety.recover import RecoveryAction
 
 
 @click.command()
@@ -20,8 +28,13 @@ from drillkit.cli.options import (
 @context_option()
 @reports_dir_option
 @signing_key_option
+@output_option("one object: actions (reverted, failed, refused...), finalised runs, error.")
 def recover(
-    kubeconfig: Path | None, context: str | None, reports_dir: Path, signing_key: Path | None
+    kubeconfig: Path | None,
+    context: str | None,
+    reports_dir: Path,
+    signing_key: Path | None,
+    output: str,
 ) -> None:
     """Revert the faults of drill runs that died without cleaning up, and report them.
 
@@ -54,26 +67,63 @@ def recover(
     # Read first: a broken key must stop this before anything is changed.
     ledger_key = load_signing_key_option(signing_key)
 
-    def finalise() -> bool:
-        """Report the dead runs of this host; True when one could not be finalised."""
+    def finalise() -> list[FinalisedRun]:
+        """Report the dead runs of this host."""
         finalised = finalise_interrupted_runs(reports_dir, signing_key=ledger_key)
-        for run in finalised:
-            click.echo(run.describe())
-        return any(run.outcome is FinaliseOutcome.FAILED for run in finalised)
+        if output == "text":
+            for run in finalised:
+                click.echo(run.describe())
+        return finalised
 
     register_undo_actions()
     try:
         with Cluster.connect(kubeconfig, context) as cluster:
             actions = recover_runs(cluster, progress=lambda text: click.echo(text, err=True))
-    except DrillError:
+    except DrillError as error:
         # The evidence needs no cluster: it is finalised even when the cluster is down.
-        finalise()
+        finalised = finalise()
+        if output == "json":
+            echo_json(_recovery_json([], finalised, str(error)))
         raise
-    if not actions:
-        click.echo("nothing to recover: no undo records or drill cordons of dead runs")
-    for action in actions:
-        click.echo(action.describe())
-    failed = finalise()
+    if output == "text":
+        if not actions:
+            click.echo("nothing to recover: no undo records or drill cordons of dead runs")
+        for action in actions:
+            click.echo(action.describe())
+    finalised = finalise()
+    if output == "json":
+        echo_json(_recovery_json(actions, finalised, None))
+    failed = any(run.outcome is FinaliseOutcome.FAILED for run in finalised)
     left = (RecoveryOutcome.FAILED, RecoveryOutcome.REFUSED)
     if failed or any(a.outcome in left for a in actions):
         raise SystemExit(3)
+
+
+def _recovery_json(
+    actions: list[RecoveryAction], finalised: list[FinalisedRun], error: str | None
+) -> RecoveryDocument:
+    return {
+        "actions": [
+            {
+                "run_id": action.run_id,
+                "action": action.action,
+                "target": list(action.target),
+                "outcome": action.outcome,
+                "details": list(action.details),
+                "orphan": action.orphan,
+                "where": action.where,
+                "summary": action.describe(),
+            }
+            for action in actions
+        ],
+        "finalised": [
+            {
+                "run_dir": str(run.run_dir),
+                "outcome": run.outcome,
+                "detail": run.detail,
+                "summary": run.describe(),
+            }
+            for run in finalised
+        ],
+        "error": error,
+    }

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from drillkit.cli.completing import complete_reported_drills, complete_run_ids
 from drillkit.cli.options import (
-    file_option,
+    output_file_option,
     output_option,
     parse_moment,
     reports_dir_option,
     start_of,
 )
+from drillkit.cli.output import echo_json
+
+if TYPE_CHECKING:
+    from drillkit.cli.documents import ListedReport
+    from drillkit.reporting.document import ReportSummary
 
 
 @click.group()
@@ -24,12 +30,16 @@ def report() -> None:
 @report.command(name="list")
 @click.argument("drill", required=False, shell_complete=complete_reported_drills)
 @reports_dir_option
-def list_reports(drill: str | None, reports_dir: Path) -> None:
+@output_option("a list of runs, newest first: run_id, drill, verdict, rto_seconds, rpo_seconds...")
+def list_reports(drill: str | None, reports_dir: Path, output: str) -> None:
     """List runs, newest first, with verdict and measured RTO and RPO."""
     from drillkit.model.measurement import format_measured
     from drillkit.reporting.writer import list_reports as find_reports
 
     summaries = find_reports(reports_dir, drill)
+    if output == "json":
+        echo_json([_listed_report(summary) for summary in summaries])
+        return
     if not summaries:
         click.echo(f"no reports in {reports_dir}")
         return
@@ -49,32 +59,51 @@ def list_reports(drill: str | None, reports_dir: Path) -> None:
         )
 
 
+def _listed_report(summary: ReportSummary) -> ListedReport:
+    return {
+        "run_id": summary.run_id,
+        "drill": summary.drill,
+        "report_dir": str(summary.report_dir),
+        "started_utc": summary.started_utc.isoformat() if summary.started_utc else None,
+        "state": summary.verdict_text,
+        "verdict": summary.verdict,
+        "status": summary.status,
+        "rto_seconds": summary.rto_seconds,
+        "rto_bound": summary.rto_bound,
+        "rpo_seconds": summary.rpo_seconds,
+        "rpo_bound": summary.rpo_bound,
+        "problem": summary.problem,
+    }
+
+
 @report.command(name="show")
 @click.argument("run", default="latest", shell_complete=complete_run_ids)
 @reports_dir_option
+@output_option("report.json, as written (schemas/report.schema.json).")
 @click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["md", "json", "path"]),
-    default="md",
-    show_default=True,
-    help="md: the report for people; json: report.json; path: the report directory.",
+    "--path",
+    "path_only",
+    is_flag=True,
+    help="Print only the report directory (of a run with or without a complete report).",
 )
-def show_report(run: str, reports_dir: Path, fmt: str) -> None:
+def show_report(run: str, reports_dir: Path, output: str, path_only: bool) -> None:
     """Show one run's report. RUN is a run id, a unique prefix of one, or 'latest'.
 
+    text is report.md, the report for people; json is report.json.
     A run without a complete report (still running, or killed) is named in one line;
     `drill recover` turns a killed run's record into a report marked interrupted.
     """
     from drillkit.errors import DrillError
     from drillkit.reporting.writer import MANIFEST_FILE_NAME, find_report
 
+    if path_only and output != "text":
+        raise click.UsageError("--path prints the report directory, not a document: leave out -o")
     directory = find_report(reports_dir, run)
-    if fmt == "path":
+    if path_only:
         click.echo(str(directory))
     elif not (directory / MANIFEST_FILE_NAME).is_file():
         raise DrillError(_explain_unfinished(directory))
-    elif fmt == "json":
+    elif output == "json":
         click.echo((directory / "report.json").read_text().rstrip())
     else:
         click.echo((directory / "report.md").read_text().rstrip())
@@ -111,21 +140,22 @@ def _explain_unfinished(run_dir: Path) -> str:
     metavar="DATE",
     help="Only runs started on or after this day (2025-01-01) or UTC time.",
 )
-@file_option(
-    "-o",
-    "--html",
-    "html_path",
+@output_file_option(
     default=None,
     help="Where to write the HTML page with the charts [default: <reports-dir>/trend.html].",
 )
-@file_option("--pdf", "pdf_path", default=None, help="Also write the page as a PDF here.")
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="Also write the page as a PDF, beside the HTML page (its name, ending in .pdf).",
+)
 @output_option("one object per drill (runs, pass_rate, mttr_seconds, points).")
 def trend(
     drill: str | None,
     reports_dir: Path,
     since: str | None,
-    html_path: Path | None,
-    pdf_path: Path | None,
+    output_file: Path | None,
+    pdf: bool,
     output: str,
 ) -> None:
     """RTO and RPO over time, pass rate and MTTR per drill, with charts in HTML.
@@ -139,7 +169,7 @@ def trend(
     \b
     Examples:
       drill report trend                     every drill
-      drill report trend zone-failure --since 2025-01-01 --pdf trend.pdf
+      drill report trend zone-failure --since 2025-01-01 --output-file trend.html --pdf
     """
     import json
     from datetime import UTC, datetime
@@ -151,9 +181,10 @@ def trend(
     start = start_of(parse_moment(since)) if since is not None else None
     trends = measure_trends(load_trend_points(reports_dir, drill, since=start))
     page = render_trend_html(trends, generated=datetime.now(UTC))
-    target = html_path or reports_dir / "trend.html"
+    target = output_file or reports_dir / "trend.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, page.encode("utf-8"))
+    pdf_path = target.with_suffix(".pdf") if pdf else None
     if pdf_path is not None:
         from drillkit.reporting.pdf import render_pdf
 
@@ -212,14 +243,8 @@ def trend(
 @report.command(name="pdf")
 @click.argument("run", default="latest", shell_complete=complete_run_ids)
 @reports_dir_option
-@file_option(
-    "-o",
-    "--output",
-    "output_path",
-    default=None,
-    help="The PDF to write [default: <drill>-<run-id>.pdf here].",
-)
-def pdf(run: str, reports_dir: Path, output_path: Path | None) -> None:
+@output_file_option(default=None, help="The PDF to write [default: <drill>-<run-id>.pdf here].")
+def pdf(run: str, reports_dir: Path, output_file: Path | None) -> None:
     """Render one run's report.html as a PDF. RUN is a run id, a prefix of one, or 'latest'.
 
     The PDF is written outside the report directory, whose files the ledger vouches for.
@@ -233,7 +258,7 @@ def pdf(run: str, reports_dir: Path, output_path: Path | None) -> None:
     if not (directory / MANIFEST_FILE_NAME).is_file():
         raise DrillError(_explain_unfinished(directory))
     page = (directory / "report.html").read_text(encoding="utf-8")
-    target = output_path or Path(f"{directory.parent.name}-{directory.name}.pdf")
+    target = output_file or Path(f"{directory.parent.name}-{directory.name}.pdf")
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(
         target, render_pdf(page, title=f"{directory.parent.name} run {directory.name}")

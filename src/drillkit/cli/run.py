@@ -29,9 +29,11 @@ from drillkit.cli.running import EXIT_CODES, resolve_drill
 if TYPE_CHECKING:
     from rich.live import Live
 
+    from drillkit.cli.documents import RunPlanDocument
     from drillkit.model.drill import Drill
     from drillkit.model.run import RunRecord
     from drillkit.model.timeline import TimelineEvent
+    from drillkit.running.planning import RunPlan
     from drillkit.running.redaction import Secrets
     from drillkit.running.runner import RunOptions
 
@@ -77,7 +79,9 @@ if TYPE_CHECKING:
 )
 @click.option("--dry-run", is_flag=True, help="Print what would run and change nothing.")
 @signing_key_option
-@output_option("print one JSON object (run_id, verdict, report_dir, measurements).")
+@output_option(
+    "print one JSON object (run_id, verdict, report_dir, measurements); with --dry-run, the plan."
+)
 def run(
     drill_name: str,
     drills_dir: Path,
@@ -103,7 +107,7 @@ def run(
     \b
     Examples:
       drill run zone-failure
-      drill run drills/pod-kill.yaml --context staging --output json
+      drill run drills/pod-kill.yaml --context staging -o json
       drill run experiments/my-chaos-experiment.yaml --namespace shop
       drill run experiments/checkout.json --var replicas:int=3 --var-file secrets.json
 
@@ -123,6 +127,7 @@ def run(
         _print_plan(
             drill,
             RunOptions(kubeconfig=kubeconfig, context=context, experiment_vars=experiment_vars),
+            output,
         )
         return
     if drill.safety.production and confirm_production is None and sys.stdin.isatty():
@@ -139,7 +144,7 @@ def run(
         signing_key=signing_key,
         experiment_vars=experiment_vars,
     )
-    # Progress goes to stderr in both formats; with --output json, stdout holds only the JSON.
+    # Progress goes to stderr in both formats; with -o json, stdout holds only the JSON.
     progress = LiveProgress(
         drill.name,
         collect_run_secrets(drill, options),
@@ -376,10 +381,13 @@ def _print_summary(record: RunRecord, report_dir: Path) -> None:
     click.echo(f"  report: {report_dir / 'report.html'}")
 
 
-def _print_plan(drill: Drill, options: RunOptions) -> None:
+def _print_plan(drill: Drill, options: RunOptions, output: str) -> None:
     from drillkit.running.planning import plan_run
 
     plan = plan_run(drill, options)
+    if output == "json":
+        _print_plan_json(drill, options, plan)
+        return
     click.echo(f"drill {drill.name} (dry run: nothing will be changed)")
     click.echo(f"  experiment    {drill.experiment_path()}: {plan.title}")
     click.echo(
@@ -404,6 +412,38 @@ def _print_plan(drill: Drill, options: RunOptions) -> None:
         )
     for warning in plan.warnings:
         click.secho(f"  WARNING       {warning}; the run would be inconclusive", fg="yellow")
+    for violation in plan.violations:
+        click.secho(f"  REFUSED       {violation}", fg="red", err=True)
+    if plan.violations:
+        raise SystemExit(2)
+
+
+def _print_plan_json(drill: Drill, options: RunOptions, plan: RunPlan) -> None:
+    notes = list(plan.notes)
+    if drill.safety.production:
+        notes.append(
+            "safety.production: the run needs --confirm-production "
+            f"{options.context or drill.target.context or 'CONTEXT'}"
+        )
+    document: RunPlanDocument = {
+        "drill": drill.name,
+        "dry_run": True,
+        "experiment": str(drill.experiment_path()),
+        "title": plan.title,
+        "cluster": plan.cluster,
+        "namespaces": list(drill.target.namespaces),
+        "objectives": {k: v for k, v in drill.objectives.model_dump(mode="json").items() if v},
+        "steady_state": list(plan.steady_state_probes),
+        "method": list(plan.method),
+        "targets": list(plan.targets),
+        "rollbacks": list(plan.rollbacks),
+        "rollback_strategy": plan.rollback_strategy,
+        "notes": notes,
+        "warnings": list(plan.warnings),
+        "violations": list(plan.violations),
+    }
+    click.echo(json.dumps(document))
+    # Refusals are errors: one line each on stderr too, and the exit code of invalid input.
     for violation in plan.violations:
         click.secho(f"  REFUSED       {violation}", fg="red", err=True)
     if plan.violations:

@@ -24,6 +24,7 @@ from drillkit.cli.options import (
     gamedays_dir_option,
     kubeconfig_option,
     load_signing_key_option,
+    output_file_option,
     output_option,
     parse_zoned_time,
     reports_dir_option,
@@ -33,6 +34,7 @@ from drillkit.cli.output import progress_printer
 from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
 
 if TYPE_CHECKING:
+    from drillkit.cli.documents import ManifestList
     from drillkit.running.runner import RunOptions
     from drillkit.scheduling.database import Database
     from drillkit.scheduling.history import FireRecord
@@ -537,7 +539,7 @@ def fire_command(
     \b
     Examples:
       drill schedule fire pod-kill
-      drill schedule fire weekly --target gameday:quarterly-resilience --output json
+      drill schedule fire weekly --target gameday:quarterly-resilience -o json
     """
     from drillkit.errors import InvalidInput
     from drillkit.running.recorder import SystemClock
@@ -629,8 +631,8 @@ def _fire_options(
 @schedule.command("export")
 @click.argument("names", nargs=-1, metavar="[SCHEDULE]...", shell_complete=complete_schedules)
 @click.option(
-    "--format",
-    "fmt",
+    "--kind",
+    "manifest_kind",
     type=click.Choice(["cronjob"]),
     default="cronjob",
     show_default=True,
@@ -646,16 +648,15 @@ def _fire_options(
     metavar="PVC",
     help="PersistentVolumeClaim for reports (default: an emptyDir; the summary is logged).",
 )
-@file_option(
-    "-o", "--output-file", default=None, help="Write the manifests here (default: stdout)."
-)
+@output_file_option(default=None, help="Write the manifests here (default: stdout).")
 @drills_dir_option
 @gamedays_dir_option
 @policy_option
 @database_option
+@output_option("the manifests as one Kubernetes List (kubectl apply -f takes it).", native="yaml")
 def export(
     names: tuple[str, ...],
-    fmt: str,
+    manifest_kind: str,
     image: str | None,
     reports_claim: str | None,
     output_file: Path | None,
@@ -663,6 +664,7 @@ def export(
     gamedays_dir: Path,
     policy_file: Path,
     database: str | None,
+    output: str,
 ) -> None:
     """Export schedules (all, or those named) as Kubernetes CronJob manifests.
 
@@ -676,7 +678,7 @@ def export(
 
     \b
     Examples:
-      drill schedule export --format cronjob -o drill-cronjobs.yaml
+      drill schedule export --output-file drill-cronjobs.yaml
       kubectl apply -f drill-cronjobs.yaml
     """
     from drillkit.scheduling.cronjobs import (
@@ -713,9 +715,12 @@ def export(
                 ),
             )
         )
-    text = dump_manifests(
-        render_cronjobs(specs, image=image or DEFAULT_IMAGE, reports_claim=reports_claim)
-    )
+    manifests = render_cronjobs(specs, image=image or DEFAULT_IMAGE, reports_claim=reports_claim)
+    if output == "json":
+        document: ManifestList = {"apiVersion": "v1", "kind": "List", "items": manifests}
+        text = json.dumps(document, indent=2) + "\n"
+    else:
+        text = dump_manifests(manifests)
     if output_file is None:
         click.echo(text, nl=False)
     else:
