@@ -63,6 +63,7 @@ WITHOUT_JSON = {
     "schedule pause": "an action; one line",
     "schedule resume": "an action; one line",
     "scheduler run": "a daemon: logs on stderr, /metrics for machines",
+    "completion": "prints a shell's completion script",
 }
 
 

@@ -74,8 +74,11 @@ def test_validate_o_json_names_every_file_and_exits_2_when_one_is_invalid(
     assert invalid.exit_code == 2
     document = assert_matches_schema("validate", invalid.stdout)
     assert document["valid"] is False
-    assert [len(f["problems"]) for f in document["files"]] == [0, 1]
-    # The problem is still the one line on stderr it always was.
+    # Every problem of the file (no experiment, no target), each also a line on stderr.
+    assert [len(f["problems"]) for f in document["files"]] == [0, 2]
+    assert invalid.stderr.splitlines() == [
+        f"invalid  {problem}" for problem in document["files"][1]["problems"]
+    ]
     assert invalid.stderr.startswith(f"invalid  {broken}")
 
 
