@@ -183,7 +183,11 @@ def _judge_objective(
 
     if outcome.verdict in (Verdict.ABORTED, Verdict.ERROR):
         # The verdict's reason leads the findings of a stopped run.
-        reason = outcome.findings[0].text if outcome.findings else f"the run {record.status}"
+        reason = (
+            outcome.findings[0].text
+            if outcome.findings
+            else record.error or f"the run ended {record.status.value}"
+        )
         return case(CaseResult.ERROR, f"{label} not judged: {reason}", record.error or "")
     if measurement.met is False:
         assert seconds is not None and target is not None  # a miss needs both
@@ -194,11 +198,16 @@ def _judge_objective(
         )
         return case(CaseResult.FAILURE, message, output)
     if target is None:
-        return case(CaseResult.SKIPPED, f"{label} not judged: no objective declared ({measured})")
+        value = f"measured {measured}" if seconds is not None else measured
+        return case(CaseResult.SKIPPED, f"{label} not judged: no objective declared; {value}")
+    if seconds is None:
+        return case(CaseResult.SKIPPED, f"{label} not judged ({objective}): {measured}")
     if measurement.met is None:
-        # Not measured, or only a lower bound below the objective: it cannot tell.
+        # Only a lower bound, below the objective: the true value may be either side.
         return case(
-            CaseResult.SKIPPED, f"{label} not judged: {measured}, so the {objective} is unverified"
+            CaseResult.SKIPPED,
+            f"{label} not judged: at least {format_seconds(seconds)} s cannot show whether the "
+            f"{objective} was met ({measurement.note})",
         )
     if not outcome.recovery_tested:
         return case(
