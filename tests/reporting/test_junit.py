@@ -34,7 +34,7 @@ from drillkit.reporting.junit import (
     render_junit,
     write_junit,
 )
-from tests.reporting.conftest import make_record
+from tests.reporting.conftest import UTC_ORIGIN, make_record
 
 RTO_30 = Objectives(rto=timedelta(seconds=30))
 BOTH = Objectives(rto=timedelta(seconds=120), rpo=timedelta(seconds=5))
@@ -267,7 +267,10 @@ def test_each_steady_state_probe_before_and_after_is_a_case() -> None:
     document = ElementTree.fromstring(render_junit([judge_run(record)], name="run"))
     error = document.find("testsuite/testcase[@name='steady state after: db-answers']/error")
     assert error is not None
-    assert error.get("message") == "probe db-answers raised: ActivityFailed: \ufffd[31mrefused\ufffd[0m"
+    assert (
+        error.get("message")
+        == "probe db-answers raised: ActivityFailed: \ufffd[31mrefused\ufffd[0m"
+    )
 
 
 def test_a_journal_without_steady_states_gives_objective_cases_only() -> None:
@@ -356,9 +359,8 @@ def test_the_document_has_the_junit_shape_and_its_counts_add_up() -> None:
         judge_run(make_record("met")),
         judge_run(make_record("missed", run_id="20250301-100000-cd34")),
         judge_run(make_record("interrupted", run_id="20250301-110000-ef56")),
-        dataclasses.replace(
-            describe_unrun_drill("zone-failure", classname="zone-failure", error="no cluster"),
-            timestamp=make_record("met").started_utc,
+        describe_unrun_drill(
+            "zone-failure", classname="zone-failure", at=UTC_ORIGIN, error="no cluster"
         ),
     ]
 
@@ -378,8 +380,12 @@ def test_the_document_has_the_junit_shape_and_its_counts_add_up() -> None:
 
 
 def test_a_drill_that_did_not_run_is_one_error_or_skip_case() -> None:
-    could_not = describe_unrun_drill("pod-kill (step 2)", classname="q.pod-kill", error="refused")
-    never = describe_unrun_drill("pod-kill (step 4)", classname="q.pod-kill", skipped="not run")
+    could_not = describe_unrun_drill(
+        "pod-kill (step 2)", classname="q.pod-kill", at=UTC_ORIGIN, error="refused"
+    )
+    never = describe_unrun_drill(
+        "pod-kill (step 4)", classname="q.pod-kill", at=UTC_ORIGIN, skipped="not run"
+    )
 
     assert [(c.name, c.result, c.message) for c in could_not.cases] == [
         ("run", CaseResult.ERROR, "refused")

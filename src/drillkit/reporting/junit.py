@@ -75,7 +75,7 @@ class JUnitSuite:
     name: str
     cases: tuple[JUnitCase, ...]
     seconds: float
-    timestamp: datetime | None = None
+    timestamp: datetime
     properties: tuple[tuple[str, str], ...] = ()
 
     def count(self, result: CaseResult) -> int:
@@ -115,10 +115,15 @@ def judge_run(
 
 
 def describe_unrun_drill(
-    name: str, *, classname: str, error: str | None = None, skipped: str | None = None
+    name: str,
+    *,
+    classname: str,
+    at: datetime,
+    error: str | None = None,
+    skipped: str | None = None,
 ) -> JUnitSuite:
-    """The suite of a drill that made no run: one case, an ``error`` (it could not run) or,
-    when ``skipped`` says why, a skip (it was never started)."""
+    """The suite of a drill that made no run (``at``: when it was to): one case, an
+    ``error`` (it could not run) or, when ``skipped`` says why, a skip (it never started)."""
     result = CaseResult.SKIPPED if skipped is not None else CaseResult.ERROR
     case = JUnitCase(
         classname=classname,
@@ -127,7 +132,7 @@ def describe_unrun_drill(
         result=result,
         message=skipped if skipped is not None else error or "the drill could not run",
     )
-    return JUnitSuite(name=name, cases=(case,), seconds=0.0)
+    return JUnitSuite(name=name, cases=(case,), seconds=0.0, timestamp=at)
 
 
 def render_junit(suites: Sequence[JUnitSuite], *, name: str) -> bytes:
@@ -135,9 +140,8 @@ def render_junit(suites: Sequence[JUnitSuite], *, name: str) -> bytes:
     root = ElementTree.Element("testsuites", _counts(suites, name=name))
     for suite in suites:
         element = ElementTree.SubElement(root, "testsuite", _counts([suite], name=suite.name))
-        if suite.timestamp is not None:
-            # The XSD's timestamp is ISO 8601 without a zone; drillkit's times are UTC.
-            element.set("timestamp", suite.timestamp.strftime("%Y-%m-%dT%H:%M:%S"))
+        # The XSD's timestamp is ISO 8601 without a zone; drillkit's times are UTC.
+        element.set("timestamp", suite.timestamp.strftime("%Y-%m-%dT%H:%M:%S"))
         if suite.properties:
             properties = ElementTree.SubElement(element, "properties")
             for key, value in suite.properties:

@@ -447,14 +447,16 @@ def judge_gameday_runs(
         name = f"{step.title} (step {step.index + 1})"
         classname = f"{record.name}.{step.title}"
         run = runs.get(step.run_id) if step.run_id else None
+        # A step never started has no time of its own; the game day's start stands for it.
+        at = step.started_utc or record.started_utc
         if run is not None:
             suites.append(judge_run(run, name=name, classname=classname))
         elif step.status is StepStatus.NOT_RUN:
             skipped = f"not run: the game day stopped early ({record.stopped or 'stopped'})"
-            suites.append(describe_unrun_drill(name, classname=classname, skipped=skipped))
+            suites.append(describe_unrun_drill(name, classname=classname, at=at, skipped=skipped))
         else:
             error = step.detail or f"the drill ended {step.status.value} without a run"
-            suites.append(describe_unrun_drill(name, classname=classname, error=error))
+            suites.append(describe_unrun_drill(name, classname=classname, at=at, error=error))
     return suites
 
 
