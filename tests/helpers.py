@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import socket
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -181,3 +183,48 @@ def isolate_from_aws(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(directory / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(directory / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+class Receiver:
+    """Every POST it received: (path, JSON body)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, Any]] = []
+        self.lock = threading.Lock()
+        self.url = ""
+
+    def received(self) -> list[tuple[str, Any]]:
+        with self.lock:
+            return list(self.messages)
+
+
+@contextmanager
+def receiving_webhooks() -> Iterator[Receiver]:
+    """A real HTTP server on loopback that records the JSON posted to it."""
+    box = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = json.loads(self.rfile.read(length))
+            with box.lock:
+                box.messages.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = False
+    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver")
+    thread.start()
+    box.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield box
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

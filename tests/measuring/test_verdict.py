@@ -529,3 +529,30 @@ def test_an_unjudged_run_leads_with_the_missing_objective() -> None:
 
     assert outcome.verdict is Verdict.UNJUDGED
     assert outcome.findings[0].text.startswith("no objective was declared, so nothing was judged")
+
+
+@pytest.mark.parametrize(
+    ("recovery", "landing", "tested"),
+    [
+        pytest.param(recovered(12.0), FaultLanding(landed=True), True, id="landed"),
+        pytest.param(recovered(12.0), None, True, id="no fault recorded, recovery measured"),
+        pytest.param(
+            UNDISRUPTED, FaultLanding(landed=False, misses=(ZONE_MISS,)), False, id="missed"
+        ),
+        pytest.param(NEVER_INJECTED, None, False, id="never took effect"),
+    ],
+)
+def test_the_outcome_says_whether_the_run_tested_recovery(
+    recovery: RecoveryMeasurement, landing: FaultLanding | None, tested: bool
+) -> None:
+    outcome = decide_verdict(
+        run_status=RunStatus.COMPLETED,
+        recovery=recovery,
+        rpo=None,
+        objectives=RTO_ONLY,
+        guard_tripped=False,
+        rolled_back=True,
+        landing=landing,
+    )
+
+    assert outcome.recovery_tested is tested

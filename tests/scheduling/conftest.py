@@ -11,7 +11,6 @@ tests: they are never skipped.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import free_port, running_prometheus
+from tests.helpers import Receiver, free_port, receiving_webhooks, running_prometheus
 
 HERE = Path(__file__).parent
 TEST_DRILLS = HERE / "drills"
@@ -232,46 +231,8 @@ def prometheus(
 # -- a receiver for notifications ------------------------------------------------------------------
 
 
-class Receiver:
-    """Every POST it received: (path, JSON body)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, Any]] = []
-        self.lock = threading.Lock()
-        self.url = ""
-
-    def received(self) -> list[tuple[str, Any]]:
-        with self.lock:
-            return list(self.messages)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A real HTTP server on loopback that records the JSON posted to it."""
-    box = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            body = json.loads(self.rfile.read(length))
-            with box.lock:
-                box.messages.append((self.path, body))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = False
-    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver")
-    thread.start()
-    box.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with receiving_webhooks() as box:
         yield box
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

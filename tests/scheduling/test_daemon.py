@@ -209,6 +209,8 @@ def test_a_fire_the_scheduler_skips_itself_is_announced_as_the_history_records_i
         "skip": {"kind": "missed", "reason": record.reason},
         "error": None,
         "text": f"noop (drill noop): skipped: missed: {record.reason}",
+        # A skip concludes no drill run: no RTO or RPO to tell.
+        "runs": [],
     }
 
 

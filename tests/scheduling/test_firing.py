@@ -18,6 +18,7 @@ from drillkit.evidence.verify import verify_ledger
 from drillkit.running.runner import RunOptions
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.firing import (
+    FirePolicies,
     FireSetup,
     LaunchOutcome,
     check_policies,
@@ -383,6 +384,60 @@ def test_a_run_is_announced_at_its_start_and_with_its_verdict(
     assert slack[1]["blocks"][0]["text"]["type"] == "mrkdwn"
     assert headline["text"] == ":white_check_mark: *noop* (drill `noop`): *met*"
     assert slack[1]["text"] == finished["text"]
+
+
+def test_a_fired_drill_s_verdict_carries_its_rto_as_its_report_states_it(
+    database: Database, tmp_path: Path, clock: FakeClock, receiver: Receiver
+) -> None:
+    record = fire_noop(
+        database, setup_in(tmp_path), clock, notifier=Notifier(webhooks=[receiver.url])
+    )
+
+    started, finished = (body for _, body in receiver.received())
+    assert started["runs"] == []
+    (run,) = finished["runs"]
+    assert run["run_id"] == record.run_id and run["verdict"] == "met"
+    assert record.report_dir is not None
+    report = json.loads((Path(record.report_dir) / "report.json").read_text())
+    for name in ("rto", "rpo"):
+        assert run[name] == {key: report["measurements"][name][key] for key in run[name]}
+    assert (run["rto"]["objective_seconds"], run["rto"]["bound"], run["rto"]["met"]) == (
+        30.0,
+        "exact",
+        True,
+    )
+    assert run["rpo"]["objective_seconds"] is None
+
+
+def test_a_fired_game_day_s_verdict_carries_each_drill_run(
+    database: Database, tmp_path: Path, clock: FakeClock, receiver: Receiver
+) -> None:
+    setup = setup_in(tmp_path)
+    setup.gamedays_dir.mkdir()
+    (setup.gamedays_dir / "practice.yaml").write_text(
+        "name: practice\nsteps:\n  - drill: noop\n  - drill: noop\n"
+    )
+
+    record = fire(
+        Fire(
+            schedule="practice",
+            kind=TargetKind.GAMEDAY,
+            target="practice",
+            fire_time=FIRE_TIME,
+            scheduler="a",
+        ),
+        database=database,
+        policies=FirePolicies(),
+        launch=lambda: launch_target(TargetKind.GAMEDAY, "practice", setup, wait=lambda _: None),
+        clock=clock,
+        notifier=Notifier(webhooks=[receiver.url]),
+    )
+
+    _, (_, finished) = receiver.received()
+    assert (finished["verdict"], finished["run_id"]) == ("met", record.run_id)
+    assert [run["drill"] for run in finished["runs"]] == ["noop", "noop"]
+    assert all(run["rto"]["met"] is True for run in finished["runs"])
+    assert len({run["run_id"] for run in finished["runs"]}) == 2
 
 
 def test_a_skip_is_announced_with_its_reason(

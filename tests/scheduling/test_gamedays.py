@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from drillkit.scheduling.gamedays import (
 )
 from drillkit.scheduling.launching import DrillRunResult
 from tests.cli_schemas import assert_matches_schema
-from tests.scheduling.conftest import TEST_DRILLS, FakeClock
+from tests.reporting.test_junit import ensure_junit_shape
+from tests.scheduling.conftest import TEST_DRILLS, FakeClock, Receiver
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -186,6 +188,56 @@ def test_an_unattended_game_day_runs_every_step_and_reports_them_together(
         if step["kind"] == "drill":
             assert (Path(step["report_dir"]) / "report.json").is_file()
             assert step["run_id"] in markdown
+
+
+def test_junit_and_webhook_give_ci_each_drill_of_the_game_day(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    write(tmp_path / "gamedays", "practice", GAMEDAY)
+    junit = tmp_path / "junit.xml"
+
+    result = run_cli(
+        tmp_path, "--yes", "--output", "json", "--junit", str(junit), "--webhook", receiver.url
+    )
+
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[attr-defined]
+    run_ids = [step["run_id"] for step in summary["steps"] if step["kind"] == "drill"]
+    root = ensure_junit_shape(junit.read_bytes())
+    assert root.get("name") == "practice"
+    suites = root.findall("testsuite")
+    assert [suite.get("name") for suite in suites] == ["noop (step 2)", "noop (step 4)"]
+    for suite, run_id in zip(suites, run_ids, strict=True):
+        assert {p.get("name"): p.get("value") for p in suite.iter("property")}["run_id"] == run_id
+        assert [(case.get("classname"), case.get("name")) for case in suite][1:] == [
+            ("practice.noop", "RTO"),
+            ("practice.noop", "steady state before: always-true"),
+            ("practice.noop", "steady state after: always-true"),
+        ]
+        assert suite.get("failures") == suite.get("errors") == suite.get("skipped") == "0"
+    ((_, body),) = receiver.received()
+    assert (body["event"], body["verdict"], body["run_id"]) == (
+        "finished",
+        "met",
+        summary["gameday_id"],
+    )
+    assert body["target"] == {"kind": "gameday", "name": "practice"}
+    assert [run["run_id"] for run in body["runs"]] == run_ids
+    assert body["runs"][0]["rto"]["objective_seconds"] == 30.0
+
+
+def test_a_game_day_that_stops_early_still_writes_its_junit_file(tmp_path: Path) -> None:
+    write(tmp_path / "gamedays", "practice", GAMEDAY)
+    junit = tmp_path / "junit.xml"
+
+    result = run_cli(tmp_path, "--junit", str(junit), answers="n\n")
+
+    assert result.exit_code == 1, result.output  # type: ignore[attr-defined]
+    root = ensure_junit_shape(junit.read_bytes())
+    assert (root.get("tests"), root.get("skipped")) == ("2", "2")
+    assert [case.get("message") for case in root.iter("skipped")] == [
+        "not run: the game day stopped early (checkpoint 1 was declined)"
+    ] * 2
 
 
 def test_a_declined_checkpoint_stops_the_game_day_and_the_rest_is_not_run(tmp_path: Path) -> None:

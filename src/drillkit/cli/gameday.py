@@ -14,14 +14,22 @@ from drillkit.cli.options import (
     context_option,
     drills_dir_option,
     gamedays_dir_option,
+    junit_option,
     kubeconfig_option,
     load_signing_key_option,
     output_option,
     reports_dir_option,
     signing_key_option,
+    webhook_option,
 )
 from drillkit.cli.output import echo_json, progress_printer, verdict_colour
-from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
+from drillkit.cli.running import (
+    EXIT_CODES,
+    send_webhooks,
+    stopping_on_sigterm,
+    waiter,
+    write_junit_file,
+)
 
 if TYPE_CHECKING:
     from drillkit.signing import SigningKey
@@ -61,6 +69,8 @@ def gameday() -> None:
 @reports_dir_option
 @kubeconfig_option
 @context_option("the drill's, else current")
+@junit_option
+@webhook_option
 @signing_key_option
 @output_option("machine-readable output on stdout.")
 def run_gameday_command(
@@ -71,6 +81,8 @@ def run_gameday_command(
     reports_dir: Path,
     kubeconfig: Path | None,
     context: str | None,
+    junit: Path | None,
+    webhooks: tuple[str, ...],
     signing_key: Path | None,
     output: str,
 ) -> None:
@@ -134,6 +146,14 @@ def run_gameday_command(
         )
     report_dir = write_gameday_report(record, reports_dir)
     _enter_gameday(reports_dir, report_dir, ledger_key)
+    if junit is not None:
+        from drillkit.scheduling.gamedays import judge_gameday_runs
+
+        write_junit_file(junit, judge_gameday_runs(record, launcher.results), name=record.name)
+    if webhooks:
+        from drillkit.scheduling.notifications import FireEvent
+
+        send_webhooks(webhooks, FireEvent.of_gameday(record, report_dir, launcher.results))
     if output == "json":
         from drillkit.scheduling.gamedays import render_gameday_json
 

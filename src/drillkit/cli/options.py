@@ -169,3 +169,20 @@ def moment_callback(
         return None if value is None else parse_moment(value)
     except InvalidInput as error:
         raise click.BadParameter(str(error), context, parameter) from error
+
+
+junit_option = file_option(
+    "--junit",
+    default=None,
+    metavar="FILE",
+    help="Also write a JUnit XML file for CI: a case per objective and steady-state probe "
+    "(written whatever the verdict).",
+)
+webhook_option = click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    help="POST the verdict, with RTO and RPO, as JSON to URL (repeatable); a failed "
+    "delivery is a warning and changes no exit code.",
+)

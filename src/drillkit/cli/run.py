@@ -17,14 +17,16 @@ from drillkit.cli.completing import complete_drills
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
+    junit_option,
     kubeconfig_option,
     load_signing_key_option,
     output_option,
     reports_dir_option,
     signing_key_option,
+    webhook_option,
 )
 from drillkit.cli.output import verdict_colour
-from drillkit.cli.running import EXIT_CODES, resolve_drill
+from drillkit.cli.running import EXIT_CODES, resolve_drill, send_webhooks, write_junit_file
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -78,6 +80,8 @@ if TYPE_CHECKING:
     "chaos run --var-file.",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would run and change nothing.")
+@junit_option
+@webhook_option
 @signing_key_option
 @output_option(
     "print one JSON object (run_id, verdict, report_dir, measurements); with --dry-run, the plan."
@@ -93,6 +97,8 @@ def run(
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
     dry_run: bool,
+    junit: Path | None,
+    webhooks: tuple[str, ...],
     signing_key: Path | None,
     output: str,
 ) -> None:
@@ -164,6 +170,14 @@ def run(
         record = run_drill(drill, options, on_event=on_event, on_message=progress.message)
     progress.close()
     report_dir = recording.finish(record)
+    if junit is not None:
+        from drillkit.reporting.junit import judge_run
+
+        write_junit_file(junit, [judge_run(record)], name=record.drill)
+    if webhooks:
+        from drillkit.scheduling.notifications import FireEvent
+
+        send_webhooks(webhooks, FireEvent.of_run(record, report_dir))
     if output == "json":
         click.echo(json.dumps(_summary_json(record, report_dir)))
     else:

@@ -1,5 +1,6 @@
 """What the commands that run drills share: the drill a NAME|PATH names, stopping on
-SIGTERM as on Ctrl-C, and the exit code of each verdict.
+SIGTERM as on Ctrl-C, the exit code of each verdict, and what ``--junit`` and
+``--webhook`` make of a verdict.
 
 ``drill run``, ``drill show``, ``drill validate``, ``drill gameday run`` and ``drill schedule
 fire`` use it; the running itself happens in the layers below (``running``, ``scheduling``).
@@ -9,14 +10,16 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from drillkit.model.drill import Drill
+    from drillkit.reporting.junit import JUnitSuite
     from drillkit.running.chaostoolkit import ExperimentVars
+    from drillkit.scheduling.notifications import FireEvent
 
 # Exit codes by verdict (drill runs), game-day verdict and backup outcome ("taken").
 EXIT_CODES = {
@@ -132,3 +135,28 @@ def waiter(event: threading.Event) -> Callable[[float], None]:
         event.wait(seconds)
 
     return wait
+
+
+def write_junit_file(path: Path, suites: Sequence[JUnitSuite], *, name: str) -> None:
+    """Write ``--junit FILE``; a file that cannot be written is a warning on stderr: the
+    report is written and the verdict stands, so it must not change the exit code."""
+    import click
+
+    from drillkit.reporting.junit import write_junit
+
+    try:
+        write_junit(path, suites, name=name)
+    except OSError as error:
+        click.echo(f"warning: cannot write the JUnit file {path}: {error}", err=True)
+
+
+def send_webhooks(urls: Sequence[str], event: FireEvent) -> None:
+    """Post ``event`` to each ``--webhook URL``; a failed delivery is a warning on stderr."""
+    import click
+
+    from drillkit.scheduling.notifications import Notifier
+
+    def warn(message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+    Notifier(webhooks=urls, on_failure=warn).notify(event)

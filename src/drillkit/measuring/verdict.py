@@ -157,7 +157,12 @@ def decide_verdict(
     if headline is not None:
         findings.insert(0, headline)
     return Outcome(
-        verdict=verdict, findings=tuple(findings), recovery=recovery, capacity=capacity, rpo=rpo
+        verdict=verdict,
+        findings=tuple(findings),
+        recovery=recovery,
+        capacity=capacity,
+        rpo=rpo,
+        recovery_tested=fault_took_effect and landed,
     )
 
 

@@ -164,6 +164,9 @@ class Outcome:
     recovery: RecoveryMeasurement | None = None
     capacity: CapacityMeasurement | None = None
     rpo: RpoMeasurement | None = None
+    recovery_tested: bool = True
+    """False when the fault never took effect, or landed on none of the drill's targets:
+    then the run did not test recovery, whatever it measured."""
 
 
 def format_measured(

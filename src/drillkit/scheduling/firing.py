@@ -19,7 +19,7 @@ Every outcome is recorded in the history and announced to the notifier.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +51,13 @@ from drillkit.scheduling.history import (
     record_started,
 )
 from drillkit.scheduling.launching import DrillLauncher, load_named_drill
-from drillkit.scheduling.notifications import EventName, FireEvent, Notifier
+from drillkit.scheduling.notifications import (
+    EventName,
+    FireEvent,
+    Notifier,
+    RunNotice,
+    notices_of,
+)
 from drillkit.scheduling.policies import (
     Skip,
     SkipKind,
@@ -114,6 +120,8 @@ class LaunchOutcome:
     error: str | None = None
     lock_held: str | None = None
     """Nothing ran: another drill held the cluster lock."""
+    runs: tuple[RunNotice, ...] = ()
+    """The drill runs it made, with their RTO and RPO, for the notification of its verdict."""
 
 
 BudgetReader = Callable[[ErrorBudgetGate], tuple[float | None, str | None]]
@@ -212,7 +220,7 @@ def fire(
         report_dir=outcome.report_dir,
         reason=outcome.error,
     )
-    return announce.send("finished", record)
+    return announce.send("finished", record, runs=outcome.runs)
 
 
 def check_policies(
@@ -241,9 +249,13 @@ class _Announcer:
     def skipped(self, record: FireRecord) -> FireRecord:
         return self.send("skipped", record)
 
-    def send(self, event: EventName, record: FireRecord) -> FireRecord:
+    def send(
+        self, event: EventName, record: FireRecord, *, runs: Sequence[RunNotice] = ()
+    ) -> FireRecord:
         if self.notifier is not None and self.notifier.configured:
-            self.notifier.notify(FireEvent.from_record(event, record, at=self.clock.utc()))
+            self.notifier.notify(
+                FireEvent.from_record(event, record, at=self.clock.utc(), runs=runs)
+            )
         return record
 
 
@@ -324,6 +336,7 @@ def launch_target(
             report_dir=str(result.report_dir) if result.report_dir else None,
             error=result.error,
             lock_held=result.lock_held,
+            runs=notices_of(launcher.results),
         )
     gameday = load_gameday(find_gameday_file(setup.gamedays_dir, target))
     record = run_gameday(
@@ -344,4 +357,5 @@ def launch_target(
         run_id=record.gameday_id,
         report_dir=str(report_dir),
         error=record.stopped,
+        runs=notices_of(launcher.results),
     )

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -53,6 +53,7 @@ from drillkit.model.drill import DrillName, Evidence, NonEmptyText, PositiveDura
 from drillkit.model.durations import format_duration
 from drillkit.model.loading import load_model
 from drillkit.model.timeline import format_utc
+from drillkit.reporting.junit import JUnitSuite, describe_unrun_drill, judge_run
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, Manifest, encode_manifest
 from drillkit.running.recorder import Clock, SystemClock
 from drillkit.scheduling.files import find_named_file
@@ -433,6 +434,30 @@ def _count_statuses(steps: list[StepResult]) -> dict[str, int]:
     for step in steps:
         counts[step.status.value] = counts.get(step.status.value, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def judge_gameday_runs(
+    record: GameDayRecord, results: Sequence[DrillRunResult]
+) -> list[JUnitSuite]:
+    """The JUnit suites of a game day: one per drill step, in order, made from the run
+    ``results`` the launcher returned; a drill that made no run is one case saying why."""
+    runs = {result.run_id: result.record for result in results if result.record is not None}
+    suites = []
+    for step in record.drill_results():
+        name = f"{step.title} (step {step.index + 1})"
+        classname = f"{record.name}.{step.title}"
+        run = runs.get(step.run_id) if step.run_id else None
+        # A step never started has no time of its own; the game day's start stands for it.
+        at = step.started_utc or record.started_utc
+        if run is not None:
+            suites.append(judge_run(run, name=name, classname=classname))
+        elif step.status is StepStatus.NOT_RUN:
+            skipped = f"not run: the game day stopped early ({record.stopped or 'stopped'})"
+            suites.append(describe_unrun_drill(name, classname=classname, at=at, skipped=skipped))
+        else:
+            error = step.detail or f"the drill ended {step.status.value} without a run"
+            suites.append(describe_unrun_drill(name, classname=classname, at=at, error=error))
+    return suites
 
 
 def render_gameday_markdown(record: GameDayRecord) -> str:

@@ -13,7 +13,7 @@ process: the scheduler daemon starts a process per fire (``drill schedule fire``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drillkit.drivers.kubernetes import Cluster
@@ -22,6 +22,7 @@ from drillkit.evidence.recording import RunRecording, finalise_interrupted_runs
 from drillkit.model.drill import Drill
 from drillkit.model.loading import load_drill
 from drillkit.model.measurement import RunStatus
+from drillkit.model.run import RunRecord
 from drillkit.model.timeline import ActivityStarted, RunFinished, RunStarted, TimelineEvent
 from drillkit.running.runner import RunOptions, register_undo_actions, run_drill
 from drillkit.safety.lock import LockHeld
@@ -45,6 +46,9 @@ class DrillRunResult:
     """Why the drill could not run at all."""
     lock_held: str | None = None
     """Another drill held the cluster lock: nothing was touched."""
+    record: RunRecord | None = field(default=None, compare=False, repr=False)
+    """The run's whole record, for what is made from it besides the report (a JUnit
+    file, a notification's RTO and RPO); None when it did not run."""
 
     @property
     def ran(self) -> bool:
@@ -70,9 +74,17 @@ class DrillLauncher:
     on_message: Callable[[str], None] = lambda _: None
     on_event: Callable[[TimelineEvent], None] | None = None
     signing_key: SigningKey | None = None
+    results: list[DrillRunResult] = field(default_factory=list, compare=False)
+    """What each ``run`` returned, in order: a game day's runs, for its JUnit file and
+    its notification."""
 
     def run(self, name: str) -> DrillRunResult:
         """Run the drill ``name`` once; never raises for a drill that could not run."""
+        result = self._run(name)
+        self.results.append(result)
+        return result
+
+    def _run(self, name: str) -> DrillRunResult:
         try:
             drill = load_named_drill(self.drills_dir, name)
         except InvalidInput as error:
@@ -111,6 +123,7 @@ class DrillLauncher:
             report_dir=report_dir,
             interrupted=record.status is RunStatus.INTERRUPTED,
             error=record.error,
+            record=record,
         )
 
 
