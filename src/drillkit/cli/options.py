@@ -171,8 +171,9 @@ def moment_callback(
         raise click.BadParameter(str(error), context, parameter) from error
 
 
-junit_option = file_option(
+junit_option = click.option(
     "--junit",
+    type=click.Path(dir_okay=False, readable=False, writable=True, path_type=Path),
     default=None,
     metavar="FILE",
     help="Also write a JUnit XML file for CI: a case per objective and steady-state probe "
