@@ -83,6 +83,11 @@ class Box:
     def contains(self, x: float, y: float) -> bool:
         return self.left < x < self.right and self.top < y < self.bottom
 
+    def shrunk(self, by: float) -> Box:
+        return Box(
+            left=self.left + by, top=self.top + by, right=self.right - by, bottom=self.bottom - by
+        )
+
     def intersects(self, other: Box) -> bool:
         return (
             self.left < other.right
