@@ -314,10 +314,10 @@ def _draw_series(
             )
     else:
         axes.text(0.5, 0.5, f"no {name} measured", transform=axes.transAxes, ha="center")
-    if objectives and objective_on_scale:
-        _draw_objective(axes, objectives, name, window, points)
-    elif objectives:
-        _draw_objective_off_scale(axes, objectives, name, top)
+    if objectives:
+        _draw_objective(
+            axes, objectives, name, points, window=window, top=top, on_scale=objective_on_scale
+        )
     axes.set_ylabel(f"{name} (seconds)")
     # Below zero by a margin: a run that saw no disruption is a dot above the x axis, not
     # half hidden behind it.
@@ -330,17 +330,31 @@ def _draw_objective(
     axes: Axes,
     objectives: list[tuple[float, float]],
     name: str,
-    window: tuple[float, float],
     points: Sequence[TrendPoint],
+    *,
+    window: tuple[float, float],
+    top: float,
+    on_scale: bool,
 ) -> None:
-    # From the left edge when the oldest run declares it, to the right edge: a single
-    # run's objective is a line too, not a step of one point that draws nothing.
-    if objectives[0][0] == _date_number(points[0].started_utc):
-        objectives = [(window[0], objectives[0][1]), *objectives[1:]]
-    objectives = [*objectives, (window[1], objectives[-1][1])]
+    if on_scale:
+        # From the left edge when the oldest run declares it, to the right edge: a single
+        # run's objective is a line too, not a step of one point that draws nothing.
+        if objectives[0][0] == _date_number(points[0].started_utc):
+            objectives = [(window[0], objectives[0][1]), *objectives[1:]]
+        line = [*objectives, (window[1], objectives[-1][1])]
+        label = f"objective {format_seconds(objectives[-1][1])} s"
+    else:
+        # Pinned just under the top edge: where it would be, were the axis tall enough.
+        line = [(window[0], top * 0.96), (window[1], top * 0.96)]
+        lowest = min(seconds for _, seconds in objectives)
+        highest = max(seconds for _, seconds in objectives)
+        spelled = format_seconds(highest)
+        if lowest != highest:
+            spelled = f"{format_seconds(lowest)} to {spelled}"
+        label = f"\u2191 objective {spelled} s, above this scale"
     axes.step(
-        [moment for moment, _ in objectives],
-        [seconds for _, seconds in objectives],
+        [moment for moment, _ in line],
+        [seconds for _, seconds in line],
         where="post",
         color=OBJECTIVE_COLOUR,
         linestyle=(0, (6, 3)),
@@ -348,45 +362,15 @@ def _draw_objective(
         label=f"{name} objective",
         gid=f"{name.lower()}-objective",
     )
+    # Named on the chart itself, at the right end: above the line, or below it at the edge.
     axes.annotate(
-        f"objective {format_seconds(objectives[-1][1])} s",
-        xy=(1.0, objectives[-1][1]),
+        label,
+        xy=(1.0, line[-1][1]),
         xycoords=("axes fraction", "data"),
-        xytext=(-4, 3),
+        xytext=(-4, 3 if on_scale else -3),
         textcoords="offset points",
         ha="right",
-        va="bottom",
-        color=OBJECTIVE_COLOUR,
-    )
-
-
-def _draw_objective_off_scale(
-    axes: Axes, objectives: list[tuple[float, float]], name: str, top: float
-) -> None:
-    lowest = min(seconds for _, seconds in objectives)
-    highest = max(seconds for _, seconds in objectives)
-    spelled = (
-        f"{format_seconds(highest)} s"
-        if lowest == highest
-        else f"{format_seconds(lowest)} to {format_seconds(highest)} s"
-    )
-    # Pinned just under the top edge: where it would be, were the axis tall enough.
-    axes.axhline(
-        top * 0.96,
-        color=OBJECTIVE_COLOUR,
-        linestyle=(0, (6, 3)),
-        linewidth=1.8,
-        label=f"{name} objective",
-        gid=f"{name.lower()}-objective",
-    )
-    axes.annotate(
-        f"\u2191 objective {spelled}, above this scale",
-        xy=(1.0, top * 0.96),
-        xycoords=("axes fraction", "data"),
-        xytext=(-4, -3),
-        textcoords="offset points",
-        ha="right",
-        va="top",
+        va="bottom" if on_scale else "top",
         color=OBJECTIVE_COLOUR,
     )
 
