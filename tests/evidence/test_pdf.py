@@ -17,10 +17,13 @@ from matplotlib import image
 from drillkit.cli.main import cli
 from drillkit.evidence.controls import load_catalogue
 from drillkit.evidence.export import export_bundle
+from drillkit.evidence.ledger import append_run
 from drillkit.reporting.human import render_html
 from drillkit.reporting.pdf import render_pdf
-from tests.evidence.conftest import RECORDED, record_runs
+from drillkit.reporting.trend import TrendPoint, measure_trend, render_trend_html
+from tests.evidence.conftest import RECORDED, record_runs, write_run
 from tests.reporting.conftest import UTC_ORIGIN, make_record
+from tests.reporting.pictures import pdf_page_width, pdf_words
 
 MET_GREEN = np.array([0x1A, 0x7F, 0x37]) / 255
 MISSED_RED = np.array([0xCF, 0x22, 0x2E]) / 255
@@ -234,3 +237,64 @@ def test_drill_report_pdf_writes_the_pdf_of_a_run_outside_its_report_directory(
         "report.md",
         "timeline.jsonl",
     ]
+
+
+# The pages' print rules: @page margins of 14 mm (run report, trend page).
+MARGIN_POINTS = 14 / 25.4 * 72
+
+
+def test_the_trend_pdf_fits_every_column_within_the_page(tmp_path: Path) -> None:
+    verdicts = ("met", "met", "error", "met", "inconclusive")
+    points = [
+        TrendPoint(
+            run_id=f"20250301-090000-{day:04x}",
+            started_utc=UTC_ORIGIN + timedelta(days=day),
+            verdict=verdict,
+            rto_seconds=None if verdict == "error" else 0.1 + day,
+            rto_bound=None if verdict == "error" else "exact",
+            rto_objective=900.0,
+            disruption_observed=verdict != "error",
+        )
+        for day, verdict in enumerate(verdicts)
+    ]
+    trends = [measure_trend("zone-failure-in-the-second-region", points)]
+    pdf = tmp_path / "trend.pdf"
+    pdf.write_bytes(render_pdf(render_trend_html(trends, generated=RECORDED)))
+
+    right_edge = pdf_page_width(pdf) - MARGIN_POINTS
+    beyond = [text for _, box, text in pdf_words(pdf) if box.right > right_edge + 0.5]
+
+    assert not beyond, f"cut off at the right edge of the page: {beyond}"
+    assert "INCONCLUSIVE" in text_of(pdf)
+
+
+def test_no_word_of_the_bundle_index_pdf_overlaps_another(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    record_runs(reports, 4)
+    # The longest verdict, in the narrow verdict column, beside a finding.
+    inconclusive = write_run(reports, 4, variant="never-injected")
+    append_run(reports, inconclusive, now=RECORDED)
+    output = tmp_path / "bundle.zip"
+    export_bundle(
+        reports,
+        output,
+        start=UTC_ORIGIN - timedelta(hours=9),
+        end=UTC_ORIGIN + timedelta(days=10),
+        catalogue=load_catalogue(),
+        include_pdf=True,
+        now=RECORDED,
+    )
+    pdf = tmp_path / "index.pdf"
+    pdf.write_bytes(zipfile.ZipFile(output).read("index.pdf"))
+
+    words = pdf_words(pdf)
+    overlapping = [
+        (first, second)
+        for index, (page, box, first) in enumerate(words)
+        for other_page, other_box, second in words[index + 1 :]
+        # Touching boxes are fine; shared area beyond a hair's breadth is text on text.
+        if page == other_page and box.intersects(other_box.shrunk(0.3))
+    ]
+
+    assert "INCONCLUSIVE" in [text for _, _, text in words]
+    assert not overlapping, f"words drawn over each other: {overlapping}"

@@ -11,10 +11,12 @@ from click.testing import CliRunner
 from drillkit.cli.main import cli
 from drillkit.reporting.trend import (
     TrendPoint,
+    date_window,
     load_trend_points,
     measure_trend,
     measure_trends,
     render_trend_html,
+    scale_value_axis,
 )
 from tests.cli_schemas import assert_matches_schema
 from tests.evidence.conftest import record_runs
@@ -45,6 +47,9 @@ def point(day: int, verdict: str, rto: float | None = None, **fields: object) ->
         ([point(0, "met", 20), point(1, "missed", 600, bound="lower")], 0.5, 20.0, 1, 0, 1),
         # Killed and errored runs are runs that did not pass.
         ([point(0, "met", 10), point(1, "interrupted"), point(2, "error")], 1 / 3, 10.0, 1, 0, 0),
+        # A run that ended in error saw nothing: it is no run without a disruption.
+        ([point(0, "met", 10), point(1, "error", disrupted=False)], 0.5, 10.0, 1, 0, 0),
+        ([point(0, "met", 0.0), point(1, "error", 0.0)], 0.5, None, 0, 1, 0),
         ([point(0, "missed", 90)], 0.0, 90.0, 1, 0, 0),
     ],
 )
@@ -66,6 +71,53 @@ def test_pass_rate_and_mttr(
         unrecovered,
     )
     assert trend.runs == len(points)
+
+
+def test_runs_that_ended_in_error_are_counted_apart_not_as_undisrupted() -> None:
+    trend = measure_trend(
+        "d",
+        [point(0, "met", 20), point(1, "error", disrupted=False), point(2, "met", 0.0)],
+    )
+
+    page = render_trend_html([trend], generated=DAY)
+
+    assert trend.error_runs == 1
+    assert trend.undisrupted_runs == 1
+    assert "; 1 saw no disruption; 1 ended in error, not measured." in page
+
+
+@pytest.mark.parametrize(
+    ("highest_value", "highest_objective", "top", "on_scale"),
+    [
+        # Seconds against minutes: scaled to the runs, the objective off the scale.
+        (5.0, 900.0, 5.0 * 1.35, False),
+        (0.4, 300.0, 0.4 * 1.35, False),
+        # Within four times the slowest run, the objective shares the scale.
+        (12.0, 30.0, 30.0 * 1.15, True),
+        (40.0, 30.0, 40.0 * 1.15, True),
+        # Runs that saw no disruption still stand on an axis of a second.
+        (0.0, 300.0, 1.35, False),
+        (0.0, 2.0, 2.0 * 1.15, True),
+        (3.0, None, 3.0 * 1.15, False),
+        # Nothing measured: the objective alone.
+        (None, 300.0, 300.0 * 1.15, True),
+        (None, None, 1.15, False),
+    ],
+)
+def test_the_value_axis_is_scaled_to_the_runs(
+    highest_value: float | None, highest_objective: float | None, top: float, on_scale: bool
+) -> None:
+    assert scale_value_axis(highest_value, highest_objective) == (pytest.approx(top), on_scale)
+
+
+def test_a_single_run_is_drawn_in_a_window_of_two_days_and_several_with_a_margin() -> None:
+    # matplotlib's date numbers: days since 1970-01-01.
+    moment = (DAY - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() / 86400
+
+    assert date_window([DAY]) == (pytest.approx(moment - 1), pytest.approx(moment + 1))
+    assert date_window([DAY, DAY + timedelta(minutes=5)])[1] - date_window([DAY])[0] < 2.01
+    first, last = date_window([DAY, DAY + timedelta(days=10)])
+    assert (first, last) == (pytest.approx(moment - 0.5), pytest.approx(moment + 10.5))
 
 
 def test_points_are_ordered_oldest_first_and_the_newest_objective_wins() -> None:

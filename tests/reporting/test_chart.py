@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
-from drillkit.model.timeline import CapacityObserved
-from drillkit.reporting.chart import render_condition_chart
+from drillkit.model.timeline import CapacityObserved, ConditionObserved
+from drillkit.reporting.chart import has_observations, render_condition_chart
+from drillkit.reporting.human import render_html, render_markdown
 from tests.reporting.conftest import make_record, make_timeline
 
 SVG = "{http://www.w3.org/2000/svg}"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def find_group(root: ElementTree.Element, group_id: str) -> ElementTree.Element | None:
@@ -102,10 +107,58 @@ def test_drill_names_are_drawn_as_text_not_parsed_as_math() -> None:
     assert root.tag == f"{SVG}svg"
 
 
-def test_a_run_with_no_observations_still_gets_a_chart() -> None:
-    record = dataclasses.replace(make_record("met"), timeline=())
+def test_a_run_with_no_observations_gets_no_chart_and_the_report_says_why() -> None:
+    """A run that observed nothing (a plain Chaos Toolkit experiment touching no cluster)
+    has nothing to chart. Its report used to carry empty axes saying "no observations";
+    it now says in a line why there is no chart, and the run does not load matplotlib
+    to draw nothing. Every run that observed anything keeps its chart."""
+    unobserved = [
+        event
+        for event in make_timeline("met")
+        if not isinstance(event, ConditionObserved | CapacityObserved)
+    ]
+    for timeline in ((), unobserved):
+        record = dataclasses.replace(make_record("met"), timeline=tuple(timeline))
 
-    root = ElementTree.fromstring(render_condition_chart(record))
+        page = render_html(record)
 
-    assert find_group(root, "recovery-condition") is None
-    assert find_group(root, "ready-replicas-0") is None
+        assert not has_observations(record)
+        assert "<svg" not in page
+        assert "Nothing was observed, so there is no chart." in page
+        assert "Nothing was observed, so there is no chart." in render_markdown(record)
+
+
+def test_a_run_that_observed_only_replicas_keeps_its_chart() -> None:
+    timeline = [e for e in make_timeline("met") if not isinstance(e, ConditionObserved)]
+    record = make_record(timeline=timeline)
+
+    page = render_html(record)
+
+    assert has_observations(record)
+    assert page.count("<svg") == 1
+    assert "no chart" not in page
+    assert "is in `report.html` beside this file" in render_markdown(record)
+
+
+def test_a_report_that_charts_nothing_does_not_import_matplotlib(tmp_path: Path) -> None:
+    script = (
+        "import dataclasses, sys\n"
+        "from pathlib import Path\n"
+        "from drillkit.reporting.writer import write_run_report\n"
+        "from tests.reporting.conftest import make_record\n"
+        "record = make_record('met')\n"
+        "record = dataclasses.replace(record, timeline=record.timeline[:1])\n"
+        "write_run_report(record, Path(sys.argv[1]))\n"
+        "print(sorted(m for m in ('matplotlib', 'numpy') if m in sys.modules))\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    assert result.stdout.strip() == "[]"

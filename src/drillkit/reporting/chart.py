@@ -11,8 +11,12 @@ The x axis is seconds relative to ``t_inject`` (the run start when the fault nev
 took effect), computed from monotonic readings only. The SVG is self-contained and
 reproducible (:mod:`drillkit.reporting.figures`).
 
-matplotlib is imported inside the function: it is slow to import, and ``drill --help``
-must stay fast.
+A run that observed nothing (:func:`has_observations`: a plain Chaos Toolkit experiment
+touching no cluster) has nothing to chart; the report says so instead of drawing empty
+axes.
+
+matplotlib is imported inside the function: it is slow to import (a few tenths of a
+second: ``drill --help`` must stay fast, and a run that charts nothing must not pay it).
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ class _ChartData:
     lost_spans: Sequence[tuple[float, float]]
     markers: Sequence[tuple[str, float]]
     capacity: dict[str, list[tuple[float, int, int]]]
+
+
+def has_observations(record: RunRecord) -> bool:
+    """Whether ``record`` observed anything the chart draws: the condition or replicas."""
+    return any(isinstance(event, ConditionObserved | CapacityObserved) for event in record.timeline)
 
 
 def render_condition_chart(record: RunRecord) -> str:

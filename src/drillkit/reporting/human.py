@@ -5,6 +5,16 @@ say what was tested and by whom (the facts an auditor asks for), then show the c
 and the full timeline. They are rendered from :class:`~drillkit.reporting.document.
 ReportDocument` plus the timeline, so the numbers are the ones in ``report.json``.
 
+The timeline table shows what happened, not every poll: consecutive observations of
+one thing (the recovery condition from one source, one workload's replicas, the data
+markers) that saw the same value collapse into one span row ("holds: 6/6 ready from
++0.8 s to +10.8 s, 11 observations"). Every other event (the fault, activities,
+rollbacks, guard trips) and every change of an observed value stays a row of its own,
+and a span never straddles such an event. ``timeline.jsonl`` keeps every event.
+
+When the run observed nothing (a plain Chaos Toolkit experiment that touches no
+cluster), there is nothing to chart: the report says so, and matplotlib is not loaded.
+
 The HTML page is self-contained evidence: inline CSS, the chart as inline SVG, no
 script and no external address, so it opens the same offline in ten years. Every value
 from the run (drill descriptions, probe details, error text) is escaped: HTML by
@@ -14,7 +24,9 @@ forbids scripts, so even a mistake in escaping could not run code in a reader's 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -44,7 +56,7 @@ from drillkit.model.timeline import (
     TimelineEvent,
     format_utc,
 )
-from drillkit.reporting.chart import render_condition_chart
+from drillkit.reporting.chart import has_observations, render_condition_chart
 from drillkit.reporting.document import (
     MeasurementDocument,
     ObjectiveDocument,
@@ -113,7 +125,8 @@ def render_html(record: RunRecord) -> str:
     # The chart is trusted as markup: matplotlib draws its only text from the record
     # (drill name, run id) as glyph paths and escapes it in comments, and the chart
     # escapes its aria-label. Everything else passes through autoescape.
-    return _render("report.html.j2", record, chart=Markup(render_condition_chart(record)))
+    chart = Markup(render_condition_chart(record)) if has_observations(record) else None
+    return _render("report.html.j2", record, chart=chart)
 
 
 def _render(template_name: str, record: RunRecord, *, chart: Markup | None) -> str:
@@ -124,9 +137,13 @@ def _render(template_name: str, record: RunRecord, *, chart: Markup | None) -> s
     return template.render(
         report=document,
         objective_rows=_render_objective_rows(document),
-        timeline_rows=[_render_timeline_row(event, origin.monotonic) for event in _ordered(record)],
+        timeline_rows=[
+            _render_timeline_span(span, origin.monotonic)
+            for span in group_repeated_observations(_ordered(record))
+        ],
         offset_label="since fault" if origin.is_fault else "since start",
         chart=chart,
+        observed=has_observations(record),
         seconds=_render_seconds,
     )
 
@@ -219,16 +236,85 @@ def _ordered(record: RunRecord) -> list[TimelineEvent]:
     return sorted(record.timeline, key=lambda event: event.at.monotonic)
 
 
+def group_repeated_observations(
+    events: Sequence[TimelineEvent],
+) -> list[list[TimelineEvent]]:
+    """``events`` (in time order) as the rows of the timeline table: consecutive
+    observations of one thing that saw the same value grouped, every other event alone.
+
+    Observations of different things interleave (the condition is polled while replicas
+    change), so each thing keeps its own open group; any event that is not a repeatable
+    observation closes them all, so that no span straddles the fault, an activity or a
+    rollback.
+    """
+    groups: list[list[TimelineEvent]] = []
+    open_groups: dict[Hashable, tuple[Hashable, list[TimelineEvent]]] = {}
+    for event in events:
+        repeat = _repeat_key(event)
+        if repeat is None:
+            open_groups.clear()
+            groups.append([event])
+            continue
+        series, value = repeat
+        current = open_groups.get(series)
+        if current is not None and current[0] == value:
+            current[1].append(event)
+            continue
+        group = [event]
+        groups.append(group)
+        open_groups[series] = (value, group)
+    return groups
+
+
+def _repeat_key(event: TimelineEvent) -> tuple[Hashable, Hashable] | None:
+    # What is observed (the series) and what was seen (the value); None for an event
+    # that matters on its own. A gap in contact belongs to its condition's series, so
+    # it ends a span of that condition's observations.
+    match event:
+        case ConditionObserved(holds=holds, source=source, detail=detail):
+            return ("condition", source), (holds, detail)
+        case ConditionUnobserved(source=source, detail=detail):
+            return ("condition", source), (None, detail)
+        case CapacityObserved(workload=workload, ready=ready, desired=desired):
+            return ("capacity", workload), (ready, desired)
+        case MarkerWritten():
+            # Each marker has its own sequence, but writing them is routine: the markers
+            # read back after recovery are what the RPO rests on.
+            return ("markers",), None
+        case _:
+            return None
+
+
+def _render_timeline_span(span: Sequence[TimelineEvent], origin: float) -> TimelineRow:
+    first, last = span[0], span[-1]
+    row = _render_timeline_row(first, origin)
+    if len(span) == 1:
+        return row
+    if isinstance(first, MarkerWritten) and isinstance(last, MarkerWritten):
+        what, counted = f"sequences {first.sequence} to {last.sequence}", "markers"
+    else:
+        what, counted = row.detail, "observations"
+    return dataclasses.replace(
+        row,
+        detail=f"{what} from {row.offset} s to {_render_offset(last, origin)} s, "
+        f"{len(span)} {counted}",
+    )
+
+
 def _render_timeline_row(event: TimelineEvent, origin: float) -> TimelineRow:
-    offset = event.at.monotonic - origin
-    sign = "-" if offset < 0 else "+"
     name, detail = _describe_event(event)
     return TimelineRow(
         utc=format_utc(event.at.utc),
-        offset=f"{sign}{format_seconds(abs(round(offset, 3)))}",
+        offset=_render_offset(event, origin),
         event=name,
         detail=detail,
     )
+
+
+def _render_offset(event: TimelineEvent, origin: float) -> str:
+    offset = event.at.monotonic - origin
+    sign = "-" if offset < 0 else "+"
+    return f"{sign}{format_seconds(abs(round(offset, 3)))}"
 
 
 def _describe_event(event: TimelineEvent) -> tuple[str, str]:

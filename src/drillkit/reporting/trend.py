@@ -14,6 +14,17 @@ reads the ``report.json`` of every run, groups runs by drill and computes, per d
 - the series of RTO and RPO values with their objectives, drawn as an inline SVG chart
   (matplotlib, imported inside the function as in :mod:`drillkit.reporting.chart`).
 
+Runs that ended in error measured nothing trustworthy: they count against the pass
+rate, and are counted apart, never as runs that "saw no disruption".
+
+The chart is read at a glance, so its value axis is scaled to the runs, not to the
+objective: RTOs of a few seconds drawn against an objective of 15 minutes would all sit
+on the x axis. A linear axis keeps zero (a run that saw no disruption) and keeps the
+distances between runs honest, which a log axis would not; when the objective is far
+above the runs (:func:`scale_value_axis`), it is drawn as a labelled line at the top
+edge saying it lies above the scale. A single run's date axis spans two days around
+it (:func:`date_window`), not the years matplotlib picks for an empty range.
+
 :func:`measure_trend` is pure; :func:`load_trend_points` reads the reports.
 """
 
@@ -52,8 +63,15 @@ _VERDICT_COLOURS: Final = {
 }
 _RTO_COLOUR: Final = "#1f4e9c"
 _RPO_COLOUR: Final = "#8250df"
+OBJECTIVE_COLOUR: Final = "#e8590c"
+"""The objective's line: a colour no run, verdict or page text uses."""
+_OFF_SCALE_FACTOR: Final = 4.0
+"""An objective this many times above the slowest run would flatten the runs: off scale."""
+_HEADROOM: Final = 1.15
+_SINGLE_RUN_PADDING_DAYS: Final = 1.0
 _NOT_APPLICABLE: Final = "—"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ERROR: Final = "error"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -87,8 +105,11 @@ class DrillTrend:
     """Mean RTO over ``recovered_runs``; None when no run recovered from a disruption."""
     recovered_runs: int
     undisrupted_runs: int
+    """Runs measured without a disruption (RTO 0); runs that ended in error are not."""
     unrecovered_runs: int
     """Runs whose RTO is only a lower bound: not recovered before the timeout."""
+    error_runs: int
+    """Runs that ended in error: nothing they measured is counted as seen."""
     worst_rto_seconds: float | None
     rto_objective: float | None
     """The objective of the newest run that declares one."""
@@ -115,8 +136,11 @@ def measure_trend(drill: str, points: Iterable[TrendPoint]) -> DrillTrend:
         pass_rate=met / len(ordered) if ordered else None,
         mttr_seconds=statistics.fmean(recovered) if recovered else None,
         recovered_runs=len(recovered),
-        undisrupted_runs=sum(1 for point in ordered if point.disruption_observed is False),
+        undisrupted_runs=sum(
+            1 for point in ordered if point.disruption_observed is False and point.verdict != _ERROR
+        ),
         unrecovered_runs=sum(1 for point in ordered if point.rto_bound == "lower"),
+        error_runs=sum(1 for point in ordered if point.verdict == _ERROR),
         worst_rto_seconds=max(measured_rto) if measured_rto else None,
         rto_objective=_latest(point.rto_objective for point in ordered),
         rpo_objective=_latest(point.rpo_objective for point in ordered),
@@ -175,6 +199,7 @@ def render_trend_chart(trend: DrillTrend) -> str:
     from matplotlib.figure import Figure
 
     has_rpo = any(point.rpo_seconds is not None for point in trend.points)
+    window = date_window([point.started_utc for point in trend.points])
     with reproducible_drawing(_HASH_SALT):
         figure = Figure(figsize=(9.0, 5.4 if has_rpo else 3.2), layout="constrained")
         panels: list[Axes] = (
@@ -185,7 +210,8 @@ def render_trend_chart(trend: DrillTrend) -> str:
         if has_rpo:
             series.append(("RPO", _RPO_COLOUR, "rpo"))
         for axes, (name, colour, key) in zip(panels, series, strict=True):
-            _draw_series(axes, trend.points, name, colour, key)
+            _draw_series(axes, trend.points, name, colour, key, window)
+        panels[-1].set_xlim(*window)
         # matplotlib's date locator and formatter are untyped; they only label the x axis.
         locator = AutoDateLocator()  # type: ignore[no-untyped-call]
         panels[-1].xaxis.set_major_locator(locator)
@@ -194,8 +220,52 @@ def render_trend_chart(trend: DrillTrend) -> str:
         return render_svg_element(figure, f"Chart: RTO and RPO of {trend.drill} per run over time")
 
 
+def date_window(moments: Sequence[datetime]) -> tuple[float, float]:
+    """The date axis (matplotlib date numbers) that shows every run of ``moments``.
+
+    Runs at a single moment get a day either side: left to itself, matplotlib spreads
+    an empty range over years.
+    """
+    if not moments:
+        now = _date_number(_EPOCH)
+        return now - _SINGLE_RUN_PADDING_DAYS, now + _SINGLE_RUN_PADDING_DAYS
+    first, last = _date_number(min(moments)), _date_number(max(moments))
+    if last - first < 1 / 24:
+        middle = (first + last) / 2
+        return middle - _SINGLE_RUN_PADDING_DAYS, middle + _SINGLE_RUN_PADDING_DAYS
+    # A margin so that the first and the last run are not drawn on the frame.
+    margin = (last - first) * 0.05
+    return first - margin, last + margin
+
+
+def scale_value_axis(
+    highest_value: float | None, highest_objective: float | None
+) -> tuple[float, bool]:
+    """The top of a panel's value axis, and whether the objective is drawn on that scale.
+
+    The axis is scaled to the runs; the objective joins the scale when it is within
+    :data:`_OFF_SCALE_FACTOR` of the slowest run, else it is off scale (drawn at the top
+    edge). A panel without runs is scaled to its objective.
+    """
+    if highest_value is None:
+        return (highest_objective or 1.0) * _HEADROOM, highest_objective is not None
+    # Runs that all saw no disruption (0 s) still need an axis to stand on.
+    runs_top = highest_value if highest_value > 0 else 1.0
+    if highest_objective is None:
+        return runs_top * _HEADROOM, False
+    if highest_objective <= _OFF_SCALE_FACTOR * runs_top:
+        return max(runs_top, highest_objective) * _HEADROOM, True
+    # Room above the slowest run for the off-scale objective's line and label.
+    return runs_top * 1.35, False
+
+
 def _draw_series(
-    axes: Axes, points: Sequence[TrendPoint], name: str, colour: str, key: str
+    axes: Axes,
+    points: Sequence[TrendPoint],
+    name: str,
+    colour: str,
+    key: str,
+    window: tuple[float, float],
 ) -> None:
     values = [
         (
@@ -206,14 +276,28 @@ def _draw_series(
         for point in points
         if getattr(point, f"{key}_seconds") is not None
     ]
+    objectives = [
+        (_date_number(point.started_utc), getattr(point, f"{key}_objective"))
+        for point in points
+        if getattr(point, f"{key}_objective") is not None
+    ]
+    top, objective_on_scale = scale_value_axis(
+        max((seconds for _, seconds, _ in values), default=None),
+        max((seconds for _, seconds in objectives), default=None),
+    )
+    # The axes' background carries an id, so tests and readers can find the plot area.
+    axes.patch.set_gid(f"{key}-plot-area")
     if values:
         axes.plot(
             [moment for moment, _, _ in values],
             [seconds for _, seconds, _ in values],
-            color=colour,
-            linewidth=1.4,
+            # A pale line between runs, each run a solid dot: every run stands out.
+            color=_tint(colour, 0.45),
+            linewidth=1.2,
             marker="o",
-            markersize=3.5,
+            markersize=6,
+            markerfacecolor=colour,
+            markeredgecolor=colour,
             label=f"{name} measured",
             gid=f"{key}-series",
         )
@@ -230,29 +314,72 @@ def _draw_series(
             )
     else:
         axes.text(0.5, 0.5, f"no {name} measured", transform=axes.transAxes, ha="center")
-    objectives = [
-        (_date_number(point.started_utc), getattr(point, f"{key}_objective"))
-        for point in points
-        if getattr(point, f"{key}_objective") is not None
-    ]
     if objectives:
-        # Carried to the newest run, so a single objective still draws as a line.
-        newest = _date_number(points[-1].started_utc)
-        if newest > objectives[-1][0]:
-            objectives.append((newest, objectives[-1][1]))
-        axes.step(
-            [moment for moment, _ in objectives],
-            [seconds for _, seconds in objectives],
-            where="post",
-            color="#57606a",
-            linestyle="--",
-            linewidth=1.0,
-            label=f"{name} objective",
+        _draw_objective(
+            axes, objectives, name, points, window=window, top=top, on_scale=objective_on_scale
         )
     axes.set_ylabel(f"{name} (seconds)")
-    axes.set_ylim(bottom=0)
+    # Below zero by a margin: a run that saw no disruption is a dot above the x axis, not
+    # half hidden behind it.
+    axes.set_ylim(-0.05 * top, top)
     axes.grid(color="#dddddd", linewidth=0.6)
     add_legend(axes)
+
+
+def _draw_objective(
+    axes: Axes,
+    objectives: list[tuple[float, float]],
+    name: str,
+    points: Sequence[TrendPoint],
+    *,
+    window: tuple[float, float],
+    top: float,
+    on_scale: bool,
+) -> None:
+    if on_scale:
+        # From the left edge when the oldest run declares it, to the right edge: a single
+        # run's objective is a line too, not a step of one point that draws nothing.
+        if objectives[0][0] == _date_number(points[0].started_utc):
+            objectives = [(window[0], objectives[0][1]), *objectives[1:]]
+        line = [*objectives, (window[1], objectives[-1][1])]
+        label = f"objective {format_seconds(objectives[-1][1])} s"
+    else:
+        # Pinned just under the top edge: where it would be, were the axis tall enough.
+        line = [(window[0], top * 0.96), (window[1], top * 0.96)]
+        lowest = min(seconds for _, seconds in objectives)
+        highest = max(seconds for _, seconds in objectives)
+        spelled = format_seconds(highest)
+        if lowest != highest:
+            spelled = f"{format_seconds(lowest)} to {spelled}"
+        label = f"\u2191 objective {spelled} s, above this scale"
+    axes.step(
+        [moment for moment, _ in line],
+        [seconds for _, seconds in line],
+        where="post",
+        color=OBJECTIVE_COLOUR,
+        linestyle=(0, (6, 3)),
+        linewidth=1.8,
+        label=f"{name} objective",
+        gid=f"{name.lower()}-objective",
+    )
+    # Named on the chart itself, at the right end: above the line, or below it at the edge.
+    axes.annotate(
+        label,
+        xy=(1.0, line[-1][1]),
+        xycoords=("axes fraction", "data"),
+        xytext=(-4, 3 if on_scale else -3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom" if on_scale else "top",
+        color=OBJECTIVE_COLOUR,
+    )
+
+
+def _tint(colour: str, strength: float) -> str:
+    # ``colour`` mixed with white: ``strength`` 1 is the colour itself, 0 is white.
+    channels = [int(colour[index : index + 2], 16) for index in (1, 3, 5)]
+    mixed = [round(255 - (255 - channel) * strength) for channel in channels]
+    return "#" + "".join(f"{channel:02x}" for channel in mixed)
 
 
 def _date_number(moment: datetime) -> float:
