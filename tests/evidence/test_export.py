@@ -223,6 +223,30 @@ def test_a_control_filter_keeps_the_runs_that_are_evidence_for_it(
     assert "Testing of ICT business continuity plans" in user_control.read("index.html").decode()
 
 
+def test_the_index_quotes_what_a_control_requires_beside_what_the_runs_show(
+    reports: Path, tmp_path: Path
+) -> None:
+    extra = tmp_path / "controls.yaml"
+    extra.write_text(
+        "controls:\n"
+        "  - id: ACME-DR-2\n"
+        "    framework: ACME resilience policy\n"
+        "    reference: DR-2\n"
+        "    title: Tier-1 services survive a zone loss\n"
+        '    requirement: "Recover from a zone loss within 15 minutes & report it."\n'
+        "    evidence: The run drained a zone.\n"
+        "    aliases: [SOC2-A1.3]\n"
+    )
+
+    bundle = export(reports, tmp_path / "a.zip", 0, 7, catalogue=load_catalogue([extra]))
+
+    page = bundle.read("index.html").decode()
+    assert (
+        '<blockquote class="requirement">Recover from a zone loss within 15 minutes '
+        "&amp; report it.</blockquote>"
+    ) in page
+
+
 def test_an_unknown_control_is_refused_naming_the_catalogue(reports: Path, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"unknown control 'PCI-12\.10'.*SOC2-A1\.3"):
         export(reports, tmp_path / "a.zip", 0, 7, controls=["PCI-12.10"])
