@@ -31,21 +31,21 @@ from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 from drillkit.faults.etcd import RestoreState
 from drillkit.lab.cluster import Lab
 from drillkit.model.procedure import EtcdMemberSpec, EtcdTargetSpec, RestoreProcedure
-from drillkit.safety import (
+from drillkit.safety.lock import ClusterLock
+from drillkit.safety.recover import RecoveryOutcome, RunIdentity, judge_alive, recover, revert_run
+from drillkit.safety.undo import (
+    CORDONED_BY,
     START_LAB_ZONE,
     UNCORDON_NODES,
-    ClusterLock,
-    RecoveryOutcome,
+    UNDO_NAMESPACE,
     UndoNotRecorded,
     UndoRecord,
+    config_map_name,
     pending_undo,
     record_undo,
-    recover,
     resolve_undo,
-    revert_run,
+    undo_file,
 )
-from drillkit.safety.recover import RunIdentity, judge_alive
-from drillkit.safety.undo import CORDONED_BY, UNDO_NAMESPACE, config_map_name, undo_file
 from tests.conftest import running_lab
 from tests.drills.support import drill_environment, run_cli
 from tests.helpers import log_progress, wait_until
@@ -67,7 +67,7 @@ def crash_after(lab: Lab, undo_dir: Path, body: str, *, run_id: str | None) -> i
         from drillkit.drivers.kubernetes import Cluster
         from drillkit.faults.kubernetes import cordon_nodes
         from drillkit.lab.cluster import Lab
-        from drillkit.safety import record_undo
+        from drillkit.safety.undo import record_undo
         lab = Lab.open(sys.argv[1])
         undo_dir = Path(sys.argv[2])
         cluster = Cluster.from_environment()

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
-from drillkit.model.activities import Activity, BlastRadius, TargetReader
+from drillkit.model.activities import ZONE_LABEL, Activity, BlastRadius, TargetReader
+
+if TYPE_CHECKING:
+    from drillkit.drivers.kubernetes import Cluster
 
 F = TypeVar("F", bound=Callable[..., object])
 
 RadiusReader = Callable[[Mapping[str, object]], BlastRadius]
-Planner = Callable[[Cluster, Activity], str]
-TargetCheck = Callable[[Cluster, Activity, Sequence[str]], str | None]
+Planner = Callable[["Cluster", Activity], str]
+TargetCheck = Callable[["Cluster", Activity, Sequence[str]], str | None]
 
 _DECLARATION = "drillkit_fault"
 

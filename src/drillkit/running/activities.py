@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from drillkit.drivers.kubernetes import Cluster
 from drillkit.faults.declarations import FaultDeclaration, declaration_of
 from drillkit.model.activities import (
     Activity,
@@ -23,6 +23,9 @@ from drillkit.model.activities import (
     Section,
     TargetReader,
 )
+
+if TYPE_CHECKING:
+    from drillkit.drivers.kubernetes import Cluster
 
 
 @functools.cache

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError
 from drillkit.model.drill import WorkloadReference
 from drillkit.running.observer import CapacitySample
+
+if TYPE_CHECKING:
+    from drillkit.drivers.kubernetes import Cluster
 
 
 class WorkloadCapacity:

@@ -46,7 +46,6 @@ from chaoslib.loader import load_experiment as chaoslib_load_experiment
 from chaoslib.run import RunEventHandler
 from chaoslib.types import Schedule, Strategy
 
-from drillkit.drivers.kubernetes import failed_to_reach
 from drillkit.errors import InvalidInput
 from drillkit.faults.steps import (
     AFFECTED_KEY,
@@ -383,7 +382,7 @@ class ProbeCondition:
                 value = run_activity(probe, self.configuration, self.secrets)
             except Exception as error:  # a probe that cannot answer does not hold
                 detail = f"{probe['name']}: {_one_line(error)}"
-                if self.api_server is not None and failed_to_reach(error, self.api_server):
+                if self.api_server is not None and _failed_to_reach(error, self.api_server):
                     unanswered.append(detail)
                     continue
                 return Evaluation(holds=False, detail=detail)
@@ -403,6 +402,14 @@ class ProbeCondition:
 
 
 ObserverFactory = Callable[[Mapping[str, Any], Mapping[str, Any]], Observer]
+
+
+def _failed_to_reach(error: BaseException, api_server: str) -> bool:
+    # Only a run that measures a cluster names its API server, and that run has the
+    # Kubernetes client loaded already; a run without one never pays for importing it.
+    from drillkit.drivers.kubernetes import failed_to_reach
+
+    return failed_to_reach(error, api_server)
 
 
 def plain_activity_error(exception: str) -> str:

@@ -21,18 +21,19 @@ another cluster (``markers.read_from``) connects elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drillkit import __version__
-from drillkit.drivers.kubernetes import Cluster, default_kubeconfig
 from drillkit.errors import DrillError
 from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill
@@ -40,8 +41,6 @@ from drillkit.model.measurement import RunStatus
 from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
 from drillkit.model.timeline import LockLost, RunFinished, RunStarted
 from drillkit.running import chaostoolkit
-from drillkit.running.capacity import WorkloadCapacity
-from drillkit.running.markers import MarkerWriter, connect_marker_reader
 from drillkit.running.observer import CapacitySampler, Condition, Observer
 from drillkit.running.recorder import TimelineRecorder
 from drillkit.running.redaction import Secrets, collect_secrets, redact_record
@@ -52,6 +51,10 @@ from drillkit.running.watching import (
     watched_condition,
 )
 from drillkit.signing import SIGNING_KEY_VARIABLE
+
+if TYPE_CHECKING:
+    from drillkit.drivers.kubernetes import Cluster
+    from drillkit.running.markers import MarkerWriter
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +159,10 @@ class DrillRun:
         )
         if self.cluster is None:
             return
+        # Only a run that acts on a cluster loads what reads one.
+        from drillkit.running.capacity import WorkloadCapacity
+        from drillkit.running.markers import MarkerWriter, connect_marker_reader
+
         if self.drill.target.workloads or any(
             str(p.get("provider", {}).get("module", "")).startswith("drillkit.probes.kubernetes")
             for p in self.probes
@@ -373,7 +380,7 @@ def activity_environment(options: RunOptions, run_id: str, context: str | None) 
         if value is not None:
             os.environ[key] = str(value)
     try:
-        with default_kubeconfig(options.kubeconfig):
+        with _client_pointed_at(options.kubeconfig):
             yield
     finally:
         for key, previous in saved.items():
@@ -381,6 +388,21 @@ def activity_environment(options: RunOptions, run_id: str, context: str | None) 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = previous
+
+
+def _client_pointed_at(kubeconfig: Path | None) -> contextlib.AbstractContextManager[None]:
+    """The Kubernetes client, when this process has loaded it, pointed at the run's
+    kubeconfig for the run (``default_kubeconfig``), its requests bounded.
+
+    Every run that acts on a cluster has loaded it, and so has one whose activities'
+    modules import it: chaoslib imported them when it validated the experiment. A process
+    that never loaded it has nothing to point, and does not pay for loading it; an
+    activity that imports it later reads ``KUBECONFIG``, which the run sets."""
+    if "kubernetes" not in sys.modules:
+        return contextlib.nullcontext()
+    from drillkit.drivers.kubernetes import default_kubeconfig
+
+    return default_kubeconfig(kubeconfig)
 
 
 def run_secrets(drill: Drill, experiment: Mapping[str, Any], options: RunOptions) -> Secrets:

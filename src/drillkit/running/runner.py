@@ -13,15 +13,13 @@ cannot start at all (``InvalidInput``, ``GuardrailViolation``, ``LockHeld``,
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import ClusterError, DrillError
 from drillkit.model.activities import Activity, Section, parse_activities, parse_activity
 from drillkit.model.drill import Drill
@@ -39,8 +37,10 @@ from drillkit.safety.guardrails import (
     check_guardrails,
     ensure_production_confirmed,
 )
-from drillkit.safety.lock import ClusterLock
-from drillkit.safety.recover import RecoveryOutcome, recover, revert_run
+
+if TYPE_CHECKING:
+    from drillkit.drivers.kubernetes import Cluster
+    from drillkit.safety.lock import ClusterLock
 
 __all__ = [
     "RunOptions",
@@ -89,6 +89,11 @@ def run_drill(
         return DrillRun(
             drill, experiment, options, run_id=run_id, recorder=recorder, scope=scope
         ).execute()
+    # Only now, for a run that acts on a cluster: the client, the lock and the undo records.
+    from drillkit.drivers.kubernetes import Cluster
+    from drillkit.safety.lock import ClusterLock
+    from drillkit.safety.recover import recover
+
     register_undo_actions()
     with Cluster.connect(options.kubeconfig, context) as cluster:
         # Before anything else touches the cluster: a refused run changes nothing.
@@ -161,6 +166,8 @@ def revert_until_deadline(
     fails (the API server away, a revert not yet verified) for up to ``deadline``
     seconds. Returns None when everything is reverted, else what is still not; its undo
     records are kept for ``drill recover``."""
+    from drillkit.safety.recover import RecoveryOutcome, revert_run
+
     give_up_at = time.monotonic() + deadline
     delay = 1.0
     while True:
@@ -257,22 +264,21 @@ def describe_scope(
     *,
     cluster: Cluster | None = None,
 ) -> Scope:
-    """The cluster facts an auditor asks for, read through ``cluster`` (else a
-    connection of its own); unknown when the cluster cannot be reached.
+    """The cluster facts an auditor asks for, read through ``cluster``; unknown when it
+    cannot be reached. A run without one acts on no cluster, and its scope names none:
+    whatever cluster a kubeconfig happens to point at is not what the run tested.
     ``touched``: the clusters the run acts on, as the pre-flight check found them."""
     context = options.context or drill.target.context
     server = version = None
     per_zone: dict[str, int] = {}
-    try:
-        with contextlib.ExitStack() as stack:
-            if cluster is None:
-                cluster = stack.enter_context(Cluster.connect(options.kubeconfig, context))
-            context = cluster.context_name
-            server = cluster.api_client.configuration.host
+    if cluster is not None:
+        context = cluster.context_name
+        server = cluster.api_client.configuration.host
+        try:
             version = cluster.server_version()
             per_zone = nodes_per_zone(cluster)
-    except ClusterError:
-        pass
+        except ClusterError:
+            pass
     return Scope(
         context=context,
         cluster_server=server,

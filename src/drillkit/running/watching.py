@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drillkit.drivers.kubernetes import Cluster, WorkloadState, WorkloadWatch
 from drillkit.model.drill import WorkloadReference
-from drillkit.probes import kubernetes as kubernetes_probes
 from drillkit.running.observer import CapacitySample, Evaluation
 from drillkit.waiting import poll_until
+
+if TYPE_CHECKING:
+    from drillkit.drivers.kubernetes import Cluster, WorkloadState, WorkloadWatch
+
+WORKLOAD_PROBES = "drillkit.probes.kubernetes"
+"""The module of the workload probes a watch can answer; it and the Kubernetes client are
+imported only for a run that names one, never to tell that a probe is something else."""
 
 WorkloadKey = tuple[str, str, str]
 """(kind, namespace, name)"""
@@ -25,8 +30,10 @@ WorkloadKey = tuple[str, str, str]
 
 def _watched_kind(provider: Mapping[str, Any]) -> str | None:
     """The workload kind whose watch answers the probe, for probes that declare one."""
-    if provider.get("type") != "python" or provider.get("module") != kubernetes_probes.__name__:
+    if provider.get("type") != "python" or provider.get("module") != WORKLOAD_PROBES:
         return None
+    from drillkit.probes import kubernetes as kubernetes_probes
+
     probe = getattr(kubernetes_probes, str(provider.get("func")), None)
     kind = getattr(probe, kubernetes_probes.WATCHED_KIND, None)
     return kind if isinstance(kind, str) else None
@@ -57,6 +64,8 @@ class WorkloadWatches:
         self._listeners: list[Callable[[], None]] = []
 
     def follow(self, kind: str, namespace: str, name: str) -> WorkloadKey:
+        from drillkit.drivers.kubernetes import WorkloadWatch
+
         key = (kind, namespace, name)
         if key not in self._watches:
 
