@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from drillkit.drivers.prometheus import PrometheusError, query_instant
 from drillkit.errors import DrillError
 from drillkit.evidence.ledger import append_gameday
-from drillkit.model.drill import Blackout, ErrorBudgetGate, Schedule
+from drillkit.model.drill import Blackout, ErrorBudgetGate
 from drillkit.model.loading import load_model
 from drillkit.running.recorder import Clock
 from drillkit.running.runner import RunOptions
@@ -50,7 +50,7 @@ from drillkit.scheduling.history import (
     record_skip,
     record_started,
 )
-from drillkit.scheduling.launching import DrillLauncher, load_named_drill
+from drillkit.scheduling.launching import DrillLauncher
 from drillkit.scheduling.notifications import EventName, FireEvent, Notifier
 from drillkit.scheduling.policies import (
     Skip,
@@ -59,6 +59,7 @@ from drillkit.scheduling.policies import (
     judge_error_budget,
 )
 from drillkit.scheduling.schedules import TargetKind
+from drillkit.scheduling.targets import TargetDirectories
 from drillkit.signing import SigningKey
 
 BACKUP_TAKEN = "taken"
@@ -267,20 +268,22 @@ class FireSetup:
 
 
 def target_policies(kind: TargetKind, target: str, setup: FireSetup) -> FirePolicies:
+    """The policies of a fire of ``target`` (``read_policies``) from the setup's files."""
+    directories = TargetDirectories(
+        drills_dir=setup.drills_dir, gamedays_dir=setup.gamedays_dir, backups_dir=setup.backups_dir
+    )
+    return read_policies(kind, target, directories=directories, policy_file=setup.policy_file)
+
+
+def read_policies(
+    kind: TargetKind, target: str, *, directories: TargetDirectories, policy_file: Path | None
+) -> FirePolicies:
     """The target file's own ``schedule`` policies plus the scheduling policy file's
     (which is for drills and game days: backups keep running through its freezes)."""
-    own: Schedule | None
-    if kind is TargetKind.DRILL:
-        own = load_named_drill(setup.drills_dir, target).schedule
-    elif kind is TargetKind.GAMEDAY:
-        own = load_gameday(find_gameday_file(setup.gamedays_dir, target)).schedule
-    else:
-        own = load_backup_plan(find_backup_plan(setup.backups_dir, target)).schedule
+    own = directories.load(kind, target).schedule
     shared = (
-        load_policy_file(setup.policy_file)
-        if kind is not TargetKind.BACKUP
-        and setup.policy_file is not None
-        and setup.policy_file.is_file()
+        load_policy_file(policy_file)
+        if kind is not TargetKind.BACKUP and policy_file is not None and policy_file.is_file()
         else None
     )
     return FirePolicies.combine(
