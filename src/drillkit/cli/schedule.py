@@ -465,6 +465,100 @@ def resume(name: str, database: str | None) -> None:
     click.echo(f"resumed schedule {name}; next fire {upcoming}")
 
 
+@schedule.command("apply")
+@directory_option(
+    "--schedules-dir",
+    default="schedules",
+    envvar="DRILL_SCHEDULES_DIR",
+    help="The schedule files, one schedule per NAME.yaml.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option(
+    "--prune", is_flag=True, help="Also remove schedules added by hand that no file declares."
+)
+@drills_dir_option
+@gamedays_dir_option
+@backups_dir_option
+@database_option
+@output_option("the plan, one object per schedule, on stdout.")
+def apply(
+    schedules_dir: Path,
+    dry_run: bool,
+    prune: bool,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    backups_dir: Path,
+    database: str | None,
+    output: str,
+) -> None:
+    """Make the stored schedules those the schedule files declare, and show the difference.
+
+    Each file schedules/NAME.yaml declares the schedule NAME: what it runs (drill:,
+    gameday: or backup:) and any of cron, timezone, jitter, misfire_grace, coalesce,
+    paused and confirm_production; what it leaves out comes from the target file's
+    schedule: section. Every schedule is shown as added, changed (with the fields),
+    removed, unchanged or kept.
+
+    Apply manages the schedules made from files: one whose file is gone is removed. A
+    schedule added by hand (`drill schedule add`) is kept unless --prune is given; a file
+    naming it takes it over. One bad file refuses the whole apply, changing nothing. The
+    scheduler reads only the database: a running one picks the change up within its
+    --refresh.
+
+    \b
+    Examples:
+      drill schedule apply --dry-run
+      drill schedule apply --schedules-dir deploy/schedules --prune
+    """
+    from drillkit.running.runner import operator_identity
+    from drillkit.scheduling.declared import (
+        Change,
+        apply_plan,
+        load_schedule_files,
+        plan_apply,
+        read_stored,
+    )
+    from drillkit.scheduling.targets import TargetDirectories
+
+    now = _now()
+    targets = TargetDirectories(
+        drills_dir=drills_dir, gamedays_dir=gamedays_dir, backups_dir=backups_dir
+    )
+    declared = load_schedule_files(
+        schedules_dir, targets=targets, now=now, operator=operator_identity()
+    )
+    with _open(database) as db:
+        stored, confirmations = read_stored(db)
+        plan = plan_apply(declared, stored, confirmations=confirmations, prune=prune)
+        if not dry_run:
+            apply_plan(db, plan, now=now)
+    if output == "json":
+        changes = [
+            {
+                "name": item.name,
+                "change": item.change.value,
+                "summary": item.summary,
+                "source": item.source,
+                "fields": [
+                    {"field": f.field, "before": f.before, "after": f.after} for f in item.fields
+                ],
+            }
+            for item in plan.changes
+        ]
+        click.echo(json.dumps({"dry_run": dry_run, "changes": changes}, indent=2))
+        return
+    for item in plan.changes:
+        click.echo(f"{item.change.value:<10} {item.describe()}")
+    counts = ", ".join(
+        f"{plan.count(change)} {change.value}"
+        for change in Change
+        if plan.count(change) or change is not Change.KEPT
+    )
+    click.echo(
+        f"dry run, nothing changed: {counts}" if dry_run else f"applied {schedules_dir}: {counts}"
+    )
+
+
 @schedule.command("history")
 @click.argument("name", required=False)
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)

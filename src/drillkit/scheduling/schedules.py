@@ -116,10 +116,15 @@ class Schedule:
 
     def describe_when(self) -> str:
         """``0 10 * * TUE Europe/Berlin, jitter 10m``."""
-        text = f"{self.cron} {self.timezone}"
-        if self.jitter:
-            text += f", jitter {format_duration(self.jitter)}"
-        return text
+        return describe_when(self.cron, self.timezone, self.jitter)
+
+
+def describe_when(cron: str, timezone: str, jitter: timedelta) -> str:
+    """When a schedule fires, in words: ``0 10 * * TUE Europe/Berlin, jitter 10m``."""
+    text = f"{cron} {timezone}"
+    if jitter:
+        text += f", jitter {format_duration(jitter)}"
+    return text
 
 
 def validate_settings(settings: ScheduleSettings, *, now: datetime) -> None:
