@@ -34,8 +34,10 @@ from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
 if TYPE_CHECKING:
     from drillkit.running.runner import RunOptions
     from drillkit.scheduling.database import Database
+    from drillkit.scheduling.firing import ScheduleForecast
     from drillkit.scheduling.history import FireRecord
     from drillkit.scheduling.notifications import Notifier
+    from drillkit.scheduling.policies import ActiveBlackout
     from drillkit.scheduling.schedules import Schedule, TargetKind
 
 
@@ -361,12 +363,31 @@ def add(
     show_default=True,
     help="How many upcoming fire times to show.",
 )
+@drills_dir_option
+@gamedays_dir_option
+@backups_dir_option
+@policy_option
 @database_option
 @output_option("machine-readable output on stdout.")
-def list_command(count: int, database: str | None, output: str) -> None:
-    """List schedules with their next fire times and their last fire."""
+def list_command(
+    count: int,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    backups_dir: Path,
+    policy_file: Path,
+    database: str | None,
+    output: str,
+) -> None:
+    """List schedules with their next fire times and their last fire.
+
+    A next fire inside a blackout window (of the target's file or the policy file) is
+    marked with "!" and followed by a line naming the window and the first fire after it
+    outside every window.
+    """
+    from drillkit.scheduling.firing import forecast_schedule
     from drillkit.scheduling.history import list_fires
     from drillkit.scheduling.schedules import list_schedules
+    from drillkit.scheduling.targets import TargetDirectories
 
     now = _now()
     with _open(database) as db:
@@ -374,6 +395,15 @@ def list_command(count: int, database: str | None, output: str) -> None:
         last = {
             s.name: next(iter(list_fires(db, schedule=s.name, limit=1)), None) for s in schedules
         }
+    targets = TargetDirectories(
+        drills_dir=drills_dir, gamedays_dir=gamedays_dir, backups_dir=backups_dir
+    )
+    forecasts = {
+        s.name: forecast_schedule(
+            s, now=now, count=count, directories=targets, policy_file=policy_file
+        )
+        for s in schedules
+    }
     if output == "json":
         click.echo(
             json.dumps(
@@ -390,6 +420,12 @@ def list_command(count: int, database: str | None, output: str) -> None:
                         "paused": s.paused,
                         "next_fires": [t.isoformat() for t in s.next_fire_times(now, count)],
                         "last_fire": _record_json(record) if (record := last[s.name]) else None,
+                        "source": s.source,
+                        "next_fires_blackouts": [
+                            _blackout_json(fire.blackout) for fire in forecasts[s.name].fires
+                        ],
+                        "next_fire_outside_blackouts": _iso(forecasts[s.name].first_clear()),
+                        "blackouts_unknown": forecasts[s.name].unknown,
                     }
                     for s in schedules
                 ],
@@ -402,8 +438,8 @@ def list_command(count: int, database: str | None, output: str) -> None:
         return
     rows = []
     for s in schedules:
-        fires = s.next_fire_times(now, count)
-        shown = [_show_time(fire, s) for fire in fires]
+        forecast = forecasts[s.name]
+        shown = [_show_time(f.at, s) + (" !" if f.blackout else "") for f in forecast.fires]
         record = last[s.name]
         rows.append(
             (
@@ -413,6 +449,7 @@ def list_command(count: int, database: str | None, output: str) -> None:
                 "paused" if s.paused else (shown[0] if shown else "-"),
                 _short(record.describe(), 70) if record else "-",
                 shown[1:],
+                _blackout_notes(forecast, s),
             )
         )
     headers = ("SCHEDULE", "RUNS", "WHEN", "NEXT FIRE")
@@ -424,6 +461,8 @@ def list_command(count: int, database: str | None, output: str) -> None:
         )
         for extra in row[5]:
             click.echo(" " * (sum(widths[:3]) + 6) + extra)
+        for note in row[6]:
+            click.echo(f"  {note}")
 
 
 @schedule.command("remove")
@@ -1004,6 +1043,42 @@ def _duration(value: timedelta) -> str:
 
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _blackout_notes(forecast: ScheduleForecast, schedule: Schedule) -> list[str]:
+    """``! <fire>: skipped, inside blackout ...``: a line for each fire a window skips."""
+    if forecast.unknown is not None:
+        return [f"? blackout windows unknown: {forecast.unknown}"]
+    notes = []
+    for fire in forecast.fires:
+        if fire.blackout is None:
+            continue
+        window = fire.blackout
+        clear = fire.next_clear
+        notes.append(
+            f"! {_show_time(fire.at, schedule)}: skipped, inside blackout {window.name!r} "
+            f"({_show_time(window.start, schedule)} to {_show_time(window.end, schedule)}); "
+            + (
+                f"next fire outside blackouts: {_show_time(clear, schedule)}"
+                if clear is not None
+                else "no fire outside blackouts found"
+            )
+        )
+    return notes
+
+
+def _blackout_json(blackout: ActiveBlackout | None) -> dict[str, str] | None:
+    if blackout is None:
+        return None
+    return {
+        "name": blackout.name,
+        "start": blackout.start.isoformat(),
+        "end": blackout.end.isoformat(),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _record_json(record: FireRecord) -> dict[str, Any]:

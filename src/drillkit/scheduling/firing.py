@@ -15,12 +15,15 @@ Kubernetes CronJob. In order:
    held" too.
 
 Every outcome is recorded in the history and announced to the notifier.
+``forecast_schedule`` reads the same blackout windows ahead of time, for ``drill schedule
+list``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,12 +56,14 @@ from drillkit.scheduling.history import (
 from drillkit.scheduling.launching import DrillLauncher
 from drillkit.scheduling.notifications import EventName, FireEvent, Notifier
 from drillkit.scheduling.policies import (
+    ForecastFire,
     Skip,
     SkipKind,
     find_blackout,
+    forecast_fires,
     judge_error_budget,
 )
-from drillkit.scheduling.schedules import TargetKind
+from drillkit.scheduling.schedules import Schedule, TargetKind
 from drillkit.scheduling.targets import TargetDirectories
 from drillkit.signing import SigningKey
 
@@ -290,6 +295,50 @@ def read_policies(
         SchedulingPolicy(blackouts=own.blackouts, error_budget=own.error_budget) if own else None,
         shared,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleForecast:
+    """A schedule's next fires, each with the blackout window that will skip it."""
+
+    fires: tuple[ForecastFire, ...]
+    unknown: str | None = None
+    """Why the windows could not be read (a target file missing or invalid): the fires
+    are forecast without them."""
+
+    def first_clear(self) -> datetime | None:
+        """The first upcoming fire outside every window (None when none is known)."""
+        if not self.fires:
+            return None
+        first = self.fires[0]
+        return first.next_clear if first.blackout is not None else first.at
+
+
+def forecast_schedule(
+    schedule: Schedule,
+    *,
+    now: datetime,
+    count: int,
+    directories: TargetDirectories,
+    policy_file: Path | None,
+) -> ScheduleForecast:
+    """The next ``count`` fires of ``schedule`` against the blackout windows its fires
+    will read: its target file's and the scheduling policy file's."""
+    fire_times = schedule.next_fire_times(now, count)
+    if not fire_times:
+        return ScheduleForecast(fires=())
+    try:
+        policies = read_policies(
+            schedule.kind, schedule.target, directories=directories, policy_file=policy_file
+        )
+    except DrillError as error:
+        return ScheduleForecast(
+            fires=tuple(ForecastFire(at=fire) for fire in fire_times), unknown=str(error)
+        )
+    forecast = forecast_fires(
+        fire_times, policies.blackouts, fire_at_or_after=schedule.fire_at_or_after
+    )
+    return ScheduleForecast(fires=tuple(forecast))
 
 
 def launch_target(

@@ -28,6 +28,7 @@ from drillkit.model.durations import format_duration
 from drillkit.scheduling.cron import (
     CronCalendar,
     DrillTrigger,
+    next_fire_time,
     parse_cron,
     shortest_interval,
     upcoming_fire_times,
@@ -112,6 +113,12 @@ class Schedule:
             return []
         return upcoming_fire_times(
             self.calendar(), jitter=self.jitter, seed=self.name, now=now, count=count
+        )
+
+    def fire_at_or_after(self, moment: datetime) -> datetime | None:
+        """The first fire time at or after ``moment``, paused or not."""
+        return next_fire_time(
+            self.calendar(), jitter=self.jitter, seed=self.name, previous=None, now=moment
         )
 
     def describe_when(self) -> str:
