@@ -311,3 +311,30 @@ def test_export_writes_a_cronjob_per_schedule_with_its_files_and_rbac() -> None:
     assert (
         files["data"]["drills__pod-kill.yaml"] == (REPOSITORY / "drills/pod-kill.yaml").read_text()
     )
+
+
+def test_export_warns_of_each_setting_a_cronjob_cannot_carry(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    shutil.copytree(TEST_DRILLS, drills)
+    production = drills / "noop-production.yaml"
+    production.write_text(
+        (drills / "noop.yaml").read_text().replace("name: noop", "name: noop-production")
+        + "safety:\n  production: true\n"
+    )
+    given = ["--drills-dir", str(drills), "--cron", "0 10 * * *"]
+    drill("schedule", "add", "noop", *given, "--as", "plain")
+    drill("schedule", "add", "noop", *given, "--as", "spread", "--jitter", "10m", "--no-coalesce")
+    drill("schedule", "add", "noop-production", *given, "--confirm-production", "prod")
+
+    result = drill("schedule", "export", "--drills-dir", str(drills))
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "drill: warning: schedule noop-production: its CronJob drops the production "
+        "confirmation of context 'prod' (the pod has no scheduler database to read it from: "
+        "its fires will be refused)",
+        "drill: warning: schedule spread: its CronJob drops jitter 10m (a CronJob starts on its "
+        "cron minute); coalesce: false (a CronJob starts only the latest of the fires it missed)",
+    ]
+    cronjobs = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "CronJob"]
+    assert len(cronjobs) == 3

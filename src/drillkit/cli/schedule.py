@@ -806,6 +806,9 @@ def export(
     the namespaces the drills target (and write RPO markers in), and an in-cluster
     kubeconfig using the ServiceAccount's token.
 
+    A CronJob cannot carry jitter, `coalesce: false` or a production drill's confirmation:
+    a warning on stderr names those each schedule uses.
+
     \b
     Examples:
       drill schedule export --format cronjob -o drill-cronjobs.yaml
@@ -813,16 +816,23 @@ def export(
     """
     from drillkit.scheduling.cronjobs import (
         DEFAULT_IMAGE,
+        describe_dropped,
         dump_manifests,
         gather_files,
         render_cronjobs,
     )
     from drillkit.scheduling.gamedays import find_gameday_file, load_gameday
     from drillkit.scheduling.launching import load_named_drill
-    from drillkit.scheduling.schedules import TargetKind, list_schedules, require_schedule
+    from drillkit.scheduling.schedules import (
+        TargetKind,
+        list_schedules,
+        production_confirmation,
+        require_schedule,
+    )
 
     with _open(database) as db:
         schedules = [require_schedule(db, n) for n in names] if names else list_schedules(db)
+        confirmations = {s.name: production_confirmation(db, s.name) for s in schedules}
     specs = []
     for item in schedules:
         if item.kind is TargetKind.DRILL:
@@ -848,6 +858,10 @@ def export(
     text = dump_manifests(
         render_cronjobs(specs, image=image or DEFAULT_IMAGE, reports_claim=reports_claim)
     )
+    for item in schedules:
+        dropped = describe_dropped(item, confirmation=confirmations[item.name])
+        if dropped is not None:
+            click.echo(f"drill: warning: {dropped}", err=True)
     if output_file is None:
         click.echo(text, nl=False)
     else:

@@ -16,9 +16,13 @@
   ``concurrencyPolicy: Forbid`` (the cluster Lease still guards against other runners),
   ``startingDeadlineSeconds`` as the misfire grace and ``suspend`` for a paused schedule.
 
-The fire inside the pod checks the same blackouts and error-budget gates. Jitter is not
-applied: a CronJob starts on the minute. Reports go to an ``emptyDir`` (the run's JSON
-summary is in the Job's log) unless a PersistentVolumeClaim is named.
+The fire inside the pod checks the same blackouts and error-budget gates. Three settings
+of a schedule have no CronJob equivalent, and ``describe_dropped`` names those a schedule
+uses: jitter (a CronJob starts on its cron minute), ``coalesce: false`` (a CronJob starts
+only the latest of the fires it missed) and a production drill's confirmation (it is kept
+in the scheduler's database, which the pod does not have, so its fires are refused). Reports
+go to an ``emptyDir`` (the run's JSON summary is in the Job's log) unless a
+PersistentVolumeClaim is named.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from drillkit.errors import InvalidInput
 from drillkit.lab.access import role_binding
 from drillkit.lab.cluster import load_manifests
 from drillkit.lab.resources import deploy_dir
+from drillkit.model.durations import format_duration
 from drillkit.scheduling.files import find_named_file
-from drillkit.scheduling.schedules import Schedule, TargetKind
+from drillkit.scheduling.schedules import ProductionConfirmation, Schedule, TargetKind
 
 NAMESPACE = "drillkit"
 SERVICE_ACCOUNT = "drillkit-runner"
@@ -158,6 +163,29 @@ def gather_files(
         namespaces=tuple(namespaces),
         marker_namespaces=tuple(marker_namespaces),
     )
+
+
+def describe_dropped(
+    schedule: Schedule, *, confirmation: ProductionConfirmation | None
+) -> str | None:
+    """``schedule pod-kill: its CronJob drops jitter 10m (...)``: the settings of
+    ``schedule`` (and its production ``confirmation``) its CronJob cannot carry, in one
+    line; None when it carries them all."""
+    dropped: list[str] = []
+    if schedule.jitter:
+        dropped.append(
+            f"jitter {format_duration(schedule.jitter)} (a CronJob starts on its cron minute)"
+        )
+    if not schedule.coalesce:
+        dropped.append("coalesce: false (a CronJob starts only the latest of the fires it missed)")
+    if confirmation is not None:
+        dropped.append(
+            f"the production confirmation of context {confirmation.context!r} (the pod has no "
+            "scheduler database to read it from: its fires will be refused)"
+        )
+    if not dropped:
+        return None
+    return f"schedule {schedule.name}: its CronJob drops {'; '.join(dropped)}"
 
 
 def _metadata(name: str, **labels: str) -> dict[str, Any]:
