@@ -60,6 +60,8 @@ from drillkit.scheduling.schedules import (
 from drillkit.scheduling.targets import TargetDirectories, load_target_file
 
 _SUFFIXES = (".yaml", ".yml")
+_SETTINGS = {"cron", "timezone", "jitter", "misfire_grace", "coalesce"}
+"""The settings a schedule file shares with a target file's ``schedule:`` section."""
 
 
 class ScheduleFile(BaseModel):
@@ -139,10 +141,11 @@ def _load_schedule_file(
     resolved: list[ScheduleSettings] = []
 
     def check(declared: ScheduleFile) -> list[FieldProblem]:
-        settings, problems = _resolve(path, declared, targets=targets, now=now, operator=operator)
-        if settings is not None:
-            resolved.append(settings)
-        return problems
+        result = _resolve(path, declared, targets=targets, now=now, operator=operator)
+        if isinstance(result, ScheduleSettings):
+            resolved.append(result)
+            return []
+        return [result]
 
     load_model(path, ScheduleFile, noun="schedule", check=check)
     return resolved[0]
@@ -155,52 +158,45 @@ def _resolve(
     targets: TargetDirectories,
     now: datetime,
     operator: str,
-) -> tuple[ScheduleSettings | None, list[FieldProblem]]:
-    """The settings a valid file declares, or the problems with it."""
+) -> ScheduleSettings | FieldProblem:
+    """The settings a valid file declares, or the first problem with them."""
     named = [(kind, name) for kind in TargetKind if (name := getattr(declared, kind.value))]
     if not named:
         message = "missing required field 'drill', 'gameday' or 'backup': what the schedule runs"
-        return None, [(("drill",), message)]
+        return (("drill",), message)
     if len(named) > 1:
         (first, first_name), (second, second_name) = named[:2]
         message = (
             f"a schedule runs one target: {first} {first_name} or {second} {second_name}, not both"
         )
-        return None, [((second.value,), message)]
+        return ((second.value,), message)
     ((kind, target),) = named
     try:
         target_path = targets.find(kind, target)
     except InvalidInput as error:
-        return None, [((kind.value,), str(error))]
+        return ((kind.value,), str(error))
     # A target file that is itself invalid says so in its own words, naming its own line.
     target_file = load_target_file(kind, target_path)
-    given = declared.model_dump(
-        include={"cron", "timezone", "jitter", "misfire_grace", "coalesce"}, exclude_none=True
-    )
+    given = declared.model_dump(include=_SETTINGS, exclude_none=True)
     defaults: dict[str, Any] = (
-        target_file.schedule.model_dump(exclude={"blackouts", "error_budget"})
-        if target_file.schedule is not None
-        else {}
+        target_file.schedule.model_dump(include=_SETTINGS) if target_file.schedule else {}
     )
     if "cron" not in given and "cron" not in defaults:
         message = f"missing required field 'cron' ({target_path} has no schedule.cron)"
-        return None, [(("cron",), message)]
+        return (("cron",), message)
     block = ScheduleBlock.model_validate({**defaults, **given})
     if target_file.production and declared.confirm_production is None:
         message = (
             f"drill {target} is marked safety.production: confirm its runs by naming the "
             "kube context they use, confirm_production: CONTEXT"
         )
-        return None, [(("confirm_production",), message)]
+        return (("confirm_production",), message)
     settings = ScheduleSettings(
         name=path.stem,
         kind=kind,
         target=target,
-        cron=block.cron,
-        timezone=block.timezone,
-        jitter=block.jitter,
-        misfire_grace=block.misfire_grace,
-        coalesce=block.coalesce,
+        # The values, not model_dump's: that writes durations back as text.
+        **{setting: getattr(block, setting) for setting in _SETTINGS},
         confirm_production=declared.confirm_production,
         confirmed_by=operator,
         paused=declared.paused,
@@ -211,8 +207,8 @@ def _resolve(
         setting, message = problem
         if setting not in given:
             message += f" (schedule.{setting} of {target_path})"
-        return None, [((setting,), message)]
-    return settings, []
+        return ((setting,), message)
+    return settings
 
 
 # -- the plan ------------------------------------------------------------------------------------
@@ -296,41 +292,31 @@ def plan_apply(
     for name in sorted(stored_by_name.keys() | declared_by_name.keys()):
         settings = declared_by_name.get(name)
         schedule = stored_by_name.get(name)
-        if settings is None:
-            assert schedule is not None
-            gone = schedule.source is not None or prune
-            changes.append(
-                ScheduleChange(
-                    name=name,
-                    change=Change.REMOVED if gone else Change.KEPT,
-                    summary=_describe_stored(schedule),
-                    source=schedule.source,
-                    stored=schedule,
-                )
-            )
-        elif schedule is None:
-            changes.append(
-                ScheduleChange(
-                    name=name,
-                    change=Change.ADDED,
-                    summary=_describe_declared(settings),
-                    source=settings.source,
-                    settings=settings,
-                )
-            )
+        fields: tuple[FieldChange, ...] = ()
+        if schedule is None:
+            assert settings is not None
+            change, summary, source = Change.ADDED, _describe_declared(settings), settings.source
         else:
-            fields = _compare(schedule, confirmations.get(name), settings)
-            changes.append(
-                ScheduleChange(
-                    name=name,
-                    change=Change.CHANGED if fields else Change.UNCHANGED,
-                    summary=_describe_stored(schedule),
-                    source=settings.source,
-                    fields=fields,
-                    settings=settings,
-                    stored=schedule,
-                )
+            summary = f"{schedule.kind} {schedule.target}, {schedule.describe_when()}"
+            if settings is None:
+                # Only the schedules made from files are the files' to remove.
+                managed = schedule.source is not None or prune
+                change, source = (Change.REMOVED if managed else Change.KEPT), schedule.source
+            else:
+                fields = _compare(schedule, confirmations.get(name), settings)
+                change = Change.CHANGED if fields else Change.UNCHANGED
+                source = settings.source
+        changes.append(
+            ScheduleChange(
+                name=name,
+                change=change,
+                summary=summary,
+                source=source,
+                fields=fields,
+                settings=settings,
+                stored=schedule,
             )
+        )
     return ApplyPlan(changes=tuple(changes))
 
 
@@ -366,10 +352,6 @@ def _show(value: object) -> str:
     if isinstance(value, str):
         return repr(value)
     return format_duration(value) if isinstance(value, timedelta) else str(value)
-
-
-def _describe_stored(schedule: Schedule) -> str:
-    return f"{schedule.kind} {schedule.target}, {schedule.describe_when()}"
 
 
 def _describe_declared(settings: ScheduleSettings) -> str:
