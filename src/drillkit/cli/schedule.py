@@ -195,7 +195,7 @@ def _now() -> datetime:
 
 @click.group()
 def schedule() -> None:
-    """Recurring drills, game days and backups: add, list, pause, resume, remove, history.
+    """Recurring drills, game days and backups: add, apply, list, pause, resume, remove, history.
 
     A schedule runs a drill (drills/NAME.yaml), a game day (gamedays/NAME.yaml) or a
     backup plan (backups/NAME.yaml) on a cron calendar in a time zone. `drill scheduler
@@ -207,6 +207,7 @@ def schedule() -> None:
       drill schedule add pod-kill --cron "0 10 * * TUE" --tz Europe/Berlin --jitter 10m
       drill schedule add quarterly --gameday --cron "0 9 1 */3 *"
       drill schedule add shop --backup --cron "*/15 * * * *"
+      drill schedule apply --dry-run      # schedules/*.yaml kept in Git
       drill schedule list
       drill schedule history pod-kill
       drill scheduler run
