@@ -19,7 +19,7 @@ from drillkit.scheduling.cron import (
     shortest_interval,
     upcoming_fire_times,
 )
-from drillkit.scheduling.policies import find_blackout
+from drillkit.scheduling.policies import find_blackout, forecast_fires
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # A Thursday.
@@ -227,3 +227,55 @@ def test_a_skip_inside_a_blackout_names_the_window_and_its_times() -> None:
         "skipped: blackout: inside blackout window 'weekend' "
         "(2026-11-28T00:00:00+01:00 to 2026-11-30T00:00:00+01:00)"
     )
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("cron", "first", "expected"),
+    [
+        pytest.param(
+            "0 10 * * *",
+            datetime(2026, 11, 27, 10, 0, tzinfo=BERLIN),
+            [("11-27", None, None), ("11-28", "weekend", "11-30"), ("11-29", "weekend", "11-30")],
+            id="weekend-then-monday",
+        ),
+        pytest.param(
+            "0 10 * * *",
+            datetime(2026, 12, 18, 10, 0, tzinfo=BERLIN),
+            [("12-18", None, None), ("12-19", "year-end freeze", "01-04")],
+            id="freeze-ends-monday-morning-before-the-fire",
+        ),
+        pytest.param(
+            "0 10 * * SAT",
+            datetime(2026, 11, 28, 10, 0, tzinfo=BERLIN),
+            [("11-28", "weekend", None)],
+            id="every-fire-in-a-window-has-no-clear-one",
+        ),
+        pytest.param(
+            "0 10 1 1,4,7,10 *",
+            datetime(2027, 1, 1, 10, 0, tzinfo=BERLIN),
+            [("01-01", "year-end freeze", "04-01")],
+            id="quarterly-game-day-in-the-year-end-freeze",
+        ),
+    ],
+)
+def test_a_forecast_names_the_window_a_fire_falls_in_and_the_next_fire_outside_them(
+    cron: str, first: datetime, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    calendar = parse_cron(cron, "Europe/Berlin")
+    fires = upcoming_fire_times(
+        calendar, jitter=timedelta(0), seed="", now=first, count=len(expected)
+    )
+
+    forecast = forecast_fires(fires, [FREEZE, WEEKEND], fire_at_or_after=calendar.next_at_or_after)
+
+    assert [
+        (
+            f"{fire.at.astimezone(BERLIN):%m-%d}",
+            fire.blackout.name if fire.blackout else None,
+            f"{fire.next_clear.astimezone(BERLIN):%m-%d}" if fire.next_clear else None,
+        )
+        for fire in forecast
+    ] == expected

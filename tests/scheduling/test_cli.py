@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,96 @@ def test_an_invalid_policy_file_names_its_line_and_field(tmp_path: Path) -> None
     assert summary["reason"].startswith(f"{tmp_path}/schedule-policy.yaml:4:10: blackouts[0].end:")
 
 
+# -- blackouts in the list ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def december(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listing on 1 December 2026, before the shipped game day's year-end freeze."""
+    monkeypatch.setattr(
+        "drillkit.cli.schedule._now", lambda: datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    )
+
+
+@pytest.mark.usefixtures("december")
+def test_the_list_marks_a_next_fire_inside_a_blackout_and_the_next_fire_outside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DRILL_GAMEDAYS_DIR", str(REPOSITORY / "gamedays"))
+    drill("schedule", "add", "quarterly-resilience", "--gameday")
+
+    listed = drill("schedule", "list", "--next", "2")
+
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[1].split("  ")[0] == "quarterly-resilience"
+    assert "Fri 2027-01-01 10:00 CET !  -" in lines[1]
+    assert lines[2].strip() == "Thu 2027-04-01 10:00 CEST"
+    assert lines[3] == (
+        "  ! Fri 2027-01-01 10:00 CET: skipped, inside blackout 'year-end change freeze' "
+        "(Fri 2026-12-18 18:00 CET to Mon 2027-01-04 08:00 CET); "
+        "next fire outside blackouts: Thu 2027-04-01 10:00 CEST"
+    )
+    (entry,) = json.loads(drill("schedule", "list", "--next", "2", "--output", "json").output)
+    assert entry["next_fires_blackouts"] == [
+        {
+            "name": "year-end change freeze",
+            "start": "2026-12-18T18:00:00+01:00",
+            "end": "2027-01-04T08:00:00+01:00",
+        },
+        None,
+    ]
+    assert entry["next_fire_outside_blackouts"] == "2027-04-01T10:00:00+02:00"
+    assert entry["blackouts_unknown"] is None
+
+
+@pytest.mark.usefixtures("december")
+def test_the_policy_files_blackouts_mark_the_list_too(tmp_path: Path) -> None:
+    (tmp_path / "schedule-policy.yaml").write_text(
+        "blackouts:\n  - {name: audit week, start: 2026-12-07T00:00, end: 2026-12-14T00:00}\n"
+    )
+    drill("schedule", "add", "noop", "--cron", "0 10 * * MON")
+
+    (entry,) = json.loads(drill("schedule", "list", "--next", "3", "--output", "json").output)
+
+    assert entry["next_fires"] == [
+        "2026-12-07T10:00:00+00:00",
+        "2026-12-14T10:00:00+00:00",
+        "2026-12-21T10:00:00+00:00",
+    ]
+    assert [b and b["name"] for b in entry["next_fires_blackouts"]] == ["audit week", None, None]
+    assert entry["next_fire_outside_blackouts"] == "2026-12-14T10:00:00+00:00"
+
+
+@pytest.mark.usefixtures("december")
+def test_a_fire_outside_every_blackout_is_listed_as_before() -> None:
+    drill("schedule", "add", "noop", "--cron", "0 10 * * MON")
+
+    listed = drill("schedule", "list")
+
+    assert listed.output.splitlines()[1:] == [
+        "noop      drill noop  0 10 * * MON UTC  Mon 2026-12-07 10:00 UTC  -"
+    ]
+
+
+@pytest.mark.usefixtures("december")
+def test_a_target_file_that_cannot_be_read_leaves_the_blackouts_unknown(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    shutil.copytree(TEST_DRILLS, drills)
+    drill("schedule", "add", "noop", "--drills-dir", str(drills), "--cron", "0 10 * * MON")
+    (drills / "noop.yaml").unlink()
+
+    listed = drill("schedule", "list", "--drills-dir", str(drills))
+
+    assert listed.output.splitlines()[2] == (
+        f"  ? blackout windows unknown: no drill named 'noop': {drills}/noop.yaml does not exist"
+    )
+    (entry,) = json.loads(
+        drill("schedule", "list", "--drills-dir", str(drills), "--output", "json").output
+    )
+    assert entry["blackouts_unknown"].startswith("no drill named 'noop'")
+
+
 # -- export ------------------------------------------------------------------------------------
 
 
@@ -242,3 +333,30 @@ def test_export_o_json_is_the_same_manifests_as_one_kubernetes_list(tmp_path: Pa
     assert written.exit_code == 0, written.output
     assert written.stdout == ""
     assert json.loads(target.read_text()) == document
+
+
+def test_export_warns_of_each_setting_a_cronjob_cannot_carry(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    shutil.copytree(TEST_DRILLS, drills)
+    production = drills / "noop-production.yaml"
+    production.write_text(
+        (drills / "noop.yaml").read_text().replace("name: noop", "name: noop-production")
+        + "safety:\n  production: true\n"
+    )
+    given = ["--drills-dir", str(drills), "--cron", "0 10 * * *"]
+    drill("schedule", "add", "noop", *given, "--as", "plain")
+    drill("schedule", "add", "noop", *given, "--as", "spread", "--jitter", "10m", "--no-coalesce")
+    drill("schedule", "add", "noop-production", *given, "--confirm-production", "prod")
+
+    result = drill("schedule", "export", "--drills-dir", str(drills))
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "drill: warning: schedule noop-production: its CronJob drops the production "
+        "confirmation of context 'prod' (the pod has no scheduler database to read it from: "
+        "its fires will be refused)",
+        "drill: warning: schedule spread: its CronJob drops jitter 10m (a CronJob starts on its "
+        "cron minute); coalesce: false (a CronJob starts only the latest of the fires it missed)",
+    ]
+    cronjobs = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "CronJob"]
+    assert len(cronjobs) == 3

@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     from drillkit.cli.documents import ManifestList
     from drillkit.running.runner import RunOptions
     from drillkit.scheduling.database import Database
+    from drillkit.scheduling.firing import ScheduleForecast
     from drillkit.scheduling.history import FireRecord
     from drillkit.scheduling.notifications import Notifier
+    from drillkit.scheduling.policies import ActiveBlackout
     from drillkit.scheduling.schedules import Schedule, TargetKind
 
 
@@ -196,7 +198,7 @@ def _now() -> datetime:
 
 @click.group()
 def schedule() -> None:
-    """Recurring drills, game days and backups: add, list, pause, resume, remove, history.
+    """Recurring drills, game days and backups: add, apply, list, pause, resume, remove, history.
 
     A schedule runs a drill (drills/NAME.yaml), a game day (gamedays/NAME.yaml) or a
     backup plan (backups/NAME.yaml) on a cron calendar in a time zone. `drill scheduler
@@ -208,6 +210,7 @@ def schedule() -> None:
       drill schedule add pod-kill --cron "0 10 * * TUE" --tz Europe/Berlin --jitter 10m
       drill schedule add quarterly --gameday --cron "0 9 1 */3 *"
       drill schedule add shop --backup --cron "*/15 * * * *"
+      drill schedule apply --dry-run      # schedules/*.yaml kept in Git
       drill schedule list
       drill schedule history pod-kill
       drill scheduler run
@@ -364,12 +367,31 @@ def add(
     show_default=True,
     help="How many upcoming fire times to show.",
 )
+@drills_dir_option
+@gamedays_dir_option
+@backups_dir_option
+@policy_option
 @database_option
 @output_option("machine-readable output on stdout.")
-def list_command(count: int, database: str | None, output: str) -> None:
-    """List schedules with their next fire times and their last fire."""
+def list_command(
+    count: int,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    backups_dir: Path,
+    policy_file: Path,
+    database: str | None,
+    output: str,
+) -> None:
+    """List schedules with their next fire times and their last fire.
+
+    A next fire inside a blackout window (of the target's file or the policy file) is
+    marked with "!" and followed by a line naming the window and the first fire after it
+    outside every window.
+    """
+    from drillkit.scheduling.firing import forecast_schedule
     from drillkit.scheduling.history import list_fires
     from drillkit.scheduling.schedules import list_schedules
+    from drillkit.scheduling.targets import TargetDirectories
 
     now = _now()
     with _open(database) as db:
@@ -377,6 +399,15 @@ def list_command(count: int, database: str | None, output: str) -> None:
         last = {
             s.name: next(iter(list_fires(db, schedule=s.name, limit=1)), None) for s in schedules
         }
+    targets = TargetDirectories(
+        drills_dir=drills_dir, gamedays_dir=gamedays_dir, backups_dir=backups_dir
+    )
+    forecasts = {
+        s.name: forecast_schedule(
+            s, now=now, count=count, directories=targets, policy_file=policy_file
+        )
+        for s in schedules
+    }
     if output == "json":
         click.echo(
             json.dumps(
@@ -393,6 +424,12 @@ def list_command(count: int, database: str | None, output: str) -> None:
                         "paused": s.paused,
                         "next_fires": [t.isoformat() for t in s.next_fire_times(now, count)],
                         "last_fire": _record_json(record) if (record := last[s.name]) else None,
+                        "source": s.source,
+                        "next_fires_blackouts": [
+                            _blackout_json(fire.blackout) for fire in forecasts[s.name].fires
+                        ],
+                        "next_fire_outside_blackouts": _iso(forecasts[s.name].first_clear()),
+                        "blackouts_unknown": forecasts[s.name].unknown,
                     }
                     for s in schedules
                 ],
@@ -405,8 +442,8 @@ def list_command(count: int, database: str | None, output: str) -> None:
         return
     rows = []
     for s in schedules:
-        fires = s.next_fire_times(now, count)
-        shown = [_show_time(fire, s) for fire in fires]
+        forecast = forecasts[s.name]
+        shown = [_show_time(f.at, s) + (" !" if f.blackout else "") for f in forecast.fires]
         record = last[s.name]
         rows.append(
             (
@@ -416,6 +453,7 @@ def list_command(count: int, database: str | None, output: str) -> None:
                 "paused" if s.paused else (shown[0] if shown else "-"),
                 _short(record.describe(), 70) if record else "-",
                 shown[1:],
+                _blackout_notes(forecast, s),
             )
         )
     headers = ("SCHEDULE", "RUNS", "WHEN", "NEXT FIRE")
@@ -427,6 +465,8 @@ def list_command(count: int, database: str | None, output: str) -> None:
         )
         for extra in row[5]:
             click.echo(" " * (sum(widths[:3]) + 6) + extra)
+        for note in row[6]:
+            click.echo(f"  {note}")
 
 
 @schedule.command("remove")
@@ -466,6 +506,100 @@ def resume(name: str, database: str | None) -> None:
     fires = resumed.next_fire_times(now, 1)
     upcoming = _show_time(fires[0], resumed) if fires else "-"
     click.echo(f"resumed schedule {name}; next fire {upcoming}")
+
+
+@schedule.command("apply")
+@directory_option(
+    "--schedules-dir",
+    default="schedules",
+    envvar="DRILL_SCHEDULES_DIR",
+    help="The schedule files, one schedule per NAME.yaml.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option(
+    "--prune", is_flag=True, help="Also remove schedules added by hand that no file declares."
+)
+@drills_dir_option
+@gamedays_dir_option
+@backups_dir_option
+@database_option
+@output_option("the plan, one object per schedule, on stdout.")
+def apply(
+    schedules_dir: Path,
+    dry_run: bool,
+    prune: bool,
+    drills_dir: Path,
+    gamedays_dir: Path,
+    backups_dir: Path,
+    database: str | None,
+    output: str,
+) -> None:
+    """Make the stored schedules those the schedule files declare, and show the difference.
+
+    Each file schedules/NAME.yaml declares the schedule NAME: what it runs (drill:,
+    gameday: or backup:) and any of cron, timezone, jitter, misfire_grace, coalesce,
+    paused and confirm_production; what it leaves out comes from the target file's
+    schedule: section. Every schedule is shown as added, changed (with the fields),
+    removed, unchanged or kept.
+
+    Apply manages the schedules made from files: one whose file is gone is removed. A
+    schedule added by hand (`drill schedule add`) is kept unless --prune is given; a file
+    naming it takes it over. One bad file refuses the whole apply, changing nothing. The
+    scheduler reads only the database: a running one picks the change up within its
+    --refresh.
+
+    \b
+    Examples:
+      drill schedule apply --dry-run
+      drill schedule apply --schedules-dir deploy/schedules --prune
+    """
+    from drillkit.running.runner import operator_identity
+    from drillkit.scheduling.declared import (
+        Change,
+        apply_plan,
+        load_schedule_files,
+        plan_apply,
+        read_stored,
+    )
+    from drillkit.scheduling.targets import TargetDirectories
+
+    now = _now()
+    targets = TargetDirectories(
+        drills_dir=drills_dir, gamedays_dir=gamedays_dir, backups_dir=backups_dir
+    )
+    declared = load_schedule_files(
+        schedules_dir, targets=targets, now=now, operator=operator_identity()
+    )
+    with _open(database) as db:
+        stored, confirmations = read_stored(db)
+        plan = plan_apply(declared, stored, confirmations=confirmations, prune=prune)
+        if not dry_run:
+            apply_plan(db, plan, now=now)
+    if output == "json":
+        changes = [
+            {
+                "name": item.name,
+                "change": item.change.value,
+                "summary": item.summary,
+                "source": item.source,
+                "fields": [
+                    {"field": f.field, "before": f.before, "after": f.after} for f in item.fields
+                ],
+            }
+            for item in plan.changes
+        ]
+        click.echo(json.dumps({"dry_run": dry_run, "changes": changes}, indent=2))
+        return
+    for item in plan.changes:
+        click.echo(f"{item.change.value:<10} {item.describe()}")
+    counts = ", ".join(
+        f"{plan.count(change)} {change.value}"
+        for change in Change
+        if plan.count(change) or change is not Change.KEPT
+    )
+    click.echo(
+        f"dry run, nothing changed: {counts}" if dry_run else f"applied {schedules_dir}: {counts}"
+    )
 
 
 @schedule.command("history")
@@ -676,6 +810,9 @@ def export(
     the namespaces the drills target (and write RPO markers in), and an in-cluster
     kubeconfig using the ServiceAccount's token.
 
+    A CronJob cannot carry jitter, `coalesce: false` or a production drill's confirmation:
+    a warning on stderr names those each schedule uses.
+
     \b
     Examples:
       drill schedule export --output-file drill-cronjobs.yaml
@@ -683,16 +820,23 @@ def export(
     """
     from drillkit.scheduling.cronjobs import (
         DEFAULT_IMAGE,
+        describe_dropped,
         dump_manifests,
         gather_files,
         render_cronjobs,
     )
     from drillkit.scheduling.gamedays import find_gameday_file, load_gameday
     from drillkit.scheduling.launching import load_named_drill
-    from drillkit.scheduling.schedules import TargetKind, list_schedules, require_schedule
+    from drillkit.scheduling.schedules import (
+        TargetKind,
+        list_schedules,
+        production_confirmation,
+        require_schedule,
+    )
 
     with _open(database) as db:
         schedules = [require_schedule(db, n) for n in names] if names else list_schedules(db)
+        confirmations = {s.name: production_confirmation(db, s.name) for s in schedules}
     specs = []
     for item in schedules:
         if item.kind is TargetKind.DRILL:
@@ -721,6 +865,10 @@ def export(
         text = json.dumps(document, indent=2) + "\n"
     else:
         text = dump_manifests(manifests)
+    for item in schedules:
+        dropped = describe_dropped(item, confirmation=confirmations[item.name])
+        if dropped is not None:
+            click.echo(f"drill: warning: {dropped}", err=True)
     if output_file is None:
         click.echo(text, nl=False)
     else:
@@ -916,6 +1064,42 @@ def _duration(value: timedelta) -> str:
 
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _blackout_notes(forecast: ScheduleForecast, schedule: Schedule) -> list[str]:
+    """``! <fire>: skipped, inside blackout ...``: a line for each fire a window skips."""
+    if forecast.unknown is not None:
+        return [f"? blackout windows unknown: {forecast.unknown}"]
+    notes = []
+    for fire in forecast.fires:
+        if fire.blackout is None:
+            continue
+        window = fire.blackout
+        clear = fire.next_clear
+        notes.append(
+            f"! {_show_time(fire.at, schedule)}: skipped, inside blackout {window.name!r} "
+            f"({_show_time(window.start, schedule)} to {_show_time(window.end, schedule)}); "
+            + (
+                f"next fire outside blackouts: {_show_time(clear, schedule)}"
+                if clear is not None
+                else "no fire outside blackouts found"
+            )
+        )
+    return notes
+
+
+def _blackout_json(blackout: ActiveBlackout | None) -> dict[str, str] | None:
+    if blackout is None:
+        return None
+    return {
+        "name": blackout.name,
+        "start": blackout.start.isoformat(),
+        "end": blackout.end.isoformat(),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _record_json(record: FireRecord) -> dict[str, Any]:

@@ -377,6 +377,10 @@ def _ensure_non_negative(value: timedelta) -> timedelta:
     return value
 
 
+NonNegativeDuration = Annotated[Duration, AfterValidator(_ensure_non_negative)]
+"""A ``Duration`` of zero or more, such as a jitter."""
+
+
 def _ensure_http_url(url: str) -> str:
     if not url.startswith(("http://", "https://")) or len(url) <= len("https://"):
         raise ValueError(
@@ -482,7 +486,7 @@ class Schedule(_DrillFileModel):
     timezone: TimeZoneName = Field(
         default="UTC", description="IANA time zone the cron expression is read in."
     )
-    jitter: Annotated[Duration, AfterValidator(_ensure_non_negative)] = Field(
+    jitter: NonNegativeDuration = Field(
         default=timedelta(0),
         description="Spread fires over this long after the cron time, the same for every "
         "scheduler, such as 10m.",

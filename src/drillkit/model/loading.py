@@ -29,7 +29,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -173,13 +173,30 @@ def load_drill(path: Path) -> Drill:
     return drill
 
 
-def load_model(path: Path, model: type[ModelT], *, noun: str) -> ModelT:
+FieldProblem = tuple[tuple[str | int, ...], str]
+"""A problem found beyond the schema: the field it is about (mapping keys and list indexes,
+from the top) and what is wrong with it."""
+
+
+def load_model(
+    path: Path,
+    model: type[ModelT],
+    *,
+    noun: str,
+    check: Callable[[ModelT], Sequence[FieldProblem]] | None = None,
+) -> ModelT:
     """Read ``path`` as one YAML document and validate it as ``model``.
 
     ``noun`` names the kind of file in messages, such as "game day". Problems are reported
-    exactly as for drill files, as one ``InvalidInput`` line.
+    exactly as for drill files, as one ``InvalidInput`` line. ``check`` judges the valid
+    model further (against other files, say); each problem it returns is placed at its
+    field's value, or, for a field the file leaves out, at the mapping that lacks it.
     """
-    return _load(path, model, noun=noun)[0]
+    loaded, document = _load(path, model, noun=noun)
+    problems = check(loaded) if check is not None else ()
+    if problems:
+        raise _invalid(path, [_place(document, field, message) for field, message in problems])
+    return loaded
 
 
 def _load(path: Path, model: type[ModelT], *, noun: str) -> tuple[ModelT, _Document]:
@@ -750,6 +767,14 @@ def _ensure_experiment_exists(path: Path, drill: Drill, document: _Document) -> 
                 )
             ],
         )
+
+
+def _place(document: _Document, field: _FieldPath, message: str) -> _Problem:
+    """A problem about ``field``, at its value or at the nearest mapping holding it."""
+    present = field
+    while present and present not in document.marks:
+        present = present[:-1]
+    return _Problem.at(document.value_mark(present), field, message)
 
 
 # --- Messages -------------------------------------------------------------------------------------

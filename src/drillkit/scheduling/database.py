@@ -12,6 +12,9 @@ can share it. Its tables:
   sharing the database run each fire once;
 - ``drill_schedule_confirmations``: the kube context named to confirm a schedule of a
   production drill (``safety.production``), and who named it;
+- ``drill_schedule_origins``: the schedule file each schedule made by ``drill schedule apply``
+  was declared in (``drillkit.scheduling.declared``); a schedule without a row was added by
+  hand;
 - ``drill_scheduler_jobs_<id>``: each scheduler's APScheduler job store (its jobs and their
   next fire times), created by APScheduler.
 
@@ -92,6 +95,14 @@ confirmations_table = sa.Table(
     sa.Column("context", sa.String(253), nullable=False),
     sa.Column("confirmed_by", sa.String(200), nullable=False),
     sa.Column("confirmed_at", sa.Float, nullable=False),
+)
+
+# A table of its own for the same reason: which schedules `drill schedule apply` manages.
+origins_table = sa.Table(
+    "drill_schedule_origins",
+    metadata,
+    sa.Column("schedule", sa.String(63), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
 )
 
 

@@ -15,12 +15,15 @@ Kubernetes CronJob. In order:
    held" too.
 
 Every outcome is recorded in the history and announced to the notifier.
+``forecast_schedule`` reads the same blackout windows ahead of time, for ``drill schedule
+list``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from drillkit.drivers.prometheus import PrometheusError, query_instant
 from drillkit.errors import DrillError
 from drillkit.evidence.ledger import append_gameday
-from drillkit.model.drill import Blackout, ErrorBudgetGate, Schedule
+from drillkit.model.drill import Blackout, ErrorBudgetGate
 from drillkit.model.loading import load_model
 from drillkit.running.recorder import Clock
 from drillkit.running.runner import RunOptions
@@ -50,7 +53,7 @@ from drillkit.scheduling.history import (
     record_skip,
     record_started,
 )
-from drillkit.scheduling.launching import DrillLauncher, load_named_drill
+from drillkit.scheduling.launching import DrillLauncher
 from drillkit.scheduling.notifications import (
     EventName,
     FireEvent,
@@ -59,12 +62,15 @@ from drillkit.scheduling.notifications import (
     notices_of,
 )
 from drillkit.scheduling.policies import (
+    ForecastFire,
     Skip,
     SkipKind,
     find_blackout,
+    forecast_fires,
     judge_error_budget,
 )
-from drillkit.scheduling.schedules import TargetKind
+from drillkit.scheduling.schedules import Schedule, TargetKind
+from drillkit.scheduling.targets import TargetDirectories
 from drillkit.signing import SigningKey
 
 BACKUP_TAKEN = "taken"
@@ -279,26 +285,72 @@ class FireSetup:
 
 
 def target_policies(kind: TargetKind, target: str, setup: FireSetup) -> FirePolicies:
+    """The policies of a fire of ``target`` (``read_policies``) from the setup's files."""
+    directories = TargetDirectories(
+        drills_dir=setup.drills_dir, gamedays_dir=setup.gamedays_dir, backups_dir=setup.backups_dir
+    )
+    return read_policies(kind, target, directories=directories, policy_file=setup.policy_file)
+
+
+def read_policies(
+    kind: TargetKind, target: str, *, directories: TargetDirectories, policy_file: Path | None
+) -> FirePolicies:
     """The target file's own ``schedule`` policies plus the scheduling policy file's
     (which is for drills and game days: backups keep running through its freezes)."""
-    own: Schedule | None
-    if kind is TargetKind.DRILL:
-        own = load_named_drill(setup.drills_dir, target).schedule
-    elif kind is TargetKind.GAMEDAY:
-        own = load_gameday(find_gameday_file(setup.gamedays_dir, target)).schedule
-    else:
-        own = load_backup_plan(find_backup_plan(setup.backups_dir, target)).schedule
+    own = directories.load(kind, target).schedule
     shared = (
-        load_policy_file(setup.policy_file)
-        if kind is not TargetKind.BACKUP
-        and setup.policy_file is not None
-        and setup.policy_file.is_file()
+        load_policy_file(policy_file)
+        if kind is not TargetKind.BACKUP and policy_file is not None and policy_file.is_file()
         else None
     )
     return FirePolicies.combine(
         SchedulingPolicy(blackouts=own.blackouts, error_budget=own.error_budget) if own else None,
         shared,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleForecast:
+    """A schedule's next fires, each with the blackout window that will skip it."""
+
+    fires: tuple[ForecastFire, ...]
+    unknown: str | None = None
+    """Why the windows could not be read (a target file missing or invalid): the fires
+    are forecast without them."""
+
+    def first_clear(self) -> datetime | None:
+        """The first upcoming fire outside every window (None when none is known)."""
+        if not self.fires:
+            return None
+        first = self.fires[0]
+        return first.next_clear if first.blackout is not None else first.at
+
+
+def forecast_schedule(
+    schedule: Schedule,
+    *,
+    now: datetime,
+    count: int,
+    directories: TargetDirectories,
+    policy_file: Path | None,
+) -> ScheduleForecast:
+    """The next ``count`` fires of ``schedule`` against the blackout windows its fires
+    will read: its target file's and the scheduling policy file's."""
+    fire_times = schedule.next_fire_times(now, count)
+    if not fire_times:
+        return ScheduleForecast(fires=())
+    try:
+        policies = read_policies(
+            schedule.kind, schedule.target, directories=directories, policy_file=policy_file
+        )
+    except DrillError as error:
+        return ScheduleForecast(
+            fires=tuple(ForecastFire(at=fire) for fire in fire_times), unknown=str(error)
+        )
+    forecast = forecast_fires(
+        fire_times, policies.blackouts, fire_at_or_after=schedule.fire_at_or_after
+    )
+    return ScheduleForecast(fires=tuple(forecast))
 
 
 def launch_target(

@@ -3,7 +3,8 @@
 - ``plan_fires``: after downtime, which of the due fire times still run (misfire grace,
   coalescing) and which are recorded as missed or coalesced.
 - ``find_blackout``: whether a moment falls in a blackout window, dated or recurring, each
-  read in its own time zone.
+  read in its own time zone; ``forecast_fires``: which upcoming fires will be skipped for
+  one, and the first fire after each that will not.
 - ``judge_error_budget``: whether the remaining error budget allows a run.
 
 A decision not to run is a ``Skip``: a kind (for counting and filtering) and a sentence (for
@@ -13,7 +14,7 @@ people and auditors). Time arrives as data; nothing here reads a clock or does I
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -143,6 +144,52 @@ def find_blackout(blackouts: Iterable[Blackout], moment: datetime) -> ActiveBlac
             end = (opened.astimezone(UTC) + blackout.duration).astimezone(opened.tzinfo)
             return ActiveBlackout(name=blackout.name, start=opened, end=end)
     return None
+
+
+# Windows stepped over looking for a fire outside them: a fire every minute behind a
+# nightly window takes one step a night, so this is years of windows.
+_MAX_WINDOWS_STEPPED = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForecastFire:
+    """An upcoming fire, and the blackout window that will skip it."""
+
+    at: datetime
+    blackout: ActiveBlackout | None = None
+    next_clear: datetime | None = None
+    """For a fire inside a window: the first fire after it outside every window (None when
+    there is none)."""
+
+
+def forecast_fires(
+    fire_times: Iterable[datetime],
+    blackouts: Sequence[Blackout],
+    *,
+    fire_at_or_after: Callable[[datetime], datetime | None],
+) -> list[ForecastFire]:
+    """Each of ``fire_times`` with the window holding it, if one does; ``fire_at_or_after``
+    gives the schedule's first fire at or after a moment (the end of a window)."""
+    forecast: list[ForecastFire] = []
+    for fire in fire_times:
+        blackout = find_blackout(blackouts, fire)
+        if blackout is None:
+            forecast.append(ForecastFire(at=fire))
+            continue
+        # Step from window to window: a fire after one window may open the next.
+        clear: datetime | None = None
+        end = blackout.end
+        for _ in range(_MAX_WINDOWS_STEPPED):
+            candidate = fire_at_or_after(end)
+            if candidate is None:
+                break
+            holding = find_blackout(blackouts, candidate)
+            if holding is None:
+                clear = candidate
+                break
+            end = holding.end
+        forecast.append(ForecastFire(at=fire, blackout=blackout, next_clear=clear))
+    return forecast
 
 
 # -- error budget ------------------------------------------------------------------------------
