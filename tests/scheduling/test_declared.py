@@ -36,6 +36,7 @@ from drillkit.scheduling.schedules import (
     set_paused,
 )
 from drillkit.scheduling.targets import TargetDirectories
+from tests.cli_schemas import assert_matches_schema
 from tests.scheduling.conftest import TEST_DRILLS
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -244,7 +245,7 @@ def test_apply_shows_the_difference_and_a_dry_run_changes_nothing(schedules_dir:
     applied = drill("schedule", "apply", "--prune", "--output", "json")
 
     assert applied.exit_code == 0, applied.output
-    plan = json.loads(applied.output)
+    plan = assert_matches_schema("schedule-apply", applied.output)
     assert plan["dry_run"] is False
     assert [(c["name"], c["change"]) for c in plan["changes"]] == [
         ("manual", "removed"),
@@ -256,7 +257,9 @@ def test_apply_shows_the_difference_and_a_dry_run_changes_nothing(schedules_dir:
         "before": "'0 2 * * *'",
         "after": "'0 4 * * *'",
     }
-    listed = json.loads(drill("schedule", "list", "--output", "json").output)
+    listed = assert_matches_schema(
+        "schedule-list", drill("schedule", "list", "--output", "json").output
+    )
     assert [(s["name"], s["cron"]) for s in listed] == [
         ("nightly", "0 4 * * *"),
         ("weekly", "0 2 * * MON"),

@@ -398,6 +398,49 @@ class ScheduleDocument(TypedDict):
     paused: bool
     next_fires: list[UtcTime]
     last_fire: FireDocument | None
+    source: str | None
+    """The schedule file it was applied from; None for one added by hand."""
+    next_fires_blackouts: list[BlackoutWindow | None]
+    """For each of ``next_fires``, the blackout it falls in (it will be skipped), or None."""
+    next_fire_outside_blackouts: UtcTime | None
+    blackouts_unknown: str | None
+    """Why the blackouts could not be read (a target file that does not load), if so."""
+
+
+@with_config(_CLOSED)
+class BlackoutWindow(TypedDict):
+    """A blackout window a fire falls in."""
+
+    name: str
+    start: UtcTime
+    end: UtcTime
+
+
+@with_config(_CLOSED)
+class FieldChange(TypedDict):
+    field: str
+    before: str
+    after: str
+
+
+@with_config(_CLOSED)
+class AppliedSchedule(TypedDict):
+    """One schedule in the plan of ``drill schedule apply``."""
+
+    name: str
+    change: Literal["added", "changed", "removed", "unchanged", "kept"]
+    summary: str
+    source: str | None
+    """The file it is (or was) declared in; None for one added by hand."""
+    fields: list[FieldChange]
+
+
+@with_config(_CLOSED)
+class ApplyDocument(TypedDict):
+    """``drill schedule apply -o json``: the plan, applied unless ``dry_run``."""
+
+    dry_run: bool
+    changes: list[AppliedSchedule]
 
 
 @with_config(_CLOSED)
@@ -430,6 +473,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     "backup-verify": VerifiedBackup,
     "backup-restore": RestoreDocument,
     "schedule-list": list[ScheduleDocument],
+    "schedule-apply": ApplyDocument,
     "schedule-history": list[FireDocument],
     "schedule-fire": FireDocument,
     "schedule-export": ManifestList,
