@@ -14,11 +14,10 @@ A command whose JSON is a file drillkit writes anyway shares that file's schema:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, NotRequired
 
-from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from drillkit.evidence.controls import Control
@@ -26,11 +25,11 @@ from drillkit.evidence.recording import FinaliseOutcome
 from drillkit.evidence.verify import ProblemKind
 from drillkit.model.drill import Drill, Strategy
 from drillkit.model.measurement import Bound, RunStatus, Verdict
+from drillkit.model.records import json_schema_of, write_json_schema
 from drillkit.reporting.document import MeasurementsDocument
 from drillkit.safety.recover import RecoveryOutcome
 from drillkit.scheduling.gamedays import GameDay, GameDayVerdict, StepResult
 
-_JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 _CLOSED = ConfigDict(extra="forbid")
 
 UtcTime = Annotated[str, Field(description="ISO 8601 UTC time, such as 2025-03-01T09:00:10+00:00.")]
@@ -483,14 +482,11 @@ SCHEMAS: Final[dict[str, Any]] = {
 
 def render_schema(name: str) -> dict[str, object]:
     """The JSON Schema (draft 2020-12) of one command's document, generated from its type."""
-    schema: dict[str, object] = {"$schema": _JSON_SCHEMA_DIALECT}
-    schema.update(TypeAdapter(SCHEMAS[name]).json_schema(mode="serialization"))
-    return schema
+    return json_schema_of(SCHEMAS[name])
 
 
 def write_schemas(directory: Path) -> None:
     """Write every command's schema as ``directory/<name>.schema.json`` (``schemas/cli``)."""
     directory.mkdir(parents=True, exist_ok=True)
     for name in SCHEMAS:
-        text = json.dumps(render_schema(name), indent=2) + "\n"
-        (directory / f"{name}.schema.json").write_text(text, encoding="utf-8")
+        write_json_schema(directory / f"{name}.schema.json", render_schema(name))

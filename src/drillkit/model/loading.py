@@ -44,11 +44,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from drillkit.errors import InvalidInput
 from drillkit.model.drill import NAME_PATTERN, OBJECT_NAME_PATTERN, Drill
 from drillkit.model.durations import format_duration
+from drillkit.model.records import JSON_SCHEMA_DIALECT
 
 DRILL_SCHEMA_ID = "urn:drillkit:schema:drill:1"
 """``$id`` of the drill file's JSON Schema; a URN, because no URL serves it."""
 
-_JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # These files are a few kilobytes; the limits keep hostile input from exhausting memory, the
 # recursion limit (PyYAML composes recursively) or time (aliases can expand exponentially).
@@ -242,7 +242,7 @@ def _some_fields(model: type[BaseModel]) -> str:
 
 def drill_json_schema() -> dict[str, object]:
     """Return the JSON Schema (draft 2020-12) of a drill file, for editors and documentation."""
-    schema: dict[str, object] = {"$schema": _JSON_SCHEMA_DIALECT, "$id": DRILL_SCHEMA_ID}
+    schema: dict[str, object] = {"$schema": JSON_SCHEMA_DIALECT, "$id": DRILL_SCHEMA_ID}
     schema.update(Drill.model_json_schema(schema_generator=_DrillSchemaGenerator))
     return schema
 

@@ -31,6 +31,7 @@ from drillkit.model.measurement import (
     Severity,
     Verdict,
 )
+from drillkit.model.records import json_schema_of, write_json_schema
 from drillkit.model.run import RestoreSummary, RunRecord, SourceFile
 from drillkit.model.timeline import FaultInjected, RunStarted, format_utc, parse_utc
 
@@ -43,7 +44,6 @@ and the verdict ``unjudged``."""
 
 REPORT_FILE_NAME: Final = "report.json"
 
-_JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
 # Monotonic differences carry float noise (12.3 - 10.1 = 2.2000000000000006); a
 # microsecond is far below any observer's resolution, so rounding to it loses nothing.
@@ -422,14 +422,12 @@ def render_report_json(record: RunRecord) -> dict[str, object]:
 
 def render_report_schema() -> dict[str, object]:
     """The JSON Schema (draft 2020-12) of ``report.json``, generated from the models."""
-    schema: dict[str, object] = {"$schema": _JSON_SCHEMA_DIALECT}
-    schema.update(ReportDocument.model_json_schema(mode="serialization"))
-    return schema
+    return json_schema_of(ReportDocument)
 
 
 def write_report_schema(path: Path) -> None:
     """Write the JSON Schema of ``report.json`` to ``path`` (``schemas/report.schema.json``)."""
-    path.write_text(json.dumps(render_report_schema(), indent=2) + "\n", encoding="utf-8")
+    write_json_schema(path, render_report_schema())
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

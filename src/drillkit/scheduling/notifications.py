@@ -23,11 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit.model.measurement import RunStatus, Verdict
+from drillkit.model.records import json_schema_of, write_json_schema
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.document import MeasurementDocument, render_report_document
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
 EventName = Literal["started", "finished", "skipped", "error"]
 
@@ -288,14 +288,12 @@ def render_webhook(event: FireEvent) -> dict[str, Any]:
 
 def render_webhook_schema() -> dict[str, object]:
     """The JSON Schema (draft 2020-12) of the webhook body, generated from its model."""
-    schema: dict[str, object] = {"$schema": _JSON_SCHEMA_DIALECT}
-    schema.update(WebhookPayload.model_json_schema(mode="serialization"))
-    return schema
+    return json_schema_of(WebhookPayload)
 
 
 def write_webhook_schema(path: Path) -> None:
     """Write the JSON Schema of the webhook body to ``path`` (``schemas/webhook.schema.json``)."""
-    path.write_text(json.dumps(render_webhook_schema(), indent=2) + "\n", encoding="utf-8")
+    write_json_schema(path, render_webhook_schema())
 
 
 def render_slack(event: FireEvent) -> dict[str, Any]:
