@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from drillkit.model.drill import Drill
     from drillkit.model.run import RunRecord
     from drillkit.model.timeline import TimelineEvent
-    from drillkit.running.planning import RunPlan
     from drillkit.running.redaction import Secrets
     from drillkit.running.runner import RunOptions
 
@@ -399,65 +398,51 @@ def _print_plan(drill: Drill, options: RunOptions, output: str) -> None:
     from drillkit.running.planning import plan_run
 
     plan = plan_run(drill, options)
-    if output == "json":
-        _print_plan_json(drill, options, plan)
-        return
-    click.echo(f"drill {drill.name} (dry run: nothing will be changed)")
-    click.echo(f"  experiment    {drill.experiment_path()}: {plan.title}")
-    click.echo(
-        f"  cluster       {plan.cluster or '-'}, namespaces {', '.join(drill.target.namespaces)}"
-    )
-    objectives = drill.objectives.model_dump(mode="json")
-    click.echo("  objectives    " + ", ".join(f"{k} {v}" for k, v in objectives.items() if v))
-    for probe in plan.steady_state_probes:
-        click.echo(f"  steady state  {probe}")
-    for step in plan.method:
-        click.echo(f"  method {step}")
-    for target in plan.targets:
-        click.echo(f"  target        {target}")
-    for step in plan.rollbacks:
-        click.echo(f"  rollback      {step}  (strategy: {plan.rollback_strategy})")
-    for note in plan.notes:
-        click.echo(f"  note          {note}")
-    if drill.safety.production:
-        click.echo(
-            "  note          safety.production: the run needs --confirm-production "
-            f"{options.context or drill.target.context or 'CONTEXT'}"
-        )
-    for warning in plan.warnings:
-        click.secho(f"  WARNING       {warning}; the run would be inconclusive", fg="yellow")
-    for violation in plan.violations:
-        click.secho(f"  REFUSED       {violation}", fg="red", err=True)
-    if plan.violations:
-        raise SystemExit(2)
-
-
-def _print_plan_json(drill: Drill, options: RunOptions, plan: RunPlan) -> None:
     notes = list(plan.notes)
     if drill.safety.production:
         notes.append(
             "safety.production: the run needs --confirm-production "
             f"{options.context or drill.target.context or 'CONTEXT'}"
         )
-    document: RunPlanDocument = {
-        "drill": drill.name,
-        "dry_run": True,
-        "experiment": str(drill.experiment_path()),
-        "title": plan.title,
-        "cluster": plan.cluster,
-        "namespaces": list(drill.target.namespaces),
-        "objectives": {k: v for k, v in drill.objectives.model_dump(mode="json").items() if v},
-        "steady_state": list(plan.steady_state_probes),
-        "method": list(plan.method),
-        "targets": list(plan.targets),
-        "rollbacks": list(plan.rollbacks),
-        "rollback_strategy": plan.rollback_strategy,
-        "notes": notes,
-        "warnings": list(plan.warnings),
-        "violations": list(plan.violations),
-    }
-    click.echo(json.dumps(document))
-    # Refusals are errors: one line each on stderr too, and the exit code of invalid input.
+    objectives = {k: v for k, v in drill.objectives.model_dump(mode="json").items() if v}
+    if output == "json":
+        document: RunPlanDocument = {
+            "drill": drill.name,
+            "dry_run": True,
+            "experiment": str(drill.experiment_path()),
+            "title": plan.title,
+            "cluster": plan.cluster,
+            "namespaces": list(drill.target.namespaces),
+            "objectives": objectives,
+            "steady_state": list(plan.steady_state_probes),
+            "method": list(plan.method),
+            "targets": list(plan.targets),
+            "rollbacks": list(plan.rollbacks),
+            "rollback_strategy": plan.rollback_strategy,
+            "notes": notes,
+            "warnings": list(plan.warnings),
+            "violations": list(plan.violations),
+        }
+        click.echo(json.dumps(document))
+    else:
+        click.echo(f"drill {drill.name} (dry run: nothing will be changed)")
+        click.echo(f"  experiment    {drill.experiment_path()}: {plan.title}")
+        namespaces = ", ".join(drill.target.namespaces)
+        click.echo(f"  cluster       {plan.cluster or '-'}, namespaces {namespaces}")
+        click.echo("  objectives    " + ", ".join(f"{k} {v}" for k, v in objectives.items()))
+        for probe in plan.steady_state_probes:
+            click.echo(f"  steady state  {probe}")
+        for step in plan.method:
+            click.echo(f"  method {step}")
+        for target in plan.targets:
+            click.echo(f"  target        {target}")
+        for step in plan.rollbacks:
+            click.echo(f"  rollback      {step}  (strategy: {plan.rollback_strategy})")
+        for note in notes:
+            click.echo(f"  note          {note}")
+        for warning in plan.warnings:
+            click.secho(f"  WARNING       {warning}; the run would be inconclusive", fg="yellow")
+    # Refusals are errors: one line each on stderr in either format, exit code 2.
     for violation in plan.violations:
         click.secho(f"  REFUSED       {violation}", fg="red", err=True)
     if plan.violations:
