@@ -75,3 +75,8 @@ def state_home() -> Path:
     if configured:
         return Path(configured)
     return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "drillkit"
+
+
+def labs_root() -> Path:
+    """Where labs live: ``<state home>/labs``, a directory per lab (``drillkit.lab``)."""
+    return state_home() / "labs"

@@ -42,7 +42,7 @@ from kubernetes.dynamic.exceptions import DynamicApiError
 from drillkit.drivers.connections import Connection
 from drillkit.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
 from drillkit.errors import KubeconfigInvalid as KubeconfigInvalid
-from drillkit.files import state_home
+from drillkit.files import labs_root
 from drillkit.model.activities import ZONE_LABEL as ZONE_LABEL
 from drillkit.model.loading import yaml_syntax_error
 from drillkit.waiting import poll_until
@@ -439,7 +439,7 @@ class Cluster(Connection):
     def _when_unreachable(self) -> str:
         """What to do when the API server does not answer: start the lab, when the
         kubeconfig is one a drillkit lab wrote; otherwise check the cluster and context."""
-        labs = state_home() / "labs"
+        labs = labs_root()
         for path in self.kubeconfig_paths:
             if path.name == "kubeconfig.yaml" and path.resolve().parent.parent == labs.resolve():
                 name = path.parent.name

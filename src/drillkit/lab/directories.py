@@ -7,18 +7,12 @@ labs stays cheap: shell completion of lab names reads it on every key press.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Final
 
-from drillkit.files import state_home
+from drillkit.files import labs_root as labs_root
 
 LAB_FILE_NAME: Final = "lab.json"
 """The file that marks a directory as a lab: its shape and ports, fixed at creation."""
-
-
-def labs_root() -> Path:
-    """Where labs live: ``<state home>/labs`` (see ``drillkit.files.state_home``)."""
-    return state_home() / "labs"
 
 
 def lab_names() -> list[str]:
