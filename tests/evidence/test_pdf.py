@@ -80,9 +80,8 @@ def test_a_missed_run_shows_a_red_badge(tmp_path: Path) -> None:
     assert pixels_of(first, MISSED_RED) > 5 * pixels_of(first, MET_GREEN)
 
 
-def test_the_bundle_index_pdf_lists_every_run(tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
-    record_runs(reports, 6)
+def exported_index(reports: Path, tmp_path: Path, name: str) -> Path:
+    """The bundle index ``name`` (``index.html`` or ``index.pdf``) of every run in ``reports``."""
     output = tmp_path / "bundle.zip"
     export_bundle(
         reports,
@@ -90,11 +89,18 @@ def test_the_bundle_index_pdf_lists_every_run(tmp_path: Path) -> None:
         start=UTC_ORIGIN - timedelta(hours=9),
         end=UTC_ORIGIN + timedelta(days=10),
         catalogue=load_catalogue(),
-        include_pdf=True,
+        include_pdf=name.endswith(".pdf"),
         now=RECORDED,
     )
-    pdf = tmp_path / "index.pdf"
-    pdf.write_bytes(zipfile.ZipFile(output).read("index.pdf"))
+    index = tmp_path / name
+    index.write_bytes(zipfile.ZipFile(output).read(name))
+    return index
+
+
+def test_the_bundle_index_pdf_lists_every_run(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    record_runs(reports, 6)
+    pdf = exported_index(reports, tmp_path, "index.pdf")
 
     pages = render_pages(pdf, tmp_path)
     text = text_of(pdf)
@@ -113,18 +119,7 @@ def bundle_index_html(tmp_path: Path) -> Path:
     """The index page of a bundle of six runs, as the PDF renders it."""
     reports = tmp_path / "reports"
     record_runs(reports, 6)
-    output = tmp_path / "bundle.zip"
-    export_bundle(
-        reports,
-        output,
-        start=UTC_ORIGIN - timedelta(hours=9),
-        end=UTC_ORIGIN + timedelta(days=10),
-        catalogue=load_catalogue(),
-        now=RECORDED,
-    )
-    page = tmp_path / "index.html"
-    page.write_bytes(zipfile.ZipFile(output).read("index.html"))
-    return page
+    return exported_index(reports, tmp_path, "index.html")
 
 
 def fontconfig_whose_fallback_is(tmp_path: Path, family: str, fonts: list[Path]) -> Path:
@@ -274,18 +269,7 @@ def test_no_word_of_the_bundle_index_pdf_overlaps_another(tmp_path: Path) -> Non
     # The longest verdict, in the narrow verdict column, beside a finding.
     inconclusive = write_run(reports, 4, variant="never-injected")
     append_run(reports, inconclusive, now=RECORDED)
-    output = tmp_path / "bundle.zip"
-    export_bundle(
-        reports,
-        output,
-        start=UTC_ORIGIN - timedelta(hours=9),
-        end=UTC_ORIGIN + timedelta(days=10),
-        catalogue=load_catalogue(),
-        include_pdf=True,
-        now=RECORDED,
-    )
-    pdf = tmp_path / "index.pdf"
-    pdf.write_bytes(zipfile.ZipFile(output).read("index.pdf"))
+    pdf = exported_index(reports, tmp_path, "index.pdf")
 
     words = pdf_words(pdf)
     overlapping = [
