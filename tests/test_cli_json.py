@@ -38,6 +38,7 @@ def test_list_o_json_gives_each_drill_with_its_objectives_and_each_broken_file_w
     drills = tmp_path / "drills"
     drills.mkdir()
     (tmp_path / "experiments").symlink_to(REPOSITORY / "experiments")
+    (tmp_path / "services").symlink_to(REPOSITORY / "services")
     (drills / "pod-kill.yaml").write_bytes((DRILLS / "pod-kill.yaml").read_bytes())
     (drills / "broken.yaml").write_text("name: broken\n")
 

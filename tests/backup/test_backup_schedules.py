@@ -124,11 +124,9 @@ def test_backup_schedules_and_second_fields_are_not_exported_as_cronjobs(
 
     directories = {"drills_dir": tmp_path, "gamedays_dir": tmp_path, "policy_file": None}
     with pytest.raises(InvalidInput, match="run it with `drill scheduler run`"):
-        gather_files(
-            schedule(TargetKind.BACKUP, "*/15 * * * *"), drill_experiment={}, **directories
-        )
+        gather_files(schedule(TargetKind.BACKUP, "*/15 * * * *"), drill_files={}, **directories)
     with pytest.raises(InvalidInput, match="no second field"):
-        gather_files(schedule(TargetKind.DRILL, "0 0 10 * * *"), drill_experiment={}, **directories)
+        gather_files(schedule(TargetKind.DRILL, "0 0 10 * * *"), drill_files={}, **directories)
 
 
 # -- against a lab -------------------------------------------------------------------------

@@ -309,10 +309,16 @@ def test_export_writes_a_cronjob_per_schedule_with_its_files_and_rbac() -> None:
     assert container["command"][:5] == ["drill", "schedule", "fire", "pod-kill", "--target"]
     (files,) = [m for m in manifests if m["metadata"]["name"] == "drill-pod-kill-files"]
     items = next(v for v in pod["volumes"] if v["name"] == "files")["configMap"]["items"]
-    assert {item["path"] for item in items} == {"drills/pod-kill.yaml", "experiments/pod-kill.yaml"}
+    # Every file the drill reads: itself, its experiment and the service it proves.
+    assert {item["path"] for item in items} == {
+        "drills/pod-kill.yaml",
+        "experiments/pod-kill.yaml",
+        "services/shop.yaml",
+    }
     assert (
         files["data"]["drills__pod-kill.yaml"] == (REPOSITORY / "drills/pod-kill.yaml").read_text()
     )
+    assert files["data"]["services__shop.yaml"] == (REPOSITORY / "services/shop.yaml").read_text()
 
 
 def test_export_o_json_is_the_same_manifests_as_one_kubernetes_list(tmp_path: Path) -> None:

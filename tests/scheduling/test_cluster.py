@@ -238,6 +238,7 @@ def test_exported_cronjobs_are_accepted_by_the_api_server(
                 "drills__pod-kill.yaml",
                 "drills__zone-failure.yaml",
                 "experiments__zone-failure.yaml",
+                "services__shop.yaml",
             }
         finally:
             for cronjob in cronjobs:

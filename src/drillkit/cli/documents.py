@@ -26,6 +26,7 @@ from drillkit.evidence.verify import ProblemKind
 from drillkit.model.drill import Drill, Strategy
 from drillkit.model.measurement import Bound, RunStatus, Verdict
 from drillkit.model.records import json_schema_of, write_json_schema
+from drillkit.model.services import Service
 from drillkit.reporting.document import MeasurementsDocument
 from drillkit.safety.recover import RecoveryOutcome
 from drillkit.scheduling.gamedays import GameDay, GameDayVerdict, StepResult
@@ -79,6 +80,8 @@ class ShownDrill(TypedDict):
     source: str | None
     """The drill file; None for a plain experiment, which has a drill built around it."""
     drill: Drill
+    service: Service | None
+    """The service the drill proves (``proves``), as its file states it; None when none."""
 
 
 # -- runs ----------------------------------------------------------------------------------------

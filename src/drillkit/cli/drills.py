@@ -138,16 +138,33 @@ def _listed_drill(path: Path) -> ListedDrill:
 @drills_dir_option
 @output_option("one object: source (the drill file) and drill (as drill run uses it).")
 def show(name: str, drills_dir: Path, output: str) -> None:
-    """Show a drill with every default filled in, as drill run will use it."""
+    """Show a drill with every default filled in, as drill run will use it.
+
+    A drill that proves a service (``proves``) shows the objectives it is judged
+    against: its own, and the service's for that disruption where it sets none.
+    """
     import yaml
+
+    from drillkit.model.services import describe_promise, promise_of
 
     drill = resolve_drill(name, drills_dir)
     document = drill.model_dump(mode="json", exclude_none=True)
+    service = drill.service
     if output == "json":
         # The drill as its model dumps it: the schema's drill is that model's.
-        echo_json({"source": str(drill.source) if drill.source else None, "drill": document})
+        echo_json(
+            {
+                "source": str(drill.source) if drill.source else None,
+                "drill": document,
+                "service": service.model_dump(mode="json") if service else None,
+            }
+        )
         return
     click.echo(f"# {drill.source or '(built from an experiment)'}")
+    promise = promise_of(drill)
+    if promise is not None:
+        click.echo(f"# proves: {describe_promise(promise)} ({promise.service_file.path})")
+        click.echo("# objectives: the drill's own, and the service's where it sets none")
     click.echo(yaml.safe_dump(document, sort_keys=False).rstrip())
 
 

@@ -852,7 +852,7 @@ def export(
                 drills_dir=drills_dir,
                 gamedays_dir=gamedays_dir,
                 policy_file=policy_file,
-                drill_experiment={name: d.experiment_path() for name, d in drills.items()},
+                drill_files={name: d.read_files() for name, d in drills.items()},
                 namespaces=sorted({n for d in drills.values() for n in d.target.namespaces}),
                 marker_namespaces=sorted(
                     {d.markers.store.namespace for d in drills.values() if d.markers}

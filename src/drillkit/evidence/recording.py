@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import KW_ONLY, dataclass, field, replace
@@ -39,6 +38,7 @@ from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill, Target, WorkloadKind, WorkloadReference
 from drillkit.model.measurement import Finding, Outcome, RunStatus, Severity, Verdict
 from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
+from drillkit.model.services import promise_of
 from drillkit.model.timeline import (
     GuardTripped,
     RunFinished,
@@ -153,9 +153,10 @@ class RunRecording:
                 approver=evidence.approver if evidence else None,
                 controls=tuple(evidence.controls) if evidence else (),
             ),
-            drill_file=_source_file(drill.source) if drill.source else None,
-            experiment_file=_source_file(drill.experiment_path()),
+            drill_file=SourceFile.read(drill.source) if drill.source else None,
+            experiment_file=SourceFile.read(drill.experiment_path()),
             tool_version=__version__,
+            promise=promise_of(drill),
         )
         # The note is part of the report directory an auditor receives: no secrets in it.
         return RunFacts.model_validate(redact_json(facts.model_dump(mode="json"), self._secrets))
@@ -334,6 +335,7 @@ def interrupted_record(unfinished: UnfinishedRun, *, finalised_utc: datetime) ->
         tool_version=facts.tool_version,
         timeline=timeline,
         journal=unfinished.journal,
+        promise=facts.promise,
     )
 
 
@@ -368,10 +370,6 @@ def _finalising(run_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)
-
-
-def _source_file(path: Path) -> SourceFile:
-    return SourceFile(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def _target_of(facts: RunFacts) -> Target:

@@ -13,13 +13,14 @@ Reading a file and turning pydantic's errors into ``path:line:column`` messages 
 
 from __future__ import annotations
 
+import os
 import re
 import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -35,6 +36,9 @@ from pydantic import (
 
 from drillkit.model.durations import Duration
 from drillkit.model.objectives import Objectives
+
+if TYPE_CHECKING:
+    from drillkit.model.services import Service
 
 BUILTIN_PROTECTED_NAMESPACES: frozenset[str] = frozenset(
     {"kube-system", "kube-public", "kube-node-lease", "drillkit"}
@@ -191,6 +195,29 @@ class Target(_DrillFileModel):
     workloads: tuple[WorkloadReference, ...] = Field(
         default=(),
         description="Workloads whose ready replicas give the time to full capacity.",
+    )
+
+
+class Disruption(StrEnum):
+    """The kinds of disruption a service promises to survive, each with objectives of its own."""
+
+    POD = "pod"
+    NODE = "node"
+    ZONE = "zone"
+    REGION = "region"
+    CONTROL_PLANE = "control-plane"
+    DATA_CORRUPTION = "data-corruption"
+    BACKUP_RESTORE = "backup-restore"
+
+
+class Proves(_DrillFileModel):
+    """The service promise a drill proves: a service file and one kind of disruption."""
+
+    service: NonEmptyText = Field(
+        description="The service file, relative to this drill file, such as ../services/shop.yaml."
+    )
+    disruption: Disruption = Field(
+        description="The kind of disruption the drill proves the service survives."
     )
 
 
@@ -551,14 +578,32 @@ class Drill(_DrillFileModel):
         default=None, description="Ownership and audit controls recorded in reports."
     )
     schedule: Schedule | None = Field(default=None, description="Recurring runs.")
+    proves: Proves | None = Field(
+        default=None,
+        description="The service and disruption this drill proves; objectives it leaves out "
+        "are the service's for that disruption, and those it sets may only be tighter.",
+    )
 
-    # Private, so it is neither read from the file nor part of the JSON Schema.
+    # Private, so they are neither read from the file nor part of the JSON Schema.
     _source: Path | None = PrivateAttr(default=None)
+    _service: Service | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> Path | None:
         """The drill file this drill was read from, if any."""
         return self._source
+
+    @property
+    def service(self) -> Service | None:
+        """The service this drill proves, as read from its file by ``load_drill``."""
+        return self._service
+
+    def proving(self, service: Service, objectives: Objectives) -> Drill:
+        """A copy that proves ``service``, judged against ``objectives``: its own, each one
+        it leaves out taken from the service (``model.services.effective_objectives``)."""
+        copy = self.model_copy(update={"objectives": objectives})
+        copy._service = service
+        return copy
 
     def with_source(self, source: Path | None) -> Drill:
         """Return a copy that remembers the file it was read from."""
@@ -568,8 +613,22 @@ class Drill(_DrillFileModel):
 
     def experiment_path(self) -> Path:
         """Where the experiment file is: relative to the drill file, as written in it."""
+        return self._relative_to_file(self.experiment)
+
+    def read_files(self) -> list[Path]:
+        """The files this drill reads beside itself: its experiment, and its service."""
+        service = self.service_path()
+        return [self.experiment_path(), *([service] if service is not None else [])]
+
+    def service_path(self) -> Path | None:
+        """Where the service file this drill proves is, relative to the drill file."""
+        if self.proves is None:
+            return None
+        return Path(os.path.normpath(self._relative_to_file(self.proves.service)))
+
+    def _relative_to_file(self, written: str) -> Path:
         base = self._source.parent if self._source is not None else Path()
-        return base / self.experiment
+        return base / written
 
     def protected_namespaces(self) -> frozenset[str]:
         """The built-in protected namespaces plus those this drill adds."""

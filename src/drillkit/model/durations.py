@@ -39,7 +39,7 @@ def format_duration(value: timedelta) -> str:
         return f"{milliseconds}ms"
     seconds = milliseconds // 1000
     text = ""
-    for unit, size in (("h", 3600), ("m", 60)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             text += f"{seconds // size}{unit}"
             seconds %= size

@@ -45,6 +45,12 @@ from drillkit.errors import InvalidInput
 from drillkit.model.drill import NAME_PATTERN, OBJECT_NAME_PATTERN, Drill
 from drillkit.model.durations import format_duration
 from drillkit.model.records import JSON_SCHEMA_DIALECT
+from drillkit.model.services import FieldProblem as FieldProblem
+from drillkit.model.services import (
+    Service,
+    check_drill_proves,
+    effective_objectives,
+)
 
 DRILL_SCHEMA_ID = "urn:drillkit:schema:drill:1"
 """``$id`` of the drill file's JSON Schema; a URN, because no URL serves it."""
@@ -169,13 +175,16 @@ def load_drill(path: Path) -> Drill:
     """
     drill, document = _load(path, Drill, noun="drill")
     drill = drill.with_source(path)
-    _ensure_experiment_exists(path, drill, document)
-    return drill
-
-
-FieldProblem = tuple[tuple[str | int, ...], str]
-"""A problem found beyond the schema: the field it is about (mapping keys and list indexes,
-from the top) and what is wrong with it."""
+    _ensure_file_exists(path, document, ("experiment",), drill.experiment, drill.experiment_path())
+    service_path = drill.service_path()
+    if drill.proves is None or service_path is None:
+        return drill
+    _ensure_file_exists(path, document, ("proves", "service"), drill.proves.service, service_path)
+    service = load_model(service_path, Service, noun="service")
+    problems = check_drill_proves(drill, service)
+    if problems:
+        raise _invalid(path, [_place(document, field, message) for field, message in problems])
+    return drill.proving(service, effective_objectives(drill, service))
 
 
 def load_model(
@@ -747,23 +756,26 @@ def _type_tags(model: type[BaseModel]) -> list[str]:
 # --- Checks beyond the schema ---------------------------------------------------------------------
 
 
-def _ensure_experiment_exists(path: Path, drill: Drill, document: _Document) -> None:
-    experiment = drill.experiment_path()
+def _ensure_file_exists(
+    path: Path, document: _Document, field: _FieldPath, written: str, resolved: Path
+) -> None:
+    """The file a drill's ``field`` names (``experiment``, ``proves.service``) is there."""
     try:
-        found = experiment.is_file()
+        found = resolved.is_file()
         reason = "not found"
     except (OSError, ValueError) as error:
         found = False
         reason = f"cannot be read ({error})"
     if not found:
+        noun = str(field[-1])
         raise _invalid(
             path,
             [
                 _Problem.at(
-                    document.value_mark(("experiment",)),
-                    ("experiment",),
-                    f"experiment file {_quote(drill.experiment)} {reason} "
-                    f"(looked for {os.path.normpath(experiment)})",
+                    document.value_mark(field),
+                    field,
+                    f"{noun} file {_quote(written)} {reason} "
+                    f"(looked for {os.path.normpath(resolved)})",
                 )
             ],
         )

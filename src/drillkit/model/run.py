@@ -7,9 +7,11 @@ the experiment's ``secrets`` block is dropped before the journal is stored.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from drillkit.model.measurement import Outcome, RunStatus
@@ -61,10 +63,30 @@ class Accountability:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SourceFile:
-    """A drill or experiment file as it was when the run started."""
+    """A drill, experiment or service file as it was when the run started."""
 
     path: str
     sha256: str
+
+    @classmethod
+    def read(cls, path: Path) -> SourceFile:
+        """The file as it is now: its path and the SHA-256 of its bytes."""
+        return cls(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Promise:
+    """The service promise a run proves: the service, the kind of disruption, what the
+    service file promised for it when the run started, and that file."""
+
+    service: str
+    disruption: str
+    owners: tuple[str, ...]
+    rto: timedelta | None
+    rpo: timedelta | None
+    prove_every: timedelta
+    """How often a drill must prove it: a proof older than this no longer counts."""
+    service_file: SourceFile
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -127,3 +149,5 @@ class RunRecord:
     restore: RestoreSummary | None = None
     """The backup restore the run completed (the last one, should it restore twice);
     None for drills that restore no backup."""
+    promise: Promise | None = None
+    """The service promise the drill proves; None for a drill that names none."""

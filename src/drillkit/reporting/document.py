@@ -32,15 +32,15 @@ from drillkit.model.measurement import (
     Verdict,
 )
 from drillkit.model.records import json_schema_of, write_json_schema
-from drillkit.model.run import RestoreSummary, RunRecord, SourceFile
+from drillkit.model.run import Promise, RestoreSummary, RunRecord, SourceFile
 from drillkit.model.timeline import FaultInjected, RunStarted, format_utc, parse_utc
 
-REPORT_SCHEMA_VERSION: Final = "1.2"
+REPORT_SCHEMA_VERSION: Final = "1.3"
 """Bumped whenever the document's shape changes; readers refuse versions they do not know."""
-READABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1", "1.2")
+READABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3")
 """What this version reads: 1.1 added ``restore``, so a 1.0 document reads as one without;
 1.2 added ``scope.clusters`` (empty in older documents), ``accountability.production_confirmation``
-and the verdict ``unjudged``."""
+and the verdict ``unjudged``; 1.3 added ``promise`` (null in older documents)."""
 
 REPORT_FILE_NAME: Final = "report.json"
 
@@ -236,6 +236,18 @@ class SourceFileDocument(_Document):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class PromiseDocument(_Document):
+    """The service promise the run proves, as the service file stated it at the start."""
+
+    service: str
+    disruption: str = Field(description="pod, node, zone, region, control-plane, ...")
+    owners: list[str]
+    rto_seconds: float | None = Field(description="The RTO promised; null when none.")
+    rpo_seconds: float | None = Field(description="The RPO promised; null when none.")
+    prove_every_seconds: float = Field(description="How often a drill must prove it.")
+    service_file: SourceFileDocument
+
+
 class SourcesDocument(_Document):
     """The files the run was made from, with digests an auditor can compare."""
 
@@ -248,7 +260,7 @@ class ReportDocument(_Document):
 
     model_config = ConfigDict(title="drillkit run report")
 
-    schema_version: Literal["1.0", "1.1", "1.2"]
+    schema_version: Literal["1.0", "1.1", "1.2", "1.3"]
     run_id: str
     drill: str
     description: str
@@ -266,6 +278,11 @@ class ReportDocument(_Document):
     )
     scope: ScopeDocument
     accountability: AccountabilityDocument
+    promise: PromiseDocument | None = Field(
+        default=None,
+        description="The service promise the drill proves; null when it names none (absent "
+        "from documents before version 1.3).",
+    )
     sources: SourcesDocument
     tool_version: str
     started_utc: UtcTimestamp
@@ -379,6 +396,7 @@ def render_report_document(record: RunRecord) -> ReportDocument:
             controls=list(record.accountability.controls),
             production_confirmation=record.accountability.production_confirmation,
         ),
+        promise=_render_promise(record.promise) if record.promise is not None else None,
         sources=SourcesDocument(
             drill=_render_source(record.drill_file) if record.drill_file else None,
             experiment=_render_source(record.experiment_file),
@@ -585,6 +603,18 @@ def _render_restore(restore: RestoreSummary) -> RestoreDocument:
 def _render_source(source: SourceFile) -> SourceFileDocument:
     # hashlib gives lowercase hex; other tools (sha256sum -b on some systems) may not.
     return SourceFileDocument(path=source.path, sha256=source.sha256.lower())
+
+
+def _render_promise(promise: Promise) -> PromiseDocument:
+    return PromiseDocument(
+        service=promise.service,
+        disruption=promise.disruption,
+        owners=list(promise.owners),
+        rto_seconds=promise.rto.total_seconds() if promise.rto is not None else None,
+        rpo_seconds=promise.rpo.total_seconds() if promise.rpo is not None else None,
+        prove_every_seconds=promise.prove_every.total_seconds(),
+        service_file=_render_source(promise.service_file),
+    )
 
 
 def _find_injection_utc(record: RunRecord, t_inject: float | None) -> str | None:

@@ -35,6 +35,7 @@ from markupsafe import Markup
 
 from drillkit.model.measurement import Bound, format_measured, format_seconds
 from drillkit.model.run import RunRecord
+from drillkit.model.services import describe_promise
 from drillkit.model.timeline import (
     ActivityCompleted,
     ActivityStarted,
@@ -145,6 +146,7 @@ def _render(template_name: str, record: RunRecord, *, chart: Markup | None) -> s
         chart=chart,
         observed=has_observations(record),
         seconds=_render_seconds,
+        promise=describe_promise(record.promise) if record.promise else None,
     )
 
 

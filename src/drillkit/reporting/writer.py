@@ -41,7 +41,7 @@ from drillkit.errors import InvalidInput
 from drillkit.files import sha256_file, sync_directory, write_atomically
 from drillkit.model.measurement import RunStatus
 from drillkit.model.objectives import Objectives
-from drillkit.model.run import Accountability, RunRecord, SourceFile
+from drillkit.model.run import Accountability, Promise, RunRecord, SourceFile
 from drillkit.model.timeline import (
     TimelineEvent,
     event_from_json,
@@ -175,6 +175,8 @@ class RunFacts(BaseModel):
     drill_file: SourceFile | None
     experiment_file: SourceFile
     tool_version: str
+    promise: Promise | None = None
+    """The service promise the drill proves (absent from notes of older versions)."""
 
 
 class StartNote(BaseModel):

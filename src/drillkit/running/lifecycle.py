@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import hashlib
 import os
 import socket
 import sys
@@ -39,6 +38,7 @@ from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill
 from drillkit.model.measurement import RunStatus
 from drillkit.model.run import Accountability, RunRecord, Scope, SourceFile
+from drillkit.model.services import promise_of
 from drillkit.model.timeline import LockLost, RunFinished, RunStarted
 from drillkit.running import chaostoolkit
 from drillkit.running.observer import CapacitySampler, Condition, Observer
@@ -299,13 +299,14 @@ class DrillRun:
                     else None
                 ),
             ),
-            drill_file=_source_file(drill.source) if drill.source else None,
-            experiment_file=_source_file(drill.experiment_path()),
+            drill_file=SourceFile.read(drill.source) if drill.source else None,
+            experiment_file=SourceFile.read(drill.experiment_path()),
             tool_version=__version__,
             timeline=timeline,
             journal=chaostoolkit.strip_secrets(journal),
             error=error,
             restore=self.handler.restore,
+            promise=promise_of(drill),
         )
         # Activities print, return and fail with whatever they saw, secrets included;
         # nothing of the record leaves the run before they are replaced.
@@ -414,7 +415,3 @@ def run_secrets(drill: Drill, experiment: Mapping[str, Any], options: RunOptions
         environ=os.environ,
         kubeconfig=options.kubeconfig,
     )
-
-
-def _source_file(path: Path) -> SourceFile:
-    return SourceFile(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest())

@@ -113,18 +113,19 @@ def gather_files(
     drills_dir: Path,
     gamedays_dir: Path,
     policy_file: Path | None,
-    drill_experiment: Mapping[str, Path],
+    drill_files: Mapping[str, Sequence[Path]],
     namespaces: Sequence[str] = (),
     marker_namespaces: Sequence[str] = (),
 ) -> CronJobSpec:
     """The files a schedule's fire reads, laid out relative to the files root.
 
-    ``drill_experiment`` maps each drill the schedule runs to its experiment file;
-    ``namespaces`` and ``marker_namespaces`` are what those drills target and write RPO
-    markers in, for the RoleBindings that let the runner act there. Drills
-    go to ``drills/``, game days to ``gamedays/``, the policy file to its own name, and
-    experiments where the drill file's relative path points (``../experiments/x.yaml``
-    from ``drills/`` lands in ``experiments/``).
+    ``drill_files`` maps each drill the schedule runs to the files it reads beside itself
+    (its experiment, the service it proves: ``Drill.read_files``); ``namespaces`` and
+    ``marker_namespaces`` are what those drills target and write RPO markers in, for the
+    RoleBindings that let the runner act there. Drills go to ``drills/``, game days to
+    ``gamedays/``, the policy file to its own name, and each file a drill reads where the
+    drill file's relative path points (``../experiments/x.yaml`` from ``drills/`` lands in
+    ``experiments/``).
     """
     if schedule.kind is TargetKind.BACKUP:
         raise InvalidInput(
@@ -140,17 +141,18 @@ def gather_files(
     if schedule.kind is TargetKind.GAMEDAY:
         path = find_named_file(gamedays_dir, schedule.target, what="game day")
         files.append(ShippedFile(path=f"gamedays/{path.name}", content=path.read_text()))
-    for drill, experiment in drill_experiment.items():
+    for drill, read_files in drill_files.items():
         drill_path = find_named_file(drills_dir, drill, what="drill")
         files.append(ShippedFile(path=f"drills/{drill_path.name}", content=drill_path.read_text()))
-        relative = os.path.relpath(experiment.resolve(), drill_path.parent.resolve())
-        placed = os.path.normpath(os.path.join("drills", relative))
-        if placed.startswith(".."):
-            raise InvalidInput(
-                f"{drill_path}: experiment {experiment} lies outside the directory above "
-                f"{drills_dir}; keep experiments beside the drills to export them"
-            )
-        files.append(ShippedFile(path=placed, content=experiment.read_text()))
+        for read in read_files:
+            relative = os.path.relpath(read.resolve(), drill_path.parent.resolve())
+            placed = os.path.normpath(os.path.join("drills", relative))
+            if placed.startswith(".."):
+                raise InvalidInput(
+                    f"{drill_path}: {read} lies outside the directory above {drills_dir}; "
+                    "keep experiments and services beside the drills to export them"
+                )
+            files.append(ShippedFile(path=placed, content=read.read_text()))
     shipped_policy = None
     if policy_file is not None and policy_file.is_file():
         shipped_policy = f"policy/{policy_file.name}"
