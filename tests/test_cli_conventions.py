@@ -45,6 +45,8 @@ SCRIPTED = {
     "schedule export": "schedule-export",
     "gameday list": "gameday-list",
     "gameday run": "gameday-run",
+    "finding list": "finding-list",
+    "finding show": "finding-show",
 }
 # Also documented: ``drill run --dry-run -o json`` prints the plan (schema run-dry-run).
 WITHOUT_JSON = {
@@ -61,6 +63,7 @@ WITHOUT_JSON = {
     "evidence adopt": "an action; drill evidence verify -o json reports the result",
     "schedule add": "an action; drill schedule list -o json reports the result",
     "schedule remove": "an action; one line",
+    "finding note": "an action; one line; drill finding show -o json reports the result",
     "schedule pause": "an action; one line",
     "schedule resume": "an action; one line",
     "scheduler run": "a daemon: logs on stderr, /metrics for machines",

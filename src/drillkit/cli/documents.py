@@ -455,6 +455,39 @@ class ManifestList(TypedDict):
     items: list[dict[str, Any]]
 
 
+# -- findings ------------------------------------------------------------------------------------
+
+
+@with_config(_CLOSED)
+class FindingNoteDocument(TypedDict):
+    recorded_utc: str
+    owner: str | None
+    remediation: str | None
+    due: str | None
+    """YYYY-MM-DD."""
+    text: str
+
+
+@with_config(_CLOSED)
+class FindingDocument(TypedDict):
+    """One finding of ``drill finding list|show -o json``; owner and due are the newest
+    note's."""
+
+    id: str
+    service: str
+    disruption: str
+    state: Literal["open", "closed"]
+    opened_utc: str
+    opened_by: str
+    """``<drill>/<run id>`` of the run that did not meet the promise."""
+    reason: str
+    closed_utc: str | None
+    closed_by: str | None
+    owner: str | None
+    due: str | None
+    notes: list[FindingNoteDocument]
+
+
 SCHEMAS: Final[dict[str, Any]] = {
     "list": list[ListedDrill],
     "validate": Validation,
@@ -479,6 +512,8 @@ SCHEMAS: Final[dict[str, Any]] = {
     "schedule-history": list[FireDocument],
     "schedule-fire": FireDocument,
     "schedule-export": ManifestList,
+    "finding-list": list[FindingDocument],
+    "finding-show": FindingDocument,
 }
 """Schema file name (without ``.schema.json``) -> the type of its document."""
 

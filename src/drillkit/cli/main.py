@@ -22,6 +22,7 @@ from drillkit.cli.backup import backup
 from drillkit.cli.completing import completion
 from drillkit.cli.drills import list_drills, schema, show, validate
 from drillkit.cli.evidence import evidence
+from drillkit.cli.findings import finding
 from drillkit.cli.gameday import gameday
 from drillkit.cli.lab import lab
 from drillkit.cli.recover import recover
@@ -60,6 +61,7 @@ cli.add_command(scheduler)
 cli.add_command(gameday)
 cli.add_command(backup)
 cli.add_command(completion)
+cli.add_command(finding)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,6 +61,7 @@ import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar
 
@@ -70,7 +71,12 @@ from drillkit.errors import DrillError, InvalidInput
 from drillkit.files import state_home, sync_directory, write_atomically
 from drillkit.model.records import first_problem
 from drillkit.model.timeline import format_utc
-from drillkit.reporting.document import REPORT_FILE_NAME, MeasurementDocument, read_report_document
+from drillkit.reporting.document import (
+    REPORT_FILE_NAME,
+    MeasurementDocument,
+    ReportDocument,
+    read_report_document,
+)
 from drillkit.reporting.writer import MANIFEST_FILE_NAME, STARTED_FILE_NAME, decode_manifest
 from drillkit.running.redaction import collect_environment_secrets, redact_text
 from drillkit.signing import ALGORITHM, SigningKey
@@ -131,6 +137,17 @@ class _ChainedEntry(_Entry):
     recorded_utc: str
 
 
+class ProvenPromise(_Entry):
+    """The service promise a run proves, as its report states it (``promise``)."""
+
+    service: str
+    disruption: str
+    rto_seconds: float | None
+    rpo_seconds: float | None
+    prove_every_seconds: float
+    service_sha256: str = Field(pattern=_DIGEST_PATTERN)
+
+
 class RunEntry(_ChainedEntry):
     """A run whose report was written."""
 
@@ -146,6 +163,9 @@ class RunEntry(_ChainedEntry):
     report: ReportDigests
     adopted: bool = False
     """True when the run was entered after the fact by ``drill evidence adopt``."""
+    promise: ProvenPromise | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The service promise the run proves; absent (not null) for a run that proves none,
+    so entries of drills without one keep the bytes they always had."""
     sig: Signature | None = None
 
 
@@ -186,7 +206,38 @@ class GameDayEntry(_ChainedEntry):
     sig: Signature | None = None
 
 
-AnyEntry = RunEntry | SkipEntry | GameDayEntry
+class FindingAction(StrEnum):
+    """What a finding entry records: a finding opened, closed, or a note on it."""
+
+    OPENED = "opened"
+    CLOSED = "closed"
+    NOTED = "noted"
+
+
+class FindingEntry(_ChainedEntry):
+    """A finding of a service promise: opened by a run that did not meet it, closed only by
+    a later run that did, and the notes its owners add in between."""
+
+    kind: Literal["finding"]
+    finding: str
+    """``F<seq>``: named after the ledger entry that opened it."""
+    action: FindingAction
+    service: str
+    disruption: str
+    run: str | None
+    """``<drill>/<run id>`` of the run that opened or closed it; None for a note."""
+    run_seq: int | None
+    """That run's own ledger entry."""
+    text: str
+    """One line: why it opened (the run's verdict and first finding), or the note."""
+    owner: str | None = None
+    remediation: str | None = None
+    due: str | None = None
+    """A note's due date, ``YYYY-MM-DD``."""
+    sig: Signature | None = None
+
+
+AnyEntry = RunEntry | SkipEntry | GameDayEntry | FindingEntry
 Entry = Annotated[AnyEntry, Field(discriminator="kind")]
 _ENTRY_ADAPTER: Final[TypeAdapter[AnyEntry]] = TypeAdapter(Entry)
 GAMEDAYS_DIR_NAME: Final = "gamedays"
@@ -246,6 +297,8 @@ class LedgerLine:
             return f"line {self.number} (skip of {entry.drill} at {entry.scheduled_for})"
         if isinstance(entry, GameDayEntry):
             return f"line {self.number} (game day {entry.gameday}/{entry.gameday_id})"
+        if isinstance(entry, FindingEntry):
+            return f"line {self.number} (finding {entry.finding} {entry.action})"
         return f"line {self.number}"
 
 
@@ -465,6 +518,63 @@ def append_run(
             ),
             report=digests,
             adopted=adopted,
+            promise=_proven_promise(document),
+        )
+
+    return _append(reports_dir, build, signing_key=signing_key, now=now)
+
+
+def _proven_promise(document: ReportDocument) -> ProvenPromise | None:
+    promise = document.promise
+    if promise is None:
+        return None
+    return ProvenPromise(
+        service=promise.service,
+        disruption=promise.disruption,
+        rto_seconds=promise.rto_seconds,
+        rpo_seconds=promise.rpo_seconds,
+        prove_every_seconds=promise.prove_every_seconds,
+        service_sha256=promise.service_file.sha256,
+    )
+
+
+def append_finding(
+    reports_dir: Path,
+    *,
+    finding: str | None,
+    action: FindingAction,
+    service: str,
+    disruption: str,
+    text: str,
+    run: RunEntry | None = None,
+    owner: str | None = None,
+    remediation: str | None = None,
+    due: str | None = None,
+    signing_key: SigningKey | None = None,
+    now: datetime | None = None,
+) -> FindingEntry:
+    """Record that a finding of (``service``, ``disruption``) opened (``finding`` None: it
+    is named after this entry), closed, or was noted. ``run`` is the entry of the run that
+    opened or closed it. Secrets that slip into the text are redacted before it is written."""
+    secrets = collect_environment_secrets(os.environ)
+
+    def one_line(value: str | None) -> str | None:
+        return " ".join(redact_text(value, secrets).split()) if value is not None else None
+
+    def build(link: _Link) -> FindingEntry:
+        return FindingEntry(
+            **link,
+            kind="finding",
+            finding=finding or f"F{link['seq']}",
+            action=action,
+            service=service,
+            disruption=disruption,
+            run=f"{run.drill}/{run.run_id}" if run is not None else None,
+            run_seq=run.seq if run is not None else None,
+            text=one_line(text) or "",
+            owner=one_line(owner),
+            remediation=one_line(remediation),
+            due=due,
         )
 
     return _append(reports_dir, build, signing_key=signing_key, now=now)
@@ -727,7 +837,7 @@ class _Link(TypedDict):
     recorded_utc: str
 
 
-_EntryT = TypeVar("_EntryT", RunEntry, SkipEntry, GameDayEntry)
+_EntryT = TypeVar("_EntryT", RunEntry, SkipEntry, GameDayEntry, FindingEntry)
 
 
 def _append(

@@ -33,6 +33,7 @@ from typing import Any
 
 from drillkit import __version__
 from drillkit.errors import DrillError, InvalidInput
+from drillkit.evidence.findings import judge_run
 from drillkit.evidence.ledger import append_run
 from drillkit.measuring.run import measure_run
 from drillkit.model.drill import Drill, Target, WorkloadKind, WorkloadReference
@@ -70,18 +71,26 @@ _FINALISE_LOCK = ".finalise.lock"
 
 
 def record_run(record: RunRecord, reports_dir: Path, *, signing_key: SigningKey | None) -> Path:
-    """Write the report of ``record``, sign and enter it in the ledger; return its directory.
+    """Write the report of ``record``, sign and enter it in the ledger, open or close the
+    finding of the service promise it proves (``evidence.findings``); return its directory.
 
     Raises DrillError naming the written report when the ledger refuses it.
     """
     report_dir = write_run_report(record, reports_dir)
     try:
-        append_run(reports_dir, report_dir, signing_key=signing_key)
+        entry = append_run(reports_dir, report_dir, signing_key=signing_key)
     except DrillError as error:
         raise DrillError(
             f"the report was written to {report_dir} but not entered in the ledger: {error}; "
             "enter it with: drill evidence adopt"
         ) from error
+    findings = record.outcome.findings
+    judge_run(
+        reports_dir,
+        entry,
+        reason=findings[0].text if findings else "no finding was given",
+        signing_key=signing_key,
+    )
     return report_dir
 
 
