@@ -47,6 +47,7 @@ SCRIPTED = {
     "gameday run": "gameday-run",
     "finding list": "finding-list",
     "finding show": "finding-show",
+    "readiness": "readiness",
 }
 # Also documented: ``drill run --dry-run -o json`` prints the plan (schema run-dry-run).
 WITHOUT_JSON = {

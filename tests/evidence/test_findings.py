@@ -36,7 +36,8 @@ def project(tmp_path: Path, *, pod_rto: str) -> Path:
                     "pod": {"rto": pod_rto, "prove_every": "30d"},
                     "node": {"rto": "30s", "prove_every": "90d"},
                 },
-            }
+            },
+            sort_keys=False,
         )
     )
     drills = tmp_path / "drills"

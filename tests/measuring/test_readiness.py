@@ -72,14 +72,18 @@ def test_each_way_of_losing_points_has_its_own_line() -> None:
         run("pod", 1, Verdict.MISSED),
     ]
     finding = OpenFinding(
-        service="shop", disruption="pod", opened=NOW - timedelta(days=1), run="pod-drill/20261130"
+        finding="F4",
+        service="shop",
+        disruption="pod",
+        opened=NOW - timedelta(days=1),
+        run="pod-drill/20261130",
     )
 
     readiness = assess_service(SHOP, runs, [finding], now=NOW)
 
     assert readiness.score == 0.0
     assert readiness.deductions == [
-        "-25 pod: finding open since 2026-11-30 (run pod-drill/20261130), not closed by a run "
+        "-25 pod: finding F4 open since 2026-11-30 (run pod-drill/20261130), not closed by a run "
         "that met the objectives",
         "-25 zone: last proven 97 days ago by zone-drill/20260826, required every 90d",
         "-25 control-plane: last proven by control-plane-drill/20261111, whose RTO of 700 s is "
@@ -129,7 +133,7 @@ def test_a_run_without_the_rpo_the_service_now_promises_does_not_prove_it() -> N
 
 def test_runs_and_findings_of_other_services_do_not_count() -> None:
     other = [run("pod", 1, service="billing"), run("zone", 1, service="billing")]
-    finding = OpenFinding(service="billing", disruption="zone", opened=NOW, run="x/y")
+    finding = OpenFinding(finding="F9", service="billing", disruption="zone", opened=NOW, run="x/y")
 
     readiness = assess_service(SHOP, [*other, run("zone", 1)], [finding], now=NOW)
 

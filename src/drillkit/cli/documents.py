@@ -23,6 +23,7 @@ from typing_extensions import TypedDict
 from drillkit.evidence.controls import Control
 from drillkit.evidence.recording import FinaliseOutcome
 from drillkit.evidence.verify import ProblemKind
+from drillkit.measuring.readiness import ProofState
 from drillkit.model.drill import Drill, Strategy
 from drillkit.model.measurement import Bound, RunStatus, Verdict
 from drillkit.model.records import json_schema_of, write_json_schema
@@ -488,6 +489,45 @@ class FindingDocument(TypedDict):
     notes: list[FindingNoteDocument]
 
 
+@with_config(_CLOSED)
+class ProvingRunDocument(TypedDict):
+    run: str
+    """``<drill>/<run id>``."""
+    ended_utc: str
+    verdict: Verdict
+    rto_seconds: float | None
+    rpo_seconds: float | None
+
+
+@with_config(_CLOSED)
+class PromiseReadinessDocument(TypedDict):
+    """One disruption of a service: its promise, where it stands, the points it keeps."""
+
+    disruption: str
+    state: ProofState
+    points: float
+    share: float
+    reason: str | None
+    """Why the share was lost, in one line; null when kept."""
+    rto_objective_seconds: float | None
+    rpo_objective_seconds: float | None
+    prove_every_seconds: float
+    last_met: ProvingRunDocument | None
+    newest: ProvingRunDocument | None
+    open_findings: list[str]
+
+
+@with_config(_CLOSED)
+class ReadinessDocument(TypedDict):
+    """One service of ``drill readiness -o json``: 100 less every deduction is its score."""
+
+    service: str
+    score: float
+    assessed_utc: str
+    deductions: list[str]
+    promises: list[PromiseReadinessDocument]
+
+
 SCHEMAS: Final[dict[str, Any]] = {
     "list": list[ListedDrill],
     "validate": Validation,
@@ -514,6 +554,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     "schedule-export": ManifestList,
     "finding-list": list[FindingDocument],
     "finding-show": FindingDocument,
+    "readiness": list[ReadinessDocument],
 }
 """Schema file name (without ``.schema.json``) -> the type of its document."""
 

@@ -25,6 +25,7 @@ from drillkit.cli.evidence import evidence
 from drillkit.cli.findings import finding
 from drillkit.cli.gameday import gameday
 from drillkit.cli.lab import lab
+from drillkit.cli.readiness import readiness
 from drillkit.cli.recover import recover
 from drillkit.cli.report import report
 from drillkit.cli.run import run
@@ -62,6 +63,7 @@ cli.add_command(gameday)
 cli.add_command(backup)
 cli.add_command(completion)
 cli.add_command(finding)
+cli.add_command(readiness)
 
 
 def main(argv: list[str] | None = None) -> None:

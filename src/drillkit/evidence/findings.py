@@ -27,7 +27,9 @@ from drillkit.evidence.ledger import (
     append_finding,
     read_ledger,
 )
+from drillkit.measuring.readiness import OpenFinding, ProvingRun
 from drillkit.model.measurement import Verdict
+from drillkit.model.timeline import parse_utc
 from drillkit.signing import SigningKey
 
 OPENING_VERDICTS = frozenset({Verdict.MISSED, Verdict.INCONCLUSIVE, Verdict.ERROR})
@@ -201,3 +203,35 @@ def find_finding(reports_dir: Path, finding_id: str) -> Finding:
         f"no finding {finding_id!r} in {reports_dir}; the newest are: {known} "
         "(list them with: drill finding list --all)"
     )
+
+
+def proving_runs(lines: Sequence[LedgerLine]) -> list[ProvingRun]:
+    """The runs of the ledger that prove a service promise, as readiness weighs them."""
+    return [
+        ProvingRun(
+            service=entry.promise.service,
+            disruption=entry.promise.disruption,
+            run=f"{entry.drill}/{entry.run_id}",
+            ended=parse_utc(entry.ended_utc),
+            verdict=Verdict(entry.verdict),
+            rto_seconds=entry.measurements.rto.seconds,
+            rpo_seconds=entry.measurements.rpo.seconds,
+        )
+        for line in lines
+        if isinstance(entry := line.entry, RunEntry) and entry.promise is not None
+    ]
+
+
+def open_findings(lines: Sequence[LedgerLine]) -> list[OpenFinding]:
+    """The findings of the ledger still open, as readiness weighs them."""
+    return [
+        OpenFinding(
+            finding=finding.id,
+            service=finding.service,
+            disruption=finding.disruption,
+            opened=parse_utc(finding.opened_utc),
+            run=finding.opened_by,
+        )
+        for finding in read_findings(lines)
+        if finding.is_open
+    ]

@@ -62,6 +62,8 @@ class ProvingRun:
 class OpenFinding:
     """A finding not closed yet: opened by ``run``, which did not meet the promise."""
 
+    finding: str
+    """Its id, ``F12``."""
     service: str
     disruption: str
     opened: datetime
@@ -171,7 +173,7 @@ def _judge(
     if findings:
         oldest = min(findings, key=lambda finding: finding.opened)
         return ProofState.FAILING, (
-            f"finding open since {_day(oldest.opened)} (run {oldest.run}), "
+            f"finding {oldest.finding} open since {_day(oldest.opened)} (run {oldest.run}), "
             "not closed by a run that met the objectives"
         )
     if last_met is None:

@@ -1,0 +1,172 @@
+"""``drill readiness``: per service and disruption, is the promise proven now, and why not."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from drillkit.cli.options import (
+    directory_option,
+    moment_callback,
+    output_option,
+    reports_dir_option,
+    start_of,
+)
+from drillkit.cli.output import echo_json
+
+if TYPE_CHECKING:
+    from drillkit.cli.documents import ProvingRunDocument, ReadinessDocument
+    from drillkit.measuring.readiness import ProvingRun, ServiceReadiness
+
+services_dir_option = directory_option(
+    "--services-dir",
+    default="services",
+    envvar="DRILL_SERVICES_DIR",
+    help="Where service files are (services/NAME.yaml).",
+)
+
+
+@click.command()
+@click.argument("service", required=False)
+@services_dir_option
+@reports_dir_option
+@click.option(
+    "--at",
+    "moment",
+    metavar="DATE",
+    callback=moment_callback,
+    default=None,
+    help="Assess as of this day or UTC time (default: now); the same ledger gives the same "
+    "answer for the same moment.",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 100),
+    default=None,
+    help="Exit 1 when a service scores below this, for CI gates.",
+)
+@output_option("a list of services: score, deductions, and each disruption's state and runs.")
+def readiness(
+    service: str | None,
+    services_dir: Path,
+    reports_dir: Path,
+    moment: datetime | date | None,
+    min_score: float | None,
+    output: str,
+) -> None:
+    """Is each service DR-ready? Its promises, proven or not, and every point lost.
+
+    Each disruption a service declares (services/NAME.yaml) carries an equal share
+    of 100 points, kept only while the newest run that met it is younger than its
+    prove_every, within the objectives the service promises now, with no finding
+    open. Every share lost has its line. The runs and findings come from the ledger;
+    the promises from the service files.
+
+    \b
+    Examples:
+      drill readiness
+      drill readiness shop -o json
+      drill readiness --min-score 75       # exit 1 below 75, for a CI gate
+    """
+    from drillkit.errors import InvalidInput
+    from drillkit.evidence.findings import open_findings, proving_runs
+    from drillkit.evidence.ledger import read_ledger
+    from drillkit.measuring.readiness import assess_service
+    from drillkit.model.loading import load_model
+    from drillkit.model.services import Service
+
+    files = sorted(services_dir.glob("*.yaml"))
+    services = [load_model(path, Service, noun="service") for path in files]
+    if service is not None:
+        services = [s for s in services if s.name == service]
+        if not services:
+            raise InvalidInput(f"no service named {service!r} in {services_dir}")
+    if not services:
+        raise InvalidInput(f"no service files in {services_dir}: write services/NAME.yaml")
+    now = start_of(moment) if moment is not None else datetime.now(UTC)
+    lines = read_ledger(reports_dir)
+    runs, findings = proving_runs(lines), open_findings(lines)
+    assessed = [assess_service(s, runs, findings, now=now) for s in services]
+    if output == "json":
+        echo_json([_document(result) for result in assessed])
+    else:
+        for result in assessed:
+            _print(result)
+    if min_score is not None and any(result.score < min_score for result in assessed):
+        raise SystemExit(1)
+
+
+def _print(result: ServiceReadiness) -> None:
+    from drillkit.model.durations import format_duration
+
+    click.echo(
+        f"{result.service}: {result.score:g}/100 (as of {result.assessed:%Y-%m-%d %H:%M} UTC)"
+    )
+    click.echo(f"  {'DISRUPTION':<15} {'STATE':<13} {'PROMISE':<26} {'LAST MET':<40} {'POINTS':>9}")
+    for promise in result.promises:
+        objectives = ", ".join(
+            f"{name} {format_duration(value)}"
+            for name, value in (("RTO", promise.promise.rto), ("RPO", promise.promise.rpo))
+            if value is not None
+        )
+        promised = (
+            f"{objectives or 'no objective'}, every {format_duration(promise.promise.prove_every)}"
+        )
+        last = promise.last_met
+        met = f"{last.ended:%Y-%m-%d} {last.run}" if last is not None else "-"
+        click.echo(
+            f"  {promise.disruption:<15} {promise.state:<13} {promised:<30} {met:<48} "
+            f"{f'{promise.points:g}/{promise.share:g}':>7}"
+        )
+    for line in result.deductions:
+        click.echo(f"  {line}")
+
+
+def _run_document(run: ProvingRun | None) -> ProvingRunDocument | None:
+    if run is None:
+        return None
+    return {
+        "run": run.run,
+        "ended_utc": _utc(run.ended),
+        "verdict": run.verdict,
+        "rto_seconds": run.rto_seconds,
+        "rpo_seconds": run.rpo_seconds,
+    }
+
+
+def _document(result: ServiceReadiness) -> ReadinessDocument:
+    return {
+        "service": result.service,
+        "score": result.score,
+        "assessed_utc": _utc(result.assessed),
+        "deductions": result.deductions,
+        "promises": [
+            {
+                "disruption": p.disruption,
+                "state": p.state,
+                "points": p.points,
+                "share": p.share,
+                "reason": p.reason,
+                "rto_objective_seconds": _seconds(p.promise.rto),
+                "rpo_objective_seconds": _seconds(p.promise.rpo),
+                "prove_every_seconds": p.promise.prove_every.total_seconds(),
+                "last_met": _run_document(p.last_met),
+                "newest": _run_document(p.newest),
+                "open_findings": [f.finding for f in p.open_findings],
+            }
+            for p in result.promises
+        ],
+    }
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return value.total_seconds() if value is not None else None
+
+
+def _utc(moment: datetime) -> str:
+    from drillkit.model.timeline import format_utc
+
+    return format_utc(moment)
