@@ -154,6 +154,7 @@ def test_the_path_options_that_are_not_output_files_are_the_files_and_directorie
         "public-key",
         "reports-dir",
         "schedules-dir",
+        "services-dir",
         "signing-key",
         "var-file",
         "verify-key",

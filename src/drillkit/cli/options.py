@@ -57,6 +57,12 @@ drills_dir_option = directory_option(
     envvar="DRILL_DRILLS_DIR",
     help="Where drills are found by name.",
 )
+services_dir_option = directory_option(
+    "--services-dir",
+    default="services",
+    envvar="DRILL_SERVICES_DIR",
+    help="Where service files are (services/NAME.yaml).",
+)
 gamedays_dir_option = directory_option(
     "--gamedays-dir",
     default="gamedays",

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from drillkit.cli.options import (
-    directory_option,
     moment_callback,
     output_option,
     reports_dir_option,
+    services_dir_option,
     start_of,
 )
 from drillkit.cli.output import echo_json
@@ -20,14 +20,6 @@ from drillkit.cli.output import echo_json
 if TYPE_CHECKING:
     from drillkit.cli.documents import ProvingRunDocument, ReadinessDocument
     from drillkit.measuring.readiness import ProvingRun, ServiceReadiness
-
-services_dir_option = directory_option(
-    "--services-dir",
-    default="services",
-    envvar="DRILL_SERVICES_DIR",
-    help="Where service files are (services/NAME.yaml).",
-)
-
 
 @click.command()
 @click.argument("service", required=False)
