@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from drillkit.cli.documents import ProvingRunDocument, ReadinessDocument
     from drillkit.measuring.readiness import ProvingRun, ServiceReadiness
 
+
 @click.command()
 @click.argument("service", required=False)
 @services_dir_option
@@ -97,7 +98,7 @@ def _print(result: ServiceReadiness) -> None:
     click.echo(
         f"{result.service}: {result.score:g}/100 (as of {result.assessed:%Y-%m-%d %H:%M} UTC)"
     )
-    click.echo(f"  {'DISRUPTION':<15} {'STATE':<13} {'PROMISE':<26} {'LAST MET':<40} {'POINTS':>9}")
+    click.echo(f"  {'DISRUPTION':<15} {'STATE':<13} {'PROMISE':<30} {'LAST MET':<48} {'POINTS':>7}")
     for promise in result.promises:
         objectives = ", ".join(
             f"{name} {format_duration(value)}"
