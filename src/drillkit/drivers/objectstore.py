@@ -227,7 +227,11 @@ class S3Store:
                 "s3",
                 endpoint_url=endpoint,
                 region_name=region or os.environ.get("AWS_REGION") or "us-east-1",
-                config=botocore.config.Config(retries={"max_attempts": 3, "mode": "standard"}),
+                config=botocore.config.Config(
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    # One connection per reader of get_many, so none waits for another.
+                    max_pool_connections=READ_WORKERS,
+                ),
             )
 
     def ensure_bucket(self, *, object_lock: bool = False) -> None:
