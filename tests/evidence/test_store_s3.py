@@ -3,6 +3,7 @@ forged entries, a runner killed mid-way, and signatures of several runners."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,13 @@ import pytest
 
 from drillkit.drivers.objectstore import Retention, RetentionMode, S3Store, StorageError
 from drillkit.evidence.ledger import RunEntry, digest_bytes, encode_canonical
-from drillkit.evidence.store import EvidenceStore, entry_key, sync_ledger, verify_store
+from drillkit.evidence.store import (
+    EvidenceStore,
+    entry_key,
+    sync_ledger,
+    verify_store,
+    witness_file,
+)
 from drillkit.evidence.verify import ProblemKind, Verification
 from drillkit.signing import SigningKey, generate_key_pair
 from tests.evidence.conftest import record_runs
@@ -222,3 +229,21 @@ def test_entries_of_two_runners_verify_with_both_keys_and_one_key_names_the_othe
     assert f"is signed by key {keys[1].fingerprint}, not by a given key" in (
         only_a.problems[0].message
     )
+
+
+def test_a_witness_that_saw_more_entries_than_the_store_holds_is_a_truncation(
+    evidence_url: str, tmp_path: Path
+) -> None:
+    reports_dir = tmp_path / "reports"
+    record_runs(reports_dir, 2)
+    store = open_store(evidence_url)
+    sync_ledger(store, reports_dir, signing_key=None)
+    witness = witness_file(store.url)
+    head = json.loads(witness.read_bytes())
+    witness.write_bytes(encode_canonical({**head, "seq": 5}) + b"\n")
+
+    result = verify_store(store)
+
+    assert [p.kind for p in result.problems] == [ProblemKind.TRUNCATED]
+    assert messages(result)[0].startswith("the store ends at entry 2 but the witness ")
+    assert messages(result)[0].endswith("records entry 5: its end is gone")
