@@ -160,6 +160,12 @@ def verify(
     if evidence is not None:
         from drillkit.evidence.store import verify_store
 
+        if since is not None:
+            raise click.BadParameter(
+                "the evidence store is always verified whole; --since applies to a local ledger",
+                param_hint="'--since'",
+            )
+
         result = verify_store(open_evidence_store(evidence), verify_keys=keys, anchors=anchors)
     else:
         result = verify_ledger(

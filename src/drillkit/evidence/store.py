@@ -230,7 +230,7 @@ class EvidenceStore:
         taken), and looks forward one number at a time; a runner that saw nothing yet
         lists the entries once instead.
         """
-        witness = self._read_witness()
+        witness = self.read_witness()
         start = max(known, witness.seq if witness else 0)
         if start == 0:
             numbers = [
@@ -262,7 +262,7 @@ class EvidenceStore:
 
     # -- the witness ----------------------------------------------------------------------
 
-    def _read_witness(self) -> LedgerHead | None:
+    def read_witness(self) -> LedgerHead | None:
         try:
             return read_head(witness_file(self.url))
         except DrillError:
@@ -273,7 +273,7 @@ class EvidenceStore:
         # entry that is in the store already.
         path = witness_file(self.url)
         with contextlib.suppress(OSError), _locked(path.with_suffix(".lock")):
-            current = self._read_witness()
+            current = self.read_witness()
             if current is not None and current.seq >= seq:
                 return
             head = LedgerHead(
@@ -441,7 +441,7 @@ def verify_store(
             valid[number] = line
     problems += _check_chain(valid, set(lines) | set(read.unreadable))
     head = _newest(valid)
-    witness = store._read_witness()
+    witness = store.read_witness()
     all_anchors = list(anchors)
     witness_path = witness_file(store.url)
     if witness is not None:
