@@ -33,6 +33,7 @@ SCRIPTED = {
     "lab status": "lab-status",
     "evidence verify": "evidence-verify",
     "evidence export": "evidence-export",
+    "evidence sync": "evidence-sync",
     "evidence controls": "evidence-controls",
     "backup create": "backup-create",
     "backup list": "backup-list",

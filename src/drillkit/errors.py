@@ -27,6 +27,7 @@ the module named (a test keeps this drawing true)::
     ├── CloudError                  a cloud provider's API (EC2) refused or failed a request
     ├── StorageError                an object store refused or failed a request
     │   ├── ObjectMissing           no object under that key
+    │   ├── ObjectExists            a write only for a new key met an object already there
     │   └── ObjectCorrupted         an object no longer matches its digest
     ├── CommandFailed               a command that had to succeed did not
     ├── SnapshotRejected            an etcd snapshot failed its integrity check
@@ -140,6 +141,10 @@ class StorageError(DrillError):
 
 class ObjectMissing(StorageError):
     """No object under that key."""
+
+
+class ObjectExists(StorageError):
+    """A write meant only for a new key found an object there already (a lost race)."""
 
 
 class ObjectCorrupted(StorageError):

@@ -8,15 +8,19 @@ start a day apart from ``UTC_ORIGIN``, entries are recorded at ``RECORDED``.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from drillkit.drivers.objectstore import S3Store
 from drillkit.evidence.ledger import append_run, append_skip
 from drillkit.reporting.writer import write_run_report
 from drillkit.signing import SigningKey
+from tests.helpers import isolate_from_aws, log_progress
+from tests.minio import MinioServer, minio_binary, running_minio
 from tests.reporting.conftest import UTC_ORIGIN, Variant, make_record
 
 RECORDED = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
@@ -140,3 +144,39 @@ def forge_verdict(reports_dir: Path, *, line_index: int) -> None:
     head.pop("sig", None)
     head_path(reports_dir).write_bytes(encode_canonical(head) + b"\n")
     witness_path(reports_dir).write_bytes(encode_canonical(head) + b"\n")
+
+
+# -- the evidence store on S3: a real MinIO on loopback --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
+    """MinIO on 127.0.0.1 for the whole session (built once, cached)."""
+    binary = minio_binary(log_progress)
+    with running_minio(binary, tmp_path_factory.mktemp("minio")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_environment(minio: MinioServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """MinIO's credentials and endpoint, nothing that could reach real AWS; the endpoint."""
+    isolate_from_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", minio.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", minio.secret_key)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("DRILLKIT_S3_ENDPOINT", minio.endpoint)
+    return minio.endpoint
+
+
+@pytest.fixture
+def locked_bucket(s3_environment: str) -> S3Store:
+    """A fresh bucket with Object Lock (so versioned), as the whole store."""
+    store = S3Store(f"evidence-{uuid.uuid4().hex[:8]}", endpoint_url=s3_environment)
+    store.ensure_bucket(object_lock=True)
+    return store
+
+
+@pytest.fixture
+def evidence_url(locked_bucket: S3Store) -> str:
+    """The URL of an evidence store in a fresh locked bucket."""
+    return f"s3://{locked_bucket.bucket}/fleet"

@@ -211,6 +211,24 @@ class ExportDocument(TypedDict):
     signed_by: str | None
 
 
+@with_config(_CLOSED)
+class SyncedEntry(TypedDict):
+    """One local entry entered in the evidence store by ``drill evidence sync``."""
+
+    local_seq: int
+    store_seq: int
+
+
+@with_config(_CLOSED)
+class SyncDocument(TypedDict):
+    """``drill evidence sync -o json``: what was pushed to the evidence store."""
+
+    store: str
+    pushed: list[SyncedEntry]
+    present: int
+    """Local entries the store held already."""
+
+
 # -- recovery and the lab ------------------------------------------------------------------------
 
 
@@ -539,6 +557,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     "report-trend": list[DrillTrendDocument],
     "evidence-verify": VerificationDocument,
     "evidence-export": ExportDocument,
+    "evidence-sync": SyncDocument,
     "evidence-controls": list[Control],
     "lab-status": list[LabDocument],
     "gameday-list": list[ListedGameDay],

@@ -11,19 +11,22 @@ from typing import TYPE_CHECKING
 import click
 
 from drillkit.cli.options import (
+    evidence_option,
     file_option,
     load_signing_key_option,
     moment_callback,
+    open_evidence_store,
     output_file_option,
     output_option,
     reports_dir_option,
+    retention_options,
     signing_key_option,
     start_of,
 )
 from drillkit.cli.output import echo_json
 
 if TYPE_CHECKING:
-    from drillkit.cli.documents import ExportDocument
+    from drillkit.cli.documents import ExportDocument, SyncDocument
     from drillkit.evidence.verify import Verification
 
 
@@ -51,6 +54,14 @@ def evidence() -> None:
       drill evidence verify
       drill evidence export --from 2025-01-01 --to 2025-03-31 --output-file q1-evidence.zip
       drill evidence verify --public-key signing-key.pem.pub --head 42:3f1c...
+
+    \b
+    A fleet keeps one ledger in an S3 bucket with Object Lock (--evidence or
+    DRILL_EVIDENCE): every runner's `drill run` enters its report there too, and
+    `sync` brings a laptop's local ledger in:
+      export DRILL_EVIDENCE=s3://dr-evidence/prod
+      drill evidence sync
+      drill evidence verify --public-key runner-a.pub --public-key runner-b.pub
     """
 
 
@@ -76,6 +87,7 @@ def keygen(path: Path | None) -> None:
 
 @evidence.command()
 @reports_dir_option
+@evidence_option
 @click.option(
     "--since",
     metavar="DATE",
@@ -86,10 +98,12 @@ def keygen(path: Path | None) -> None:
 )
 @file_option(
     "--public-key",
-    default=None,
+    "public_keys",
+    multiple=True,
     envvar="DRILL_VERIFY_KEY",
     help="Check every signature with this Ed25519 public key (PEM) [env: DRILL_VERIFY_KEY]; "
-    "default: the public half of --signing-key, if set.",
+    "repeatable, one per runner: an entry verifies under the key it names. Default: the "
+    "public half of --signing-key, if set.",
 )
 @signing_key_option
 @click.option(
@@ -103,8 +117,9 @@ def keygen(path: Path | None) -> None:
 @output_option("one object with intact, counts, head, problems and notices.")
 def verify(
     reports_dir: Path,
+    evidence: str | None,
     since: datetime | date | None,
-    public_key: Path | None,
+    public_keys: tuple[Path, ...],
     signing_key: Path | None,
     heads: tuple[str, ...],
     output: str,
@@ -122,19 +137,43 @@ def verify(
       - a report directory that is not in the ledger (left out);
       - with a public key: an entry not signed, or not signed by that key.
 
+    \b
+    With --evidence s3://bucket/prefix, the evidence store instead: each entry is
+    judged on its original (oldest) version; later versions and delete markers, a
+    link that does not match the entry before, a gap, an end older than this
+    machine's witness, and report files that differ are named. Reports uploaded but
+    never entered (a runner stopped between the two) are listed as "not entered".
+      drill evidence verify --evidence s3://dr-evidence/prod --public-key a.pub -o json
+
     Exit codes: 0 intact; 1 something was altered, removed, reordered or left out;
     2 invalid option or key, or a ledger that is a link or not a regular file.
     """
     from drillkit.evidence.verify import parse_anchor, verify_ledger
-    from drillkit.signing import verify_key_for
+    from drillkit.signing import load_verify_key, verify_key_for
 
     anchors = [parse_anchor(text) for text in heads]
-    result = verify_ledger(
-        reports_dir,
-        since=start_of(since) if since is not None else None,
-        verify_key=verify_key_for(public_key, signing_key),
-        anchors=anchors,
-    )
+    if public_keys:
+        keys = [load_verify_key(path.expanduser()) for path in public_keys]
+    else:
+        own = verify_key_for(None, signing_key)
+        keys = [own] if own is not None else []
+    if evidence is not None:
+        from drillkit.evidence.store import verify_store
+
+        if since is not None:
+            raise click.BadParameter(
+                "the evidence store is always verified whole; --since applies to a local ledger",
+                param_hint="'--since'",
+            )
+
+        result = verify_store(open_evidence_store(evidence), verify_keys=keys, anchors=anchors)
+    else:
+        result = verify_ledger(
+            reports_dir,
+            since=start_of(since) if since is not None else None,
+            verify_keys=keys,
+            anchors=anchors,
+        )
     if output == "json":
         click.echo(json.dumps(_verification_json(result)))
     else:
@@ -284,6 +323,63 @@ def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
         click.echo(f"adopted {entry.report.dir} as entry {entry.seq}")
     if not entries:
         click.echo("every report is in the ledger")
+
+
+@evidence.command()
+@reports_dir_option
+@click.option(
+    "--evidence",
+    metavar="s3://BUCKET/PREFIX",
+    required=True,
+    envvar="DRILL_EVIDENCE",
+    help="The evidence store to bring the local ledger into [env: DRILL_EVIDENCE].",
+)
+@retention_options
+@signing_key_option
+@output_option("one object: store, pushed (local and store seq of each), present.")
+def sync(
+    reports_dir: Path,
+    evidence: str,
+    retention_mode: str,
+    retention_days: int,
+    signing_key: Path | None,
+    output: str,
+) -> None:
+    """Enter the local ledger's entries that the evidence store lacks, oldest first.
+
+    Each entry's report is uploaded, then the entry is chained onto the store's end
+    (its own seq and prev, signed with --signing-key if given) and names where it
+    came from: its local seq and digest, for an auditor to match. Entries the store
+    has already are skipped, so running it twice pushes nothing the second time. A
+    local ledger that does not verify is refused (exit 1): drill evidence verify.
+
+    \b
+    Example:
+      drill evidence sync --evidence s3://dr-evidence/prod --retention-mode compliance
+    """
+    from drillkit.evidence.store import sync_ledger
+
+    if not evidence.startswith("s3://") or not evidence.removeprefix("s3://").split("/")[0]:
+        raise click.BadParameter(
+            f"{evidence!r} is not an evidence store; expected s3://bucket/prefix",
+            param_hint="'--evidence'",
+        )
+    key = load_signing_key_option(signing_key)
+    store = open_evidence_store(evidence, mode=retention_mode, days=retention_days)
+    result = sync_ledger(store, reports_dir, signing_key=key)
+    if output == "json":
+        document: SyncDocument = {
+            "store": result.store,
+            "pushed": [
+                {"local_seq": local, "store_seq": stored} for local, stored in result.pushed
+            ],
+            "present": result.present,
+        }
+        echo_json(document)
+        return
+    for local, stored in result.pushed:
+        click.echo(f"local entry {local} entered as entry {stored} of {result.store}")
+    click.echo(f"{len(result.pushed)} entries pushed, {result.present} already in {result.store}")
 
 
 @evidence.command(name="controls")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from drillkit.evidence.store import EvidenceStore
     from drillkit.signing import SigningKey
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -193,3 +194,61 @@ webhook_option = click.option(
     help="POST the verdict, with RTO and RPO, as JSON to URL (repeatable); a failed "
     "delivery is a warning and changes no exit code.",
 )
+
+
+def _evidence_callback(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> str | None:
+    # Checked before anything runs: a mistyped store must not surface after a drill.
+    if value is None or value == "":
+        return None
+    bucket = value.removeprefix("s3://").split("/", 1)[0]
+    if not value.startswith("s3://") or not bucket:
+        raise click.BadParameter(
+            f"{value!r} is not an evidence store; expected s3://bucket/prefix", context, parameter
+        )
+    return value
+
+
+evidence_option = click.option(
+    "--evidence",
+    metavar="s3://BUCKET/PREFIX",
+    default=None,
+    envvar="DRILL_EVIDENCE",
+    callback=_evidence_callback,
+    help="The fleet's evidence store, a bucket with S3 Object Lock [env: DRILL_EVIDENCE] "
+    "(endpoint from $DRILLKIT_S3_ENDPOINT, credentials from boto3's chain). Default: the "
+    "local reports directory only.",
+)
+
+
+def retention_options(function: F) -> F:
+    """``--retention-mode`` and ``--retention-days``: how each object written to the
+    evidence store is locked."""
+    function = click.option(
+        "--retention-days",
+        type=click.IntRange(min=1),
+        default=366,
+        show_default=True,
+        envvar="DRILL_EVIDENCE_RETENTION_DAYS",
+        help="Days each entry and report file in the evidence store stays locked "
+        "[env: DRILL_EVIDENCE_RETENTION_DAYS].",
+    )(function)
+    return click.option(
+        "--retention-mode",
+        type=click.Choice(["governance", "compliance"]),
+        default="governance",
+        show_default=True,
+        envvar="DRILL_EVIDENCE_RETENTION_MODE",
+        help="Object Lock mode in the evidence store: compliance (no one can delete before "
+        "the days end, not even root) or governance (users with "
+        "s3:BypassGovernanceRetention can) [env: DRILL_EVIDENCE_RETENTION_MODE].",
+    )(function)
+
+
+def open_evidence_store(url: str, *, mode: str = "governance", days: int = 366) -> EvidenceStore:
+    """The evidence store ``--evidence`` names, locking what it writes as asked."""
+    from drillkit.drivers.objectstore import Retention, RetentionMode
+    from drillkit.evidence.store import EvidenceStore
+
+    return EvidenceStore(url, retention=Retention(mode=RetentionMode(mode.upper()), days=days))

@@ -17,11 +17,14 @@ from drillkit.cli.completing import complete_drills
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
+    evidence_option,
     junit_option,
     kubeconfig_option,
     load_signing_key_option,
+    open_evidence_store,
     output_option,
     reports_dir_option,
+    retention_options,
     signing_key_option,
     webhook_option,
 )
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from drillkit.model.timeline import TimelineEvent
     from drillkit.running.redaction import Secrets
     from drillkit.running.runner import RunOptions
+    from drillkit.signing import SigningKey
 
 
 @click.command()
@@ -82,6 +86,8 @@ if TYPE_CHECKING:
 @junit_option
 @webhook_option
 @signing_key_option
+@evidence_option
+@retention_options
 @output_option(
     "print one JSON object (run_id, verdict, report_dir, measurements); with --dry-run, the plan."
 )
@@ -99,6 +105,9 @@ def run(
     junit: Path | None,
     webhooks: tuple[str, ...],
     signing_key: Path | None,
+    evidence: str | None,
+    retention_mode: str,
+    retention_days: int,
     output: str,
 ) -> None:
     """Run a drill now and measure its actual RTO and RPO against its objectives.
@@ -115,6 +124,12 @@ def run(
       drill run drills/pod-kill.yaml --context staging -o json
       drill run experiments/my-chaos-experiment.yaml --namespace shop
       drill run experiments/checkout.json --var replicas:int=3 --var-file secrets.json
+      drill run zone-failure --evidence s3://dr-evidence/prod
+
+    With --evidence (or DRILL_EVIDENCE) the report, written locally as always, is
+    also uploaded to the fleet's evidence store and entered in its ledger; if the
+    store cannot be reached, the local report stays and `drill evidence sync`
+    pushes it later.
 
     Exit codes: 0 objectives met; 1 missed, inconclusive, aborted or unjudged (no
     objective declared); 2 invalid drill or options; 3 the drill could not run.
@@ -169,6 +184,10 @@ def run(
         record = run_drill(drill, options, on_event=on_event, on_message=progress.message)
     progress.close()
     report_dir = recording.finish(record)
+    if evidence is not None:
+        _push_to_store(
+            evidence, retention_mode, retention_days, reports_dir, report_dir, ledger_key
+        )
     if junit is not None:
         from drillkit.reporting.junit import judge_run
 
@@ -341,6 +360,36 @@ class LiveProgress:
                 self.phase = "finished"
                 return f"run finished: {event.status}"
         return None
+
+
+def _push_to_store(
+    url: str,
+    mode: str,
+    days: int,
+    reports_dir: Path,
+    report_dir: Path,
+    signing_key: SigningKey | None,
+) -> None:
+    """Enter the run in the evidence store; a store that fails loses nothing local."""
+    from drillkit.errors import DrillError
+    from drillkit.evidence.store import push_run
+
+    try:
+        entry = push_run(
+            open_evidence_store(url, mode=mode, days=days),
+            reports_dir,
+            report_dir,
+            signing_key=signing_key,
+        )
+    except DrillError as error:
+        click.echo(
+            f"warning: the report is in {report_dir} and the local ledger, but not in the "
+            f"evidence store {url}: {error}; push it later with: drill evidence sync "
+            f"--evidence {url}",
+            err=True,
+        )
+        return
+    click.echo(f"entered in the evidence store {url} as entry {entry.seq}", err=True)
 
 
 def _summary_json(record: RunRecord, report_dir: Path) -> dict[str, object]:

@@ -13,7 +13,9 @@ auditor that the set of reports is complete and unaltered (DESIGN section 5):
 - :mod:`~drillkit.evidence.verify`: recomputes chain and digests and names exactly what
   was altered, removed, reordered, truncated or left out;
 - :mod:`~drillkit.evidence.export`: the zip for an audit period, indexed by run and
-  mapped to controls (:mod:`~drillkit.evidence.controls`).
+  mapped to controls (:mod:`~drillkit.evidence.controls`);
+- :mod:`~drillkit.evidence.store`: the same chain for a fleet of runners in an S3 bucket
+  with Object Lock (:class:`EvidenceStore`, :func:`sync_ledger`, :func:`verify_store`).
 
 It sits above ``running`` and ``reporting`` and below ``scheduling`` and the CLI.
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
         append_skip,
         read_ledger,
     )
+    from drillkit.evidence.store import EvidenceStore, sync_ledger, verify_store
     from drillkit.evidence.verify import Anchor, Problem, ProblemKind, Verification, verify_ledger
     from drillkit.signing import (
         SigningKey,
@@ -52,6 +55,7 @@ __all__ = [
     "Anchor",
     "Catalogue",
     "Control",
+    "EvidenceStore",
     "ExportResult",
     "GameDayEntry",
     "Problem",
@@ -72,13 +76,16 @@ __all__ = [
     "load_signing_key",
     "load_verify_key",
     "read_ledger",
+    "sync_ledger",
     "verify_ledger",
+    "verify_store",
 ]
 
 _MODULE_OF = {
     "Anchor": "drillkit.evidence.verify",
     "Catalogue": "drillkit.evidence.controls",
     "Control": "drillkit.evidence.controls",
+    "EvidenceStore": "drillkit.evidence.store",
     "ExportResult": "drillkit.evidence.export",
     "GameDayEntry": "drillkit.evidence.ledger",
     "Problem": "drillkit.evidence.verify",
@@ -99,7 +106,9 @@ _MODULE_OF = {
     "load_signing_key": "drillkit.signing",
     "load_verify_key": "drillkit.signing",
     "read_ledger": "drillkit.evidence.ledger",
+    "sync_ledger": "drillkit.evidence.store",
     "verify_ledger": "drillkit.evidence.verify",
+    "verify_store": "drillkit.evidence.store",
 }
 
 

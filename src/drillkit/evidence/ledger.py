@@ -127,6 +127,14 @@ class ReportDigests(_Entry):
     files: dict[str, Annotated[str, Field(pattern=_DIGEST_PATTERN)]]
 
 
+class Origin(_Entry):
+    """Where an entry of the evidence store came from: its entry in a local ledger."""
+
+    seq: int = Field(ge=1)
+    digest: str = Field(pattern=_DIGEST_PATTERN)
+    """The SHA-256 of the local ledger line, which an auditor matches against it."""
+
+
 class _ChainedEntry(_Entry):
     # What every line holds of the chain, in the order each line's fields are checked.
     v: Literal[1]
@@ -135,6 +143,14 @@ class _ChainedEntry(_Entry):
     """Each kind of entry narrows it to its own tag."""
     prev: str = Field(pattern=_DIGEST_PATTERN)
     recorded_utc: str
+    # Written by the evidence store (drillkit.evidence.store) only, and left out of the
+    # bytes when unset (entry_payload), so local lines keep the bytes they always had.
+    cluster: str | None = None
+    """The cluster the run acted on, as its report's scope names it."""
+    runner: str | None = None
+    """The host (or pod) that entered it."""
+    origin: Origin | None = None
+    """For an entry synced from a local ledger: that ledger's entry."""
 
 
 class ProvenPromise(_Entry):
@@ -861,7 +877,7 @@ def _append(
                     recorded_utc=format_utc(now or datetime.now(UTC)),
                 )
             )
-            line = seal(entry.model_dump(mode="json", exclude={"sig"}), signing_key)
+            line = seal(entry_payload(entry), signing_key)
             _write_all(descriptor, line + b"\n")
             # The head must never name a line the disk may not have.
             os.fsync(descriptor)
@@ -871,6 +887,25 @@ def _append(
             sync_directory(reports_dir)
         _write_head(reports_dir, seq, digest_bytes(line), signing_key=signing_key, now=now)
     return type(entry).model_validate_json(line)
+
+
+_OPTIONAL_FIELDS: Final = ("cluster", "runner", "origin")
+"""Fields added after entries were first written: present in the bytes only when set."""
+
+
+def entry_payload(entry: AnyEntry) -> dict[str, Any]:
+    """What an entry's line holds, without its signature: the fields a ledger line is
+    sealed from, the optional fields left out when unset."""
+    data = entry.model_dump(mode="json", exclude={"sig"})
+    for name in _OPTIONAL_FIELDS:
+        if data.get(name) is None:
+            data.pop(name, None)
+    return data
+
+
+def parse_entry(number: int, raw: bytes) -> LedgerLine:
+    """One entry's bytes (a ledger line, or an object of the evidence store), parsed."""
+    return _parse_line(number, raw, complete=True)
 
 
 def seal(data: Mapping[str, Any], signing_key: SigningKey | None) -> bytes:

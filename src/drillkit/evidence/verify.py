@@ -97,6 +97,8 @@ class ProblemKind(StrEnum):
     HEAD = "head missing or damaged"
     NOT_REGULAR = "link or special file"
     FILE_ADDED = "file added"
+    OVERWRITTEN = "overwritten in the store"
+    DELETE_MARKER = "delete marker in the store"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -117,7 +119,8 @@ class Problem:
 class Verification:
     """The result of one verification: counts, the head, problems and notices."""
 
-    ledger: Path
+    ledger: Path | str
+    """The ledger file, or the evidence store's ``s3://.../ledger/``."""
     entries: int
     runs: int
     skips: int
@@ -152,8 +155,13 @@ def verify_ledger(
     since: datetime | None = None,
     verify_key: VerifyKey | None = None,
     anchors: Sequence[Anchor] = (),
+    verify_keys: Sequence[VerifyKey] = (),
 ) -> Verification:
-    """Check the ledger of ``reports_dir`` and the reports it vouches for."""
+    """Check the ledger of ``reports_dir`` and the reports it vouches for.
+
+    Signatures are checked with ``verify_key`` and every key of ``verify_keys``: an
+    entry verifies under the one its signature names (one key per runner)."""
+    keys = [*([verify_key] if verify_key is not None else []), *verify_keys]
     lines = read_ledger(reports_dir)
     problems: list[Problem] = []
     notices: list[str] = []
@@ -171,7 +179,7 @@ def verify_ledger(
             f"entries {head.seq + 1}-{max(by_seq)} were appended after {HEAD_FILE_NAME} was "
             "last written (an append interrupted before it moved the head?)"
         )
-    problems += _check_signatures(lines, head, verify_key, notices)
+    problems += _check_signatures(lines, head, keys, notices)
 
     run_lines = [line for line in lines if isinstance(line.entry, RunEntry)]
     checked = [line for line in run_lines if _is_since(line, since)]
@@ -420,10 +428,10 @@ def _check_anchors(by_seq: Mapping[int, LedgerLine], anchors: Sequence[Anchor]) 
 def _check_signatures(
     lines: Sequence[LedgerLine],
     head: LedgerHead | None,
-    verify_key: VerifyKey | None,
+    verify_keys: Sequence[VerifyKey],
     notices: list[str],
 ) -> list[Problem]:
-    if verify_key is None:
+    if not verify_keys:
         keys = sorted({line.entry.sig.key for line in lines if line.entry and line.entry.sig})
         if keys:
             notices.append(
@@ -449,13 +457,13 @@ def _check_signatures(
     for line in readable[first_signed:]:
         assert line.entry is not None
         problem = _check_signature(
-            line.entry.sig, json.loads(line.raw), verify_key, f"ledger {line.label}"
+            line.entry.sig, json.loads(line.raw), verify_keys, f"ledger {line.label}"
         )
         if problem is not None:
             problems.append(_line_problem(*problem, line))
     if head is not None:
         problem = _check_signature(
-            head.sig, head.model_dump(mode="json"), verify_key, HEAD_FILE_NAME
+            head.sig, head.model_dump(mode="json"), verify_keys, HEAD_FILE_NAME
         )
         if problem is not None:
             problems.append(Problem(kind=problem[0], message=problem[1]))
@@ -463,15 +471,20 @@ def _check_signatures(
 
 
 def _check_signature(
-    signature: Signature | None, data: Mapping[str, object], verify_key: VerifyKey, what: str
+    signature: Signature | None,
+    data: Mapping[str, object],
+    verify_keys: Sequence[VerifyKey],
+    what: str,
 ) -> tuple[ProblemKind, str] | None:
     if signature is None:
         return ProblemKind.UNSIGNED, f"{what} is not signed, but a public key was given"
-    if signature.key != verify_key.fingerprint:
+    verify_key = next((k for k in verify_keys if k.fingerprint == signature.key), None)
+    if verify_key is None:
+        given = ", ".join(key.fingerprint for key in verify_keys)
         return (
             ProblemKind.BAD_SIGNATURE,
-            f"{what} is signed by key {signature.key}, not by the given key "
-            f"{verify_key.fingerprint}",
+            f"{what} is signed by key {signature.key}, not by the given key"
+            f"{'s' if len(verify_keys) > 1 else ''} {given}",
         )
     if not verify_key.verify(signature.ed25519, signed_payload(data)):
         return (
