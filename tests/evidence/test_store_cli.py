@@ -13,7 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 from drillkit.cli.main import cli, main
-from drillkit.evidence.ledger import RunEntry, read_ledger
+from drillkit.evidence.ledger import (
+    FindingAction,
+    FindingEntry,
+    RunEntry,
+    append_finding,
+    read_ledger,
+)
 from drillkit.evidence.recording import record_run
 from drillkit.evidence.store import EvidenceStore
 from tests.evidence.conftest import flip_byte, run_id_of
@@ -145,3 +151,25 @@ def test_drill_run_keeps_its_local_report_when_the_store_cannot_be_reached(
     (local,) = read_ledger(tmp_path / "reports")
     assert local.entry is not None
     assert os.path.isdir(tmp_path / "reports" / local.entry.report.dir)
+
+
+def test_sync_carries_findings_as_it_carries_runs(evidence_url: str, tmp_path: Path) -> None:
+    reports_dir = tmp_path / "reports"
+    record_local_runs(reports_dir, 1)
+    (run,) = [line.entry for line in read_ledger(reports_dir) if isinstance(line.entry, RunEntry)]
+    opened = append_finding(
+        reports_dir, finding=None, action=FindingAction.OPENED, service="shop",
+        disruption="zone", text="missed: RTO 400 s exceeds the 5m objective", run=run,
+    )  # fmt: skip
+
+    code, _ = invoke(
+        "evidence", "sync", "--reports-dir", str(reports_dir), "--evidence", evidence_url, *LOCKED
+    )
+    verify_code, verified = invoke("evidence", "verify", "--evidence", evidence_url, "-o", "json")
+
+    assert (code, verify_code) == (0, 0)
+    assert json.loads(verified)["entries"] == 2
+    stored = [line.entry for line in EvidenceStore(evidence_url).read_entries().lines.values()]
+    (finding,) = [entry for entry in stored if isinstance(entry, FindingEntry)]
+    assert (finding.finding, finding.action, finding.service) == (opened.finding, "opened", "shop")
+    assert finding.origin is not None and finding.origin.seq == opened.seq
