@@ -20,6 +20,7 @@ import pytest
 from drillkit.lab import build
 from drillkit.lab.cluster import Lab, LabShape
 from tests.helpers import log_progress
+from tests.minio import MinioServer, minio_binary, running_minio
 
 
 @pytest.fixture(scope="session")
@@ -86,3 +87,12 @@ def namespace(lab: Lab) -> Iterator[str]:
     yield name
     with lab.connect() as cluster:
         cluster.core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
+    """MinIO on 127.0.0.1 for the whole session, shared by the backup and evidence tests
+    (built once from the Go module proxy, cached)."""
+    binary = minio_binary(log_progress)
+    with running_minio(binary, tmp_path_factory.mktemp("minio")) as server:
+        yield server

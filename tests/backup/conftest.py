@@ -9,22 +9,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from drillkit.drivers.objectstore import LocalStore, ObjectStore, S3Store
-from tests.helpers import isolate_from_aws, log_progress
-from tests.minio import MinioServer, minio_binary, running_minio
-
-
-@pytest.fixture(scope="session")
-def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
-    """MinIO on 127.0.0.1 for the whole session."""
-    binary = minio_binary(log_progress)
-    with running_minio(binary, tmp_path_factory.mktemp("minio")) as server:
-        yield server
+from tests.helpers import isolate_from_aws
+from tests.minio import MinioServer
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from drillkit.drivers.objectstore import S3Store
 from drillkit.evidence.ledger import append_run, append_skip
 from drillkit.reporting.writer import write_run_report
 from drillkit.signing import SigningKey
-from tests.helpers import isolate_from_aws, log_progress
-from tests.minio import MinioServer, minio_binary, running_minio
+from tests.helpers import isolate_from_aws
+from tests.minio import MinioServer
 from tests.reporting.conftest import UTC_ORIGIN, Variant, make_record
 
 RECORDED = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
@@ -147,14 +147,6 @@ def forge_verdict(reports_dir: Path, *, line_index: int) -> None:
 
 
 # -- the evidence store on S3: a real MinIO on loopback --------------------------------------
-
-
-@pytest.fixture(scope="session")
-def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
-    """MinIO on 127.0.0.1 for the whole session (built once, cached)."""
-    binary = minio_binary(log_progress)
-    with running_minio(binary, tmp_path_factory.mktemp("minio")) as server:
-        yield server
 
 
 @pytest.fixture

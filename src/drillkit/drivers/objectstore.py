@@ -392,15 +392,7 @@ class S3Store:
         return str(retention["Mode"]), _as_utc(retention["RetainUntilDate"])
 
     def put(self, key: str, data: bytes) -> StoredObject:
-        digest = sha256_of(data)
-        with _translate_s3(f"writing {self.description}{_ensure_key(key)}"):
-            self._client.put_object(
-                Bucket=self.bucket,
-                Key=self.prefix + key,
-                Body=data,
-                Metadata={_DIGEST_METADATA: digest},
-            )
-        return StoredObject(key=key, size=len(data), sha256=digest)
+        return self.put_locked(key, data, retention=None)
 
     def get(self, key: str) -> bytes:
         with _translate_s3(f"reading {self.description}{_ensure_key(key)}"):
