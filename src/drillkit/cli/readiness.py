@@ -65,14 +65,11 @@ def readiness(
       drill readiness --min-score 75       # exit 1 below 75, for a CI gate
     """
     from drillkit.errors import InvalidInput
-    from drillkit.evidence.findings import open_findings, proving_runs
+    from drillkit.evidence.findings import assess_readiness
     from drillkit.evidence.ledger import read_ledger
-    from drillkit.measuring.readiness import assess_service
-    from drillkit.model.loading import load_model
-    from drillkit.model.services import Service
+    from drillkit.model.loading import load_services
 
-    files = sorted(services_dir.glob("*.yaml"))
-    services = [load_model(path, Service, noun="service") for path in files]
+    services = load_services(services_dir)
     if service is not None:
         services = [s for s in services if s.name == service]
         if not services:
@@ -80,9 +77,7 @@ def readiness(
     if not services:
         raise InvalidInput(f"no service files in {services_dir}: write services/NAME.yaml")
     now = start_of(moment) if moment is not None else datetime.now(UTC)
-    lines = read_ledger(reports_dir)
-    runs, findings = proving_runs(lines), open_findings(lines)
-    assessed = [assess_service(s, runs, findings, now=now) for s in services]
+    assessed = assess_readiness(services, read_ledger(reports_dir), now=now)
     if output == "json":
         echo_json([_document(result) for result in assessed])
     else:

@@ -28,6 +28,7 @@ from drillkit.cli.options import (
     output_option,
     parse_zoned_time,
     reports_dir_option,
+    services_dir_option,
     signing_key_option,
 )
 from drillkit.cli.output import progress_printer
@@ -929,6 +930,7 @@ def scheduler() -> None:
     show_default=True,
     help="How long stopping waits for running drills before killing them.",
 )
+@services_dir_option
 @with_fire_options
 def run_scheduler(
     scheduler_id: str | None,
@@ -937,6 +939,7 @@ def run_scheduler(
     max_parallel: int,
     on_stop: str,
     stop_timeout: timedelta,
+    services_dir: Path,
     settings: FireSettings,
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C.
@@ -944,7 +947,8 @@ def run_scheduler(
     Fires each schedule on time, one process per fire, and records every fire in the
     history. Missed fires (scheduler down) run once within their misfire grace and are
     recorded as missed beyond it. Logs go to stderr; /healthz and /metrics are served on
-    127.0.0.1.
+    127.0.0.1. /metrics includes each service's readiness (drill readiness), from the
+    service files in --services-dir and the ledger.
 
     Several schedulers may share a PostgreSQL database (give each its own --id): each
     fire runs once, the others record "skipped: lock held".
@@ -990,6 +994,7 @@ def run_scheduler(
         max_parallel=max_parallel,
         ledger=settings.reports_dir.absolute(),
         signing_key=ledger_key,
+        services_dir=services_dir.absolute(),
     )
     stop = threading.Event()
 

@@ -27,8 +27,9 @@ from drillkit.evidence.ledger import (
     append_finding,
     read_ledger,
 )
-from drillkit.measuring.readiness import OpenFinding, ProvingRun
+from drillkit.measuring.readiness import OpenFinding, ProvingRun, ServiceReadiness, assess_service
 from drillkit.model.measurement import Verdict
+from drillkit.model.services import Service
 from drillkit.model.timeline import parse_utc
 from drillkit.signing import SigningKey
 
@@ -235,3 +236,11 @@ def open_findings(lines: Sequence[LedgerLine]) -> list[OpenFinding]:
         for finding in read_findings(lines)
         if finding.is_open
     ]
+
+
+def assess_readiness(
+    services: Sequence[Service], lines: Sequence[LedgerLine], *, now: datetime
+) -> list[ServiceReadiness]:
+    """How ready each service is at ``now``, from the ledger's proving runs and open findings."""
+    runs, findings = proving_runs(lines), open_findings(lines)
+    return [assess_service(service, runs, findings, now=now) for service in services]

@@ -208,6 +208,12 @@ def load_model(
     return loaded
 
 
+def load_services(directory: Path) -> list[Service]:
+    """Every service file ``directory/*.yaml``, by file name; InvalidInput for the first
+    that is invalid, naming its file and line."""
+    return [load_model(path, Service, noun="service") for path in sorted(directory.glob("*.yaml"))]
+
+
 def _load(path: Path, model: type[ModelT], *, noun: str) -> tuple[ModelT, _Document]:
     text = _read_text(path, noun)
     root = _compose(path, text, noun)

@@ -35,7 +35,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import UTC, datetime
@@ -55,9 +55,11 @@ from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
     BackgroundScheduler,
 )
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import PlainSerializer, TypeAdapter, ValidationError
 
+from drillkit.errors import DrillError
 from drillkit.model.timeline import format_utc
 from drillkit.running.recorder import Clock, SystemClock
 from drillkit.scheduling.database import Database, job_table_name
@@ -294,6 +296,72 @@ class SchedulerMetrics:
         return generate_latest(self.registry)
 
 
+@dataclass(frozen=True)
+class ReadinessCollector:
+    """The DR readiness of each service (``drill readiness``), computed from the ledger and
+    the service files at each scrape, so ``/metrics`` never shows a stale score."""
+
+    services_dir: Path
+    reports_dir: Path
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from drillkit.evidence.findings import assess_readiness
+        from drillkit.evidence.ledger import read_ledger
+        from drillkit.model.loading import load_services
+
+        def gauge(name: str, text: str, *labels: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"drillkit_readiness_{name}", text, labels=list(labels))
+
+        score = gauge("score", "DR readiness score out of 100 (drill readiness).", "service")
+        last_rto = gauge(
+            "last_rto_seconds", "RTO of the newest run proving it.", "service", "disruption"
+        )
+        last_rpo = gauge(
+            "last_rpo_seconds", "RPO of the newest run proving it.", "service", "disruption"
+        )
+        rto_objective = gauge(
+            "rto_objective_seconds", "The RTO the service promises.", "service", "disruption"
+        )
+        rpo_objective = gauge(
+            "rpo_objective_seconds", "The RPO the service promises.", "service", "disruption"
+        )
+        proven = gauge(
+            "last_proven_timestamp_seconds",
+            "When the newest run that met the promise ended (Unix time).",
+            "service",
+            "disruption",
+        )
+        findings = gauge("open_findings", "Findings open.", "service", "disruption")
+        try:
+            assessed = assess_readiness(
+                load_services(self.services_dir),
+                read_ledger(self.reports_dir),
+                now=datetime.now(UTC),
+            )
+        except DrillError as error:
+            logger.warning("readiness metrics: %s", error)
+            assessed = []
+        for service in assessed:
+            score.add_metric([service.service], service.score)
+            for promise in service.promises:
+                labels = [service.service, promise.disruption]
+                findings.add_metric(labels, len(promise.open_findings))
+                for family, value in (
+                    (rto_objective, promise.promise.rto),
+                    (rpo_objective, promise.promise.rpo),
+                ):
+                    if value is not None:
+                        family.add_metric(labels, value.total_seconds())
+                newest, last_met = promise.newest, promise.last_met
+                if newest is not None and newest.rto_seconds is not None:
+                    last_rto.add_metric(labels, newest.rto_seconds)
+                if newest is not None and newest.rpo_seconds is not None:
+                    last_rpo.add_metric(labels, newest.rpo_seconds)
+                if last_met is not None:
+                    proven.add_metric(labels, last_met.ended.timestamp())
+        yield from (score, last_rto, last_rpo, rto_objective, rpo_objective, proven, findings)
+
+
 # -- the scheduler ---------------------------------------------------------------------------------
 
 
@@ -313,6 +381,8 @@ class DrillScheduler:
     """The reports directory whose evidence ledger records skips too."""
     signing_key: SigningKey | None = None
     """Signs the skips this scheduler enters in the ledger (its fires sign their own)."""
+    services_dir: Path | None = None
+    """Service files whose readiness ``/metrics`` reports, from the ``ledger``."""
     metrics: SchedulerMetrics = field(init=False, default_factory=SchedulerMetrics)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
     _refresher: threading.Thread | None = field(init=False, default=None, repr=False)
@@ -322,6 +392,8 @@ class DrillScheduler:
 
     def __post_init__(self, max_parallel: int) -> None:
         self._executor = FireExecutor(self._fire_due, max_parallel)
+        if self.services_dir is not None and self.ledger is not None:
+            self.metrics.registry.register(ReadinessCollector(self.services_dir, self.ledger))
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             jobstores={
