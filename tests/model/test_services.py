@@ -231,3 +231,29 @@ def test_drill_show_says_what_the_drill_proves_and_gives_the_service_in_json() -
         "rpo": None,
         "prove_every": "90d",
     }
+
+
+def test_drill_validate_checks_every_service_file_too(tmp_path: Path) -> None:
+    drill_file(tmp_path, proves="{service: ../services/shop.yaml, disruption: pod}")
+    broken = tmp_path / "services" / "billing.yaml"
+    broken.write_text("name: billing\nowners: []\n")
+    directories = (
+        "--drills-dir",
+        str(tmp_path / "drills"),
+        "--services-dir",
+        str(tmp_path / "services"),
+    )
+
+    result = CliRunner().invoke(cli, ["validate", *directories, "-o", "json"])
+
+    assert result.exit_code == 2
+    kinds = {
+        Path(f["file"]).name: (f["kind"], f["drill"]) for f in json.loads(result.stdout)["files"]
+    }
+    assert kinds == {
+        "experiment.yaml": ("experiment", None),
+        "proving.yaml": ("drill", "proving"),
+        "billing.yaml": ("service", None),
+        "shop.yaml": ("service", "shop"),
+    }
+    assert result.stderr.splitlines()[-1].startswith(f"invalid  {broken}:2:9: owners: ")

@@ -58,9 +58,9 @@ class ValidatedFile(TypedDict):
     """One file ``drill validate`` checked."""
 
     file: str
-    kind: Literal["drill", "experiment"]
+    kind: Literal["drill", "experiment", "service"]
     drill: str | None
-    """The drill's name, for a drill file that loads."""
+    """The drill's (or service's) name, for a file that loads."""
     problems: list[str]
     """Every problem found in the file, each ``FILE:LINE:COLUMN: field: problem``; empty
     when it is valid."""

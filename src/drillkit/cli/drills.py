@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from drillkit.cli.completing import complete_drills
-from drillkit.cli.options import drills_dir_option, output_option
+from drillkit.cli.options import drills_dir_option, output_option, services_dir_option
 from drillkit.cli.output import echo_json
 from drillkit.cli.running import is_experiment_file, resolve_drill
 
@@ -20,12 +20,15 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @drills_dir_option
+@services_dir_option
 @output_option("one object: valid, and each file with its kind, drill and problem.")
-def validate(paths: tuple[Path, ...], drills_dir: Path, output: str) -> None:
-    """Check drill files and the experiments they use, without touching any cluster.
+def validate(paths: tuple[Path, ...], drills_dir: Path, services_dir: Path, output: str) -> None:
+    """Check drill files, the experiments they use and service files, without touching
+    any cluster.
 
-    With no PATHS, checks every drills/*.yaml. Every problem found is one line naming
-    the file, line, column and field. Exit code 2 when anything is invalid.
+    With no PATHS, checks every drills/*.yaml and services/*.yaml. Every problem found
+    is one line naming the file, line, column and field. Exit code 2 when anything is
+    invalid.
 
     \b
     Examples:
@@ -34,18 +37,21 @@ def validate(paths: tuple[Path, ...], drills_dir: Path, output: str) -> None:
       drill validate -o json
     """
     from drillkit.errors import InvalidInput
-    from drillkit.model.loading import load_drill
+    from drillkit.model.loading import load_drill, load_model
+    from drillkit.model.services import Service
     from drillkit.running.chaostoolkit import load_experiment
 
-    files = list(paths) or sorted(drills_dir.glob("*.yaml"))
+    services = sorted(services_dir.glob("*.yaml"))
+    files = list(paths) or [*sorted(drills_dir.glob("*.yaml")), *services]
     if not files:
         raise InvalidInput(f"no drill files to validate in {drills_dir}")
     checked: list[ValidatedFile] = []
     for path in files:
         experiment = is_experiment_file(path)
+        service = path in services or path.resolve().parent == services_dir.resolve()
         result: ValidatedFile = {
             "file": str(path),
-            "kind": "experiment" if experiment else "drill",
+            "kind": "experiment" if experiment else "service" if service else "drill",
             "drill": None,
             "problems": [],
         }
@@ -53,6 +59,9 @@ def validate(paths: tuple[Path, ...], drills_dir: Path, output: str) -> None:
             if experiment:
                 load_experiment(path)
                 line = f"ok       {path} (experiment)"
+            elif service:
+                result["drill"] = load_model(path, Service, noun="service").name
+                line = f"ok       {path} (service {result['drill']})"
             else:
                 drill = load_drill(path)
                 load_experiment(drill.experiment_path())
