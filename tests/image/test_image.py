@@ -182,3 +182,17 @@ def test_only_the_state_directory_is_writable(podman: Podman) -> None:
     script = "touch /var/lib/drillkit/written && ! touch /opt/drillkit/written 2>/dev/null"
     result = run_in_image(podman, "-c", script, entrypoint="sh")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_report_page_renders_as_pdf_with_the_fonts_it_names(podman: Podman) -> None:
+    # render_pdf refuses to return a PDF whose fonts fontconfig substituted; warnings are
+    # errors, as in the test suite.
+    script = (
+        "from drillkit.reporting.pdf import render_pdf; "
+        "print(render_pdf('<h1>drill</h1><pre>exit 0</pre>', title='t')[:5].decode())"
+    )
+    result = run_in_image(
+        podman, "-W", "error", "-c", script, entrypoint="/opt/drillkit/bin/python"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "%PDF-"
