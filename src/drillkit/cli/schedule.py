@@ -776,7 +776,10 @@ def _fire_options(
 @click.option(
     "--image",
     default=None,
-    help="Container image with drillkit installed (default: drillkit:<version>).",
+    help=(
+        "Container image with drillkit installed (default: localhost/drillkit:<version>, "
+        "as scripts/image tags it)."
+    ),
 )
 @click.option(
     "--reports-claim",

@@ -51,7 +51,8 @@ KUBECONFIG_CONFIGMAP = "drillkit-in-cluster-kubeconfig"
 FILES_ROOT = "/etc/drillkit/files"
 KUBECONFIG_PATH = "/etc/drillkit/kubeconfig/kubeconfig.yaml"
 IN_CLUSTER_CONTEXT = "in-cluster"
-DEFAULT_IMAGE = f"drillkit:{__version__}"
+# What scripts/image tags its archive with (README, "The image").
+DEFAULT_IMAGE = f"localhost/drillkit:{__version__}"
 _LABELS = {"app.kubernetes.io/part-of": "drillkit", "app.kubernetes.io/managed-by": "drillkit"}
 
 
