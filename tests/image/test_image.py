@@ -151,10 +151,12 @@ def test_drill_validate_accepts_the_shipped_drills(podman: Podman) -> None:
         volumes={
             REPOSITORY / "drills": "/project/drills",
             REPOSITORY / "experiments": "/project/experiments",
+            REPOSITORY / "services": "/project/services",
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok       drills/pod-kill.yaml" in result.stdout
+    assert "ok       services/shop.yaml (service shop)" in result.stdout
 
 
 def test_drill_validate_names_the_file_and_line_of_a_broken_drill(
