@@ -226,7 +226,7 @@ def test_entries_of_two_runners_verify_with_both_keys_and_one_key_names_the_othe
         (ProblemKind.BAD_SIGNATURE, 3),
         (ProblemKind.BAD_SIGNATURE, 4),
     ]
-    assert f"is signed by key {keys[1].fingerprint}, not by a given key" in (
+    assert f"is signed by key {keys[1].fingerprint}, not by the given key" in (
         only_a.problems[0].message
     )
 

@@ -78,9 +78,14 @@ from drillkit.evidence.ledger import (
     read_head,
     read_ledger,
     seal,
-    signed_payload,
 )
-from drillkit.evidence.verify import Anchor, Problem, ProblemKind, Verification
+from drillkit.evidence.verify import (
+    Anchor,
+    Problem,
+    ProblemKind,
+    Verification,
+    check_signature,
+)
 from drillkit.files import state_home, write_atomically
 from drillkit.model.timeline import format_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
@@ -583,8 +588,6 @@ def _check_signatures(
                 "the signatures"
             )
         return []
-    by_fingerprint = {key.fingerprint: key for key in keys}
-    given = ", ".join(by_fingerprint)
     first_signed = next(
         (index for index, line in enumerate(ordered) if line.entry and line.entry.sig),
         len(ordered),
@@ -597,34 +600,10 @@ def _check_signatures(
     problems: list[Problem] = []
     for line in ordered[first_signed:]:
         assert line.entry is not None
-        signature = line.entry.sig
-        if signature is None:
-            problems.append(
-                _entry_problem(
-                    ProblemKind.UNSIGNED,
-                    f"entry {line.number}{_about(line)} is not signed, but a public key was given",
-                    line,
-                )
-            )
-            continue
-        key = by_fingerprint.get(signature.key)
-        if key is None:
-            problems.append(
-                _entry_problem(
-                    ProblemKind.BAD_SIGNATURE,
-                    f"entry {line.number}{_about(line)} is signed by key {signature.key}, not by "
-                    f"a given key ({given})",
-                    line,
-                )
-            )
-        elif not key.verify(signature.ed25519, signed_payload(_json_of(line))):
-            problems.append(
-                _entry_problem(
-                    ProblemKind.BAD_SIGNATURE,
-                    f"entry {line.number}{_about(line)}: the signature does not match its content",
-                    line,
-                )
-            )
+        what = f"entry {line.number}{_about(line)}"
+        problem = check_signature(line.entry.sig, _json_of(line), keys, what)
+        if problem is not None:
+            problems.append(_entry_problem(*problem, line))
     return problems
 
 

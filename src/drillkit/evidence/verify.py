@@ -456,13 +456,13 @@ def _check_signatures(
         )
     for line in readable[first_signed:]:
         assert line.entry is not None
-        problem = _check_signature(
+        problem = check_signature(
             line.entry.sig, json.loads(line.raw), verify_keys, f"ledger {line.label}"
         )
         if problem is not None:
             problems.append(_line_problem(*problem, line))
     if head is not None:
-        problem = _check_signature(
+        problem = check_signature(
             head.sig, head.model_dump(mode="json"), verify_keys, HEAD_FILE_NAME
         )
         if problem is not None:
@@ -470,12 +470,14 @@ def _check_signatures(
     return problems
 
 
-def _check_signature(
+def check_signature(
     signature: Signature | None,
     data: Mapping[str, object],
     verify_keys: Sequence[VerifyKey],
     what: str,
 ) -> tuple[ProblemKind, str] | None:
+    """What is wrong with ``signature`` over ``data`` (``what`` names it in the message):
+    missing, by none of ``verify_keys``, or not matching; None when it is good."""
     if signature is None:
         return ProblemKind.UNSIGNED, f"{what} is not signed, but a public key was given"
     verify_key = next((k for k in verify_keys if k.fingerprint == signature.key), None)
