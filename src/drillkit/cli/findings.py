@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -148,7 +148,7 @@ def note(
     click.echo(f"noted on finding {entry.finding} as ledger entry {entry.seq}")
 
 
-def _state(found: Finding) -> str:
+def _state(found: Finding) -> Literal["open", "closed"]:
     return "open" if found.is_open else "closed"
 
 
@@ -157,7 +157,7 @@ def _document(found: Finding) -> FindingDocument:
         "id": found.id,
         "service": found.service,
         "disruption": found.disruption,
-        "state": "open" if found.is_open else "closed",
+        "state": _state(found),
         "opened_utc": found.opened_utc,
         "opened_by": found.opened_by,
         "reason": found.reason,
