@@ -228,3 +228,19 @@ def receiving_webhooks() -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def live_processes_marked(mark: str) -> list[int]:
+    """Pids of live (not zombie) processes whose command line contains ``mark``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if mark in command and state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found

@@ -3,16 +3,18 @@ killed here, and pids that no process has."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from drillkit.processes import process_is_alive
+from drillkit.processes import OwnedProcesses, descendants, process_is_alive
 from tests.helpers import wait_until
 
 
@@ -81,3 +83,61 @@ def test_a_process_of_another_user_that_started_before_its_record_is_alive() -> 
     # pid 1 belongs to root (kill(2) answers "permission denied" to anyone else) and
     # started when the system, or this container, did.
     assert process_is_alive(1, datetime.now(UTC))
+
+
+def is_subreaper() -> bool:
+    """This process's child-subreaper flag, read with prctl(2)."""
+    flag = ctypes.c_int(0)
+    ctypes.CDLL(None, use_errno=True).prctl(37, ctypes.byref(flag), 0, 0, 0)  # GET_CHILD_SUBREAPER
+    return bool(flag.value)
+
+
+def test_owned_processes_end_what_was_started_inside_and_orphaned(
+    sleeper: subprocess.Popen[bytes],
+) -> None:
+    assert not is_subreaper()
+    with OwnedProcesses() as owned:
+        assert is_subreaper()
+        # The shell exits at once, its sleep orphaned: a subreaper keeps it a descendant.
+        subprocess.run(["sh", "-c", "sleep 600 &"], check=True)
+        orphans = wait_until(
+            "the orphaned sleep",
+            lambda: [p for p in descendants() if p.command == "sleep 600" and p.pid != sleeper.pid],
+        )
+        ended = owned.end()
+    assert not is_subreaper()
+    assert [p.pid for p in ended] == [p.pid for p in orphans]
+    assert not process_is_alive(orphans[0].pid, None)
+    # Started before: never touched.
+    assert process_is_alive(sleeper.pid, None)
+
+
+def test_owned_processes_kill_what_ignores_the_request_to_end(tmp_path: Path) -> None:
+    ready = tmp_path / "trap-set"
+    with OwnedProcesses(grace=0.5) as owned:
+        stubborn = subprocess.Popen(
+            ["sh", "-c", f"trap '' TERM; touch {ready}; while true; do sleep 0.1; done"]
+        )
+        try:
+            wait_until("the shell to ignore SIGTERM", ready.exists)
+            owned.end()
+            assert stubborn.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            stubborn.kill()
+            stubborn.wait()
+
+
+def test_owned_processes_leave_a_process_in_a_session_of_its_own() -> None:
+    # As the lab's components are started, which a fault may restart mid-run.
+    with OwnedProcesses() as owned:
+        component = subprocess.Popen(["sleep", "600"], start_new_session=True)
+        try:
+            wait_until(
+                "the component to run",
+                lambda: any(p.pid == component.pid for p in descendants()),
+            )
+            assert owned.end() == []
+            assert component.poll() is None
+        finally:
+            component.kill()
+            component.wait()

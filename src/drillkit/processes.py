@@ -1,4 +1,5 @@
-"""Is a process alive on this host? The one answer, for every layer that asks.
+"""Is a process alive on this host, and which processes did a run start? The one
+answer to each, for every layer that asks.
 
 The lab asks it of the components it supervises (``drillkit.lab.processes``), the
 cluster lock and recovery of the processes that wrote their records
@@ -9,13 +10,24 @@ because the lab is below the others and all of them need the same answer.
 Pids are reused, so a process counts as the one that was known alive only if it
 started no later than when it was known alive. Exited processes that their parent
 has not reaped yet (zombies) are dead.
+
+A run's activities start commands that may outlive them; :class:`OwnedProcesses`
+finds them all, however deep, and ends them with the run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import logging
 import os
+import signal
+import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from drillkit.waiting import poll_until
 
 # How much later than its record a process may seem to have started and still be the
 # writer: start times derive from boot time and clock ticks, which round.
@@ -62,3 +74,143 @@ def _process_state(pid: int) -> tuple[str | None, datetime | None]:
     except (OSError, IndexError, ValueError, StopIteration):
         return None, None
     return state, datetime.fromtimestamp(boot + start_ticks / ticks, UTC)
+
+
+# prctl(2) options: orphaned descendants are re-parented to the nearest subreaper.
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
+
+
+@dataclass(frozen=True)
+class HostProcess:
+    """A process of this host, as ``/proc`` shows it."""
+
+    pid: int
+    parent: int
+    session: int
+    started: datetime
+    command: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} ({self.command[:80]})"
+
+
+class OwnedProcesses:
+    """The processes started inside ``with OwnedProcesses():`` and everything they
+    started, ended when it closes (or earlier, by :meth:`end`).
+
+    Activities run commands (Chaos Toolkit's process provider) that may outlive the
+    activity: chaoslib kills the command it started when the activity times out or the
+    run is stopped, but not what that command started, and a shell given its arguments
+    as one string is just such a grandchild. Left running, it would go on acting on the
+    cluster after the drill reported it stopped. While open, this process is a child
+    subreaper (Linux), so descendants whose parent exits stay descendants and can be
+    found. Processes that existed when it opened are never touched, nor those started
+    in a session of their own: the lab's components, which a fault may restart, and
+    whatever a command detached on purpose.
+    """
+
+    def __init__(self, grace: float = 5.0) -> None:
+        self.grace = grace
+        self._before: set[tuple[int, datetime]] = set()
+        self._was_subreaper = 0
+
+    def __enter__(self) -> OwnedProcesses:
+        self._before = {(p.pid, p.started) for p in descendants()}
+        self._was_subreaper = _subreaper(None)
+        _subreaper(1)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            ended = self.end()
+            if ended:
+                logging.getLogger("drillkit").warning(
+                    "ended %d process(es) the run's activities left running: %s",
+                    len(ended),
+                    "; ".join(p.describe() for p in ended),
+                )
+        finally:
+            _subreaper(self._was_subreaper)
+
+    def end(self) -> list[HostProcess]:
+        """End every live process started since this opened: SIGTERM, then SIGKILL to
+        those still alive after ``grace`` seconds. Returns the processes ended."""
+        session = os.getsid(0)
+        owned = [
+            p
+            for p in descendants()
+            if p.session == session and (p.pid, p.started) not in self._before
+        ]
+        for process in owned:
+            _send(process, signal.SIGTERM)
+        if (
+            poll_until(lambda: not any(_is(p) for p in owned), timeout=self.grace, interval=0.05)
+            is None
+        ):
+            for process in owned:
+                _send(process, signal.SIGKILL)
+            poll_until(lambda: not any(_is(p) for p in owned), timeout=self.grace, interval=0.05)
+        return owned
+
+
+def descendants(pid: int | None = None) -> list[HostProcess]:
+    """The live (not zombie) descendants of ``pid`` (this process by default); [] where
+    ``/proc`` cannot be read."""
+    root = os.getpid() if pid is None else pid
+    children: dict[int, list[HostProcess]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if entry.name.isdigit():
+            process = _read_process(int(entry.name))
+            if process is not None:
+                children.setdefault(process.parent, []).append(process)
+    found: list[HostProcess] = []
+    parents = [root]
+    while parents:
+        for child in children.get(parents.pop(), ()):
+            found.append(child)
+            parents.append(child.pid)
+    return found
+
+
+def _read_process(pid: int) -> HostProcess | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
+    except (OSError, IndexError):
+        return None
+    state, started = _process_state(pid)
+    if state in (None, "Z", "X") or started is None:
+        return None
+    return HostProcess(
+        pid=pid,
+        parent=int(fields[1]),
+        session=int(fields[3]),
+        started=started,
+        command=command.decode(errors="replace"),
+    )
+
+
+def _is(process: HostProcess) -> bool:
+    """Whether ``process`` is still alive (its pid not reused by another)."""
+    state, started = _process_state(process.pid)
+    return state not in (None, "Z", "X") and started == process.started
+
+
+def _send(process: HostProcess, signum: int) -> None:
+    if _is(process):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(process.pid, signum)
+
+
+def _subreaper(value: int | None) -> int:
+    """Set this process's child-subreaper flag to ``value`` (None: leave it); the flag
+    as it was. 0 where prctl(2) is not available."""
+    if sys.platform != "linux":
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    current = ctypes.c_int(0)
+    libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(current), 0, 0, 0)
+    if value is not None:
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, value, 0, 0, 0)
+    return current.value

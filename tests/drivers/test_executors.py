@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from pydantic import ValidationError
 
 from drillkit.drivers.executors import executor_for
 from drillkit.model.procedure import EtcdTargetSpec, LocalExecutorSpec, SshExecutorSpec
+from tests.helpers import live_processes_marked, wait_until
 
 
 def test_the_local_executor_sets_the_declared_variables_and_puts_its_path_first(
@@ -57,3 +60,39 @@ def test_a_variable_name_the_shell_cannot_export_is_refused(name: str) -> None:
         SshExecutorSpec(type="ssh", host="cp-1.example", user="ops", environment={name: "x"})
     with pytest.raises(ValidationError, match="is not an environment variable name"):
         LocalExecutorSpec(environment={name: "x"})
+
+
+class Stopped(Exception):
+    """What the signal handler raises, as a run's stop raises SystemExit."""
+
+
+def test_a_command_interrupted_by_a_stopping_run_is_ended_with_all_it_started(
+    tmp_path: Path,
+) -> None:
+    # Executors start commands in a session of their own (a timeout ends the group), so
+    # the run's end would not find them: a stop must end them where it interrupts them.
+    started = tmp_path / "started"
+    mark = f"drillkit-executor-{tmp_path.name}"
+    executor = executor_for(LocalExecutorSpec())
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped
+
+    previous = signal.signal(signal.SIGUSR1, stop)
+    sender = threading.Thread(
+        target=lambda: (
+            wait_until("the command to start", started.exists),
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1),
+        )
+    )
+    sender.start()
+    try:
+        with pytest.raises(Stopped):
+            executor.run(
+                f"touch {started}; sh -c 'while true; do sleep 0.2; done; : {mark}' & wait",
+                timeout=600,
+            )
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        sender.join()
+    wait_until("the command and its child to end", lambda: live_processes_marked(mark) == [])

@@ -1,9 +1,9 @@
 """A run whose cluster lock is taken over says so: not "aborted by a guard".
 
 A real ``drill run`` holds the lab's Lease while its method waits; the test takes the
-Lease over as another run would. The run must stop, roll back (zone-a schedulable
-again) and report that the lock was lost and to whom, with a ``lock_lost`` event in its
-timeline, though the drill declares no guard.
+Lease over as another run would. The run must stop, end its method's waiting command,
+roll back (zone-a schedulable again) and report that the lock was lost and to whom,
+with a ``lock_lost`` event in its timeline, though the drill declares no guard.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from drillkit.drivers.cluster_state import LeaseClaim, read_lease, replace_lease
 from drillkit.lab.cluster import Lab
 from drillkit.safety.lock import LOCK_NAME, LOCK_NAMESPACE
 from tests.drills.support import BackgroundDrill, shipped, write_variant
-from tests.helpers import wait_until
+from tests.helpers import live_processes_marked, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -74,5 +74,7 @@ def test_a_run_whose_lock_is_taken_over_reports_the_lost_lock(
     ]
     assert "lock_lost" in kinds
     assert "guard_tripped" not in kinds
+    # The waiting command ended with the run: it must not outlive it.
+    assert live_processes_marked(str(gate)) == [], run.log.read_text()
     with scratch_lab.connect() as cluster:
         assert not [n.name for n in cluster.nodes() if n.unschedulable]

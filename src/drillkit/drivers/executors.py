@@ -142,21 +142,26 @@ def _run(
     stdin: bytes | None,
 ) -> CommandResult:
     started = time.monotonic()
-    process = subprocess.Popen(
+    with subprocess.Popen(
         argv,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=environment,
         start_new_session=True,
-    )
-    timed_out = False
-    try:
-        output, _ = process.communicate(stdin, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
+    ) as process:
+        timed_out = False
+        try:
+            output, _ = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+        except BaseException:
+            # The run is stopping (a signal, a guard): the command and all it started
+            # end here, for in a session of their own the run's end would not find them.
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
     text = output.decode(errors="replace")
     return CommandResult(
         command=command,

@@ -71,6 +71,7 @@ from drillkit.model.timeline import (
     SteadyStateVerified,
     parse_utc,
 )
+from drillkit.processes import OwnedProcesses
 from drillkit.running.observer import Evaluation, Observer
 from drillkit.running.recorder import TimelineRecorder
 
@@ -434,6 +435,9 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     recorder: TimelineRecorder
     make_observer: ObserverFactory
     after_recovery: Callable[[], None] = lambda: None
+    processes: OwnedProcesses = field(default_factory=OwnedProcesses)
+    """The processes the run's activities start; a stopped method's are ended before
+    its rollbacks run, so no fault goes on acting while it is rolled back."""
     observer: Observer | None = field(init=False, default=None)
     interrupted_by: str | None = field(init=False, default=None)
     steady_state_before: bool | None = field(init=False, default=None)
@@ -530,6 +534,11 @@ class DrillEventHandler(RunEventHandler):  # type: ignore[misc]
     def start_rollbacks(self, experiment: Experiment) -> None:
         self._phase = "rollback"
         self._stop_observer()
+        if self.interrupted_by is not None:
+            for process in self.processes.end():
+                logging.getLogger("drillkit").warning(
+                    "ended %s, which the stopped method left running", process.describe()
+                )
         self.recorder.record(RollbackStarted(at=self.recorder.now()))
 
     def rollbacks_completed(self, experiment: Experiment, journal: Journal) -> None:

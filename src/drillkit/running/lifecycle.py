@@ -132,7 +132,10 @@ class DrillRun:
         journal: dict[str, Any]
         try:
             self.start()
-            with activity_environment(self.options, self.run_id, self._context):
+            with (
+                activity_environment(self.options, self.run_id, self._context),
+                self.handler.processes,
+            ):
                 try:
                     journal = chaostoolkit.run_experiment(
                         self.experiment,
