@@ -27,9 +27,9 @@ from drillkit.cli.output import echo_json
 
 if TYPE_CHECKING:
     from drillkit.cli.documents import ExportDocument, SyncDocument
-    from drillkit.evidence.controls import Catalogue
+    from drillkit.evidence.export import ExportResult
+    from drillkit.evidence.oscal import OscalExport
     from drillkit.evidence.verify import Verification
-    from drillkit.signing import VerifyKey
 
 
 @click.group()
@@ -281,108 +281,100 @@ def export(
     period_start = start_of(start)
     period_end = _end_of(end)
     key = load_signing_key_option(signing_key)
+    catalogue = load_catalogue(controls_files)
+    verify_key = key.verify_key if key is not None else None
     if bundle_format == "oscal":
         if pdf:
             raise click.BadParameter(
                 "the OSCAL documents have no index to print; --pdf is for --format bundle",
                 param_hint="'--pdf'",
             )
-        _export_oscal(
-            reports_dir,
-            output_file,
-            start=period_start,
-            end=period_end,
-            catalogue=load_catalogue(controls_files),
-            controls=controls,
-            verify_key=key.verify_key if key is not None else None,
-            output=output,
+        from drillkit.evidence.oscal import export_oscal
+
+        exported, lines = _describe_oscal(
+            export_oscal(
+                reports_dir,
+                output_file,
+                start=period_start,
+                end=period_end,
+                catalogue=catalogue,
+                controls=controls,
+                verify_key=verify_key,
+            )
         )
-        return
-    from drillkit.evidence.export import export_bundle
+    else:
+        from drillkit.evidence.export import export_bundle
 
-    result = export_bundle(
-        reports_dir,
-        output_file,
-        start=period_start,
-        end=period_end,
-        catalogue=load_catalogue(controls_files),
-        controls=controls,
-        signing_key=key,
-        verify_key=key.verify_key if key is not None else None,
-        include_pdf=pdf,
-    )
+        exported, lines = _describe_bundle(
+            export_bundle(
+                reports_dir,
+                output_file,
+                start=period_start,
+                end=period_end,
+                catalogue=catalogue,
+                controls=controls,
+                signing_key=key,
+                verify_key=verify_key,
+                include_pdf=pdf,
+            )
+        )
     if output == "json":
-        exported: ExportDocument = {
-            "bundle": str(result.path),
-            "format": "bundle",
-            "runs": result.runs,
-            "skips": result.skips,
-            "gamedays": result.gamedays,
-            "files": result.files,
-            "bytes": result.bytes,
-            "head": f"{result.head.seq}:{result.head.digest}" if result.head is not None else None,
-            "signed_by": result.signed_by or None,
-        }
         echo_json(exported)
         return
-    head = f"{result.head.seq}:{result.head.digest}" if result.head is not None else "none"
-    click.echo(
+    for line in lines:
+        click.echo(line)
+
+
+def _describe_bundle(result: ExportResult) -> tuple[ExportDocument, list[str]]:
+    """The ``-o json`` document of a bundle written, and its lines of text."""
+    head = f"{result.head.seq}:{result.head.digest}" if result.head is not None else None
+    exported: ExportDocument = {
+        "bundle": str(result.path),
+        "format": "bundle",
+        "runs": result.runs,
+        "skips": result.skips,
+        "gamedays": result.gamedays,
+        "files": result.files,
+        "bytes": result.bytes,
+        "head": head,
+        "signed_by": result.signed_by or None,
+    }
+    lines = [
         f"{result.path}: {result.runs} runs, {result.skips} skips, {result.gamedays} game days, "
-        f"{result.files} files, "
-        f"{result.bytes / 1e6:.1f} MB"
-    )
-    click.echo(f"ledger head  {head}  (keep it; check later with: drill evidence verify --head)")
+        f"{result.files} files, {result.bytes / 1e6:.1f} MB",
+        f"ledger head  {head or 'none'}  (keep it; check later with: drill evidence verify --head)",
+    ]
     if result.signed_by:
-        click.echo(f"signed by    {result.signed_by}")
+        lines.append(f"signed by    {result.signed_by}")
+    return exported, lines
 
 
-def _export_oscal(
-    reports_dir: Path,
-    output_file: Path,
-    *,
-    start: datetime,
-    end: datetime,
-    catalogue: Catalogue,
-    controls: tuple[str, ...],
-    verify_key: VerifyKey | None,
-    output: str,
-) -> None:
-    from drillkit.evidence.oscal import ASSESSMENT_RESULTS_FILE, POAM_FILE, export_oscal
+def _describe_oscal(result: OscalExport) -> tuple[ExportDocument, list[str]]:
+    """The ``-o json`` document of an OSCAL export written, and its line of text."""
+    from drillkit.evidence.oscal import ASSESSMENT_RESULTS_FILE, POAM_FILE
 
-    result = export_oscal(
-        reports_dir,
-        output_file,
-        start=start,
-        end=end,
-        catalogue=catalogue,
-        controls=controls,
-        verify_key=verify_key,
-    )
-    if output == "json":
-        exported: ExportDocument = {
-            "bundle": str(result.path),
-            "format": "oscal",
-            "runs": result.runs,
-            "skips": 0,
-            "gamedays": 0,
-            "files": 2 if result.poam_items else 1,
-            "bytes": result.bytes,
-            "head": result.head,
-            "signed_by": None,
-            "findings": result.findings,
-            "poam_items": result.poam_items,
-        }
-        echo_json(exported)
-        return
+    exported: ExportDocument = {
+        "bundle": str(result.path),
+        "format": "oscal",
+        "runs": result.runs,
+        "skips": 0,
+        "gamedays": 0,
+        "files": 2 if result.poam_items else 1,
+        "bytes": result.bytes,
+        "head": result.head,
+        "signed_by": None,
+        "findings": result.findings,
+        "poam_items": result.poam_items,
+    }
     poam = (
         f"{POAM_FILE} ({result.poam_items} open findings)"
         if result.poam_items
         else "no POA&M (no finding open)"
     )
-    click.echo(
+    return exported, [
         f"{result.path}: {ASSESSMENT_RESULTS_FILE} ({result.runs} runs, {result.findings} "
         f"findings), {poam}, {result.bytes / 1e6:.1f} MB"
-    )
+    ]
 
 
 @evidence.command()
