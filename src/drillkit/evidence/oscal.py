@@ -228,13 +228,20 @@ def _assessment_findings(period: PeriodEvidence, catalogue: Catalogue) -> list[O
 def _observation(row: IndexRow, line: LedgerLine) -> OscalObject:
     entry = line.entry
     assert isinstance(entry, RunEntry)
-    rto = f"RTO {row.rto_actual} (objective {row.rto_target})"
-    rpo = f"RPO {row.rpo_actual} (objective {row.rpo_target})"
+    # An objective the drill does not set, and did not measure, is left unsaid.
+    measured = [
+        f"; {name} {actual} (objective {target})"
+        for name, actual, target, seconds, objective in (
+            ("RTO", row.rto_actual, row.rto_target, row.rto_actual_seconds, row.rto_target_seconds),
+            ("RPO", row.rpo_actual, row.rpo_target, row.rpo_actual_seconds, row.rpo_target_seconds),
+        )
+        if seconds is not None or objective is not None
+    ]
     return {
         "uuid": _uuid("observation", line.digest),
         "title": f"Drill run {row.drill}/{row.run_id}",
-        "description": f"{row.drill} run {row.run_id} ({row.strategy}): {row.verdict}; "
-        f"{rto}; {rpo}.",
+        "description": f"{row.drill} run {row.run_id} ({row.strategy}): {row.verdict}"
+        f"{''.join(measured)}.",
         "props": _props(
             ("drill", row.drill),
             ("run-id", row.run_id),
