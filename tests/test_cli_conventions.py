@@ -110,9 +110,20 @@ def test_a_command_scripts_call_has_o_json_and_a_committed_schema(name: str) -> 
     assert schema_file(SCRIPTED[name]).is_file()
 
 
+# A command that writes a file in more than one format names the file's format --format;
+# what it prints is still -o's.
+FILE_FORMATS = {"evidence export --format": ["bundle", "oscal"]}
+
+
 @pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_o_is_always_the_output_format_and_never_a_path(name: str) -> None:
     option = OPTIONS[name]
+    if name in FILE_FORMATS:
+        assert isinstance(option.type, click.Choice)
+        assert list(option.type.choices) == FILE_FORMATS[name]
+        command = COMMANDS[name.removesuffix(" --format")]
+        assert any("--output-file" in o.opts for o in options_of(command))
+        return
     assert "--format" not in option.opts, "the format of the output is -o/--output"
     if "-o" in option.opts or "--output" in option.opts:
         assert option.opts == ["-o", "--output"]

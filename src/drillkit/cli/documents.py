@@ -202,6 +202,8 @@ class ExportDocument(TypedDict):
     """``drill evidence export -o json``: the bundle written."""
 
     bundle: str
+    format: NotRequired[Literal["bundle", "oscal"]]
+    """``oscal``: the bundle holds the OSCAL assessment results and POA&M only."""
     runs: int
     skips: int
     gamedays: int
@@ -209,6 +211,10 @@ class ExportDocument(TypedDict):
     bytes: int
     head: str | None
     signed_by: str | None
+    findings: NotRequired[int]
+    """With ``--format oscal``: the assessment results' findings (a run and a control)."""
+    poam_items: NotRequired[int]
+    """With ``--format oscal``: the POA&M's items (the drill findings open)."""
 
 
 @with_config(_CLOSED)

@@ -27,6 +27,8 @@ from drillkit.cli.output import echo_json
 
 if TYPE_CHECKING:
     from drillkit.cli.documents import ExportDocument, SyncDocument
+    from drillkit.evidence.export import ExportResult
+    from drillkit.evidence.oscal import OscalExport
     from drillkit.evidence.verify import Verification
 
 
@@ -216,8 +218,20 @@ def verify(
     "[env: DRILL_CONTROLS]. See: drill evidence controls.",
 )
 @click.option("--pdf", is_flag=True, help="Add index.pdf, the index rendered for print.")
+@click.option(
+    "--format",
+    "bundle_format",
+    type=click.Choice(["bundle", "oscal"]),
+    default="bundle",
+    show_default=True,
+    help="What the zip written holds: bundle, the evidence bundle; oscal, NIST OSCAL "
+    "assessment-results.json and poam.json for GRC tools. (-o is what is printed.)",
+)
 @signing_key_option
-@output_option("one object: bundle, runs, skips, gamedays, files, bytes, head, signed_by.")
+@output_option(
+    "one object: bundle, format, runs, skips, gamedays, files, bytes, head, signed_by; "
+    "with --format oscal, findings and poam_items too."
+)
 def export(
     reports_dir: Path,
     start: datetime | date,
@@ -226,6 +240,7 @@ def export(
     output_file: Path,
     controls_files: tuple[Path, ...],
     pdf: bool,
+    bundle_format: str,
     signing_key: Path | None,
     output: str,
 ) -> None:
@@ -242,53 +257,124 @@ def export(
       manifest.json          SHA-256 of every file, the period and the ledger head
       manifest.sig           its Ed25519 signature, with --signing-key
 
+    \b
+    With --format oscal, the zip holds two NIST OSCAL (1.2.1) JSON documents instead:
+      assessment-results.json  each run of the period an observation; each run not
+                               met a finding for each control its evidence addresses
+      poam.json                plan of action and milestones: each drill finding open
+                               now, with its owner, remediation and due date (absent
+                               when no finding is open)
+    The same ledger always gives the same bytes (UUIDs derive from ledger digests).
+
     The ledger is verified first; nothing is exported if it does not verify (exit 1).
     Runs are selected by start time; --to includes the whole day.
 
     \b
-    Example:
+    Examples:
       drill evidence export --from 2025-01-01 --to 2025-03-31 --control SOC2-A1.3 \
         --output-file q1.zip
+      drill evidence export --from 2025-01-01 --to 2025-03-31 --format oscal \
+        --output-file q1-oscal.zip
     """
     from drillkit.evidence.controls import load_catalogue
-    from drillkit.evidence.export import export_bundle
 
     period_start = start_of(start)
     period_end = _end_of(end)
     key = load_signing_key_option(signing_key)
-    result = export_bundle(
-        reports_dir,
-        output_file,
-        start=period_start,
-        end=period_end,
-        catalogue=load_catalogue(controls_files),
-        controls=controls,
-        signing_key=key,
-        verify_key=key.verify_key if key is not None else None,
-        include_pdf=pdf,
-    )
+    catalogue = load_catalogue(controls_files)
+    verify_key = key.verify_key if key is not None else None
+    if bundle_format == "oscal":
+        if pdf:
+            raise click.BadParameter(
+                "the OSCAL documents have no index to print; --pdf is for --format bundle",
+                param_hint="'--pdf'",
+            )
+        from drillkit.evidence.oscal import export_oscal
+
+        exported, lines = _describe_oscal(
+            export_oscal(
+                reports_dir,
+                output_file,
+                start=period_start,
+                end=period_end,
+                catalogue=catalogue,
+                controls=controls,
+                verify_key=verify_key,
+            )
+        )
+    else:
+        from drillkit.evidence.export import export_bundle
+
+        exported, lines = _describe_bundle(
+            export_bundle(
+                reports_dir,
+                output_file,
+                start=period_start,
+                end=period_end,
+                catalogue=catalogue,
+                controls=controls,
+                signing_key=key,
+                verify_key=verify_key,
+                include_pdf=pdf,
+            )
+        )
     if output == "json":
-        exported: ExportDocument = {
-            "bundle": str(result.path),
-            "runs": result.runs,
-            "skips": result.skips,
-            "gamedays": result.gamedays,
-            "files": result.files,
-            "bytes": result.bytes,
-            "head": f"{result.head.seq}:{result.head.digest}" if result.head is not None else None,
-            "signed_by": result.signed_by or None,
-        }
         echo_json(exported)
         return
-    head = f"{result.head.seq}:{result.head.digest}" if result.head is not None else "none"
-    click.echo(
+    for line in lines:
+        click.echo(line)
+
+
+def _describe_bundle(result: ExportResult) -> tuple[ExportDocument, list[str]]:
+    """The ``-o json`` document of a bundle written, and its lines of text."""
+    head = f"{result.head.seq}:{result.head.digest}" if result.head is not None else None
+    exported: ExportDocument = {
+        "bundle": str(result.path),
+        "format": "bundle",
+        "runs": result.runs,
+        "skips": result.skips,
+        "gamedays": result.gamedays,
+        "files": result.files,
+        "bytes": result.bytes,
+        "head": head,
+        "signed_by": result.signed_by or None,
+    }
+    lines = [
         f"{result.path}: {result.runs} runs, {result.skips} skips, {result.gamedays} game days, "
-        f"{result.files} files, "
-        f"{result.bytes / 1e6:.1f} MB"
-    )
-    click.echo(f"ledger head  {head}  (keep it; check later with: drill evidence verify --head)")
+        f"{result.files} files, {result.bytes / 1e6:.1f} MB",
+        f"ledger head  {head or 'none'}  (keep it; check later with: drill evidence verify --head)",
+    ]
     if result.signed_by:
-        click.echo(f"signed by    {result.signed_by}")
+        lines.append(f"signed by    {result.signed_by}")
+    return exported, lines
+
+
+def _describe_oscal(result: OscalExport) -> tuple[ExportDocument, list[str]]:
+    """The ``-o json`` document of an OSCAL export written, and its line of text."""
+    from drillkit.evidence.oscal import ASSESSMENT_RESULTS_FILE, POAM_FILE
+
+    exported: ExportDocument = {
+        "bundle": str(result.path),
+        "format": "oscal",
+        "runs": result.runs,
+        "skips": 0,
+        "gamedays": 0,
+        "files": 2 if result.poam_items else 1,
+        "bytes": result.bytes,
+        "head": result.head,
+        "signed_by": None,
+        "findings": result.findings,
+        "poam_items": result.poam_items,
+    }
+    poam = (
+        f"{POAM_FILE} ({result.poam_items} open findings)"
+        if result.poam_items
+        else "no POA&M (no finding open)"
+    )
+    return exported, [
+        f"{result.path}: {ASSESSMENT_RESULTS_FILE} ({result.runs} runs, {result.findings} "
+        f"findings), {poam}, {result.bytes / 1e6:.1f} MB"
+    ]
 
 
 @evidence.command()

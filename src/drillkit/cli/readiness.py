@@ -10,6 +10,7 @@ import click
 
 from drillkit.cli.options import (
     moment_callback,
+    output_file_option,
     output_option,
     reports_dir_option,
     services_dir_option,
@@ -19,6 +20,7 @@ from drillkit.cli.output import echo_json
 
 if TYPE_CHECKING:
     from drillkit.cli.documents import ProvingRunDocument, ReadinessDocument
+    from drillkit.evidence.ledger import LedgerLine
     from drillkit.measuring.readiness import ProvingRun, ServiceReadiness
 
 
@@ -41,6 +43,11 @@ if TYPE_CHECKING:
     default=None,
     help="Exit 1 when a service scores below this, for CI gates.",
 )
+@output_file_option(
+    help="Also write the readiness page: FILE.html, or FILE.pdf for print. Per service, "
+    "the score, every deduction, and per disruption a chart of the measured RTO and RPO "
+    "of its runs over time against the objective."
+)
 @output_option("a list of services: score, deductions, and each disruption's state and runs.")
 def readiness(
     service: str | None,
@@ -48,6 +55,7 @@ def readiness(
     reports_dir: Path,
     moment: datetime | date | None,
     min_score: float | None,
+    output_file: Path | None,
     output: str,
 ) -> None:
     """Is each service DR-ready? Its promises, proven or not, and every point lost.
@@ -63,6 +71,7 @@ def readiness(
       drill readiness
       drill readiness shop -o json
       drill readiness --min-score 75       # exit 1 below 75, for a CI gate
+      drill readiness shop --output-file readiness.html    # or readiness.pdf
     """
     from drillkit.errors import InvalidInput
     from drillkit.evidence.findings import assess_readiness
@@ -76,33 +85,54 @@ def readiness(
             raise InvalidInput(f"no service named {service!r} in {services_dir}")
     if not services:
         raise InvalidInput(f"no service files in {services_dir}: write services/NAME.yaml")
+    if output_file is not None and output_file.suffix.lower() not in (".html", ".pdf"):
+        raise click.BadParameter(
+            f"{output_file} is neither .html nor .pdf; the page is written as one of them",
+            param_hint="'--output-file'",
+        )
     now = start_of(moment) if moment is not None else datetime.now(UTC)
-    assessed = assess_readiness(services, read_ledger(reports_dir), now=now)
+    lines = read_ledger(reports_dir)
+    assessed = assess_readiness(services, lines, now=now)
+    if output_file is not None:
+        _write_page(output_file, assessed, lines, now=now)
     if output == "json":
         echo_json([_document(result) for result in assessed])
     else:
         for result in assessed:
             _print(result)
+        if output_file is not None:
+            click.echo(f"page: {output_file}")
     if min_score is not None and any(result.score < min_score for result in assessed):
         raise SystemExit(1)
 
 
+def _write_page(
+    target: Path, assessed: list[ServiceReadiness], lines: list[LedgerLine], *, now: datetime
+) -> None:
+    from drillkit.evidence.findings import proving_runs
+    from drillkit.files import write_atomically
+    from drillkit.reporting.readiness import render_readiness_html
+
+    page = render_readiness_html(assessed, proving_runs(lines), generated=now)
+    if target.suffix.lower() == ".pdf":
+        from drillkit.reporting.pdf import render_pdf
+
+        content = render_pdf(page, title="drillkit DR readiness")
+    else:
+        content = page.encode("utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, content)
+
+
 def _print(result: ServiceReadiness) -> None:
-    from drillkit.model.durations import format_duration
+    from drillkit.measuring.readiness import describe_objectives
 
     click.echo(
         f"{result.service}: {result.score:g}/100 (as of {result.assessed:%Y-%m-%d %H:%M} UTC)"
     )
     click.echo(f"  {'DISRUPTION':<15} {'STATE':<13} {'PROMISE':<30} {'LAST MET':<48} {'POINTS':>7}")
     for promise in result.promises:
-        objectives = ", ".join(
-            f"{name} {format_duration(value)}"
-            for name, value in (("RTO", promise.promise.rto), ("RPO", promise.promise.rpo))
-            if value is not None
-        )
-        promised = (
-            f"{objectives or 'no objective'}, every {format_duration(promise.promise.prove_every)}"
-        )
+        promised = describe_objectives(promise.promise)
         last = promise.last_met
         met = f"{last.ended:%Y-%m-%d} {last.run}" if last is not None else "-"
         click.echo(

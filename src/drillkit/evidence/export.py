@@ -209,28 +209,17 @@ def export_bundle(
     alias). Raises TamperingFound when the ledger does not verify, InvalidInput for an
     empty or inverted period or an unknown control.
     """
-    if start.tzinfo is None or end.tzinfo is None or end <= start:
-        raise InvalidInput("the period must have a start before its end, both with a time zone")
-    wanted = _resolve_controls(catalogue, controls)
-    verification = verify_ledger(reports_dir, since=start, verify_key=verify_key)
-    if not verification.intact:
-        first = verification.problems[0].message
-        more = len(verification.problems) - 1
-        raise TamperingFound(
-            f"the evidence does not verify, nothing was exported: {first}"
-            + (f" (and {more} more problems; run: drill evidence verify)" if more else "")
-        )
+    period = read_period(
+        reports_dir,
+        start=start,
+        end=end,
+        catalogue=catalogue,
+        controls=controls,
+        verify_key=verify_key,
+    )
+    verification, lines, in_period = period.verification, period.lines, period.in_period
+    rows, wanted, secrets = period.rows, period.wanted, period.secrets
     generated = now or datetime.now(UTC)
-    lines = read_ledger(reports_dir)
-    in_period = [line for line in lines if _in_period(line, start, end)]
-    secrets = collect_environment_secrets(os.environ)
-    rows = [
-        _index_row(line, _read_document(reports_dir, line), catalogue, secrets)
-        for line in in_period
-        if isinstance(line.entry, RunEntry)
-    ]
-    if wanted:
-        rows = [row for row in rows if wanted.intersection(row.controls)]
     skips = [_skip_row(line, secrets) for line in in_period if isinstance(line.entry, SkipEntry)]
     exported = {row.ledger_entry for row in rows}
     gameday_entries = [
@@ -286,7 +275,7 @@ def export_bundle(
     if signing_key is not None:
         signature = {"key": signing_key.fingerprint, ALGORITHM: signing_key.sign(manifest)}
         files["manifest.sig"] = encode_canonical(signature) + b"\n"
-    size = _write_zip(output, files, generated)
+    size = write_zip(output, files, generated)
     return ExportResult(
         path=output,
         runs=len(rows),
@@ -296,6 +285,65 @@ def export_bundle(
         bytes=size,
         head=verification.head,
         signed_by=context.signed_by,
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PeriodEvidence:
+    """The verified ledger and the runs of a period that an export is made of."""
+
+    verification: Verification
+    lines: Sequence[LedgerLine]
+    """The whole ledger."""
+    in_period: Sequence[LedgerLine]
+    """The runs, skips and game days of the period, in ledger order."""
+    rows: Sequence[IndexRow]
+    """The runs of the period, kept by the control filter."""
+    wanted: set[str]
+    """The control filter, as catalogue ids; empty for none."""
+    secrets: Secrets
+
+
+def read_period(
+    reports_dir: Path,
+    *,
+    start: datetime,
+    end: datetime,
+    catalogue: Catalogue,
+    controls: Sequence[str] = (),
+    verify_key: VerifyKey | None = None,
+) -> PeriodEvidence:
+    """Verify the ledger and read the runs started in ``[start, end)`` that are evidence
+    for one of ``controls`` (all runs when empty). Raises TamperingFound when the ledger
+    does not verify, InvalidInput for an empty or inverted period or an unknown control."""
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        raise InvalidInput("the period must have a start before its end, both with a time zone")
+    wanted = _resolve_controls(catalogue, controls)
+    verification = verify_ledger(reports_dir, since=start, verify_key=verify_key)
+    if not verification.intact:
+        first = verification.problems[0].message
+        more = len(verification.problems) - 1
+        raise TamperingFound(
+            f"the evidence does not verify, nothing was exported: {first}"
+            + (f" (and {more} more problems; run: drill evidence verify)" if more else "")
+        )
+    lines = read_ledger(reports_dir)
+    in_period = [line for line in lines if _in_period(line, start, end)]
+    secrets = collect_environment_secrets(os.environ)
+    rows = [
+        index_row(line, read_run_document(reports_dir, line), catalogue, secrets)
+        for line in in_period
+        if isinstance(line.entry, RunEntry)
+    ]
+    if wanted:
+        rows = [row for row in rows if wanted.intersection(row.controls)]
+    return PeriodEvidence(
+        verification=verification,
+        lines=lines,
+        in_period=in_period,
+        rows=rows,
+        wanted=wanted,
+        secrets=secrets,
     )
 
 
@@ -440,14 +488,16 @@ def _in_period(line: LedgerLine, start: datetime, end: datetime) -> bool:
         return False
 
 
-def _read_document(reports_dir: Path, line: LedgerLine) -> ReportDocument:
+def read_run_document(reports_dir: Path, line: LedgerLine) -> ReportDocument:
+    """The report document of a run entry's line, as its report directory holds it."""
     assert isinstance(line.entry, RunEntry)
     return read_report_document(reports_dir / line.entry.report.dir / REPORT_FILE_NAME)
 
 
-def _index_row(
+def index_row(
     line: LedgerLine, document: ReportDocument, catalogue: Catalogue, secrets: Secrets
 ) -> IndexRow:
+    """A run entry's line and its report, as the index (and the OSCAL export) show it."""
     entry = line.entry
     assert isinstance(entry, RunEntry)
     rto = document.measurements.rto
@@ -625,7 +675,8 @@ def _render_manifest(context: _IndexContext, files: dict[str, bytes | RecordedFi
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def _write_zip(output: Path, files: dict[str, bytes | RecordedFile], generated: datetime) -> int:
+def write_zip(output: Path, files: dict[str, bytes | RecordedFile], generated: datetime) -> int:
+    """Write ``files`` to the zip ``output`` whole or not at all; its size in bytes."""
     # Members in a fixed order with the export's own time, so the same export of the
     # same ledger gives the same bytes.
     stamp = generated.astimezone(UTC).timetuple()[:6]

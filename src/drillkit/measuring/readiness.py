@@ -102,10 +102,20 @@ class ServiceReadiness:
     def deductions(self) -> list[str]:
         """Every point lost, a line each: ``-25 zone: last proven 97 days ago, ...``."""
         return [
-            f"-{_points(p.share - p.points)} {p.disruption}: {p.reason}"
+            f"-{format_points(p.share - p.points)} {p.disruption}: {p.reason}"
             for p in self.promises
             if p.reason is not None
         ]
+
+
+def describe_objectives(promise: DisruptionObjectives) -> str:
+    """``RTO 5m, RPO 15m, every 90d``: what one disruption's promise says, in one line."""
+    objectives = ", ".join(
+        f"{name} {format_duration(value)}"
+        for name, value in (("RTO", promise.rto), ("RPO", promise.rpo))
+        if value is not None
+    )
+    return f"{objectives or 'no objective'}, every {format_duration(promise.prove_every)}"
 
 
 def assess_service(
@@ -217,5 +227,6 @@ def _day(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
-def _points(value: float) -> str:
+def format_points(value: float) -> str:
+    """Points as the deductions write them: one decimal, none when whole (``33.3``, ``50``)."""
     return f"{value:.1f}".removesuffix(".0")

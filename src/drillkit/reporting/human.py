@@ -65,7 +65,7 @@ from drillkit.reporting.document import (
     find_time_origin,
     render_report_document,
 )
-from drillkit.reporting.templating import template_environment
+from drillkit.reporting.templating import page_environment, template_environment
 
 _NOT_APPLICABLE: Final = "—"
 
@@ -132,7 +132,7 @@ def render_html(record: RunRecord) -> str:
 
 def _render(template_name: str, record: RunRecord, *, chart: Markup | None) -> str:
     document = render_report_document(record)
-    environment = _html_environment() if template_name.endswith(".html.j2") else _md_environment()
+    environment = page_environment() if template_name.endswith(".html.j2") else _md_environment()
     template = environment.get_template(template_name)
     origin = find_time_origin(record)
     return template.render(
@@ -148,11 +148,6 @@ def _render(template_name: str, record: RunRecord, *, chart: Markup | None) -> s
         seconds=_render_seconds,
         promise=describe_promise(record.promise) if record.promise else None,
     )
-
-
-@functools.cache
-def _html_environment() -> jinja2.Environment:
-    return template_environment("drillkit.reporting")
 
 
 @functools.cache

@@ -30,7 +30,6 @@ it (:func:`date_window`), not the years matplotlib picks for an empty range.
 
 from __future__ import annotations
 
-import functools
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,7 +37,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-import jinja2
 from markupsafe import Markup
 
 from drillkit.errors import InvalidInput
@@ -46,7 +44,7 @@ from drillkit.model.measurement import RunStatus, format_measured, format_second
 from drillkit.model.timeline import format_utc, parse_utc
 from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
 from drillkit.reporting.figures import add_legend, render_svg_element, reproducible_drawing
-from drillkit.reporting.templating import template_environment
+from drillkit.reporting.templating import page_environment
 from drillkit.reporting.writer import list_reports
 
 if TYPE_CHECKING:
@@ -182,7 +180,7 @@ def measure_trends(points: dict[str, list[TrendPoint]]) -> list[DrillTrend]:
 
 def render_trend_html(trends: Sequence[DrillTrend], *, generated: datetime) -> str:
     """A self-contained page: a summary table, then per drill a chart and its runs."""
-    template = _environment().get_template("trend.html.j2")
+    template = page_environment().get_template("trend.html.j2")
     return template.render(
         trends=trends,
         charts={trend.drill: Markup(render_trend_chart(trend)) for trend in trends},
@@ -403,11 +401,6 @@ def _read_point(report_dir: Path) -> TrendPoint:
         rpo_objective=rpo.objective_seconds,
         disruption_observed=document.recovery.disruption_observed,
     )
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    return template_environment("drillkit.reporting")
 
 
 def _latest(values: Iterable[float | None]) -> float | None:
