@@ -20,6 +20,7 @@ from drillkit.cli.options import (
     context_option,
     directory_option,
     drills_dir_option,
+    evidence_option,
     file_option,
     gamedays_dir_option,
     kubeconfig_option,
@@ -28,11 +29,18 @@ from drillkit.cli.options import (
     output_option,
     parse_zoned_time,
     reports_dir_option,
+    retention_options,
     services_dir_option,
     signing_key_option,
 )
 from drillkit.cli.output import progress_printer
-from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
+from drillkit.cli.running import (
+    EXIT_CODES,
+    ledger_length,
+    push_to_evidence_store,
+    stopping_on_sigterm,
+    waiter,
+)
 
 if TYPE_CHECKING:
     from drillkit.cli.documents import ManifestList
@@ -126,6 +134,9 @@ class FireSettings:
     slack_webhooks: tuple[str, ...]
     database: str | None
     signing_key: Path | None
+    evidence: str | None
+    retention_mode: str
+    retention_days: int
 
     def fire_arguments(self) -> list[str]:
         """The options of a fire, as the command line of the fire process; all but the
@@ -148,6 +159,12 @@ class FireSettings:
         if self.signing_key is not None:
             # Each fire signs its run and skips with the same key as the scheduler's own skips.
             arguments += ["--signing-key", str(self.signing_key.expanduser().absolute())]
+        if self.evidence is not None:
+            arguments += [
+                "--evidence", self.evidence,
+                "--retention-mode", self.retention_mode,
+                "--retention-days", str(self.retention_days),
+            ]  # fmt: skip
         return arguments
 
     def notifier(self) -> Notifier:
@@ -181,6 +198,8 @@ def with_fire_options(command: Callable[..., None]) -> Callable[..., None]:
             slack_option,
             database_option,
             signing_key_option,
+            evidence_option,
+            retention_options,
         )
     ):
         decorated = option(decorated)
@@ -685,6 +704,7 @@ def fire_command(
 
     # Read before the fire: a broken key must stop it before anything is touched.
     ledger_key = load_signing_key_option(settings.signing_key)
+    appended_after = ledger_length(settings.reports_dir) if settings.evidence is not None else 0
     # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
     # running drill rolls back and reports; before the drill, the skip is recorded.
     with stopping_on_sigterm():
@@ -733,6 +753,16 @@ def fire_command(
                 ledger=setup.reports_dir,
                 signing_key=ledger_key,
             )
+    if settings.evidence is not None:
+        # Whatever the fire appended, its run, findings and game day or its skip.
+        push_to_evidence_store(
+            settings.evidence,
+            settings.retention_mode,
+            settings.retention_days,
+            settings.reports_dir,
+            after=appended_after,
+            signing_key=ledger_key,
+        )
     _print_fire(record, output)
     if record.outcome.value == "ran":
         sys.exit(EXIT_CODES.get(record.verdict or "error", 3))

@@ -955,6 +955,40 @@ def sync_ledger(
             f"{local.ledger} does not verify ({local.problems[0].message}); nothing was "
             "synced: run drill evidence verify"
         )
+    pushed, already = _push_missing(
+        store, reports_dir, read_ledger(reports_dir), signing_key=signing_key, runner=runner
+    )
+    return SyncResult(store=store.url, pushed=tuple(pushed), present=already)
+
+
+def push_appended(
+    store: EvidenceStore,
+    reports_dir: Path,
+    *,
+    after: int,
+    signing_key: SigningKey | None,
+) -> list[tuple[int, int]]:
+    """Push the local ledger's entries after number ``after``, those a command has just
+    appended (a run, the findings it opened or closed, runs it finalised as interrupted,
+    a game day, a skip), oldest first; (local seq, store seq) of each pushed.
+
+    One another process already pushed is left out, as ``sync`` leaves it out.
+    """
+    pushed, _ = _push_missing(
+        store, reports_dir, read_ledger(reports_dir)[after:], signing_key=signing_key, runner=None
+    )
+    return pushed
+
+
+def _push_missing(
+    store: EvidenceStore,
+    reports_dir: Path,
+    lines: Sequence[LedgerLine],
+    *,
+    signing_key: SigningKey | None,
+    runner: str | None,
+) -> tuple[list[tuple[int, int]], int]:
+    # An entry is in the store when a store entry names it as its origin (its digest).
     present = {
         line.entry.origin.digest
         for line in store.read_entries().lines.values()
@@ -962,7 +996,7 @@ def sync_ledger(
     }
     pushed: list[tuple[int, int]] = []
     already = 0
-    for line in read_ledger(reports_dir):
+    for line in lines:
         if line.entry is None:
             continue
         if line.digest in present:
@@ -970,18 +1004,7 @@ def sync_ledger(
             continue
         entry = store.push(reports_dir, line, signing_key=signing_key, runner=runner)
         pushed.append((line.entry.seq, entry.seq))
-    return SyncResult(store=store.url, pushed=tuple(pushed), present=already)
-
-
-def push_run(
-    store: EvidenceStore, reports_dir: Path, run_dir: Path, *, signing_key: SigningKey | None
-) -> AnyEntry:
-    """Push the local ledger's entry for the run in ``run_dir`` (just recorded)."""
-    relative = f"{run_dir.parent.name}/{run_dir.name}"
-    for line in reversed(read_ledger(reports_dir)):
-        if isinstance(line.entry, RunEntry) and line.entry.report.dir == relative:
-            return store.push(reports_dir, line, signing_key=signing_key)
-    raise DrillError(f"run {relative} has no entry in the local ledger; nothing was pushed")
+    return pushed, already
 
 
 # -- identities and local state ------------------------------------------------------------
@@ -1062,7 +1085,7 @@ __all__ = [
     "EvidenceStore",
     "StoreEvidence",
     "SyncResult",
-    "push_run",
+    "push_appended",
     "runner_identity",
     "sync_ledger",
     "verify_store",
