@@ -165,7 +165,7 @@ def verify(
         )
     result = open_evidence_source(reports_dir, evidence).verify(
         since=start_of(since) if since is not None else None,
-        verify_keys=keys,
+        keys=keys,
         anchors=anchors,
     )
     if output == "json":

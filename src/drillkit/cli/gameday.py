@@ -27,8 +27,7 @@ from drillkit.cli.options import (
 from drillkit.cli.output import echo_json, progress_printer, verdict_colour
 from drillkit.cli.running import (
     EXIT_CODES,
-    ledger_length,
-    push_to_evidence_store,
+    entering_in_evidence_store,
     send_webhooks,
     stopping_on_sigterm,
     waiter,
@@ -146,27 +145,20 @@ def run_gameday_command(
         except click.Abort:
             return False  # no answer (end of input) is no confirmation
 
-    appended_after = ledger_length(reports_dir) if evidence is not None else 0
-    with stopping_on_sigterm():
-        record = run_gameday(
-            definition,
-            run_drill=launcher.run,
-            confirm=None if unattended else confirm,
-            wait=waiter(threading.Event()),
-            operator=operator_identity(),
-            on_message=progress,
-        )
-    report_dir = write_gameday_report(record, reports_dir)
-    _enter_gameday(reports_dir, report_dir, ledger_key)
-    if evidence is not None:
-        push_to_evidence_store(
-            evidence,
-            retention_mode,
-            retention_days,
-            reports_dir,
-            after=appended_after,
-            signing_key=ledger_key,
-        )
+    with entering_in_evidence_store(
+        evidence, retention_mode, retention_days, reports_dir, signing_key=ledger_key
+    ):
+        with stopping_on_sigterm():
+            record = run_gameday(
+                definition,
+                run_drill=launcher.run,
+                confirm=None if unattended else confirm,
+                wait=waiter(threading.Event()),
+                operator=operator_identity(),
+                on_message=progress,
+            )
+        report_dir = write_gameday_report(record, reports_dir)
+        _enter_gameday(reports_dir, report_dir, ledger_key)
     if junit is not None:
         from drillkit.scheduling.gamedays import judge_gameday_runs
 

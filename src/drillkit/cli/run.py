@@ -30,8 +30,7 @@ from drillkit.cli.options import (
 from drillkit.cli.output import verdict_colour
 from drillkit.cli.running import (
     EXIT_CODES,
-    ledger_length,
-    push_to_evidence_store,
+    entering_in_evidence_store,
     resolve_drill,
     send_webhooks,
     write_junit_file,
@@ -188,17 +187,10 @@ def run(
     with progress.showing_logs(), redirect_stdout(sys.stderr):
         record = run_drill(drill, options, on_event=on_event, on_message=progress.message)
     progress.close()
-    appended_after = ledger_length(reports_dir) if evidence is not None else 0
-    report_dir = recording.finish(record)
-    if evidence is not None:
-        push_to_evidence_store(
-            evidence,
-            retention_mode,
-            retention_days,
-            reports_dir,
-            after=appended_after,
-            signing_key=ledger_key,
-        )
+    with entering_in_evidence_store(
+        evidence, retention_mode, retention_days, reports_dir, signing_key=ledger_key
+    ):
+        report_dir = recording.finish(record)
     if junit is not None:
         from drillkit.reporting.junit import judge_run
 

@@ -164,31 +164,31 @@ def send_webhooks(urls: Sequence[str], event: FireEvent) -> None:
     Notifier(webhooks=urls, on_failure=warn).notify(event)
 
 
-def ledger_length(reports_dir: Path) -> int:
-    """How many lines the local ledger holds now: what a command appends comes after."""
-    from drillkit.evidence.ledger import read_ledger
-
-    return len(read_ledger(reports_dir))
-
-
-def push_to_evidence_store(
-    url: str,
+@contextmanager
+def entering_in_evidence_store(
+    url: str | None,
     mode: str,
     days: int,
     reports_dir: Path,
     *,
-    after: int,
     signing_key: SigningKey | None,
-) -> None:
-    """Enter in the evidence store every entry the command appended to the local ledger
-    after line ``after`` (its run or game day, findings, runs it finalised); a store that
-    fails loses nothing local and says how to push it later."""
+) -> Iterator[None]:
+    """With ``url`` (``--evidence``), enter in the evidence store every entry the block
+    appends to the local ledger (a run or game day, the findings they opened or closed,
+    runs finalised as interrupted, a skip). A store that fails loses nothing local: a
+    warning says how to push it later."""
+    if url is None:
+        yield
+        return
     import click
 
     from drillkit.cli.options import open_evidence_store
     from drillkit.errors import DrillError
+    from drillkit.evidence.ledger import read_ledger
     from drillkit.evidence.store import push_appended
 
+    after = len(read_ledger(reports_dir))
+    yield
     try:
         pushed = push_appended(
             open_evidence_store(url, mode=mode, days=days),

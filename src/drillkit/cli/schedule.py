@@ -36,8 +36,7 @@ from drillkit.cli.options import (
 from drillkit.cli.output import progress_printer
 from drillkit.cli.running import (
     EXIT_CODES,
-    ledger_length,
-    push_to_evidence_store,
+    entering_in_evidence_store,
     stopping_on_sigterm,
     waiter,
 )
@@ -704,10 +703,20 @@ def fire_command(
 
     # Read before the fire: a broken key must stop it before anything is touched.
     ledger_key = load_signing_key_option(settings.signing_key)
-    appended_after = ledger_length(settings.reports_dir) if settings.evidence is not None else 0
     # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
     # running drill rolls back and reports; before the drill, the skip is recorded.
-    with stopping_on_sigterm():
+    # Whatever the fire appends (its run, findings and game day, or its skip) is also
+    # entered in the evidence store.
+    with (
+        entering_in_evidence_store(
+            settings.evidence,
+            settings.retention_mode,
+            settings.retention_days,
+            settings.reports_dir,
+            signing_key=ledger_key,
+        ),
+        stopping_on_sigterm(),
+    ):
         notifier = settings.notifier()
         when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
         progress = progress_printer()
@@ -753,16 +762,6 @@ def fire_command(
                 ledger=setup.reports_dir,
                 signing_key=ledger_key,
             )
-    if settings.evidence is not None:
-        # Whatever the fire appended, its run, findings and game day or its skip.
-        push_to_evidence_store(
-            settings.evidence,
-            settings.retention_mode,
-            settings.retention_days,
-            settings.reports_dir,
-            after=appended_after,
-            signing_key=ledger_key,
-        )
     _print_fire(record, output)
     if record.outcome.value == "ran":
         sys.exit(EXIT_CODES.get(record.verdict or "error", 3))

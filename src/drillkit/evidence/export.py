@@ -208,7 +208,7 @@ def export_bundle(
     wanted = _resolve_controls(catalogue, controls)
     source = LocalEvidence(evidence) if isinstance(evidence, Path) else evidence
     verification = source.verify(
-        since=start, verify_keys=[verify_key] if verify_key is not None else []
+        since=start, keys=[verify_key] if verify_key is not None else [], anchors=()
     )
     if not verification.intact:
         first = verification.problems[0].message

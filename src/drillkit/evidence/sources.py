@@ -66,11 +66,7 @@ class EvidenceSource(Protocol):
         ...
 
     def verify(
-        self,
-        *,
-        since: datetime | None = None,
-        verify_keys: Sequence[VerifyKey] = (),
-        anchors: Sequence[Anchor] = (),
+        self, *, since: datetime | None, keys: Sequence[VerifyKey], anchors: Sequence[Anchor]
     ) -> Verification:
         """The ledger's chain, heads and every report it vouches for, checked."""
         ...
@@ -149,15 +145,9 @@ class LocalEvidence:
         return str(self.reports_dir)
 
     def verify(
-        self,
-        *,
-        since: datetime | None = None,
-        verify_keys: Sequence[VerifyKey] = (),
-        anchors: Sequence[Anchor] = (),
+        self, *, since: datetime | None, keys: Sequence[VerifyKey], anchors: Sequence[Anchor]
     ) -> Verification:
-        return verify_ledger(
-            self.reports_dir, since=since, verify_keys=verify_keys, anchors=anchors
-        )
+        return verify_ledger(self.reports_dir, since=since, verify_keys=keys, anchors=anchors)
 
     def read_lines(self) -> list[LedgerLine]:
         return read_ledger(self.reports_dir)

@@ -765,15 +765,11 @@ class StoreEvidence:
         return self.store.url
 
     def verify(
-        self,
-        *,
-        since: datetime | None = None,
-        verify_keys: Sequence[VerifyKey] = (),
-        anchors: Sequence[Anchor] = (),
+        self, *, since: datetime | None, keys: Sequence[VerifyKey], anchors: Sequence[Anchor]
     ) -> Verification:
         # The store is always verified whole: its report files are read in parallel and
         # their digests cached, so a period gains nothing from re-reading fewer.
-        return verify_store(self.store, verify_keys=verify_keys, anchors=anchors)
+        return verify_store(self.store, verify_keys=keys, anchors=anchors)
 
     def read_lines(self) -> list[LedgerLine]:
         if self._lines is None:
