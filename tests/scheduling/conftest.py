@@ -68,11 +68,16 @@ class FakeClock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """A fake clock, also given to APScheduler's scheduler loop.
+    """A fake clock, also given to APScheduler's scheduler loop (``clock_for_apscheduler``)."""
+    return clock_for_apscheduler(monkeypatch)
+
+
+def clock_for_apscheduler(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A fake clock at 2026-01-05 09:00 UTC, also given to APScheduler's scheduler loop.
 
     APScheduler 3 reads ``datetime.now`` inside its loop to find due jobs; its own test
     suite freezes time by replacing that name in its scheduler module, and so does this
-    fixture, so the loop and drillkit's decisions see the same time.
+    function, so the loop and drillkit's decisions see the same time.
     """
     fake = FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
 

@@ -25,6 +25,7 @@ from drillkit.cli.options import (
     gamedays_dir_option,
     kubeconfig_option,
     load_signing_key_option,
+    open_evidence_store,
     output_file_option,
     output_option,
     parse_zoned_time,
@@ -1027,6 +1028,13 @@ def run_scheduler(
         ledger=settings.reports_dir.absolute(),
         signing_key=ledger_key,
         services_dir=services_dir.absolute(),
+        evidence=(
+            open_evidence_store(
+                settings.evidence, mode=settings.retention_mode, days=settings.retention_days
+            )
+            if settings.evidence is not None
+            else None
+        ),
     )
     stop = threading.Event()
 
