@@ -688,7 +688,8 @@ def fire_command(
     reason and exits 0. A run exits like `drill run`: 0 met, 1 missed, inconclusive or
     aborted, 3 error; a backup exits 0 once stored and verified, 3 if not. The scheduler
     daemon runs this command for each fire, and so do the CronJobs of `drill schedule
-    export`.
+    export`. With --evidence (or DRILL_EVIDENCE), what the fire appends to the local
+    ledger, its skip included, is entered in the fleet's evidence store too.
 
     \b
     Examples:
@@ -982,6 +983,10 @@ def run_scheduler(
     recorded as missed beyond it. Logs go to stderr; /healthz and /metrics are served on
     127.0.0.1. /metrics includes each service's readiness (drill readiness), from the
     service files in --services-dir and the ledger.
+
+    With --evidence (or DRILL_EVIDENCE), each fire enters what it appends to the local
+    ledger (its run, findings and game day, or its skip) in the fleet's evidence store,
+    and so does the scheduler for the fires it records as missed.
 
     Several schedulers may share a PostgreSQL database (give each its own --id): each
     fire runs once, the others record "skipped: lock held".
