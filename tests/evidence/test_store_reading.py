@@ -17,6 +17,7 @@ from drillkit.drivers.objectstore import S3Store
 from drillkit.evidence.ledger import RunEntry, append_run, digest_bytes, read_ledger
 from drillkit.evidence.store import EvidenceStore, entry_key, sync_ledger, verify_store
 from drillkit.evidence.verify import ProblemKind
+from tests.cli_schemas import assert_matches_schema
 from tests.evidence.conftest import RECORDED, record_runs, record_skip, run_id_of, write_run
 from tests.evidence.test_store_s3 import LOCK, open_store
 
@@ -53,7 +54,7 @@ def test_an_export_from_the_store_ships_every_runner_s_reports_byte_for_byte(
     )  # fmt: skip
 
     assert code == 0, output
-    document = json.loads(output)
+    document = assert_matches_schema("evidence-export", output)
     assert (document["runs"], document["skips"]) == (5, 1)
     head = open_store(evidence_url).read_entries().lines[6]
     assert document["head"] == f"6:{head.digest}"
@@ -121,7 +122,7 @@ def test_report_list_shows_every_runner_s_entered_runs_from_the_store(
     pod_code, pod_output = invoke("report", "list", "pod-kill", "--evidence", evidence_url)
 
     assert code == pod_code == 0
-    listed = json.loads(output)
+    listed = assert_matches_schema("report-list", output)
     assert [(run["drill"], run["run_id"]) for run in listed] == [
         ("pod-kill", run_id_of(11)),
         ("pod-kill", run_id_of(10)),
@@ -165,7 +166,7 @@ def test_report_trend_measures_the_runs_of_the_store(evidence_url: str, tmp_path
     )
 
     assert code == 0, output
-    trends = {trend["drill"]: trend for trend in json.loads(output)}
+    trends = {trend["drill"]: trend for trend in assert_matches_schema("report-trend", output)}
     assert {drill: trend["runs"] for drill, trend in trends.items()} == {
         "pod-kill": 2,
         "zone-failure": 3,
