@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,8 @@ from click.testing import CliRunner, Result
 from drillkit.cli.main import cli
 from drillkit.evidence.ledger import AnyEntry, SkipEntry, read_ledger
 from drillkit.evidence.store import EvidenceStore
-from drillkit.scheduling.daemon import DrillScheduler, FireProcesses
-from drillkit.scheduling.database import Database
-from drillkit.scheduling.history import FireOutcome, list_fires
 from drillkit.scheduling.policies import SkipKind
-from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule
-from tests.helpers import wait_until
-from tests.scheduling.conftest import TEST_DRILLS, clock_for_apscheduler
+from tests.scheduling.conftest import TEST_DRILLS, clock_for_apscheduler, miss_a_fire
 
 LOCKED = ("--retention-mode", "compliance", "--retention-days", "1")
 ALWAYS_BLACK = "blackouts:\n  - {name: always, start: 2000-01-01T00:00, end: 2100-01-01T00:00}\n"
@@ -131,51 +125,15 @@ def test_the_scheduler_enters_the_fires_it_records_as_missed_in_the_store(
 ) -> None:
     scheduler_clock = clock_for_apscheduler(monkeypatch)
     reports = tmp_path / "reports"
-    url = f"sqlite:///{tmp_path / 'scheduler.db'}"
-    with Database(url) as database:
-        add_schedule(
-            database,
-            ScheduleSettings(
-                name="noop",
-                kind=TargetKind.DRILL,
-                target="noop",
-                cron="0 10 * * *",
-                timezone="UTC",
-                misfire_grace=timedelta(minutes=30),
-            ),
-            now=scheduler_clock.utc(),
-        )
 
-    def start() -> DrillScheduler:
-        scheduler = DrillScheduler(
-            Database(url),
-            scheduler_id="a",
-            processes=FireProcesses(arguments=["--reports-dir", str(reports)]),
-            clock=scheduler_clock,
-            refresh_interval=3600,
-            ledger=reports,
-            evidence=EvidenceStore(evidence_url),
-        )
-        scheduler.start()
-        return scheduler
-
-    first = start()
-    first.stop()
-    first.database.close()
-    # Down until 11:05: the 10:00 fire is 65 minutes late, beyond the grace: missed.
-    scheduler_clock.set(datetime(2026, 1, 5, 11, 5, tzinfo=UTC))
-    restarted = start()
-    try:
-        wait_until(
-            "the missed fire entered in the store",
-            lambda: (
-                any(fire.outcome is FireOutcome.SKIPPED for fire in list_fires(restarted.database))
-                and len(stored_entries(evidence_url)) == 1
-            ),
-        )
-    finally:
-        restarted.stop()
-        restarted.database.close()
+    miss_a_fire(
+        f"sqlite:///{tmp_path / 'scheduler.db'}",
+        scheduler_clock,
+        reports,
+        recorded=lambda: len(stored_entries(evidence_url)) == 1,
+        ledger=reports,
+        evidence=EvidenceStore(evidence_url),
+    )
 
     (skip,) = stored_entries(evidence_url)
     assert isinstance(skip, SkipEntry)

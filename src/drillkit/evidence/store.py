@@ -325,7 +325,7 @@ class EvidenceStore:
                 later[number] = listed[listed.index(written[0]) + 1 :]
             else:
                 later[number] = list(listed)
-        contents, errors = self._read_cached(
+        contents, errors = self.read_versions(
             {number: (version.key, version.version_id) for number, version in originals.items()}
         )
         return StoreEntries(
@@ -335,7 +335,7 @@ class EvidenceStore:
             strays=strays,
         )
 
-    def _read_cached(
+    def read_versions(
         self, wanted: Mapping[Key, tuple[str, str]], *, kind: str = "entries"
     ) -> tuple[dict[Key, bytes], dict[Key, str]]:
         """Each wanted ``(key, version id)``, from this machine's cache or read in
@@ -798,7 +798,7 @@ class StoreEvidence:
             self._originals = self.store.report_originals()[0]
         keys = [f"{REPORTS_PREFIX}{recorded.directory}/{recorded.name}" for recorded in files]
         wanted = {key: self._originals[key] for key in keys if key in self._originals}
-        contents, errors = self.store._read_cached(wanted, kind="reports")
+        contents, errors = self.store.read_versions(wanted, kind="reports")
         results: list[bytes | str] = []
         for key, recorded in zip(keys, files, strict=True):
             shown = f"{self.store.url}/{key}"
