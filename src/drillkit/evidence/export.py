@@ -219,8 +219,8 @@ def export_bundle(
         )
     generated = now or datetime.now(UTC)
     lines = source.read_lines()
-    documents = _read_documents(source, [line for line in lines if _in_period(line, start, end)])
     in_period = [line for line in lines if _in_period(line, start, end)]
+    documents = _read_documents(source, in_period)
     secrets = collect_environment_secrets(os.environ)
     rows = [
         _index_row(line, documents[line.number], catalogue, secrets)
