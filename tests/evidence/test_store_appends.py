@@ -1,7 +1,8 @@
 """Everything a command appends to the local ledger reaches the evidence store too, on a
-real MinIO: a run's entry and the runs it finalised as interrupted, a game day with its
-drill runs, a scheduled fire's skip. Runs are real: the no-cluster ``noop`` drill,
-through click in this process."""
+real MinIO: a run's entry, the findings it opened or closed and the runs it finalised as
+interrupted, a game day with its drill runs, a scheduled fire's skip and the scheduler's
+missed fires. Runs are real: the no-cluster ``noop`` drill through click in this process,
+and the file service's drills in processes of their own."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, evidence_url: s
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
     monkeypatch.delenv("DRILL_SIGNING_KEY", raising=False)
     monkeypatch.setenv("DRILL_EVIDENCE", evidence_url)
+    # Runs in processes of their own reach MinIO on loopback directly, never via a proxy.
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def drill(*arguments: str) -> Result:
@@ -138,4 +142,38 @@ def test_the_scheduler_enters_the_fires_it_records_as_missed_in_the_store(
     (skip,) = stored_entries(evidence_url)
     assert isinstance(skip, SkipEntry)
     assert skip.reason.startswith(SkipKind.MISSED.value)
+    assert_store_holds_the_local_ledger(evidence_url, reports)
+
+
+def test_runs_enter_the_findings_they_open_and_close_in_the_store(
+    evidence_url: str, tmp_path: Path
+) -> None:
+    from tests.evidence.test_findings import drill as drill_process
+    from tests.evidence.test_findings import project
+
+    reports = tmp_path / "reports"
+
+    def run(name: str) -> None:
+        result = drill_process(
+            tmp_path,
+            "run", name,
+            "--drills-dir", str(tmp_path / "drills"),
+            "--reports-dir", str(reports),
+            "--evidence", evidence_url, *LOCKED,
+        )  # fmt: skip
+        assert result.returncode in (0, 1), result.stderr
+        assert "warning" not in result.stderr
+
+    project(tmp_path, pod_rto="1s")
+    run("files-pod")
+    project(tmp_path, pod_rto="30s")
+    run("files-pod")
+
+    stored = stored_entries(evidence_url)
+    assert [(entry.kind, getattr(entry, "action", None)) for entry in stored] == [
+        ("run", None),
+        ("finding", "opened"),
+        ("run", None),
+        ("finding", "closed"),
+    ]
     assert_store_holds_the_local_ledger(evidence_url, reports)
