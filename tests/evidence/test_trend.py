@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from drillkit.cli.main import cli
+from drillkit.evidence.sources import LocalEvidence, trend_points_of
 from drillkit.reporting.trend import (
     TrendPoint,
     date_window,
-    load_trend_points,
     measure_trend,
     measure_trends,
     render_trend_html,
@@ -134,7 +134,7 @@ def test_points_are_ordered_oldest_first_and_the_newest_objective_wins() -> None
 def test_points_are_read_from_the_reports_by_drill(tmp_path: Path) -> None:
     record_runs(tmp_path, 6)
 
-    points = load_trend_points(tmp_path)
+    points = trend_points_of(LocalEvidence(tmp_path))
     trends = measure_trends(points)
 
     assert [t.drill for t in trends] == ["pod-kill", "zone-failure"]
@@ -149,19 +149,19 @@ def test_since_keeps_later_runs_and_an_unknown_drill_is_an_error(tmp_path: Path)
 
     record_runs(tmp_path, 6)
 
-    later = load_trend_points(tmp_path, "pod-kill", since=DAY + timedelta(days=2))
+    later = trend_points_of(LocalEvidence(tmp_path), "pod-kill", since=DAY + timedelta(days=2))
 
     assert sorted(p.run_id for p in later["pod-kill"]) == [
         "20250304-090000-000003",
         "20250306-090000-000005",
     ]
     with pytest.raises(InvalidInput, match="no runs of drill 'nope'"):
-        load_trend_points(tmp_path, "nope")
+        trend_points_of(LocalEvidence(tmp_path), "nope")
 
 
 def test_the_page_has_a_chart_per_drill_and_no_external_address(tmp_path: Path) -> None:
     record_runs(tmp_path, 6)
-    trends = measure_trends(load_trend_points(tmp_path))
+    trends = measure_trends(trend_points_of(LocalEvidence(tmp_path)))
 
     page = render_trend_html(trends, generated=DAY)
 

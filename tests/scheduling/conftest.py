@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +24,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Receiver, free_port, receiving_webhooks, running_prometheus
+from tests.helpers import (
+    Receiver,
+    free_port,
+    receiving_webhooks,
+    running_prometheus,
+    wait_until,
+)
 
 HERE = Path(__file__).parent
 TEST_DRILLS = HERE / "drills"
@@ -68,11 +74,16 @@ class FakeClock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """A fake clock, also given to APScheduler's scheduler loop.
+    """A fake clock, also given to APScheduler's scheduler loop (``clock_for_apscheduler``)."""
+    return clock_for_apscheduler(monkeypatch)
+
+
+def clock_for_apscheduler(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A fake clock at 2026-01-05 09:00 UTC, also given to APScheduler's scheduler loop.
 
     APScheduler 3 reads ``datetime.now`` inside its loop to find due jobs; its own test
     suite freezes time by replacing that name in its scheduler module, and so does this
-    fixture, so the loop and drillkit's decisions see the same time.
+    function, so the loop and drillkit's decisions see the same time.
     """
     fake = FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
 
@@ -84,6 +95,61 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
     monkeypatch.setattr("apscheduler.schedulers.base.datetime", ClockedDatetime)
     return fake
+
+
+def miss_a_fire(
+    database_url: str,
+    clock: FakeClock,
+    reports: Path,
+    *,
+    recorded: Callable[[], bool],
+    **scheduler: Any,
+) -> None:
+    """A scheduler that misses a fire: a daily 10:00 fire of ``noop`` with 30 minutes'
+    grace, a scheduler started and stopped at the clock's time (before 10:00), then
+    started again at 11:05, beyond the grace, until ``recorded()`` holds. ``scheduler``
+    holds more settings of both schedulers (``ledger``, ``signing_key``, ``evidence``)."""
+    from drillkit.scheduling.daemon import DrillScheduler, FireProcesses
+    from drillkit.scheduling.database import Database
+    from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule
+
+    with Database(database_url) as database:
+        add_schedule(
+            database,
+            ScheduleSettings(
+                name="noop",
+                kind=TargetKind.DRILL,
+                target="noop",
+                cron="0 10 * * *",
+                timezone="UTC",
+                misfire_grace=timedelta(minutes=30),
+            ),
+            now=clock.utc(),
+        )
+
+    def start() -> DrillScheduler:
+        started = DrillScheduler(
+            Database(database_url),
+            scheduler_id="a",
+            processes=FireProcesses(arguments=["--reports-dir", str(reports)]),
+            clock=clock,
+            refresh_interval=3600,
+            **scheduler,
+        )
+        started.start()
+        return started
+
+    first = start()
+    first.stop()
+    first.database.close()
+    # Down until 11:05: the 10:00 fire is 65 minutes late, beyond the grace: missed.
+    clock.set(datetime(2026, 1, 5, 11, 5, tzinfo=UTC))
+    restarted = start()
+    try:
+        wait_until("the missed fire recorded", recorded)
+    finally:
+        restarted.stop()
+        restarted.database.close()
 
 
 # -- databases -------------------------------------------------------------------------------------

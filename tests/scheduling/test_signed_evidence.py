@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,12 @@ from drillkit.cli.main import cli
 from drillkit.errors import InvalidInput
 from drillkit.evidence.ledger import RunEntry, SkipEntry, read_ledger
 from drillkit.evidence.verify import verify_ledger
-from drillkit.scheduling.daemon import DrillScheduler, FireProcesses
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.history import FireOutcome, list_fires
 from drillkit.scheduling.policies import SkipKind
-from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule
 from drillkit.signing import load_signing_key, load_verify_key
 from tests.helpers import drill_command, free_port, wait_until
-from tests.scheduling.conftest import TEST_DRILLS, FakeClock
+from tests.scheduling.conftest import TEST_DRILLS, FakeClock, miss_a_fire
 
 ALWAYS_BLACK = "blackouts:\n  - {name: always, start: 2000-01-01T00:00, end: 2100-01-01T00:00}\n"
 # Two fires of one schedule: each fire time runs once, so two fires in the same second
@@ -167,48 +164,15 @@ def test_the_scheduler_signs_the_fires_it_records_as_missed(
     tmp_path: Path, key: Path, database: Database, clock: FakeClock, sqlite_url: str
 ) -> None:
     reports = tmp_path / "reports"
-    signing_key = load_signing_key(key)
-    clock.set(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
-    add_schedule(
-        database,
-        ScheduleSettings(
-            name="noop",
-            kind=TargetKind.DRILL,
-            target="noop",
-            cron="0 10 * * *",
-            timezone="UTC",
-            misfire_grace=timedelta(minutes=30),
-        ),
-        now=clock.utc(),
+
+    miss_a_fire(
+        sqlite_url,
+        clock,
+        reports,
+        recorded=lambda: any(r.outcome is FireOutcome.SKIPPED for r in list_fires(database)),
+        ledger=reports,
+        signing_key=load_signing_key(key),
     )
-
-    def start() -> DrillScheduler:
-        scheduler = DrillScheduler(
-            Database(sqlite_url),
-            scheduler_id="a",
-            processes=FireProcesses(arguments=["--reports-dir", str(reports)]),
-            clock=clock,
-            refresh_interval=3600,
-            ledger=reports,
-            signing_key=signing_key,
-        )
-        scheduler.start()
-        return scheduler
-
-    first = start()
-    first.stop()
-    first.database.close()
-    # Down until 11:05: the 10:00 fire is 65 minutes late, beyond the grace: missed.
-    clock.set(datetime(2026, 1, 5, 11, 5, tzinfo=UTC))
-    restarted = start()
-    try:
-        wait_until(
-            "the missed fire recorded",
-            lambda: any(r.outcome is FireOutcome.SKIPPED for r in list_fires(database)),
-        )
-    finally:
-        restarted.stop()
-        restarted.database.close()
 
     (line,) = read_ledger(reports)
     assert isinstance(line.entry, SkipEntry)

@@ -15,6 +15,7 @@ from drillkit.cli.options import (
     file_option,
     load_signing_key_option,
     moment_callback,
+    open_evidence_source,
     open_evidence_store,
     output_file_option,
     output_option,
@@ -150,7 +151,7 @@ def verify(
     Exit codes: 0 intact; 1 something was altered, removed, reordered or left out;
     2 invalid option or key, or a ledger that is a link or not a regular file.
     """
-    from drillkit.evidence.verify import parse_anchor, verify_ledger
+    from drillkit.evidence.verify import parse_anchor
     from drillkit.signing import load_verify_key, verify_key_for
 
     anchors = [parse_anchor(text) for text in heads]
@@ -159,23 +160,16 @@ def verify(
     else:
         own = verify_key_for(None, signing_key)
         keys = [own] if own is not None else []
-    if evidence is not None:
-        from drillkit.evidence.store import verify_store
-
-        if since is not None:
-            raise click.BadParameter(
-                "the evidence store is always verified whole; --since applies to a local ledger",
-                param_hint="'--since'",
-            )
-
-        result = verify_store(open_evidence_store(evidence), verify_keys=keys, anchors=anchors)
-    else:
-        result = verify_ledger(
-            reports_dir,
-            since=start_of(since) if since is not None else None,
-            verify_keys=keys,
-            anchors=anchors,
+    if evidence is not None and since is not None:
+        raise click.BadParameter(
+            "the evidence store is always verified whole; --since applies to a local ledger",
+            param_hint="'--since'",
         )
+    result = open_evidence_source(reports_dir, evidence).verify(
+        since=start_of(since) if since is not None else None,
+        keys=keys,
+        anchors=anchors,
+    )
     if output == "json":
         click.echo(json.dumps(_verification_json(result)))
     else:
@@ -185,6 +179,7 @@ def verify(
 
 @evidence.command(name="export")
 @reports_dir_option
+@evidence_option
 @click.option(
     "--from",
     "start",
@@ -234,6 +229,7 @@ def verify(
 )
 def export(
     reports_dir: Path,
+    evidence: str | None,
     start: datetime | date,
     end: datetime | date,
     controls: tuple[str, ...],
@@ -269,6 +265,12 @@ def export(
     The ledger is verified first; nothing is exported if it does not verify (exit 1).
     Runs are selected by start time; --to includes the whole day.
 
+    With --evidence s3://bucket/prefix, the bundle is made from the evidence store
+    instead: its entries and the report files they record (each object's original,
+    checked against its SHA-256 and the digest its entry recorded), verified whole
+    first. Its ledger.jsonl holds the store's entries; it has no ledger.head, the
+    manifest names the head.
+
     \b
     Examples:
       drill evidence export --from 2025-01-01 --to 2025-03-31 --control SOC2-A1.3 \
@@ -283,6 +285,7 @@ def export(
     key = load_signing_key_option(signing_key)
     catalogue = load_catalogue(controls_files)
     verify_key = key.verify_key if key is not None else None
+    source = open_evidence_source(reports_dir, evidence)
     if bundle_format == "oscal":
         if pdf:
             raise click.BadParameter(
@@ -293,7 +296,7 @@ def export(
 
         exported, lines = _describe_oscal(
             export_oscal(
-                reports_dir,
+                source,
                 output_file,
                 start=period_start,
                 end=period_end,
@@ -307,7 +310,7 @@ def export(
 
         exported, lines = _describe_bundle(
             export_bundle(
-                reports_dir,
+                source,
                 output_file,
                 start=period_start,
                 end=period_end,

@@ -13,18 +13,21 @@ from drillkit.cli.completing import complete_gamedays
 from drillkit.cli.options import (
     context_option,
     drills_dir_option,
+    evidence_option,
     gamedays_dir_option,
     junit_option,
     kubeconfig_option,
     load_signing_key_option,
     output_option,
     reports_dir_option,
+    retention_options,
     signing_key_option,
     webhook_option,
 )
 from drillkit.cli.output import echo_json, progress_printer, verdict_colour
 from drillkit.cli.running import (
     EXIT_CODES,
+    entering_in_evidence_store,
     send_webhooks,
     stopping_on_sigterm,
     waiter,
@@ -72,6 +75,8 @@ def gameday() -> None:
 @junit_option
 @webhook_option
 @signing_key_option
+@evidence_option
+@retention_options
 @output_option("machine-readable output on stdout.")
 def run_gameday_command(
     name: str,
@@ -84,6 +89,9 @@ def run_gameday_command(
     junit: Path | None,
     webhooks: tuple[str, ...],
     signing_key: Path | None,
+    evidence: str | None,
+    retention_mode: str,
+    retention_days: int,
     output: str,
 ) -> None:
     """Run the game day NAME (gamedays/NAME.yaml) or the file PATH now.
@@ -92,7 +100,9 @@ def run_gameday_command(
     day report in reports/gamedays/NAME/ID/ (gameday.json, .md, .html) aggregates them
     and is entered in the evidence ledger, linked to each drill's entry, signed with
     --signing-key. At a checkpoint you are asked to confirm; answering no stops the game
-    day.
+    day. With --evidence (or DRILL_EVIDENCE), every entry it appended (its drill runs,
+    the findings they opened or closed, the game day) is also entered in the fleet's
+    evidence store, as `drill run --evidence` does.
 
     \b
     Examples:
@@ -135,17 +145,20 @@ def run_gameday_command(
         except click.Abort:
             return False  # no answer (end of input) is no confirmation
 
-    with stopping_on_sigterm():
-        record = run_gameday(
-            definition,
-            run_drill=launcher.run,
-            confirm=None if unattended else confirm,
-            wait=waiter(threading.Event()),
-            operator=operator_identity(),
-            on_message=progress,
-        )
-    report_dir = write_gameday_report(record, reports_dir)
-    _enter_gameday(reports_dir, report_dir, ledger_key)
+    with entering_in_evidence_store(
+        evidence, retention_mode, retention_days, reports_dir, signing_key=ledger_key
+    ):
+        with stopping_on_sigterm():
+            record = run_gameday(
+                definition,
+                run_drill=launcher.run,
+                confirm=None if unattended else confirm,
+                wait=waiter(threading.Event()),
+                operator=operator_identity(),
+                on_message=progress,
+            )
+        report_dir = write_gameday_report(record, reports_dir)
+        _enter_gameday(reports_dir, report_dir, ledger_key)
     if junit is not None:
         from drillkit.scheduling.gamedays import judge_gameday_runs
 

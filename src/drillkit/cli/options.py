@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from drillkit.evidence.sources import EvidenceSource
     from drillkit.evidence.store import EvidenceStore
     from drillkit.signing import SigningKey
 
@@ -252,3 +253,15 @@ def open_evidence_store(url: str, *, mode: str = "governance", days: int = 366) 
     from drillkit.evidence.store import EvidenceStore
 
     return EvidenceStore(url, retention=Retention(mode=RetentionMode(mode.upper()), days=days))
+
+
+def open_evidence_source(reports_dir: Path, evidence: str | None) -> EvidenceSource:
+    """Where the evidence is read from: the store ``--evidence`` names, else the local
+    reports directory. The one place that chooses; commands read either alike."""
+    if evidence is None:
+        from drillkit.evidence.sources import LocalEvidence
+
+        return LocalEvidence(reports_dir)
+    from drillkit.evidence.store import StoreEvidence
+
+    return StoreEvidence(open_evidence_store(evidence))

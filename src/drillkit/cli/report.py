@@ -9,6 +9,8 @@ import click
 
 from drillkit.cli.completing import complete_reported_drills, complete_run_ids
 from drillkit.cli.options import (
+    evidence_option,
+    open_evidence_source,
     output_file_option,
     output_option,
     parse_moment,
@@ -24,24 +26,31 @@ if TYPE_CHECKING:
 
 @click.group()
 def report() -> None:
-    """Find and read the reports of past runs (reports/<drill>/<run-id>/)."""
+    """Find and read the reports of past runs (reports/<drill>/<run-id>/).
+
+    \b
+    list, show and trend read the fleet's evidence store instead with --evidence
+    s3://bucket/prefix (or DRILL_EVIDENCE): its entered runs, each report file checked
+    against the digest its ledger entry recorded.
+    """
 
 
 @report.command(name="list")
 @click.argument("drill", required=False, shell_complete=complete_reported_drills)
 @reports_dir_option
+@evidence_option
 @output_option("a list of runs, newest first: run_id, drill, verdict, rto_seconds, rpo_seconds...")
-def list_reports(drill: str | None, reports_dir: Path, output: str) -> None:
+def list_reports(drill: str | None, reports_dir: Path, evidence: str | None, output: str) -> None:
     """List runs, newest first, with verdict and measured RTO and RPO."""
     from drillkit.model.measurement import format_measured
-    from drillkit.reporting.writer import list_reports as find_reports
 
-    summaries = find_reports(reports_dir, drill)
+    source = open_evidence_source(reports_dir, evidence)
+    summaries = source.list_reports(drill)
     if output == "json":
         echo_json([_listed_report(summary) for summary in summaries])
         return
     if not summaries:
-        click.echo(f"no reports in {reports_dir}")
+        click.echo(f"no reports in {source.location}")
         return
     click.echo(
         f"{'RUN':<24} {'DRILL':<20} {'STARTED (UTC)':<20} {'VERDICT':<13} {'RTO':>9} {'RPO':>9}"
@@ -63,7 +72,7 @@ def _listed_report(summary: ReportSummary) -> ListedReport:
     return {
         "run_id": summary.run_id,
         "drill": summary.drill,
-        "report_dir": str(summary.report_dir),
+        "report_dir": summary.shown_location,
         "started_utc": summary.started_utc.isoformat() if summary.started_utc else None,
         "state": summary.verdict_text,
         "verdict": summary.verdict,
@@ -79,61 +88,40 @@ def _listed_report(summary: ReportSummary) -> ListedReport:
 @report.command(name="show")
 @click.argument("run", default="latest", shell_complete=complete_run_ids)
 @reports_dir_option
+@evidence_option
 @output_option("report.json, as written (schemas/report.schema.json).")
 @click.option(
     "--path",
     "path_only",
     is_flag=True,
-    help="Print only the report directory (of a run with or without a complete report).",
+    help="Print only the report directory (of a run with or without a complete report); "
+    "with --evidence, its URL.",
 )
-def show_report(run: str, reports_dir: Path, output: str, path_only: bool) -> None:
+def show_report(
+    run: str, reports_dir: Path, evidence: str | None, output: str, path_only: bool
+) -> None:
     """Show one run's report. RUN is a run id, a unique prefix of one, or 'latest'.
 
     text is report.md, the report for people; json is report.json.
     A run without a complete report (still running, or killed) is named in one line;
     `drill recover` turns a killed run's record into a report marked interrupted.
     """
-    from drillkit.errors import DrillError
-    from drillkit.reporting.writer import MANIFEST_FILE_NAME, find_report
-
     if path_only and output != "text":
         raise click.UsageError("--path prints the report directory, not a document: leave out -o")
-    directory = find_report(reports_dir, run)
+    source = open_evidence_source(reports_dir, evidence)
     if path_only:
-        click.echo(str(directory))
-    elif not (directory / MANIFEST_FILE_NAME).is_file():
-        raise DrillError(_explain_unfinished(directory))
+        click.echo(source.locate_report(run))
     elif output == "json":
-        click.echo((directory / "report.json").read_text().rstrip())
+        click.echo(source.read_report_file(run, "report.json").decode("utf-8").rstrip())
     else:
-        click.echo((directory / "report.md").read_text().rstrip())
-        click.echo(f"\n(HTML: {directory / 'report.html'})")
-
-
-def _explain_unfinished(run_dir: Path) -> str:
-    """One line on a run that has no complete report, and what to do about it."""
-    from drillkit.reporting.writer import Liveness, read_unfinished_run
-
-    unfinished = read_unfinished_run(run_dir)
-    run = f"run {run_dir.name} of drill {run_dir.parent.name}"
-    note = unfinished.note
-    if unfinished.liveness is Liveness.ALIVE and note is not None:
-        return f"{run} is still running (process {note.pid}); its report is written when it ends"
-    if unfinished.liveness is Liveness.UNKNOWN and note is not None:
-        return (
-            f"{run} started on host {note.host} and has no complete report yet; if it was "
-            f"killed, run drill recover on {note.host}"
-        )
-    what = "its report was cut short" if unfinished.partial_report else "it wrote no report"
-    return (
-        f"{run} ended without a complete report ({what}: killed); report it as interrupted "
-        "with: drill recover"
-    )
+        click.echo(source.read_report_file(run, "report.md").decode("utf-8").rstrip())
+        click.echo(f"\n(HTML: {source.locate_report(run)}/report.html)")
 
 
 @report.command(name="trend")
 @click.argument("drill", required=False, shell_complete=complete_reported_drills)
 @reports_dir_option
+@evidence_option
 @click.option(
     "--since",
     default=None,
@@ -153,6 +141,7 @@ def _explain_unfinished(run_dir: Path) -> str:
 def trend(
     drill: str | None,
     reports_dir: Path,
+    evidence: str | None,
     since: str | None,
     output_file: Path | None,
     pdf: bool,
@@ -174,12 +163,14 @@ def trend(
     import json
     from datetime import UTC, datetime
 
+    from drillkit.evidence.sources import trend_points_of
     from drillkit.files import write_atomically
     from drillkit.model.measurement import format_seconds
-    from drillkit.reporting.trend import load_trend_points, measure_trends, render_trend_html
+    from drillkit.reporting.trend import measure_trends, render_trend_html
 
     start = start_of(parse_moment(since)) if since is not None else None
-    trends = measure_trends(load_trend_points(reports_dir, drill, since=start))
+    source = open_evidence_source(reports_dir, evidence)
+    trends = measure_trends(trend_points_of(source, drill, since=start))
     page = render_trend_html(trends, generated=datetime.now(UTC))
     target = output_file or reports_dir / "trend.html"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -224,7 +215,7 @@ def trend(
         return "-" if value is None else format_seconds(value) + "s"
 
     if not trends:
-        click.echo(f"no runs in {reports_dir}")
+        click.echo(f"no runs in {source.location}")
     else:
         click.echo(
             f"{'DRILL':<24} {'RUNS':>5} {'PASS':>6} {'MTTR':>9} {'WORST RTO':>10} {'RTO OBJ':>8}"
@@ -252,11 +243,11 @@ def pdf(run: str, reports_dir: Path, output_file: Path | None) -> None:
     from drillkit.errors import DrillError
     from drillkit.files import write_atomically
     from drillkit.reporting.pdf import render_pdf
-    from drillkit.reporting.writer import MANIFEST_FILE_NAME, find_report
+    from drillkit.reporting.writer import MANIFEST_FILE_NAME, explain_unfinished, find_report
 
     directory = find_report(reports_dir, run)
     if not (directory / MANIFEST_FILE_NAME).is_file():
-        raise DrillError(_explain_unfinished(directory))
+        raise DrillError(explain_unfinished(directory))
     page = (directory / "report.html").read_text(encoding="utf-8")
     target = output_file or Path(f"{directory.parent.name}-{directory.name}.pdf")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,6 @@ from drillkit.cli.options import (
     junit_option,
     kubeconfig_option,
     load_signing_key_option,
-    open_evidence_store,
     output_option,
     reports_dir_option,
     retention_options,
@@ -29,7 +28,13 @@ from drillkit.cli.options import (
     webhook_option,
 )
 from drillkit.cli.output import verdict_colour
-from drillkit.cli.running import EXIT_CODES, resolve_drill, send_webhooks, write_junit_file
+from drillkit.cli.running import (
+    EXIT_CODES,
+    entering_in_evidence_store,
+    resolve_drill,
+    send_webhooks,
+    write_junit_file,
+)
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -40,7 +45,6 @@ if TYPE_CHECKING:
     from drillkit.model.timeline import TimelineEvent
     from drillkit.running.redaction import Secrets
     from drillkit.running.runner import RunOptions
-    from drillkit.signing import SigningKey
 
 
 @click.command()
@@ -183,11 +187,10 @@ def run(
     with progress.showing_logs(), redirect_stdout(sys.stderr):
         record = run_drill(drill, options, on_event=on_event, on_message=progress.message)
     progress.close()
-    report_dir = recording.finish(record)
-    if evidence is not None:
-        _push_to_store(
-            evidence, retention_mode, retention_days, reports_dir, report_dir, ledger_key
-        )
+    with entering_in_evidence_store(
+        evidence, retention_mode, retention_days, reports_dir, signing_key=ledger_key
+    ):
+        report_dir = recording.finish(record)
     if junit is not None:
         from drillkit.reporting.junit import judge_run
 
@@ -360,36 +363,6 @@ class LiveProgress:
                 self.phase = "finished"
                 return f"run finished: {event.status}"
         return None
-
-
-def _push_to_store(
-    url: str,
-    mode: str,
-    days: int,
-    reports_dir: Path,
-    report_dir: Path,
-    signing_key: SigningKey | None,
-) -> None:
-    """Enter the run in the evidence store; a store that fails loses nothing local."""
-    from drillkit.errors import DrillError
-    from drillkit.evidence.store import push_run
-
-    try:
-        entry = push_run(
-            open_evidence_store(url, mode=mode, days=days),
-            reports_dir,
-            report_dir,
-            signing_key=signing_key,
-        )
-    except DrillError as error:
-        click.echo(
-            f"warning: the report is in {report_dir} and the local ledger, but not in the "
-            f"evidence store {url}: {error}; push it later with: drill evidence sync "
-            f"--evidence {url}",
-            err=True,
-        )
-        return
-    click.echo(f"entered in the evidence store {url} as entry {entry.seq}", err=True)
 
 
 def _summary_json(record: RunRecord, report_dir: Path) -> dict[str, object]:

@@ -1,6 +1,7 @@
 """What the commands that run drills share: the drill a NAME|PATH names, stopping on
-SIGTERM as on Ctrl-C, the exit code of each verdict, and what ``--junit`` and
-``--webhook`` make of a verdict.
+SIGTERM as on Ctrl-C, the exit code of each verdict, what ``--junit`` and
+``--webhook`` make of a verdict, and entering what a run appended to the local ledger
+in the evidence store (``--evidence``).
 
 ``drill run``, ``drill show``, ``drill validate``, ``drill gameday run`` and ``drill schedule
 fire`` use it; the running itself happens in the layers below (``running``, ``scheduling``).
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from drillkit.reporting.junit import JUnitSuite
     from drillkit.running.chaostoolkit import ExperimentVars
     from drillkit.scheduling.notifications import FireEvent
+    from drillkit.signing import SigningKey
 
 # Exit codes by verdict (drill runs), game-day verdict and backup outcome ("taken").
 EXIT_CODES = {
@@ -160,3 +162,49 @@ def send_webhooks(urls: Sequence[str], event: FireEvent) -> None:
         click.echo(f"warning: {message}", err=True)
 
     Notifier(webhooks=urls, on_failure=warn).notify(event)
+
+
+@contextmanager
+def entering_in_evidence_store(
+    url: str | None,
+    mode: str,
+    days: int,
+    reports_dir: Path,
+    *,
+    signing_key: SigningKey | None,
+) -> Iterator[None]:
+    """With ``url`` (``--evidence``), enter in the evidence store every entry the block
+    appends to the local ledger (a run or game day, the findings they opened or closed,
+    runs finalised as interrupted, a skip). A store that fails loses nothing local: a
+    warning says how to push it later."""
+    if url is None:
+        yield
+        return
+    import click
+
+    from drillkit.cli.options import open_evidence_store
+    from drillkit.errors import DrillError
+    from drillkit.evidence.ledger import read_ledger
+    from drillkit.evidence.store import push_appended
+
+    after = len(read_ledger(reports_dir))
+    yield
+    try:
+        pushed = push_appended(
+            open_evidence_store(url, mode=mode, days=days),
+            reports_dir,
+            after=after,
+            signing_key=signing_key,
+        )
+    except DrillError as error:
+        click.echo(
+            f"warning: what this command entered in the local ledger of {reports_dir} is "
+            f"not in the evidence store {url}: {error}; push it later with: drill evidence "
+            f"sync --evidence {url}",
+            err=True,
+        )
+        return
+    for local, stored in pushed:
+        click.echo(
+            f"local entry {local} entered in the evidence store {url} as entry {stored}", err=True
+        )

@@ -20,19 +20,27 @@ from drillkit.cli.options import (
     context_option,
     directory_option,
     drills_dir_option,
+    evidence_option,
     file_option,
     gamedays_dir_option,
     kubeconfig_option,
     load_signing_key_option,
+    open_evidence_store,
     output_file_option,
     output_option,
     parse_zoned_time,
     reports_dir_option,
+    retention_options,
     services_dir_option,
     signing_key_option,
 )
 from drillkit.cli.output import progress_printer
-from drillkit.cli.running import EXIT_CODES, stopping_on_sigterm, waiter
+from drillkit.cli.running import (
+    EXIT_CODES,
+    entering_in_evidence_store,
+    stopping_on_sigterm,
+    waiter,
+)
 
 if TYPE_CHECKING:
     from drillkit.cli.documents import ManifestList
@@ -126,6 +134,9 @@ class FireSettings:
     slack_webhooks: tuple[str, ...]
     database: str | None
     signing_key: Path | None
+    evidence: str | None
+    retention_mode: str
+    retention_days: int
 
     def fire_arguments(self) -> list[str]:
         """The options of a fire, as the command line of the fire process; all but the
@@ -148,6 +159,12 @@ class FireSettings:
         if self.signing_key is not None:
             # Each fire signs its run and skips with the same key as the scheduler's own skips.
             arguments += ["--signing-key", str(self.signing_key.expanduser().absolute())]
+        if self.evidence is not None:
+            arguments += [
+                "--evidence", self.evidence,
+                "--retention-mode", self.retention_mode,
+                "--retention-days", str(self.retention_days),
+            ]  # fmt: skip
         return arguments
 
     def notifier(self) -> Notifier:
@@ -181,6 +198,8 @@ def with_fire_options(command: Callable[..., None]) -> Callable[..., None]:
             slack_option,
             database_option,
             signing_key_option,
+            evidence_option,
+            retention_options,
         )
     ):
         decorated = option(decorated)
@@ -669,7 +688,8 @@ def fire_command(
     reason and exits 0. A run exits like `drill run`: 0 met, 1 missed, inconclusive or
     aborted, 3 error; a backup exits 0 once stored and verified, 3 if not. The scheduler
     daemon runs this command for each fire, and so do the CronJobs of `drill schedule
-    export`.
+    export`. With --evidence (or DRILL_EVIDENCE), what the fire appends to the local
+    ledger, its skip included, is entered in the fleet's evidence store too.
 
     \b
     Examples:
@@ -687,7 +707,18 @@ def fire_command(
     ledger_key = load_signing_key_option(settings.signing_key)
     # SIGTERM (a scheduler stopping, a pod deleted) stops this fire as Ctrl-C would: a
     # running drill rolls back and reports; before the drill, the skip is recorded.
-    with stopping_on_sigterm():
+    # Whatever the fire appends (its run, findings and game day, or its skip) is also
+    # entered in the evidence store.
+    with (
+        entering_in_evidence_store(
+            settings.evidence,
+            settings.retention_mode,
+            settings.retention_days,
+            settings.reports_dir,
+            signing_key=ledger_key,
+        ),
+        stopping_on_sigterm(),
+    ):
         notifier = settings.notifier()
         when = _parse_time(fire_time) if fire_time else _now().replace(microsecond=0)
         progress = progress_printer()
@@ -953,6 +984,10 @@ def run_scheduler(
     127.0.0.1. /metrics includes each service's readiness (drill readiness), from the
     service files in --services-dir and the ledger.
 
+    With --evidence (or DRILL_EVIDENCE), each fire enters what it appends to the local
+    ledger (its run, findings and game day, or its skip) in the fleet's evidence store,
+    and so does the scheduler for the fires it records as missed.
+
     Several schedulers may share a PostgreSQL database (give each its own --id): each
     fire runs once, the others record "skipped: lock held".
 
@@ -998,6 +1033,13 @@ def run_scheduler(
         ledger=settings.reports_dir.absolute(),
         signing_key=ledger_key,
         services_dir=services_dir.absolute(),
+        evidence=(
+            open_evidence_store(
+                settings.evidence, mode=settings.retention_mode, days=settings.retention_days
+            )
+            if settings.evidence is not None
+            else None
+        ),
     )
     stop = threading.Event()
 

@@ -36,11 +36,11 @@ import os
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,18 +54,12 @@ from drillkit.evidence.ledger import (
     GameDayEntry,
     LedgerHead,
     LedgerLine,
-    ReportDigests,
     RunEntry,
     SkipEntry,
     encode_canonical,
-    head_path,
-    is_plain_name,
-    open_directory,
-    open_regular,
-    read_ledger,
-    read_regular,
 )
-from drillkit.evidence.verify import Verification, verify_ledger
+from drillkit.evidence.sources import EvidenceSource, LocalEvidence, RecordedFile, recorded_files
+from drillkit.evidence.verify import Verification
 from drillkit.files import sync_directory
 from drillkit.model.measurement import format_measured, format_seconds
 from drillkit.model.timeline import format_utc, parse_utc
@@ -74,10 +68,9 @@ from drillkit.reporting.document import (
     MeasurementDocument,
     ObjectiveDocument,
     ReportDocument,
-    read_report_document,
+    parse_report_document,
 )
 from drillkit.reporting.templating import template_environment
-from drillkit.reporting.writer import MANIFEST_FILE_NAME
 from drillkit.running.redaction import Secrets, collect_environment_secrets, redact_text
 from drillkit.signing import ALGORITHM, SigningKey, VerifyKey
 
@@ -191,7 +184,7 @@ class ExportResult:
 
 
 def export_bundle(
-    reports_dir: Path,
+    evidence: Path | EvidenceSource,
     output: Path,
     *,
     start: datetime,
@@ -205,19 +198,25 @@ def export_bundle(
 ) -> ExportResult:
     """Write the evidence bundle of runs started in ``[start, end)`` to ``output`` (a zip).
 
-    ``controls`` keeps only runs that are evidence for one of these controls (by id or
-    alias). Raises TamperingFound when the ledger does not verify, InvalidInput for an
-    empty or inverted period or an unknown control.
+    ``evidence`` is a reports directory or any other :class:`EvidenceSource` (the fleet's
+    store): the bundle is the same. ``controls`` keeps only runs that are evidence for
+    one of these controls (by id or alias). Raises TamperingFound when the ledger does
+    not verify, InvalidInput for an empty or inverted period or an unknown control.
     """
     period = read_period(
-        reports_dir,
+        evidence,
         start=start,
         end=end,
         catalogue=catalogue,
         controls=controls,
         verify_key=verify_key,
     )
-    verification, lines, in_period = period.verification, period.lines, period.in_period
+    source, verification, lines, in_period = (
+        period.source,
+        period.verification,
+        period.lines,
+        period.in_period,
+    )
     rows, wanted, secrets = period.rows, period.wanted, period.secrets
     generated = now or datetime.now(UTC)
     skips = [_skip_row(line, secrets) for line in in_period if isinstance(line.entry, SkipEntry)]
@@ -238,13 +237,13 @@ def export_bundle(
     files: dict[str, bytes | RecordedFile] = {}
     for line in in_period:
         if isinstance(line.entry, RunEntry) and line.entry.seq in exported:
-            files.update(recorded_files(reports_dir, line.entry.report))
+            files.update(recorded_files(line.entry.report))
     for gameday in gameday_entries:
         # Under runs/ like in the reports tree, so its relative links to the drill
         # reports resolve inside the bundle too.
-        files.update(recorded_files(reports_dir, gameday.report))
+        files.update(recorded_files(gameday.report))
     files[LEDGER_FILE_NAME] = b"".join(line.raw + b"\n" for line in slice_lines)
-    head = read_regular(head_path(reports_dir))
+    head = source.read_head()
     if head is not None:
         files[HEAD_FILE_NAME] = head
 
@@ -275,7 +274,7 @@ def export_bundle(
     if signing_key is not None:
         signature = {"key": signing_key.fingerprint, ALGORITHM: signing_key.sign(manifest)}
         files["manifest.sig"] = encode_canonical(signature) + b"\n"
-    size = write_zip(output, files, generated)
+    size = write_zip(output, files, generated, source)
     return ExportResult(
         path=output,
         runs=len(rows),
@@ -292,20 +291,29 @@ def export_bundle(
 class PeriodEvidence:
     """The verified ledger and the runs of a period that an export is made of."""
 
+    source: EvidenceSource
     verification: Verification
     lines: Sequence[LedgerLine]
     """The whole ledger."""
     in_period: Sequence[LedgerLine]
     """The runs, skips and game days of the period, in ledger order."""
+    documents: Mapping[int, ReportDocument]
+    """The report of each run of the period, by ledger line number."""
     rows: Sequence[IndexRow]
     """The runs of the period, kept by the control filter."""
     wanted: set[str]
     """The control filter, as catalogue ids; empty for none."""
     secrets: Secrets
 
+    def document(self, line: LedgerLine) -> ReportDocument:
+        """The report of a run entry's line, of the period or not."""
+        if line.number in self.documents:
+            return self.documents[line.number]
+        return read_documents(self.source, [line])[line.number]
+
 
 def read_period(
-    reports_dir: Path,
+    evidence: Path | EvidenceSource,
     *,
     start: datetime,
     end: datetime,
@@ -313,13 +321,17 @@ def read_period(
     controls: Sequence[str] = (),
     verify_key: VerifyKey | None = None,
 ) -> PeriodEvidence:
-    """Verify the ledger and read the runs started in ``[start, end)`` that are evidence
-    for one of ``controls`` (all runs when empty). Raises TamperingFound when the ledger
-    does not verify, InvalidInput for an empty or inverted period or an unknown control."""
+    """Verify the evidence (a reports directory or the fleet's store) and read the runs
+    started in ``[start, end)`` that are evidence for one of ``controls`` (all runs when
+    empty). Raises TamperingFound when the ledger does not verify, InvalidInput for an
+    empty or inverted period or an unknown control."""
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise InvalidInput("the period must have a start before its end, both with a time zone")
     wanted = _resolve_controls(catalogue, controls)
-    verification = verify_ledger(reports_dir, since=start, verify_key=verify_key)
+    source = LocalEvidence(evidence) if isinstance(evidence, Path) else evidence
+    verification = source.verify(
+        since=start, keys=[verify_key] if verify_key is not None else [], anchors=()
+    )
     if not verification.intact:
         first = verification.problems[0].message
         more = len(verification.problems) - 1
@@ -327,54 +339,27 @@ def read_period(
             f"the evidence does not verify, nothing was exported: {first}"
             + (f" (and {more} more problems; run: drill evidence verify)" if more else "")
         )
-    lines = read_ledger(reports_dir)
+    lines = source.read_lines()
     in_period = [line for line in lines if _in_period(line, start, end)]
+    documents = read_documents(source, in_period)
     secrets = collect_environment_secrets(os.environ)
     rows = [
-        index_row(line, read_run_document(reports_dir, line), catalogue, secrets)
+        index_row(line, documents[line.number], catalogue, secrets)
         for line in in_period
         if isinstance(line.entry, RunEntry)
     ]
     if wanted:
         rows = [row for row in rows if wanted.intersection(row.controls)]
     return PeriodEvidence(
+        source=source,
         verification=verification,
         lines=lines,
         in_period=in_period,
+        documents=documents,
         rows=rows,
         wanted=wanted,
         secrets=secrets,
     )
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RecordedFile:
-    """A report file as its ledger entry records it: where it is and its digest."""
-
-    reports_dir: Path
-    directory: str
-    """The report directory, relative to ``reports_dir``, as the entry names it."""
-    name: str
-    sha256: str
-
-
-def recorded_files(reports_dir: Path, report: ReportDigests) -> dict[str, RecordedFile]:
-    """The bundle members of one entry's report: ``runs/<dir>/<name>`` for each file it
-    records, ``manifest.json`` included; TamperingFound for a name that is not safe."""
-    parts = report.dir.split("/")
-    recorded = {MANIFEST_FILE_NAME: report.manifest_sha256, **report.files}
-    unsafe = [name for name in (*parts, *recorded) if not is_plain_name(name)]
-    if unsafe:
-        raise TamperingFound(
-            f"the ledger entry for {report.dir!r} names {unsafe[0]!r}, which is not a plain "
-            "file or directory name; nothing was exported"
-        )
-    return {
-        f"runs/{report.dir}/{name}": RecordedFile(
-            reports_dir=reports_dir, directory=report.dir, name=name, sha256=digest
-        )
-        for name, digest in sorted(recorded.items())
-    }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -488,10 +473,34 @@ def _in_period(line: LedgerLine, start: datetime, end: datetime) -> bool:
         return False
 
 
-def read_run_document(reports_dir: Path, line: LedgerLine) -> ReportDocument:
-    """The report document of a run entry's line, as its report directory holds it."""
-    assert isinstance(line.entry, RunEntry)
-    return read_report_document(reports_dir / line.entry.report.dir / REPORT_FILE_NAME)
+def read_documents(
+    source: EvidenceSource, lines: Sequence[LedgerLine]
+) -> dict[int, ReportDocument]:
+    """The report documents of the run entries among ``lines``, by line number, each
+    checked against the digest its entry recorded."""
+    runs = [line for line in lines if isinstance(line.entry, RunEntry)]
+    wanted = [
+        RecordedFile(directory=line.entry.report.dir, name=REPORT_FILE_NAME, sha256=digest)
+        for line in runs
+        if isinstance(line.entry, RunEntry)
+        and (digest := line.entry.report.files.get(REPORT_FILE_NAME)) is not None
+    ]
+    contents = {
+        recorded.directory: b"".join(chunks)
+        for recorded, chunks in zip(wanted, source.read_files(wanted), strict=True)
+    }
+    documents: dict[int, ReportDocument] = {}
+    for line in runs:
+        assert isinstance(line.entry, RunEntry)
+        directory = line.entry.report.dir
+        if directory not in contents:
+            raise TamperingFound(
+                f"the ledger entry for {directory!r} records no {REPORT_FILE_NAME}"
+            )
+        documents[line.number] = parse_report_document(
+            contents[directory], shown=f"{source.location}/{directory}/{REPORT_FILE_NAME}"
+        )
+    return documents
 
 
 def index_row(
@@ -675,11 +684,23 @@ def _render_manifest(context: _IndexContext, files: dict[str, bytes | RecordedFi
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def write_zip(output: Path, files: dict[str, bytes | RecordedFile], generated: datetime) -> int:
-    """Write ``files`` to the zip ``output`` whole or not at all; its size in bytes."""
+def write_zip(
+    output: Path,
+    files: dict[str, bytes | RecordedFile],
+    generated: datetime,
+    source: EvidenceSource,
+) -> int:
+    """Write ``files`` to the zip ``output`` whole or not at all, report files read from
+    ``source``; its size in bytes."""
     # Members in a fixed order with the export's own time, so the same export of the
     # same ledger gives the same bytes.
     stamp = generated.astimezone(UTC).timetuple()[:6]
+    order = sorted(files, key=_member_order)
+    recorded = [member for name in order if isinstance(member := files[name], RecordedFile)]
+    # Report files are streamed from where they are into the zip, each checked against
+    # its recorded digest on the way: a mismatch fails the whole export (the temporary
+    # zip is removed) instead of shipping unvouched bytes.
+    contents = source.read_files(recorded)
     directory = output.parent if str(output.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     descriptor, temporary_name = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.")
@@ -687,16 +708,17 @@ def write_zip(output: Path, files: dict[str, bytes | RecordedFile], generated: d
     try:
         with os.fdopen(descriptor, "wb") as stream:
             with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-                for name in sorted(files, key=_member_order):
+                for name in order:
                     info = zipfile.ZipInfo(name, date_time=stamp)
                     info.compress_type = zipfile.ZIP_DEFLATED
                     info.external_attr = 0o644 << 16
-                    source = files[name]
-                    if isinstance(source, RecordedFile):
+                    member = files[name]
+                    if isinstance(member, RecordedFile):
                         with bundle.open(info, "w") as writer:
-                            _copy_recorded(source, writer)
+                            for chunk in next(contents):
+                                writer.write(chunk)
                     else:
-                        bundle.writestr(info, source)
+                        bundle.writestr(info, member)
             stream.flush()
             os.fchmod(stream.fileno(), 0o644)
             os.fsync(stream.fileno())
@@ -706,27 +728,6 @@ def write_zip(output: Path, files: dict[str, bytes | RecordedFile], generated: d
         raise
     sync_directory(directory)
     return output.stat().st_size
-
-
-def _copy_recorded(source: RecordedFile, writer: IO[bytes]) -> None:
-    # Hashed as it is copied: a file changed since verification fails the whole
-    # export (the temporary zip is removed) instead of shipping unvouched bytes.
-    shown = source.reports_dir / source.directory / source.name
-    directory = open_directory(source.reports_dir, source.directory)
-    try:
-        descriptor = open_regular(source.name, dir_fd=directory, shown=shown)
-    finally:
-        os.close(directory)
-    digest = hashlib.sha256()
-    with os.fdopen(descriptor, "rb") as reader:
-        while chunk := reader.read(1024 * 1024):
-            digest.update(chunk)
-            writer.write(chunk)
-    if digest.hexdigest() != source.sha256:
-        raise TamperingFound(
-            f"{shown} changed while it was exported (it no longer matches its ledger "
-            "entry); nothing was exported"
-        )
 
 
 def _digest(source: bytes | RecordedFile) -> str:

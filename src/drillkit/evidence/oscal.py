@@ -34,14 +34,13 @@ from drillkit.evidence.controls import Catalogue
 from drillkit.evidence.export import (
     IndexRow,
     PeriodEvidence,
-    RecordedFile,
     index_row,
     read_period,
-    read_run_document,
     write_zip,
 )
 from drillkit.evidence.findings import Finding, read_findings
 from drillkit.evidence.ledger import LedgerLine, RunEntry
+from drillkit.evidence.sources import EvidenceSource, RecordedFile
 from drillkit.model.timeline import format_utc, parse_utc
 from drillkit.signing import VerifyKey
 
@@ -73,7 +72,7 @@ class OscalExport:
 
 
 def export_oscal(
-    reports_dir: Path,
+    evidence: Path | EvidenceSource,
     output: Path,
     *,
     start: datetime,
@@ -86,7 +85,7 @@ def export_oscal(
     of the findings open now to the zip ``output``. Refuses as ``export_bundle`` does: a
     ledger that does not verify, a bad period, an unknown control."""
     period = read_period(
-        reports_dir,
+        evidence,
         start=start,
         end=end,
         catalogue=catalogue,
@@ -94,13 +93,13 @@ def export_oscal(
         verify_key=verify_key,
     )
     results = render_assessment_results(period, catalogue, start=start, end=end)
-    poam = render_poam(reports_dir, period, catalogue)
+    poam = render_poam(period, catalogue)
     files: dict[str, bytes | RecordedFile] = {ASSESSMENT_RESULTS_FILE: _encode(results)}
     items = sum(1 for finding in read_findings(period.lines) if finding.is_open)
     # OSCAL has no empty POA&M: with nothing open, there is no plan to act on.
     if items:
         files[POAM_FILE] = _encode(poam)
-    size = write_zip(output, files, _ledger_moment(period.lines, default=end))
+    size = write_zip(output, files, _ledger_moment(period.lines, default=end), period.source)
     return OscalExport(
         path=output,
         runs=len(period.rows),
@@ -156,7 +155,7 @@ def render_assessment_results(
     }
 
 
-def render_poam(reports_dir: Path, period: PeriodEvidence, catalogue: Catalogue) -> OscalObject:
+def render_poam(period: PeriodEvidence, catalogue: Catalogue) -> OscalObject:
     """The OSCAL plan of action and milestones of the findings open at the ledger's end."""
     by_seq = _run_lines(period.lines)
     by_run = {
@@ -188,9 +187,7 @@ def render_poam(reports_dir: Path, period: PeriodEvidence, catalogue: Catalogue)
         }
         risk = _risk(finding)
         if opening is not None:
-            row = index_row(
-                opening, read_run_document(reports_dir, opening), catalogue, period.secrets
-            )
+            row = index_row(opening, period.document(opening), catalogue, period.secrets)
             observation = _observation(row, opening)
             observations.append(observation)
             item["related-observations"] = [{"observation-uuid": observation["uuid"]}]

@@ -41,11 +41,11 @@ import re
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import urlparse
 
 from pydantic import ValidationError
@@ -79,6 +79,7 @@ from drillkit.evidence.ledger import (
     read_ledger,
     seal,
 )
+from drillkit.evidence.sources import RecordedFile
 from drillkit.evidence.verify import (
     Anchor,
     Problem,
@@ -87,9 +88,16 @@ from drillkit.evidence.verify import (
     check_signature,
 )
 from drillkit.files import state_home, write_atomically
-from drillkit.model.timeline import format_utc
-from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
-from drillkit.reporting.writer import MANIFEST_FILE_NAME
+from drillkit.model.timeline import format_utc, parse_utc
+from drillkit.reporting.document import (
+    REPORT_FILE_NAME,
+    ReportDocument,
+    ReportSummary,
+    parse_report_document,
+    read_report_document,
+    summarise_report,
+)
+from drillkit.reporting.writer import LATEST, MANIFEST_FILE_NAME, latest_report, match_run
 from drillkit.signing import SigningKey, VerifyKey
 
 LEDGER_PREFIX: Final = "ledger/"
@@ -99,6 +107,9 @@ MAX_ATTEMPTS: Final = 100
 DEFAULT_RETENTION: Final = Retention(mode=RetentionMode.GOVERNANCE, days=366)
 _ENTRY_KEY: Final = re.compile(r"^ledger/(\d{12})$")
 _SHORT: Final = 12
+_READ_BATCH: Final = 64
+"""Report files fetched together: parallel, with a bounded number held in memory."""
+Key = TypeVar("Key")
 
 
 def entry_key(seq: int) -> str:
@@ -219,7 +230,7 @@ class EvidenceStore:
                 time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
                 seq, prev = self.find_end(known=seq + 1)
                 continue
-            self._note_head(seq + 1, digest_bytes(body), signing_key)
+            self.note_head(seq + 1, digest_bytes(body), signing_key)
             entry = parse_entry(seq + 1, body).entry
             assert entry is not None
             return entry
@@ -273,7 +284,8 @@ class EvidenceStore:
         except DrillError:
             return None
 
-    def _note_head(self, seq: int, digest: str, signing_key: SigningKey | None) -> None:
+    def note_head(self, seq: int, digest: str, signing_key: SigningKey | None = None) -> None:
+        """Keep ``seq`` as the newest entry this machine saw, unless it saw a newer one."""
         # A second opinion: a state directory that cannot be written must not fail an
         # entry that is in the store already.
         path = witness_file(self.url)
@@ -313,7 +325,7 @@ class EvidenceStore:
                 later[number] = listed[listed.index(written[0]) + 1 :]
             else:
                 later[number] = list(listed)
-        contents, errors = self._read_cached(
+        contents, errors = self.read_versions(
             {number: (version.key, version.version_id) for number, version in originals.items()}
         )
         return StoreEntries(
@@ -323,33 +335,36 @@ class EvidenceStore:
             strays=strays,
         )
 
-    def _read_cached(
-        self, wanted: Mapping[int, tuple[str, str]]
-    ) -> tuple[dict[int, bytes], dict[int, str]]:
-        cache = _cache_directory(self.url) / "entries"
-        found: dict[int, bytes] = {}
-        missing: dict[int, tuple[str, str]] = {}
-        for number, item in wanted.items():
+    def read_versions(
+        self, wanted: Mapping[Key, tuple[str, str]], *, kind: str = "entries"
+    ) -> tuple[dict[Key, bytes], dict[Key, str]]:
+        """Each wanted ``(key, version id)``, from this machine's cache or read in
+        parallel (and cached); what cannot be read maps to its error in the second dict."""
+        cache = _cache_directory(self.url) / kind
+        found: dict[Key, bytes] = {}
+        missing: dict[Key, tuple[str, str]] = {}
+        for name, item in wanted.items():
             cached = _read_cache(cache, item)
             if cached is None:
-                missing[number] = item
+                missing[name] = item
             else:
-                found[number] = cached
-        errors: dict[int, str] = {}
+                found[name] = cached
+        errors: dict[Key, str] = {}
         fetched = self._s3.get_many(missing.values())
-        for number, item in missing.items():
+        for name, item in missing.items():
             result = fetched[item]
             if isinstance(result, StorageError):
-                errors[number] = str(result)
+                errors[name] = str(result)
                 continue
-            found[number] = result
+            found[name] = result
             with contextlib.suppress(OSError):
                 _write_cache(cache, item, result)
         return found, errors
 
-    def report_digests(self) -> tuple[dict[str, str | StorageError], dict[str, int]]:
-        """The digest of each report object's original, and how many versions and
-        markers came after it, keyed by its path under ``reports/``."""
+    def report_originals(self) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
+        """Each report object's original (its oldest version that is not a delete marker)
+        as ``(key, version id)``, and how many versions and markers came after it, keyed
+        by its path under ``reports/``."""
         by_key: dict[str, list[ObjectVersion]] = defaultdict(list)
         for version in self._s3.versions(REPORTS_PREFIX):
             by_key[version.key].append(version)
@@ -361,6 +376,12 @@ class EvidenceStore:
                 continue
             originals[key] = (key, written[0].version_id)
             later[key] = len(listed) - listed.index(written[0]) - 1
+        return originals, later
+
+    def report_digests(self) -> tuple[dict[str, str | StorageError], dict[str, int]]:
+        """The digest of each report object's original, and how many versions and
+        markers came after it, keyed by its path under ``reports/``."""
+        originals, later = self.report_originals()
         cache = _cache_directory(self.url) / "digests"
         digests: dict[str, str | StorageError] = {}
         missing = []
@@ -477,6 +498,11 @@ def verify_store(
         problems += _check_report(line, digests, later, named)
     notices += _find_not_entered(digests, named)
 
+    if not problems and head is not None:
+        # Every reader keeps the newest entry it saw, as every runner does: an end
+        # cut off later is then found by any machine that saw it, not only by the
+        # runner that wrote it.
+        store.note_head(head.seq, head.digest)
     return Verification(
         ledger=f"{store.url}/{LEDGER_PREFIX}",
         entries=len(lines),
@@ -718,6 +744,177 @@ def _entry_problem(kind: ProblemKind, message: str, line: LedgerLine) -> Problem
     return Problem(kind=kind, message=message, line=line.number, run=run)
 
 
+# -- reading, as the reports directory is read ---------------------------------------------
+
+
+class StoreEvidence:
+    """The store as an :class:`~drillkit.evidence.sources.EvidenceSource`: what ``drill
+    evidence export`` and ``drill report list|show|trend`` read, taken from the entries'
+    originals and the report objects' originals, each file checked against the digest its
+    entry recorded (and the object against its own SHA-256). Entries and the version
+    listing are read once per instance; files are read in parallel and cached."""
+
+    def __init__(self, store: EvidenceStore) -> None:
+        self.store = store
+        self._lines: list[LedgerLine] | None = None
+        self._originals: dict[str, tuple[str, str]] | None = None
+        self._documents: dict[str, ReportDocument] = {}
+
+    @property
+    def location(self) -> str:
+        return self.store.url
+
+    def verify(
+        self, *, since: datetime | None, keys: Sequence[VerifyKey], anchors: Sequence[Anchor]
+    ) -> Verification:
+        # The store is always verified whole: its report files are read in parallel and
+        # their digests cached, so a period gains nothing from re-reading fewer.
+        return verify_store(self.store, verify_keys=keys, anchors=anchors)
+
+    def read_lines(self) -> list[LedgerLine]:
+        if self._lines is None:
+            lines = self.store.read_entries().lines
+            self._lines = [lines[number] for number in sorted(lines)]
+        return self._lines
+
+    def read_head(self) -> bytes | None:
+        # A store has no head file: the head is its newest entry, which the bundle's
+        # manifest names.
+        return None
+
+    def read_files(self, files: Sequence[RecordedFile]) -> Iterator[Iterable[bytes]]:
+        from drillkit.evidence.export import TamperingFound
+
+        for start in range(0, len(files), _READ_BATCH):
+            batch = files[start : start + _READ_BATCH]
+            for content in self._fetch(batch):
+                if isinstance(content, str):
+                    raise TamperingFound(content)
+                yield (content,)
+
+    def _fetch(self, files: Sequence[RecordedFile]) -> list[bytes | str]:
+        """Each file's content, or why it cannot be trusted."""
+        if self._originals is None:
+            self._originals = self.store.report_originals()[0]
+        keys = [f"{REPORTS_PREFIX}{recorded.directory}/{recorded.name}" for recorded in files]
+        wanted = {key: self._originals[key] for key in keys if key in self._originals}
+        contents, errors = self.store.read_versions(wanted, kind="reports")
+        results: list[bytes | str] = []
+        for key, recorded in zip(keys, files, strict=True):
+            shown = f"{self.store.url}/{key}"
+            if key in errors:
+                results.append(f"{shown} cannot be trusted: {errors[key]}")
+            elif key not in contents:
+                results.append(f"{shown} is not in the store, though its ledger entry records it")
+            elif (digest := digest_bytes(contents[key])) != recorded.sha256:
+                results.append(
+                    f"{shown} differs from its ledger entry (SHA-256 {digest[:_SHORT]}..., the "
+                    f"entry recorded {recorded.sha256[:_SHORT]}...)"
+                )
+            else:
+                results.append(contents[key])
+        return results
+
+    def _runs(self, drill: str | None = None) -> list[RunEntry]:
+        return [
+            line.entry
+            for line in self.read_lines()
+            if isinstance(line.entry, RunEntry) and drill in (None, line.entry.drill)
+        ]
+
+    def list_reports(self, drill: str | None) -> list[ReportSummary]:
+        runs = self._runs(drill)
+        wanted = [
+            RecordedFile(
+                directory=run.report.dir,
+                name=REPORT_FILE_NAME,
+                sha256=run.report.files.get(REPORT_FILE_NAME, ""),
+            )
+            for run in runs
+        ]
+        summaries: list[ReportSummary] = []
+        for run, content in zip(runs, self._fetch(wanted), strict=True):
+            location = f"{self.store.url}/{REPORTS_PREFIX}{run.report.dir}"
+            try:
+                if isinstance(content, str):
+                    raise InvalidInput(content)
+                document = parse_report_document(content, shown=f"{location}/{REPORT_FILE_NAME}")
+            except InvalidInput as error:
+                summaries.append(_unreadable_summary(run, location, str(error)))
+                continue
+            self._documents[run.report.dir] = document
+            summaries.append(summarise_report(document, Path(run.report.dir), location=location))
+        summaries.sort(
+            key=lambda summary: (
+                summary.started_utc or datetime.min.replace(tzinfo=UTC),
+                summary.run_id,
+            ),
+            reverse=True,
+        )
+        return summaries
+
+    def read_document(self, summary: ReportSummary) -> ReportDocument:
+        directory = summary.report_dir.as_posix()
+        if directory not in self._documents:
+            entry = {run.report.dir: run for run in self._runs()}[directory]
+            self._documents[directory] = parse_report_document(
+                self._read_recorded(entry, REPORT_FILE_NAME),
+                shown=f"{self.store.url}/{REPORTS_PREFIX}{directory}/{REPORT_FILE_NAME}",
+            )
+        return self._documents[directory]
+
+    def locate_report(self, run: str) -> str:
+        return f"{self.store.url}/{REPORTS_PREFIX}{self._find(run).report.dir}"
+
+    def read_report_file(self, run: str, name: str) -> bytes:
+        return self._read_recorded(self._find(run), name)
+
+    def _read_recorded(self, entry: RunEntry, name: str) -> bytes:
+        from drillkit.evidence.export import TamperingFound
+
+        recorded = {MANIFEST_FILE_NAME: entry.report.manifest_sha256, **entry.report.files}
+        if name not in recorded:
+            raise DrillError(f"run {entry.report.dir} has no {name} in its ledger entry")
+        (content,) = self._fetch(
+            [RecordedFile(directory=entry.report.dir, name=name, sha256=recorded[name])]
+        )
+        if isinstance(content, str):
+            raise TamperingFound(content)
+        return content
+
+    def _find(self, run: str) -> RunEntry:
+        by_dir = {entry.report.dir: entry for entry in self._runs()}
+        if run.strip() == LATEST:
+            found = latest_report(self.list_reports(None), None, where=self.store.url)
+            return by_dir[found.as_posix()]
+        return by_dir[match_run(run, by_dir, where=self.store.url)]
+
+
+def _unreadable_summary(run: RunEntry, location: str, problem: str) -> ReportSummary:
+    # Listed all the same, from its entry: a run never silently disappears.
+    return ReportSummary(
+        run_id=run.run_id,
+        drill=run.drill,
+        report_dir=Path(run.report.dir),
+        verdict=None,
+        status=None,
+        started_utc=_moment(run.started_utc),
+        rto_seconds=None,
+        rto_bound=None,
+        rpo_seconds=None,
+        rpo_bound=None,
+        problem=problem,
+        location=location,
+    )
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        return parse_utc(text)
+    except ValueError:
+        return None
+
+
 # -- sync ----------------------------------------------------------------------------------
 
 
@@ -754,6 +951,40 @@ def sync_ledger(
             f"{local.ledger} does not verify ({local.problems[0].message}); nothing was "
             "synced: run drill evidence verify"
         )
+    pushed, already = _push_missing(
+        store, reports_dir, read_ledger(reports_dir), signing_key=signing_key, runner=runner
+    )
+    return SyncResult(store=store.url, pushed=tuple(pushed), present=already)
+
+
+def push_appended(
+    store: EvidenceStore,
+    reports_dir: Path,
+    *,
+    after: int,
+    signing_key: SigningKey | None,
+) -> list[tuple[int, int]]:
+    """Push the local ledger's entries after number ``after``, those a command has just
+    appended (a run, the findings it opened or closed, runs it finalised as interrupted,
+    a game day, a skip), oldest first; (local seq, store seq) of each pushed.
+
+    One another process already pushed is left out, as ``sync`` leaves it out.
+    """
+    pushed, _ = _push_missing(
+        store, reports_dir, read_ledger(reports_dir)[after:], signing_key=signing_key, runner=None
+    )
+    return pushed
+
+
+def _push_missing(
+    store: EvidenceStore,
+    reports_dir: Path,
+    lines: Sequence[LedgerLine],
+    *,
+    signing_key: SigningKey | None,
+    runner: str | None,
+) -> tuple[list[tuple[int, int]], int]:
+    # An entry is in the store when a store entry names it as its origin (its digest).
     present = {
         line.entry.origin.digest
         for line in store.read_entries().lines.values()
@@ -761,7 +992,7 @@ def sync_ledger(
     }
     pushed: list[tuple[int, int]] = []
     already = 0
-    for line in read_ledger(reports_dir):
+    for line in lines:
         if line.entry is None:
             continue
         if line.digest in present:
@@ -769,18 +1000,7 @@ def sync_ledger(
             continue
         entry = store.push(reports_dir, line, signing_key=signing_key, runner=runner)
         pushed.append((line.entry.seq, entry.seq))
-    return SyncResult(store=store.url, pushed=tuple(pushed), present=already)
-
-
-def push_run(
-    store: EvidenceStore, reports_dir: Path, run_dir: Path, *, signing_key: SigningKey | None
-) -> AnyEntry:
-    """Push the local ledger's entry for the run in ``run_dir`` (just recorded)."""
-    relative = f"{run_dir.parent.name}/{run_dir.name}"
-    for line in reversed(read_ledger(reports_dir)):
-        if isinstance(line.entry, RunEntry) and line.entry.report.dir == relative:
-            return store.push(reports_dir, line, signing_key=signing_key)
-    raise DrillError(f"run {relative} has no entry in the local ledger; nothing was pushed")
+    return pushed, already
 
 
 # -- identities and local state ------------------------------------------------------------
@@ -859,8 +1079,9 @@ def _locked(path: Path) -> Iterator[None]:
 __all__ = [
     "DEFAULT_RETENTION",
     "EvidenceStore",
+    "StoreEvidence",
     "SyncResult",
-    "push_run",
+    "push_appended",
     "runner_identity",
     "sync_ledger",
     "verify_store",

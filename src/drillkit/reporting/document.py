@@ -470,6 +470,14 @@ class ReportSummary:
     """Why ``report.json`` could not be read; None for a readable report."""
     running: bool = False
     """A run that started and has not written its report yet, and whose process lives."""
+    location: str | None = None
+    """Where the report is when it is not ``report_dir`` on this machine: its URL in the
+    evidence store, whose reports are named by ``report_dir`` relative to it."""
+
+    @property
+    def shown_location(self) -> str:
+        """Where the report is, as people and scripts are told."""
+        return self.location or str(self.report_dir)
 
     @property
     def verdict_text(self) -> str:
@@ -485,23 +493,31 @@ class ReportSummary:
 def read_report_document(path: Path) -> ReportDocument:
     """Read and validate a ``report.json``; raise InvalidInput naming the file if it is not one."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise InvalidInput(f"{path}: cannot read the report: {error.strerror or error}") from error
+    return parse_report_document(data, shown=str(path))
+
+
+def parse_report_document(content: bytes, *, shown: str) -> ReportDocument:
+    """Validate the bytes of a ``report.json`` read from ``shown`` (a path or a URL, for
+    messages); raise InvalidInput naming it if they are not a report."""
+    try:
+        text = content.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InvalidInput(f"{path}: not a report: the file is not UTF-8 text") from error
+        raise InvalidInput(f"{shown}: not a report: the file is not UTF-8 text") from error
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidInput(
-            f"{path}: broken report: invalid JSON at line {error.lineno}: {error.msg}"
+            f"{shown}: broken report: invalid JSON at line {error.lineno}: {error.msg}"
         ) from error
     if not isinstance(data, dict):
-        raise InvalidInput(f"{path}: not a report: expected a JSON object")
+        raise InvalidInput(f"{shown}: not a report: expected a JSON object")
     version = data.get("schema_version")
     if version not in READABLE_SCHEMA_VERSIONS:
         raise InvalidInput(
-            f"{path}: unknown report schema version {version!r}; "
+            f"{shown}: unknown report schema version {version!r}; "
             f"this drillkit reads versions {', '.join(READABLE_SCHEMA_VERSIONS)}"
         )
     try:
@@ -510,12 +526,18 @@ def read_report_document(path: Path) -> ReportDocument:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "document"
         more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
-        raise InvalidInput(f"{path}: broken report: {where}: {first['msg']}{more}") from error
+        raise InvalidInput(f"{shown}: broken report: {where}: {first['msg']}{more}") from error
 
 
 def read_report_summary(report_dir: Path) -> ReportSummary:
     """Summarise the report in ``report_dir``; raise InvalidInput naming the file if broken."""
-    document = read_report_document(report_dir / REPORT_FILE_NAME)
+    return summarise_report(read_report_document(report_dir / REPORT_FILE_NAME), report_dir)
+
+
+def summarise_report(
+    document: ReportDocument, report_dir: Path, *, location: str | None = None
+) -> ReportSummary:
+    """The line ``drill report list`` shows for a report read from ``report_dir``."""
     rto = document.measurements.rto
     rpo = document.measurements.rpo
     return ReportSummary(
@@ -529,6 +551,7 @@ def read_report_summary(report_dir: Path) -> ReportSummary:
         rto_bound=rto.bound,
         rpo_seconds=rpo.seconds,
         rpo_bound=rpo.bound,
+        location=location,
     )
 
 

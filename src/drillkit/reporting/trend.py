@@ -31,10 +31,9 @@ it (:func:`date_window`), not the years matplotlib picks for an empty range.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from markupsafe import Markup
@@ -42,10 +41,9 @@ from markupsafe import Markup
 from drillkit.errors import InvalidInput
 from drillkit.model.measurement import RunStatus, format_measured, format_seconds
 from drillkit.model.timeline import format_utc, parse_utc
-from drillkit.reporting.document import REPORT_FILE_NAME, read_report_document
+from drillkit.reporting.document import ReportDocument, ReportSummary
 from drillkit.reporting.figures import add_legend, render_svg_element, reproducible_drawing
 from drillkit.reporting.templating import page_environment
-from drillkit.reporting.writer import list_reports
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -146,15 +144,21 @@ def measure_trend(drill: str, points: Iterable[TrendPoint]) -> DrillTrend:
 
 
 def load_trend_points(
-    reports_dir: Path, drill: str | None = None, *, since: datetime | None = None
+    summaries: Iterable[ReportSummary],
+    read_document: Callable[[ReportSummary], ReportDocument],
+    drill: str | None = None,
+    *,
+    since: datetime | None = None,
+    where: str,
 ) -> dict[str, list[TrendPoint]]:
-    """Every run under ``reports_dir`` (of ``drill``, started since ``since``), by drill.
+    """The listed runs (of ``drill``, started since ``since``), by drill; each readable
+    report is read with ``read_document``, wherever the runs are (``where``, for messages).
 
     Killed runs (a start note, no report) count as ``interrupted``; a report that cannot
     be read is skipped, as ``drill report list`` shows it.
     """
     by_drill: dict[str, list[TrendPoint]] = {}
-    for summary in list_reports(reports_dir, drill):
+    for summary in summaries:
         if summary.running or summary.started_utc is None:
             continue
         if since is not None and summary.started_utc < since:
@@ -164,12 +168,12 @@ def load_trend_points(
                 run_id=summary.run_id, started_utc=summary.started_utc, verdict="interrupted"
             )
         elif summary.problem is None:
-            point = _read_point(summary.report_dir)
+            point = _read_point(read_document(summary))
         else:
             continue
         by_drill.setdefault(summary.drill, []).append(point)
     if drill is not None and not by_drill:
-        raise InvalidInput(f"no runs of drill {drill!r} in {reports_dir}")
+        raise InvalidInput(f"no runs of drill {drill!r} in {where}")
     return by_drill
 
 
@@ -385,8 +389,7 @@ def _date_number(moment: datetime) -> float:
     return (moment - _EPOCH).total_seconds() / 86400
 
 
-def _read_point(report_dir: Path) -> TrendPoint:
-    document = read_report_document(report_dir / REPORT_FILE_NAME)
+def _read_point(document: ReportDocument) -> TrendPoint:
     rto = document.measurements.rto
     rpo = document.measurements.rpo
     return TrendPoint(

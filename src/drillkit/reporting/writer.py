@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -412,28 +412,62 @@ def find_report(reports_dir: Path, run_id_or_prefix: str, *, drill: str | None =
     readable report (of ``drill`` if given). Raise InvalidInput when nothing matches or
     the prefix matches several runs, naming them.
     """
+    if run_id_or_prefix.strip() == LATEST:
+        return latest_report(list_reports(reports_dir, drill), drill, where=str(reports_dir))
+    run_dirs = {
+        f"{run_dir.parent.name}/{run_dir.name}": run_dir
+        for run_dir in find_run_dirs(reports_dir, drill)
+    }
+    return run_dirs[match_run(run_id_or_prefix, run_dirs, where=str(reports_dir))]
+
+
+def latest_report(summaries: Sequence[ReportSummary], drill: str | None, *, where: str) -> Path:
+    """The newest readable report of ``summaries`` (newest first, as listed)."""
+    for summary in summaries:
+        if summary.problem is None and not summary.running:
+            return summary.report_dir
+    scope = f" of drill {drill!r}" if drill else ""
+    raise InvalidInput(f"no readable reports{scope} in {where}")
+
+
+def match_run(run_id_or_prefix: str, runs: Iterable[str], *, where: str) -> str:
+    """The one of ``runs`` (``<drill>/<run-id>``) that a run id or a unique prefix of one
+    names: an exact id wins over longer ids it is a prefix of. InvalidInput, naming the
+    candidates, when none or several match."""
     wanted = run_id_or_prefix.strip()
     if not wanted:
         raise InvalidInput("give a run id, a prefix of one, or 'latest'")
-    if wanted == LATEST:
-        for summary in list_reports(reports_dir, drill):
-            if summary.problem is None and not summary.running:
-                return summary.report_dir
-        scope = f" of drill {drill!r}" if drill else ""
-        raise InvalidInput(f"no readable reports{scope} in {reports_dir}")
-
-    run_dirs = find_run_dirs(reports_dir, drill)
-    exact = [run_dir for run_dir in run_dirs if run_dir.name == wanted]
-    matches = exact or [run_dir for run_dir in run_dirs if run_dir.name.startswith(wanted)]
+    candidates = list(runs)
+    exact = [run for run in candidates if run.rsplit("/", 1)[-1] == wanted]
+    matches = exact or [run for run in candidates if run.rsplit("/", 1)[-1].startswith(wanted)]
     if not matches:
-        raise InvalidInput(f"no report with run id {wanted!r} in {reports_dir}")
+        raise InvalidInput(f"no report with run id {wanted!r} in {where}")
     if len(matches) > 1:
-        shown = ", ".join(f"{path.parent.name}/{path.name}" for path in sorted(matches)[:5])
+        shown = ", ".join(sorted(matches)[:5])
         more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
         raise InvalidInput(
             f"run id {wanted!r} is ambiguous: it matches {shown}{more}; give more of it"
         )
     return matches[0]
+
+
+def explain_unfinished(run_dir: Path) -> str:
+    """One line on a run that has no complete report, and what to do about it."""
+    unfinished = read_unfinished_run(run_dir)
+    run = f"run {run_dir.name} of drill {run_dir.parent.name}"
+    note = unfinished.note
+    if unfinished.liveness is Liveness.ALIVE and note is not None:
+        return f"{run} is still running (process {note.pid}); its report is written when it ends"
+    if unfinished.liveness is Liveness.UNKNOWN and note is not None:
+        return (
+            f"{run} started on host {note.host} and has no complete report yet; if it was "
+            f"killed, run drill recover on {note.host}"
+        )
+    what = "its report was cut short" if unfinished.partial_report else "it wrote no report"
+    return (
+        f"{run} ended without a complete report ({what}: killed); report it as interrupted "
+        "with: drill recover"
+    )
 
 
 def find_run_dirs(reports_dir: Path, drill: str | None) -> list[Path]:

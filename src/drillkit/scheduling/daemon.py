@@ -60,6 +60,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import PlainSerializer, TypeAdapter, ValidationError
 
 from drillkit.errors import DrillError
+from drillkit.evidence.ledger import read_ledger
+from drillkit.evidence.store import EvidenceStore, push_appended
 from drillkit.model.timeline import format_utc
 from drillkit.running.recorder import Clock, SystemClock
 from drillkit.scheduling.database import Database, job_table_name
@@ -383,6 +385,9 @@ class DrillScheduler:
     """Signs the skips this scheduler enters in the ledger (its fires sign their own)."""
     services_dir: Path | None = None
     """Service files whose readiness ``/metrics`` reports, from the ``ledger``."""
+    evidence: EvidenceStore | None = None
+    """The fleet's evidence store, which gets the skips entered in the ``ledger`` too
+    (its fires, given ``--evidence``, enter their own)."""
     metrics: SchedulerMetrics = field(init=False, default_factory=SchedulerMetrics)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
     _refresher: threading.Thread | None = field(init=False, default=None, repr=False)
@@ -578,9 +583,24 @@ class DrillScheduler:
             scheduler=self.scheduler_id,
         )
         now = self.clock.utc()
+        appended_after = len(read_ledger(self.ledger)) if self.ledger is not None else 0
         record = record_skip(
             self.database, fire, skip, now=now, ledger=self.ledger, signing_key=self.signing_key
         )
+        if self.evidence is not None and self.ledger is not None:
+            try:
+                push_appended(
+                    self.evidence, self.ledger, after=appended_after, signing_key=self.signing_key
+                )
+            except DrillError as error:
+                # The skip is in the local ledger: drill evidence sync enters it later.
+                logger.warning(
+                    "the skip of %s is not in the evidence store %s: %s; push it later with: "
+                    "drill evidence sync",
+                    schedule.name,
+                    self.evidence.url,
+                    error,
+                )
         self.metrics.fires.labels(schedule=schedule.name, outcome="skipped").inc()
         self.metrics.skips.labels(schedule=schedule.name, reason=skip.kind.value).inc()
         logger.warning(
