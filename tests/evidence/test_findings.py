@@ -152,6 +152,8 @@ def test_a_miss_opens_a_finding_only_a_met_run_of_the_same_promise_closes(tmp_pa
         ("finding", "closed"),
     ]
     assert all("sig" in json.loads(line) for line in ledger)
+    counted = json.loads(verified.stdout)
+    assert (counted["entries"], counted["runs"], counted["findings"]) == (7, 4, 3)
 
 
 def test_a_note_on_an_unknown_finding_is_refused_in_one_line(tmp_path: Path) -> None:

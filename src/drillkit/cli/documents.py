@@ -190,6 +190,9 @@ class VerificationDocument(TypedDict):
     entries: int
     runs: int
     skips: int
+    gamedays: int
+    findings: int
+    """Finding entries: a finding opened, noted or closed."""
     runs_checked: int
     head: str | None
     """SEQ:DIGEST of the last entry, to keep and give back with --head."""

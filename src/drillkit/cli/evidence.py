@@ -520,7 +520,9 @@ def _print_verification(result: Verification) -> None:
     anchor = f"{head.seq}:{head.digest}" if head is not None else "none"
     click.echo(
         f"ledger {result.ledger}: {_count(result.entries, 'entry', 'entries')} "
-        f"({_count(result.runs, 'run')}, {_count(result.skips, 'skip')}); head {anchor}"
+        f"({_count(result.runs, 'run')}, {_count(result.skips, 'skip')}, "
+        f"{_count(result.gamedays, 'game day')}, "
+        f"{_count(result.findings, 'finding entry', 'finding entries')}); head {anchor}"
     )
     click.echo(f"report files re-read for {_count(result.runs_checked, 'run')}")
     for notice in result.notices:
@@ -546,6 +548,8 @@ def _verification_json(result: Verification) -> dict[str, object]:
         "entries": result.entries,
         "runs": result.runs,
         "skips": result.skips,
+        "gamedays": result.gamedays,
+        "findings": result.findings,
         "runs_checked": result.runs_checked,
         "head": f"{head.seq}:{head.digest}" if head is not None else None,
         "problems": [

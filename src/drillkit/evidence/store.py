@@ -86,6 +86,7 @@ from drillkit.evidence.verify import (
     ProblemKind,
     Verification,
     check_signature,
+    count_kinds,
 )
 from drillkit.files import state_home, write_atomically
 from drillkit.model.timeline import format_utc, parse_utc
@@ -506,10 +507,7 @@ def verify_store(
     return Verification(
         ledger=f"{store.url}/{LEDGER_PREFIX}",
         entries=len(lines),
-        runs=len(run_lines),
-        skips=sum(
-            1 for line in valid.values() if line.entry is not None and line.entry.kind == "skip"
-        ),
+        **count_kinds(valid.values()),
         runs_checked=len(run_lines),
         head=head,
         problems=tuple(problems),

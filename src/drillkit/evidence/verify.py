@@ -41,12 +41,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Final, TypedDict
 
 from drillkit.errors import InvalidInput
 from drillkit.evidence.ledger import (
@@ -124,6 +125,9 @@ class Verification:
     entries: int
     runs: int
     skips: int
+    gamedays: int
+    findings: int
+    """Finding entries: a finding opened, noted or closed."""
     runs_checked: int
     """Runs whose report files were re-read (all, or those since ``since``)."""
     head: LedgerHead | None
@@ -134,6 +138,24 @@ class Verification:
     @property
     def intact(self) -> bool:
         return not self.problems
+
+
+class KindCounts(TypedDict):
+    runs: int
+    skips: int
+    gamedays: int
+    findings: int
+
+
+def count_kinds(lines: Iterable[LedgerLine]) -> KindCounts:
+    """How many entries of each kind ``lines`` hold, as ``Verification`` counts them."""
+    kinds = Counter(line.entry.kind for line in lines if line.entry is not None)
+    return {
+        "runs": kinds["run"],
+        "skips": kinds["skip"],
+        "gamedays": kinds["gameday"],
+        "findings": kinds["finding"],
+    }
 
 
 def parse_anchor(text: str) -> Anchor:
@@ -193,8 +215,7 @@ def verify_ledger(
     return Verification(
         ledger=ledger_path(reports_dir),
         entries=len(lines),
-        runs=len(run_lines),
-        skips=sum(1 for line in lines if line.entry is not None and line.entry.kind == "skip"),
+        **count_kinds(lines),
         runs_checked=len(checked),
         head=head,
         problems=tuple(problems),
