@@ -27,8 +27,10 @@ from drillkit.evidence.oscal import (
 from drillkit.evidence.oscal import (
     OSCAL_VERSION as EXPORTED_VERSION,
 )
+from drillkit.evidence.store import sync_ledger
 from tests.cli_schemas import assert_matches_schema
 from tests.evidence.conftest import RECORDED, write_run
+from tests.evidence.test_store_s3 import open_store
 from tests.reporting.conftest import UTC_ORIGIN
 
 START = UTC_ORIGIN.replace(hour=0)
@@ -238,3 +240,36 @@ def test_evidence_export_format_oscal_refuses_pdf(reports: Path, tmp_path: Path)
     assert result.exit_code == 2
     assert "--pdf is for --format bundle" in result.output
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_the_fleet_s_store_exports_the_documents_of_the_ledger_synced_to_it(
+    reports: Path, tmp_path: Path, evidence_url: str
+) -> None:
+    # The ledger holds a note, whose run is null: it is synced as it is.
+    sync_ledger(open_store(evidence_url), reports, signing_key=None)
+    local, local_poam, _ = export(reports, tmp_path / "local.zip")
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evidence", "export", "--evidence", evidence_url, "--format", "oscal",
+            "--from", "2025-03-01", "--to", "2025-03-10",
+            "--output-file", str(tmp_path / "store.zip"), "-o", "json",
+        ],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    stored, stored_poam = validated(tmp_path / "store.zip")
+    assert stored_poam is not None
+    # The store re-chains each entry (its own numbers and times): the same runs, findings
+    # and open items, under other UUIDs.
+    (local_result,), (stored_result,) = local["results"], stored["results"]
+    assert [o["title"] for o in stored_result["observations"]] == [
+        o["title"] for o in local_result["observations"]
+    ]
+    assert sorted(f["target"]["target-id"] for f in stored_result["findings"]) == sorted(
+        f["target"]["target-id"] for f in local_result["findings"]
+    )
+    assert [i["title"] for i in stored_poam["poam-items"]] == [
+        i["title"] for i in local_poam["poam-items"]
+    ]

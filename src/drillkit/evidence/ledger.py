@@ -896,11 +896,17 @@ _OPTIONAL_FIELDS: Final = ("cluster", "runner", "origin")
 def entry_payload(entry: AnyEntry) -> dict[str, Any]:
     """What an entry's line holds, without its signature: the fields a ledger line is
     sealed from, the optional fields left out when unset."""
-    data = entry.model_dump(mode="json", exclude={"sig"})
-    for name in _OPTIONAL_FIELDS:
-        if data.get(name) is None:
-            data.pop(name, None)
-    return data
+    return without_unset(entry.model_dump(mode="json", exclude={"sig"}))
+
+
+def without_unset(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without the optional fields that are unset (None); every other field as
+    it is, None included: a note's ``run`` is null, not absent."""
+    return {
+        name: value
+        for name, value in data.items()
+        if not (value is None and name in _OPTIONAL_FIELDS)
+    }
 
 
 def parse_entry(number: int, raw: bytes) -> LedgerLine:

@@ -78,6 +78,7 @@ from drillkit.evidence.ledger import (
     read_head,
     read_ledger,
     seal,
+    without_unset,
 )
 from drillkit.evidence.sources import RecordedFile
 from drillkit.evidence.verify import (
@@ -216,7 +217,7 @@ class EvidenceStore:
         seq, prev = self.find_end()
         for attempt in range(MAX_ATTEMPTS):
             data = {
-                **{name: value for name, value in fields.items() if value is not None},
+                **without_unset(fields),
                 "v": ENTRY_VERSION,
                 "seq": seq + 1,
                 "prev": prev,
