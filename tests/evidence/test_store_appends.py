@@ -14,9 +14,17 @@ import pytest
 from click.testing import CliRunner, Result
 
 from drillkit.cli.main import cli
-from drillkit.evidence.ledger import AnyEntry, SkipEntry, read_ledger
-from drillkit.evidence.store import EvidenceStore
+from drillkit.evidence.ledger import (
+    AnyEntry,
+    GameDayEntry,
+    RunEntry,
+    SkipEntry,
+    entry_payload,
+    read_ledger,
+)
+from drillkit.evidence.store import EvidenceStore, sync_ledger
 from drillkit.scheduling.policies import SkipKind
+from tests.evidence.conftest import record_runs
 from tests.scheduling.conftest import TEST_DRILLS, clock_for_apscheduler, miss_a_fire
 
 LOCKED = ("--retention-mode", "compliance", "--retention-days", "1")
@@ -109,6 +117,42 @@ def test_a_game_day_enters_the_store_with_its_drill_runs(evidence_url: str, tmp_
     assert_store_holds_the_local_ledger(evidence_url, reports)
     listed = CliRunner().invoke(cli, ["report", "list", "-o", "json"])
     assert [run["drill"] for run in json.loads(listed.output)] == ["noop", "noop"]
+
+
+def test_a_game_day_in_a_shared_store_links_its_runs_by_their_store_entries(
+    evidence_url: str, tmp_path: Path
+) -> None:
+    # Another runner entered two runs first: local entry numbers are not the store's.
+    other = tmp_path / "other" / "reports"
+    record_runs(other, 2, drills=("zone-failure",))
+    sync_ledger(EvidenceStore(evidence_url), other, signing_key=None)
+    (tmp_path / "gamedays").mkdir()
+    (tmp_path / "gamedays" / "practice.yaml").write_text(
+        "name: practice\nsteps:\n  - drill: noop\n  - drill: noop\n"
+    )
+
+    played = drill("gameday", "run", "practice", "--yes")
+
+    assert played.exit_code == 0, played.output
+    lines = EvidenceStore(evidence_url).read_entries().lines
+    gameday = lines[5].entry
+    assert isinstance(gameday, GameDayEntry)
+    for linked in gameday.runs:
+        assert linked.seq is not None
+        target = lines[linked.seq].entry
+        assert isinstance(target, RunEntry) and target.report.dir == linked.dir
+    assert [linked.seq for linked in gameday.runs] == [3, 4]
+
+    # A game day entered with a link to an entry that does not hold its run is found.
+    forged = entry_payload(gameday)
+    for name in ("seq", "prev", "recorded_utc"):
+        forged.pop(name)
+    forged["runs"][0]["seq"] = 1
+    EvidenceStore(evidence_url).claim(forged, signing_key=None)
+    verified = CliRunner().invoke(cli, ["evidence", "verify", "-o", "json"])
+    assert verified.exit_code == 1, verified.output
+    (problem,) = json.loads(verified.output)["problems"]
+    assert "links run" in problem["message"] and "to entry 1" in problem["message"]
 
 
 def test_a_scheduled_fire_enters_its_skip_in_the_store(evidence_url: str, tmp_path: Path) -> None:

@@ -86,6 +86,7 @@ from drillkit.evidence.verify import (
     Problem,
     ProblemKind,
     Verification,
+    check_gameday_runs,
     check_signature,
     count_kinds,
 )
@@ -151,9 +152,14 @@ class EvidenceStore:
         signing_key: SigningKey | None,
         runner: str | None = None,
         now: datetime | None = None,
+        stored_seqs: Mapping[int, int] | None = None,
     ) -> AnyEntry:
         """Enter the local ledger's entry ``line`` in the store: its report first, then
-        the entry, re-chained on the store's end and naming where it came from."""
+        the entry, re-chained on the store's end and naming where it came from.
+
+        A game day's links to its runs name their entries in the store, by
+        ``stored_seqs`` (local entry number to store entry number); a run not in the
+        store is linked to no entry, as a run without a ledger entry is."""
         local = line.entry
         if local is None:
             raise DrillError(f"ledger line {line.number} is not a valid entry; it is not pushed")
@@ -165,6 +171,11 @@ class EvidenceStore:
         fields = entry_payload(local)
         for name in ("seq", "prev", "recorded_utc"):
             fields.pop(name)
+        if isinstance(local, GameDayEntry):
+            fields["runs"] = [
+                {**linked, "seq": (stored_seqs or {}).get(linked["seq"])}
+                for linked in fields["runs"]
+            ]
         fields.update(
             cluster=cluster,
             runner=runner or runner_identity(),
@@ -499,6 +510,8 @@ def verify_store(
     for line in report_lines:
         problems += _check_report(line, digests, later, named)
     notices += _find_not_entered(digests, named)
+    gameday_lines = [line for line in valid.values() if isinstance(line.entry, GameDayEntry)]
+    problems += check_gameday_runs(gameday_lines, valid, notices)
 
     if not problems and head is not None:
         # Every reader keeps the newest entry it saw, as every runner does: an end
@@ -985,9 +998,15 @@ def _push_missing(
 ) -> tuple[list[tuple[int, int]], int]:
     # An entry is in the store when a store entry names it as its origin (its digest).
     present = {
-        line.entry.origin.digest
+        line.entry.origin.digest: line.entry.seq
         for line in store.read_entries().lines.values()
         if line.entry is not None and line.entry.origin is not None
+    }
+    # Local entry number to store entry number, for game days' links to their runs.
+    stored_seqs = {
+        line.entry.seq: present[line.digest]
+        for line in read_ledger(reports_dir)
+        if line.entry is not None and line.digest in present
     }
     pushed: list[tuple[int, int]] = []
     already = 0
@@ -997,7 +1016,10 @@ def _push_missing(
         if line.digest in present:
             already += 1
             continue
-        entry = store.push(reports_dir, line, signing_key=signing_key, runner=runner)
+        entry = store.push(
+            reports_dir, line, signing_key=signing_key, runner=runner, stored_seqs=stored_seqs
+        )
+        stored_seqs[line.entry.seq] = entry.seq
         pushed.append((line.entry.seq, entry.seq))
     return pushed, already
 

@@ -208,7 +208,7 @@ def verify_ledger(
     gameday_lines = [line for line in lines if isinstance(line.entry, GameDayEntry)]
     for line in [*checked, *(line for line in gameday_lines if _is_since(line, since))]:
         problems += _check_run_files(reports_dir, line)
-    problems += _check_gameday_runs(gameday_lines, by_seq, notices)
+    problems += check_gameday_runs(gameday_lines, by_seq, notices)
     problems += _find_left_out(reports_dir, run_lines, since, notices)
     notices += _find_unentered_gamedays(reports_dir, gameday_lines)
 
@@ -624,7 +624,7 @@ def _check_directory(
     return problems
 
 
-def _check_gameday_runs(
+def check_gameday_runs(
     gameday_lines: Sequence[LedgerLine], by_seq: Mapping[int, LedgerLine], notices: list[str]
 ) -> list[Problem]:
     """Each run a game day links must be the entry it names, before the game day's own."""
