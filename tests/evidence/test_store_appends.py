@@ -24,7 +24,7 @@ from drillkit.evidence.ledger import (
 )
 from drillkit.evidence.store import EvidenceStore, sync_ledger
 from drillkit.scheduling.policies import SkipKind
-from tests.evidence.conftest import record_runs
+from tests.evidence.conftest import record_runs, write_run
 from tests.scheduling.conftest import TEST_DRILLS, clock_for_apscheduler, miss_a_fire
 
 LOCKED = ("--retention-mode", "compliance", "--retention-days", "1")
@@ -220,4 +220,28 @@ def test_runs_enter_the_findings_they_open_and_close_in_the_store(
         ("run", None),
         ("finding", "closed"),
     ]
+    assert_store_holds_the_local_ledger(evidence_url, reports)
+
+
+def test_recover_and_adopt_enter_what_they_add_to_the_ledger_in_the_store(
+    evidence_url: str, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    first = drill("run", "noop")
+    assert first.exit_code == 0, first.output
+    (run,) = [line.entry for line in read_ledger(reports) if line.entry]
+    killed = killed_run_beside(reports / run.report.dir)
+    # A report written before the ledger knew it: adopt enters it.
+    unrecorded = write_run(reports, 3, drill="zone-failure")
+
+    # No cluster to reach: recover still finalises the killed run, and enters it.
+    recovered = drill("recover")
+    assert recovered.exit_code != 0
+    assert ("noop", killed.name) == tuple(stored_entries(evidence_url)[-1].report.dir.split("/"))
+    adopted = drill("evidence", "adopt")
+
+    assert adopted.exit_code == 0, adopted.output
+    last = stored_entries(evidence_url)[-1]
+    assert isinstance(last, RunEntry) and last.adopted
+    assert last.report.dir == unrecorded.relative_to(reports).as_posix()
     assert_store_holds_the_local_ledger(evidence_url, reports)

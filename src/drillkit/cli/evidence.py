@@ -383,8 +383,17 @@ def _describe_oscal(result: OscalExport) -> tuple[ExportDocument, list[str]]:
 @evidence.command()
 @reports_dir_option
 @signing_key_option
+@evidence_option
+@retention_options
 @click.option("--dry-run", is_flag=True, help="List the reports that would be entered.")
-def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
+def adopt(
+    reports_dir: Path,
+    signing_key: Path | None,
+    evidence: str | None,
+    retention_mode: str,
+    retention_days: int,
+    dry_run: bool,
+) -> None:
     """Enter complete reports that the ledger lacks, oldest first, marked "adopted".
 
     For reports written before the ledger existed, or whose entry could not be
@@ -393,7 +402,9 @@ def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
 
     Runs that died before their report was complete (killed, or dead while writing
     it) are first finalised as interrupted and entered, as `drill recover` does.
+    With --evidence, what is entered is entered in the fleet's evidence store too.
     """
+    from drillkit.cli.running import entering_in_evidence_store
     from drillkit.evidence.ledger import adopt_runs, find_unrecorded_runs
     from drillkit.evidence.recording import finalise_interrupted_runs
     from drillkit.reporting.writer import find_unfinished_runs
@@ -405,9 +416,12 @@ def adopt(reports_dir: Path, signing_key: Path | None, dry_run: bool) -> None:
             click.echo(f"would adopt {run_dir}")
         return
     key = load_signing_key_option(signing_key)
-    for finalised in finalise_interrupted_runs(reports_dir, signing_key=key):
-        click.echo(finalised.describe())
-    entries = adopt_runs(reports_dir, signing_key=key)
+    with entering_in_evidence_store(
+        evidence, retention_mode, retention_days, reports_dir, signing_key=key
+    ):
+        for finalised in finalise_interrupted_runs(reports_dir, signing_key=key):
+            click.echo(finalised.describe())
+        entries = adopt_runs(reports_dir, signing_key=key)
     for entry in entries:
         click.echo(f"adopted {entry.report.dir} as entry {entry.seq}")
     if not entries:

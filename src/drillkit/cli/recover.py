@@ -9,13 +9,16 @@ import click
 
 from drillkit.cli.options import (
     context_option,
+    evidence_option,
     kubeconfig_option,
     load_signing_key_option,
     output_option,
     reports_dir_option,
+    retention_options,
     signing_key_option,
 )
 from drillkit.cli.output import echo_json
+from drillkit.cli.running import entering_in_evidence_store
 
 if TYPE_CHECKING:
     from drillkit.cli.documents import RecoveryDocument
@@ -28,12 +31,17 @@ if TYPE_CHECKING:
 @context_option()
 @reports_dir_option
 @signing_key_option
+@evidence_option
+@retention_options
 @output_option("one object: actions (reverted, failed, refused...), finalised runs, error.")
 def recover(
     kubeconfig: Path | None,
     context: str | None,
     reports_dir: Path,
     signing_key: Path | None,
+    evidence: str | None,
+    retention_mode: str,
+    retention_days: int,
     output: str,
 ) -> None:
     """Revert the faults of drill runs that died without cleaning up, and report them.
@@ -48,7 +56,8 @@ def recover(
 
     Then each dead run of this host without a complete report (killed, or dead
     while writing it) gets a report marked interrupted, made from what it recorded
-    until it died, and its entry in the evidence ledger (signed with --signing-key).
+    until it died, and its entry in the evidence ledger (signed with --signing-key),
+    and, with --evidence, in the fleet's evidence store.
 
     A record that cannot be read, or a cluster-side record of something that would run
     on this machine without the same record in this machine's state home, is not acted
@@ -69,7 +78,10 @@ def recover(
 
     def finalise() -> list[FinalisedRun]:
         """Report the dead runs of this host."""
-        finalised = finalise_interrupted_runs(reports_dir, signing_key=ledger_key)
+        with entering_in_evidence_store(
+            evidence, retention_mode, retention_days, reports_dir, signing_key=ledger_key
+        ):
+            finalised = finalise_interrupted_runs(reports_dir, signing_key=ledger_key)
         if output == "text":
             for run in finalised:
                 click.echo(run.describe())
