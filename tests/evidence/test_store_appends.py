@@ -81,14 +81,20 @@ def killed_run_beside(run_dir: Path) -> Path:
     return killed
 
 
+def noop_run_and_a_killed_one(reports: Path) -> tuple[RunEntry, Path]:
+    """A noop run entered in the ledger, and a run of it killed after it started."""
+    first = drill("run", "noop")
+    assert first.exit_code == 0, first.output
+    (run,) = [line.entry for line in read_ledger(reports) if line.entry]
+    assert isinstance(run, RunEntry)
+    return run, killed_run_beside(reports / run.report.dir)
+
+
 def test_a_run_enters_the_store_with_the_killed_run_it_finalised(
     evidence_url: str, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
-    first = drill("run", "noop")
-    assert first.exit_code == 0, first.output
-    (run,) = [line.entry for line in read_ledger(reports) if line.entry]
-    killed = killed_run_beside(reports / run.report.dir)
+    run, killed = noop_run_and_a_killed_one(reports)
 
     second = drill("run", "noop")
 
@@ -227,10 +233,7 @@ def test_recover_and_adopt_enter_what_they_add_to_the_ledger_in_the_store(
     evidence_url: str, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
-    first = drill("run", "noop")
-    assert first.exit_code == 0, first.output
-    (run,) = [line.entry for line in read_ledger(reports) if line.entry]
-    killed = killed_run_beside(reports / run.report.dir)
+    _, killed = noop_run_and_a_killed_one(reports)
     # A report written before the ledger knew it: adopt enters it.
     unrecorded = write_run(reports, 3, drill="zone-failure")
 
