@@ -4,9 +4,7 @@ service file, and entries written before that still verify with the bytes they h
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -14,17 +12,15 @@ from click.testing import CliRunner
 
 from drillkit.cli.main import cli
 from drillkit.errors import InvalidInput
-from drillkit.evidence.findings import judge_run
-from drillkit.evidence.ledger import append_run, entry_payload, parse_entry
+from drillkit.evidence.ledger import entry_payload, parse_entry
 from drillkit.evidence.verify import verify_ledger
 from drillkit.model.drill import Disruption
 from drillkit.model.loading import load_model
 from drillkit.model.run import Promise, SourceFile
 from drillkit.model.services import Service, promised_objectives
-from drillkit.reporting.writer import write_run_report
 from drillkit.signing import SigningKey, generate_key_pair, load_verify_key
-from tests.evidence.conftest import RECORDED, run_id_of
-from tests.reporting.conftest import UTC_ORIGIN, Variant, make_record
+from tests.evidence.conftest import enter_proving_run, run_id_of
+from tests.reporting.conftest import Variant
 
 OBJECTIVES = {
     "pod": {"rto": "30s", "prove_every": "30d"},
@@ -65,34 +61,17 @@ def prove(
     objectives."""
     service = load_model(service_file, Service, noun="service")
     promised = service.objectives[Disruption(disruption)]
-    record = make_record(
-        variant,
-        run_id=run_id_of(day),
-        drill=f"shop-{disruption}",
-        started_utc=UTC_ORIGIN + timedelta(days=day),
+    promise = Promise(
+        service="shop",
+        disruption=disruption,
+        owners=service.owners,
+        rto=promised.rto,
+        rpo=promised.rpo,
+        prove_every=promised.prove_every,
+        service_file=SourceFile.read(service_file),
+        service_objectives=promised_objectives(service) if recorded else (),
     )
-    record = dataclasses.replace(
-        record,
-        promise=Promise(
-            service="shop",
-            disruption=disruption,
-            owners=service.owners,
-            rto=promised.rto,
-            rpo=promised.rpo,
-            prove_every=promised.prove_every,
-            service_file=SourceFile.read(service_file),
-            service_objectives=promised_objectives(service) if recorded else (),
-        ),
-    )
-    entry = append_run(
-        reports_dir,
-        write_run_report(record, reports_dir),
-        signing_key=signing_key,
-        now=RECORDED,
-    )
-    judge_run(
-        reports_dir, entry, reason="the shop stayed down", signing_key=signing_key, now=RECORDED
-    )
+    enter_proving_run(reports_dir, promise, day, variant, signing_key=signing_key)
 
 
 def readiness(*options: str) -> list[dict[str, object]]:
