@@ -7,6 +7,7 @@ start a day apart from ``UTC_ORIGIN``, entries are recorded at ``RECORDED``.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from drillkit.drivers.objectstore import S3Store
+from drillkit.evidence.findings import judge_run
 from drillkit.evidence.ledger import append_run, append_skip
+from drillkit.model.run import Promise
 from drillkit.reporting.writer import write_run_report
 from drillkit.signing import SigningKey
 from tests.helpers import isolate_from_aws
@@ -47,6 +50,29 @@ def drillkit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 def run_id_of(index: int) -> str:
     return f"{(UTC_ORIGIN + timedelta(days=index)):%Y%m%d-%H%M%S}-{index:06x}"
+
+
+def enter_proving_run(
+    reports_dir: Path,
+    promise: Promise,
+    day: int,
+    variant: Variant,
+    *,
+    signing_key: SigningKey | None = None,
+) -> None:
+    """A run on ``day`` proving ``promise``, its report written, entered in the ledger and
+    judged (a finding opened or closed) by the code ``drill run`` uses."""
+    record = make_record(
+        variant,
+        run_id=run_id_of(day),
+        drill=f"{promise.service}-{promise.disruption}",
+        started_utc=UTC_ORIGIN + timedelta(days=day),
+    )
+    run_dir = write_run_report(dataclasses.replace(record, promise=promise), reports_dir)
+    entry = append_run(reports_dir, run_dir, signing_key=signing_key, now=RECORDED)
+    judge_run(
+        reports_dir, entry, reason="the shop stayed down", signing_key=signing_key, now=RECORDED
+    )
 
 
 def write_run(

@@ -6,7 +6,6 @@ findings code, as ``drill run`` does for a drill that proves a service promise.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 from datetime import timedelta
@@ -18,13 +17,10 @@ import yaml
 from click.testing import CliRunner
 
 from drillkit.cli.main import cli
-from drillkit.evidence.findings import judge_run
-from drillkit.evidence.ledger import append_run
 from drillkit.model.run import Promise, SourceFile
-from drillkit.reporting.writer import write_run_report
-from tests.evidence.conftest import RECORDED, run_id_of
+from tests.evidence.conftest import enter_proving_run
 from tests.evidence.test_pdf import render_pages, text_of
-from tests.reporting.conftest import UTC_ORIGIN, Variant, make_record
+from tests.reporting.conftest import Variant
 from tests.reporting.pictures import colour_mask, count_blobs, pixels_of, screenshot
 
 RTO_BLUE = np.array([0x1F, 0x4E, 0x9C]) / 255
@@ -53,28 +49,20 @@ def write_service(tmp_path: Path) -> Path:
     return services / "shop.yaml"
 
 
-def prove(reports_dir: Path, service_file: Path, day: int, disruption: str, variant: Variant):
+def prove(
+    reports_dir: Path, service_file: Path, day: int, disruption: str, variant: Variant
+) -> None:
     """A run on ``day`` proving shop's ``disruption`` promise, entered and judged."""
-    record = make_record(
-        variant,
-        run_id=run_id_of(day),
-        drill=f"shop-{disruption}",
-        started_utc=UTC_ORIGIN + timedelta(days=day),
+    promise = Promise(
+        service="shop",
+        disruption=disruption,
+        owners=("platform-team",),
+        rto=timedelta(seconds=30),
+        rpo=None,
+        prove_every=timedelta(days=90 if disruption == "zone" else 30),
+        service_file=SourceFile.read(service_file),
     )
-    record = dataclasses.replace(
-        record,
-        promise=Promise(
-            service="shop",
-            disruption=disruption,
-            owners=("platform-team",),
-            rto=timedelta(seconds=30),
-            rpo=None,
-            prove_every=timedelta(days=90 if disruption == "zone" else 30),
-            service_file=SourceFile.read(service_file),
-        ),
-    )
-    entry = append_run(reports_dir, write_run_report(record, reports_dir), now=RECORDED)
-    judge_run(reports_dir, entry, reason="the shop stayed down", now=RECORDED)
+    enter_proving_run(reports_dir, promise, day, variant)
 
 
 @pytest.fixture

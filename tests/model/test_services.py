@@ -1,6 +1,7 @@
 """Service files and the drills that prove them: objectives as code.
 
-A drill names the service file and the disruption it proves (``proves``); it is judged
+A drill names the service file and the disruption it proves (``proves``), or leaves the
+disruption to be derived from its method's faults; it is judged
 against the service's objectives for that disruption where it sets none, and may only
 tighten them. Every problem is one line naming the file, line, column and field.
 """
@@ -17,8 +18,17 @@ from click.testing import CliRunner
 
 from drillkit.cli.main import cli
 from drillkit.errors import InvalidInput
+from drillkit.model.activities import BlastRadius
+from drillkit.model.activities import Disruption as MethodDisruption
+from drillkit.model.drill import Disruption as DisruptionKind
 from drillkit.model.loading import load_drill
-from drillkit.model.services import describe_promise, promise_of
+from drillkit.model.services import (
+    DerivedDisruption,
+    derive_disruption,
+    describe_promise,
+    promise_of,
+)
+from drillkit.running.proving import derive_proven_disruption
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -257,3 +267,134 @@ def test_drill_validate_checks_every_service_file_too(tmp_path: Path) -> None:
         "shop.yaml": ("service", "shop"),
     }
     assert result.stderr.splitlines()[-1].startswith(f"invalid  {broken}:2:9: owners: ")
+
+
+def fault(activity: str, kind: str | None) -> MethodDisruption:
+    return MethodDisruption(
+        activity=activity,
+        radius=BlastRadius(),
+        kind=DisruptionKind(kind) if kind is not None else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "disruption", "derivation"),
+    [
+        pytest.param(
+            [fault("kill-web", "pod")], "pod", "derived from fault kill-web", id="one-fault"
+        ),
+        pytest.param(
+            [fault("kill-web", "pod"), fault("drain-zone-a", "zone"), fault("kill-db", "pod")],
+            "zone",
+            "derived from fault drain-zone-a, the widest of the method's faults "
+            "(they also disrupt: pod)",
+            id="several-kinds-take-the-widest",
+        ),
+        pytest.param(
+            [fault("lose-etcd", "control-plane"), fault("lose-region", "region")],
+            "region",
+            "derived from fault lose-region, the widest of the method's faults "
+            "(they also disrupt: control-plane)",
+            id="a-region-is-wider-than-its-control-plane",
+        ),
+        pytest.param(
+            [fault("delete-namespace", None), fault("drain-node", "node")],
+            "node",
+            "derived from fault drain-node",
+            id="a-fault-of-no-kind-is-passed-over",
+        ),
+        pytest.param(
+            [fault("delete-namespace", None)],
+            None,
+            "no fault of its method (delete-namespace) says which kind of disruption it is; "
+            "name it in proves.disruption",
+            id="no-kind",
+        ),
+        pytest.param(
+            [], None, "its method has no fault; name it in proves.disruption", id="no-fault"
+        ),
+    ],
+)
+def test_the_disruption_a_drill_proves_is_derived_from_its_faults(
+    method: list[MethodDisruption], disruption: str | None, derivation: str
+) -> None:
+    derived = derive_disruption(method)
+
+    assert derived == DerivedDisruption(
+        disruption=DisruptionKind(disruption) if disruption is not None else None,
+        derivation=derivation,
+    )
+
+
+DRAIN_AND_KILL = """\
+title: drain a zone after killing a pod
+description: two faults of two kinds
+method:
+  - type: action
+    name: kill-one-web
+    provider:
+      type: python
+      module: drillkit.faults.kubernetes
+      func: kill_pods
+      arguments: {namespace: shop, label_selector: app=web, count: 1}
+  - type: action
+    name: drain-zone-a
+    provider:
+      type: python
+      module: drillkit.faults.kubernetes
+      func: drain_zone
+      arguments: {zone: zone-a}
+"""
+
+
+def test_drill_show_marks_the_disruption_it_derived_from_the_faults(tmp_path: Path) -> None:
+    path = drill_file(tmp_path, proves="{service: ../services/shop.yaml}")
+    (tmp_path / "drills" / "experiment.yaml").write_text(DRAIN_AND_KILL)
+
+    text = CliRunner().invoke(cli, ["show", str(path)])
+    document = CliRunner().invoke(cli, ["show", str(path), "-o", "json"])
+
+    assert text.exit_code == 0, text.output
+    assert text.output.splitlines()[1] == (
+        "# proves: service shop survives a zone disruption: promised RTO 5m, RPO 1m, proven "
+        f"every 90d; owners platform-team, shop-team ({tmp_path / 'services' / 'shop.yaml'}) "
+        "(derived from fault drain-zone-a, the widest of the method's faults (they also "
+        "disrupt: pod))"
+    )
+    assert document.exit_code == 0, document.output
+    shown = json.loads(document.output)
+    assert shown["drill"]["proves"] == {"service": "../services/shop.yaml", "disruption": "zone"}
+    assert shown["drill"]["objectives"]["rto"] == "5m"
+    assert shown["disruption_derived"].startswith("derived from fault drain-zone-a")
+
+
+def test_drill_show_names_no_derivation_for_a_disruption_the_drill_names() -> None:
+    document = CliRunner().invoke(
+        cli, ["show", "zone-failure", "--drills-dir", str(REPOSITORY / "drills"), "-o", "json"]
+    )
+
+    assert json.loads(document.output)["disruption_derived"] is None
+
+
+def test_a_drill_whose_faults_derive_no_disruption_is_refused_saying_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    path = drill_file(tmp_path, proves="{service: ../services/shop.yaml}")
+
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"invalid  {path}:5:9: proves: names no disruption: its method has no fault; "
+        "name it in proves.disruption"
+    )
+
+
+@pytest.mark.parametrize("path", sorted((REPOSITORY / "drills").glob("*.yaml")), ids=str)
+def test_every_shipped_drill_s_faults_derive_the_disruption_it_names(path: Path) -> None:
+    drill = load_drill(path)
+
+    derived = derive_proven_disruption(drill)
+
+    assert drill.proves is not None
+    assert derived.disruption == drill.proves.disruption, derived.derivation

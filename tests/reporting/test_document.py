@@ -50,7 +50,7 @@ def write_report(directory: Path, content: str) -> Path:
 def test_a_met_run_reports_rto_in_the_shape_ci_scripts_read() -> None:
     report = render_report_json(make_record("met"))
 
-    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.3"
+    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.4"
     assert report["verdict"] == "met"
     assert report["status"] == "completed"
     assert report["measurements"] == {

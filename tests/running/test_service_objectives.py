@@ -61,6 +61,14 @@ def test_the_verdict_follows_the_service_promise_the_drill_proves(
             "path": str(service_file),
             "sha256": hashlib.sha256(service_file.read_bytes()).hexdigest(),
         },
+        "service_objectives": [
+            {
+                "disruption": "pod",
+                "rto_seconds": {"30s": 30.0, "1s": 1.0}[promised_rto],
+                "rpo_seconds": None,
+                "prove_every_seconds": 30 * 86400.0,
+            }
+        ],
     }
     page = (report_dir / "report.html").read_text()
     assert "service files survives a pod disruption: promised RTO" in page

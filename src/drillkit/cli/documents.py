@@ -83,6 +83,9 @@ class ShownDrill(TypedDict):
     drill: Drill
     service: Service | None
     """The service the drill proves (``proves``), as its file states it; None when none."""
+    disruption_derived: str | None
+    """How the disruption it proves was derived from its method's faults (``derived from
+    fault drain-zone-a``); None when the drill file names it, or proves nothing."""
 
 
 # -- runs ----------------------------------------------------------------------------------------

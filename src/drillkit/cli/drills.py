@@ -37,9 +37,10 @@ def validate(paths: tuple[Path, ...], drills_dir: Path, services_dir: Path, outp
       drill validate -o json
     """
     from drillkit.errors import InvalidInput
-    from drillkit.model.loading import load_drill, load_model
+    from drillkit.model.loading import load_model
     from drillkit.model.services import Service
     from drillkit.running.chaostoolkit import load_experiment
+    from drillkit.running.proving import load_drill
 
     services = sorted(services_dir.glob("*.yaml"))
     files = list(paths) or [*sorted(drills_dir.glob("*.yaml")), *services]
@@ -89,7 +90,7 @@ def list_drills(drills_dir: Path, output: str) -> None:
     """List the drills in the drills directory with their objectives."""
     from drillkit.errors import InvalidInput
     from drillkit.model.durations import format_duration
-    from drillkit.model.loading import load_drill
+    from drillkit.running.proving import load_drill
 
     files = sorted(drills_dir.glob("*.yaml"))
     if output == "json":
@@ -116,7 +117,7 @@ def list_drills(drills_dir: Path, output: str) -> None:
 def _listed_drill(path: Path) -> ListedDrill:
     """One drill file as ``drill list -o json`` gives it; one that does not load, with why."""
     from drillkit.errors import InvalidInput
-    from drillkit.model.loading import load_drill
+    from drillkit.running.proving import load_drill
 
     try:
         drill = load_drill(path)
@@ -150,7 +151,9 @@ def show(name: str, drills_dir: Path, output: str) -> None:
     """Show a drill with every default filled in, as drill run will use it.
 
     A drill that proves a service (``proves``) shows the objectives it is judged
-    against: its own, and the service's for that disruption where it sets none.
+    against: its own, and the service's for that disruption where it sets none. A
+    disruption the drill file leaves out is derived from its method's faults, and
+    marked so.
     """
     import yaml
 
@@ -166,13 +169,18 @@ def show(name: str, drills_dir: Path, output: str) -> None:
                 "source": str(drill.source) if drill.source else None,
                 "drill": document,
                 "service": service.model_dump(mode="json") if service else None,
+                "disruption_derived": drill.disruption_derivation,
             }
         )
         return
     click.echo(f"# {drill.source or '(built from an experiment)'}")
     promise = promise_of(drill)
     if promise is not None:
-        click.echo(f"# proves: {describe_promise(promise)} ({promise.service_file.path})")
+        derived = drill.disruption_derivation
+        click.echo(
+            f"# proves: {describe_promise(promise)} ({promise.service_file.path})"
+            + (f" ({derived})" if derived is not None else "")
+        )
         click.echo("# objectives: the drill's own, and the service's where it sets none")
     click.echo(yaml.safe_dump(document, sort_keys=False).rstrip())
 

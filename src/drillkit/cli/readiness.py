@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from drillkit.cli.output import echo_json
 if TYPE_CHECKING:
     from drillkit.cli.documents import ProvingRunDocument, ReadinessDocument
     from drillkit.evidence.ledger import LedgerLine
-    from drillkit.measuring.readiness import ProvingRun, ServiceReadiness
+    from drillkit.measuring.readiness import PromisedService, ProvingRun, ServiceReadiness
 
 
 @click.command()
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
     default=None,
     help="Assess as of this day or UTC time (default: now); the same ledger gives the same "
     "answer for the same moment.",
+)
+@click.option(
+    "--from-ledger",
+    is_flag=True,
+    help="Weigh the promises as the ledger recorded them (each service's newest proving run "
+    "by --at), not the service files: the score from the ledger alone.",
 )
 @click.option(
     "--min-score",
@@ -54,6 +61,7 @@ def readiness(
     services_dir: Path,
     reports_dir: Path,
     moment: datetime | date | None,
+    from_ledger: bool,
     min_score: float | None,
     output_file: Path | None,
     output: str,
@@ -64,27 +72,22 @@ def readiness(
     of 100 points, kept only while the newest run that met it is younger than its
     prove_every, within the objectives the service promises now, with no finding
     open. Every share lost has its line. The runs and findings come from the ledger;
-    the promises from the service files.
+    the promises from the service files, or with --from-ledger from the ledger too:
+    every run proving a service records all the service's objectives as they were.
 
     \b
     Examples:
       drill readiness
       drill readiness shop -o json
       drill readiness --min-score 75       # exit 1 below 75, for a CI gate
+      drill readiness --from-ledger --at 2026-03-31   # an auditor's copy of the ledger
       drill readiness shop --output-file readiness.html    # or readiness.pdf
     """
     from drillkit.errors import InvalidInput
-    from drillkit.evidence.findings import assess_readiness
+    from drillkit.evidence.findings import assess_readiness, recorded_services
     from drillkit.evidence.ledger import read_ledger
     from drillkit.model.loading import load_services
 
-    services = load_services(services_dir)
-    if service is not None:
-        services = [s for s in services if s.name == service]
-        if not services:
-            raise InvalidInput(f"no service named {service!r} in {services_dir}")
-    if not services:
-        raise InvalidInput(f"no service files in {services_dir}: write services/NAME.yaml")
     if output_file is not None and output_file.suffix.lower() not in (".html", ".pdf"):
         raise click.BadParameter(
             f"{output_file} is neither .html nor .pdf; the page is written as one of them",
@@ -92,6 +95,19 @@ def readiness(
         )
     now = start_of(moment) if moment is not None else datetime.now(UTC)
     lines = read_ledger(reports_dir)
+    services: Sequence[PromisedService]
+    if from_ledger:
+        services, source = recorded_services(lines, now=now), f"the ledger in {reports_dir}"
+        missing = "no run of the ledger records a service's objectives"
+    else:
+        services, source = load_services(services_dir), str(services_dir)
+        missing = f"no service files in {services_dir}: write services/NAME.yaml"
+    if service is not None:
+        services = [s for s in services if s.name == service]
+        if not services:
+            raise InvalidInput(f"no service named {service!r} in {source}")
+    if not services:
+        raise InvalidInput(missing)
     assessed = assess_readiness(services, lines, now=now)
     if output_file is not None:
         _write_page(output_file, assessed, lines, now=now)

@@ -46,7 +46,7 @@ def resolve_drill(
     targets ``namespaces`` when given, else those its faults name (with the configuration
     ``experiment_vars`` give it)."""
     from drillkit.errors import InvalidInput
-    from drillkit.model.loading import load_drill
+    from drillkit.running.proving import load_drill
 
     path = Path(name_or_path)
     if not path.is_file():

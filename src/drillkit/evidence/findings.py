@@ -13,9 +13,9 @@ alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from drillkit.errors import InvalidInput
@@ -27,9 +27,16 @@ from drillkit.evidence.ledger import (
     append_finding,
     read_ledger,
 )
-from drillkit.measuring.readiness import OpenFinding, ProvingRun, ServiceReadiness, assess_service
+from drillkit.measuring.readiness import (
+    OpenFinding,
+    PromisedService,
+    ProvingRun,
+    ServiceReadiness,
+    assess_service,
+)
+from drillkit.model.drill import Disruption
 from drillkit.model.measurement import Verdict
-from drillkit.model.services import Service
+from drillkit.model.services import DisruptionObjectives
 from drillkit.model.timeline import parse_utc
 from drillkit.signing import SigningKey
 
@@ -238,8 +245,54 @@ def open_findings(lines: Sequence[LedgerLine]) -> list[OpenFinding]:
     ]
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordedService:
+    """A service as the ledger recorded it: the objectives the newest run proving it
+    entered (``ProvenPromise.service_objectives``), from the service file it names."""
+
+    name: str
+    objectives: Mapping[Disruption, DisruptionObjectives]
+    service_sha256: str
+    """The service file those objectives were read from."""
+    recorded_by: str
+    """The run that recorded them: ``<drill>/<run id>``."""
+
+
+def recorded_services(lines: Sequence[LedgerLine], *, now: datetime) -> list[RecordedService]:
+    """Each service the ledger's runs proved by ``now``, with the objectives the newest of
+    them recorded, by name: the promises as they stood, from the ledger alone. Runs
+    entered before the objectives were recorded name none and are passed over."""
+    recorded: dict[str, RecordedService] = {}
+    for line in lines:
+        entry = line.entry
+        if not isinstance(entry, RunEntry) or entry.promise is None:
+            continue
+        promise = entry.promise
+        if promise.service_objectives is None or parse_utc(entry.ended_utc) > now:
+            continue
+        # Later lines were entered later: the newest objectives replace the older.
+        recorded[promise.service] = RecordedService(
+            name=promise.service,
+            objectives={
+                Disruption(objectives.disruption): DisruptionObjectives(
+                    rto=_duration(objectives.rto_seconds),
+                    rpo=_duration(objectives.rpo_seconds),
+                    prove_every=timedelta(seconds=objectives.prove_every_seconds),
+                )
+                for objectives in promise.service_objectives
+            },
+            service_sha256=promise.service_sha256,
+            recorded_by=f"{entry.drill}/{entry.run_id}",
+        )
+    return [recorded[name] for name in sorted(recorded)]
+
+
+def _duration(seconds: float | None) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds is not None else None
+
+
 def assess_readiness(
-    services: Sequence[Service], lines: Sequence[LedgerLine], *, now: datetime
+    services: Sequence[PromisedService], lines: Sequence[LedgerLine], *, now: datetime
 ) -> list[ServiceReadiness]:
     """How ready each service is at ``now``, from the ledger's proving runs and open findings."""
     runs, findings = proving_runs(lines), open_findings(lines)

@@ -153,6 +153,15 @@ class _ChainedEntry(_Entry):
     """For an entry synced from a local ledger: that ledger's entry."""
 
 
+class PromisedObjectives(_Entry):
+    """What the service file promised for one kind of disruption when the run started."""
+
+    disruption: str
+    rto_seconds: float | None
+    rpo_seconds: float | None
+    prove_every_seconds: float
+
+
 class ProvenPromise(_Entry):
     """The service promise a run proves, as its report states it (``promise``)."""
 
@@ -162,6 +171,12 @@ class ProvenPromise(_Entry):
     rpo_seconds: float | None
     prove_every_seconds: float
     service_sha256: str = Field(pattern=_DIGEST_PATTERN)
+    service_objectives: tuple[PromisedObjectives, ...] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
+    """Every disruption the service file (``service_sha256``) promised to survive then, and
+    what it promised: what ``drill readiness --from-ledger`` weighs. Absent (not null) from
+    entries written before it was recorded, which keep the bytes they were signed with."""
 
 
 class RunEntry(_ChainedEntry):
@@ -551,6 +566,19 @@ def _proven_promise(document: ReportDocument) -> ProvenPromise | None:
         rpo_seconds=promise.rpo_seconds,
         prove_every_seconds=promise.prove_every_seconds,
         service_sha256=promise.service_file.sha256,
+        service_objectives=(
+            tuple(
+                PromisedObjectives(
+                    disruption=objectives.disruption,
+                    rto_seconds=objectives.rto_seconds,
+                    rpo_seconds=objectives.rpo_seconds,
+                    prove_every_seconds=objectives.prove_every_seconds,
+                )
+                for objectives in promise.service_objectives
+            )
+            if promise.service_objectives is not None
+            else None
+        ),
     )
 
 

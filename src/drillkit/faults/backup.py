@@ -69,6 +69,7 @@ from drillkit.faults.steps import (
 from drillkit.files import state_home, write_atomically
 from drillkit.lab.cluster import Lab, lab_reached_by
 from drillkit.model.backups import CONFLICT_POLICIES, Backup, BackupInfo, RestoreResult
+from drillkit.model.drill import Disruption
 from drillkit.model.records import read_record
 from drillkit.model.timeline import Instant, format_utc
 from drillkit.restoring.engine import (
@@ -123,7 +124,12 @@ def take_backup(
     return {INJECTED_AT: None, "backup": info.to_json(), "store": backup_store.description}
 
 
-@declare(FaultDeclaration(reach=Reach(lab=always, region_b=True, stops_region_a=True)))
+@declare(
+    FaultDeclaration(
+        reach=Reach(lab=always, region_b=True, stops_region_a=True),
+        disrupts=Disruption.REGION,
+    )
+)
 def region_disaster(
     mode: str = "api-unreachable",
     lab: str | None = None,

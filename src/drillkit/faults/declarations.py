@@ -10,7 +10,10 @@ A fault module decorates each public activity with ``@declare(FaultDeclaration(.
 - ``no_target``: why, as the cluster stands, it would affect none of the drill's target
   namespaces, or None;
 - ``reach``: the clusters beyond the measured one it acts on (its lab, region B, etcd
-  members), which ``drillkit.faults.clusters`` confirms before the run's first change.
+  members), which ``drillkit.faults.clusters`` confirms before the run's first change;
+- ``disrupts``: the kind of disruption it is, as a service's promise names it (a zone,
+  the control plane, a region), for a drill that leaves ``proves.disruption`` to be
+  derived; left out, its radius says (pods, nodes or a zone), or nothing does.
 
 ``drillkit.running.activities`` collects the declarations of every fault module into one
 registry; nothing else switches on a fault's name.
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from drillkit.model.activities import ZONE_LABEL, Activity, BlastRadius, TargetReader
+from drillkit.model.drill import Disruption
 
 if TYPE_CHECKING:
     from drillkit.drivers.kubernetes import Cluster
@@ -76,6 +80,7 @@ class FaultDeclaration:
     plan: Planner | None = None
     no_target: TargetCheck | None = None
     reach: Reach = Reach()
+    disrupts: Disruption | None = None
 
 
 DISRUPTS_NOTHING = FaultDeclaration(blast_radius=None)

@@ -62,6 +62,7 @@ from drillkit.faults.steps import (
 )
 from drillkit.faults.steps import affected as faults_affected
 from drillkit.files import state_home
+from drillkit.model.drill import Disruption
 from drillkit.model.procedure import (
     RUN_FIELDS,
     EtcdMemberSpec,
@@ -129,7 +130,11 @@ def take_snapshot(
     return {INJECTED_AT: None, "snapshot": snapshot.to_json()}
 
 
-@declare(FaultDeclaration(reach=Reach(lab=_the_labs_etcd, etcd_members=True)))
+@declare(
+    FaultDeclaration(
+        reach=Reach(lab=_the_labs_etcd, etcd_members=True), disrupts=Disruption.CONTROL_PLANE
+    )
+)
 def etcd_disaster(
     mode: str,
     directory: str | None = None,

@@ -39,6 +39,7 @@ from drillkit.faults.declarations import (
 )
 from drillkit.faults.steps import AFFECTED_KEY, INJECTED_AT, affected
 from drillkit.model.activities import Activity, BlastRadius, PodSelection, TargetReader
+from drillkit.model.drill import Disruption
 from drillkit.model.timeline import format_utc
 from drillkit.safety.undo import CORDONED_BY, UNCORDON_NODES, current_run_id, record_undo
 
@@ -105,7 +106,10 @@ def _no_pod_to_kill(cluster: Cluster, activity: Activity, namespaces: Sequence[s
 
 @declare(
     FaultDeclaration(
-        blast_radius=_kill_pods_radius, plan=_plan_kill_pods, no_target=_no_pod_to_kill
+        blast_radius=_kill_pods_radius,
+        plan=_plan_kill_pods,
+        no_target=_no_pod_to_kill,
+        disrupts=Disruption.POD,
     )
 )
 def kill_pods(
@@ -243,7 +247,11 @@ class _DrainProgress:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-@declare(FaultDeclaration(plan=zone_plan("drains"), no_target=no_target_on_zone))
+@declare(
+    FaultDeclaration(
+        plan=zone_plan("drains"), no_target=no_target_on_zone, disrupts=Disruption.ZONE
+    )
+)
 def drain_zone(
     zone: str,
     parallelism: int = 16,

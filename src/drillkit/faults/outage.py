@@ -27,6 +27,7 @@ from drillkit.faults.platforms import (
     open_provider,
 )
 from drillkit.model.activities import Activity
+from drillkit.model.drill import Disruption
 
 
 def _in_a_lab(arguments: Mapping[str, object], configuration: Mapping[str, object]) -> bool:
@@ -54,7 +55,7 @@ def _plan_zone_outage(cluster: Cluster, activity: Activity) -> str:
     )
 
 
-@declare(FaultDeclaration(plan=_plan_zone_outage, reach=ON_ITS_PROVIDER))
+@declare(FaultDeclaration(plan=_plan_zone_outage, reach=ON_ITS_PROVIDER, disrupts=Disruption.ZONE))
 def zone_outage(
     zone: str,
     provider: str = "aws",

@@ -24,13 +24,17 @@ from drillkit.faults.declarations import (
     zone_plan,
 )
 from drillkit.faults.platforms import LabProvider, inject_zone_outage
+from drillkit.model.drill import Disruption
 
 IN_THE_LAB = Reach(lab=always)
 
 
 @declare(
     FaultDeclaration(
-        plan=zone_plan("cuts the heartbeats of"), no_target=no_target_on_zone, reach=IN_THE_LAB
+        plan=zone_plan("cuts the heartbeats of"),
+        no_target=no_target_on_zone,
+        reach=IN_THE_LAB,
+        disrupts=Disruption.ZONE,
     )
 )
 def stop_zone(zone: str, lab: str | None = None) -> dict[str, object]:

@@ -15,18 +15,24 @@ says why — never proven, proven too long ago, proven against looser objectives
 finding open since a failed run — so every point lost can be read and checked against
 the ledger. A stale pass is worth nothing rather than a little: the promise says how
 often it must be proven, and an auditor reads it the same way.
+
+The promises weighed are a ``PromisedService``'s: a service file as it is, or the
+objectives the ledger's newest run of the service recorded (``drill readiness
+--from-ledger``), so that the ledger alone reproduces the score.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
+from drillkit.model.drill import Disruption
 from drillkit.model.durations import format_duration
 from drillkit.model.measurement import Verdict
-from drillkit.model.services import DisruptionObjectives, Service
+from drillkit.model.services import DisruptionObjectives
 
 FULL_SCORE = 100.0
 
@@ -42,6 +48,17 @@ class ProofState(StrEnum):
     FAILING = "failing"
     """A finding is open: a run missed, was inconclusive or errored, and none met since."""
     NEVER = "never proven"
+
+
+class PromisedService(Protocol):
+    """What readiness weighs of a service: its name and its objectives per disruption
+    (a ``Service`` read from its file is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def objectives(self) -> Mapping[Disruption, DisruptionObjectives]: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -119,7 +136,7 @@ def describe_objectives(promise: DisruptionObjectives) -> str:
 
 
 def assess_service(
-    service: Service,
+    service: PromisedService,
     runs: Sequence[ProvingRun],
     open_findings: Sequence[OpenFinding],
     *,

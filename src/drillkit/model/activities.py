@@ -12,6 +12,8 @@ namespaces, zones, nodes, a pod selection, and every target that cannot be judge
 the run. Each drillkit fault declares how to read its radius from its arguments
 (``drillkit.faults.declarations``); the guardrails (``drillkit.safety.guardrails``) judge
 the radii against the drill's limits. ``TargetReader`` is the shared way of reading them.
+Each disruption also has the kind a service's promise names (a pod, a node, a zone, the
+control plane, a region), declared by its fault or read from its radius.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from drillkit.model.drill import Disruption as DisruptionKind
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
@@ -179,6 +183,21 @@ class Disruption:
 
     activity: str
     radius: BlastRadius
+    kind: DisruptionKind | None = None
+    """The kind of disruption it is, as a service's promise names it; None when neither
+    its fault nor its radius says."""
+
+
+def kind_of_radius(radius: BlastRadius) -> DisruptionKind | None:
+    """The kind of disruption a radius shows: pods killed, nodes taken or a zone's nodes;
+    None for one that shows none of them (a namespace deleted, targets known at run time)."""
+    if radius.zones:
+        return DisruptionKind.ZONE
+    if radius.named_nodes or radius.node_selectors:
+        return DisruptionKind.NODE
+    if radius.pods is not None:
+        return DisruptionKind.POD
+    return None
 
 
 class TargetReader:

@@ -216,8 +216,10 @@ class Proves(_DrillFileModel):
     service: NonEmptyText = Field(
         description="The service file, relative to this drill file, such as ../services/shop.yaml."
     )
-    disruption: Disruption = Field(
-        description="The kind of disruption the drill proves the service survives."
+    disruption: Disruption | None = Field(
+        default=None,
+        description="The kind of disruption the drill proves the service survives; left "
+        "out, it is derived from the method's faults (the widest kind they disrupt).",
     )
 
 
@@ -587,6 +589,7 @@ class Drill(_DrillFileModel):
     # Private, so they are neither read from the file nor part of the JSON Schema.
     _source: Path | None = PrivateAttr(default=None)
     _service: Service | None = PrivateAttr(default=None)
+    _disruption_derivation: str | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> Path | None:
@@ -597,6 +600,22 @@ class Drill(_DrillFileModel):
     def service(self) -> Service | None:
         """The service this drill proves, as read from its file by ``load_drill``."""
         return self._service
+
+    @property
+    def disruption_derivation(self) -> str | None:
+        """How the disruption it proves was derived from its faults (``derived from fault
+        drain-zone-a``); None when the drill file names it."""
+        return self._disruption_derivation
+
+    def deriving(self, disruption: Disruption, derivation: str) -> Drill:
+        """A copy that proves ``disruption``, which its file left out, derived as
+        ``derivation`` says."""
+        if self.proves is None:
+            return self
+        proves = self.proves.model_copy(update={"disruption": disruption})
+        copy = self.model_copy(update={"proves": proves})
+        copy._disruption_derivation = derivation
+        return copy
 
     def proving(self, service: Service, objectives: Objectives) -> Drill:
         """A copy that proves ``service``, judged against ``objectives``: its own, each one

@@ -45,12 +45,13 @@ from drillkit.errors import InvalidInput
 from drillkit.model.drill import NAME_PATTERN, OBJECT_NAME_PATTERN, Drill
 from drillkit.model.durations import format_duration
 from drillkit.model.records import JSON_SCHEMA_DIALECT
-from drillkit.model.services import FieldProblem as FieldProblem
 from drillkit.model.services import (
+    DerivedDisruption,
     Service,
     check_drill_proves,
     effective_objectives,
 )
+from drillkit.model.services import FieldProblem as FieldProblem
 
 DRILL_SCHEMA_ID = "urn:drillkit:schema:drill:1"
 """``$id`` of the drill file's JSON Schema; a URN, because no URL serves it."""
@@ -164,11 +165,13 @@ class _Document:
         return marks.key if marks.key is not None else marks.value
 
 
-def load_drill(path: Path) -> Drill:
+def load_drill(path: Path, *, derive: Callable[[Drill], DerivedDisruption] | None = None) -> Drill:
     """Read, validate and return the drill in ``path``.
 
     The returned drill remembers ``path`` as its ``source``, so ``Drill.experiment_path()``
     resolves the experiment relative to the drill file, which this function checks exists.
+    A drill that proves a service without naming the disruption proves what ``derive``
+    finds in its experiment (``drillkit.running.proving`` reads it: the model cannot).
 
     Raises ``InvalidInput`` with a one-line ``path:line:column: field: problem`` message for any
     problem; if there are several, the first in the file is named and the rest counted.
@@ -180,6 +183,14 @@ def load_drill(path: Path) -> Drill:
     if drill.proves is None or service_path is None:
         return drill
     _ensure_file_exists(path, document, ("proves", "service"), drill.proves.service, service_path)
+    if drill.proves.disruption is None and derive is not None:
+        derived = derive(drill)
+        if derived.disruption is None:
+            raise _invalid(
+                path,
+                [_place(document, ("proves",), f"names no disruption: {derived.derivation}")],
+            )
+        drill = drill.deriving(derived.disruption, derived.derivation)
     service = load_model(service_path, Service, noun="service")
     problems = check_drill_proves(drill, service)
     if problems:

@@ -75,6 +75,16 @@ class SourceFile:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PromisedObjectives:
+    """What a service file promised for one kind of disruption when a run started."""
+
+    disruption: str
+    rto: timedelta | None
+    rpo: timedelta | None
+    prove_every: timedelta
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Promise:
     """The service promise a run proves: the service, the kind of disruption, what the
     service file promised for it when the run started, and that file."""
@@ -87,6 +97,9 @@ class Promise:
     prove_every: timedelta
     """How often a drill must prove it: a proof older than this no longer counts."""
     service_file: SourceFile
+    service_objectives: tuple[PromisedObjectives, ...] = ()
+    """Every disruption the service file promised to survive then, in its order: what a
+    readiness score weighs, so that the ledger alone reproduces it."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

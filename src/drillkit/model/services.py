@@ -14,11 +14,13 @@ These are pure values; reading the file and placing problems at ``path:line:colu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import Field
 
+from drillkit.model.activities import Disruption as MethodDisruption
 from drillkit.model.drill import (
     Disruption,
     Drill,
@@ -30,7 +32,7 @@ from drillkit.model.drill import (
 )
 from drillkit.model.durations import Duration, format_duration
 from drillkit.model.objectives import Objectives
-from drillkit.model.run import Promise, SourceFile
+from drillkit.model.run import Promise, PromisedObjectives, SourceFile
 
 
 class DisruptionObjectives(_DrillFileModel):
@@ -76,6 +78,8 @@ def check_drill_proves(drill: Drill, service: Service) -> list[FieldProblem]:
     proves = drill.proves
     if proves is None:
         return []
+    if proves.disruption is None:
+        return [(("proves",), "names no disruption, and none was derived from the method's faults")]
     promised = service.objectives.get(proves.disruption)
     if promised is None:
         declared = ", ".join(service.objectives)
@@ -113,7 +117,7 @@ def check_drill_proves(drill: Drill, service: Service) -> list[FieldProblem]:
 def effective_objectives(drill: Drill, service: Service) -> Objectives:
     """The drill's objectives, each one it leaves out taken from the service's promise for
     the disruption it proves. Call after :func:`check_drill_proves` found nothing."""
-    if drill.proves is None:
+    if drill.proves is None or drill.proves.disruption is None:
         return drill.objectives
     promised = service.objectives[drill.proves.disruption]
     inherited: Mapping[str, timedelta] = {
@@ -123,6 +127,53 @@ def effective_objectives(drill: Drill, service: Service) -> Objectives:
         and (value := getattr(promised, field)) is not None
     }
     return drill.objectives.model_copy(update=inherited) if inherited else drill.objectives
+
+
+WIDTH: tuple[Disruption, ...] = (
+    Disruption.POD,
+    Disruption.NODE,
+    Disruption.ZONE,
+    Disruption.DATA_CORRUPTION,
+    Disruption.BACKUP_RESTORE,
+    Disruption.CONTROL_PLANE,
+    Disruption.REGION,
+)
+"""The kinds of disruption from the narrowest to the widest: a zone takes nodes and pods
+with it, a region its control plane, its data and its zones."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DerivedDisruption:
+    """The disruption a drill proves, derived from its method's faults, and how: one line
+    saying which fault it comes from, or, when none could be derived, what is missing."""
+
+    disruption: Disruption | None
+    derivation: str
+
+
+def derive_disruption(method: Sequence[MethodDisruption]) -> DerivedDisruption:
+    """The kind of disruption the method's faults cause: the widest, when they cause
+    several, and the fault that causes it (the first of that kind)."""
+    kinds = [(fault.activity, fault.kind) for fault in method if fault.kind is not None]
+    if not kinds:
+        unknown = ", ".join(fault.activity for fault in method)
+        missing = (
+            f"no fault of its method ({unknown}) says which kind of disruption it is"
+            if unknown
+            else "its method has no fault"
+        )
+        return DerivedDisruption(
+            disruption=None, derivation=f"{missing}; name it in proves.disruption"
+        )
+    activity, kind = max(kinds, key=lambda fault: WIDTH.index(fault[1]))
+    others = sorted({other for _, other in kinds} - {kind}, key=WIDTH.index)
+    derivation = f"derived from fault {activity}"
+    if others:
+        derivation += (
+            ", the widest of the method's faults (they also disrupt: "
+            f"{', '.join(str(other) for other in others)})"
+        )
+    return DerivedDisruption(disruption=kind, derivation=derivation)
 
 
 def _targets_service(drill: Drill, service: Service) -> bool:
@@ -139,7 +190,7 @@ def promise_of(drill: Drill) -> Promise | None:
     """The promise ``drill`` proves, as its service file states it now; None when it
     proves none (or was not read by ``load_drill``, which reads the service)."""
     service, path = drill.service, drill.service_path()
-    if drill.proves is None or service is None or path is None:
+    if drill.proves is None or drill.proves.disruption is None or service is None or path is None:
         return None
     promised = service.objectives[drill.proves.disruption]
     return Promise(
@@ -150,6 +201,20 @@ def promise_of(drill: Drill) -> Promise | None:
         rpo=promised.rpo,
         prove_every=promised.prove_every,
         service_file=SourceFile.read(path),
+        service_objectives=promised_objectives(service),
+    )
+
+
+def promised_objectives(service: Service) -> tuple[PromisedObjectives, ...]:
+    """Every disruption ``service`` promises to survive and what it promises, in its order."""
+    return tuple(
+        PromisedObjectives(
+            disruption=str(disruption),
+            rto=promised.rto,
+            rpo=promised.rpo,
+            prove_every=promised.prove_every,
+        )
+        for disruption, promised in service.objectives.items()
     )
 
 

@@ -35,9 +35,9 @@ from drillkit.model.records import json_schema_of, write_json_schema
 from drillkit.model.run import Promise, RestoreSummary, RunRecord, SourceFile
 from drillkit.model.timeline import FaultInjected, RunStarted, format_utc, parse_utc
 
-REPORT_SCHEMA_VERSION: Final = "1.3"
+REPORT_SCHEMA_VERSION: Final = "1.4"
 """Bumped whenever the document's shape changes; readers refuse versions they do not know."""
-READABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3")
+READABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4")
 """What this version reads: 1.1 added ``restore``, so a 1.0 document reads as one without;
 1.2 added ``scope.clusters`` (empty in older documents), ``accountability.production_confirmation``
 and the verdict ``unjudged``; 1.3 added ``promise`` (null in older documents)."""
@@ -236,6 +236,15 @@ class SourceFileDocument(_Document):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class PromisedObjectivesDocument(_Document):
+    """What the service file promised for one kind of disruption when the run started."""
+
+    disruption: str
+    rto_seconds: float | None
+    rpo_seconds: float | None
+    prove_every_seconds: float
+
+
 class PromiseDocument(_Document):
     """The service promise the run proves, as the service file stated it at the start."""
 
@@ -246,6 +255,11 @@ class PromiseDocument(_Document):
     rpo_seconds: float | None = Field(description="The RPO promised; null when none.")
     prove_every_seconds: float = Field(description="How often a drill must prove it.")
     service_file: SourceFileDocument
+    service_objectives: list[PromisedObjectivesDocument] | None = Field(
+        default=None,
+        description="Every disruption the service file promised to survive, and what it "
+        "promised (absent from documents before version 1.4).",
+    )
 
 
 class SourcesDocument(_Document):
@@ -260,7 +274,7 @@ class ReportDocument(_Document):
 
     model_config = ConfigDict(title="drillkit run report")
 
-    schema_version: Literal["1.0", "1.1", "1.2", "1.3"]
+    schema_version: Literal["1.0", "1.1", "1.2", "1.3", "1.4"]
     run_id: str
     drill: str
     description: str
@@ -633,10 +647,20 @@ def _render_promise(promise: Promise) -> PromiseDocument:
         service=promise.service,
         disruption=promise.disruption,
         owners=list(promise.owners),
-        rto_seconds=promise.rto.total_seconds() if promise.rto is not None else None,
-        rpo_seconds=promise.rpo.total_seconds() if promise.rpo is not None else None,
+        rto_seconds=_seconds_of(promise.rto),
+        rpo_seconds=_seconds_of(promise.rpo),
         prove_every_seconds=promise.prove_every.total_seconds(),
         service_file=_render_source(promise.service_file),
+        service_objectives=[
+            PromisedObjectivesDocument(
+                disruption=objectives.disruption,
+                rto_seconds=_seconds_of(objectives.rto),
+                rpo_seconds=_seconds_of(objectives.rpo),
+                prove_every_seconds=objectives.prove_every.total_seconds(),
+            )
+            for objectives in promise.service_objectives
+        ]
+        or None,
     )
 
 

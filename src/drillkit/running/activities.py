@@ -22,6 +22,7 @@ from drillkit.model.activities import (
     PodSelection,
     Section,
     TargetReader,
+    kind_of_radius,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ def disruptions(activities: Iterable[Activity]) -> list[Disruption]:
     """The method's disruptive activities and their blast radii, in method order.
 
     drillkit's faults, except those that put things back, and chaostoolkit-kubernetes's
-    actions whose targets are obvious; rollbacks are not disruptions."""
+    actions whose targets are obvious; rollbacks are not disruptions. Each has the kind
+    its fault declares, else the one its radius shows."""
     found = []
     for activity in activities:
         if activity.section is not Section.METHOD:
@@ -71,7 +73,12 @@ def disruptions(activities: Iterable[Activity]) -> list[Disruption]:
         else:
             radius = _chaosk8s_radius(activity)
         if radius is not None:
-            found.append(Disruption(activity=activity.name, radius=radius))
+            kind = declared.disrupts if declared is not None else None
+            found.append(
+                Disruption(
+                    activity=activity.name, radius=radius, kind=kind or kind_of_radius(radius)
+                )
+            )
     return found
 
 

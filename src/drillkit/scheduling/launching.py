@@ -20,10 +20,10 @@ from drillkit.drivers.kubernetes import Cluster
 from drillkit.errors import DrillError, InvalidInput
 from drillkit.evidence.recording import RunRecording, finalise_interrupted_runs
 from drillkit.model.drill import Drill
-from drillkit.model.loading import load_drill
 from drillkit.model.measurement import RunStatus
 from drillkit.model.run import RunRecord
 from drillkit.model.timeline import ActivityStarted, RunFinished, RunStarted, TimelineEvent
+from drillkit.running.proving import load_drill
 from drillkit.running.runner import RunOptions, register_undo_actions, run_drill
 from drillkit.safety.lock import LockHeld
 from drillkit.safety.recover import recover

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drillkit.model.drill import Schedule
-from drillkit.model.loading import load_drill
+from drillkit.running.proving import load_drill
 from drillkit.scheduling.backups import find_backup_plan, load_backup_plan
 from drillkit.scheduling.gamedays import find_gameday_file, load_gameday
 from drillkit.scheduling.launching import find_drill_file
