@@ -69,9 +69,12 @@ def enter_proving_run(
         started_utc=UTC_ORIGIN + timedelta(days=day),
     )
     run_dir = write_run_report(dataclasses.replace(record, promise=promise), reports_dir)
-    entry = append_run(reports_dir, run_dir, signing_key=signing_key, now=RECORDED)
+    # Entered and judged as it ended, as drill run enters it: readiness at a moment weighs
+    # what the ledger held then.
+    entered = record.ended_utc
+    entry = append_run(reports_dir, run_dir, signing_key=signing_key, now=entered)
     judge_run(
-        reports_dir, entry, reason="the shop stayed down", signing_key=signing_key, now=RECORDED
+        reports_dir, entry, reason="the shop stayed down", signing_key=signing_key, now=entered
     )
 
 

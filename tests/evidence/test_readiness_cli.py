@@ -75,3 +75,25 @@ def test_readiness_of_an_unknown_service_is_refused_in_one_line(tmp_path: Path) 
         "-50 pod: never proven",
         "-50 node: never proven",
     ]
+
+
+def test_readiness_at_a_past_moment_counts_only_what_the_ledger_held_then(
+    tmp_path: Path,
+) -> None:
+    assert drill(tmp_path, "evidence", "keygen", str(tmp_path / "key.pem")).returncode == 0
+    project(tmp_path, pod_rto="1s")
+    assert run(tmp_path, "files-pod") == "missed"
+    assert run(tmp_path, "files-node") == "met"
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+
+    code, text = readiness(tmp_path, "--at", yesterday, "-o", "json")
+
+    assert code == 0
+    (files,) = assert_matches_schema("readiness", text)
+    # Neither run had happened, nor had the pod run's finding been opened.
+    assert files["score"] == 0.0
+    assert [(p["disruption"], p["state"]) for p in files["promises"]] == [
+        ("pod", "never proven"),
+        ("node", "never proven"),
+    ]
+    assert all(not p["open_findings"] for p in files["promises"])

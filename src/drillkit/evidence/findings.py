@@ -294,6 +294,12 @@ def _duration(seconds: float | None) -> timedelta | None:
 def assess_readiness(
     services: Sequence[PromisedService], lines: Sequence[LedgerLine], *, now: datetime
 ) -> list[ServiceReadiness]:
-    """How ready each service is at ``now``, from the ledger's proving runs and open findings."""
-    runs, findings = proving_runs(lines), open_findings(lines)
+    """How ready each service was at ``now``, from the ledger as it stood then: the
+    proving runs entered by then, and the findings open then."""
+    held = [
+        line
+        for line in lines
+        if line.entry is not None and parse_utc(line.entry.recorded_utc) <= now
+    ]
+    runs, findings = proving_runs(held), open_findings(held)
     return [assess_service(service, runs, findings, now=now) for service in services]
