@@ -150,6 +150,7 @@ class ClusterLock:
         namespace: str = LOCK_NAMESPACE,
         name: str = LOCK_NAME,
         on_lost: Callable[[str], None] | None = None,
+        free_when_holder_gone: bool = True,
     ) -> None:
         if lease_seconds < 1:
             raise ValueError("lease_seconds must be at least 1")
@@ -159,7 +160,11 @@ class ClusterLock:
         self.namespace = namespace
         self.name = name
         self._on_lost = on_lost
+        # Off where holders share a host name but not a process table (pods on the host
+        # network): a pid there names another container's process.
+        self.free_when_holder_gone = free_when_holder_gone
         self._record: LeaseRecord | None = None
+        self._renewed_monotonic = 0.0
         # Reentrant: ``on_lost`` runs on the renewal thread inside ``renew`` and may
         # well call ``release``.
         self._record_lock = threading.RLock()
@@ -178,6 +183,11 @@ class ClusterLock:
     @property
     def lost(self) -> bool:
         return self._lost.is_set()
+
+    @property
+    def renewed_ago(self) -> float:
+        """Seconds since the Lease was last written by this holder (acquired or renewed)."""
+        return time.monotonic() - self._renewed_monotonic
 
     def ensure_held(self) -> None:
         """Raise ``LockLost`` when the Lease is no longer ours."""
@@ -206,7 +216,8 @@ class ClusterLock:
                 continue  # deleted between our create and our read: create again
             if current.holder not in (None, self.holder):
                 timing = _timing(current, now=_utc_now())
-                if not timing.expired and not holder_is_gone(current):
+                gone = self.free_when_holder_gone and holder_is_gone(current)
+                if not timing.expired and not gone:
                     raise LockHeld(
                         describe_holder(current.holder, current.annotations, timing),
                         holder=current.holder,
@@ -228,6 +239,7 @@ class ClusterLock:
                 f"could not acquire lease {self.namespace}/{self.name}: it kept changing "
                 f"under {_ACQUIRE_ATTEMPTS} attempts"
             )
+        self._renewed_monotonic = time.monotonic()
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._renew_until_stopped, name=f"drillkit-lock-{self.name}", daemon=True
@@ -290,6 +302,7 @@ class ClusterLock:
                     acquired_at=record.acquired_at or _utc_now(),
                     transitions=record.transitions,
                 )
+                self._renewed_monotonic = time.monotonic()
                 return
             except NotFound:
                 self._mark_lost(f"lease {self.namespace}/{self.name} was deleted")
