@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -69,7 +70,12 @@ class Schedulers:
         self.database = Database(url)
         self.running: list[DrillScheduler] = []
 
-    def start(self, scheduler_id: str = "a", notifier: Notifier | None = None) -> DrillScheduler:
+    def start(
+        self,
+        scheduler_id: str = "a",
+        notifier: Notifier | None = None,
+        is_leader: Callable[[], bool] | None = None,
+    ) -> DrillScheduler:
         environment = dict(
             os.environ,
             DRILL_SCHEDULER_DATABASE=self.url,
@@ -91,6 +97,7 @@ class Schedulers:
             processes=processes,
             clock=self.clock,
             notifier=notifier,
+            is_leader=is_leader,
             # The tests sync and wake the scheduler themselves.
             refresh_interval=3600,
         )
@@ -379,6 +386,7 @@ def test_the_health_document_keeps_its_bytes(schedulers: Schedulers) -> None:
         "{\n"
         '  "status": "ok",\n'
         '  "scheduler": "a",\n'
+        '  "leader": null,\n'
         f'  "database": {database},\n'
         '  "fires_running": 0,\n'
         '  "schedules": [\n'
@@ -396,3 +404,57 @@ def test_the_health_document_keeps_its_bytes(schedulers: Schedulers) -> None:
         '  "problems": []\n'
         "}\n"
     )
+
+
+def test_a_standby_lets_due_fires_pass_unrecorded_and_fires_once_it_leads(
+    schedulers: Schedulers, clock: FakeClock, log_lines: LogLines
+) -> None:
+    leading = threading.Event()
+    schedulers.add()
+    scheduler = schedulers.start(is_leader=leading.is_set)
+    server = StatusServer(scheduler, port=0)
+    server.start()
+    try:
+        clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
+        scheduler.wakeup()
+        wait_until(
+            "the standby to let the fire pass",
+            lambda: log_lines.saw("standing by: noop for 2026-01-05T10:00:00.000Z"),
+        )
+        assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []
+        assert scheduler.next_fire_times() == {"noop": datetime(2026, 1, 6, 10, 0, tzinfo=UTC)}
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
+            health = json.loads(response.read())
+        assert (health["status"], health["leader"]) == ("ok", False)
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+            assert "drill_scheduler_leader 0.0" in response.read().decode()
+
+        leading.set()
+        clock.set(datetime(2026, 1, 6, 10, 0, 1, tzinfo=UTC))
+        scheduler.wakeup()
+
+        (record,) = schedulers.wait_for_fire(datetime(2026, 1, 6, 10, 0, tzinfo=UTC))
+        assert record.outcome is FireOutcome.RAN
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
+            assert json.loads(response.read())["leader"] is True
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+            assert "drill_scheduler_leader 1.0" in response.read().decode()
+    finally:
+        server.stop()
+
+
+def test_a_scheduler_that_stops_leading_after_a_fire_came_due_does_not_start_it(
+    schedulers: Schedulers, clock: FakeClock, log_lines: LogLines
+) -> None:
+    answers = iter([True])
+    # Leads when the fire comes due, and has lost the Lease by the time it would start it.
+    schedulers.add()
+    scheduler = schedulers.start(is_leader=lambda: next(answers, False))
+    clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
+    scheduler.wakeup()
+
+    wait_until(
+        "the fire to be dropped",
+        lambda: log_lines.saw("not firing noop for 2026-01-05T10:00:00.000Z: no longer the leader"),
+    )
+    assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []

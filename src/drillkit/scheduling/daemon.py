@@ -546,7 +546,11 @@ class DrillScheduler:
         if not self.leading:
             # The leader fires these, and records what it skips; the job store still moves
             # on, so this replica has the next fire times when it takes over.
-            logger.debug("standing by: not firing %s", job.id)
+            logger.info(
+                "standing by: %s for %s is the leader's to fire",
+                job.id,
+                ", ".join(format_utc(t) for t in run_times),
+            )
             return
         schedule = get_schedule(self.database, job.id)
         if schedule is None:
