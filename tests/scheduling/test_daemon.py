@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -406,6 +407,15 @@ def test_the_health_document_keeps_its_bytes(schedulers: Schedulers) -> None:
     )
 
 
+def read_status(server: StatusServer) -> tuple[dict[str, Any], str]:
+    """The scheduler's /healthz document and its /metrics text."""
+    with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
+        health: dict[str, Any] = json.loads(response.read())
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+        metrics: str = response.read().decode()
+    return health, metrics
+
+
 def test_a_standby_lets_due_fires_pass_unrecorded_and_fires_once_it_leads(
     schedulers: Schedulers, clock: FakeClock, log_lines: LogLines
 ) -> None:
@@ -423,11 +433,9 @@ def test_a_standby_lets_due_fires_pass_unrecorded_and_fires_once_it_leads(
         )
         assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []
         assert scheduler.next_fire_times() == {"noop": datetime(2026, 1, 6, 10, 0, tzinfo=UTC)}
-        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
-            health = json.loads(response.read())
+        health, metrics = read_status(server)
         assert (health["status"], health["leader"]) == ("ok", False)
-        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
-            assert "drill_scheduler_leader 0.0" in response.read().decode()
+        assert "drill_scheduler_leader 0.0" in metrics
 
         leading.set()
         clock.set(datetime(2026, 1, 6, 10, 0, 1, tzinfo=UTC))
@@ -435,10 +443,9 @@ def test_a_standby_lets_due_fires_pass_unrecorded_and_fires_once_it_leads(
 
         (record,) = schedulers.wait_for_fire(datetime(2026, 1, 6, 10, 0, tzinfo=UTC))
         assert record.outcome is FireOutcome.RAN
-        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
-            assert json.loads(response.read())["leader"] is True
-        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
-            assert "drill_scheduler_leader 1.0" in response.read().decode()
+        health, metrics = read_status(server)
+        assert (health["status"], health["leader"]) == ("ok", True)
+        assert "drill_scheduler_leader 1.0" in metrics
     finally:
         server.stop()
 

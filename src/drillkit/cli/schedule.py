@@ -1065,13 +1065,15 @@ def run_scheduler(
     # not from their command line, which every local user can read.
     environment = dict(os.environ, DRILL_SCHEDULER_DATABASE=db.url)
     processes = FireProcesses(arguments=settings.fire_arguments(), environment=environment)
+    if leader_elect and lease_duration < timedelta(seconds=3):
+        raise click.BadParameter("at least 3s", param_hint="--lease-duration")
     election = (
         LeaderElection(
             Cluster.connect(settings.kubeconfig, settings.context),
             identity=identity,
             name=lease_name,
             namespace=lease_namespace,
-            lease_seconds=max(3, round(lease_duration.total_seconds())),
+            lease_seconds=round(lease_duration.total_seconds()),
         )
         if leader_elect
         else None
