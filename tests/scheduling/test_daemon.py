@@ -416,6 +416,15 @@ def read_status(server: StatusServer) -> tuple[dict[str, Any], str]:
     return health, metrics
 
 
+def let_the_fire_come_due(
+    scheduler: DrillScheduler, clock: FakeClock, log_lines: LogLines, logged: str
+) -> None:
+    """Move past the 10:00 fire, wake the scheduler and wait until it logs ``logged``."""
+    clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
+    scheduler.wakeup()
+    wait_until(f"the scheduler to log {logged!r}", lambda: log_lines.saw(logged))
+
+
 def test_a_standby_lets_due_fires_pass_unrecorded_and_fires_once_it_leads(
     schedulers: Schedulers, clock: FakeClock, log_lines: LogLines
 ) -> None:
@@ -425,11 +434,8 @@ def test_a_standby_lets_due_fires_pass_unrecorded_and_fires_once_it_leads(
     server = StatusServer(scheduler, port=0)
     server.start()
     try:
-        clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
-        scheduler.wakeup()
-        wait_until(
-            "the standby to let the fire pass",
-            lambda: log_lines.saw("standing by: noop for 2026-01-05T10:00:00.000Z"),
+        let_the_fire_come_due(
+            scheduler, clock, log_lines, "standing by: noop for 2026-01-05T10:00:00.000Z"
         )
         assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []
         assert scheduler.next_fire_times() == {"noop": datetime(2026, 1, 6, 10, 0, tzinfo=UTC)}
@@ -457,11 +463,11 @@ def test_a_scheduler_that_stops_leading_after_a_fire_came_due_does_not_start_it(
     # Leads when the fire comes due, and has lost the Lease by the time it would start it.
     schedulers.add()
     scheduler = schedulers.start(is_leader=lambda: next(answers, False))
-    clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
-    scheduler.wakeup()
 
-    wait_until(
-        "the fire to be dropped",
-        lambda: log_lines.saw("not firing noop for 2026-01-05T10:00:00.000Z: no longer the leader"),
+    let_the_fire_come_due(
+        scheduler,
+        clock,
+        log_lines,
+        "not firing noop for 2026-01-05T10:00:00.000Z: no longer the leader",
     )
     assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []
