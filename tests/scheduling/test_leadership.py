@@ -3,6 +3,8 @@
 - Of two replicas one leads; when it hands the Lease back the other leads.
 - A leader that finds another holder at a renewal stops leading at once, stands by,
   and leads again once the Lease is free.
+- A Lease naming a dead process on this host is not taken before it expires (pods on
+  the host network share its name, not its processes).
 - A leader whose renewals stop stops leading while the Lease still names it, before
   anyone may take it over.
 - Two real ``drill scheduler run --leader-elect`` processes on one PostgreSQL job store:
@@ -12,6 +14,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,9 +24,16 @@ from typing import Any
 
 import pytest
 
-from drillkit.drivers.cluster_state import LeaseClaim, delete_lease, read_lease, replace_lease
+from drillkit.drivers.cluster_state import (
+    LeaseClaim,
+    create_lease,
+    delete_lease,
+    read_lease,
+    replace_lease,
+)
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.lab.cluster import Lab
+from drillkit.safety.lock import HOST_ANNOTATION, PID_ANNOTATION
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.history import FireOutcome, FireRecord, list_fires
 from drillkit.scheduling.leadership import DEFAULT_LEASE_NAMESPACE, LeaderElection
@@ -103,6 +114,36 @@ def test_a_leader_that_finds_another_holder_stops_leading_and_stands_by_until_th
         delete_lease(cluster, DEFAULT_LEASE_NAMESPACE, lease_name)
         wait_until("it to lead again", lambda: election.leading)
         assert changes == [True, False, True]
+    finally:
+        election.stop()
+
+
+def test_a_lease_naming_a_dead_process_on_this_host_is_not_taken_before_it_expires(
+    cluster: Cluster, lease_name: str
+) -> None:
+    # Pods on the host network share the host name but not the process table: a pid
+    # in the Lease says nothing about whether its holder lives.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    now = datetime.now(UTC)
+    create_lease(
+        cluster,
+        DEFAULT_LEASE_NAMESPACE,
+        lease_name,
+        LeaseClaim(
+            holder="a-replica-in-another-pod",
+            duration_seconds=3600,
+            acquired_at=now,
+            renewed_at=now,
+            annotations={PID_ANNOTATION: str(dead.pid), HOST_ANNOTATION: socket.gethostname()},
+        ),
+    )
+    election = LeaderElection(cluster, identity="b", name=lease_name, lease_seconds=6)
+    election.start()
+    try:
+        assert not election.leading
+        lease = read_lease(cluster, DEFAULT_LEASE_NAMESPACE, lease_name)
+        assert lease is not None and lease.holder == "a-replica-in-another-pod"
     finally:
         election.stop()
 
