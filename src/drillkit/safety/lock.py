@@ -186,7 +186,8 @@ class ClusterLock:
 
     @property
     def renewed_ago(self) -> float:
-        """Seconds since the Lease was last written by this holder (acquired or renewed)."""
+        """Seconds since this holder last wrote the Lease (acquired or renewed), counted
+        from just before the write, so never less than the Lease's own age."""
         return time.monotonic() - self._renewed_monotonic
 
     def ensure_held(self) -> None:
@@ -204,6 +205,8 @@ class ClusterLock:
             raise RuntimeError("this ClusterLock is already acquired")
         for _ in range(_ACQUIRE_ATTEMPTS):
             now = _utc_now()
+            # Taken before the write: the Lease's renewTime is no later than this.
+            written = time.monotonic()
             try:
                 self._record = create_lease(
                     self.cluster, self.namespace, self.name, self._claim(now, acquired_at=now)
@@ -239,7 +242,7 @@ class ClusterLock:
                 f"could not acquire lease {self.namespace}/{self.name}: it kept changing "
                 f"under {_ACQUIRE_ATTEMPTS} attempts"
             )
-        self._renewed_monotonic = time.monotonic()
+        self._renewed_monotonic = written
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._renew_until_stopped, name=f"drillkit-lock-{self.name}", daemon=True
@@ -295,6 +298,7 @@ class ClusterLock:
             record = self._record
             if record is None or self._lost.is_set():
                 return
+            written = time.monotonic()
             try:
                 self._record = self._replace(
                     record,
@@ -302,7 +306,7 @@ class ClusterLock:
                     acquired_at=record.acquired_at or _utc_now(),
                     transitions=record.transitions,
                 )
-                self._renewed_monotonic = time.monotonic()
+                self._renewed_monotonic = written
                 return
             except NotFound:
                 self._mark_lost(f"lease {self.namespace}/{self.name} was deleted")
