@@ -1048,6 +1048,7 @@ def run_scheduler(
     from drillkit.scheduling.launching import recover_leftovers
     from drillkit.scheduling.leadership import LeaderElection
 
+    _ensure_lease_options(leader_elect, lease_duration)
     identity = ensure_scheduler_id(scheduler_id or socket.gethostname())
     # Read at start: a broken key must stop the scheduler, not each of its fires.
     ledger_key = load_signing_key_option(settings.signing_key)
@@ -1065,8 +1066,6 @@ def run_scheduler(
     # not from their command line, which every local user can read.
     environment = dict(os.environ, DRILL_SCHEDULER_DATABASE=db.url)
     processes = FireProcesses(arguments=settings.fire_arguments(), environment=environment)
-    if leader_elect and lease_duration < timedelta(seconds=3):
-        raise click.BadParameter("at least 3s", param_hint="--lease-duration")
     election = (
         LeaderElection(
             Cluster.connect(settings.kubeconfig, settings.context),
@@ -1139,6 +1138,18 @@ def run_scheduler(
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _ensure_lease_options(leader_elect: bool, lease_duration: timedelta) -> None:
+    """Refuse Lease options that would be ignored, and a Lease too short to renew."""
+    source = click.get_current_context().get_parameter_source
+    if not leader_elect:
+        for name in ("lease_name", "lease_namespace", "lease_duration"):
+            if source(name) is click.core.ParameterSource.COMMANDLINE:
+                option = "--" + name.replace("_", "-")
+                raise click.UsageError(f"{option} is for --leader-elect, which is not given")
+    elif lease_duration < timedelta(seconds=3):
+        raise click.BadParameter("at least 3s", param_hint="--lease-duration")
 
 
 def _parse_target(text: str) -> tuple[TargetKind, str]:
