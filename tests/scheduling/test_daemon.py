@@ -13,6 +13,7 @@ import os
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, StatusServer
+from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, Leadership, StatusServer
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.history import FireOutcome, FireRecord, list_fires
 from drillkit.scheduling.notifications import Notifier
@@ -75,7 +76,7 @@ class Schedulers:
         self,
         scheduler_id: str = "a",
         notifier: Notifier | None = None,
-        is_leader: Callable[[], bool] | None = None,
+        leadership: Leadership | None = None,
     ) -> DrillScheduler:
         environment = dict(
             os.environ,
@@ -98,7 +99,7 @@ class Schedulers:
             processes=processes,
             clock=self.clock,
             notifier=notifier,
-            is_leader=is_leader,
+            leadership=leadership,
             # The tests sync and wake the scheduler themselves.
             refresh_interval=3600,
         )
@@ -416,6 +417,18 @@ def read_status(server: StatusServer) -> tuple[dict[str, Any], str]:
     return health, metrics
 
 
+@dataclass
+class FakeLeadership:
+    """Leader election as a test decides it."""
+
+    answer: Callable[[], bool]
+    problem: str | None = None
+
+    @property
+    def leading(self) -> bool:
+        return self.answer()
+
+
 def let_the_fire_come_due(
     scheduler: DrillScheduler, clock: FakeClock, log_lines: LogLines, logged: str
 ) -> None:
@@ -430,7 +443,7 @@ def test_a_standby_lets_due_fires_pass_unrecorded_and_fires_once_it_leads(
 ) -> None:
     leading = threading.Event()
     schedulers.add()
-    scheduler = schedulers.start(is_leader=leading.is_set)
+    scheduler = schedulers.start(leadership=FakeLeadership(leading.is_set))
     server = StatusServer(scheduler, port=0)
     server.start()
     try:
@@ -462,7 +475,7 @@ def test_a_scheduler_that_stops_leading_after_a_fire_came_due_does_not_start_it(
     answers = iter([True])
     # Leads when the fire comes due, and has lost the Lease by the time it would start it.
     schedulers.add()
-    scheduler = schedulers.start(is_leader=lambda: next(answers, False))
+    scheduler = schedulers.start(leadership=FakeLeadership(lambda: next(answers, False)))
 
     let_the_fire_come_due(
         scheduler,
@@ -471,3 +484,16 @@ def test_a_scheduler_that_stops_leading_after_a_fire_came_due_does_not_start_it(
         "not firing noop for 2026-01-05T10:00:00.000Z: no longer the leader",
     )
     assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []
+
+
+def test_a_replica_that_cannot_compete_for_the_lease_is_unhealthy_and_says_why(
+    schedulers: Schedulers,
+) -> None:
+    problem = "leases.coordination.k8s.io is forbidden"
+    scheduler = schedulers.start(leadership=FakeLeadership(lambda: False, problem=problem))
+
+    health = scheduler.health()
+
+    assert not health.healthy
+    assert health.leader is False
+    assert health.problems == (f"leader election: {problem}",)

@@ -5,6 +5,7 @@
   and leads again once the Lease is free.
 - A Lease naming a dead process on this host is not taken before it expires (pods on
   the host network share its name, not its processes).
+- A replica the API server refuses the Lease stands by and says why.
 - A leader whose renewals stop stops leading while the Lease still names it, before
   anyone may take it over.
 - Two real ``drill scheduler run --leader-elect`` processes on one PostgreSQL job store:
@@ -146,6 +147,18 @@ def test_a_lease_naming_a_dead_process_on_this_host_is_not_taken_before_it_expir
         assert lease is not None and lease.holder == "a-replica-in-another-pod"
     finally:
         election.stop()
+
+
+def test_a_replica_refused_the_lease_stands_by_and_says_why(lab: Lab, lease_name: str) -> None:
+    with lab.connect(admin=False) as cluster:
+        # drillkit-runner may hold Leases in the drillkit namespace only.
+        election = LeaderElection(cluster, identity="a", name=lease_name, namespace="default")
+        election.start()
+        try:
+            assert not election.leading
+            assert election.problem is not None and "forbidden" in election.problem.lower()
+        finally:
+            election.stop()
 
 
 def test_a_leader_whose_renewals_stop_stops_leading_while_the_lease_still_names_it(

@@ -1094,7 +1094,7 @@ def run_scheduler(
             if settings.evidence is not None
             else None
         ),
-        is_leader=(lambda: election.leading) if election is not None else None,
+        leadership=election,
     )
     stop = threading.Event()
 

@@ -18,7 +18,7 @@ while the previous one still runs is recorded as "skipped: already running".
 Several schedulers may share one database (PostgreSQL) and one cluster: each fires every
 fire, the claim in the database lets exactly one run it, and the others record
 "skipped: lock held"; the cluster Lease keeps drills from overlapping across schedulers
-with different databases. With leader election (``is_leader``, see ``leadership``) only the
+with different databases. With leader election (``leadership``, see that module) only the
 replica holding the scheduler Lease fires: the others keep their jobs in step and let due
 fires pass without running or recording them, and a replica checks that it still leads
 just before it starts each fire process.
@@ -44,7 +44,7 @@ from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, Protocol
 
 import sqlalchemy as sa
 from apscheduler.events import (  # type: ignore[import-untyped]
@@ -376,6 +376,18 @@ class ReadinessCollector:
 # -- the scheduler ---------------------------------------------------------------------------------
 
 
+class Leadership(Protocol):
+    """What the scheduler asks of leader election (``leadership.LeaderElection``)."""
+
+    @property
+    def leading(self) -> bool:
+        """Whether this replica fires now."""
+
+    @property
+    def problem(self) -> str | None:
+        """Why competing for the Lease failed last, None while it works."""
+
+
 @dataclass(eq=False)
 class DrillScheduler:
     """APScheduler over the scheduler database, firing schedules through ``FireProcesses``."""
@@ -397,7 +409,7 @@ class DrillScheduler:
     evidence: EvidenceStore | None = None
     """The fleet's evidence store, which gets the skips entered in the ``ledger`` too
     (its fires, given ``--evidence``, enter their own)."""
-    is_leader: Callable[[], bool] | None = None
+    leadership: Leadership | None = None
     """Whether this replica leads now, when replicas elect a leader; None: it always fires."""
     metrics: SchedulerMetrics = field(init=False, default_factory=SchedulerMetrics)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
@@ -426,7 +438,7 @@ class DrillScheduler:
     @property
     def leading(self) -> bool:
         """Whether this scheduler fires now: it leads, or elects no leader."""
-        return self.is_leader is None or self.is_leader()
+        return self.leadership is None or self.leadership.leading
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -671,10 +683,12 @@ class DrillScheduler:
             problems.append(f"schedules: {self._last_sync_error}")
         if self._stopping.is_set():
             problems.append("stopping")
+        if self.leadership is not None and self.leadership.problem is not None:
+            problems.append(f"leader election: {self.leadership.problem}")
         return SchedulerHealth(
             status="ok" if not problems else "unhealthy",
             scheduler=self.scheduler_id,
-            leader=None if self.is_leader is None else self.is_leader(),
+            leader=None if self.leadership is None else self.leadership.leading,
             database=self.database.shown_url,
             fires_running=self.processes.running,
             schedules=tuple(

@@ -67,6 +67,7 @@ class LeaderElection:
         self.lease_seconds = lease_seconds
         self._on_change = on_change
         self._lock: ClusterLock | None = None
+        self._problem: str | None = None
         self._was_leading = False
         self._guard = threading.Lock()
         self._stop = threading.Event()
@@ -81,6 +82,11 @@ class LeaderElection:
             and lock.held
             and lock.renewed_ago < renewal_deadline(self.lease_seconds)
         )
+
+    @property
+    def problem(self) -> str | None:
+        """Why the last try for the Lease failed (not: another replica holds it), or None."""
+        return self._problem
 
     def start(self) -> None:
         """Try for the Lease now, then keep trying (or renewing) in the background."""
@@ -121,12 +127,12 @@ class LeaderElection:
             try:
                 lock.acquire()
             except LockHeld:
-                self._lock = None
+                self._lock, self._problem = None, None
             except DrillError as error:
                 logger.warning("competing for the scheduler lease failed: %s", error)
-                self._lock = None
+                self._lock, self._problem = None, str(error)
             else:
-                self._lock = lock
+                self._lock, self._problem = lock, None
         self._note_change()
 
     def _campaign_until_stopped(self) -> None:
