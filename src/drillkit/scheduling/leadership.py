@@ -70,6 +70,8 @@ class LeaderElection:
         self._problem: str | None = None
         self._was_leading = False
         self._guard = threading.Lock()
+        # Changes are noted from the campaign thread and the Lease's renewal thread alike.
+        self._change_guard = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -145,14 +147,15 @@ class LeaderElection:
         self._note_change()
 
     def _note_change(self) -> None:
-        leading = self.leading
-        if leading == self._was_leading:
-            return
-        self._was_leading = leading
-        lease = f"{self.namespace}/{self.name}"
-        if leading:
-            logger.info("leading: holding lease %s as %s", lease, self.holder)
-        else:
-            logger.info("standing by: lease %s is not ours", lease)
-        if self._on_change is not None:
-            self._on_change(leading)
+        with self._change_guard:
+            leading = self.leading
+            if leading == self._was_leading:
+                return
+            self._was_leading = leading
+            lease = f"{self.namespace}/{self.name}"
+            if leading:
+                logger.info("leading: holding lease %s as %s", lease, self.holder)
+            else:
+                logger.info("standing by: lease %s is not ours", lease)
+            if self._on_change is not None:
+                self._on_change(leading)
