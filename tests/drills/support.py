@@ -141,7 +141,9 @@ class BackgroundDrill:
 class SchedulerProcess:
     """``drill scheduler run`` in the background, its log in a file."""
 
-    def __init__(self, scheduler_id: str, environment: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, scheduler_id: str, environment: dict[str, str], log: Path, *arguments: str
+    ) -> None:
         self.scheduler_id = scheduler_id
         self.port = free_port()
         self.log = log
@@ -156,6 +158,7 @@ class SchedulerProcess:
                 str(self.port),
                 "--refresh",
                 "1s",
+                *arguments,
             ),
             env=environment,
             stdout=self._log_file,

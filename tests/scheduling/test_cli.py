@@ -366,3 +366,19 @@ def test_export_warns_of_each_setting_a_cronjob_cannot_carry(tmp_path: Path) -> 
     ]
     cronjobs = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "CronJob"]
     assert len(cronjobs) == 3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--lease-name", "other"], "--lease-name is for --leader-elect, which is not given"),
+        (["--lease-duration", "30s"], "--lease-duration is for --leader-elect, which is not given"),
+        (["--leader-elect", "--lease-duration", "2s"], "--lease-duration: at least 3s"),
+    ],
+)
+def test_lease_options_without_leader_election_or_too_short_a_lease_are_refused(
+    arguments: list[str], message: str
+) -> None:
+    result = drill("scheduler", "run", *arguments)
+    assert result.exit_code == 2
+    assert message in result.output

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, StatusServer
+from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, Leadership, StatusServer
 from drillkit.scheduling.database import Database
 from drillkit.scheduling.history import FireOutcome, FireRecord, list_fires
 from drillkit.scheduling.notifications import Notifier
@@ -69,7 +72,12 @@ class Schedulers:
         self.database = Database(url)
         self.running: list[DrillScheduler] = []
 
-    def start(self, scheduler_id: str = "a", notifier: Notifier | None = None) -> DrillScheduler:
+    def start(
+        self,
+        scheduler_id: str = "a",
+        notifier: Notifier | None = None,
+        leadership: Leadership | None = None,
+    ) -> DrillScheduler:
         environment = dict(
             os.environ,
             DRILL_SCHEDULER_DATABASE=self.url,
@@ -91,6 +99,7 @@ class Schedulers:
             processes=processes,
             clock=self.clock,
             notifier=notifier,
+            leadership=leadership,
             # The tests sync and wake the scheduler themselves.
             refresh_interval=3600,
         )
@@ -379,6 +388,7 @@ def test_the_health_document_keeps_its_bytes(schedulers: Schedulers) -> None:
         "{\n"
         '  "status": "ok",\n'
         '  "scheduler": "a",\n'
+        '  "leader": null,\n'
         f'  "database": {database},\n'
         '  "fires_running": 0,\n'
         '  "schedules": [\n'
@@ -396,3 +406,94 @@ def test_the_health_document_keeps_its_bytes(schedulers: Schedulers) -> None:
         '  "problems": []\n'
         "}\n"
     )
+
+
+def read_status(server: StatusServer) -> tuple[dict[str, Any], str]:
+    """The scheduler's /healthz document and its /metrics text."""
+    with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
+        health: dict[str, Any] = json.loads(response.read())
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+        metrics: str = response.read().decode()
+    return health, metrics
+
+
+@dataclass
+class FakeLeadership:
+    """Leader election as a test decides it."""
+
+    answer: Callable[[], bool]
+    problem: str | None = None
+
+    @property
+    def leading(self) -> bool:
+        return self.answer()
+
+
+def let_the_fire_come_due(
+    scheduler: DrillScheduler, clock: FakeClock, log_lines: LogLines, logged: str
+) -> None:
+    """Move past the 10:00 fire, wake the scheduler and wait until it logs ``logged``."""
+    clock.set(datetime(2026, 1, 5, 10, 0, 1, tzinfo=UTC))
+    scheduler.wakeup()
+    wait_until(f"the scheduler to log {logged!r}", lambda: log_lines.saw(logged))
+
+
+def test_a_standby_lets_due_fires_pass_unrecorded_and_fires_once_it_leads(
+    schedulers: Schedulers, clock: FakeClock, log_lines: LogLines
+) -> None:
+    leading = threading.Event()
+    schedulers.add()
+    scheduler = schedulers.start(leadership=FakeLeadership(leading.is_set))
+    server = StatusServer(scheduler, port=0)
+    server.start()
+    try:
+        let_the_fire_come_due(
+            scheduler, clock, log_lines, "standing by: noop for 2026-01-05T10:00:00.000Z"
+        )
+        assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []
+        assert scheduler.next_fire_times() == {"noop": datetime(2026, 1, 6, 10, 0, tzinfo=UTC)}
+        health, metrics = read_status(server)
+        assert (health["status"], health["leader"]) == ("ok", False)
+        assert "drill_scheduler_leader 0.0" in metrics
+
+        leading.set()
+        clock.set(datetime(2026, 1, 6, 10, 0, 1, tzinfo=UTC))
+        scheduler.wakeup()
+
+        (record,) = schedulers.wait_for_fire(datetime(2026, 1, 6, 10, 0, tzinfo=UTC))
+        assert record.outcome is FireOutcome.RAN
+        health, metrics = read_status(server)
+        assert (health["status"], health["leader"]) == ("ok", True)
+        assert "drill_scheduler_leader 1.0" in metrics
+    finally:
+        server.stop()
+
+
+def test_a_scheduler_that_stops_leading_after_a_fire_came_due_does_not_start_it(
+    schedulers: Schedulers, clock: FakeClock, log_lines: LogLines
+) -> None:
+    answers = iter([True])
+    # Leads when the fire comes due, and has lost the Lease by the time it would start it.
+    schedulers.add()
+    scheduler = schedulers.start(leadership=FakeLeadership(lambda: next(answers, False)))
+
+    let_the_fire_come_due(
+        scheduler,
+        clock,
+        log_lines,
+        "not firing noop for 2026-01-05T10:00:00.000Z: no longer the leader",
+    )
+    assert schedulers.fires(datetime(2026, 1, 5, 10, 0, tzinfo=UTC)) == []
+
+
+def test_a_replica_that_cannot_compete_for_the_lease_is_unhealthy_and_says_why(
+    schedulers: Schedulers,
+) -> None:
+    problem = "leases.coordination.k8s.io is forbidden"
+    scheduler = schedulers.start(leadership=FakeLeadership(lambda: False, problem=problem))
+
+    health = scheduler.health()
+
+    assert not health.healthy
+    assert health.leader is False
+    assert health.problems == (f"leader election: {problem}",)

@@ -964,6 +964,37 @@ def scheduler() -> None:
     show_default=True,
     help="How long stopping waits for running drills before killing them.",
 )
+@click.option(
+    "--leader-elect",
+    is_flag=True,
+    envvar="DRILL_LEADER_ELECT",
+    help="Run as one of several replicas: only the holder of a coordination.k8s.io Lease "
+    "fires, the others stand by and take over within the lease duration when it stops "
+    "renewing (env DRILL_LEADER_ELECT). Uses --kubeconfig and --context.",
+)
+@click.option(
+    "--lease-name",
+    default="drillkit-scheduler",
+    show_default=True,
+    metavar="NAME",
+    help="The Lease replicas compete for (with --leader-elect).",
+)
+@click.option(
+    "--lease-namespace",
+    default="drillkit",
+    show_default=True,
+    metavar="NAMESPACE",
+    envvar="DRILL_LEASE_NAMESPACE",
+    help="The Lease's namespace (with --leader-elect; env DRILL_LEASE_NAMESPACE).",
+)
+@click.option(
+    "--lease-duration",
+    type=DURATION,
+    default="15s",
+    show_default=True,
+    help="How long a leader that stopped renewing keeps the Lease (with --leader-elect). "
+    "It renews every third of it and stops firing once its last renewal is two thirds old.",
+)
 @services_dir_option
 @with_fire_options
 def run_scheduler(
@@ -973,6 +1004,10 @@ def run_scheduler(
     max_parallel: int,
     on_stop: str,
     stop_timeout: timedelta,
+    leader_elect: bool,
+    lease_name: str,
+    lease_namespace: str,
+    lease_duration: timedelta,
     services_dir: Path,
     settings: FireSettings,
 ) -> None:
@@ -989,23 +1024,31 @@ def run_scheduler(
     and so does the scheduler for the fires it records as missed.
 
     Several schedulers may share a PostgreSQL database (give each its own --id): each
-    fire runs once, the others record "skipped: lock held".
+    fire runs once, the others record "skipped: lock held". With --leader-elect they
+    elect a leader instead: only the holder of the Lease drillkit/drillkit-scheduler
+    fires, /healthz says "leader": true there and false on the standbys, and
+    /metrics has drill_scheduler_leader. A leader that loses the Lease stops firing
+    at once (a drill it started runs on) and stands by.
 
     \b
     Examples:
       drill scheduler run
       drill scheduler run --database postgresql://drill:secret@db/drill --id "$(hostname)"
+      drill scheduler run --leader-elect --id "$POD_NAME" --context in-cluster
     """
     import logging
     import os
     import signal
     import time
 
+    from drillkit.drivers.kubernetes import Cluster
     from drillkit.running.runner import RunOptions
     from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, StatusServer
     from drillkit.scheduling.database import ensure_scheduler_id
     from drillkit.scheduling.launching import recover_leftovers
+    from drillkit.scheduling.leadership import LeaderElection
 
+    _ensure_lease_options(leader_elect, lease_duration)
     identity = ensure_scheduler_id(scheduler_id or socket.gethostname())
     # Read at start: a broken key must stop the scheduler, not each of its fires.
     ledger_key = load_signing_key_option(settings.signing_key)
@@ -1023,6 +1066,17 @@ def run_scheduler(
     # not from their command line, which every local user can read.
     environment = dict(os.environ, DRILL_SCHEDULER_DATABASE=db.url)
     processes = FireProcesses(arguments=settings.fire_arguments(), environment=environment)
+    election = (
+        LeaderElection(
+            Cluster.connect(settings.kubeconfig, settings.context),
+            identity=identity,
+            name=lease_name,
+            namespace=lease_namespace,
+            lease_seconds=round(lease_duration.total_seconds()),
+        )
+        if leader_elect
+        else None
+    )
     daemon = DrillScheduler(
         db,
         scheduler_id=identity,
@@ -1040,6 +1094,7 @@ def run_scheduler(
             if settings.evidence is not None
             else None
         ),
+        leadership=election,
     )
     stop = threading.Event()
 
@@ -1062,6 +1117,8 @@ def run_scheduler(
         reports_dir=settings.reports_dir.absolute(),
         signing_key=ledger_key,
     )
+    if election is not None:
+        election.start()
     daemon.start()
     server.start()
     log.info(
@@ -1073,11 +1130,26 @@ def run_scheduler(
         on_stop="finish" if on_stop == "finish" else "rollback",
         timeout=stop_timeout.total_seconds(),
     )
+    # Handed back once no fire of ours runs, so a standby takes over at once.
+    if election is not None:
+        election.stop()
     server.stop()
     db.close()
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _ensure_lease_options(leader_elect: bool, lease_duration: timedelta) -> None:
+    """Refuse Lease options that would be ignored, and a Lease too short to renew."""
+    source = click.get_current_context().get_parameter_source
+    if not leader_elect:
+        for name in ("lease_name", "lease_namespace", "lease_duration"):
+            if source(name) is click.core.ParameterSource.COMMANDLINE:
+                option = "--" + name.replace("_", "-")
+                raise click.UsageError(f"{option} is for --leader-elect, which is not given")
+    elif lease_duration < timedelta(seconds=3):
+        raise click.BadParameter("at least 3s", param_hint="--lease-duration")
 
 
 def _parse_target(text: str) -> tuple[TargetKind, str]:

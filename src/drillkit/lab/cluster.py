@@ -653,7 +653,10 @@ def lab_reached_by(
 def load_manifests(directory: Path, names: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every YAML document in the files ``names`` of a directory, in that order (default:
     its ``*.yaml`` files, in file-name order)."""
-    paths = [directory / name for name in names] or sorted(directory.glob("*.yaml"))
+    # A kustomization.yaml (deploy/'s, for kubectl apply -k) describes manifests, it is none.
+    paths = [directory / name for name in names] or sorted(
+        path for path in directory.glob("*.yaml") if path.name != "kustomization.yaml"
+    )
     manifests: list[dict[str, Any]] = []
     for path in paths:
         manifests += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]

@@ -150,6 +150,7 @@ class ClusterLock:
         namespace: str = LOCK_NAMESPACE,
         name: str = LOCK_NAME,
         on_lost: Callable[[str], None] | None = None,
+        free_when_holder_gone: bool = True,
     ) -> None:
         if lease_seconds < 1:
             raise ValueError("lease_seconds must be at least 1")
@@ -159,7 +160,11 @@ class ClusterLock:
         self.namespace = namespace
         self.name = name
         self._on_lost = on_lost
+        # Off where holders share a host name but not a process table (pods on the host
+        # network): a pid there names another container's process.
+        self.free_when_holder_gone = free_when_holder_gone
         self._record: LeaseRecord | None = None
+        self._renewed_monotonic = 0.0
         # Reentrant: ``on_lost`` runs on the renewal thread inside ``renew`` and may
         # well call ``release``.
         self._record_lock = threading.RLock()
@@ -179,6 +184,12 @@ class ClusterLock:
     def lost(self) -> bool:
         return self._lost.is_set()
 
+    @property
+    def renewed_ago(self) -> float:
+        """Seconds since this holder last wrote the Lease (acquired or renewed), counted
+        from just before the write, so never less than the Lease's own age."""
+        return time.monotonic() - self._renewed_monotonic
+
     def ensure_held(self) -> None:
         """Raise ``LockLost`` when the Lease is no longer ours."""
         if self._lost.is_set():
@@ -194,6 +205,8 @@ class ClusterLock:
             raise RuntimeError("this ClusterLock is already acquired")
         for _ in range(_ACQUIRE_ATTEMPTS):
             now = _utc_now()
+            # Taken before the write: the Lease's renewTime is no later than this.
+            written = time.monotonic()
             try:
                 self._record = create_lease(
                     self.cluster, self.namespace, self.name, self._claim(now, acquired_at=now)
@@ -206,7 +219,8 @@ class ClusterLock:
                 continue  # deleted between our create and our read: create again
             if current.holder not in (None, self.holder):
                 timing = _timing(current, now=_utc_now())
-                if not timing.expired and not holder_is_gone(current):
+                gone = self.free_when_holder_gone and holder_is_gone(current)
+                if not timing.expired and not gone:
                     raise LockHeld(
                         describe_holder(current.holder, current.annotations, timing),
                         holder=current.holder,
@@ -228,6 +242,7 @@ class ClusterLock:
                 f"could not acquire lease {self.namespace}/{self.name}: it kept changing "
                 f"under {_ACQUIRE_ATTEMPTS} attempts"
             )
+        self._renewed_monotonic = written
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._renew_until_stopped, name=f"drillkit-lock-{self.name}", daemon=True
@@ -283,6 +298,7 @@ class ClusterLock:
             record = self._record
             if record is None or self._lost.is_set():
                 return
+            written = time.monotonic()
             try:
                 self._record = self._replace(
                     record,
@@ -290,6 +306,7 @@ class ClusterLock:
                     acquired_at=record.acquired_at or _utc_now(),
                     transitions=record.transitions,
                 )
+                self._renewed_monotonic = written
                 return
             except NotFound:
                 self._mark_lost(f"lease {self.namespace}/{self.name} was deleted")

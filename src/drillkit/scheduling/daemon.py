@@ -18,7 +18,10 @@ while the previous one still runs is recorded as "skipped: already running".
 Several schedulers may share one database (PostgreSQL) and one cluster: each fires every
 fire, the claim in the database lets exactly one run it, and the others record
 "skipped: lock held"; the cluster Lease keeps drills from overlapping across schedulers
-with different databases.
+with different databases. With leader election (``leadership``, see that module) only the
+replica holding the scheduler Lease fires: the others keep their jobs in step and let due
+fires pass without running or recording them, and a replica checks that it still leads
+just before it starts each fire process.
 
 Stopping (``stop``): no new fires start; running ones are sent SIGTERM, so the drill rolls
 back and writes its report (``on_stop="rollback"``), or are left to finish
@@ -41,7 +44,7 @@ from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, Protocol
 
 import sqlalchemy as sa
 from apscheduler.events import (  # type: ignore[import-untyped]
@@ -287,6 +290,12 @@ class SchedulerMetrics:
             ["state"],
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "drill_scheduler_leader",
+            "1 while this scheduler fires (it holds the scheduler Lease, or elects no "
+            "leader), 0 while it stands by.",
+            registry=self.registry,
+        )
         self.next_fire = Gauge(
             "drill_scheduler_next_fire_timestamp_seconds",
             "When each schedule fires next (Unix time).",
@@ -367,6 +376,18 @@ class ReadinessCollector:
 # -- the scheduler ---------------------------------------------------------------------------------
 
 
+class Leadership(Protocol):
+    """What the scheduler asks of leader election (``leadership.LeaderElection``)."""
+
+    @property
+    def leading(self) -> bool:
+        """Whether this replica fires now."""
+
+    @property
+    def problem(self) -> str | None:
+        """Why competing for the Lease failed last, None while it works."""
+
+
 @dataclass(eq=False)
 class DrillScheduler:
     """APScheduler over the scheduler database, firing schedules through ``FireProcesses``."""
@@ -388,6 +409,8 @@ class DrillScheduler:
     evidence: EvidenceStore | None = None
     """The fleet's evidence store, which gets the skips entered in the ``ledger`` too
     (its fires, given ``--evidence``, enter their own)."""
+    leadership: Leadership | None = None
+    """Whether this replica leads now, when replicas elect a leader; None: it always fires."""
     metrics: SchedulerMetrics = field(init=False, default_factory=SchedulerMetrics)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
     _refresher: threading.Thread | None = field(init=False, default=None, repr=False)
@@ -410,6 +433,12 @@ class DrillScheduler:
             job_defaults={"misfire_grace_time": None, "coalesce": False, "max_instances": 1},
         )
         self._scheduler.add_listener(self._on_max_instances, EVENT_JOB_MAX_INSTANCES)
+        self.metrics.leader.set_function(lambda: float(self.leading))
+
+    @property
+    def leading(self) -> bool:
+        """Whether this scheduler fires now: it leads, or elects no leader."""
+        return self.leadership is None or self.leadership.leading
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -526,6 +555,15 @@ class DrillScheduler:
     # -- fires -----------------------------------------------------------------------------------
 
     def _fire_due(self, job: Job, run_times: list[datetime]) -> None:
+        if not self.leading:
+            # The leader fires these, and records what it skips; the job store still moves
+            # on, so this replica has the next fire times when it takes over.
+            logger.info(
+                "standing by: %s for %s is the leader's to fire",
+                job.id,
+                ", ".join(format_utc(t) for t in run_times),
+            )
+            return
         schedule = get_schedule(self.database, job.id)
         if schedule is None:
             return  # removed since the job came due
@@ -544,6 +582,15 @@ class DrillScheduler:
                     reason="the scheduler stopped before the drill started",
                 )
                 self._record_skip(schedule, fire_time, skip)
+                continue
+            # Leadership may have gone since the job came due: a replica that lost the
+            # Lease must not start another fire.
+            if not self.leading:
+                logger.info(
+                    "not firing %s for %s: no longer the leader",
+                    schedule.name,
+                    format_utc(fire_time),
+                )
                 continue
             self._launch(schedule, fire_time)
 
@@ -610,6 +657,8 @@ class DrillScheduler:
             self.notifier.notify(FireEvent.from_record("skipped", record, at=now))
 
     def _on_max_instances(self, event: JobSubmissionEvent) -> None:
+        if not self.leading:
+            return
         schedule = get_schedule(self.database, event.job_id)
         if schedule is None:
             return
@@ -634,9 +683,12 @@ class DrillScheduler:
             problems.append(f"schedules: {self._last_sync_error}")
         if self._stopping.is_set():
             problems.append("stopping")
+        if self.leadership is not None and self.leadership.problem is not None:
+            problems.append(f"leader election: {self.leadership.problem}")
         return SchedulerHealth(
             status="ok" if not problems else "unhealthy",
             scheduler=self.scheduler_id,
+            leader=None if self.leadership is None else self.leadership.leading,
             database=self.database.shown_url,
             fires_running=self.processes.running,
             schedules=tuple(
@@ -667,6 +719,9 @@ class SchedulerHealth:
 
     status: Literal["ok", "unhealthy"]
     scheduler: str
+    leader: bool | None
+    """Whether this replica holds the scheduler Lease and fires; None without
+    ``--leader-elect`` (it fires every fire). A standby is healthy."""
     database: str
     """The database URL as shown to people (its password hidden)."""
     fires_running: int
