@@ -23,7 +23,7 @@ import yaml
 
 from drillkit.scheduling.daemon import DrillScheduler, FireProcesses, Leadership, StatusServer
 from drillkit.scheduling.database import Database
-from drillkit.scheduling.history import FireOutcome, FireRecord, list_fires
+from drillkit.scheduling.history import Fire, FireOutcome, FireRecord, claim_fire, list_fires
 from drillkit.scheduling.notifications import Notifier
 from drillkit.scheduling.policies import SkipKind
 from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule, set_paused
@@ -497,3 +497,41 @@ def test_a_replica_that_cannot_compete_for_the_lease_is_unhealthy_and_says_why(
     assert not health.healthy
     assert health.leader is False
     assert health.problems == (f"leader election: {problem}",)
+
+
+def test_a_fire_no_replica_took_while_the_leader_was_gone_is_made_up_once_it_leads(
+    schedulers: Schedulers, clock: FakeClock, log_lines: LogLines
+) -> None:
+    # The leader died before 10:00; this replica lets the fire pass, then takes over.
+    leading = threading.Event()
+    schedulers.add()
+    schedulers.add(name="taken")
+    scheduler = schedulers.start(leadership=FakeLeadership(leading.is_set))
+    let_the_fire_come_due(
+        scheduler, clock, log_lines, "standing by: taken for 2026-01-05T10:00:00.000Z"
+    )
+    wait_until(
+        "both fires to pass",
+        lambda: log_lines.saw("standing by: noop for 2026-01-05T10:00:00.000Z"),
+    )
+    fire_time = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    # One of the two the old leader had taken before it died.
+    taken = Fire(
+        schedule="taken",
+        kind=TargetKind.DRILL,
+        target="noop",
+        fire_time=fire_time,
+        scheduler="old-leader",
+    )
+    assert claim_fire(schedulers.database, taken, now=clock.utc()) is None
+
+    leading.set()
+    clock.set(datetime(2026, 1, 5, 10, 0, 20, tzinfo=UTC))
+    scheduler.sync()
+
+    (record,) = schedulers.wait_for_fire(fire_time)
+    assert (record.schedule, record.outcome) == ("noop", FireOutcome.RAN)
+    assert log_lines.saw("taking over: noop for 2026-01-05T10:00:00.000Z came due while no")
+    # Made up once: a second sync finds nothing left to make up.
+    scheduler.sync()
+    assert [r.schedule for r in schedulers.fires(fire_time)] == ["noop"]

@@ -21,7 +21,8 @@ fire, the claim in the database lets exactly one run it, and the others record
 with different databases. With leader election (``leadership``, see that module) only the
 replica holding the scheduler Lease fires: the others keep their jobs in step and let due
 fires pass without running or recording them, and a replica checks that it still leads
-just before it starts each fire process.
+just before it starts each fire process. A standby that takes over makes up the fires it
+let pass that no replica claimed (``make_up_passed_fires``): the leader died before them.
 
 Stopping (``stop``): no new fires start; running ones are sent SIGTERM, so the drill rolls
 back and writes its report (``on_stop="rollback"``), or are left to finish
@@ -41,7 +42,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import KW_ONLY, InitVar, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Final, Literal, Protocol
@@ -68,7 +69,7 @@ from drillkit.evidence.store import EvidenceStore, push_appended
 from drillkit.model.timeline import format_utc
 from drillkit.running.recorder import Clock, SystemClock
 from drillkit.scheduling.database import Database, job_table_name
-from drillkit.scheduling.history import Fire, record_skip
+from drillkit.scheduling.history import Fire, is_claimed, record_skip
 from drillkit.scheduling.notifications import FireEvent, Notifier
 from drillkit.scheduling.policies import Skip, SkipKind, plan_fires
 from drillkit.scheduling.schedules import Schedule, get_schedule, list_schedules
@@ -76,6 +77,9 @@ from drillkit.signing import SigningKey
 
 logger = logging.getLogger(__name__)
 
+HANDOVER_WINDOW: Final = timedelta(minutes=5)
+"""How long a standby keeps a fire it let pass, to make it up should it lead before any
+replica took it: longer than any lease duration."""
 FIRE_FUNCTION = "drillkit.scheduling.daemon:scheduled_fire"
 """What the stored jobs name as their function (APScheduler stores a reference)."""
 
@@ -411,12 +415,15 @@ class DrillScheduler:
     (its fires, given ``--evidence``, enter their own)."""
     leadership: Leadership | None = None
     """Whether this replica leads now, when replicas elect a leader; None: it always fires."""
+    handover_window: timedelta = HANDOVER_WINDOW
     metrics: SchedulerMetrics = field(init=False, default_factory=SchedulerMetrics)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event, repr=False)
     _refresher: threading.Thread | None = field(init=False, default=None, repr=False)
     _last_sync_error: str | None = field(init=False, default=None, repr=False)
     _executor: FireExecutor = field(init=False, repr=False)
     _scheduler: BackgroundScheduler = field(init=False, repr=False)
+    _passed: dict[str, set[datetime]] = field(init=False, default_factory=dict, repr=False)
+    _passed_guard: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self, max_parallel: int) -> None:
         self._executor = FireExecutor(self._fire_due, max_parallel)
@@ -521,6 +528,7 @@ class DrillScheduler:
                 state = "paused" if schedule.paused else schedule.describe_when()
                 logger.info("schedule %s changed: %s", name, state)
         self._update_schedule_metrics()
+        self.make_up_passed_fires()
 
     def jobs(self) -> list[Job]:
         return list(self._scheduler.get_jobs())
@@ -563,8 +571,40 @@ class DrillScheduler:
                 job.id,
                 ", ".join(format_utc(t) for t in run_times),
             )
+            oldest = self.clock.utc() - self.handover_window
+            with self._passed_guard:
+                kept = {t for t in self._passed.get(job.id, ()) if t >= oldest}
+                self._passed[job.id] = kept | set(run_times)
             return
-        schedule = get_schedule(self.database, job.id)
+        self._fire(job.id, run_times)
+
+    def make_up_passed_fires(self) -> None:
+        """Once this replica leads: fire (or record as missed, past their grace) the fires
+        it let pass while standing by that no replica took, as a leader that died before
+        firing leaves them. Called with each ``sync``; the fires run in a thread of their
+        own, as due fires do in the executor's."""
+        with self._passed_guard:
+            if not self._passed or not self.leading:
+                return
+            passed, self._passed = self._passed, {}
+        oldest = self.clock.utc() - self.handover_window
+        untaken = {
+            name: sorted(t for t in times if t >= oldest and not is_claimed(self.database, name, t))
+            for name, times in passed.items()
+        }
+        for name, times in untaken.items():
+            if times:
+                logger.info(
+                    "taking over: %s for %s came due while no replica led",
+                    name,
+                    ", ".join(format_utc(t) for t in times),
+                )
+                threading.Thread(
+                    target=self._fire, args=(name, times), name="drill-scheduler-makeup"
+                ).start()
+
+    def _fire(self, name: str, run_times: list[datetime]) -> None:
+        schedule = get_schedule(self.database, name)
         if schedule is None:
             return  # removed since the job came due
         plan = plan_fires(

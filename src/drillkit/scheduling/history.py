@@ -105,6 +105,20 @@ def claim_fire(database: Database, fire: Fire, *, now: datetime) -> str | None:
         return str(holder) if holder is not None else "another scheduler"
 
 
+def is_claimed(database: Database, schedule: str, fire_time: datetime) -> bool:
+    """Whether a scheduler took the fire of ``schedule`` at ``fire_time``."""
+    with database.begin(f"reading the claim of {schedule}") as connection:
+        return (
+            connection.execute(
+                sa.select(claims_table.c.scheduler).where(
+                    claims_table.c.schedule == schedule,
+                    claims_table.c.fire_time == fire_time.timestamp(),
+                )
+            ).first()
+            is not None
+        )
+
+
 def record_skip(
     database: Database,
     fire: Fire,
