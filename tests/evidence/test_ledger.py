@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from drillkit.evidence.ledger import (
     append_run,
     append_skip,
     digest_bytes,
+    digest_regular,
     encode_canonical,
     read_head,
     read_ledger,
@@ -258,3 +261,16 @@ def test_entries_read_back_as_their_models(tmp_path: Path) -> None:
     kinds = [type(line.entry) for line in read_ledger(tmp_path)]
 
     assert kinds == [RunEntry, SkipEntry]
+
+
+@pytest.mark.parametrize("size", [0, 1, 1024 * 1024, 5 * 1024 * 1024 // 2])
+def test_a_report_file_digest_is_its_sha256_at_any_size(tmp_path: Path, size: int) -> None:
+    content = (b"drillkit " * (size // 9 + 1))[:size]
+    (tmp_path / "report.html").write_bytes(content)
+    directory = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        digest = digest_regular("report.html", dir_fd=directory, shown="report.html")
+    finally:
+        os.close(directory)
+
+    assert digest == hashlib.sha256(content).hexdigest()
