@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -24,6 +25,7 @@ from drillkit.evidence.ledger import (
     digest_bytes,
     digest_regular,
     encode_canonical,
+    find_run_dirs,
     read_head,
     read_ledger,
     witness_path,
@@ -274,3 +276,41 @@ def test_a_report_file_digest_is_its_sha256_at_any_size(tmp_path: Path, size: in
         os.close(directory)
 
     assert digest == hashlib.sha256(content).hexdigest()
+
+
+def test_parsing_the_ledger_leaves_the_cycle_collector_as_it_was(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    record_runs(reports, 2)
+    assert gc.isenabled()
+
+    assert len(read_ledger(reports)) == 2
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        assert len(read_ledger(reports)) == 2
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_run_directories_are_found_by_name_without_hidden_ones_or_stray_files(
+    tmp_path: Path,
+) -> None:
+    reports = tmp_path / "reports"
+    for index, drill in [(2, "pod-kill"), (1, "zone-failure"), (0, "pod-kill")]:
+        write_run(reports, index, drill=drill)
+    (reports / ".hidden" / "20250301-090000-000000").mkdir(parents=True)
+    (reports / ".hidden" / "20250301-090000-000000" / "report.json").write_text("{}")
+    (reports / "pod-kill" / "not-a-run").mkdir()
+    (reports / "pod-kill" / "stray.txt").write_text("")
+    (reports / "notes.txt").write_text("")
+
+    found = find_run_dirs(reports)
+
+    assert [path.relative_to(reports).as_posix() for path in found] == [
+        "pod-kill/20250301-090000-000000",
+        "pod-kill/20250303-090000-000002",
+        "zone-failure/20250302-090000-000001",
+    ]
+    assert found[0] == reports / "pod-kill" / "20250301-090000-000000"
