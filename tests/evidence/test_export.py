@@ -19,7 +19,8 @@ from matplotlib import image
 from drillkit.errors import InvalidInput
 from drillkit.evidence.controls import load_catalogue
 from drillkit.evidence.export import CSV_COLUMNS, BundleManifest, TamperingFound, export_bundle
-from drillkit.evidence.ledger import GENESIS, parse_ledger
+from drillkit.evidence.ledger import GENESIS, parse_ledger, read_ledger
+from drillkit.evidence.sources import LocalEvidence
 from drillkit.signing import generate_key_pair
 from tests.evidence.conftest import RECORDED, flip_byte, record_runs, record_skip
 from tests.reporting.conftest import UTC_ORIGIN
@@ -393,3 +394,17 @@ def test_index_html_renders_in_headless_chromium(reports: Path, tmp_path: Path) 
     met_green = np.array([0x1A, 0x7F, 0x37]) / 255
     assert int((np.abs(picture - met_green).max(axis=2) < 0.06).sum()) > 200
     assert int((picture.max(axis=2) < 0.2).sum()) > 5000
+
+
+def test_the_entries_read_after_a_verification_are_the_ones_it_verified(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    record_runs(reports, 2)
+    source = LocalEvidence(reports)
+    assert source.read_lines() == read_ledger(reports)
+
+    assert source.verify(since=None, keys=(), anchors=()).intact
+    record_skip(reports, 5)
+
+    assert [line.raw for line in source.read_lines()] == [
+        line.raw for line in read_ledger(reports)[:2]
+    ]

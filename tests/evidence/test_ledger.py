@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +23,9 @@ from drillkit.evidence.ledger import (
     append_run,
     append_skip,
     digest_bytes,
+    digest_regular,
     encode_canonical,
+    find_run_dirs,
     read_head,
     read_ledger,
     witness_path,
@@ -258,3 +263,54 @@ def test_entries_read_back_as_their_models(tmp_path: Path) -> None:
     kinds = [type(line.entry) for line in read_ledger(tmp_path)]
 
     assert kinds == [RunEntry, SkipEntry]
+
+
+@pytest.mark.parametrize("size", [0, 1, 1024 * 1024, 5 * 1024 * 1024 // 2])
+def test_a_report_file_digest_is_its_sha256_at_any_size(tmp_path: Path, size: int) -> None:
+    content = (b"drillkit " * (size // 9 + 1))[:size]
+    (tmp_path / "report.html").write_bytes(content)
+    directory = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        digest = digest_regular("report.html", dir_fd=directory, shown="report.html")
+    finally:
+        os.close(directory)
+
+    assert digest == hashlib.sha256(content).hexdigest()
+
+
+def test_parsing_the_ledger_leaves_the_cycle_collector_as_it_was(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    record_runs(reports, 2)
+    assert gc.isenabled()
+
+    assert len(read_ledger(reports)) == 2
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        assert len(read_ledger(reports)) == 2
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_run_directories_are_found_by_name_without_hidden_ones_or_stray_files(
+    tmp_path: Path,
+) -> None:
+    reports = tmp_path / "reports"
+    for index, drill in [(2, "pod-kill"), (1, "zone-failure"), (0, "pod-kill")]:
+        write_run(reports, index, drill=drill)
+    (reports / ".hidden" / "20250301-090000-000000").mkdir(parents=True)
+    (reports / ".hidden" / "20250301-090000-000000" / "report.json").write_text("{}")
+    (reports / "pod-kill" / "not-a-run").mkdir()
+    (reports / "pod-kill" / "stray.txt").write_text("")
+    (reports / "notes.txt").write_text("")
+
+    found = find_run_dirs(reports)
+
+    assert [path.relative_to(reports).as_posix() for path in found] == [
+        "pod-kill/20250301-090000-000000",
+        "pod-kill/20250303-090000-000002",
+        "zone-failure/20250302-090000-000001",
+    ]
+    assert found[0] == reports / "pod-kill" / "20250301-090000-000000"

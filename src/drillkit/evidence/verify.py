@@ -178,13 +178,17 @@ def verify_ledger(
     verify_key: VerifyKey | None = None,
     anchors: Sequence[Anchor] = (),
     verify_keys: Sequence[VerifyKey] = (),
+    lines: Sequence[LedgerLine] | None = None,
 ) -> Verification:
     """Check the ledger of ``reports_dir`` and the reports it vouches for.
 
     Signatures are checked with ``verify_key`` and every key of ``verify_keys``: an
-    entry verifies under the one its signature names (one key per runner)."""
+    entry verifies under the one its signature names (one key per runner). ``lines``
+    is the ledger as the caller already read it (:func:`read_ledger`); read here when
+    None."""
     keys = [*([verify_key] if verify_key is not None else []), *verify_keys]
-    lines = read_ledger(reports_dir)
+    if lines is None:
+        lines = read_ledger(reports_dir)
     problems: list[Problem] = []
     notices: list[str] = []
     by_seq = _index_by_seq(lines)
@@ -579,6 +583,8 @@ def _check_directory(
         return _report_problem(kind, message, line, run, name)
 
     problems: list[Problem] = []
+    # Names for messages only, as strings: a Path per file cost more than its hashing.
+    shown_dir = str(run_dir)
     for name, digest in expected.items():
         if not is_plain_name(name):
             problems.append(
@@ -590,7 +596,7 @@ def _check_directory(
             )
             continue
         try:
-            actual = digest_regular(name, dir_fd=directory, shown=run_dir / name)
+            actual = digest_regular(name, dir_fd=directory, shown=f"{shown_dir}/{name}")
         except FileNotFoundError:
             problems.append(
                 problem(
@@ -599,7 +605,7 @@ def _check_directory(
             )
             continue
         except NotRegularFile as error:
-            message = str(error).replace(str(run_dir / name), name, 1)
+            message = str(error).replace(f"{shown_dir}/{name}", name, 1)
             problems.append(problem(ProblemKind.NOT_REGULAR, f"{where}: {message}", name))
             continue
         if actual != digest:
