@@ -21,13 +21,18 @@ def readiness(tmp_path: Path, *options: str) -> tuple[int, str]:
     return result.returncode, result.stdout
 
 
-def test_readiness_keeps_the_share_of_each_proven_promise_and_explains_each_lost_one(
-    tmp_path: Path,
-) -> None:
+def a_missed_pod_run_and_a_met_node_run(tmp_path: Path) -> None:
+    """The files service's project, its pod promise too tight (1 s), and one run of each."""
     assert drill(tmp_path, "evidence", "keygen", str(tmp_path / "key.pem")).returncode == 0
     project(tmp_path, pod_rto="1s")
     assert run(tmp_path, "files-pod") == "missed"
     assert run(tmp_path, "files-node") == "met"
+
+
+def test_readiness_keeps_the_share_of_each_proven_promise_and_explains_each_lost_one(
+    tmp_path: Path,
+) -> None:
+    a_missed_pod_run_and_a_met_node_run(tmp_path)
 
     code, text = readiness(tmp_path, "-o", "json")
 
@@ -80,10 +85,7 @@ def test_readiness_of_an_unknown_service_is_refused_in_one_line(tmp_path: Path) 
 def test_readiness_at_a_past_moment_counts_only_what_the_ledger_held_then(
     tmp_path: Path,
 ) -> None:
-    assert drill(tmp_path, "evidence", "keygen", str(tmp_path / "key.pem")).returncode == 0
-    project(tmp_path, pod_rto="1s")
-    assert run(tmp_path, "files-pod") == "missed"
-    assert run(tmp_path, "files-node") == "met"
+    a_missed_pod_run_and_a_met_node_run(tmp_path)
     yesterday = (date.today() - timedelta(days=1)).isoformat()
 
     code, text = readiness(tmp_path, "--at", yesterday, "-o", "json")
