@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -61,19 +62,40 @@ def process_is_alive(pid: int, known_alive_at: datetime | None) -> bool:
 
 
 def _process_state(pid: int) -> tuple[str | None, datetime | None]:
+    stat = _read_stat(pid)
+    return (stat.state, stat.started) if stat is not None else (None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stat:
+    """The fields of ``/proc/PID/stat`` drillkit reads."""
+
+    state: str
+    parent: int
+    session: int
+    started: datetime
+
+
+def _read_stat(pid: int) -> _Stat | None:
     try:
         # The command name in parentheses may hold spaces; fields follow the last ")".
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        state, start_ticks = fields[0], int(fields[19])
-        boot = next(
-            int(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-        ticks = os.sysconf("SC_CLK_TCK")
+        start_ticks = int(fields[19])
+        boot = _boot_time()
     except (OSError, IndexError, ValueError, StopIteration):
-        return None, None
-    return state, datetime.fromtimestamp(boot + start_ticks / ticks, UTC)
+        return None
+    started = datetime.fromtimestamp(boot + start_ticks / os.sysconf("SC_CLK_TCK"), UTC)
+    return _Stat(state=fields[0], parent=int(fields[1]), session=int(fields[3]), started=started)
+
+
+@functools.cache
+def _boot_time() -> int:
+    """When this host booted (``btime``, seconds since the epoch): constant until reboot."""
+    return next(
+        int(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime ")
+    )
 
 
 # prctl(2) options: orphaned descendants are re-parented to the nearest subreaper.
@@ -158,37 +180,31 @@ def descendants(pid: int | None = None) -> list[HostProcess]:
     """The live (not zombie) descendants of ``pid`` (this process by default); [] where
     ``/proc`` cannot be read."""
     root = os.getpid() if pid is None else pid
-    children: dict[int, list[HostProcess]] = {}
+    children: dict[int, list[tuple[int, _Stat]]] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
         if entry.name.isdigit():
-            process = _read_process(int(entry.name))
-            if process is not None:
-                children.setdefault(process.parent, []).append(process)
+            stat = _read_stat(int(entry.name))
+            if stat is not None and stat.state not in ("Z", "X"):
+                children.setdefault(stat.parent, []).append((int(entry.name), stat))
     found: list[HostProcess] = []
     parents = [root]
     while parents:
-        for child in children.get(parents.pop(), ()):
-            found.append(child)
-            parents.append(child.pid)
+        for child, stat in children.get(parents.pop(), ()):
+            parents.append(child)
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue  # ended since
+            found.append(
+                HostProcess(
+                    pid=child,
+                    parent=stat.parent,
+                    session=stat.session,
+                    started=stat.started,
+                    command=command.replace(b"\0", b" ").strip().decode(errors="replace"),
+                )
+            )
     return found
-
-
-def _read_process(pid: int) -> HostProcess | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
-    except (OSError, IndexError):
-        return None
-    state, started = _process_state(pid)
-    if state in (None, "Z", "X") or started is None:
-        return None
-    return HostProcess(
-        pid=pid,
-        parent=int(fields[1]),
-        session=int(fields[3]),
-        started=started,
-        command=command.decode(errors="replace"),
-    )
 
 
 def _is(process: HostProcess) -> bool:
