@@ -79,8 +79,23 @@ def build() -> None:
     is_flag=True,
     help="Without the seed workload (shop): a standby region to restore into.",
 )
+@click.option(
+    "--real-nodes",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1),
+    help="Real nodes (kubelet, containerd, runc on this machine, tainted "
+    "drillkit.io/real-node) beside the kwok nodes; the seed adds shop/web-real on it, "
+    "a web server in a real container. The first use builds kubelet and containerd.",
+)
 def up(
-    name: str, zones: int, nodes_per_zone: int, region: str | None, etcd_members: str, empty: bool
+    name: str,
+    zones: int,
+    nodes_per_zone: int,
+    region: str | None,
+    etcd_members: str,
+    empty: bool,
+    real_nodes: int,
 ) -> None:
     """Start a lab and wait until its nodes are Ready and shop/web is available.
 
@@ -97,6 +112,7 @@ def up(
         nodes_per_zone=nodes_per_zone,
         etcd_members=int(etcd_members),
         seed=not empty,
+        real_nodes=real_nodes,
     )
     instance = Lab.create(shape)
     started = instance.up(progress_printer(f"{name}: "))

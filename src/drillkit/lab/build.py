@@ -6,6 +6,11 @@ binaries cached outside the repository, under
 ``~/.cache/drillkit/lab/<versions>-<digest>/bin``; the digest covers the module
 files, so editing a pin builds a fresh set. A file lock keeps two builds (two
 test sessions, two ``drill lab up``) from racing.
+
+A lab with real nodes needs a second set, built only then: kubelet (from the same
+Kubernetes module), containerd v2 with its runc shim and ``ctr`` (module
+``lab/containerd``), and ``labserve`` (``lab/images``, the lab's own source), the one
+program of the image real nodes run.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ from drillkit.lab.resources import lab_modules_dir
 KUBERNETES_VERSION = "1.36.3"
 ETCD_VERSION = "3.6.16"
 KWOK_VERSION = "0.8.0"
+CONTAINERD_VERSION = "2.2.10"
 
 Progress = Callable[[str], None]
 
@@ -56,19 +63,23 @@ def _kubernetes_ldflags() -> str:
     return " ".join(flags)
 
 
+def _kubernetes_binary(name: str) -> GoBinary:
+    return GoBinary(
+        name=name,
+        module="kubernetes",
+        package=f"k8s.io/kubernetes/cmd/{name}",
+        ldflags=_kubernetes_ldflags(),
+        tags="notest,grpcnotrace",
+    )
+
+
 BINARIES = (
     GoBinary(name="etcd", module="etcd", package="go.etcd.io/etcd/server/v3"),
     GoBinary(name="etcdctl", module="etcd", package="go.etcd.io/etcd/etcdctl/v3"),
     GoBinary(name="etcdutl", module="etcd", package="go.etcd.io/etcd/etcdutl/v3"),
     GoBinary(name="kwok", module="kwok", package="sigs.k8s.io/kwok/cmd/kwok"),
     *(
-        GoBinary(
-            name=name,
-            module="kubernetes",
-            package=f"k8s.io/kubernetes/cmd/{name}",
-            ldflags=_kubernetes_ldflags(),
-            tags="notest,grpcnotrace",
-        )
+        _kubernetes_binary(name)
         for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
     ),
 )
@@ -93,42 +104,83 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "drillkit"
 
 
-def binaries_dir() -> Path:
-    """The directory holding this version set's binaries (it may not exist yet)."""
+@dataclass(frozen=True, kw_only=True)
+class BinarySet:
+    """Binaries built and cached together, in a directory named after their versions and
+    the digest of their modules' files."""
+
+    label: str
+    modules: tuple[str, ...]
+    binaries: tuple[GoBinary, ...]
+    kwok_stages: bool = False
+    """Whether the set includes kwok's stage files (``STAGES_FILE``)."""
+
+
+CONTROL_PLANE = BinarySet(
+    label=f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_kwok-{KWOK_VERSION}",
+    modules=("kubernetes", "etcd", "kwok"),
+    binaries=BINARIES,
+    kwok_stages=True,
+)
+REAL_NODE = BinarySet(
+    label=f"node-k8s-{KUBERNETES_VERSION}_containerd-{CONTAINERD_VERSION}",
+    modules=("kubernetes", "containerd", "images"),
+    binaries=(
+        _kubernetes_binary("kubelet"),
+        *(
+            GoBinary(
+                name=name,
+                module="containerd",
+                package=f"github.com/containerd/containerd/v2/cmd/{name}",
+                # Snapshotters the lab does not use, whose builds need C libraries.
+                tags="no_btrfs,no_devmapper,no_zfs",
+            )
+            for name in ("containerd", "containerd-shim-runc-v2", "ctr")
+        ),
+        GoBinary(name="labserve", module="images", package="."),
+    ),
+)
+
+
+def binaries_dir(binary_set: BinarySet = CONTROL_PLANE) -> Path:
+    """The directory holding a set's binaries (it may not exist yet)."""
     digest = hashlib.sha256()
     modules = lab_modules_dir()
-    for module in ("kubernetes", "etcd", "kwok"):
-        for name in ("go.mod", "go.sum"):
-            digest.update((modules / module / name).read_bytes())
-    versions = f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_kwok-{KWOK_VERSION}"
-    return cache_root() / "lab" / f"{versions}-{digest.hexdigest()[:10]}" / "bin"
+    for module in binary_set.modules:
+        for path in sorted((modules / module).iterdir()):
+            if path.suffix in (".mod", ".sum", ".go"):
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return cache_root() / "lab" / f"{binary_set.label}-{digest.hexdigest()[:10]}" / "bin"
 
 
-def is_built() -> bool:
-    """Whether every binary and the kwok stages are in the cache."""
-    directory = binaries_dir()
+def is_built(binary_set: BinarySet = CONTROL_PLANE) -> bool:
+    """Whether every binary of the set (and kwok's stages, if it has them) is in the cache."""
+    directory = binaries_dir(binary_set)
     return (directory / ".complete").exists() and all(
-        (directory / binary.name).exists() for binary in BINARIES
+        (directory / binary.name).exists() for binary in binary_set.binaries
     )
 
 
-def ensure_binaries(progress: Progress) -> Path:
-    """Build whatever is missing and return the binaries directory; idempotent."""
-    directory = binaries_dir()
-    if is_built():
+def ensure_binaries(progress: Progress, binary_set: BinarySet = CONTROL_PLANE) -> Path:
+    """Build whatever is missing of a set and return its directory; idempotent."""
+    directory = binaries_dir(binary_set)
+    if is_built(binary_set):
         return directory
     directory.mkdir(parents=True, exist_ok=True)
     with build_lock(directory.parent / "build.lock"):
         # Another process may have finished the build while this one waited.
-        if is_built():
+        if is_built(binary_set):
             return directory
         go = find_go()
-        for binary in BINARIES:
+        for binary in binary_set.binaries:
             if (directory / binary.name).exists():
                 continue
             progress(f"building {binary.name} from {binary.package} (module lab/{binary.module})")
+            started = time.monotonic()
             _go_build(go, binary, directory)
-        _write_kwok_stages(go, directory)
+            progress(f"built {binary.name} in {time.monotonic() - started:.0f} s")
+        if binary_set.kwok_stages:
+            _write_kwok_stages(go, directory)
         (directory / ".complete").write_text("ok\n")
     return directory
 

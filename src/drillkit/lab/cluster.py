@@ -43,8 +43,9 @@ from drillkit.drivers.kubernetes import (
     NodeState,
 )
 from drillkit.errors import InvalidInput, LabError
-from drillkit.lab import access, build
+from drillkit.lab import access, build, node
 from drillkit.lab.directories import LAB_FILE_NAME, lab_names, labs_root
+from drillkit.lab.node import RealNode
 from drillkit.lab.pki import ensure_pki
 from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
@@ -78,12 +79,17 @@ class LabShape:
     seed: bool = True
     """Whether ``up`` applies the seed workload (namespace shop); a standby region for
     restores starts without it."""
+    real_nodes: int = 0
+    """Real nodes (kubelet, containerd, runc on this machine) beside the kwok nodes; at
+    most ``MAX_REAL_NODES``. With the seed, one runs deployment shop/web-real."""
 
     def zone_names(self) -> list[str]:
         return [f"zone-{letter}" for letter in string.ascii_lowercase[: self.zones]]
 
 
 ETCD_MEMBER_COUNTS = (1, 3, 5)
+# A kubelet's pod cgroups are the machine's (/kubepods): one real node per machine.
+MAX_REAL_NODES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,9 +149,9 @@ class LabStatus:
     def nodes_per_zone(self) -> dict[str, tuple[int, int]]:
         """zone -> (ready nodes, nodes)."""
         counts: dict[str, tuple[int, int]] = {}
-        for node in self.nodes:
-            ready, total = counts.get(node.zone or "-", (0, 0))
-            counts[node.zone or "-"] = (ready + node.ready, total + 1)
+        for each in self.nodes:
+            ready, total = counts.get(each.zone or "-", (0, 0))
+            counts[each.zone or "-"] = (ready + each.ready, total + 1)
         return dict(sorted(counts.items()))
 
 
@@ -177,6 +183,11 @@ class Lab:
         _ensure_valid_name(shape.name)
         if shape.zones < 1 or shape.zones > 26 or shape.nodes_per_zone < 1:
             raise InvalidInput("a lab needs 1 to 26 zones and at least one node per zone")
+        if not 0 <= shape.real_nodes <= MAX_REAL_NODES:
+            raise InvalidInput(
+                f"a lab runs at most {MAX_REAL_NODES} real node on this machine "
+                f"(kubelet's pod cgroups are the machine's), not {shape.real_nodes}"
+            )
         if shape.etcd_members not in ETCD_MEMBER_COUNTS:
             raise InvalidInput(
                 f"a lab runs {', '.join(map(str, ETCD_MEMBER_COUNTS))} etcd members, "
@@ -189,7 +200,8 @@ class Lab:
                     f"lab {shape.name!r} exists with {lab.shape.zones} zones x "
                     f"{lab.shape.nodes_per_zone} nodes in region {lab.shape.region}; "
                     f"with {lab.shape.etcd_members} etcd member(s)"
-                    f"{'' if lab.shape.seed else ', without the seed workload'}; "
+                    f"{'' if lab.shape.seed else ', without the seed workload'}"
+                    f"{', with a real node' if lab.shape.real_nodes else ''}; "
                     f"remove it first with: drill lab down --name {shape.name} --purge"
                 )
             return lab
@@ -198,6 +210,8 @@ class Lab:
         names = [p for i in range(shape.etcd_members) for p in EtcdMember.port_names(i)]
         names += ["kube-apiserver", "kube-controller-manager"]
         names += ["kube-scheduler", *(f"kwok-{zone}" for zone in shape.zone_names())]
+        if shape.real_nodes:
+            names += node.PORT_NAMES
         config = LabConfig(
             shape=shape, ports=dict(zip(names, _free_ports(len(names)), strict=True))
         )
@@ -264,6 +278,15 @@ class Lab:
     def etcd_initial_cluster(self) -> str:
         """``--initial-cluster``: every member's name and peer URL."""
         return ",".join(f"{m.name}={m.peer_url}" for m in self.etcd_members())
+
+    @property
+    def real_node(self) -> RealNode | None:
+        """The lab's real node, when it was made with one."""
+        if not self.shape.real_nodes:
+            return None
+        return RealNode(
+            lab_dir=self.directory, api_server_url=self.api_server_url, ports=self.config.ports
+        )
 
     def connect(self, *, admin: bool = True) -> Cluster:
         """A client for this lab as the admin or as the ``drillkit-runner`` identity."""
@@ -340,6 +363,7 @@ class Lab:
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
                     "--allow-privileged=true",
                     f"--cert-dir={pki}",
+                    *self._kubelet_client_arguments(),
                 ],
                 HealthCheck(
                     url=f"{self.api_server_url}/readyz",
@@ -407,11 +431,26 @@ class Lab:
                     f"kwok-{zone}",
                 )
             )
+        if self.real_node is not None:
+            items += self.real_node.components()
         return items
+
+    def _kubelet_client_arguments(self) -> list[str]:
+        # The API server's own identity towards a real node's kubelet (logs, exec), and
+        # the node's host name as the address to dial: it resolves to loopback.
+        if self.real_node is None:
+            return []
+        pki = self.directory / "pki"
+        stem = node.KUBELET_CLIENT.file_stem
+        return [
+            f"--kubelet-client-certificate={pki / f'{stem}.crt'}",
+            f"--kubelet-client-key={pki / f'{stem}.key'}",
+            "--kubelet-preferred-address-types=Hostname",
+        ]
 
     def component(self, name: str) -> Component:
         """One component by name: etcd, kube-apiserver, kube-controller-manager,
-        kube-scheduler or kwok-<zone>."""
+        kube-scheduler, kwok-<zone>, and with a real node containerd and kubelet."""
         for item in self.components():
             if item.name == name:
                 return item
@@ -478,6 +517,10 @@ class Lab:
             self.down(progress)
         build.ensure_binaries(progress)
         ensure_pki(self.directory / "pki", lab_name=self.shape.name)
+        real_node = self.real_node
+        if real_node is not None:
+            self._ensure_only_real_node()
+            real_node.prepare(progress)
         self._write_kubeconfigs()
         for item in components:
             ensure_ports_free(item)
@@ -501,20 +544,50 @@ class Lab:
             )
             for spec in self.node_specs():
                 cluster.register_node(spec)
-            for item in components[len(members) + 1 :]:
-                if item.name.startswith("kwok-"):
-                    continue
-                self._start(item, progress)
+            for name in ("kube-controller-manager", "kube-scheduler"):
+                self._start(by_name[name], progress)
             self.start_zones(self.shape.zone_names(), cluster, progress)
+            if real_node is not None:
+                self._start_real_node(real_node, cluster, progress)
             if self.shape.seed:
                 progress("applying the seed workload (namespace shop)")
                 cluster.apply(load_manifests(seed_manifests_dir()))
-                cluster.wait_for(
-                    "deployment shop/web to be available",
-                    lambda: _all_ready(cluster.deployment_ready_replicas("shop", "web")),
-                    timeout=SEED_WAIT_SECONDS,
-                )
+                self._wait_available(cluster, "web")
+                if real_node is not None:
+                    progress(f"applying deployment shop/{node.WEB_NAME} on the real node")
+                    cluster.apply(real_node.web_manifests())
+                    self._wait_available(cluster, node.WEB_NAME)
         return True
+
+    def _wait_available(self, cluster: Cluster, name: str) -> None:
+        cluster.wait_for(
+            f"deployment shop/{name} to be available",
+            lambda: _all_ready(cluster.deployment_ready_replicas("shop", name)),
+            timeout=SEED_WAIT_SECONDS,
+        )
+
+    def _start_real_node(self, real_node: RealNode, cluster: Cluster, progress: Progress) -> None:
+        containerd, kubelet = real_node.components()
+        self._start(containerd, progress)
+        progress(f"loading the lab's image {node.LAB_IMAGE} into containerd")
+        real_node.load_lab_image()
+        self._start(kubelet, progress)
+        cluster.wait_for(
+            f"real node {real_node.name} to be Ready",
+            lambda: any(n.ready for n in cluster.nodes(f"{node.REAL_NODE_LABEL}=true")) or None,
+            timeout=120,
+        )
+
+    def _ensure_only_real_node(self) -> None:
+        for name in Lab.names():
+            other = Lab.open(name)
+            theirs = other.real_node
+            if name != self.shape.name and theirs is not None and theirs.is_running():
+                raise LabError(
+                    f"lab {name!r} runs this machine's real node already; a kubelet's "
+                    f"pod cgroups are the machine's, so stop it first: "
+                    f"drill lab down --name {name}"
+                )
 
     def reset(self, progress: Progress) -> None:
         """Spread the seed workload over every zone again, as it was when the lab started.
@@ -543,6 +616,9 @@ class Lab:
                 item.stop(on_signalled=on_signalled)
             else:
                 item.stop()
+        if self.real_node is not None:
+            progress("removing the real node's containers, mounts, cgroups and files")
+            self.real_node.remove(progress)
         for item in self.components():
             ensure_ports_free(item, wait=30.0)
 

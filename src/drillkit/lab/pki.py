@@ -87,17 +87,7 @@ def ensure_pki(directory: Path, *, lab_name: str) -> None:
     _write_pair(directory, "apiserver", serving_key, serving_cert)
 
     for identity in CLIENT_IDENTITIES:
-        key = ec.generate_private_key(ec.SECP256R1())
-        attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in identity.groups]
-        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, identity.user))
-        cert = (
-            _builder(subject=x509.Name(attributes), issuer=ca_name, public_key=key.public_key())
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(cert_sign=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write_pair(directory, identity.file_stem, key, cert)
+        _issue_client(directory, identity, ca_name, ca_key)
 
     service_account_key = ec.generate_private_key(ec.SECP256R1())
     _write_private_key(directory / "service-account.key", service_account_key)
@@ -109,6 +99,37 @@ def ensure_pki(directory: Path, *, lab_name: str) -> None:
     # The CA goes last: its presence is what marks the directory as complete.
     _write_private_key(directory / "ca.key", ca_key)
     (directory / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+
+
+def issue_client(directory: Path, identity: ClientIdentity) -> None:
+    """Issue one more client certificate from the lab's CA (a real node's kubelet, the API
+    server's client of kubelets), unless it exists."""
+    if (directory / f"{identity.file_stem}.crt").exists():
+        return
+    ca_cert = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{directory / 'ca.key'} is not the EC key a lab's CA has")
+    _issue_client(directory, identity, ca_cert.subject, ca_key)
+
+
+def _issue_client(
+    directory: Path,
+    identity: ClientIdentity,
+    ca_name: x509.Name,
+    ca_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in identity.groups]
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, identity.user))
+    cert = (
+        _builder(subject=x509.Name(attributes), issuer=ca_name, public_key=key.public_key())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_pair(directory, identity.file_stem, key, cert)
 
 
 def _builder(

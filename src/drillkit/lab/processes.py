@@ -17,7 +17,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,8 @@ class Component:
     lab_dir: Path
     health: HealthCheck
     ports: Sequence[int]
+    environment: Mapping[str, str] | None = None
+    """Variables set for the process on top of this one's environment."""
 
     @property
     def pid_file(self) -> Path:
@@ -85,6 +87,7 @@ class Component:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.lab_dir,
+                env={**os.environ, **self.environment} if self.environment else None,
                 start_new_session=True,
             )
         _children[process.pid] = process

@@ -1,0 +1,3 @@
+module drillkit.local/lab/images
+
+go 1.26.0
