@@ -61,6 +61,7 @@ WITHOUT_JSON = {
     "lab down": "an action; one line",
     "lab kubeconfig": "prints a path, on the last line for scripts",
     "lab component": "an action; one line",
+    "lab load-image": "an action; prints what containerd imported",
     "evidence keygen": "writes a key pair and prints where",
     "evidence adopt": "an action; drill evidence verify -o json reports the result",
     "schedule add": "an action; drill schedule list -o json reports the result",

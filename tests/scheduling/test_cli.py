@@ -261,7 +261,7 @@ def test_a_target_file_that_cannot_be_read_leaves_the_blackouts_unknown(tmp_path
 def exported(*arguments: str) -> list[dict[str, Any]]:
     result = drill("schedule", "export", "--kind", "cronjob", *arguments)
     assert result.exit_code == 0, result.output
-    return [d for d in yaml.safe_load_all(result.output) if d]
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
 
 
 def test_export_writes_a_cronjob_per_schedule_with_its_files_and_rbac() -> None:
@@ -321,6 +321,80 @@ def test_export_writes_a_cronjob_per_schedule_with_its_files_and_rbac() -> None:
     assert files["data"]["services__shop.yaml"] == (REPOSITORY / "services/shop.yaml").read_text()
 
 
+def pod_spec(manifests: list[dict[str, Any]], name: str = "drill-pod-kill") -> dict[str, Any]:
+    (cronjob,) = [m for m in manifests if m["kind"] == "CronJob" and m["metadata"]["name"] == name]
+    spec: dict[str, Any] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return spec
+
+
+def test_export_keeps_reports_and_the_ledger_on_the_named_claim_and_warns_without_one() -> None:
+    drills = str(REPOSITORY / "drills")
+    drill("schedule", "add", "pod-kill", "--drills-dir", drills, "--cron", "0 10 * * TUE")
+
+    claimed = drill("schedule", "export", "--drills-dir", drills, "--reports-claim", "evidence")
+    unclaimed = drill("schedule", "export", "--drills-dir", drills)
+
+    assert claimed.exit_code == 0, claimed.output
+    assert claimed.stderr == ""
+    pod = pod_spec([d for d in yaml.safe_load_all(claimed.stdout) if d])
+    (state,) = [v for v in pod["volumes"] if v["name"] == "state"]
+    assert state == {"name": "state", "persistentVolumeClaim": {"claimName": "evidence"}}
+    (container,) = pod["containers"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    # The state directory holds the ledger, and the reports directory is inside it.
+    assert mounts["/var/lib/drillkit"] == "state"
+    assert {"name": "DRILLKIT_HOME", "value": "/var/lib/drillkit"} in container["env"]
+    command = container["command"]
+    assert command[command.index("--reports-dir") + 1] == "/var/lib/drillkit/reports"
+    assert unclaimed.exit_code == 0, unclaimed.output
+    assert "go to an emptyDir and are lost with each pod" in unclaimed.stderr
+    pod = pod_spec([d for d in yaml.safe_load_all(unclaimed.stdout) if d])
+    assert {"name": "state", "emptyDir": {}} in pod["volumes"]
+
+
+def test_export_places_pods_and_names_the_api_server_it_is_given() -> None:
+    drills = str(REPOSITORY / "drills")
+    drill("schedule", "add", "pod-kill", "--drills-dir", drills, "--cron", "0 10 * * TUE")
+
+    default = pod_spec(exported("--drills-dir", drills))
+    placed = exported(
+        "--drills-dir", drills, "--api-server", "https://127.0.0.1:6443",
+        "--node-selector", "drillkit.io/real-node=true",
+        "--toleration", "drillkit.io/real-node=true:NoSchedule",
+        "--toleration", "dedicated:NoExecute",
+    )  # fmt: skip
+
+    assert "hostNetwork" not in default and "nodeSelector" not in default
+    assert default["enableServiceLinks"] is False
+    pod = pod_spec(placed)
+    # A loopback API server is reached from the node's own network, never a Service IP.
+    assert (pod["hostNetwork"], pod["dnsPolicy"]) == (True, "Default")
+    assert pod["nodeSelector"] == {"drillkit.io/real-node": "true"}
+    assert pod["tolerations"] == [
+        {"key": "drillkit.io/real-node", "operator": "Equal", "value": "true",
+         "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
+    ]  # fmt: skip
+    (kubeconfig,) = [m for m in placed if m["metadata"]["name"] == "drillkit-in-cluster-kubeconfig"]
+    document = yaml.safe_load(kubeconfig["data"]["kubeconfig.yaml"])
+    assert document["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--toleration", "dedicated"], "toleration 'dedicated': expected KEY[=VALUE]:EFFECT"),
+        (["--toleration", "a=b:Sometimes"], "toleration 'a=b:Sometimes': expected"),
+        (["--node-selector", "pool"], "node selector 'pool': expected KEY=VALUE"),
+    ],
+)
+def test_export_refuses_a_malformed_placement(arguments: list[str], message: str) -> None:
+    result = drill("schedule", "export", "--drills-dir", str(REPOSITORY / "drills"), *arguments)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
 def test_export_o_json_is_the_same_manifests_as_one_kubernetes_list(tmp_path: Path) -> None:
     drills = str(REPOSITORY / "drills")
     drill("schedule", "add", "pod-kill", "--drills-dir", drills, "--cron", "0 10 * * TUE")
@@ -363,6 +437,9 @@ def test_export_warns_of_each_setting_a_cronjob_cannot_carry(tmp_path: Path) -> 
         "its fires will be refused)",
         "drill: warning: schedule spread: its CronJob drops jitter 10m (a CronJob starts on its "
         "cron minute); coalesce: false (a CronJob starts only the latest of the fires it missed)",
+        "drill: warning: reports and the ledger of the CronJobs' runs go to an emptyDir and are "
+        "lost with each pod (only the JSON summary stays, in the Job's log); name a "
+        "PersistentVolumeClaim with --reports-claim to keep them",
     ]
     cronjobs = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "CronJob"]
     assert len(cronjobs) == 3

@@ -290,6 +290,14 @@ class ZoneDocument(TypedDict):
 
 
 @with_config(_CLOSED)
+class RealNodeDocument(TypedDict):
+    """A real node of a lab (``drill lab up --real-nodes``)."""
+
+    name: str
+    ready: bool
+
+
+@with_config(_CLOSED)
 class LabDocument(TypedDict):
     """One lab of ``drill lab status -o json`` (a list; empty without labs)."""
 
@@ -301,6 +309,7 @@ class LabDocument(TypedDict):
     kubeconfig: str
     components: list[ComponentDocument]
     zones: list[ZoneDocument]
+    real_nodes: list[RealNodeDocument]
 
 
 # -- game days, backups, schedules -----------------------------------------------------------------

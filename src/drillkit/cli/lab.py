@@ -288,6 +288,32 @@ def component(component_name: str, operation: str, name: str, timeout: float) ->
     click.echo(f"{component_name} of lab {name}: {operation} done")
 
 
+@lab.command("load-image")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@lab_name_option
+def load_image(archive: Path, name: str) -> None:
+    """Load an image archive (OCI or docker, e.g. scripts/image's) into a lab's real node.
+
+    Pods on the real node cannot pull from any registry: they name a loaded image
+    with imagePullPolicy: Never. Images are kept until `drill lab down`.
+
+    \b
+    Example:
+      scripts/image --output drillkit.oci.tar
+      drill lab load-image drillkit.oci.tar --name local
+    """
+    from drillkit.errors import InvalidInput
+    from drillkit.lab.cluster import Lab
+
+    real_node = Lab.open(name).real_node
+    if real_node is None:
+        raise InvalidInput(
+            f"lab {name!r} has no real node to load an image into; "
+            f"create one with: drill lab up --name {name} --real-nodes 1"
+        )
+    click.echo(real_node.load_image(archive))
+
+
 def _overall(state: LabStatus) -> Literal["running", "stopped", "degraded"]:
     return "running" if state.running else ("stopped" if state.stopped else "degraded")
 
@@ -314,6 +340,7 @@ def _status_json(instance: Lab) -> LabDocument:
             {"zone": zone, "ready_nodes": ready, "nodes": total}
             for zone, (ready, total) in state.nodes_per_zone().items()
         ],
+        "real_nodes": [{"name": each.name, "ready": each.ready} for each in state.real_nodes],
     }
 
 
@@ -329,4 +356,6 @@ def _print_status(instance: Lab) -> None:
         click.echo(f"  {component.name:<24} {pid:<11} {health:<10} port {ports}")
     for zone, (ready, total) in state.nodes_per_zone().items():
         click.echo(f"  {zone:<24} {ready}/{total} nodes Ready")
+    for each in state.real_nodes:
+        click.echo(f"  real node {each.name:<14} {'Ready' if each.ready else 'not Ready'}")
     click.echo(f"  kubeconfig   {state.kubeconfig}")

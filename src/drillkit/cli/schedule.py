@@ -815,7 +815,31 @@ def _fire_options(
 @click.option(
     "--reports-claim",
     metavar="PVC",
-    help="PersistentVolumeClaim for reports (default: an emptyDir; the summary is logged).",
+    help="PersistentVolumeClaim for reports and the ledger (default: an emptyDir, lost with "
+    "each pod, with a warning; the summary is logged).",
+)
+@click.option(
+    "--api-server",
+    default="https://kubernetes.default.svc",
+    show_default=True,
+    metavar="URL",
+    help="The API server the pods' kubeconfig names. A loopback address (a lab's) runs the "
+    "pods on the node's network (hostNetwork).",
+)
+@click.option(
+    "--node-selector",
+    "node_selectors",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Run the pods only on nodes with this label (repeatable).",
+)
+@click.option(
+    "--toleration",
+    "tolerations",
+    multiple=True,
+    metavar="KEY[=VALUE]:EFFECT",
+    help="Let the pods run on nodes with this taint (repeatable), e.g. "
+    "drillkit.io/real-node=true:NoSchedule.",
 )
 @output_file_option(default=None, help="Write the manifests here (default: stdout).")
 @drills_dir_option
@@ -828,6 +852,9 @@ def export(
     manifest_kind: str,
     image: str | None,
     reports_claim: str | None,
+    api_server: str,
+    node_selectors: tuple[str, ...],
+    tolerations: tuple[str, ...],
     output_file: Path | None,
     drills_dir: Path,
     gamedays_dir: Path,
@@ -850,14 +877,23 @@ def export(
 
     \b
     Examples:
-      drill schedule export --output-file drill-cronjobs.yaml
+      drill schedule export --reports-claim drill-evidence --output-file drill-cronjobs.yaml
       kubectl apply -f drill-cronjobs.yaml
+      # on a lab's real node (drill lab up --real-nodes 1):
+      drill schedule export pod-kill --api-server https://127.0.0.1:6443 \\
+        --node-selector drillkit.io/real-node=true \\
+        --toleration drillkit.io/real-node=true:NoSchedule --reports-claim drill-evidence
     """
+    from drillkit.errors import InvalidInput
     from drillkit.scheduling.cronjobs import (
         DEFAULT_IMAGE,
+        PodPlacement,
         describe_dropped,
+        describe_storage,
         dump_manifests,
         gather_files,
+        parse_label,
+        parse_toleration,
         render_cronjobs,
     )
     from drillkit.scheduling.gamedays import find_gameday_file, load_gameday
@@ -869,6 +905,14 @@ def export(
         require_schedule,
     )
 
+    try:
+        placement = PodPlacement(
+            api_server=api_server,
+            node_selector=dict(parse_label(text) for text in node_selectors),
+            tolerations=[parse_toleration(text) for text in tolerations],
+        )
+    except InvalidInput as error:
+        raise click.UsageError(str(error)) from None
     with _open(database) as db:
         schedules = [require_schedule(db, n) for n in names] if names else list_schedules(db)
         confirmations = {s.name: production_confirmation(db, s.name) for s in schedules}
@@ -894,7 +938,9 @@ def export(
                 ),
             )
         )
-    manifests = render_cronjobs(specs, image=image or DEFAULT_IMAGE, reports_claim=reports_claim)
+    manifests = render_cronjobs(
+        specs, image=image or DEFAULT_IMAGE, reports_claim=reports_claim, placement=placement
+    )
     if output == "json":
         document: ManifestList = {"apiVersion": "v1", "kind": "List", "items": manifests}
         text = json.dumps(document, indent=2) + "\n"
@@ -904,6 +950,9 @@ def export(
         dropped = describe_dropped(item, confirmation=confirmations[item.name])
         if dropped is not None:
             click.echo(f"drill: warning: {dropped}", err=True)
+    storage = describe_storage(reports_claim)
+    if storage is not None and schedules:
+        click.echo(f"drill: warning: {storage}", err=True)
     if output_file is None:
         click.echo(text, nl=False)
     else:

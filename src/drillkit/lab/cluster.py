@@ -146,10 +146,17 @@ class LabStatus:
     def stopped(self) -> bool:
         return all(c.pid is None for c in self.components)
 
+    @property
+    def real_nodes(self) -> tuple[NodeState, ...]:
+        return tuple(n for n in self.nodes if n.labels.get(node.REAL_NODE_LABEL) == "true")
+
     def nodes_per_zone(self) -> dict[str, tuple[int, int]]:
-        """zone -> (ready nodes, nodes)."""
+        """zone -> (ready nodes, nodes), of the kwok nodes."""
         counts: dict[str, tuple[int, int]] = {}
+        real = {each.name for each in self.real_nodes}
         for each in self.nodes:
+            if each.name in real:
+                continue
             ready, total = counts.get(each.zone or "-", (0, 0))
             counts[each.zone or "-"] = (ready + each.ready, total + 1)
         return dict(sorted(counts.items()))

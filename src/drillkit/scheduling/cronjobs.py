@@ -8,8 +8,10 @@
   in each namespace the exported drills target, the RoleBindings that let it disrupt
   pods there (``drillkit-runner``) and write RPO markers (``drillkit-markers``), and
   nowhere else;
-- a ConfigMap holding an in-cluster kubeconfig: the API server through
-  ``kubernetes.default.svc`` and the pod's ServiceAccount token and CA;
+- a ConfigMap holding an in-cluster kubeconfig: the API server at ``PodPlacement.api_server``
+  (``kubernetes.default.svc`` unless told otherwise) and the pod's ServiceAccount token
+  and CA. An API server on a loopback address (a lab's) is reached from the node's own
+  network: such pods run with ``hostNetwork``, as they must where no Service proxy runs;
 - per schedule, a ConfigMap with the drill (or game day and its drills), their
   experiments and the scheduling policy file, laid out as in the repository, and a
   CronJob running ``drill schedule fire`` with the same cron expression and time zone,
@@ -20,19 +22,23 @@ The fire inside the pod checks the same blackouts and error-budget gates. Three 
 of a schedule have no CronJob equivalent, and ``describe_dropped`` names those a schedule
 uses: jitter (a CronJob starts on its cron minute), ``coalesce: false`` (a CronJob starts
 only the latest of the fires it missed) and a production drill's confirmation (it is kept
-in the scheduler's database, which the pod does not have, so its fires are refused). Reports
-go to an ``emptyDir`` (the run's JSON summary is in the Job's log) unless a
-PersistentVolumeClaim is named.
+in the scheduler's database, which the pod does not have, so its fires are refused).
+
+Reports and the ledger live in the pod's state directory: on a PersistentVolumeClaim when
+one is named, else in an ``emptyDir`` that goes with the pod (the run's JSON summary stays
+in the Job's log), which ``describe_storage`` warns of.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -49,6 +55,7 @@ NAMESPACE = "drillkit"
 SERVICE_ACCOUNT = "drillkit-runner"
 KUBECONFIG_CONFIGMAP = "drillkit-in-cluster-kubeconfig"
 FILES_ROOT = "/etc/drillkit/files"
+STATE_DIR = "/var/lib/drillkit"
 KUBECONFIG_PATH = "/etc/drillkit/kubeconfig/kubeconfig.yaml"
 IN_CLUSTER_CONTEXT = "in-cluster"
 # What scripts/image tags its archive with (README, "The image").
@@ -78,11 +85,66 @@ class CronJobSpec:
     """The namespaces its drills write RPO markers in."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class PodPlacement:
+    """Where the CronJobs' pods run and how they reach the API server."""
+
+    api_server: str = "https://kubernetes.default.svc"
+    node_selector: Mapping[str, str] | None = None
+    tolerations: Sequence[Mapping[str, str]] = ()
+
+    @property
+    def host_network(self) -> bool:
+        """Whether the API server is on a loopback address, reachable from the node only."""
+        host = urlsplit(self.api_server).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+def parse_label(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` as a node selector's label; ``InvalidInput`` saying the form."""
+    key, equals, value = text.partition("=")
+    if not key or not equals:
+        raise InvalidInput(f"node selector {text!r}: expected KEY=VALUE (e.g. pool=drills)")
+    return key, value
+
+
+def parse_toleration(text: str) -> dict[str, str]:
+    """``KEY[=VALUE]:EFFECT`` as a pod toleration; ``InvalidInput`` saying the form."""
+    key_value, _, effect = text.rpartition(":")
+    effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+    if not key_value or effect not in effects:
+        raise InvalidInput(
+            f"toleration {text!r}: expected KEY[=VALUE]:EFFECT with EFFECT one of "
+            f"{', '.join(effects)} (e.g. drillkit.io/real-node=true:NoSchedule)"
+        )
+    key, equals, value = key_value.partition("=")
+    if not equals:
+        return {"key": key, "operator": "Exists", "effect": effect}
+    return {"key": key, "operator": "Equal", "value": value, "effect": effect}
+
+
+def describe_storage(reports_claim: str | None) -> str | None:
+    """The warning an export without a claim gets: its evidence goes with each pod."""
+    if reports_claim:
+        return None
+    return (
+        "reports and the ledger of the CronJobs' runs go to an emptyDir and are lost with "
+        "each pod (only the JSON summary stays, in the Job's log); name a "
+        "PersistentVolumeClaim with --reports-claim to keep them"
+    )
+
+
 def render_cronjobs(
     specs: Sequence[CronJobSpec],
     *,
     image: str = DEFAULT_IMAGE,
     reports_claim: str | None = None,
+    placement: PodPlacement = PodPlacement(),
     rbac: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every manifest, in the order to apply them (namespace, RBAC and guardrails first)."""
@@ -92,10 +154,12 @@ def render_cronjobs(
         *(("drillkit-markers", n) for spec in specs for n in spec.marker_namespaces),
     }
     manifests += [role_binding(role, namespace) for role, namespace in sorted(grants)]
-    manifests.append(_kubeconfig_configmap())
+    manifests.append(_kubeconfig_configmap(placement.api_server))
     for spec in specs:
         manifests.append(_files_configmap(spec))
-        manifests.append(_cronjob(spec, image=image, reports_claim=reports_claim))
+        manifests.append(
+            _cronjob(spec, image=image, reports_claim=reports_claim, placement=placement)
+        )
     return manifests
 
 
@@ -195,7 +259,7 @@ def _metadata(name: str, **labels: str) -> dict[str, Any]:
     return {"name": name, "namespace": NAMESPACE, "labels": {**_LABELS, **labels}}
 
 
-def _kubeconfig_configmap() -> dict[str, Any]:
+def _kubeconfig_configmap(api_server: str) -> dict[str, Any]:
     token_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
     kubeconfig = {
         "apiVersion": "v1",
@@ -204,7 +268,7 @@ def _kubeconfig_configmap() -> dict[str, Any]:
             {
                 "name": IN_CLUSTER_CONTEXT,
                 "cluster": {
-                    "server": "https://kubernetes.default.svc",
+                    "server": api_server,
                     "certificate-authority": f"{token_dir}/ca.crt",
                 },
             }
@@ -242,7 +306,9 @@ def _files_configmap(spec: CronJobSpec) -> dict[str, Any]:
     }
 
 
-def _cronjob(spec: CronJobSpec, *, image: str, reports_claim: str | None) -> dict[str, Any]:
+def _cronjob(
+    spec: CronJobSpec, *, image: str, reports_claim: str | None, placement: PodPlacement
+) -> dict[str, Any]:
     schedule = spec.schedule
     name = cronjob_name(schedule.name)
     labels = {"drillkit.io/schedule": schedule.name}
@@ -260,7 +326,7 @@ def _cronjob(spec: CronJobSpec, *, image: str, reports_claim: str | None) -> dic
         "--gamedays-dir",
         f"{FILES_ROOT}/gamedays",
         "--reports-dir",
-        "/var/lib/drillkit/reports",
+        f"{STATE_DIR}/reports",
         "--context",
         IN_CLUSTER_CONTEXT,
         "--output",
@@ -268,11 +334,18 @@ def _cronjob(spec: CronJobSpec, *, image: str, reports_claim: str | None) -> dic
     ]
     if spec.policy_file is not None:
         command += ["--policy", f"{FILES_ROOT}/{spec.policy_file}"]
-    reports_volume: dict[str, Any] = (
-        {"name": "reports", "persistentVolumeClaim": {"claimName": reports_claim}}
+    state_volume: dict[str, Any] = (
+        {"name": "state", "persistentVolumeClaim": {"claimName": reports_claim}}
         if reports_claim
-        else {"name": "reports", "emptyDir": {}}
+        else {"name": "state", "emptyDir": {}}
     )
+    placed: dict[str, Any] = {}
+    if placement.host_network:
+        placed |= {"hostNetwork": True, "dnsPolicy": "Default"}
+    if placement.node_selector:
+        placed["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        placed["tolerations"] = [dict(t) for t in placement.tolerations]
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -295,6 +368,10 @@ def _cronjob(spec: CronJobSpec, *, image: str, reports_claim: str | None) -> dic
                         "spec": {
                             "serviceAccountName": SERVICE_ACCOUNT,
                             "restartPolicy": "Never",
+                            # Service environment variables would name addresses the pod
+                            # must not dial; the kubeconfig names the API server.
+                            "enableServiceLinks": False,
+                            **placed,
                             "securityContext": {
                                 "runAsNonRoot": True,
                                 "runAsUser": 65532,
@@ -308,9 +385,9 @@ def _cronjob(spec: CronJobSpec, *, image: str, reports_claim: str | None) -> dic
                                     "command": command,
                                     "env": [
                                         {"name": "KUBECONFIG", "value": KUBECONFIG_PATH},
-                                        {"name": "DRILLKIT_HOME", "value": "/var/lib/drillkit"},
+                                        {"name": "DRILLKIT_HOME", "value": STATE_DIR},
                                         {"name": "DRILL_OPERATOR", "value": f"cronjob/{name}"},
-                                        {"name": "HOME", "value": "/var/lib/drillkit"},
+                                        {"name": "HOME", "value": STATE_DIR},
                                     ],
                                     "securityContext": {
                                         "allowPrivilegeEscalation": False,
@@ -328,11 +405,7 @@ def _cronjob(spec: CronJobSpec, *, image: str, reports_claim: str | None) -> dic
                                             "mountPath": str(Path(KUBECONFIG_PATH).parent),
                                             "readOnly": True,
                                         },
-                                        {"name": "state", "mountPath": "/var/lib/drillkit"},
-                                        {
-                                            "name": "reports",
-                                            "mountPath": "/var/lib/drillkit/reports",
-                                        },
+                                        {"name": "state", "mountPath": STATE_DIR},
                                     ],
                                 }
                             ],
@@ -351,8 +424,7 @@ def _cronjob(spec: CronJobSpec, *, image: str, reports_claim: str | None) -> dic
                                     "name": "kubeconfig",
                                     "configMap": {"name": KUBECONFIG_CONFIGMAP},
                                 },
-                                {"name": "state", "emptyDir": {}},
-                                reports_volume,
+                                state_volume,
                             ],
                         },
                     },
