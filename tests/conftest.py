@@ -20,6 +20,7 @@ import pytest
 from drillkit.lab import build
 from drillkit.lab.cluster import Lab, LabShape
 from tests.helpers import log_progress
+from tests.image.archive import ensure_archive
 from tests.minio import MinioServer, minio_binary, running_minio
 
 
@@ -87,6 +88,12 @@ def namespace(lab: Lab) -> Iterator[str]:
     yield name
     with lab.connect() as cluster:
         cluster.core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def image_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The OCI archive of this tree's drillkit (scripts/image), built once per tree."""
+    return ensure_archive(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="session")

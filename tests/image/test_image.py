@@ -1,20 +1,16 @@
 """The OCI image of drillkit (scripts/image): it loads, runs as a non-root user on a
 read-only root file system, and `drill --version` and `drill validate` work in it.
 
-The archive is built once per tree: it is cached under
-``~/.cache/drillkit/image/<key>``, where the key covers the wheel's content, the build
-script and the dependency constraints, so any change to them builds afresh (about two
-minutes, cold). A file lock keeps concurrent sessions from building it twice. podman runs
-with a storage of its own under the session's temporary directory, never the machine's,
-with runc (crun cannot run containers on this kind of host) and no network at all.
+The archive is built once per tree (``tests.image.archive``, the session fixture
+``image_archive``). podman runs with a storage of its own under the session's temporary
+directory, never the machine's, with runc (crun cannot run containers on this kind of
+host) and no network at all.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
-import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,46 +19,11 @@ from typing import Any
 import pytest
 
 from drillkit import __version__
-from drillkit.lab import build
+from tests.image.archive import REPOSITORY, TAG
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPOSITORY / "scripts" / "image"
-CONSTRAINTS = REPOSITORY / "image" / "constraints.txt"
-TAG = f"localhost/drillkit:{__version__}"
 IMAGE_UID = 65532
 
 Podman = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def build_wheel(directory: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
-    subprocess.run([*command, "--wheel-dir", str(directory), str(REPOSITORY)], check=True)
-    (wheel,) = directory.glob("drillkit-*.whl")
-    return wheel
-
-
-def cache_key(wheel: Path) -> str:
-    digest = hashlib.sha256()
-    for path in (wheel, BUILD_SCRIPT, CONSTRAINTS):
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()[:16]
-
-
-@pytest.fixture(scope="session")
-def image_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The OCI archive of this tree's drillkit, built by scripts/image or found cached."""
-    wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
-    directory = build.cache_root() / "image" / cache_key(wheel)
-    archive = directory / "drillkit.oci.tar"
-    if archive.exists():
-        return archive
-    directory.mkdir(parents=True, exist_ok=True)
-    with build.build_lock(directory / "build.lock"):
-        # Another session may have built it while this one waited for the lock.
-        if not archive.exists():
-            command = [str(BUILD_SCRIPT), "--wheel", str(wheel), "--tag", TAG]
-            subprocess.run([*command, "--output", str(archive)], check=True)
-    return archive
 
 
 @pytest.fixture(scope="session")
