@@ -60,7 +60,9 @@ def wait_until(
 
 
 @contextmanager
-def running_lab(name: str, *, zones: int = 3, nodes_per_zone: int = 1) -> Iterator[Lab]:
+def running_lab(
+    name: str, *, zones: int = 3, nodes_per_zone: int = 1, real_nodes: int = 0
+) -> Iterator[Lab]:
     """A lab of the benchmark's own, in a temporary DRILLKIT_HOME, torn down at the end."""
     home = tempfile.mkdtemp(prefix="drillkit-bench-")
     previous_home = os.environ.get("DRILLKIT_HOME")
@@ -68,7 +70,13 @@ def running_lab(name: str, *, zones: int = 3, nodes_per_zone: int = 1) -> Iterat
     lab: Lab | None = None
     try:
         lab = Lab.create(
-            LabShape(name=name, region=name, zones=zones, nodes_per_zone=nodes_per_zone)
+            LabShape(
+                name=name,
+                region=name,
+                zones=zones,
+                nodes_per_zone=nodes_per_zone,
+                real_nodes=real_nodes,
+            )
         )
         started = time.monotonic()
         lab.up(log)

@@ -18,21 +18,26 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from drillkit.lab import build, node
+from drillkit.lab import node
 from drillkit.lab.cluster import Lab
 from tests.conftest import start_lab
 from tests.drills.support import REPOSITORY, drill_environment, run_cli, run_drill
 from tests.helpers import log_progress, wait_until
 from tests.image.archive import TAG
+from tests.lab.support import (
+    CGROUPS,
+    host_volume,
+    kubectl,
+    kubectl_json,
+    pod_processes,
+    real_node_state,
+)
 
 pytestmark = pytest.mark.lab
-
-CGROUPS = Path("/sys/fs/cgroup")
 
 
 @pytest.fixture(scope="module")
@@ -48,40 +53,6 @@ def connections(real_lab: Lab) -> Iterator[set[tuple[str, str]]]:
     """(process, remote address) of every connection seen in the module's lab and pods."""
     seen: set[tuple[str, str]] = set()
     yield seen
-
-
-def kubectl(
-    lab: Lab, *arguments: str, given: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The lab's kubectl as its administrator; ``given`` is its standard input."""
-    command = [str(build.binaries_dir() / "kubectl"), "--kubeconfig", str(lab.kubeconfig)]
-    return subprocess.run(
-        [*command, "--context", lab.admin_context, *arguments],
-        input=given,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
-def kubectl_json(lab: Lab, *arguments: str) -> dict[str, Any]:
-    listed = kubectl(lab, *arguments, "-o", "json")
-    assert listed.returncode == 0, listed.stderr
-    return dict(json.loads(listed.stdout))
-
-
-def pod_processes() -> dict[int, str]:
-    """pid -> command line of every process in a pod of the real node (its kubepods)."""
-    found = {}
-    for procs in (CGROUPS / "pids" / "kubepods").rglob("cgroup.procs"):
-        for line in procs.read_text().split():
-            try:
-                command = Path(f"/proc/{line}/cmdline").read_bytes()
-            except FileNotFoundError:
-                continue
-            found[int(line)] = command.replace(b"\0", b" ").decode().strip()
-    return found
 
 
 def lab_processes(lab: Lab) -> dict[int, str]:
@@ -133,11 +104,6 @@ def collect_connections(lab: Lab, seen: set[tuple[str, str]]) -> None:
         seen.update((name, remote) for remote in remote_addresses(pid))
 
 
-def real_node_state(lab: Lab) -> dict[str, Any]:
-    (item,) = kubectl_json(lab, "get", "nodes", "-l", f"{node.REAL_NODE_LABEL}=true")["items"]
-    return dict(item)
-
-
 def test_the_real_node_joins_tainted_and_runs_web_real_in_a_real_container(
     real_lab: Lab, connections: set[tuple[str, str]]
 ) -> None:
@@ -153,8 +119,9 @@ def test_the_real_node_joins_tainted_and_runs_web_real_in_a_real_container(
     (container,) = on_real[0]["status"]["containerStatuses"]
     assert container["containerID"].startswith("containerd://")
     servers = [cmd for cmd in pod_processes().values() if cmd.startswith("/labserve serve")]
-    assert servers == [f"/labserve serve {real_lab.real_node.web_address}"]  # type: ignore[union-attr]
-    address = real_lab.real_node.web_address  # type: ignore[union-attr]
+    assert real_lab.real_node is not None
+    address = real_lab.real_node.web_address
+    assert servers == [f"/labserve serve {address}"]
     with urllib.request.urlopen(f"http://{address}/", timeout=10) as response:
         assert response.read() == b"ok\n"
     # The API server reaches the kubelet (logs) by the node's host name, on loopback.
@@ -242,7 +209,9 @@ def test_a_cronjob_runs_drillkit_s_image_on_the_real_node_and_keeps_its_evidence
         "apply",
         "-f",
         "-",
-        given=yaml.safe_dump_all(evidence_volume(evidence, f"evidence-{name}")),
+        given=yaml.safe_dump_all(
+            host_volume(evidence, f"evidence-{name}", "drill-evidence", "drillkit")
+        ),
     )
     assert claim.returncode == 0, claim.stderr
 
@@ -274,36 +243,6 @@ def test_a_cronjob_runs_drillkit_s_image_on_the_real_node_and_keeps_its_evidence
     assert json.loads(report.read_text())["verdict"] == "met"
     ledgers = list(evidence.rglob("ledger.jsonl"))
     assert ledgers and any(summary["run_id"] in path.read_text() for path in ledgers)
-
-
-def evidence_volume(directory: Path, volume: str) -> list[dict[str, Any]]:
-    """PersistentVolume ``volume`` on the real node's file system, and the claim
-    drill-evidence bound to it."""
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": volume},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "hostPath": {"path": str(directory), "type": "Directory"},
-                "claimRef": {"namespace": "drillkit", "name": "drill-evidence"},
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "drill-evidence", "namespace": "drillkit"},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "volumeName": volume,
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    ]
 
 
 def test_no_connection_of_the_lab_or_its_pods_left_this_machine(

@@ -383,7 +383,6 @@ class RealNode:
             "imageGCHighThresholdPercent": 100,
             "imageGCLowThresholdPercent": 99,
             "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%"},
-            "maxPods": 20,
         }
 
     def _kubeconfig(self) -> dict[str, Any]:
