@@ -266,6 +266,8 @@ class RealNode:
         if Path("/sys/class/net", self.bridge).exists():
             subprocess.run(["ip", "link", "delete", self.bridge], check=False, capture_output=True)
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # shared by the labs of this machine while in use
+            self.run_dir.parent.rmdir()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def _kill_pods(self) -> int:
