@@ -4,11 +4,14 @@ every later command, including labs created by earlier versions. No component st
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from drillkit.errors import InvalidInput
 from drillkit.lab.cluster import Lab, LabShape
+from tests.helpers import drill_command
 
 OLD_LAB_JSON = """{
   "shape": {
@@ -53,10 +56,50 @@ def test_a_new_lab_writes_its_shape_then_its_ports(home: Path) -> None:
     lab = Lab.create(LabShape(name="east", region="east", zones=2, nodes_per_zone=1, seed=False))
     old_ports = json.loads(OLD_LAB_JSON)["ports"]
 
-    # The same text as before, but for the free ports this lab was given.
-    expected = OLD_LAB_JSON
+    # The same text as before, but for the free ports this lab was given and the shape's
+    # newer field, written with its default.
+    expected = OLD_LAB_JSON.replace('"seed": false', '"seed": false,\n    "real_nodes": 0')
     for name, port in lab.config.ports.items():
         expected = expected.replace(f'"{name}": {old_ports[name]}', f'"{name}": {port}')
     assert list(lab.config.ports) == list(old_ports)
     assert (home / "labs" / "east" / "lab.json").read_text() == expected
     assert Lab.open("east").config == lab.config
+
+
+def test_a_lab_with_a_real_node_gets_ports_for_its_kubelet_containerd_and_web_real(
+    home: Path,
+) -> None:
+    lab = Lab.create(LabShape(name="real", region="real", zones=1, real_nodes=1))
+
+    assert {"kubelet", "kubelet-healthz", "containerd-metrics", "web-real"} <= set(lab.config.ports)
+    assert len(set(lab.config.ports.values())) == len(lab.config.ports)
+    assert Lab.open("real").real_node is not None
+    assert Lab.create(LabShape(name="kwok", region="kwok")).real_node is None
+
+
+def test_a_lab_refuses_a_second_real_node(home: Path) -> None:
+    with pytest.raises(InvalidInput, match="at most 1 real node on this machine"):
+        Lab.create(LabShape(name="real", region="real", real_nodes=2))
+
+    assert not (home / "labs" / "real").exists()
+
+
+def test_load_image_into_a_lab_without_a_real_node_is_refused_naming_the_fix(
+    home: Path, tmp_path: Path
+) -> None:
+    Lab.create(LabShape(name="east", region="east"))
+    archive = tmp_path / "image.oci.tar"
+    archive.write_bytes(b"")
+
+    result = subprocess.run(
+        drill_command("lab", "load-image", str(archive), "--name", "east"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "drill: error: lab 'east' has no real node to load an image into; "
+        "create one with: drill lab up --name east --real-nodes 1\n"
+    )
