@@ -35,10 +35,12 @@ def kubectl_json(lab: Lab, *arguments: str) -> dict[str, Any]:
     return dict(json.loads(listed.stdout))
 
 
-def pod_processes() -> dict[int, str]:
-    """pid -> command line of every process in a pod of the real node (its kubepods)."""
+def pod_processes(lab: Lab) -> dict[int, str]:
+    """pid -> command line of every process in a pod of the lab's real node (in its
+    kubelet's cgroup root)."""
+    assert lab.real_node is not None
     found = {}
-    for procs in (CGROUPS / "pids" / "kubepods").rglob("cgroup.procs"):
+    for procs in (CGROUPS / "pids" / lab.real_node.cgroup_name).rglob("cgroup.procs"):
         for line in procs.read_text().split():
             try:
                 command = Path(f"/proc/{line}/cmdline").read_bytes()

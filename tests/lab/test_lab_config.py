@@ -78,7 +78,7 @@ def test_a_lab_with_a_real_node_gets_ports_for_its_kubelet_containerd_and_web_re
 
 
 def test_a_lab_refuses_a_second_real_node(home: Path) -> None:
-    with pytest.raises(InvalidInput, match="at most 1 real node on this machine"):
+    with pytest.raises(InvalidInput, match="at most 1 real node"):
         Lab.create(LabShape(name="real", region="real", real_nodes=2))
 
     assert not (home / "labs" / "real").exists()

@@ -100,7 +100,7 @@ def own_addresses() -> set[str]:
 
 
 def collect_connections(lab: Lab, seen: set[tuple[str, str]]) -> None:
-    for pid, name in {**lab_processes(lab), **pod_processes()}.items():
+    for pid, name in {**lab_processes(lab), **pod_processes(lab)}.items():
         seen.update((name, remote) for remote in remote_addresses(pid))
 
 
@@ -118,7 +118,7 @@ def test_the_real_node_joins_tainted_and_runs_web_real_in_a_real_container(
     assert [p["metadata"]["labels"]["app"] for p in on_real] == ["web-real"]
     (container,) = on_real[0]["status"]["containerStatuses"]
     assert container["containerID"].startswith("containerd://")
-    servers = [cmd for cmd in pod_processes().values() if cmd.startswith("/labserve serve")]
+    servers = [cmd for cmd in pod_processes(real_lab).values() if cmd.startswith("/labserve serve")]
     assert real_lab.real_node is not None
     address = real_lab.real_node.web_address
     assert servers == [f"/labserve serve {address}"]
@@ -140,7 +140,9 @@ def test_the_real_node_joins_tainted_and_runs_web_real_in_a_real_container(
 def test_pod_kill_real_recovers_only_after_a_new_container_started(
     real_lab: Lab, tmp_path: Path, connections: set[tuple[str, str]]
 ) -> None:
-    before = {pid for pid, cmd in pod_processes().items() if cmd.startswith("/labserve serve")}
+    before = {
+        pid for pid, cmd in pod_processes(real_lab).items() if cmd.startswith("/labserve serve")
+    }
 
     result = run_drill(real_lab, REPOSITORY / "drills" / "pod-kill-real.yaml", tmp_path)
 
@@ -153,7 +155,7 @@ def test_pod_kill_real_recovers_only_after_a_new_container_started(
     recovered = fault["monotonic"] + recovery["t_restored_seconds"]
     (server,) = [
         pid
-        for pid, cmd in pod_processes().items()
+        for pid, cmd in pod_processes(real_lab).items()
         if cmd.startswith("/labserve serve") and pid not in before
     ]
     started = process_start_monotonic(server)
@@ -263,12 +265,11 @@ def test_no_connection_of_the_lab_or_its_pods_left_this_machine(
 def test_down_leaves_no_process_mount_cgroup_or_file_of_the_real_node(real_lab: Lab) -> None:
     real_node = real_lab.real_node
     assert real_node is not None
-    assert pod_processes()
+    assert pod_processes(real_lab)
 
     real_lab.down(log_progress)
 
-    assert not (CGROUPS / "pids" / "kubepods").exists()
-    assert not any((hierarchy / "kubepods").exists() for hierarchy in CGROUPS.iterdir())
+    assert not any((h / real_node.cgroup_name).exists() for h in CGROUPS.iterdir())
     mounts = Path("/proc/self/mountinfo").read_text()
     assert str(real_node.directory) not in mounts and str(real_node.run_dir) not in mounts
     assert not real_node.directory.exists() and not real_node.run_dir.exists()

@@ -127,9 +127,9 @@ def scheduler_pods(lab: Lab) -> dict[str, str]:
     }
 
 
-def scheduler_process(pod: str) -> int:
+def scheduler_process(real_lab: Lab, pod: str) -> int:
     """The pid of ``drill scheduler run`` in ``pod`` (its environment names the pod)."""
-    for pid, command in pod_processes().items():
+    for pid, command in pod_processes(real_lab).items():
         if "scheduler run" not in command:
             continue
         try:
@@ -138,7 +138,7 @@ def scheduler_process(pod: str) -> int:
             continue
         if f"POD_NAME={pod}".encode() in environment:
             return pid
-    raise AssertionError(f"no scheduler process of pod {pod}: {pod_processes()}")
+    raise AssertionError(f"no scheduler process of pod {pod}: {pod_processes(real_lab)}")
 
 
 def test_the_in_cluster_standby_fires_the_next_fire_once_after_the_leader_is_killed(
@@ -195,7 +195,7 @@ def test_the_in_cluster_standby_fires_the_next_fire_once_after_the_leader_is_kil
 
         # The leader's process dies as in a crash; then its pod goes, so that the standby,
         # not a restart of the same pod, is what takes over.
-        os.kill(scheduler_process(leader), signal.SIGKILL)
+        os.kill(scheduler_process(real_lab, leader), signal.SIGKILL)
         annotated = kubectl(
             real_lab, "annotate", "pod", "-n", "drillkit", leader,
             "controller.kubernetes.io/pod-deletion-cost=-1000",

@@ -88,7 +88,7 @@ class LabShape:
 
 
 ETCD_MEMBER_COUNTS = (1, 3, 5)
-# A kubelet's pod cgroups are the machine's (/kubepods): one real node per machine.
+# A real node is named after this machine, whose host name resolves to loopback: one a lab.
 MAX_REAL_NODES = 1
 
 
@@ -192,8 +192,8 @@ class Lab:
             raise InvalidInput("a lab needs 1 to 26 zones and at least one node per zone")
         if not 0 <= shape.real_nodes <= MAX_REAL_NODES:
             raise InvalidInput(
-                f"a lab runs at most {MAX_REAL_NODES} real node on this machine "
-                f"(kubelet's pod cgroups are the machine's), not {shape.real_nodes}"
+                f"a lab runs at most {MAX_REAL_NODES} real node (it is named after this "
+                f"machine), not {shape.real_nodes}"
             )
         if shape.etcd_members not in ETCD_MEMBER_COUNTS:
             raise InvalidInput(
@@ -526,7 +526,6 @@ class Lab:
         ensure_pki(self.directory / "pki", lab_name=self.shape.name)
         real_node = self.real_node
         if real_node is not None:
-            self._ensure_only_real_node()
             real_node.prepare(progress)
         self._write_kubeconfigs()
         for item in components:
@@ -584,17 +583,6 @@ class Lab:
             lambda: any(n.ready for n in cluster.nodes(f"{node.REAL_NODE_LABEL}=true")) or None,
             timeout=120,
         )
-
-    def _ensure_only_real_node(self) -> None:
-        for name in Lab.names():
-            other = Lab.open(name)
-            theirs = other.real_node
-            if name != self.shape.name and theirs is not None and theirs.is_running():
-                raise LabError(
-                    f"lab {name!r} runs this machine's real node already; a kubelet's "
-                    f"pod cgroups are the machine's, so stop it first: "
-                    f"drill lab down --name {name}"
-                )
 
     def reset(self, progress: Progress) -> None:
         """Spread the seed workload over every zone again, as it was when the lab started.

@@ -7,9 +7,11 @@ measures real container start and readiness.
 
 Everything of the node lives in ``<lab>/node/`` (configuration, containerd's images,
 the kubelet's pods and volumes, pod logs, CNI state) and, for the unix sockets, whose
-paths must stay short, in ``/run/drillkit/<lab digest>/``. ``RealNode.remove`` takes all of
-it away again: the pods' processes and containerd's shims by PID, every mount below
-those directories, the ``kubepods`` cgroup trees, the CNI bridge, and the files.
+paths must stay short, in ``/run/drillkit/<lab digest>/``; the kubelet's pod cgroups are
+under a cgroup of the lab's own, ``/drillkit-<lab digest>``, never the machine's
+``/kubepods``. ``RealNode.remove`` takes all of it away again: the pods' processes and
+containerd's shims by PID, every mount below those directories, the lab's cgroup trees,
+the CNI bridge, and the files.
 
 What a host of this kind needs, and why (see the kubelet and containerd settings):
 cgroups v1 (``failCgroupV1: false``, ``cgroupDriver: cgroupfs``), no CAP_SYS_RESOURCE
@@ -68,7 +70,7 @@ _MNT_DETACH = 2
 
 @dataclass(frozen=True, kw_only=True)
 class RealNode:
-    """The real node of one lab (a lab runs at most one: kubelet's cgroups are the host's)."""
+    """The real node of one lab (a lab runs at most one: it is named after this machine)."""
 
     lab_dir: Path
     api_server_url: str
@@ -86,17 +88,26 @@ class RealNode:
     @property
     def run_dir(self) -> Path:
         """containerd's state and sockets, under /run: a unix socket path has 107 bytes."""
-        digest = hashlib.sha256(str(self.lab_dir).encode()).hexdigest()[:12]
-        return Path("/run/drillkit") / digest
+        return Path("/run/drillkit") / self.digest
 
     @property
     def socket(self) -> Path:
         return self.run_dir / "containerd.sock"
 
     @property
+    def digest(self) -> str:
+        """Names what the node makes outside the lab's directory."""
+        return hashlib.sha256(str(self.lab_dir).encode()).hexdigest()[:12]
+
+    @property
     def bridge(self) -> str:
         """The CNI bridge's interface name (at most 15 characters)."""
-        return "dk" + hashlib.sha256(str(self.lab_dir).encode()).hexdigest()[:8]
+        return f"dk{self.digest[:8]}"
+
+    @property
+    def cgroup_name(self) -> str:
+        """The kubelet's cgroup root, in every hierarchy: ``kubepods`` goes below it."""
+        return f"drillkit-{self.digest}"
 
     @property
     def web_address(self) -> str:
@@ -137,9 +148,6 @@ class RealNode:
             ),
         ]
 
-    def is_running(self) -> bool:
-        return any(item.is_running() for item in self.components())
-
     # -- set-up -------------------------------------------------------------------------
 
     def prepare(self, progress: Progress) -> None:
@@ -155,6 +163,9 @@ class RealNode:
         (self.directory / "cni" / "net.d" / "10-lab.conflist").write_text(
             json.dumps(self._cni_config(), indent=2) + "\n"
         )
+        # The kubelet wants its cgroup root to exist; it makes kubepods below it.
+        for hierarchy in _cgroup_hierarchies():
+            _make_cgroup(hierarchy / self.cgroup_name)
         (self.directory / "kubelet.yaml").write_text(
             yaml.safe_dump(self._kubelet_config(), sort_keys=False)
         )
@@ -262,7 +273,7 @@ class RealNode:
         for mount in _mounts_below((self.directory, self.run_dir)):
             _unmount(mount)
         for hierarchy in _cgroup_hierarchies():
-            _remove_cgroup_tree(hierarchy / "kubepods")
+            _remove_cgroup_tree(hierarchy / self.cgroup_name)
         if Path("/sys/class/net", self.bridge).exists():
             subprocess.run(["ip", "link", "delete", self.bridge], check=False, capture_output=True)
         shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -274,7 +285,7 @@ class RealNode:
         """SIGKILL every process in the node's pod cgroups and every shim of its containerd."""
         pids: set[int] = set()
         for hierarchy in _cgroup_hierarchies():
-            tree = hierarchy / "kubepods"
+            tree = hierarchy / self.cgroup_name
             if tree.is_dir():
                 for procs in tree.rglob("cgroup.procs"):
                     with contextlib.suppress(OSError):
@@ -368,6 +379,7 @@ class RealNode:
             "healthzPort": self.ports["kubelet-healthz"],
             "containerRuntimeEndpoint": f"unix://{self.socket}",
             "cgroupDriver": "cgroupfs",
+            "cgroupRoot": f"/{self.cgroup_name}",
             # This machine has cgroups v1 (hybrid) and no swap accounting to speak of.
             "failCgroupV1": False,
             "failSwapOn": False,
@@ -455,6 +467,15 @@ def _cgroup_hierarchies() -> list[Path]:
     if not CGROUP_ROOT.is_dir():
         return []
     return [path for path in CGROUP_ROOT.iterdir() if path.is_dir() and not path.is_symlink()]
+
+
+def _make_cgroup(path: Path) -> None:
+    path.mkdir(exist_ok=True)
+    # A new cpuset cgroup has no CPUs and no memory nodes until given its parent's.
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        mine = path / name
+        if mine.exists() and not mine.read_text().strip():
+            mine.write_text((path.parent / name).read_text())
 
 
 def _remove_cgroup_tree(tree: Path) -> None:
