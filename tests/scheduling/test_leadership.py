@@ -8,9 +8,9 @@
 - A replica the API server refuses the Lease stands by and says why.
 - A leader whose renewals stop stops leading while the Lease still names it, before
   anyone may take it over.
-- Two real ``drill scheduler run --leader-elect`` processes on one PostgreSQL job store:
-  only the leader fires (the standby records nothing), and when the leader is killed the
-  standby takes over and runs the next fire, once.
+
+Two replicas in pods, on one PostgreSQL job store, with the leader killed mid-schedule:
+``tests/scheduling/test_in_cluster.py``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -35,13 +33,8 @@ from drillkit.drivers.cluster_state import (
 from drillkit.drivers.kubernetes import Cluster
 from drillkit.lab.cluster import Lab
 from drillkit.safety.lock import HOST_ANNOTATION, PID_ANNOTATION
-from drillkit.scheduling.database import Database
-from drillkit.scheduling.history import FireOutcome, FireRecord, list_fires
 from drillkit.scheduling.leadership import DEFAULT_LEASE_NAMESPACE, LeaderElection
-from drillkit.scheduling.schedules import ScheduleSettings, TargetKind, add_schedule
-from tests.drills.support import SchedulerProcess, drill_environment
 from tests.helpers import wait_until
-from tests.scheduling.conftest import TEST_DRILLS
 
 pytestmark = pytest.mark.lab
 
@@ -182,91 +175,3 @@ def test_a_leader_whose_renewals_stop_stops_leading_while_the_lease_still_names_
         assert (datetime.now(UTC) - lease.renewed_at).total_seconds() < 30
     finally:
         election.stop()
-
-
-def _fire_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def test_the_standby_takes_over_when_the_leader_is_killed_and_runs_the_next_fire_once(
-    lab: Lab, tmp_path: Path, postgres_database: str, lease_name: str
-) -> None:
-    with Database(postgres_database) as database:
-        add_schedule(
-            database,
-            ScheduleSettings(name="noop", kind=TargetKind.DRILL, target="noop", cron="* * * * *"),
-            now=datetime.now(UTC),
-        )
-    environment = drill_environment(
-        lab,
-        DRILL_SCHEDULER_DATABASE=postgres_database,
-        DRILL_DRILLS_DIR=str(TEST_DRILLS),
-        DRILL_REPORTS_DIR=str(tmp_path / "reports"),
-        DRILL_GAMEDAYS_DIR=str(tmp_path / "gamedays"),
-        DRILL_SCHEDULE_POLICY=str(tmp_path / "no-policy.yaml"),
-    )
-    election = ("--leader-elect", "--lease-name", lease_name, "--lease-duration", "6s")
-    schedulers = {
-        scheduler_id: SchedulerProcess(
-            scheduler_id, environment, tmp_path / f"scheduler-{scheduler_id}.log", *election
-        )
-        for scheduler_id in ("a", "b")
-    }
-    killed: str | None = None
-    try:
-
-        def the_leader() -> tuple[SchedulerProcess, SchedulerProcess] | None:
-            health = {i: s.health() for i, s in schedulers.items()}
-            leading = [i for i, h in health.items() if h is not None and h["leader"] is True]
-            standing_by = [i for i, h in health.items() if h is not None and h["leader"] is False]
-            if len(leading) != 1 or len(standing_by) != 1:
-                return None
-            return schedulers[leading[0]], schedulers[standing_by[0]]
-
-        leader, standby = wait_until("one scheduler to lead", the_leader)
-        assert "drill_scheduler_leader 1.0" in leader.metrics()
-        assert "drill_scheduler_leader 0.0" in standby.metrics()
-
-        with Database(postgres_database) as database:
-
-            def finished(fire_time: datetime | None = None) -> list[FireRecord]:
-                return [
-                    r
-                    for r in list_fires(database, schedule="noop", limit=1000)
-                    if r.outcome is not FireOutcome.RUNNING
-                    and (fire_time is None or r.fire_time == fire_time)
-                ]
-
-            # Mid-schedule: the leader has fired once, and nothing runs now.
-            (first,) = wait_until("the leader's first fire", finished, timeout=300)
-            assert first.scheduler == leader.scheduler_id
-            assert first.outcome is FireOutcome.RAN
-
-            killed = leader.scheduler_id
-            leader.process.kill()
-            leader.process.wait(timeout=60)
-
-            def took_over() -> dict[str, Any] | None:
-                health = standby.health()
-                return health if health is not None and health["leader"] else None
-
-            health = wait_until("the standby to take over", took_over)
-            (entry,) = health["schedules"]
-            next_fire = _fire_time(entry["next_fire"])
-            assert next_fire > first.fire_time
-
-            records = wait_until(
-                f"the {next_fire} fire", lambda: finished(next_fire) or None, timeout=300
-            )
-            # Only the leader ever fired: the standby recorded nothing while standing by.
-            assert [r.scheduler for r in finished(first.fire_time)] == [leader.scheduler_id]
-        assert len(records) == 1, [r.describe() for r in records]
-        assert records[0].scheduler == standby.scheduler_id
-        assert records[0].outcome is FireOutcome.RAN
-        assert records[0].verdict == "met"
-    finally:
-        codes = {i: s.stop() for i, s in schedulers.items()}
-    assert killed is not None and codes[killed] == -9
-    assert [c for i, c in codes.items() if i != killed] == [0], [
-        s.log.read_text() for s in schedulers.values()
-    ]
