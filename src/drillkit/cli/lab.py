@@ -30,13 +30,15 @@ def lab() -> None:
     etcd, kube-apiserver, kube-controller-manager and kube-scheduler run as local
     processes on 127.0.0.1; nodes and pods are simulated by kwok, one kwok per zone,
     so stopping a zone's kwok is an abrupt zone outage. Binaries are built once
-    from the Go module proxy and cached under ~/.cache/drillkit.
+    from the Go module proxy and cached under ~/.cache/drillkit. With --real-nodes 1
+    a kubelet, containerd and runc run real containers too (shop/web-real).
 
     \b
     Typical use:
       drill lab up                                  # 3 zones x 2 nodes, seed workload shop/web
       export KUBECONFIG=$(drill lab kubeconfig | tail -1)
       drill lab up --name region-b --region region-b   # a second lab beside the first
+      drill lab up --name real --real-nodes 1       # and a real node, for drill run pod-kill-real
       drill lab down
     """
 
@@ -263,7 +265,8 @@ def component(component_name: str, operation: str, name: str, timeout: float) ->
     """Start, stop, kill -9 or wait for one process of a lab.
 
     COMPONENT is etcd (etcd-1, etcd-2 with three members), kube-apiserver,
-    kube-controller-manager, kube-scheduler or kwok-<zone>. `start` launches it
+    kube-controller-manager, kube-scheduler, kwok-<zone>, and on a lab with a real
+    node containerd and kubelet. `start` launches it
     and returns (etcd members of a cluster must all be started before any is
     healthy); `wait` returns once it answers its health check; `stop` is SIGTERM
     (SIGKILL after 15 s); `kill` is SIGKILL, as a crash would be. These are the
