@@ -82,6 +82,7 @@ def test_every_shipped_drill_proves_a_disruption_of_the_shipped_service() -> Non
         "cross-region-restore-velero": ("shop", "region"),
         "etcd-restore": ("shop", "control-plane"),
         "pod-kill": ("shop", "pod"),
+        "pod-kill-real": ("shop-real", "pod"),
         "zone-failure": ("shop", "zone"),
         "zone-outage": ("shop", "zone"),
     }
