@@ -215,10 +215,13 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lock(
     scratch_lab: Lab, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
-    first = BackgroundDrill(
-        scratch_lab, SHIPPED_DRILLS / "zone-outage.yaml", reports, tmp_path / "log"
-    )
-    first.wait_for("action zone-a-goes-dark started")
+    # A pod kill that must stay recovered for 30 s: the lock is held at least that long
+    # after the fault, a wide window for the second run.
+    drill, experiment = shipped("pod-kill")
+    drill["objectives"]["stable_for"] = "30s"
+    holding = write_variant(tmp_path, "pod-kill-long", drill=drill, experiment=experiment)
+    first = BackgroundDrill(scratch_lab, holding, reports, tmp_path / "log")
+    first.wait_for("action kill-two-web-pods started")
     second = run_drill(scratch_lab, SHIPPED_DRILLS / "pod-kill.yaml", reports)
     assert second.returncode == 3
     run_id = first.log.read_text().split("run ", 1)[1].split()[0]
