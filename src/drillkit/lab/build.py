@@ -16,6 +16,7 @@ program of the image real nodes run.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -144,13 +145,19 @@ REAL_NODE = BinarySet(
 
 def binaries_dir(binary_set: BinarySet = CONTROL_PLANE) -> Path:
     """The directory holding a set's binaries (it may not exist yet)."""
+    return cache_root() / "lab" / f"{binary_set.label}-{_modules_digest(binary_set)}" / "bin"
+
+
+@functools.cache
+def _modules_digest(binary_set: BinarySet) -> str:
+    # The shipped module files do not change while drillkit runs: hash them once.
     digest = hashlib.sha256()
     modules = lab_modules_dir()
     for module in binary_set.modules:
         for path in sorted((modules / module).iterdir()):
             if path.suffix in (".mod", ".sum", ".go"):
                 digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return cache_root() / "lab" / f"{binary_set.label}-{digest.hexdigest()[:10]}" / "bin"
+    return digest.hexdigest()[:10]
 
 
 def is_built(binary_set: BinarySet = CONTROL_PLANE) -> bool:

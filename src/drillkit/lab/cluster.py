@@ -46,7 +46,7 @@ from drillkit.errors import InvalidInput, LabError
 from drillkit.lab import access, build, node
 from drillkit.lab.directories import LAB_FILE_NAME, lab_names, labs_root
 from drillkit.lab.node import RealNode
-from drillkit.lab.pki import ensure_pki
+from drillkit.lab.pki import ensure_pki, write_kubeconfig
 from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
 from drillkit.model.records import read_record
@@ -674,16 +674,13 @@ class Lab:
         pki = self.directory / "pki"
         name = self.shape.name
         users = {f"{name}-admin": "admin", f"{name}-runner": "runner"}
-        self.kubeconfig.write_text(
-            _kubeconfig_text(self.api_server_url, pki, users, current=f"{name}-runner")
-        )
-        self.kubeconfig.chmod(0o600)
+        write_kubeconfig(self.kubeconfig, self.api_server_url, pki, users, current=f"{name}-runner")
         directory = self.directory / "kubeconfigs"
         directory.mkdir(exist_ok=True)
         for stem in ("controller-manager", "scheduler", "kwok"):
-            path = directory / f"{stem}.yaml"
-            path.write_text(_kubeconfig_text(self.api_server_url, pki, {stem: stem}, current=stem))
-            path.chmod(0o600)
+            write_kubeconfig(
+                directory / f"{stem}.yaml", self.api_server_url, pki, {stem: stem}, current=stem
+            )
 
 
 def find_lab(identity: ClusterIdentity) -> Lab | None:
@@ -784,32 +781,3 @@ def _ensure_valid_name(name: str) -> None:
 def _all_ready(counts: tuple[int, int]) -> bool | None:
     ready, desired = counts
     return (desired > 0 and ready >= desired) or None
-
-
-def _kubeconfig_text(server: str, pki: Path, users: dict[str, str], *, current: str) -> str:
-    """A kubeconfig with one cluster and a context per ``{context name: certificate stem}``."""
-    document = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "lab",
-                "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")},
-            }
-        ],
-        "users": [
-            {
-                "name": context,
-                "user": {
-                    "client-certificate": str(pki / f"{stem}.crt"),
-                    "client-key": str(pki / f"{stem}.key"),
-                },
-            }
-            for context, stem in users.items()
-        ],
-        "contexts": [
-            {"name": context, "context": {"cluster": "lab", "user": context}} for context in users
-        ],
-        "current-context": current,
-    }
-    return yaml.safe_dump(document, sort_keys=False)

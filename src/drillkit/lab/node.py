@@ -43,8 +43,9 @@ import yaml
 
 from drillkit.errors import LabError
 from drillkit.lab import build, images
-from drillkit.lab.pki import ClientIdentity, issue_client
+from drillkit.lab.pki import ClientIdentity, issue_client, write_kubeconfig
 from drillkit.lab.processes import Component, HealthCheck
+from drillkit.processes import process_is_alive
 from drillkit.waiting import poll_until
 
 Progress = Callable[[str], None]
@@ -169,9 +170,13 @@ class RealNode:
         (self.directory / "kubelet.yaml").write_text(
             yaml.safe_dump(self._kubelet_config(), sort_keys=False)
         )
-        kubeconfig = self.directory / "kubelet.kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump(self._kubeconfig(), sort_keys=False))
-        kubeconfig.chmod(0o600)
+        write_kubeconfig(
+            self.directory / "kubelet.kubeconfig",
+            self.api_server_url,
+            pki,
+            {"node": self.identity.file_stem},
+            current="node",
+        )
         self._lab_image_archive(binaries)
 
     @property
@@ -302,7 +307,7 @@ class RealNode:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         poll_until(
-            lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids),
+            lambda: not any(process_is_alive(pid, None) for pid in pids),
             timeout=15.0,
             interval=0.05,
         )
@@ -397,33 +402,6 @@ class RealNode:
             "imageGCHighThresholdPercent": 100,
             "imageGCLowThresholdPercent": 99,
             "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%"},
-        }
-
-    def _kubeconfig(self) -> dict[str, Any]:
-        pki = self.lab_dir / "pki"
-        return {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "lab",
-                    "cluster": {
-                        "server": self.api_server_url,
-                        "certificate-authority": str(pki / "ca.crt"),
-                    },
-                }
-            ],
-            "users": [
-                {
-                    "name": "node",
-                    "user": {
-                        "client-certificate": str(pki / "node.crt"),
-                        "client-key": str(pki / "node.key"),
-                    },
-                }
-            ],
-            "contexts": [{"name": "node", "context": {"cluster": "lab", "user": "node"}}],
-            "current-context": "node",
         }
 
     def _lab_image_archive(self, binaries: Path) -> Path:

@@ -13,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -177,4 +178,37 @@ def _write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
             serialization.NoEncryption(),
         )
     )
+    path.chmod(0o600)
+
+
+def write_kubeconfig(
+    path: Path, server: str, pki: Path, users: dict[str, str], *, current: str
+) -> None:
+    """Write a kubeconfig (mode 0600) with one cluster and a context per ``{context name:
+    certificate stem}``, each authenticating with that certificate of the lab's PKI."""
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "lab",
+                "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")},
+            }
+        ],
+        "users": [
+            {
+                "name": context,
+                "user": {
+                    "client-certificate": str(pki / f"{stem}.crt"),
+                    "client-key": str(pki / f"{stem}.key"),
+                },
+            }
+            for context, stem in users.items()
+        ],
+        "contexts": [
+            {"name": context, "context": {"cluster": "lab", "user": context}} for context in users
+        ],
+        "current-context": current,
+    }
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
     path.chmod(0o600)
