@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from drillkit.processes import OwnedProcesses, descendants, process_is_alive
+from drillkit.processes import OwnedProcesses, descendants, process_is_alive, resident_memory
 from tests.helpers import wait_until
 
 
@@ -90,6 +90,28 @@ def is_subreaper() -> bool:
     flag = ctypes.c_int(0)
     ctypes.CDLL(None, use_errno=True).prctl(37, ctypes.byref(flag), 0, 0, 0)  # GET_CHILD_SUBREAPER
     return bool(flag.value)
+
+
+def test_resident_memory_is_what_a_process_holds_in_ram(
+    sleeper: subprocess.Popen[bytes],
+) -> None:
+    # 64 MiB written to, so every page of it is resident.
+    with subprocess.Popen(
+        [sys.executable, "-c", "b = bytearray(64 * 2**20); print(flush=True); input()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as holder:
+        try:
+            assert holder.stdout is not None
+            holder.stdout.readline()
+            held = resident_memory(holder.pid)
+            slept = resident_memory(sleeper.pid)
+        finally:
+            holder.kill()
+
+    assert held is not None and held >= 64 * 2**20
+    assert slept is not None and 0 < slept < 16 * 2**20
+    assert resident_memory(finished_pid()) is None
 
 
 def test_owned_processes_end_what_was_started_inside_and_orphaned(

@@ -61,6 +61,12 @@ def process_is_alive(pid: int, known_alive_at: datetime | None) -> bool:
     return True
 
 
+def resident_memory(pid: int) -> int | None:
+    """Bytes of ``pid``'s memory resident in RAM (its RSS); None when there is no such process."""
+    stat = _read_stat(pid)
+    return stat.resident_bytes if stat is not None else None
+
+
 def _process_state(pid: int) -> tuple[str | None, datetime | None]:
     stat = _read_stat(pid)
     return (stat.state, stat.started) if stat is not None else (None, None)
@@ -74,6 +80,7 @@ class _Stat:
     parent: int
     session: int
     started: datetime
+    resident_bytes: int
 
 
 def _read_stat(pid: int) -> _Stat | None:
@@ -81,11 +88,18 @@ def _read_stat(pid: int) -> _Stat | None:
         # The command name in parentheses may hold spaces; fields follow the last ")".
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         start_ticks = int(fields[19])
+        resident_pages = int(fields[21])
         boot = _boot_time()
     except (OSError, IndexError, ValueError, StopIteration):
         return None
     started = datetime.fromtimestamp(boot + start_ticks / os.sysconf("SC_CLK_TCK"), UTC)
-    return _Stat(state=fields[0], parent=int(fields[1]), session=int(fields[3]), started=started)
+    return _Stat(
+        state=fields[0],
+        parent=int(fields[1]),
+        session=int(fields[3]),
+        started=started,
+        resident_bytes=resident_pages * os.sysconf("SC_PAGE_SIZE"),
+    )
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from drillkit.errors import InvalidInput
-from drillkit.lab.cluster import Lab, LabShape
+from drillkit.lab.cluster import Lab, LabShape, seed_manifests
 from tests.helpers import drill_command
 
 OLD_LAB_JSON = """{
@@ -57,8 +57,10 @@ def test_a_new_lab_writes_its_shape_then_its_ports(home: Path) -> None:
     old_ports = json.loads(OLD_LAB_JSON)["ports"]
 
     # The same text as before, but for the free ports this lab was given and the shape's
-    # newer field, written with its default.
-    expected = OLD_LAB_JSON.replace('"seed": false', '"seed": false,\n    "real_nodes": 0')
+    # newer fields, written with their defaults.
+    expected = OLD_LAB_JSON.replace(
+        '"seed": false', '"seed": false,\n    "seed_replicas": 6,\n    "real_nodes": 0'
+    )
     for name, port in lab.config.ports.items():
         expected = expected.replace(f'"{name}": {old_ports[name]}', f'"{name}": {port}')
     assert list(lab.config.ports) == list(old_ports)
@@ -103,3 +105,33 @@ def test_load_image_into_a_lab_without_a_real_node_is_refused_naming_the_fix(
         "drill: error: lab 'east' has no real node to load an image into; "
         "create one with: drill lab up --name east --real-nodes 1\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("replicas", "min_available"), [(1, 0), (2, 1), (3, 2), (6, 4), (240, 160), (3006, 2004)]
+)
+def test_the_seed_budget_keeps_two_thirds_of_its_replicas_and_allows_at_least_one_eviction(
+    replicas: int, min_available: int
+) -> None:
+    by_kind = {m["kind"]: m for m in seed_manifests(replicas)}
+
+    assert by_kind["Deployment"]["spec"]["replicas"] == replicas
+    assert by_kind["PodDisruptionBudget"]["spec"]["minAvailable"] == min_available
+
+
+def test_a_seed_larger_than_the_nodes_hold_is_refused_before_the_lab_exists(home: Path) -> None:
+    result = subprocess.run(
+        drill_command(
+            "lab", "up", "--name", "tight", "--nodes-per-zone", "2", "--seed-replicas", "49"
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "drill: error: the seed's shop/web needs 1 to 48 replicas on 3 zones x 2 nodes "
+        "(8 fit on a node), not 49\n"
+    )
+    assert not (home / "labs" / "tight").exists()

@@ -280,6 +280,8 @@ class ComponentDocument(TypedDict):
     pid: int | None
     ready: bool
     ports: list[int]
+    resident_bytes: int | None
+    """The process's memory resident in RAM (RSS); null when it is not running."""
 
 
 @with_config(_CLOSED)

@@ -82,6 +82,15 @@ def build() -> None:
     help="Without the seed workload (shop): a standby region to restore into.",
 )
 @click.option(
+    "--seed-replicas",
+    default=6,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Replicas of the seed's shop/web (8 fit on a node); its PodDisruptionBudget "
+    "keeps two thirds available. With --nodes-per-zone, a lab at scale: "
+    "--nodes-per-zone 334 --seed-replicas 3006 is 1,002 nodes holding 3 pods each.",
+)
+@click.option(
     "--real-nodes",
     default=0,
     show_default=True,
@@ -97,13 +106,19 @@ def up(
     region: str | None,
     etcd_members: str,
     empty: bool,
+    seed_replicas: int,
     real_nodes: int,
 ) -> None:
     """Start a lab and wait until its nodes are Ready and shop/web is available.
 
     Running it on a lab that is up changes nothing. A lab whose processes died is
-    restarted cleanly, keeping its data. The shape (zones, nodes, etcd members) is
-    fixed when a lab is first created.
+    restarted cleanly, keeping its data. The shape (zones, nodes, etcd members, seed
+    replicas) is fixed when a lab is first created.
+
+    \b
+    Examples:
+      drill lab up --zones 2 --nodes-per-zone 3
+      drill lab up --name big --nodes-per-zone 334 --seed-replicas 3006   # 1,002 nodes
     """
     from drillkit.lab.cluster import Lab, LabShape
 
@@ -114,6 +129,7 @@ def up(
         nodes_per_zone=nodes_per_zone,
         etcd_members=int(etcd_members),
         seed=not empty,
+        seed_replicas=seed_replicas,
         real_nodes=real_nodes,
     )
     instance = Lab.create(shape)
@@ -336,6 +352,7 @@ def _status_json(instance: Lab) -> LabDocument:
                 "pid": component.pid,
                 "ready": component.ready,
                 "ports": list(component.ports),
+                "resident_bytes": component.resident_bytes,
             }
             for component in state.components
         ],
@@ -356,9 +373,17 @@ def _print_status(instance: Lab) -> None:
         pid = f"pid {component.pid}" if component.pid else "stopped"
         ports = ",".join(str(p) for p in component.ports)
         health = "ready" if component.ready else "not ready"
-        click.echo(f"  {component.name:<24} {pid:<11} {health:<10} port {ports}")
+        memory = _mebibytes(component.resident_bytes)
+        click.echo(f"  {component.name:<24} {pid:<11} {health:<10} {memory:>8}  port {ports}")
+    resident = [c.resident_bytes for c in state.components if c.resident_bytes is not None]
+    if resident:
+        click.echo(f"  {'memory (resident)':<24} {_mebibytes(sum(resident))} in all")
     for zone, (ready, total) in state.nodes_per_zone().items():
         click.echo(f"  {zone:<24} {ready}/{total} nodes Ready")
     for each in state.real_nodes:
         click.echo(f"  real node {each.name:<14} {'Ready' if each.ready else 'not Ready'}")
     click.echo(f"  kubeconfig   {state.kubeconfig}")
+
+
+def _mebibytes(count: int | None) -> str:
+    return "-" if count is None else f"{count / 2**20:.0f} MiB"

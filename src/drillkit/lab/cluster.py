@@ -51,6 +51,7 @@ from drillkit.lab.processes import Component, HealthCheck, tail
 from drillkit.lab.resources import deploy_dir, kwok_stages_dir, seed_manifests_dir
 from drillkit.model.records import read_record
 from drillkit.model.timeline import format_utc
+from drillkit.processes import resident_memory
 from drillkit.waiting import poll_until
 
 Progress = Callable[[str], None]
@@ -68,6 +69,9 @@ NODE_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage
 # pods; the API server, not the client, should set the pace.
 CONTROL_PLANE_API_QPS = 500
 CONTROL_PLANE_API_BURST = 1000
+SEED_REPLICAS = 6
+# Each seed pod requests 500m of a node's 4 CPUs (lab/seed/shop.yaml): 8 fit on a node.
+SEED_PODS_PER_NODE = 8
 SEED_WAIT_SECONDS = 180.0
 KWOK_START_ATTEMPTS = 3
 
@@ -84,6 +88,8 @@ class LabShape:
     seed: bool = True
     """Whether ``up`` applies the seed workload (namespace shop); a standby region for
     restores starts without it."""
+    seed_replicas: int = SEED_REPLICAS
+    """Replicas of the seed's shop/web; its PodDisruptionBudget keeps two thirds available."""
     real_nodes: int = 0
     """Real nodes (kubelet, containerd, runc on this machine) beside the kwok nodes; at
     most ``MAX_REAL_NODES``. With the seed, one runs deployment shop/web-real."""
@@ -132,6 +138,8 @@ class ComponentStatus:
     pid: int | None
     ready: bool
     ports: tuple[int, ...]
+    resident_bytes: int | None
+    """The process's memory resident in RAM; None when it is not running."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +207,13 @@ class Lab:
             raise InvalidInput(
                 f"a lab runs at most {MAX_REAL_NODES} real node (it is named after this "
                 f"machine), not {shape.real_nodes}"
+            )
+        seed_capacity = shape.zones * shape.nodes_per_zone * SEED_PODS_PER_NODE
+        if not 1 <= shape.seed_replicas <= seed_capacity:
+            raise InvalidInput(
+                f"the seed's shop/web needs 1 to {seed_capacity} replicas on "
+                f"{shape.zones} zones x {shape.nodes_per_zone} nodes ({SEED_PODS_PER_NODE} "
+                f"fit on a node), not {shape.seed_replicas}"
             )
         if shape.etcd_members not in ETCD_MEMBER_COUNTS:
             raise InvalidInput(
@@ -515,7 +530,10 @@ class Lab:
             nodes = cluster.nodes(f"{ZONE_LABEL} in ({selector})")
             return bool(nodes) and all(n.ready for n in nodes)
 
+        began = time.monotonic()
         cluster.wait_for(f"the nodes of {', '.join(zones)} to be Ready", ready, timeout=120)
+        count = self.shape.nodes_per_zone * len(zones)
+        progress(f"{count} nodes Ready {time.monotonic() - began:.1f} s after their kwok started")
         return started
 
     # -- up, down, status ---------------------------------------------------------------
@@ -565,8 +583,11 @@ class Lab:
             if real_node is not None:
                 self._start_real_node(real_node, cluster, progress)
             if self.shape.seed:
-                progress("applying the seed workload (namespace shop)")
-                cluster.apply(load_manifests(seed_manifests_dir()))
+                progress(
+                    f"applying the seed workload (namespace shop, "
+                    f"{self.shape.seed_replicas} replicas of web)"
+                )
+                cluster.apply(seed_manifests(self.shape.seed_replicas))
                 self._wait_available(cluster, "web")
                 if real_node is not None:
                     progress(f"applying deployment shop/{node.WEB_NAME} on the real node")
@@ -578,8 +599,12 @@ class Lab:
         cluster.wait_for(
             f"deployment shop/{name} to be available",
             lambda: _all_ready(cluster.deployment_ready_replicas("shop", name)),
-            timeout=SEED_WAIT_SECONDS,
+            timeout=self._seed_wait_seconds(),
         )
+
+    def _seed_wait_seconds(self) -> float:
+        # The control plane creates and starts some 75 pods/s on this kind of machine.
+        return SEED_WAIT_SECONDS + self.shape.seed_replicas / 20
 
     def _start_real_node(self, real_node: RealNode, cluster: Cluster, progress: Progress) -> None:
         containerd, kubelet = real_node.components()
@@ -608,7 +633,7 @@ class Lab:
             cluster.wait_for(
                 "deployment shop/web to be rolled out",
                 lambda: cluster.deployment_rolled_out("shop", "web") or None,
-                timeout=SEED_WAIT_SECONDS,
+                timeout=self._seed_wait_seconds(),
             )
 
     def down(self, progress: Progress, *, on_signalled: Callable[[], None] = lambda: None) -> None:
@@ -632,10 +657,18 @@ class Lab:
 
     def status(self) -> LabStatus:
         components = self.components()
-        statuses = tuple(
-            ComponentStatus(name=c.name, pid=c.pid(), ready=c.is_ready(), ports=tuple(c.ports))
-            for c in components
-        )
+        statuses = []
+        for item in components:
+            pid = item.pid()
+            statuses.append(
+                ComponentStatus(
+                    name=item.name,
+                    pid=pid,
+                    ready=item.is_ready(),
+                    ports=tuple(item.ports),
+                    resident_bytes=resident_memory(pid) if pid is not None else None,
+                )
+            )
         nodes: tuple[NodeState, ...] = ()
         if any(s.name == "kube-apiserver" and s.ready for s in statuses):
             with self.connect() as cluster:
@@ -645,7 +678,7 @@ class Lab:
             directory=self.directory,
             kubeconfig=self.kubeconfig,
             api_server=self.api_server_url,
-            components=statuses,
+            components=tuple(statuses),
             nodes=nodes,
         )
 
@@ -725,6 +758,18 @@ def lab_reached_by(
             f"{identity.server} is lab {found.shape.name!r}; refusing before any change"
         )
     return found
+
+
+def seed_manifests(replicas: int) -> list[dict[str, Any]]:
+    """The seed workload with ``replicas`` of shop/web, whose PodDisruptionBudget keeps
+    two thirds of them available (4 of the default 6)."""
+    manifests = load_manifests(seed_manifests_dir())
+    for manifest in manifests:
+        if manifest["kind"] == "Deployment" and manifest["metadata"]["name"] == "web":
+            manifest["spec"]["replicas"] = replicas
+        if manifest["kind"] == "PodDisruptionBudget" and manifest["metadata"]["name"] == "web":
+            manifest["spec"]["minAvailable"] = replicas - max(1, replicas // 3)
+    return manifests
 
 
 def load_manifests(directory: Path, names: Sequence[str] = ()) -> list[dict[str, Any]]:
