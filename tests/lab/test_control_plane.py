@@ -9,6 +9,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
+from drillkit.errors import NotFound
 from drillkit.lab.cluster import Lab
 from drillkit.safety.undo import CORDONED_BY
 from tests.helpers import seed_web_manifests, wait_until
@@ -190,3 +191,24 @@ def test_runner_identity_can_do_what_drills_need_and_nothing_else(lab: Lab, name
             with pytest.raises(ApiException) as refused:
                 call()
             assert refused.value.status == 403, action
+
+
+def test_pods_on_nodes_are_those_a_cluster_wide_list_places_on_them(
+    lab: Lab, namespace: str
+) -> None:
+    with lab.connect() as cluster:
+        deploy_web(cluster, namespace, replicas=6)
+        zone_a = sorted(n.name for n in cluster.nodes() if n.zone == "zone-a")
+        everywhere = cluster.pods("*")
+
+        found = cluster.pods_on_nodes([*zone_a, "no-such-node"])
+
+    assert len({p.uid for p in found}) == len(found)
+    assert {p.uid for p in found} == {p.uid for p in everywhere if p.node in zone_a}
+    assert [p.node for p in found] == sorted(p.node for p in found if p.node)
+    assert any(p.namespace == namespace for p in found)
+
+
+def test_cordoning_many_nodes_names_the_node_that_failed(lab: Lab) -> None:
+    with lab.connect() as cluster, pytest.raises(NotFound, match="cordoning node no-such-node-"):
+        cluster.set_unschedulable_nodes([f"no-such-node-{i}" for i in range(5)], True)

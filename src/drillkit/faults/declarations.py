@@ -113,12 +113,7 @@ def zone_plan(verb: str) -> Planner:
     def plan(cluster: Cluster, activity: Activity) -> str:
         zone = str(activity.arguments.get("zone"))
         nodes = [n.name for n in cluster.nodes(f"{ZONE_LABEL}={zone}")]
-        pods = [
-            p
-            for node in nodes
-            for p in cluster.pods("*", field_selector=f"spec.nodeName={node}")
-            if not p.terminating
-        ]
+        pods = [p for p in cluster.pods_on_nodes(nodes) if not p.terminating]
         return (
             f"{activity.name} {verb} zone {zone}: nodes {', '.join(nodes) or '(none)'}; "
             f"{len(pods)} pods on them"

@@ -209,8 +209,7 @@ def _cordon(cluster: Cluster, label_selector: str) -> tuple[list[str], list[str]
     already = [n.name for n in nodes if n.unschedulable]
     if mine:
         record_undo(UNCORDON_NODES, tuple(mine), cluster=cluster)
-    for node in mine:
-        cluster.set_unschedulable(node, True, annotations={CORDONED_BY: current_run_id()})
+    cluster.set_unschedulable_nodes(mine, True, annotations={CORDONED_BY: current_run_id()})
     return mine, already
 
 
@@ -224,8 +223,7 @@ def uncordon_nodes(label_selector: str) -> dict[str, object]:
             for n in cluster.nodes(label_selector)
             if n.unschedulable and n.annotations.get(CORDONED_BY) == marker
         ]
-        for node in mine:
-            cluster.set_unschedulable(node, False, annotations={CORDONED_BY: None})
+        cluster.set_unschedulable_nodes(mine, False, annotations={CORDONED_BY: None})
         still = [
             n.name for n in cluster.nodes(label_selector) if n.name in mine and n.unschedulable
         ]
@@ -270,9 +268,7 @@ def drain_zone(
     with Cluster.from_environment() as cluster:
         cordoned, already = _cordon(cluster, f"{ZONE_LABEL}={zone}")
         nodes = cordoned + already
-        pods = [
-            p for node in nodes for p in cluster.pods("*", field_selector=f"spec.nodeName={node}")
-        ]
+        pods = cluster.pods_on_nodes(nodes)
         to_evict, skipped = plan_eviction(
             pods,
             delete_unmanaged=delete_unmanaged,
@@ -322,15 +318,13 @@ def drain_zone(
             raise
         pool.shutdown(wait=True)
         evicted_uids = {p.uid for p in to_evict}
+        # Only nodes that still held an evicted pod are listed again.
+        holding = sorted({p.node for p in to_evict if p.node})
         while True:
-            present = [
-                p
-                for node in nodes
-                for p in cluster.pods("*", field_selector=f"spec.nodeName={node}")
-                if p.uid in evicted_uids
-            ]
+            present = [p for p in cluster.pods_on_nodes(holding) if p.uid in evicted_uids]
             if not present:
                 break
+            holding = sorted({p.node for p in present if p.node})
             if time.monotonic() >= deadline:
                 raise ClusterError(
                     f"{len(present)} evicted pods of zone {zone} were not gone "

@@ -358,12 +358,9 @@ def zone_members(cluster: Cluster, zone: str) -> list[dict[str, object]]:
     """``AFFECTED_KEY`` entries for a zone that stops: its nodes, then the live pods on them."""
     nodes = sorted(n.name for n in cluster.nodes(f"{ZONE_LABEL}={zone}"))
     hit = [affected("Node", node, action="stopped") for node in nodes]
-    for node in nodes:
-        for pod in cluster.pods("*", field_selector=f"spec.nodeName={node}"):
-            if not pod.terminating:
-                hit.append(
-                    affected("Pod", pod.name, namespace=pod.namespace, action="node stopped")
-                )
+    for pod in cluster.pods_on_nodes(nodes):
+        if not pod.terminating:
+            hit.append(affected("Pod", pod.name, namespace=pod.namespace, action="node stopped"))
     return hit
 
 
