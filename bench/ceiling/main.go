@@ -8,7 +8,7 @@
 // Only the standard library is used, so it builds offline in a second.
 //
 //	ceiling --server https://127.0.0.1:PORT --ca ca.crt --cert runner.crt --key runner.key \
-//	        --nodes a-1,a-2,a-3 [--workers 64] [--http1] [--list node|all]
+//	        --nodes a-1,a-2,a-3 [--workers 64] [--http1] [--list node|all] [--dry-run]
 //
 // It prints one JSON line on stdout; errors beyond the counted ones go to stderr.
 package main
@@ -83,6 +83,7 @@ func main() {
 	http1 := flag.Bool("http1", false, "HTTP/1.1 with one connection per worker instead of HTTP/2 streams on one connection")
 	listMode := flag.String("list", "node", "list pods per node with a field selector (node) or all at once (all)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
+	dryRun := flag.Bool("dry-run", false, "only list the zone's pods: cordon and evict nothing")
 	flag.Parse()
 
 	nodes := splitNonEmpty(*nodesFlag)
@@ -108,9 +109,10 @@ func main() {
 	out := result{User: user, Workers: *workers, List: *listMode}
 	started := time.Now()
 
-	cordoned := c.cordon(ctx, nodes, *workers)
-	out.Cordoned = int(cordoned)
-	out.CordonSeconds = time.Since(started).Seconds()
+	if !*dryRun {
+		out.Cordoned = int(c.cordon(ctx, nodes, *workers))
+		out.CordonSeconds = time.Since(started).Seconds()
+	}
 
 	listed := time.Now()
 	pods, protocol, err := c.listPods(ctx, nodes, *listMode, *workers)
@@ -121,11 +123,13 @@ func main() {
 	out.Protocol = protocol
 	out.ListSeconds = time.Since(listed).Seconds()
 
-	evicting := time.Now()
-	out.Evicted, out.Retried429 = c.evict(ctx, pods, *workers)
-	out.EvictSeconds = time.Since(evicting).Seconds()
-	if out.EvictSeconds > 0 {
-		out.EvictionsPerS = float64(out.Evicted) / out.EvictSeconds
+	if !*dryRun {
+		evicting := time.Now()
+		out.Evicted, out.Retried429 = c.evict(ctx, pods, *workers)
+		out.EvictSeconds = time.Since(evicting).Seconds()
+		if out.EvictSeconds > 0 {
+			out.EvictionsPerS = float64(out.Evicted) / out.EvictSeconds
+		}
 	}
 
 	out.Seconds = time.Since(started).Seconds()
@@ -135,7 +139,7 @@ func main() {
 	}
 	line, _ := json.Marshal(out)
 	fmt.Println(string(line))
-	if out.Errors > 0 || out.Evicted < int64(out.Pods) || out.Cordoned < len(nodes) {
+	if out.Errors > 0 || (!*dryRun && (out.Evicted < int64(out.Pods) || out.Cordoned < len(nodes))) {
 		os.Exit(1)
 	}
 }
