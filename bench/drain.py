@@ -34,6 +34,13 @@ All four act as the lab's ``drillkit-runner`` identity. The tool order rotates e
 round. Medians are over successful drains; the ratios kubectl/drillkit and
 chaosk8s/drillkit are printed, and ceiling/drillkit as the fraction of the ceiling
 that drillkit reaches.
+
+At scale (``--nodes-per-zone 334 --pods-per-zone 3000``: 1,002 nodes, 9,000 pods)
+the set-up waits grow with the pod and node counts. chaosk8s and kubectl drain one
+node after another and wait for each (about 7 and 14 s per node on the 3-node lab),
+so over 334 nodes they need the better part of an hour or more each; chaosk8s's
+timeout is per node and it runs in this process, so it cannot be cut short. Run
+the large lab with ``--tools drillkit,ceiling`` unless that hour is available.
 """
 
 from __future__ import annotations
