@@ -8,7 +8,12 @@
 // Only the standard library is used, so it builds offline in a second.
 //
 //	ceiling --server https://127.0.0.1:PORT --ca ca.crt --cert runner.crt --key runner.key \
-//	        --nodes a-1,a-2,a-3 [--workers 64] [--http1] [--list node|all] [--dry-run]
+//	        --nodes a-1,a-2,a-3 [--workers 64] [--http1] [--list all|node] [--dry-run]
+//
+// HTTP/2 (one connection, a stream per request) is the default; --http1 opens a
+// connection per worker instead. On the lab the two drained 700 pods at the same
+// pace (139-145 against 126-151 evictions/s): the API server, not the transport, is
+// the limit.
 //
 // It prints one JSON line on stdout; errors beyond the counted ones go to stderr.
 package main
@@ -81,7 +86,11 @@ func main() {
 	nodesFlag := flag.String("nodes", "", "comma-separated names of the zone's nodes")
 	workers := flag.Int("workers", 64, "concurrent requests")
 	http1 := flag.Bool("http1", false, "HTTP/1.1 with one connection per worker instead of HTTP/2 streams on one connection")
-	listMode := flag.String("list", "node", "list pods per node with a field selector (node) or all at once (all)")
+	// One list of every pod beat a list per node (spec.nodeName field selector, 64 at
+	// a time) on a lab of 300 nodes and 3,000 pods: 0.26 s against 0.39 s (median of 5).
+	// Each request pays authentication, flow control and a watch-cache read of its own,
+	// which costs more than encoding the pods of the other zones.
+	listMode := flag.String("list", "all", "list every pod at once (all) or per node with a field selector (node)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
 	dryRun := flag.Bool("dry-run", false, "only list the zone's pods: cordon and evict nothing")
 	flag.Parse()
