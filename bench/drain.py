@@ -205,7 +205,7 @@ def drain_with_ceiling(lab: Lab, nodes: list[str], settings: Settings) -> str:
     return (
         f"evicted {out['evicted']}/{out['pods']} as {out['user']} over {out['protocol']}, "
         f"{out['workers']} workers: cordon {out['cordon_seconds']:.2f} s, "
-        f"list {out['list_seconds']:.2f} s, evict {out['evict_seconds']:.2f} s "
+        f"list ({out['list']}) {out['list_seconds']:.2f} s, evict {out['evict_seconds']:.2f} s "
         f"({out['evictions_per_second']:.0f}/s), {out['retried_429']} 429s retried"
     )
 
