@@ -8,16 +8,19 @@ Nothing here waits with a fixed sleep: conditions are polled against a deadline.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from kubernetes import client
@@ -25,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import kube_config
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
-from drillkit.lab.cluster import Lab, LabShape
+from drillkit.lab.cluster import NODE_CAPACITY, Lab, LabShape
 
 T = TypeVar("T")
 
@@ -226,6 +229,52 @@ def pods_per_zone(cluster: Cluster, namespace: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def count_pods_on_nodes(cluster: Cluster, nodes: Sequence[str]) -> int:
+    """How many pods, in any namespace, are bound to one of ``nodes``, in one request.
+
+    The list is asked for as a server-side Table without the objects (one row of
+    printed columns per pod, a few hundred bytes instead of a few kilobytes), so it
+    stays one quick request on a lab of 1,000 nodes and 9,000 pods, where a list per
+    node would be a thousand requests and a full list megabytes of JSON to decode.
+    """
+    response = cluster.api_client.call_api(
+        "/api/v1/pods",
+        "GET",
+        query_params=[("includeObject", "None")],
+        header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _return_http_data_only=True,
+    )
+    table = json.loads(response.data)
+    column = [c["name"] for c in table["columnDefinitions"]].index("Node")
+    wanted = set(nodes)
+    return sum(1 for row in table["rows"] if row["cells"][column] in wanted)
+
+
+def pods_per_node_limit() -> int:
+    """How many of ``spread_deployment``'s pods one lab node holds: its pod limit, or
+    fewer if its CPU or memory runs out first."""
+    requests = spread_deployment("x", "x", replicas=1)["spec"]["template"]["spec"]["containers"][0][
+        "resources"
+    ]["requests"]
+    return min(
+        int(NODE_CAPACITY["pods"]),
+        _quantity(NODE_CAPACITY["cpu"]) // _quantity(requests["cpu"]),
+        _quantity(NODE_CAPACITY["memory"]) // _quantity(requests["memory"]),
+    )
+
+
+def _quantity(text: str) -> int:
+    """A Kubernetes quantity in its smallest unit here: millicores, or bytes."""
+    units = {"m": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return int(text.removesuffix(suffix)) * factor
+    # A plain number of cores, in millicores like "5m".
+    return int(text) * 1000
+
+
 def set_schedulable(cluster: Cluster, nodes: Sequence[str]) -> None:
     """Uncordon nodes whatever tool cordoned them, dropping drillkit's run annotation too."""
     for node in nodes:
@@ -255,6 +304,30 @@ def delete_seed_workload(cluster: Cluster, *, timeout: float) -> None:
 
 def new_namespace(cluster: Cluster, namespace: str) -> None:
     cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+
+
+# -- helper programs ------------------------------------------------------------------------
+
+
+def build_go_program(source: Path, output: Path) -> Path:
+    """``go build`` a standard-library-only module under bench/ into ``output``; once per run,
+    outside every measurement. Go comes from PATH or the usual /usr/local/go."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    done = subprocess.run(
+        [go, "build", "-o", str(output), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        # Nothing to download: the module needs only the standard library.
+        env={**os.environ, "GOPROXY": "off"},
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"go build in {source} failed: {done.stderr.strip()}")
+    log(f"built {output.name} in {time.monotonic() - started:.1f} s")
+    return output
 
 
 # -- statistics -----------------------------------------------------------------------------

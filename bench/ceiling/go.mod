@@ -1,0 +1,3 @@
+module drillkit.local/bench/ceiling
+
+go 1.26
