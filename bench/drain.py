@@ -4,6 +4,7 @@ and the API server's own ceiling.
     .venv/bin/python bench/drain.py [--rounds 3] [--nodes-per-zone 3] [--pods-per-zone 210]
                                     [--timeout 300] [--tools drillkit,chaosk8s,kubectl,ceiling]
                                     [--parallelism 16] [--ceiling-workers 64] [--ceiling-http1]
+                                    [--no-pdb]
 
 A lab of 3 zones x ``--nodes-per-zone`` nodes (110 pods each) is started in a
 temporary DRILLKIT_HOME and its seed namespace removed, so the benchmark's pods are
@@ -11,7 +12,8 @@ the only ones. For each tool in each round, on identical fresh state:
 
 1. a new namespace with a Deployment of ``3 x --pods-per-zone`` replicas spread
    evenly over the zones (so zone-a holds ``--pods-per-zone`` pods, at least 200 by
-   default), a PodDisruptionBudget ``maxUnavailable: 10%`` (except for ``ceiling``)
+   default), a PodDisruptionBudget ``maxUnavailable: 10%`` (except for ``ceiling``,
+   and for every tool with ``--no-pdb``)
    and the RoleBinding that lets the runner identity evict there; wait until all ready;
 2. time the drain of zone-a, from the call until the tool has returned and none of
    zone-a's pods is left (checked with a list after the tool returns), and record
@@ -254,9 +256,8 @@ def measure(
     nodes = zone_node_names(cluster, ZONE)
     all_nodes = ZONES * args.nodes_per_zone
     # The ceiling is the API server's pace with nothing in the way: no budget to wait for.
-    in_zone = prepare(
-        cluster, namespace, args.pods_per_zone, with_pdb=tool != "ceiling", nodes=all_nodes
-    )
+    with_pdb = tool != "ceiling" and not args.no_pdb
+    in_zone = prepare(cluster, namespace, args.pods_per_zone, with_pdb=with_pdb, nodes=all_nodes)
     if in_zone < args.pods_per_zone:
         raise RuntimeError(f"only {in_zone} pods landed in {ZONE}; expected {args.pods_per_zone}")
     log(f"round {round_number}: draining {ZONE} ({in_zone} pods) with {tool}")
@@ -321,10 +322,14 @@ def report(
     print()
     print("zone drain benchmark (bench/drain.py)")
     print(f"  {machine}")
+    budget = (
+        "no PDB for any tool"
+        if args.no_pdb
+        else f"PDB maxUnavailable {PDB_MAX_UNAVAILABLE} (none for ceiling)"
+    )
     print(
         f"  lab {ZONES} zones x {args.nodes_per_zone} nodes; Deployment of "
-        f"{args.pods_per_zone * ZONES} pods spread over the zones, PDB maxUnavailable "
-        f"{PDB_MAX_UNAVAILABLE} (none for ceiling); drain {ZONE}; "
+        f"{args.pods_per_zone * ZONES} pods spread over the zones, {budget}; drain {ZONE}; "
         f"{args.rounds} rounds, tool order rotating"
     )
     print(f"  drillkit drain_zone parallelism {args.parallelism}")
@@ -372,6 +377,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--parallelism", type=int, default=16, help="drain_zone's parallelism (its default: 16)"
+    )
+    parser.add_argument(
+        "--no-pdb",
+        action="store_true",
+        help="no PodDisruptionBudget for any tool: each is held against the ceiling on "
+        "the same state, without waiting for replacements",
     )
     parser.add_argument(
         "--ceiling-workers", type=int, default=64, help="the ceiling's concurrent requests"
