@@ -258,7 +258,9 @@ def measure(
     # The ceiling is the API server's pace with nothing in the way: no budget to wait for.
     with_pdb = tool != "ceiling" and not args.no_pdb
     in_zone = prepare(cluster, namespace, args.pods_per_zone, with_pdb=with_pdb, nodes=all_nodes)
-    if in_zone < args.pods_per_zone:
+    # On a large lab the scheduler's spread is within a few pods of even, not exact;
+    # each drain's pod count is printed beside its time.
+    if in_zone < 0.98 * args.pods_per_zone:
         raise RuntimeError(f"only {in_zone} pods landed in {ZONE}; expected {args.pods_per_zone}")
     log(f"round {round_number}: draining {ZONE} ({in_zone} pods) with {tool}")
     load = os.getloadavg()[0]
