@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import kube_config
 
 from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
-from drillkit.lab.cluster import NODE_CAPACITY, Lab, LabShape
+from drillkit.lab.cluster import Lab, LabShape
 
 T = TypeVar("T")
 
@@ -250,29 +250,6 @@ def count_pods_on_nodes(cluster: Cluster, nodes: Sequence[str]) -> int:
     column = [c["name"] for c in table["columnDefinitions"]].index("Node")
     wanted = set(nodes)
     return sum(1 for row in table["rows"] if row["cells"][column] in wanted)
-
-
-def pods_per_node_limit() -> int:
-    """How many of ``spread_deployment``'s pods one lab node holds: its pod limit, or
-    fewer if its CPU or memory runs out first."""
-    requests = spread_deployment("x", "x", replicas=1)["spec"]["template"]["spec"]["containers"][0][
-        "resources"
-    ]["requests"]
-    return min(
-        int(NODE_CAPACITY["pods"]),
-        _quantity(NODE_CAPACITY["cpu"]) // _quantity(requests["cpu"]),
-        _quantity(NODE_CAPACITY["memory"]) // _quantity(requests["memory"]),
-    )
-
-
-def _quantity(text: str) -> int:
-    """A Kubernetes quantity in its smallest unit here: millicores, or bytes."""
-    units = {"m": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-    for suffix, factor in units.items():
-        if text.endswith(suffix):
-            return int(text.removesuffix(suffix)) * factor
-    # A plain number of cores, in millicores like "5m".
-    return int(text) * 1000
 
 
 def set_schedulable(cluster: Cluster, nodes: Sequence[str]) -> None:

@@ -68,7 +68,6 @@ from common import (
     log,
     namespace_manifest,
     pod_disruption_budget,
-    pods_per_node_limit,
     pods_per_zone,
     ratio,
     running_lab,
@@ -85,7 +84,7 @@ from drillkit.drivers.kubernetes import ZONE_LABEL, Cluster
 from drillkit.faults.kubernetes import drain_zone, uncordon_zone
 from drillkit.lab import build
 from drillkit.lab.access import role_binding
-from drillkit.lab.cluster import Lab
+from drillkit.lab.cluster import NODE_CAPACITY, Lab
 
 TOOLS = ("drillkit", "chaosk8s", "kubectl", "ceiling")
 ZONE = "zone-a"
@@ -398,8 +397,9 @@ def main() -> None:
     if args.nodes_per_zone < 1:
         parser.error("--nodes-per-zone must be at least 1")
     # After the drain, the other zones absorb zone-a's pods: each then holds
-    # ZONES / (ZONES - 1) x pods-per-zone, which must fit in its nodes' pod slots.
-    capacity = args.nodes_per_zone * pods_per_node_limit() * (ZONES - 1) // ZONES
+    # ZONES / (ZONES - 1) x pods-per-zone, which must fit in its nodes' pod slots
+    # (the spread Deployment's requests are small enough for a node's 110 pods).
+    capacity = args.nodes_per_zone * int(NODE_CAPACITY["pods"]) * (ZONES - 1) // ZONES
     if not 1 <= args.pods_per_zone <= capacity:
         parser.error(
             f"--pods-per-zone must be between 1 and {capacity} "
