@@ -67,6 +67,8 @@ WEB_NAME = "web-real"
 PORT_NAMES = ("kubelet", "kubelet-healthz", "containerd-metrics", WEB_NAME)
 
 _MNT_DETACH = 2
+# How long a cgroup may stay busy after its processes were killed, before removal gives up.
+CGROUP_RELEASE_SECONDS = 15.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,14 +279,15 @@ class RealNode:
             progress(f"ended {killed} container and shim processes of the real node")
         for mount in _mounts_below((self.directory, self.run_dir)):
             _unmount(mount)
-        for hierarchy in _cgroup_hierarchies():
-            _remove_cgroup_tree(hierarchy / self.cgroup_name)
         if Path("/sys/class/net", self.bridge).exists():
             subprocess.run(["ip", "link", "delete", self.bridge], check=False, capture_output=True)
         shutil.rmtree(self.run_dir, ignore_errors=True)
         with contextlib.suppress(OSError):  # shared by the labs of this machine while in use
             self.run_dir.parent.rmdir()
         shutil.rmtree(self.directory, ignore_errors=True)
+        # Last: the one step that may have to wait, and that raises when it cannot finish.
+        for hierarchy in _cgroup_hierarchies():
+            _remove_cgroup_tree(hierarchy / self.cgroup_name)
 
     def _kill_pods(self) -> int:
         """SIGKILL every process in the node's pod cgroups and every shim of its containerd."""
@@ -457,14 +460,26 @@ def _make_cgroup(path: Path) -> None:
 
 
 def _remove_cgroup_tree(tree: Path) -> None:
-    if not tree.is_dir():
-        return
-    directories = sorted(
-        (path for path in tree.rglob("*") if path.is_dir()), key=lambda p: -len(p.parts)
-    )
-    for directory in [*directories, tree]:
-        with contextlib.suppress(OSError):
-            directory.rmdir()
+    """Remove a cgroup and those below it, deepest first. A cgroup whose processes were
+    just killed refuses rmdir (EBUSY) until the kernel has let go of them, so this tries
+    again until the tree is gone or a deadline passes; a tree still busy then is named."""
+
+    def removed() -> bool:
+        if not tree.is_dir():
+            return True
+        directories = sorted(
+            (path for path in tree.rglob("*") if path.is_dir()), key=lambda p: -len(p.parts)
+        )
+        for directory in [*directories, tree]:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        return not tree.is_dir()
+
+    if poll_until(removed, timeout=CGROUP_RELEASE_SECONDS, interval=0.05) is None:
+        raise LabError(
+            f"cgroup {tree} is still busy {CGROUP_RELEASE_SECONDS:.0f} s after its "
+            "processes were killed; remove it with rmdir once they have ended"
+        )
 
 
 def _mounts_below(roots: tuple[Path, ...]) -> list[Path]:
