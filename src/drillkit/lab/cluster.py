@@ -603,7 +603,8 @@ class Lab:
         )
 
     def _seed_wait_seconds(self) -> float:
-        # The control plane creates and starts some 75 pods/s on this kind of machine.
+        # The lab made 3,000 pods ready in 40 s (75/s) on 2 cores; 20/s leaves room for
+        # a loaded machine and for a topology spread over hundreds of nodes.
         return SEED_WAIT_SECONDS + self.shape.seed_replicas / 20
 
     def _start_real_node(self, real_node: RealNode, cluster: Cluster, progress: Progress) -> None:
